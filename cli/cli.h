@@ -1,0 +1,32 @@
+/* Shared pieces of the ibex command: exit codes, messages, subcommand entry points. */
+#ifndef IBEX_CLI_H
+#define IBEX_CLI_H
+
+#include <stdio.h>
+#include "ibex/ibex.h"
+
+/* Exit codes, the same for every subcommand. */
+enum { EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2 };
+
+/* Program name for messages, e.g. "ibex info". Set by main. */
+extern const char *cli_prog;
+
+/* "ibex info: FILE: problem" on stderr, one line. Returns EXIT_REFUSED. */
+int cli_fail_status(ibex_status s, const ibex_diag *d);
+/* "ibex info: message" on stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Usage error: message plus a hint to --help. Returns EXIT_USAGE. */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* $IBEX_DATA, else ../shared/datasets/real beside the source checkout. */
+const char *cli_data_dir(void);
+
+/* 1 if stderr is a terminal (progress bars only then). */
+int cli_isatty_err(void);
+
+/* Subcommands: each parses its own options (getopt_long, options anywhere). */
+int cmd_info(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+int cmd_render(int argc, char **argv);
+
+#endif

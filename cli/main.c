@@ -1,0 +1,68 @@
+/* ibex: one command, many subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+typedef struct subcommand {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} subcommand;
+
+static const subcommand commands[] = {
+    {"info", cmd_info, "describe scans: grid, spacing, valid area, heights, metadata"},
+    {"convert", cmd_convert, "convert between X3P and PNG; crop, resample, set metadata"},
+    {"render", cmd_render, "draw a surface as a colour-mapped or shaded PNG"},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: ibex COMMAND [OPTIONS] [ARGS]\n\n"
+               "IBEX, the Interoperable Ballistic EXchange engine %s: compares firearm\n"
+               "toolmarks (cartridge cases and bullets) in open formats.\n\nCommands:\n",
+            IBEX_VERSION_STRING);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'ibex COMMAND --help' describes one command.\n"
+               "Exit status: 0 success, 1 input refused or check failed, 2 usage error.\n"
+               "Data: $IBEX_DATA, else ../shared/datasets/real beside the checkout.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+        if (argc > 2 && strcmp(name, "help") == 0) {
+            for (size_t i = 0; i < N_COMMANDS; i++)
+                if (!strcmp(commands[i].name, argv[2])) {
+                    char *sub[] = {argv[2], (char *)"--help", NULL};
+                    static char prog[64];
+                    snprintf(prog, sizeof prog, "ibex %s", argv[2]);
+                    cli_prog = prog;
+                    return commands[i].run(2, sub);
+                }
+        }
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (!strcmp(name, "--version")) {
+        printf("ibex %s\n", IBEX_VERSION_STRING);
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        if (strcmp(commands[i].name, name) != 0) continue;
+        static char prog[64];
+        snprintf(prog, sizeof prog, "ibex %s", name);
+        cli_prog = prog;
+        return commands[i].run(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "ibex: unknown command '%s'\n", name);
+    usage(stderr);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,29 @@
+/* Internal helpers shared across IBEX source files (not installed). */
+#ifndef IBEX_INTERNAL_H
+#define IBEX_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "ibex/status.h"
+
+#if defined(__GNUC__)
+#define IBEX__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define IBEX__PRINTF(a, b)
+#endif
+
+/* Fill diag (if not NULL) and return s, so callers can `return ibex__fail(...)`. */
+ibex_status ibex__fail(ibex_diag *d, ibex_status s, const char *file, long long offset,
+                       const char *fmt, ...) IBEX__PRINTF(5, 6);
+
+/* a*b into *out; 0 on overflow. */
+static inline int ibex__mul_ok(size_t a, size_t b, size_t *out)
+{
+    if (a != 0 && b > SIZE_MAX / a) return 0;
+    *out = a * b;
+    return 1;
+}
+
+char *ibex__strdup(const char *s); /* NULL in, NULL out */
+
+#endif
