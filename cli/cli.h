@@ -28,5 +28,10 @@ int cli_isatty_err(void);
 int cmd_info(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_render(int argc, char **argv);
+int cmd_compare(int argc, char **argv);   /* decides the kind, then one of: */
+int compare_cartridge_main(int argc, char **argv);
+int compare_bullet_main(int argc, char **argv);
+int cmd_ingest(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
 
 #endif

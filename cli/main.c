@@ -14,6 +14,9 @@ static const subcommand commands[] = {
     {"info", cmd_info, "describe scans: grid, spacing, valid area, heights, metadata"},
     {"convert", cmd_convert, "convert between X3P and PNG; crop, resample, set metadata"},
     {"render", cmd_render, "draw a surface as a colour-mapped or shaded PNG"},
+    {"compare", cmd_compare, "compare two cartridge cases or two bullets: scores and verdict"},
+    {"ingest", cmd_ingest, "add scans to an HDF5 reference library"},
+    {"synth", cmd_synth, "generate synthetic casings or bullets with ground truth"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
