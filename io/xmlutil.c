@@ -1,6 +1,7 @@
 /* libxml2 helpers for X3P: safe parsing and schema-ordered editing. */
 #include <ctype.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,10 @@ void ibex__format_double(double v, char *buf, size_t size)
         return;
     }
     char tmp[64];
+    if (v == floor(v) && fabs(v) < 1e15) {
+        snprintf(buf, size, "%.0f", v);
+        return;
+    }
     for (int p = 0; p <= 17; p++) {
         snprintf(tmp, sizeof tmp, "%.*e", p, v);
         if (strtod(tmp, NULL) == v) break;
