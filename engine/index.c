@@ -1,0 +1,225 @@
+/* Reference index: N x d float32 rows, stage-1 scoring with SGEMV (one query) or SGEMM
+ * (a batch), top-K by a bounded heap per thread (no full sort).
+ *
+ * Determinism: rows are scored in fixed blocks of BLOCK rows; each block is one BLAS call
+ * made from inside an OpenMP region, where OpenBLAS (openmp build) runs serially, so a
+ * row's score does not depend on the thread count. The heaps are merged under a total
+ * order (score descending, row ascending), so the list does not either.
+ * (OpenMP belongs in parallel.c per STYLE.md; this loop is the only one here and can move
+ * there when that file lands.) */
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ibex/index.h"
+#include "ibex_internal.h"
+
+#define BLOCK 4096   /* rows per BLAS call: BLOCK*d*4 bytes = 1 MiB at d = 64 */
+
+struct ibex_index {
+    size_t d, n, cap;
+    float *rows;
+};
+
+ibex_status ibex_index_create(size_t d, ibex_index **out)
+{
+    if (!out || !d || d > IBEX_INDEX_MAX_DIM) return IBEX_ERR_ARG;
+    ibex_index *ix = calloc(1, sizeof *ix);
+    if (!ix) return IBEX_ERR_NOMEM;
+    ix->d = d;
+    *out = ix;
+    return IBEX_OK;
+}
+
+void ibex_index_free(ibex_index *ix)
+{
+    if (!ix) return;
+    free(ix->rows);
+    free(ix);
+}
+
+ibex_status ibex_index_reserve(ibex_index *ix, size_t n)
+{
+    size_t bytes;
+    if (!ix) return IBEX_ERR_ARG;
+    if (n <= ix->cap) return IBEX_OK;
+    if (!ibex__mul_ok(n, ix->d * sizeof(float), &bytes) || n > INT32_MAX) return IBEX_ERR_LIMIT;
+    /* 64-byte alignment for the BLAS kernels; copy rather than realloc to keep it. */
+    float *r = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!r) return IBEX_ERR_NOMEM;
+    if (ix->n) memcpy(r, ix->rows, ix->n * ix->d * sizeof(float));
+    free(ix->rows);
+    ix->rows = r;
+    ix->cap = n;
+    return IBEX_OK;
+}
+
+ibex_status ibex_index_add(ibex_index *ix, const float *rows, size_t n)
+{
+    if (!ix || (n && !rows)) return IBEX_ERR_ARG;
+    if (!n) return IBEX_OK;
+    for (size_t i = 0; i < n * ix->d; i++)
+        if (!isfinite(rows[i])) return IBEX_ERR_ARG;
+    if (n > SIZE_MAX - ix->n) return IBEX_ERR_LIMIT;
+    if (ix->n + n > ix->cap) {
+        size_t want = ix->cap ? ix->cap : 1024;
+        while (want < ix->n + n) want = want > SIZE_MAX / 2 ? ix->n + n : want * 2;
+        ibex_status st = ibex_index_reserve(ix, want);
+        if (st) return st;
+    }
+    memcpy(ix->rows + ix->n * ix->d, rows, n * ix->d * sizeof(float));
+    ix->n += n;
+    return IBEX_OK;
+}
+
+size_t ibex_index_count(const ibex_index *ix) { return ix ? ix->n : 0; }
+size_t ibex_index_dim(const ibex_index *ix) { return ix ? ix->d : 0; }
+const float *ibex_index_get_rows(const ibex_index *ix) { return ix ? ix->rows : NULL; }
+size_t ibex_index_memory(const ibex_index *ix)
+{
+    return ix ? sizeof *ix + ix->cap * ix->d * sizeof(float) : 0;
+}
+
+/* ---- bounded min-heap: root = worst kept hit ---------------------------------------- */
+
+/* a is worse than b: lower score, or equal score and higher row. */
+static inline int worse(const ibex_hit *a, const ibex_hit *b)
+{
+    return a->score < b->score || (a->score == b->score && a->row > b->row);
+}
+
+static void sift_down(ibex_hit *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && worse(&h[l], &h[m])) m = l;
+        if (r < n && worse(&h[r], &h[m])) m = r;
+        if (m == i) return;
+        ibex_hit t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+static void heap_push(ibex_hit *h, size_t *n, size_t k, size_t row, float score)
+{
+    ibex_hit x = {row, score};
+    if (*n < k) {
+        size_t i = (*n)++;
+        h[i] = x;
+        while (i) {
+            size_t p = (i - 1) / 2;
+            if (!worse(&h[i], &h[p])) break;
+            ibex_hit t = h[i];
+            h[i] = h[p];
+            h[p] = t;
+            i = p;
+        }
+    } else if (worse(&h[0], &x)) {
+        h[0] = x;
+        sift_down(h, k, 0);
+    }
+}
+
+/* Scan scores s[0..c) of rows r0.. into the heap; the root test skips most pushes. */
+static void heap_scan(ibex_hit *h, size_t *n, size_t k, size_t r0, const float *s, size_t c)
+{
+    size_t i = 0;
+    for (; i < c && *n < k; i++) heap_push(h, n, k, r0 + i, s[i]);
+    for (; i < c; i++)
+        if (s[i] >= h[0].score) heap_push(h, n, k, r0 + i, s[i]);
+}
+
+static int hit_cmp(const void *a, const void *b)
+{
+    const ibex_hit *x = a, *y = b;
+    if (worse(y, x)) return -1;
+    if (worse(x, y)) return 1;
+    return 0;
+}
+
+/* ---- queries ------------------------------------------------------------------------ */
+
+ibex_status ibex_index_query_batch(const ibex_index *ix, const float *q, size_t nq, size_t k,
+                                   ibex_hit *hits, size_t *n_hits)
+{
+    if (!ix || !n_hits || (nq && (!q || (k && !hits)))) return IBEX_ERR_ARG;
+    size_t d = ix->d, N = ix->n;
+    for (size_t i = 0; i < nq * d; i++)
+        if (!isfinite(q[i])) return IBEX_ERR_ARG;
+    size_t kk = k < N ? k : N;
+    if (!nq || !kk) {
+        *n_hits = kk;
+        return IBEX_OK;
+    }
+    if (nq > (size_t)1 << 20 || kk > (size_t)1 << 24) return IBEX_ERR_LIMIT;
+    int T = omp_get_max_threads();
+    if (T < 1) T = 1;
+    size_t nblk = (N + BLOCK - 1) / BLOCK;
+    if ((size_t)T > nblk) T = (int)nblk;
+    /* Per thread: nq heaps of kk hits, their sizes, and a BLOCK x nq score buffer. */
+    ibex_hit *heaps = malloc((size_t)T * nq * kk * sizeof *heaps);
+    size_t *hn = calloc((size_t)T * nq, sizeof *hn);
+    float *sc = malloc((size_t)T * BLOCK * nq * sizeof *sc);
+    if (!heaps || !hn || !sc) {
+        free(heaps);
+        free(hn);
+        free(sc);
+        return IBEX_ERR_NOMEM;
+    }
+#pragma omp parallel num_threads(T)
+    {
+        int t = omp_get_thread_num();
+        ibex_hit *H = heaps + (size_t)t * nq * kk;
+        size_t *Hn = hn + (size_t)t * nq;
+        float *S = sc + (size_t)t * BLOCK * nq;
+#pragma omp for schedule(static)
+        for (size_t b = 0; b < nblk; b++) {
+            size_t r0 = b * BLOCK, c = N - r0 < BLOCK ? N - r0 : BLOCK;
+            const float *A = ix->rows + r0 * d;
+            if (nq == 1) {
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)c, (int)d, 1.0f, A, (int)d, q, 1,
+                            0.0f, S, 1);
+                heap_scan(H, Hn, kk, r0, S, c);
+            } else {
+                /* S (nq x c) = Q (nq x d) A^T: each query's scores are contiguous. */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)c, (int)d,
+                            1.0f, q, (int)d, A, (int)d, 0.0f, S, (int)c);
+                for (size_t j = 0; j < nq; j++)
+                    heap_scan(H + j * kk, Hn + j, kk, r0, S + j * c, c);
+            }
+        }
+    }
+    /* Merge the per-thread heaps under the total order. */
+    ibex_hit *all = malloc((size_t)T * kk * sizeof *all);
+    if (!all) {
+        free(heaps);
+        free(hn);
+        free(sc);
+        return IBEX_ERR_NOMEM;
+    }
+    for (size_t j = 0; j < nq; j++) {
+        size_t m = 0;
+        for (int t = 0; t < T; t++) {
+            memcpy(all + m, heaps + ((size_t)t * nq + j) * kk, hn[(size_t)t * nq + j] * sizeof *all);
+            m += hn[(size_t)t * nq + j];
+        }
+        qsort(all, m, sizeof *all, hit_cmp);
+        memcpy(hits + j * k, all, kk * sizeof *all);
+    }
+    free(all);
+    free(heaps);
+    free(hn);
+    free(sc);
+    *n_hits = kk;
+    return IBEX_OK;
+}
+
+ibex_status ibex_index_query(const ibex_index *ix, const float *q, size_t k, ibex_hit *hits,
+                             size_t *n_hits)
+{
+    return ibex_index_query_batch(ix, q, 1, k, hits, n_hits);
+}

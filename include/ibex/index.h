@@ -1,0 +1,142 @@
+/* Stage-1 search: a compact rotation- and translation-invariant descriptor per specimen,
+ * a PCA projection to d dimensions, and an index that scores a query against all N
+ * specimens with one matrix-vector product (OpenBLAS SGEMV; SGEMM for query batches).
+ *
+ * Pipeline for a breech face (ibex_descriptor_run, then ibex_pca_project):
+ *   1. area-average the valid points onto a fixed working grid (default 256 x 256 at
+ *      16 um = 4.096 mm, centred on the centroid of the valid points); remove the mean,
+ *      divide by the RMS, taper the mask edges with a cosine ramp (default 64 um);
+ *   2. |FFT|: translation invariant;
+ *   3. over the band of wavelengths [lambda_min, lambda_max] (default 40..800 um,
+ *      i.e. spatial frequencies 1.25..25 /mm, the scale of breech-face toolmarks),
+ *      split the half plane into n_radii log-spaced rings (triangular weights) and take the
+ *      angular Fourier series of the magnitude along each ring, F_r(m), m = 0..M-1
+ *      (harmonics of period pi, since |F(k)| = |F(-k)|); a rotation by a multiplies
+ *      F_r(m) by exp(-2 i m a), so |F_r(m)| and the cross-ring products
+ *      F_r(m) conj(F_{r+o}(m)) (o = 1..ring_offsets) are rotation invariant while keeping
+ *      the relative orientation of structures at different scales;
+ *   4. raw vector = [log ring energies | |F_r(m)|/F_r(0) | normalised cross-ring products],
+ *      each block L2-normalised and weighted;
+ *   5. PCA to d dimensions (fitted on the library), then L2-normalised so that the cosine
+ *      similarity of two specimens is the dot product of their rows.
+ *
+ * Bullets: ibex_descriptor_run_profiles takes the averaged, detrended cross-profile of each
+ * land and returns a descriptor of the same length (magnitude spectra of the profiles over
+ * the same wavelength band, cyclically averaged over land order, which makes it invariant
+ * to which land was scanned first). It is deliberately simple; the bullet comparator does
+ * the real signature matching in stage 2.
+ *
+ * Index: rows of d floats (unit vectors), row i = the i-th specimen added. Queries return
+ * the top K rows by dot product, ties broken by lower row number, identical for any thread
+ * count (each fixed block of rows is scored by the same serial BLAS call wherever it runs). */
+#ifndef IBEX_INDEX_H
+#define IBEX_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "ibex/status.h"
+#include "ibex/surface.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- descriptor ------------------------------------------------------------------- */
+
+typedef struct ibex_descriptor_opts {
+    double spacing;          /* working grid spacing, metres (16e-6) */
+    unsigned grid;           /* working grid side, points, power of two (256) */
+    double lambda_min;       /* shortest wavelength kept, metres (40e-6) */
+    double lambda_max;       /* longest wavelength kept, metres (800e-6) */
+    unsigned n_radii;        /* log-spaced rings over the band (24) */
+    unsigned n_harmonics;    /* angular harmonics m = 0..n_harmonics-1 (16) */
+    unsigned ring_offsets;   /* cross-ring products with rings r+1..r+ring_offsets (2) */
+    double taper;            /* cosine ramp at mask edges, metres (64e-6) */
+    double gamma;            /* spectrum magnitude exponent |F|^gamma (1.0) */
+    double w_radial, w_aniso, w_cross; /* block weights (1, 1, 1) */
+} ibex_descriptor_opts;
+
+void ibex_descriptor_opts_init(ibex_descriptor_opts *o);
+
+/* Holds the FFT plan and the ring tables; ibex_descriptor_run on a const plan is
+ * re-entrant (each call allocates its own work arrays). */
+typedef struct ibex_descriptor ibex_descriptor;
+
+ibex_status ibex_descriptor_create(const ibex_descriptor_opts *o, ibex_descriptor **out,
+                                   ibex_diag *diag);
+void ibex_descriptor_free(ibex_descriptor *p);
+/* Length of the raw descriptor (the input dimension of the PCA). */
+size_t ibex_descriptor_size(const ibex_descriptor *p);
+void ibex_descriptor_get_opts(const ibex_descriptor *p, ibex_descriptor_opts *o);
+
+/* Raw descriptor of a breech-face surface into raw[ibex_descriptor_size(p)].
+ * Refuses (IBEX_ERR_UNSUPPORTED) a surface with fewer than 1000 valid working-grid points
+ * or with no height variation. name is used in messages (NULL ok). */
+ibex_status ibex_descriptor_run(const ibex_descriptor *p, const ibex_surface *s,
+                                const char *name, float *raw, ibex_diag *diag);
+
+/* Raw descriptor of a bullet from n_lands cross-profiles (heights in metres, NaN = missing,
+ * n_points[i] points each at spacing dx metres), same length as the breech-face one. */
+ibex_status ibex_descriptor_run_profiles(const ibex_descriptor *p, const float *const *profiles,
+                                         const size_t *n_points, size_t n_lands, double dx,
+                                         const char *name, float *raw, ibex_diag *diag);
+
+/* ---- PCA projection ----------------------------------------------------------------- */
+
+/* y = normalise(B (x - mean)): B is d x p (row i = i-th component, optionally whitened). */
+typedef struct ibex_pca ibex_pca;
+
+#define IBEX_PCA_WHITEN 0x1u /* scale component i by 1/sqrt(lambda_i + eps) */
+
+/* Fit on n raw rows of length p (row-major). Uses the p x p covariance (SSYRK + SSYEVR)
+ * when n >= p, else the n x n Gram matrix. d <= p; when d >= n the components past the
+ * rank of the data are left zero (those coordinates are then always 0). At most max_fit
+ * rows are used (an even stride over the rows, deterministic); 0 = all. */
+ibex_status ibex_pca_fit(const float *x, size_t n, size_t p, size_t d, size_t max_fit,
+                         unsigned flags, ibex_pca **out, ibex_diag *diag);
+/* From stored mean[p] and basis[d*p] (as read back from a library). */
+ibex_status ibex_pca_create(size_t p, size_t d, const float *mean, const float *basis,
+                            ibex_pca **out);
+void ibex_pca_free(ibex_pca *pca);
+size_t ibex_pca_dim_in(const ibex_pca *pca);
+size_t ibex_pca_dim_out(const ibex_pca *pca);
+const float *ibex_pca_get_mean(const ibex_pca *pca);   /* p floats */
+const float *ibex_pca_get_basis(const ibex_pca *pca);  /* d x p floats, row-major */
+/* n raw rows -> n unit rows of length d (a zero projection gives a zero row). */
+ibex_status ibex_pca_project(const ibex_pca *pca, const float *x, size_t n, float *y);
+
+/* ---- index -------------------------------------------------------------------------- */
+
+typedef struct ibex_index ibex_index;
+
+typedef struct ibex_hit {
+    size_t row;    /* row number in the index (order of ibex_index_add) */
+    float score;   /* dot product = cosine similarity for unit rows */
+} ibex_hit;
+
+#define IBEX_INDEX_MAX_DIM 4096
+
+ibex_status ibex_index_create(size_t d, ibex_index **out);
+void ibex_index_free(ibex_index *ix);
+/* Room for n rows in total, so adding them does not reallocate. */
+ibex_status ibex_index_reserve(ibex_index *ix, size_t n);
+/* Append n rows of d floats. Refuses non-finite values (IBEX_ERR_ARG), leaving the index
+ * unchanged. Rows are stored as given (ibex_pca_project output is already unit length). */
+ibex_status ibex_index_add(ibex_index *ix, const float *rows, size_t n);
+size_t ibex_index_count(const ibex_index *ix);
+size_t ibex_index_dim(const ibex_index *ix);
+const float *ibex_index_get_rows(const ibex_index *ix); /* count x dim, row-major */
+size_t ibex_index_memory(const ibex_index *ix);         /* bytes held */
+
+/* Top k rows for query q[d] by dot product, best first (score descending, then row
+ * ascending); *n_hits = min(k, count). hits has room for k. */
+ibex_status ibex_index_query(const ibex_index *ix, const float *q, size_t k, ibex_hit *hits,
+                             size_t *n_hits);
+/* nq queries (row-major nq x d) scored with SGEMM; hits[i*k ..] holds query i's list. */
+ibex_status ibex_index_query_batch(const ibex_index *ix, const float *q, size_t nq, size_t k,
+                                   ibex_hit *hits, size_t *n_hits);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
