@@ -42,7 +42,7 @@ void ibex_descriptor_opts_init(ibex_descriptor_opts *o)
     o->spacing = 16e-6;
     o->grid = 256;
     o->lambda_min = 40e-6;
-    o->lambda_max = 800e-6;
+    o->lambda_max = 400e-6;
     o->n_radii = 24;
     o->n_harmonics = 16;
     o->ring_offsets = 2;

@@ -205,26 +205,23 @@ done:
     return IBEX_OK;
 }
 
+/* One SGEMV per row (not one SGEMM for the lot): a specimen then gets the same bits
+ * whether it is projected alone (incremental ingest) or in a batch (rebuild). */
 ibex_status ibex_pca_project(const ibex_pca *a, const float *x, size_t n, float *y)
 {
     if (!a || (n && (!x || !y))) return IBEX_ERR_ARG;
-    const size_t CH = 1024;
     size_t p = a->p, d = a->d;
-    float *xc = malloc((n < CH ? n : CH) * p * sizeof *xc + 1);
+    float *xc = malloc(p * sizeof *xc);
     if (!xc) return IBEX_ERR_NOMEM;
-    for (size_t i0 = 0; i0 < n; i0 += CH) {
-        size_t c = n - i0 < CH ? n - i0 : CH;
-        for (size_t i = 0; i < c; i++)
-            for (size_t j = 0; j < p; j++) xc[i * p + j] = x[(i0 + i) * p + j] - a->mean[j];
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)c, (int)d, (int)p, 1.0f, xc,
-                    (int)p, a->basis, (int)p, 0.0f, y + i0 * d, (int)d);
-        for (size_t i = 0; i < c; i++) {
-            float *r = y + (i0 + i) * d;
-            double ss = 0;
-            for (size_t j = 0; j < d; j++) ss += (double)r[j] * r[j];
-            float f = ss > 0 ? (float)(1.0 / sqrt(ss)) : 0.0f;
-            for (size_t j = 0; j < d; j++) r[j] *= f;
-        }
+    for (size_t i = 0; i < n; i++) {
+        float *r = y + i * d;
+        for (size_t j = 0; j < p; j++) xc[j] = x[i * p + j] - a->mean[j];
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)d, (int)p, 1.0f, a->basis, (int)p, xc, 1,
+                    0.0f, r, 1);
+        double ss = 0;
+        for (size_t j = 0; j < d; j++) ss += (double)r[j] * r[j];
+        float f = ss > 0 ? (float)(1.0 / sqrt(ss)) : 0.0f;
+        for (size_t j = 0; j < d; j++) r[j] *= f;
     }
     free(xc);
     return IBEX_OK;

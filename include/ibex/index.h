@@ -7,8 +7,8 @@
  *      16 um = 4.096 mm, centred on the centroid of the valid points); remove the mean,
  *      divide by the RMS, taper the mask edges with a cosine ramp (default 64 um);
  *   2. |FFT|: translation invariant;
- *   3. over the band of wavelengths [lambda_min, lambda_max] (default 40..800 um,
- *      i.e. spatial frequencies 1.25..25 /mm, the scale of breech-face toolmarks),
+ *   3. over the band of wavelengths [lambda_min, lambda_max] (default 40..400 um, the band-pass of the NIST CMC papers,
+ *      i.e. spatial frequencies 2.5..25 /mm, the scale of breech-face toolmarks),
  *      split the half plane into n_radii log-spaced rings (triangular weights) and take the
  *      angular Fourier series of the magnitude along each ring, F_r(m), m = 0..M-1
  *      (harmonics of period pi, since |F(k)| = |F(-k)|); a rotation by a multiplies
@@ -47,7 +47,7 @@ typedef struct ibex_descriptor_opts {
     double spacing;          /* working grid spacing, metres (16e-6) */
     unsigned grid;           /* working grid side, points, power of two (256) */
     double lambda_min;       /* shortest wavelength kept, metres (40e-6) */
-    double lambda_max;       /* longest wavelength kept, metres (800e-6) */
+    double lambda_max;       /* longest wavelength kept, metres (400e-6) */
     unsigned n_radii;        /* log-spaced rings over the band (24) */
     unsigned n_harmonics;    /* angular harmonics m = 0..n_harmonics-1 (16) */
     unsigned ring_offsets;   /* cross-ring products with rings r+1..r+ring_offsets (2) */
