@@ -45,18 +45,25 @@ void ibex_descriptor_opts_init(ibex_descriptor_opts *o)
     o->lambda_max = 400e-6;
     o->n_radii = 24;
     o->n_harmonics = 16;
-    o->ring_offsets = 2;
+    o->ring_offsets = 0; /* all ring pairs */
     o->taper = 64e-6;
-    o->gamma = 1.0;
+    o->gamma = 2.0;
     o->w_radial = 1.0;
     o->w_aniso = 1.0;
     o->w_cross = 1.0;
 }
 
+/* Largest ring offset used in the cross-ring products (0 in the options = all pairs). */
+static size_t max_offset(const ibex_descriptor_opts *o)
+{
+    size_t R = o->n_radii;
+    return (o->ring_offsets == 0 || o->ring_offsets >= R) ? R - 1 : o->ring_offsets;
+}
+
 static size_t raw_size(const ibex_descriptor_opts *o, size_t *n_cross)
 {
     size_t R = o->n_radii, M = o->n_harmonics, nc = 0;
-    for (size_t off = 1; off <= o->ring_offsets && off < R; off++) nc += R - off;
+    for (size_t off = 1; off <= max_offset(o); off++) nc += R - off;
     *n_cross = nc;
     return R + R * (M - 1) + 2 * nc * (M - 1);
 }
@@ -286,7 +293,7 @@ static void assemble(const ibex_descriptor *p, const double complex *F, float *r
             B[r * (M - 1) + m - 1] = f0 > 0 ? (float)(cabs(F[r * M + m]) / f0) : 0.0f;
     }
     size_t k = 0;
-    for (size_t off = 1; off <= o->ring_offsets && off < R; off++)
+    for (size_t off = 1; off <= max_offset(o); off++)
         for (size_t r = 0; r + off < R; r++) {
             double f0 = creal(F[r * M]) * creal(F[(r + off) * M]);
             for (size_t m = 1; m < M; m++) {

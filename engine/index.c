@@ -2,8 +2,8 @@
  * (a batch), top-K by a bounded heap per thread (no full sort).
  *
  * Determinism: rows are scored in fixed blocks of BLOCK rows; each block is one BLAS call
- * made from inside an OpenMP region, where OpenBLAS (openmp build) runs serially, so a
- * row's score does not depend on the thread count. The heaps are merged under a total
+ * made from inside an OpenMP region with the nested thread count set to 1, where OpenBLAS
+ * (openmp build) runs serially, so a row's score does not depend on the thread count. The heaps are merged under a total
  * order (score descending, row ascending), so the list does not either.
  * (OpenMP belongs in parallel.c per STYLE.md; this loop is the only one here and can move
  * there when that file lands.) */
@@ -17,6 +17,7 @@
 #include "ibex_internal.h"
 
 #define BLOCK 4096   /* rows per BLAS call: BLOCK*d*4 bytes = 1 MiB at d = 64 */
+#define MIN_BLOCKS 8 /* blocks per thread before a second thread is used */
 
 struct ibex_index {
     size_t d, n, cap;
@@ -156,10 +157,13 @@ ibex_status ibex_index_query_batch(const ibex_index *ix, const float *q, size_t 
         return IBEX_OK;
     }
     if (nq > (size_t)1 << 20 || kk > (size_t)1 << 24) return IBEX_ERR_LIMIT;
+    /* Threads only when each gets at least MIN_BLOCKS blocks: below that, waking a second
+     * thread costs more than it saves (and on a loaded machine a sleeping thread can
+     * cost a whole scheduler slice). */
     int T = omp_get_max_threads();
-    if (T < 1) T = 1;
     size_t nblk = (N + BLOCK - 1) / BLOCK;
-    if ((size_t)T > nblk) T = (int)nblk;
+    if ((size_t)T > nblk / MIN_BLOCKS) T = (int)(nblk / MIN_BLOCKS);
+    if (T < 1) T = 1;
     /* Per thread: nq heaps of kk hits, their sizes, and a BLOCK x nq score buffer. */
     ibex_hit *heaps = malloc((size_t)T * nq * kk * sizeof *heaps);
     size_t *hn = calloc((size_t)T * nq, sizeof *hn);
@@ -173,6 +177,10 @@ ibex_status ibex_index_query_batch(const ibex_index *ix, const float *q, size_t 
 #pragma omp parallel num_threads(T)
     {
         int t = omp_get_thread_num();
+        /* BLAS calls from here run serially even when this team has one thread (an
+         * inactive region, where OpenBLAS would otherwise fork its own threads and split
+         * the block differently): the ICV is task-local and ends with the region. */
+        omp_set_num_threads(1);
         ibex_hit *H = heaps + (size_t)t * nq * kk;
         size_t *Hn = hn + (size_t)t * nq;
         float *S = sc + (size_t)t * BLOCK * nq;

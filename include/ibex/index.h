@@ -13,8 +13,8 @@
  *      angular Fourier series of the magnitude along each ring, F_r(m), m = 0..M-1
  *      (harmonics of period pi, since |F(k)| = |F(-k)|); a rotation by a multiplies
  *      F_r(m) by exp(-2 i m a), so |F_r(m)| and the cross-ring products
- *      F_r(m) conj(F_{r+o}(m)) (o = 1..ring_offsets) are rotation invariant while keeping
- *      the relative orientation of structures at different scales;
+ *      F_r(m) conj(F_s(m)) (every pair of rings r < s by default) are rotation invariant
+ *      while keeping the relative orientation of structures at different scales;
  *   4. raw vector = [log ring energies | |F_r(m)|/F_r(0) | normalised cross-ring products],
  *      each block L2-normalised and weighted;
  *   5. PCA to d dimensions (fitted on the library), then L2-normalised so that the cosine
@@ -50,7 +50,8 @@ typedef struct ibex_descriptor_opts {
     double lambda_max;       /* longest wavelength kept, metres (400e-6) */
     unsigned n_radii;        /* log-spaced rings over the band (24) */
     unsigned n_harmonics;    /* angular harmonics m = 0..n_harmonics-1 (16) */
-    unsigned ring_offsets;   /* cross-ring products with rings r+1..r+ring_offsets (2) */
+    unsigned ring_offsets;   /* cross-ring products with rings r+1..r+ring_offsets; 0 = every
+                              * pair of rings (default: 24 rings -> 276 pairs) */
     double taper;            /* cosine ramp at mask edges, metres (64e-6) */
     double gamma;            /* spectrum magnitude exponent |F|^gamma (1.0) */
     double w_radial, w_aniso, w_cross; /* block weights (1, 1, 1) */

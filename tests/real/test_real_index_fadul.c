@@ -4,8 +4,7 @@
  * contain the query would do. Reports the rank of every true mate and the recall of a
  * shortlist of K = 5, 10, 20 (pairs whose mate is within the first K of 39).
  *
- * Regression bounds (measured 2026-11-23 with the default descriptor options, d = 64):
- * see RECALL_* below. Extra arguments key=value override descriptor options for
+ * Regression bounds: see RECALL_* below (the measured values). Extra arguments key=value override descriptor options for
  * development runs only (the test runs the defaults). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,10 +16,14 @@
 #include "ibex/ibex.h"
 #include "ibex/index.h"
 
-/* Measured recall (true-mate pairs within the top K of 39), LOO with PCA on the other 39. */
-#define RECALL_5 0.0
-#define RECALL_10 0.0
-#define RECALL_20 0.0
+/* Measured 2026-11-23 (default options: 16 um grid, band 40..400 um, 24 rings, 16
+ * harmonics, all ring pairs, |F|^2, d = 64 requested, rank 38 with 39 fitting rows):
+ * 126 true-mate pairs (ordered), 118 within the top 5, all 126 within the top 10, worst
+ * rank 10 of 39. The bounds are these measured values. */
+#define RECALL_5 (118.0 / 126)
+#define RECALL_10 1.0
+#define RECALL_20 1.0
+#define WORST_RANK 10
 
 #define MAXS 64
 
@@ -170,6 +173,7 @@ int main(int argc, char **argv)
         CHECK_MSG(r5 >= RECALL_5 - 1e-9, "recall@5 %.3f < %.3f", r5, RECALL_5);
         CHECK_MSG(r10 >= RECALL_10 - 1e-9, "recall@10 %.3f < %.3f", r10, RECALL_10);
         CHECK_MSG(r20 >= RECALL_20 - 1e-9, "recall@20 %.3f < %.3f", r20, RECALL_20);
+        CHECK_MSG(worst <= WORST_RANK, "worst mate rank %d > %d", worst, WORST_RANK);
     }
     free(others);
     free(y);

@@ -1,0 +1,246 @@
+/* Stage-1 scale benchmark: synthetic unit descriptors (random directions plus planted
+ * near-duplicates) at N = 10^3 .. 10^6, d = 64 by default. Prints one JSON line per
+ * measurement: index memory, build time, single-query time (median, min, max over
+ * repeats), the share of it spent in top-K selection, SGEMM batch throughput, achieved
+ * bandwidth / GFLOP/s, resident memory; then the descriptor and projection time per scan.
+ *
+ *   bench_index [--max N] [--dim d] [--reps R] [--batch B] [--top K] [--smoke]
+ *
+ * Timings are never asserted (the machine is shared and noisy). */
+#include <cblas.h>
+#include <getopt.h>
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "ibex/ibex.h"
+#include "ibex/index.h"
+
+static uint64_t rs = 12345;
+static double urand(void)
+{
+    uint64_t z = (rs += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (z >> 11) * (1.0 / 9007199254740992.0) + 1e-300;
+}
+static double nrand(void) { return sqrt(-2 * log(urand())) * cos(2 * M_PI * urand()); }
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static double rss_mib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024.0; /* kB on Linux */
+}
+
+static void unit(float *x, size_t d)
+{
+    double ss = 0;
+    for (size_t j = 0; j < d; j++) ss += (double)x[j] * x[j];
+    for (size_t j = 0; j < d; j++) x[j] = (float)(x[j] / sqrt(ss));
+}
+
+static int dcmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static ibex_surface *texture(size_t n, double h)
+{
+    ibex_surface *s = NULL;
+    if (ibex_surface_create(n, n, h, h, &s)) return NULL;
+    double fx[30], fy[30], ph[30];
+    for (int k = 0; k < 30; k++) {
+        double lam = 50e-6 + 300e-6 * urand(), th = M_PI * urand();
+        fx[k] = cos(th) / lam;
+        fy[k] = sin(th) / lam;
+        ph[k] = 2 * M_PI * urand();
+    }
+    for (size_t j = 0; j < n; j++)
+        for (size_t i = 0; i < n; i++) {
+            double x = (i - n / 2.0) * h, y = (j - n / 2.0) * h, r = hypot(x, y);
+            if (r > 0.45 * n * h || r < 0.1 * n * h) continue;
+            double z = 0;
+            for (int k = 0; k < 30; k++) z += 1e-6 * cos(2 * M_PI * (fx[k] * x + fy[k] * y) + ph[k]);
+            s->z[j * n + i] = (float)z;
+            s->valid[j * n + i] = 1;
+        }
+    return s;
+}
+
+int main(int argc, char **argv)
+{
+    size_t maxn = 1000000, d = 64, reps = 21, nb = 64, K = 50;
+    int smoke = 0;
+    static const struct option lo[] = {{"max", 1, 0, 'n'}, {"dim", 1, 0, 'd'}, {"reps", 1, 0, 'r'},
+                                       {"batch", 1, 0, 'b'}, {"top", 1, 0, 'k'}, {"smoke", 0, 0, 's'},
+                                       {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    for (int c; (c = getopt_long(argc, argv, "", lo, NULL)) != -1;) {
+        switch (c) {
+        case 'n': maxn = strtoull(optarg, NULL, 10); break;
+        case 'd': d = strtoull(optarg, NULL, 10); break;
+        case 'r': reps = strtoull(optarg, NULL, 10); break;
+        case 'b': nb = strtoull(optarg, NULL, 10); break;
+        case 'k': K = strtoull(optarg, NULL, 10); break;
+        case 's': smoke = 1; break;
+        default:
+            printf("usage: bench_index [--max N] [--dim d] [--reps R] [--batch B] [--top K] [--smoke]\n");
+            return c == 'h' ? 0 : 2;
+        }
+    }
+    if (smoke) {
+        maxn = maxn < 10000 ? maxn : 10000;
+        reps = 1;
+        nb = 4;
+    }
+    if (!d || d > IBEX_INDEX_MAX_DIM || !reps || !nb || !K || !maxn) return 2;
+    int T = omp_get_max_threads();
+    printf("{\"bench\":\"index_env\",\"threads\":%d,\"dim\":%zu,\"top\":%zu,\"batch\":%zu,\"reps\":%zu}\n",
+           T, d, K, nb, reps);
+    float *q = malloc(nb * d * sizeof *q), *row = malloc(1024 * d * sizeof *row);
+    float *sc = malloc(4096 * sizeof *sc);
+    ibex_hit *hits = malloc(nb * K * sizeof *hits);
+    double *t = malloc(reps * sizeof *t);
+    for (size_t N = 1000; N <= maxn; N *= 10) {
+        ibex_index *ix = NULL;
+        ibex_index_create(d, &ix);
+        /* Rows: random unit vectors; every 1000th row i also gets a planted near-duplicate
+         * (unit(x_i + 0.05 noise)) at row i + 1; the batch queries are such planted pairs. */
+        double t0 = now(), tgen = 0;
+        ibex_index_reserve(ix, N);
+        for (size_t i0 = 0; i0 < N; i0 += 1024) {
+            size_t c = N - i0 < 1024 ? N - i0 : 1024;
+            double g0 = now();
+            for (size_t i = 0; i < c; i++) {
+                float *x = row + i * d;
+                if ((i0 + i) % 1000 == 1 && i > 0) {
+                    for (size_t j = 0; j < d; j++) x[j] = x[j - d] + (float)(0.05 * nrand() / sqrt((double)d));
+                } else {
+                    for (size_t j = 0; j < d; j++) x[j] = (float)nrand();
+                }
+                unit(x, d);
+            }
+            tgen += now() - g0;
+            ibex_index_add(ix, row, c);
+        }
+        double tbuild = now() - t0 - tgen;
+        const float *X = ibex_index_get_rows(ix);
+        size_t nq = nb < N / 1000 ? nb : N / 1000;
+        if (!nq) nq = 1;
+        for (size_t j = 0; j < nq; j++) { /* query = the source of planted pair j, perturbed */
+            for (size_t e = 0; e < d; e++) q[j * d + e] = X[j * 1000 * d + e] + (float)(0.02 * nrand() / sqrt((double)d));
+            unit(q + j * d, d);
+        }
+        for (size_t j = nq; j < nb; j++) memcpy(q + j * d, q, d * sizeof *q);
+        size_t nh;
+        /* single query: full stage 1 (SGEMV + top-K) */
+        ibex_index_query(ix, q, K, hits, &nh); /* warm-up */
+        for (size_t r = 0; r < reps; r++) {
+            double a = now();
+            ibex_index_query(ix, q + (r % nq) * d, K, hits, &nh);
+            t[r] = now() - a;
+        }
+        int found = hits[0].row == ((reps - 1) % nq) * 1000 && hits[1].row == ((reps - 1) % nq) * 1000 + 1;
+        qsort(t, reps, sizeof *t, dcmp);
+        double med = t[reps / 2], tmin = t[0], tmax = t[reps - 1];
+        /* the same blocked SGEMV without selection, to separate the selection cost */
+        double *t2 = malloc(reps * sizeof *t2);
+        for (size_t r = 0; r < reps; r++) {
+            double a = now();
+            /* the thread policy of index.c: a thread per 8 blocks of 4096 rows at most */
+            int Tq = T < (int)((N + 4095) / 4096 / 8) ? T : (int)((N + 4095) / 4096 / 8);
+            if (Tq < 1) Tq = 1;
+#pragma omp parallel for schedule(static) num_threads(Tq)
+            for (size_t b = 0; b < (N + 4095) / 4096; b++) {
+                size_t r0 = b * 4096, c = N - r0 < 4096 ? N - r0 : 4096;
+                float s[4096];
+                omp_set_num_threads(1);
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)c, (int)d, 1.0f, X + r0 * d, (int)d, q, 1, 0.0f, s, 1);
+                if (s[0] == 12345.0f) sc[0] = s[0]; /* keep the result alive */
+            }
+            t2[r] = now() - a;
+        }
+        qsort(t2, reps, sizeof *t2, dcmp);
+        double gemv = t2[reps / 2];
+        free(t2);
+        double bytes = (double)N * d * 4, flops = 2.0 * N * d;
+        printf("{\"bench\":\"index_query\",\"n\":%zu,\"dim\":%zu,\"index_mib\":%.1f,\"build_s\":%.4f,"
+               "\"query_ms_median\":%.3f,\"query_ms_min\":%.3f,\"query_ms_max\":%.3f,"
+               "\"sgemv_ms_median\":%.3f,\"select_ms\":%.3f,\"gb_per_s\":%.2f,\"gflop_per_s\":%.2f,"
+               "\"planted_top2\":%s,\"rss_mib\":%.0f}\n",
+               N, d, ibex_index_memory(ix) / 1048576.0, tbuild, med * 1e3, tmin * 1e3, tmax * 1e3,
+               gemv * 1e3, (med - gemv) * 1e3, bytes / med / 1e9, flops / med / 1e9,
+               found ? "true" : "false", rss_mib());
+        /* batch: nb queries with SGEMM */
+        ibex_index_query_batch(ix, q, nb, K, hits, &nh);
+        size_t rb = reps < 5 ? reps : 5;
+        for (size_t r = 0; r < rb; r++) {
+            double a = now();
+            ibex_index_query_batch(ix, q, nb, K, hits, &nh);
+            t[r] = now() - a;
+        }
+        qsort(t, rb, sizeof *t, dcmp);
+        med = t[rb / 2];
+        int bfound = 1;
+        for (size_t j = 0; j < nq; j++) bfound &= hits[j * K].row == j * 1000;
+        printf("{\"bench\":\"index_batch\",\"n\":%zu,\"dim\":%zu,\"batch\":%zu,\"batch_ms_median\":%.3f,"
+               "\"per_query_ms\":%.4f,\"queries_per_s\":%.1f,\"gflop_per_s\":%.2f,\"planted_top1\":%s,"
+               "\"rss_mib\":%.0f}\n",
+               N, d, nb, med * 1e3, med * 1e3 / nb, nb / med, 2.0 * N * d * nb / med / 1e9,
+               bfound ? "true" : "false", rss_mib());
+        fflush(stdout);
+        ibex_index_free(ix);
+    }
+    /* descriptor and projection per scan (synthetic 560 x 560 scan at 6.25 um) */
+    ibex_descriptor *dp = NULL;
+    ibex_descriptor_create(NULL, &dp, NULL);
+    size_t p = ibex_descriptor_size(dp);
+    ibex_surface *s = texture(560, 6.25e-6);
+    float *raw = malloc(16 * p * sizeof *raw), *y = malloc(16 * d * sizeof *y);
+    size_t rd = smoke ? 1 : 15;
+    for (size_t r = 0; r < rd; r++) {
+        double a = now();
+        ibex_descriptor_run(dp, s, "bench", raw + (r % 16) * p, NULL);
+        t[r] = now() - a;
+    }
+    qsort(t, rd, sizeof *t, dcmp);
+    double tdesc = t[rd / 2];
+    for (size_t i = 1; i < 16; i++)
+        for (size_t j = 0; j < p; j++) raw[i * p + j] = raw[j] + (float)(0.1 * nrand());
+    ibex_pca *pca = NULL;
+    double a = now();
+    size_t dfit = d < 15 ? d : 15;
+    ibex_pca_fit(raw, 16, p, dfit, 0, 0, &pca, NULL);
+    double tfit = now() - a;
+    a = now();
+    for (int r = 0; r < 100; r++) ibex_pca_project(pca, raw, 1, y);
+    double tproj = (now() - a) / 100;
+    printf("{\"bench\":\"descriptor\",\"grid\":\"560x560 at 6.25 um\",\"raw_dim\":%zu,\"descriptor_ms_median\":%.3f,"
+           "\"project_us\":%.1f,\"pca_fit_16_ms\":%.2f,\"threads\":%d}\n",
+           p, tdesc * 1e3, tproj * 1e6, tfit * 1e3, T);
+    ibex_pca_free(pca);
+    ibex_surface_free(s);
+    ibex_descriptor_free(dp);
+    free(raw);
+    free(y);
+    free(q);
+    free(row);
+    free(sc);
+    free(hits);
+    free(t);
+    return 0;
+}
