@@ -12,6 +12,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "ibex/index.h"
 #include "ibex_internal.h"
@@ -47,9 +48,15 @@ ibex_status ibex_index_reserve(ibex_index *ix, size_t n)
     if (!ix) return IBEX_ERR_ARG;
     if (n <= ix->cap) return IBEX_OK;
     if (!ibex__mul_ok(n, ix->d * sizeof(float), &bytes) || n > INT32_MAX) return IBEX_ERR_LIMIT;
-    /* 64-byte alignment for the BLAS kernels; copy rather than realloc to keep it. */
-    float *r = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    /* 64-byte alignment for the BLAS kernels (copy rather than realloc to keep it); large
+     * indexes are 2 MiB aligned and asked for transparent huge pages, which cuts TLB
+     * misses in the streaming scan. */
+    size_t align = bytes >= ((size_t)8 << 20) ? ((size_t)2 << 20) : 64;
+    float *r = aligned_alloc(align, (bytes + align - 1) / align * align);
     if (!r) return IBEX_ERR_NOMEM;
+#ifdef MADV_HUGEPAGE
+    if (align > 64) madvise(r, (bytes + align - 1) / align * align, MADV_HUGEPAGE);
+#endif
     if (ix->n) memcpy(r, ix->rows, ix->n * ix->d * sizeof(float));
     free(ix->rows);
     ix->rows = r;
@@ -160,14 +167,22 @@ ibex_status ibex_index_query_batch(const ibex_index *ix, const float *q, size_t 
     /* Threads only when each gets at least MIN_BLOCKS blocks: below that, waking a second
      * thread costs more than it saves (and on a loaded machine a sleeping thread can
      * cost a whole scheduler slice). */
+    /* Batch blocks shrink so the nq x rows score tile stays near 256 KiB (in L2 with the
+     * block of rows); the block size depends only on nq, never on the thread count. */
+    size_t bs = BLOCK;
+    if (nq > 1) {
+        bs = ((size_t)65536 / nq) / 256 * 256;
+        if (bs < 256) bs = 256;
+        if (bs > BLOCK) bs = BLOCK;
+    }
     int T = omp_get_max_threads();
-    size_t nblk = (N + BLOCK - 1) / BLOCK;
+    size_t nblk = (N + bs - 1) / bs;
     if ((size_t)T > nblk / MIN_BLOCKS) T = (int)(nblk / MIN_BLOCKS);
     if (T < 1) T = 1;
     /* Per thread: nq heaps of kk hits, their sizes, and a BLOCK x nq score buffer. */
     ibex_hit *heaps = malloc((size_t)T * nq * kk * sizeof *heaps);
     size_t *hn = calloc((size_t)T * nq, sizeof *hn);
-    float *sc = malloc((size_t)T * BLOCK * nq * sizeof *sc);
+    float *sc = malloc((size_t)T * bs * nq * sizeof *sc);
     if (!heaps || !hn || !sc) {
         free(heaps);
         free(hn);
@@ -183,10 +198,10 @@ ibex_status ibex_index_query_batch(const ibex_index *ix, const float *q, size_t 
         omp_set_num_threads(1);
         ibex_hit *H = heaps + (size_t)t * nq * kk;
         size_t *Hn = hn + (size_t)t * nq;
-        float *S = sc + (size_t)t * BLOCK * nq;
+        float *S = sc + (size_t)t * bs * nq;
 #pragma omp for schedule(static)
         for (size_t b = 0; b < nblk; b++) {
-            size_t r0 = b * BLOCK, c = N - r0 < BLOCK ? N - r0 : BLOCK;
+            size_t r0 = b * bs, c = N - r0 < bs ? N - r0 : bs;
             const float *A = ix->rows + r0 * d;
             if (nq == 1) {
                 cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)c, (int)d, 1.0f, A, (int)d, q, 1,
