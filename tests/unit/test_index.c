@@ -423,6 +423,79 @@ static void test_pca(size_t n, size_t p, size_t d)
     ibex_pca_free(pca);
 }
 
+/* Bullet descriptor from land profiles: invariant to which land is listed first; a
+ * re-measurement (noise, another curvature and offset, a shift of a few points) stays
+ * closer than another bullet. */
+#define NL 6
+#define NP 1200
+static void land_signature(double *sig, size_t n)
+{
+    double f[12], ph[12], a[12];
+    for (int k = 0; k < 12; k++) {
+        f[k] = 1.0 / (50e-6 + 250e-6 * urand());
+        ph[k] = 2 * M_PI * urand();
+        a[k] = 1e-6 * (0.2 + urand());
+    }
+    for (size_t i = 0; i < n; i++) {
+        double x = i * 1.5625e-6, z = 0;
+        for (int k = 0; k < 12; k++) z += a[k] * cos(2 * M_PI * f[k] * x + ph[k]);
+        sig[i] = z;
+    }
+}
+
+static void measure(double sig[NL][NP + 16], float prof[NL][NP], int shift, double noise)
+{
+    for (int l = 0; l < NL; l++) {
+        double curv = 20e-6 * (0.5 + urand());
+        for (int i = 0; i < NP; i++) {
+            double t = 2.0 * i / (NP - 1) - 1;
+            prof[l][i] = (float)(sig[l][i + shift] + curv * t * t + noise * 1e-6 * nrand());
+        }
+        prof[l][37] = NAN; /* a missing point */
+    }
+}
+
+static void test_bullet(void)
+{
+    static double sa[NL][NP + 16], sb[NL][NP + 16];
+    static float pa[NL][NP], pa2[NL][NP], pb[NL][NP];
+    for (int l = 0; l < NL; l++) {
+        land_signature(sa[l], NP + 16);
+        land_signature(sb[l], NP + 16);
+    }
+    measure(sa, pa, 0, 0.1);
+    measure(sa, pa2, 7, 0.1);
+    measure(sb, pb, 0, 0.1);
+    ibex_descriptor *dp = NULL;
+    ibex_diag dg;
+    ibex_descriptor_create(NULL, &dp, &dg);
+    size_t p = ibex_descriptor_size(dp);
+    float *r = calloc(4 * p, sizeof *r);
+    const float *la[NL], *lr[NL], *la2[NL], *lb[NL];
+    size_t np[NL];
+    for (int l = 0; l < NL; l++) {
+        la[l] = pa[l];
+        lr[l] = pa[(l + 2) % NL]; /* same bullet, listed from its third land */
+        la2[l] = pa2[l];
+        lb[l] = pb[l];
+        np[l] = NP;
+    }
+    CHECK(ibex_descriptor_run_profiles(dp, la, np, NL, 1.5625e-6, "a", r, &dg) == IBEX_OK);
+    CHECK(ibex_descriptor_run_profiles(dp, lr, np, NL, 1.5625e-6, "a rotated", r + p, &dg) == IBEX_OK);
+    CHECK(ibex_descriptor_run_profiles(dp, la2, np, NL, 1.5625e-6, "a again", r + 2 * p, &dg) == IBEX_OK);
+    CHECK(ibex_descriptor_run_profiles(dp, lb, np, NL, 1.5625e-6, "b", r + 3 * p, &dg) == IBEX_OK);
+    double c_rot = cosine(r, r + p, p), c_again = cosine(r, r + 2 * p, p), c_other = cosine(r, r + 3 * p, p);
+    printf("bullet: land order %.6f, re-measured %.4f, other bullet %.4f\n", c_rot, c_again, c_other);
+    /* Land order changes only the summation order: equal to float rounding. */
+    CHECK_NEAR(c_rot, 1.0, 1e-5);
+    CHECK_MSG(c_again > c_other + 0.05, "re-measured %.4f vs other %.4f", c_again, c_other);
+    const float *one[1] = {pa[0]};
+    size_t short_n[1] = {40};
+    CHECK(ibex_descriptor_run_profiles(dp, one, short_n, 1, 1.5625e-6, "short", r, &dg) != IBEX_OK);
+    free(r);
+    ibex_descriptor_free(dp);
+}
+
 static void test_bad(void)
 {
     ibex_index *ix = NULL;
@@ -476,6 +549,7 @@ int main(void)
     test_incremental();
     test_pca(200, 40, 8);
     test_pca(30, 120, 10);
+    test_bullet();
     test_bad();
     if (check_failures_) fprintf(stderr, "seed %lu (IBEX_SEED)\n", seed);
     return check_exit();
