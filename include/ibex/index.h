@@ -59,6 +59,14 @@ typedef struct ibex_descriptor_opts {
 
 void ibex_descriptor_opts_init(ibex_descriptor_opts *o);
 
+/* Canonical text of the options ("ibex-descriptor-v1 spacing=1.6e-05 grid=256 ..."), for a
+ * library attribute: two libraries (or a library and a query) are compatible when the
+ * strings are equal. Needs at most IBEX_DESCRIPTOR_OPTS_TEXT bytes. Parsing refuses an
+ * unknown version or key with IBEX_ERR_FORMAT; *o is written only on success. */
+#define IBEX_DESCRIPTOR_OPTS_TEXT 512
+void ibex_descriptor_opts_format(const ibex_descriptor_opts *o, char *buf, size_t size);
+ibex_status ibex_descriptor_opts_parse(const char *text, ibex_descriptor_opts *o, ibex_diag *diag);
+
 /* Holds the FFT plan and the ring tables; ibex_descriptor_run on a const plan is
  * re-entrant (each call allocates its own work arrays). */
 typedef struct ibex_descriptor ibex_descriptor;
@@ -88,6 +96,11 @@ ibex_status ibex_descriptor_run_profiles(const ibex_descriptor *p, const float *
 typedef struct ibex_pca ibex_pca;
 
 #define IBEX_PCA_WHITEN 0x1u /* scale component i by 1/sqrt(lambda_i + eps) */
+/* Recommended max_fit for a library: the fit then uses the Gram path (2048 x 2048) and
+ * takes about a second, whatever N. */
+#define IBEX_PCA_FIT_MAX 2048
+/* Recommended dimension of the index rows. */
+#define IBEX_INDEX_DIM 64
 
 /* Fit on n raw rows of length p (row-major). Uses the p x p covariance (SSYRK + SSYEVR)
  * when n >= p, else the n x n Gram matrix. d <= p; when d >= n the components past the

@@ -496,6 +496,29 @@ static void test_bullet(void)
     ibex_descriptor_free(dp);
 }
 
+/* Options text: format -> parse -> format is the identity; bad texts are refused. */
+static void test_opts_text(void)
+{
+    ibex_descriptor_opts a, b;
+    ibex_descriptor_opts_init(&a);
+    a.lambda_max = 0.1 + 0.2; /* not exactly representable in short decimal */
+    a.n_radii = 17;
+    char t1[IBEX_DESCRIPTOR_OPTS_TEXT], t2[IBEX_DESCRIPTOR_OPTS_TEXT];
+    ibex_descriptor_opts_format(&a, t1, sizeof t1);
+    ibex_diag dg;
+    CHECK(ibex_descriptor_opts_parse(t1, &b, &dg) == IBEX_OK);
+    ibex_descriptor_opts_format(&b, t2, sizeof t2);
+    CHECK(strcmp(t1, t2) == 0);
+    CHECK(b.lambda_max == a.lambda_max && b.n_radii == 17 && b.spacing == a.spacing);
+    memset(&b, 0x5a, sizeof b);
+    ibex_descriptor_opts c = b;
+    CHECK(ibex_descriptor_opts_parse("ibex-descriptor-v2 grid=256", &b, &dg) == IBEX_ERR_FORMAT);
+    CHECK(ibex_descriptor_opts_parse("ibex-descriptor-v1 grid=25x6", &b, &dg) == IBEX_ERR_FORMAT);
+    CHECK(ibex_descriptor_opts_parse("ibex-descriptor-v1 colour=3", &b, &dg) == IBEX_ERR_FORMAT);
+    CHECK(ibex_descriptor_opts_parse("ibex-descriptor-v1 grid=-1", &b, &dg) == IBEX_ERR_FORMAT);
+    CHECK(memcmp(&b, &c, sizeof b) == 0); /* untouched on failure */
+}
+
 static void test_bad(void)
 {
     ibex_index *ix = NULL;
@@ -550,6 +573,7 @@ int main(void)
     test_pca(200, 40, 8);
     test_pca(30, 120, 10);
     test_bullet();
+    test_opts_text();
     test_bad();
     if (check_failures_) fprintf(stderr, "seed %lu (IBEX_SEED)\n", seed);
     return check_exit();
