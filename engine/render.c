@@ -189,7 +189,8 @@ static double slope(const grid *g, size_t i, int has_prev, int has_next, size_t 
 /* Lambertian shade of each valid point under a light from the upper left (azimuth 315 deg,
  * image y pointing down) at 45 deg elevation, as in cartographic hill shading (Horn 1981).
  * Toolmark relief is a few micrometres over millimetres, so slopes are first exaggerated:
- * the median slope becomes 1/2 (about 27 deg), which keeps fine marks visible on any scan. */
+ * the median slope becomes 1/4 (about 14 deg), which keeps fine marks visible on any scan
+ * without throwing the steeper half into black shadow. */
 static ibex_status hillshade(const grid *g, float *shade)
 {
     size_t n = g->nx * g->ny;
@@ -212,7 +213,7 @@ static ibex_status hillshade(const grid *g, float *shade)
         }
     double med, med_hi;
     if ((st = robust_range(mag, g->valid, n, 0.5, &med, &med_hi))) goto done;
-    double k = med > 0 ? 0.5 / med : 1.0;
+    double k = med > 0 ? 0.25 / med : 1.0;
     const double el = 45 * M_PI / 180, lx = -cos(el) * M_SQRT1_2, ly = -cos(el) * M_SQRT1_2,
                  lz = sin(el);
     for (size_t i = 0; i < n; i++) {

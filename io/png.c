@@ -204,16 +204,13 @@ static ibex_status finish(reader *r, unsigned maxcount)
     ibex_status st = read_text(r, &t);
     if (st) return st;
     ibex_surface *s = r->s;
-    double scale = 1.0 / maxcount, offset = 0;
-    s->zkind = IBEX_Z_INTENSITY;
-    if (t.have_scale) {
-        scale = t.scale;
-        offset = t.offset;
-        s->zkind = t.kind;
-    }
     size_t n = s->nx * s->ny;
-    for (size_t i = 0; i < n; i++)
-        if (s->valid[i]) s->z[i] = (float)(offset + scale * (double)s->z[i]);
+    s->zkind = t.have_scale ? t.kind : IBEX_Z_INTENSITY;
+    for (size_t i = 0; i < n; i++) {
+        if (!s->valid[i]) continue;
+        double c = s->z[i];
+        s->z[i] = (float)(t.have_scale ? t.offset + t.scale * c : c / maxcount);
+    }
 
     double dx = 1e-6, dy = 1e-6;
     png_uint_32 px, py;
