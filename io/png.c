@@ -35,6 +35,7 @@
 
 typedef struct pngio {
     char lib_msg[256]; /* libpng's last error message */
+    char lib_warn[256]; /* and its last warning (the reason behind "Invalid IHDR data") */
     FILE *f;
     long long pos;     /* bytes read or written so far */
     int eof;           /* the read callback met the end of the file */
@@ -48,10 +49,12 @@ static void on_error(png_structp png, png_const_charp msg)
     png_longjmp(png, 1);
 }
 
+/* Warnings are benign (unknown chunks, odd sRGB profiles) and not shown, but the last one is
+ * kept: libpng explains an IHDR it rejects only in a warning. */
 static void on_warning(png_structp png, png_const_charp msg)
 {
-    (void)png;
-    (void)msg; /* benign problems (unknown chunks, bad sRGB profiles) are not the user's */
+    pngio *io = png_get_error_ptr(png);
+    snprintf(io->lib_warn, sizeof io->lib_warn, "%s", msg ? msg : "");
 }
 
 static void read_bytes(png_structp png, png_bytep out, size_t n)
@@ -305,9 +308,13 @@ static ibex_status lib_failure(const pngio *io, const char *path, ibex_diag *dia
     if (strstr(m, "CRC"))
         return ibex__fail(diag, IBEX_ERR_INTEGRITY, path, io->pos,
                           "corrupted PNG: chunk checksum (CRC) mismatch (%s)", m);
-    if (strstr(m, "user limit") || strstr(m, "exceeds"))
+    if (strstr(m, "user limit") || strstr(io->lib_warn, "user limit"))
         return ibex__fail(diag, IBEX_ERR_LIMIT, path, io->pos,
-                          "image too large: %s (limit %zu pixels per side)", m, IBEX_MAX_SIDE);
+                          "image too large: %s (limit %zu pixels per side)",
+                          strstr(m, "user limit") ? m : io->lib_warn, IBEX_MAX_SIDE);
+    if (!strncmp(m, "IDAT:", 5)) /* zlib found the compressed pixels damaged */
+        return ibex__fail(diag, IBEX_ERR_FORMAT, path, io->pos,
+                          "corrupted PNG: damaged image data (%s)", m);
     if (strstr(m, "memory"))
         return ibex__fail(diag, IBEX_ERR_NOMEM, path, -1, "out of memory (%s)", m);
     return ibex__fail(diag, IBEX_ERR_FORMAT, path, writing ? -1 : io->pos, "%s PNG: %s",
