@@ -756,6 +756,9 @@ ibex_status ibex_library_create(const char *path, const ibex_library_opts *o, ib
         return ibex__fail(diag, IBEX_ERR_ARG, path, -1, "path too long");
     int fd = mkstemp(tmp);
     if (fd < 0) return ibex__fail(diag, IBEX_ERR_IO, path, -1, "cannot create a file beside it: %s", strerror(errno));
+    mode_t um = umask(0);
+    umask(um);
+    fchmod(fd, 0666 & ~um); /* mkstemp makes 0600; a library is as shareable as any file */
     close(fd);
     ibex__library_lock();
     h5_init();
@@ -1013,14 +1016,23 @@ ibex_status ibex_library_add(ibex_library *lib, const ibex_specimen *spec, const
 size_t ibex_library_count(const ibex_library *lib) { return lib ? lib->count : 0; }
 const char *ibex_library_params(const ibex_library *lib) { return lib ? lib->params : NULL; }
 
+/* Locked: ingest workers look up hashes while the main thread adds. */
 int ibex_library_find_hash(const ibex_library *lib, const char *sha256_hex, size_t *row)
 {
-    return lib && sha256_hex ? smap_get(&lib->hashes, sha256_hex, row) : 0;
+    if (!lib || !sha256_hex) return 0;
+    ibex__library_lock();
+    int r = smap_get(&lib->hashes, sha256_hex, row);
+    ibex__library_unlock();
+    return r;
 }
 
 int ibex_library_find_id(const ibex_library *lib, const char *id, size_t *row)
 {
-    return lib && id ? smap_get(&lib->ids, id, row) : 0;
+    if (!lib || !id) return 0;
+    ibex__library_lock();
+    int r = smap_get(&lib->ids, id, row);
+    ibex__library_unlock();
+    return r;
 }
 
 static char *dup_opt(const char *s) { return s && s[0] ? ibex__strdup(s) : NULL; }
