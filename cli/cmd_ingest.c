@@ -504,6 +504,7 @@ int cmd_ingest(int argc, char **argv)
         if (it->st != IBEX_OK) {
             if (tty) fputc('\n', stderr);
             cli_fail_status(it->st, &it->diag);
+            if (json) emit(json, "refused", (size_t)-1, it, it->diag.message);
             failed++;
             continue;
         }
@@ -538,6 +539,7 @@ int cmd_ingest(int argc, char **argv)
             /* Refused before anything was written (duplicate id, bad row): go on. */
             if (tty) fputc('\n', stderr);
             cli_error("%s: %s", it->path, d.message);
+            if (json) emit(json, "refused", (size_t)-1, it, d.message);
             failed++;
             continue;
         }

@@ -192,6 +192,25 @@ int main(void)
     fclose(f);
     CHECK(ibex_library_open(p2, &o, &lib, &d) == IBEX_ERR_FORMAT && strstr(d.message, "not an HDF5 file"));
 
+    /* HDF5, but not a library. */
+    snprintf(p2, sizeof p2, "%s/plain.h5", dir);
+    hid_t pf = H5Fcreate(p2, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    H5Fclose(pf);
+    CHECK(ibex_library_open(p2, &o, &lib, &d) == IBEX_ERR_FORMAT && strstr(d.message, "not an IBEX reference library"));
+
+    /* One writer at a time (OFD locks conflict even within one process); readers may join. */
+    {
+        ibex_library *w1 = NULL, *w2 = NULL, *r1 = NULL;
+        ibex_library_opts wo;
+        ibex_library_opts_init(&wo);
+        wo.flags = IBEX_LIBRARY_WRITE | IBEX_LIBRARY_NOSYNC;
+        CHECK(ibex_library_open(path, &wo, &w1, &d) == IBEX_OK);
+        CHECK(ibex_library_open(path, &wo, &w2, &d) == IBEX_ERR_LIMIT && strstr(d.message, "another process is writing"));
+        CHECK(ibex_library_open(path, NULL, &r1, &d) == IBEX_OK && ibex_library_count(r1) == N + 2);
+        ibex_library_close(r1, NULL);
+        ibex_library_close(w1, NULL);
+    }
+
     /* Newer schema version (edited with plain HDF5). */
     snprintf(p2, sizeof p2, "%s/newer.h5", dir);
     copy_file(path, p2, -1);
