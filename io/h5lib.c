@@ -375,7 +375,11 @@ static ibex_status txn_begin(ibex_library *lib, ibex_diag *diag)
     if (set_lock(lib->lockfd, F_WRLCK, 1, 1) != 0)
         return ibex__fail(diag, IBEX_ERR_IO, lib->path, -1, "cannot lock: %s", strerror(errno));
     lib->data_locked = 1;
-    ibex_status st = ibex__journal_begin(&lib->ctl, lib->path, lib->lockfd, diag);
+    /* A journal here is from a writer that died mid-commit (we hold both locks now):
+     * undo it before a new journal replaces it. */
+    int rec = 0;
+    ibex_status st = ibex__journal_recover(lib->path, &rec, diag);
+    if (st == IBEX_OK) st = ibex__journal_begin(&lib->ctl, lib->path, lib->lockfd, diag);
     if (st != IBEX_OK) {
         set_lock(lib->lockfd, F_UNLCK, 1, 0);
         lib->data_locked = 0;
@@ -594,8 +598,7 @@ static ibex_status library_open(const char *path, const ibex_library_opts *o, ib
                             "another process is writing to this library (one writer at a time)");
             goto fail;
         }
-        if ((st = txn_begin(lib, diag)) != IBEX_OK) goto fail;
-        /* txn_begin truncated any journal? No: recover before starting a new one. */
+        if ((st = txn_begin(lib, diag)) != IBEX_OK) goto fail; /* rolls back a dead writer's journal */
     } else {
         if (set_lock(fd, F_RDLCK, 1, 1) != 0) {
             st = ibex__fail(diag, IBEX_ERR_IO, path, -1, "cannot lock: %s", strerror(errno));

@@ -285,6 +285,51 @@ int main(void)
     }
     ibex_library_close(lib, NULL);
 
+    /* Same again, but the next opener is a writer: it must roll back, not overwrite,
+     * the dead writer's journal. */
+    pid = fork();
+    if (pid == 0) {
+        ibex_library *w = NULL;
+        ibex_library_opts wo;
+        ibex_library_opts_init(&wo);
+        wo.flags = IBEX_LIBRARY_WRITE | IBEX_LIBRARY_NOSYNC;
+        if (ibex_library_open(path, &wo, &w, NULL) != IBEX_OK) _exit(3);
+        ibex_library_begin(w, NULL);
+        for (unsigned k = 30; k < 33; k++) {
+            ibex_specimen sp;
+            spec_fill(&sp, k);
+            if (ibex_library_add(w, &sp, surf[2], NULL, NULL) != IBEX_OK) _exit(4);
+        }
+        H5Fflush(ibex__library_file(w), H5F_SCOPE_GLOBAL);
+        _exit(0);
+    }
+    waitpid(pid, &wst, 0);
+    CHECK(WIFEXITED(wst) && WEXITSTATUS(wst) == 0);
+    CHECK(access(jp, F_OK) == 0);
+    {
+        ibex_library *w = NULL;
+        ibex_library_opts wo;
+        ibex_library_opts_init(&wo);
+        wo.flags = IBEX_LIBRARY_WRITE | IBEX_LIBRARY_NOSYNC;
+        CHECK(ibex_library_open(path, &wo, &w, &d) == IBEX_OK);
+        CHECK_MSG(ibex_library_count(w) == N + 2, "writer sees %zu after rollback", ibex_library_count(w));
+        ibex_specimen sp;
+        spec_fill(&sp, 40);
+        CHECK(ibex_library_add(w, &sp, surf[3], NULL, &d) == IBEX_OK);
+        CHECK(ibex_library_close(w, &d) == IBEX_OK);
+    }
+    CHECK(ibex_library_open(path, &o, &lib, &d) == IBEX_OK);
+    CHECK(ibex_library_count(lib) == N + 3);
+    for (unsigned k = 0; k < N; k++) {
+        s = NULL;
+        CHECK(ibex_library_get_surface(lib, k, &s, &d) == IBEX_OK && same_surface(s, surf[k]));
+        ibex_surface_free(s);
+    }
+    s = NULL;
+    CHECK(ibex_library_get_surface(lib, N + 2, &s, &d) == IBEX_OK && same_surface(s, surf[3]));
+    ibex_surface_free(s);
+    ibex_library_close(lib, NULL);
+
     for (unsigned k = 0; k < N; k++) ibex_surface_free(surf[k]);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
