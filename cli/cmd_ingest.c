@@ -275,9 +275,12 @@ static int read_manifest(list *l, const char *path, const char *want_kind)
 
 /* ---- output ---- */
 
+static int progress_shown; /* a bar is on the terminal: clear it before other output */
+
 static void progress(size_t done, size_t n, const char *what)
 {
     int w = 30, k = n ? (int)(w * done / n) : w;
+    progress_shown = 1;
     fprintf(stderr, "\r[%.*s%*s] %zu/%zu %-40.40s", k, "##############################", w - k, "", done, n,
             what ? what : "");
     fflush(stderr);
@@ -285,6 +288,10 @@ static void progress(size_t done, size_t n, const char *what)
 
 static void emit(int json, const char *event, size_t row, const item *it, const char *why)
 {
+    if (progress_shown) {
+        fputs("\r\033[K", stderr);
+        progress_shown = 0;
+    }
     if (json) {
         json_t *o = json_object();
         json_object_set_new(o, "event", json_string(event));
