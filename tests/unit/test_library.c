@@ -316,6 +316,7 @@ int main(void)
         ibex_specimen sp;
         spec_fill(&sp, 40);
         CHECK(ibex_library_add(w, &sp, surf[3], NULL, &d) == IBEX_OK);
+        ibex_meta_clear(&sp.meta);
         CHECK(ibex_library_close(w, &d) == IBEX_OK);
     }
     CHECK(ibex_library_open(path, &o, &lib, &d) == IBEX_OK);
