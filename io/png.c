@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <png.h>
 
@@ -94,6 +95,7 @@ typedef struct reader {
     pngio io;          /* first: libpng's error pointer */
     const char *path;
     double spacing;    /* caller's spacing, or 0 */
+    long long file_size; /* bytes, or -1 when unknown (a pipe) */
     png_structp png;
     png_infop info;
     unsigned char *buf; /* one row, or the whole image when interlaced */
@@ -253,6 +255,18 @@ static ibex_status do_read(reader *r)
                  (unsigned long)w, (unsigned long)h, IBEX_MAX_SIDE, IBEX_MAX_POINTS);
         return r->st = IBEX_ERR_LIMIT;
     }
+    /* Deflate cannot compress better than 1032:1 (a 258-byte match per ~2 bits), so a header
+     * claiming more raw pixel bytes than that times the file size is lying: refuse it before
+     * allocating the surface it asks for. */
+    int chans = png_get_channels(png, r->info);
+    double raw = (double)w * (double)h * chans * depth / 8.0; /* lower bound, interlaced too */
+    if (r->file_size > 0 && raw > 1040.0 * (double)r->file_size + 4096) {
+        snprintf(r->msg, sizeof r->msg,
+                 "lying header: it claims %lux%lu pixels (%.3g bytes uncompressed), more than "
+                 "the %lld-byte file can hold",
+                 (unsigned long)w, (unsigned long)h, raw, r->file_size);
+        return r->st = IBEX_ERR_FORMAT;
+    }
     /* Everything to 8- or 16-bit grey, with alpha when the file has any transparency. */
     if (ctype == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (ctype == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
@@ -332,6 +346,8 @@ ibex_status ibex_surface_read_png(const char *path, double spacing, ibex_surface
     r.spacing = spacing;
     if (!(r.io.f = fopen(path, "rb")))
         return ibex__fail(diag, IBEX_ERR_IO, path, -1, "cannot open: %s", strerror(errno));
+    struct stat sb;
+    r.file_size = (fstat(fileno(r.io.f), &sb) == 0 && S_ISREG(sb.st_mode)) ? (long long)sb.st_size : -1;
     unsigned char sig[8];
     size_t got = fread(sig, 1, sizeof sig, r.io.f);
     ibex_status st = IBEX_OK;
