@@ -2,7 +2,7 @@
 """`ibex render` as a user meets it. Inputs are PNGs written here with Python's zlib (independent
 of IBEX); outputs are checked with an independent PNG parser: signature, chunk CRCs, IHDR and the
 inflated pixel data of the right size."""
-import os, struct, subprocess, sys, tempfile, zlib
+import json, os, struct, subprocess, sys, tempfile, zlib
 
 IBEX = os.environ["IBEX"]
 failures = 0
@@ -84,6 +84,14 @@ with tempfile.TemporaryDirectory() as d:
         expect(r.returncode == 0 and parse_png(out)[:2] == (40, 15), "--max-side 40: 120x45 -> 40x15")
     except (ValueError, OSError, KeyError, zlib.error) as e:
         expect(False, f"--max-side output invalid: {e}")
+
+    r = run("render", src, out, "--json", "--style", "shaded")
+    try:
+        o = json.loads(r.stdout)
+        expect(r.returncode == 0 and o["width"] == 120 and o["height"] == 45 and o["style"] == "shaded"
+               and o["out"] == out, "render --json describes the picture")
+    except (ValueError, KeyError) as e:
+        expect(False, f"render --json is not the expected JSON: {e}: {r.stdout[:200]}")
 
     out = os.path.join(d, "never.png")
     r = run("render", trunc, out)
