@@ -1,0 +1,185 @@
+/* Fit the land-score model: L2-regularised logistic regression (Newton / IRLS) on features of
+ * every pair of lands within each development set (Hamby 44 and Hamby 252; hamby44_small is
+ * left out because it holds the same scans as Hamby 44). Reports cross-validated AUC
+ * (leave-one-set-out and 5-fold stratified by pair) and prints the coefficient block that
+ * engine/land_model.c carries between FIT-BEGIN and FIT-END.
+ * Usage: fit_land_model [DATA_DIR]   (default $IBEX_DATA or ../shared/datasets/real) */
+#include "bullet_data.h"
+
+#define NF IBEX_LAND_NFEAT
+#define LAMBDA 1.0 /* ridge on standardised features: the classes separate, keep it finite */
+
+typedef struct pairrow {
+    double f[NF];
+    int y, set;
+} pairrow;
+
+/* Newton iterations for min sum logloss + LAMBDA/2 |w|^2 (intercept not penalised). */
+static void fit(const pairrow *p, int n, const int *use, const double *mu, const double *sd,
+                double w[NF + 1])
+{
+    for (int k = 0; k <= NF; k++) w[k] = 0;
+    for (int it = 0; it < 50; it++) {
+        double g[NF + 1] = {0}, H[NF + 1][NF + 1] = {{0}};
+        for (int i = 0; i < n; i++) {
+            if (!use[i]) continue;
+            double x[NF + 1];
+            x[0] = 1;
+            for (int k = 0; k < NF; k++) x[k + 1] = (p[i].f[k] - mu[k]) / sd[k];
+            double t = 0;
+            for (int k = 0; k <= NF; k++) t += w[k] * x[k];
+            double pr = 1 / (1 + exp(-t)), r = pr - p[i].y, v = pr * (1 - pr);
+            for (int a = 0; a <= NF; a++) {
+                g[a] += r * x[a];
+                for (int b = 0; b <= NF; b++) H[a][b] += v * x[a] * x[b];
+            }
+        }
+        for (int k = 1; k <= NF; k++) {
+            g[k] += LAMBDA * w[k];
+            H[k][k] += LAMBDA;
+        }
+        H[0][0] += 1e-9;
+        /* Solve H d = g by Gaussian elimination with partial pivoting. */
+        double A[NF + 1][NF + 2];
+        for (int a = 0; a <= NF; a++) {
+            for (int b = 0; b <= NF; b++) A[a][b] = H[a][b];
+            A[a][NF + 1] = g[a];
+        }
+        for (int c = 0; c <= NF; c++) {
+            int piv = c;
+            for (int r = c + 1; r <= NF; r++)
+                if (fabs(A[r][c]) > fabs(A[piv][c])) piv = r;
+            for (int b = 0; b <= NF + 1; b++) {
+                double t = A[c][b];
+                A[c][b] = A[piv][b];
+                A[piv][b] = t;
+            }
+            for (int r = 0; r <= NF; r++) {
+                if (r == c || A[c][c] == 0) continue;
+                double m = A[r][c] / A[c][c];
+                for (int b = c; b <= NF + 1; b++) A[r][b] -= m * A[c][b];
+            }
+        }
+        double step = 0;
+        for (int k = 0; k <= NF; k++) {
+            double d = A[k][k] != 0 ? A[k][NF + 1] / A[k][k] : 0;
+            w[k] -= d;
+            step += fabs(d);
+        }
+        if (step < 1e-10) break;
+    }
+}
+
+static void standardise(const pairrow *p, int n, const int *use, double *mu, double *sd)
+{
+    for (int k = 0; k < NF; k++) {
+        double s = 0, s2 = 0;
+        int m = 0;
+        for (int i = 0; i < n; i++)
+            if (use[i]) {
+                s += p[i].f[k];
+                s2 += p[i].f[k] * p[i].f[k];
+                m++;
+            }
+        mu[k] = m ? s / m : 0;
+        sd[k] = m ? sqrt(fmax(s2 / m - mu[k] * mu[k], 1e-12)) : 1;
+    }
+}
+
+static double predict(const pairrow *q, const double *mu, const double *sd, const double *w)
+{
+    double t = w[0];
+    for (int k = 0; k < NF; k++) t += w[k + 1] * (q->f[k] - mu[k]) / sd[k];
+    return 1 / (1 + exp(-t));
+}
+
+int main(int argc, char **argv)
+{
+    const char *data = argc > 1 ? argv[1] : getenv("IBEX_DATA");
+    if (!data || !data[0]) data = IBEX_SOURCE_ROOT "/../shared/datasets/real";
+    const char *sets[2] = {"bullet/hamby44", "bullet/hamby252"};
+    ibex_land_opts o;
+    ibex_land_opts_init(&o);
+    pairrow *p = calloc(4096, sizeof *p);
+    int n = 0;
+    for (int s = 0; s < 2; s++) {
+        bland *v;
+        int m = bd_load(data, sets[s], 0, &o, &v);
+        if (m < 0) {
+            fprintf(stderr, "fit_land_model: no data at %s/%s\n", data, sets[s]);
+            return 77;
+        }
+        for (int i = 0; i < m; i++)
+            for (int j = i + 1; j < m; j++) {
+                ibex_land_result r;
+                if (!v[i].sig || !v[j].sig || ibex_land_compare(v[i].sig, v[j].sig, &r, NULL))
+                    continue;
+                ibex_land_features(&r, p[n].f);
+                p[n].y = v[i].key[0] && !strcmp(v[i].key, v[j].key);
+                p[n].set = s;
+                n++;
+            }
+        for (int i = 0; i < m; i++) ibex_land_signature_free(v[i].sig);
+        free(v);
+    }
+    int *use = malloc(n * sizeof *use), npos = 0;
+    double *sc = malloc(n * sizeof *sc);
+    int *lab = malloc(n * sizeof *lab);
+    for (int i = 0; i < n; i++) {
+        lab[i] = p[i].y;
+        npos += p[i].y;
+    }
+    double mu[NF], sd[NF], w[NF + 1];
+    /* Leave one set out. */
+    for (int s = 0; s < 2; s++) {
+        for (int i = 0; i < n; i++) use[i] = p[i].set != s;
+        standardise(p, n, use, mu, sd);
+        fit(p, n, use, mu, sd, w);
+        int k = 0;
+        double *ts = malloc(n * sizeof *ts);
+        int *tl = malloc(n * sizeof *tl);
+        for (int i = 0; i < n; i++)
+            if (p[i].set == s) {
+                ts[k] = predict(&p[i], mu, sd, w);
+                tl[k++] = p[i].y;
+            }
+        printf("{\"cv\":\"leave-one-set-out\",\"test_set\":\"%s\",\"pairs\":%d,\"auc\":%.4f}\n",
+               sets[s], k, bd_auc(ts, tl, k));
+        free(ts);
+        free(tl);
+    }
+    /* 5-fold, stratified: matches and non-matches dealt round-robin in data order. */
+    int cp = 0, cn = 0;
+    int *fold = malloc(n * sizeof *fold);
+    for (int i = 0; i < n; i++) fold[i] = p[i].y ? cp++ % 5 : cn++ % 5;
+    for (int f = 0; f < 5; f++) {
+        for (int i = 0; i < n; i++) use[i] = fold[i] != f;
+        standardise(p, n, use, mu, sd);
+        fit(p, n, use, mu, sd, w);
+        for (int i = 0; i < n; i++)
+            if (fold[i] == f) sc[i] = predict(&p[i], mu, sd, w);
+    }
+    printf("{\"cv\":\"5-fold\",\"pairs\":%d,\"matches\":%d,\"auc\":%.4f}\n", n, npos,
+           bd_auc(sc, lab, n));
+    /* Final model on everything. */
+    for (int i = 0; i < n; i++) use[i] = 1;
+    standardise(p, n, use, mu, sd);
+    fit(p, n, use, mu, sd, w);
+    for (int i = 0; i < n; i++) sc[i] = predict(&p[i], mu, sd, w);
+    printf("{\"fit\":\"all\",\"pairs\":%d,\"matches\":%d,\"train_auc\":%.4f}\n", n, npos,
+           bd_auc(sc, lab, n));
+    printf("/* FIT-BEGIN (generated by bench/fit_land_model; do not edit by hand) */\n");
+    printf("static const double mean[IBEX_LAND_NFEAT] = {");
+    for (int k = 0; k < NF; k++) printf("%s%.6g", k ? ", " : "", mu[k]);
+    printf("};\nstatic const double sdev[IBEX_LAND_NFEAT] = {");
+    for (int k = 0; k < NF; k++) printf("%s%.6g", k ? ", " : "", sd[k]);
+    printf("};\nstatic const double coef[IBEX_LAND_NFEAT + 1] = {");
+    for (int k = 0; k <= NF; k++) printf("%s%.6g", k ? ", " : "", w[k]);
+    printf("};\n/* FIT-END */\n");
+    free(p);
+    free(use);
+    free(sc);
+    free(lab);
+    free(fold);
+    return 0;
+}
