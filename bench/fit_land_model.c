@@ -9,6 +9,9 @@
 #define NF IBEX_LAND_NFEAT
 #define LAMBDA 1.0 /* ridge on standardised features: the classes separate, keep it finite */
 
+/* Standardised features are clipped to +-3 in the model (engine/land_model.c) too. */
+static double clip3(double z) { return z > 3 ? 3 : z < -3 ? -3 : z; }
+
 typedef struct pairrow {
     double f[NF];
     int y, set;
@@ -25,7 +28,7 @@ static void fit(const pairrow *p, int n, const int *use, const double *mu, const
             if (!use[i]) continue;
             double x[NF + 1];
             x[0] = 1;
-            for (int k = 0; k < NF; k++) x[k + 1] = (p[i].f[k] - mu[k]) / sd[k];
+            for (int k = 0; k < NF; k++) x[k + 1] = clip3((p[i].f[k] - mu[k]) / sd[k]);
             double t = 0;
             for (int k = 0; k <= NF; k++) t += w[k] * x[k];
             double pr = 1 / (1 + exp(-t)), r = pr - p[i].y, v = pr * (1 - pr);
@@ -89,7 +92,7 @@ static void standardise(const pairrow *p, int n, const int *use, double *mu, dou
 static double predict(const pairrow *q, const double *mu, const double *sd, const double *w)
 {
     double t = w[0];
-    for (int k = 0; k < NF; k++) t += w[k + 1] * (q->f[k] - mu[k]) / sd[k];
+    for (int k = 0; k < NF; k++) t += w[k + 1] * clip3((q->f[k] - mu[k]) / sd[k]);
     return 1 / (1 + exp(-t));
 }
 
