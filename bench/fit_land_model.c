@@ -107,7 +107,7 @@ int main(int argc, char **argv)
     int n = 0;
     for (int s = 0; s < 2; s++) {
         bland *v;
-        int m = bd_load(data, sets[s], 0, &o, &v);
+        int m = bd_load(data, sets[s], 0, &o, 1, &v);
         if (m < 0) {
             fprintf(stderr, "fit_land_model: no data at %s/%s\n", data, sets[s]);
             return 77;
