@@ -5,7 +5,12 @@
 
 #include "bullet_internal.h"
 
-static inline double dot(const float *restrict x, const float *restrict y, size_t n)
+/* The hot loop. Built for AVX-512, AVX2 and baseline; the loader picks one at start-up
+ * (GCC function multi-versioning), so the binary stays portable. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+static double dot(const float *restrict x, const float *restrict y, size_t n)
 {
     float s = 0;
 #pragma omp simd reduction(+ : s)
