@@ -20,9 +20,17 @@ typedef struct bland {
     char bullet[16];  /* "1", "2", "E", ... from the file name */
     int land;         /* land number from the file name (1-based), 0 if none */
     ibex_land_signature *sig;
-    double extract_ms;
+    double extract_ms;     /* median wall time */
+    double extract_cpu_ms; /* median CPU time of the extracting thread */
     int axis_truth;   /* IBEX_LAND_AXIS_X / _Y expected for this set */
 } bland;
+
+static inline double bd_cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 static inline double bd_now(void)
 {
@@ -129,20 +137,23 @@ static inline int bd_load(const char *data, const char *sub, int axis_truth,
         bd_key(data, rel, b->key, sizeof b->key);
         bd_parse_name(names[i], b->bullet, sizeof b->bullet, &b->land);
         b->axis_truth = axis_truth;
-        double ts[64];
+        double ts[64], tc[64];
         if (repeats < 1) repeats = 1;
         if (repeats > 64) repeats = 64;
         b->sig = NULL;
         for (int r = 0; r < repeats; r++) {
             ibex_land_signature_free(b->sig);
             b->sig = NULL;
-            double t0 = bd_now();
+            double t0 = bd_now(), c0 = bd_cpu_now();
             if (ibex_land_signature_create(s, o, &b->sig, &dg)) {
                 if (r == 0) fprintf(stderr, "%s: %s\n", path, dg.message);
                 b->sig = NULL;
             }
             ts[r] = (bd_now() - t0) * 1e3;
+            tc[r] = (bd_cpu_now() - c0) * 1e3;
         }
+        qsort(tc, (size_t)repeats, sizeof *tc, bd_cmp_double);
+        b->extract_cpu_ms = tc[repeats / 2];
         qsort(ts, (size_t)repeats, sizeof *ts, bd_cmp_double);
         b->extract_ms = ts[repeats / 2];
         ibex_surface_free(s);

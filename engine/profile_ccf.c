@@ -45,6 +45,30 @@ double ibex__ccf_at(const ibex_land_signature *a, const ibex_land_signature *b, 
     return pearson(a, b, lag, lo, hi, dot(a->filled + lo, b->filled + lo - lag, (size_t)(hi - lo)));
 }
 
+/* Four neighbouring lags at once over their common overlap [lo, hi): a[i] * b[i - L - k].
+ * Four independent sums keep the FMA units busy (one sum is bound by FMA latency). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+static void dot4(const float *restrict a, const float *restrict b, long lo, long hi, long L,
+                 double out[4])
+{
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    const float *b0 = b - L, *b1 = b - L - 1, *b2 = b - L - 2, *b3 = b - L - 3;
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+    for (long i = lo; i < hi; i++) {
+        float x = a[i];
+        s0 += x * b0[i];
+        s1 += x * b1[i];
+        s2 += x * b2[i];
+        s3 += x * b3[i];
+    }
+    out[0] = s0;
+    out[1] = s1;
+    out[2] = s2;
+    out[3] = s3;
+}
+
 void ibex__ccf_best(const ibex_land_signature *a, const ibex_land_signature *b,
                     size_t min_overlap, double *ccf, long *lag)
 {
@@ -52,14 +76,30 @@ void ibex__ccf_best(const ibex_land_signature *a, const ibex_land_signature *b,
     long bl = 0;
     if (min_overlap < 2) min_overlap = 2;
     long lmin = (long)min_overlap - (long)b->n, lmax = (long)a->n - (long)min_overlap;
-    for (long L = lmin; L <= lmax; L++) {
-        long lo, hi;
-        overlap(a->n, b->n, L, &lo, &hi);
-        if (hi - lo < (long)min_overlap) continue;
-        double r = pearson(a, b, L, lo, hi, dot(a->filled + lo, b->filled + lo - L, (size_t)(hi - lo)));
-        if (r > best) {
-            best = r;
-            bl = L;
+    const float *fa = a->filled, *fb = b->filled;
+    for (long L = lmin; L <= lmax; L += 4) {
+        double s[4];
+        long clo = L + 3 > 0 ? L + 3 : 0;
+        long chi = (long)a->n < (long)b->n + L ? (long)a->n : (long)b->n + L;
+        if (chi > clo) dot4(fa, fb, clo, chi, L, s);
+        else s[0] = s[1] = s[2] = s[3] = 0;
+        for (int k = 0; k < 4 && L + k <= lmax; k++) {
+            long Lk = L + k, lo, hi;
+            overlap(a->n, b->n, Lk, &lo, &hi);
+            if (hi - lo < (long)min_overlap) continue;
+            double sab = s[k];
+            if (chi > clo) {
+                /* edge terms outside the common range (at most 3 on each side) */
+                for (long i = lo; i < clo; i++) sab += (double)fa[i] * fb[i - Lk];
+                for (long i = chi; i < hi; i++) sab += (double)fa[i] * fb[i - Lk];
+            } else {
+                sab = dot(fa + lo, fb + lo - Lk, (size_t)(hi - lo));
+            }
+            double r = pearson(a, b, Lk, lo, hi, sab);
+            if (r > best) {
+                best = r;
+                bl = Lk;
+            }
         }
     }
     *ccf = isfinite(best) ? best : 0.0;

@@ -2,6 +2,7 @@
  * Biasotti 1959; counted on aligned signatures as in Chu et al. 2013 and Hare et al. 2017),
  * plus the NaN-aware Gaussian used by the signature filters. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "bullet_internal.h"
@@ -69,42 +70,67 @@ ibex_status ibex__striae_find(ibex_land_signature *g)
     return IBEX_OK;
 }
 
-/* Two striae match when they are of the same kind and lie within +-6 um once aligned.
- * Greedy in order along the land (both lists ascending). */
+/* Two striae match when they are of the same kind and lie within +-6 um once aligned;
+ * greedy in order along the land (both lists ascending). CMS is counted on the merged
+ * sequence of both signatures' striae in the overlap: a matched pair is one event, an
+ * unmatched stria of either signature breaks the run, so the count does not depend on
+ * which land is a and which is b. */
 void ibex__striae_match(const ibex_land_signature *a, const ibex_land_signature *b, long lag,
                         long lo, long hi, int *matches, int *mismatches, int *cms)
 {
     long tol = lround(6e-6 / a->spacing);
     if (tol < 1) tol = 1;
-    size_t jb = 0;
-    int m = 0, na = 0, nb = 0, run = 0, best = 0;
-    for (size_t k = 0; k < b->n_striae; k++) {
-        long p = b->striae_pos[k] + lag;
-        if (p >= lo && p < hi) nb++;
+    uint8_t stackbuf[4096], *used = b->n_striae <= sizeof stackbuf ? stackbuf : malloc(b->n_striae);
+    int32_t sbuf2[4096], *partner = a->n_striae <= 4096 ? sbuf2 : malloc(a->n_striae * sizeof *partner);
+    if (!used || !partner) {
+        if (used != stackbuf) free(used);
+        if (partner != sbuf2) free(partner);
+        *matches = *mismatches = *cms = 0;
+        return;
     }
-    long last_used = -1;
+    for (size_t j = 0; j < b->n_striae; j++) used[j] = 0;
+    size_t jb = 0;
+    int m = 0, na = 0, nb = 0;
     for (size_t k = 0; k < a->n_striae; k++) {
         long p = a->striae_pos[k];
+        partner[k] = -1;
         if (p < lo || p >= hi) continue;
         na++;
         while (jb < b->n_striae && b->striae_pos[jb] + lag < p - tol) jb++;
-        int hit = 0;
         for (size_t j = jb; j < b->n_striae && b->striae_pos[j] + lag <= p + tol; j++) {
-            if ((long)j <= last_used) continue;
-            if (b->striae_type[j] == a->striae_type[k]) {
-                hit = 1;
-                last_used = (long)j;
-                break;
-            }
-        }
-        if (hit) {
+            if (used[j] || b->striae_type[j] != a->striae_type[k]) continue;
+            used[j] = 1;
+            partner[k] = (int32_t)j;
             m++;
+            break;
+        }
+    }
+    for (size_t j = 0; j < b->n_striae; j++) {
+        long p = b->striae_pos[j] + lag;
+        if (p >= lo && p < hi) nb++;
+    }
+    /* Merge walk: a's striae (matched or not) and b's unmatched striae, by position. */
+    int run = 0, best = 0;
+    size_t ia = 0, ib = 0;
+    for (;;) {
+        while (ia < a->n_striae && (a->striae_pos[ia] < lo || a->striae_pos[ia] >= hi)) ia++;
+        while (ib < b->n_striae && (used[ib] || b->striae_pos[ib] + lag < lo ||
+                                    b->striae_pos[ib] + lag >= hi))
+            ib++;
+        if (ia >= a->n_striae && ib >= b->n_striae) break;
+        int take_a = ib >= b->n_striae ||
+                     (ia < a->n_striae && a->striae_pos[ia] <= b->striae_pos[ib] + lag);
+        if (take_a && partner[ia] >= 0) {
             run++;
             if (run > best) best = run;
         } else {
             run = 0;
         }
+        if (take_a) ia++;
+        else ib++;
     }
+    if (used != stackbuf) free(used);
+    if (partner != sbuf2) free(partner);
     *matches = m;
     *mismatches = (na - m) + (nb - m);
     *cms = best;
