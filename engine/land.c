@@ -169,11 +169,11 @@ static double corr_shift(const float *a, const float *b, size_t n, long k, doubl
 
 /* Crosscut: cut the scan into half-bands of band/2 along the striae and high-pass each
  * half-band's mean profile. Neighbouring half-bands are registered by a small shift (the
- * striae may lean against the scan axis) and correlated. The seed is the pair that agrees
- * best (weighted by the width it covers); the crosscut grows over neighbours while they keep
- * agreeing (>= 80% of the seed and >= 0.5), and its profile is the mean of the grown band with
- * each half-band shifted back onto the seed. Averaging many agreeing rows keeps the striae
- * and averages out noise; stopping where agreement fails keeps damaged parts out. */
+ * striae may lean against the scan axis) and correlated. The crosscut is the longest
+ * consistent run of agreeing neighbours (below), and its profile is the mean of that band
+ * with each half-band shifted back onto the best pair. Averaging many agreeing rows keeps
+ * the striae and averages out noise; stopping where agreement fails keeps damaged parts
+ * out. */
 static ibex_status crosscut(const view *w, double band, float *prof, double *centre,
                             double *stability)
 {
@@ -188,10 +188,11 @@ static ibex_status crosscut(const view *w, double band, float *prof, double *cen
     double *ps = malloc((nu + 1) * sizeof *ps);
     size_t *pc = malloc((nu + 1) * sizeof *pc);
     double *cj = malloc(nh * sizeof *cj), *acc = malloc(nu * sizeof *acc);
+    double *covj = malloc(nh * sizeof *covj);
     long *sj = malloc(nh * sizeof *sj), *off = malloc(nh * sizeof *off);
     uint32_t *an = malloc(nu * sizeof *an);
     ibex_status st = IBEX_OK;
-    if (!sum || !cnt || !half || !ps || !pc || !cj || !sj || !off || !acc || !an) {
+    if (!sum || !cnt || !half || !ps || !pc || !cj || !sj || !off || !acc || !an || !covj) {
         st = IBEX_ERR_NOMEM;
         goto done;
     }
@@ -245,6 +246,7 @@ static ibex_status crosscut(const view *w, double band, float *prof, double *cen
                 }
             }
             cj[j] = cbest;
+            covj[j] = covb;
             if (isfinite(cbest) && cbest * covb > best) {
                 best = cbest * covb;
                 bj = j;
@@ -263,10 +265,34 @@ static ibex_status crosscut(const view *w, double band, float *prof, double *cen
         st = IBEX_ERR_UNSUPPORTED;
         goto done;
     }
-    double tau = fmax(0.5, 0.8 * cj[bj]);
+    /* The crosscut is the run of consecutive agreeing pairs (correlation >= AGREE) with the
+     * largest sum of agreement x coverage: the longest consistent stretch of the land, which
+     * is what repeated scans of the same land share. Without such a run, the best pair. */
+    const double tau = 0.5; /* AGREE */
     size_t A = bj, B = bj + 1; /* half-bands A..B inclusive */
-    while (A > 0 && cj[A - 1] >= tau) A--;
-    while (B + 1 < nh && cj[B] >= tau) B++;
+    double bestrun = -INFINITY;
+    for (size_t j = 0; j + 1 < nh;) {
+        if (!(cj[j] >= tau)) {
+            j++;
+            continue;
+        }
+        size_t s0 = j;
+        double sc = 0;
+        while (j + 1 < nh && cj[j] >= tau) {
+            sc += cj[j] * covj[j];
+            j++;
+        }
+        if (sc > bestrun) {
+            bestrun = sc;
+            A = s0;
+            B = j;
+        }
+    }
+    if (bj < A || bj >= B) { /* report the best pair inside the chosen run */
+        bj = A;
+        for (size_t j = A; j < B; j++)
+            if (cj[j] > cj[bj]) bj = j;
+    }
     /* off[j]: shift of half-band j relative to half-band A (a[i] ~ j[i - off]). */
     off[A] = 0;
     for (size_t j = A + 1; j <= B; j++) off[j] = off[j - 1] + sj[j - 1];
@@ -296,6 +322,7 @@ done:
     free(ps);
     free(pc);
     free(cj);
+    free(covj);
     free(sj);
     free(off);
     free(acc);
