@@ -22,7 +22,7 @@ static void help(void)
 
 static const char *kind_of(const ibex_surface *s)
 {
-    return s->zkind == IBEX_Z_INTENSITY ? "image" : "surface";
+    return s->zkind == IBEX_Z_INTENSITY ? "2D image" : "3D surface";
 }
 
 static json_t *to_json(const char *path, const ibex_surface *s, const ibex_surface_stats *st)
@@ -63,7 +63,7 @@ static void print_row(const char *path, int width, const ibex_surface *s,
         snprintf(range, sizeof range, "%.3g..%.3g um", st->zmin * 1e6, st->zmax * 1e6);
     const char *mk = s->meta.instrument_manufacturer, *md = s->meta.instrument_model;
     snprintf(who, sizeof who, "%s%s%s", mk ? mk : "", mk && md ? " " : "", md ? md : "");
-    printf("%-*s  %-7s  %-10s  %-11s  %5.1f%%  %-22s  %s", width, path, kind_of(s), grid, spacing,
+    printf("%-*s  %-10s  %-10s  %-11s  %5.1f%%  %-22s  %s", width, path, kind_of(s), grid, spacing,
            100 * st->valid_fraction, range, who[0] ? who : "-");
     if (s->units_note[0]) printf("  [%s]", s->units_note);
     putchar('\n');
@@ -99,7 +99,7 @@ int cmd_info(int argc, char **argv)
         if ((int)strlen(files[i]) > width) width = (int)strlen(files[i]);
     json_t *arr = json ? json_array() : NULL;
     if (!json)
-        printf("%-*s  %-7s  %-10s  %-11s  %6s  %-22s  %s\n", width, "file", "kind", "grid",
+        printf("%-*s  %-10s  %-10s  %-11s  %6s  %-22s  %s\n", width, "file", "kind", "grid",
                "spacing", "valid", "height range", "instrument");
     for (size_t i = 0; i < n; i++) {
         ibex_surface *s;

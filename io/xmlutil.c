@@ -1,6 +1,7 @@
 /* libxml2 helpers for X3P: safe parsing and schema-ordered editing. */
 #include <ctype.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +116,26 @@ xmlNodePtr ibex__xml_set_child_text(xmlNodePtr parent, const char *name, const c
     return c;
 }
 
+void ibex__xml_sort_children(xmlNodePtr parent, const char *const *order)
+{
+    xmlNodePtr anchor = NULL; /* last node placed */
+    for (int i = 0; order[i]; i++) {
+        xmlNodePtr c = parent->children, next;
+        for (; c; c = next) {
+            next = c->next;
+            if (c->type != XML_ELEMENT_NODE || strcmp((const char *)c->name, order[i])) continue;
+            xmlUnlinkNode(c);
+            if (anchor)
+                xmlAddNextSibling(anchor, c);
+            else if (parent->children)
+                xmlAddPrevSibling(parent->children, c);
+            else
+                xmlAddChild(parent, c);
+            anchor = c;
+        }
+    }
+}
+
 void ibex__xml_remove_children(xmlNodePtr parent, const char *name)
 {
     xmlNodePtr c;
@@ -131,6 +152,10 @@ void ibex__format_double(double v, char *buf, size_t size)
         return;
     }
     char tmp[64];
+    if (v == floor(v) && fabs(v) < 1e15) {
+        snprintf(buf, size, "%.0f", v);
+        return;
+    }
     for (int p = 0; p <= 17; p++) {
         snprintf(tmp, sizeof tmp, "%.*e", p, v);
         if (strtod(tmp, NULL) == v) break;
