@@ -30,5 +30,24 @@ echo "not a scan" > "$T/bad.x3p"
 "$IBEX" compare --kind bullet "$T/bad.x3p" "$D/Unknown-Bullet_E-Land_1.x3p" >/dev/null 2>"$T/err"
 rc=$?; [ $rc -eq 1 ] || { echo "bad land: exit $rc"; fail=1; }
 grep -q "bad.x3p" "$T/err" || { echo "bad land: message does not name the file"; fail=1; }
+# A profile (one row) and a too-narrow crop, made with ibex convert: unsuitable, exit 1.
+L1="$D/Barrel_1-Bullet_1-Land_1.x3p"
+"$IBEX" convert --crop 0,200,1515,1 "$L1" "$T/prf.x3p" >/dev/null 2>&1
+"$IBEX" convert --crop 0,0,150,422 "$L1" "$T/narrow.x3p" >/dev/null 2>&1
+for f in prf narrow; do
+  out=$("$IBEX" compare --kind bullet --json "$T/$f.x3p" "$L1" 2>"$T/err"); rc=$?
+  [ $rc -eq 1 ] || { echo "$f: exit $rc"; fail=1; }
+  echo "$out" | grep -q '"verdict": "unsuitable"' || { echo "$f: not unsuitable"; fail=1; }
+  grep -q "$f.x3p" "$T/err" || { echo "$f: message does not name the file"; fail=1; }
+done
+# A bullet whose other land is a profile: the bad land is skipped with a warning and the
+# single usable land gives inconclusive (exit 0).
+mkdir "$T/b3"
+ln -s "$L1" "$T/b3/"
+cp "$T/prf.x3p" "$T/b3/Barrel_1-Bullet_1-Land_2.x3p"
+out=$("$IBEX" compare --json "$T/b3" "$T/b2" 2>"$T/err"); rc=$?
+[ $rc -eq 0 ] || { echo "one usable land: exit $rc"; fail=1; }
+echo "$out" | grep -q '"verdict": "inconclusive"' || { echo "one usable land: not inconclusive"; fail=1; }
+grep -q "warning: land unusable" "$T/err" || { echo "one usable land: no warning"; fail=1; }
 [ $fail -eq 0 ] && echo "compare bullet: ok"
 exit $fail
