@@ -398,7 +398,7 @@ static int arc_residual(const float *p, size_t n, size_t lo, size_t hi, float *r
 }
 
 /* Groove shoulders: from the middle of the land outward, the land ends where the arc residual
- * (median over +-10 um) rises above a threshold, the shoulder climbing towards the groove
+ * (median over +-10 um) rises above 16 robust SDs (at least 2 um), the shoulder climbing towards the groove
  * engraved area, or where the data stop. Two rounds: the arc is refitted between the grooves
  * of the first round. */
 static ibex_status grooves(const float *p, size_t n, double du, size_t *gl, size_t *gr,
@@ -429,7 +429,7 @@ static ibex_status grooves(const float *p, size_t n, double du, size_t *gl, size
             st = IBEX_ERR_UNSUPPORTED;
             goto done;
         }
-        double thr = fmax(8 * 1.4826 * mad, 2e-6);
+        double thr = fmax(16 * 1.4826 * mad, 2e-6);
         size_t mid = (lo + hi) / 2;
         size_t L = mid, R = mid;
         for (int side = 0; side < 2; side++) {
