@@ -18,9 +18,14 @@ echo "$out" | grep -q '"best_phase": 4' || { echo "bullets: wrong phase"; fail=1
 out=$("$IBEX" compare "$T/b1" "$T/b2"); rc=$?
 echo "$out" | grep -q '^verdict: identification' || { echo "text: no verdict line"; fail=1; }
 echo "$out" | grep -q '^best phase: 4' || { echo "text: no best phase"; fail=1; }
-# Land to land, E vs X (same barrel 7 land): identification.
+# Land to land: B1-L4 vs B2-L2 (same land class AD) identification; B1-L4 vs B2-L4
+# (different lands) elimination; E vs X (same barrel-7 land, scanned apart) never elimination.
+out=$("$IBEX" compare --json "$D/Barrel_1-Bullet_1-Land_4.x3p" "$D/Barrel_1-Bullet_2-Land_2.x3p")
+echo "$out" | grep -q '"verdict": "identification"' || { echo "B1-L4 vs B2-L2: not identification"; fail=1; }
+out=$("$IBEX" compare --json "$D/Barrel_1-Bullet_1-Land_4.x3p" "$D/Barrel_1-Bullet_2-Land_4.x3p")
+echo "$out" | grep -q '"verdict": "elimination"' || { echo "B1-L4 vs B2-L4: not elimination"; fail=1; }
 out=$("$IBEX" compare --json "$D/Unknown-Bullet_E-Land_1.x3p" "$D/Unknown-Bullet_X-Land_1.x3p")
-echo "$out" | grep -q '"verdict": "identification"' || { echo "E vs X: not identification"; fail=1; }
+echo "$out" | grep -q '"verdict": "elimination"' && { echo "E vs X: elimination"; fail=1; }
 # Empty directory: refused (1); one list missing: usage (2); help: 0.
 "$IBEX" compare "$T/b1" "$T/empty" 2>/dev/null; [ $? -eq 1 ] || { echo "empty dir: wrong exit"; fail=1; }
 "$IBEX" compare --lands-a "$D/Unknown-Bullet_E-Land_1.x3p" 2>/dev/null; [ $? -eq 2 ] || { echo "lands-a only: wrong exit"; fail=1; }
