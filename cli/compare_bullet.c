@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 
 #include "ibex/bullet.h"
+#include "ibex/image.h"
+#include "ibex/io.h"
 #include "cli.h"
 
 static const char usage[] =
@@ -36,7 +38,9 @@ static const char usage[] =
     "  --lands-b FILE...  lands of bullet B\n"
     "  --kind bullet      force bullet comparison (decided by ibex compare)\n"
     "  --json             machine-readable result with a \"verdict\" key\n"
-    "  --png OUT          (not available yet in this build)\n"
+    "  --png OUT          picture of the aligned signatures of the best phase, one pair\n"
+    "                     per row: land A above land B as grey strips (striae continue\n"
+    "                     across the red line when they match), score bar on the left\n"
     "  -h, --help         this help\n";
 
 typedef struct land_in {
@@ -213,8 +217,84 @@ static int emit_json(json_t *o)
     return EXIT_OK;
 }
 
+/* --png: the aligned signatures of each compared pair (the best phase), drawn one under the
+ * other as grey strips, like the two halves of a comparison microscope's field: a stria of
+ * land A continues into land B across the thin line when the pair matches. Left bar: land
+ * score, red (0) to green (1). Two strips of 28 px per pair, 10 px between pairs. */
+enum { STRIP = 28, GAP = 10, BAR = 14, MARGIN = 6 };
+
+static void put(ibex_image *im, long x, long y, unsigned char r, unsigned char g, unsigned char b)
+{
+    if (x < 0 || y < 0 || (size_t)x >= im->w || (size_t)y >= im->h) return;
+    unsigned char *p = im->rgb + 3 * ((size_t)y * im->w + (size_t)x);
+    p[0] = r;
+    p[1] = g;
+    p[2] = b;
+}
+
+static void strip(ibex_image *im, const ibex_land_signature *g, long x0, long y0)
+{
+    double ss = 0;
+    size_t m = 0;
+    for (size_t i = 0; i < g->n; i++)
+        if (g->valid[i]) {
+            ss += (double)g->sig[i] * g->sig[i];
+            m++;
+        }
+    double scale = m ? 2.5 * sqrt(ss / m) : 1;
+    for (size_t i = 0; i < g->n; i++) {
+        unsigned char r, gr, b;
+        if (!g->valid[i]) {
+            r = 20;
+            gr = 30;
+            b = 90;
+        } else {
+            double v = g->sig[i] / scale;
+            v = v > 1 ? 1 : v < -1 ? -1 : v;
+            r = gr = b = (unsigned char)lround(128 + 127 * v);
+        }
+        for (long y = 0; y < STRIP; y++) put(im, x0 + (long)i, y0 + y, r, gr, b);
+    }
+}
+
+static int write_png(const char *path, const ibex_land_signature *const *A,
+                     const ibex_land_signature *const *B, const ibex_land_result *R, size_t n)
+{
+    long lo = 0, hi = 1;
+    for (size_t k = 0; k < n; k++) {
+        long l = R[k].lag;
+        if (l < lo) lo = l;
+        if ((long)A[k]->n > hi) hi = (long)A[k]->n;
+        if ((long)B[k]->n + l > hi) hi = (long)B[k]->n + l;
+    }
+    size_t w = (size_t)(hi - lo) + BAR + 3 * MARGIN;
+    size_t h = n ? n * (2 * STRIP + 1) + (n - 1) * GAP + 2 * MARGIN : 2 * MARGIN + 1;
+    ibex_image *im = NULL;
+    ibex_diag d;
+    ibex_status st = ibex_image_create(w, h, &im);
+    if (st) return cli_fail_status(st, NULL);
+    ibex_image_fill(im, 255, 255, 255);
+    for (size_t k = 0; k < n; k++) {
+        long y0 = MARGIN + (long)k * (2 * STRIP + 1 + GAP);
+        long x0 = MARGIN + BAR + MARGIN - lo; /* x of land A's sample 0 */
+        double sc = R[k].score;
+        unsigned char r = (unsigned char)lround(255 * (1 - sc)), g = (unsigned char)lround(200 * sc);
+        for (long y = 0; y < 2 * STRIP + 1; y++)
+            for (long x = 0; x < BAR; x++) put(im, MARGIN + x, y0 + y, r, g, 40);
+        strip(im, A[k], x0, y0);
+        for (long x = MARGIN + BAR + MARGIN; x < (long)w - MARGIN; x++)
+            put(im, x, y0 + STRIP, 230, 60, 40);
+        strip(im, B[k], x0 + R[k].lag, y0 + STRIP + 1);
+    }
+    ibex_diag_clear(&d);
+    st = ibex_image_write_png(im, path, &d);
+    ibex_image_free(im);
+    if (st) return cli_fail_status(st, &d);
+    return EXIT_OK;
+}
+
 /* One land against one land. */
-static int land_to_land(const char *pa, const char *pb, int js)
+static int land_to_land(const char *pa, const char *pb, int js, const char *png)
 {
     land_in a, b;
     load_land(&a, pa);
@@ -240,6 +320,10 @@ static int land_to_land(const char *pa, const char *pb, int js)
         goto out;
     }
     ibex_bullet_verdict v = land_verdict(r.score);
+    if (png) {
+        const ibex_land_signature *A1[1] = {a.sig}, *B1[1] = {b.sig};
+        if ((rc = write_png(png, A1, B1, &r, 1))) goto out;
+    }
     if (js) {
         json_t *o = json_pack("{s:s,s:s,s:o,s:o,s:o,s:f,s:s}", "kind", "bullet", "mode", "land",
                               "a", sig_json(&a), "b", sig_json(&b), "result", land_json(&r),
@@ -261,7 +345,7 @@ out:
     return rc;
 }
 
-static int bullet_to_bullet(bullet_in *A, bullet_in *B, int js, int land_mode)
+static int bullet_to_bullet(bullet_in *A, bullet_in *B, int js, int land_mode, const char *png)
 {
     size_t *pa = calloc(A->n + 1, sizeof *pa), *pb = calloc(B->n + 1, sizeof *pb);
     size_t na = positions(A, pa), nb = positions(B, pb);
@@ -316,6 +400,33 @@ static int bullet_to_bullet(bullet_in *A, bullet_in *B, int js, int land_mode)
             snprintf(reason, sizeof reason, "best land pair %s ~ %s, land score %.3f",
                      ia[bi] ? base(ia[bi]->path) : "?", ib[bj] ? base(ib[bj]->path) : "?",
                      bestland);
+        }
+    }
+    if (png) {
+        /* the best phase (or, one land against a bullet, the best pair) */
+        const ibex_land_signature **PA = calloc(nA + 1, sizeof *PA), **PB = calloc(nA + 1, sizeof *PB);
+        ibex_land_result *PR = calloc(nA + 1, sizeof *PR);
+        size_t np = 0;
+        if (PA && PB && PR) {
+            for (size_t i = 0; i < nA; i++) {
+                size_t j = land_mode ? bj : (i + r->best_phase) % r->n_phases;
+                if (land_mode && i != bi) continue;
+                if (j >= nB || !r->compared[i * nB + j]) continue;
+                PA[np] = la[i];
+                PB[np] = lb[j];
+                PR[np++] = r->pairs[i * nB + j];
+            }
+            rc = write_png(png, PA, PB, PR, np);
+        } else {
+            cli_error("out of memory");
+            rc = EXIT_REFUSED;
+        }
+        free(PA);
+        free(PB);
+        free(PR);
+        if (rc) {
+            ibex_bullet_result_free(r);
+            goto out;
         }
     }
     if (js) {
@@ -395,6 +506,7 @@ int compare_bullet_main(int argc, char **argv)
          **lb = calloc((size_t)argc + 1, sizeof *lb);
     size_t nops = 0, nla = 0, nlb = 0;
     int list = 0, seen_a = 0, seen_b = 0, rc = EXIT_OK;
+    const char *png = NULL;
     if (!ops || !la || !lb) {
         cli_error("out of memory");
         rc = EXIT_REFUSED;
@@ -413,8 +525,8 @@ int compare_bullet_main(int argc, char **argv)
                 goto done;
             }
             if (!strcmp(a, "--png")) {
-                rc = cli_usage_error("--png is not available yet for bullets in this build");
-                goto done;
+                png = argv[++i];
+                continue;
             }
             if (strcmp(argv[i + 1], "bullet")) {
                 rc = cli_usage_error("--kind %s: expected bullet here", argv[i + 1]);
@@ -423,9 +535,8 @@ int compare_bullet_main(int argc, char **argv)
             i++;
         } else if (!strncmp(a, "--kind=", 7)) {
             continue;
-        } else if (!strncmp(a, "--png", 5)) {
-            rc = cli_usage_error("--png is not available yet for bullets in this build");
-            goto done;
+        } else if (!strncmp(a, "--png=", 6)) {
+            png = a + 6;
         } else if (!strcmp(a, "--lands-a")) {
             list = 1;
             seen_a = 1;
@@ -464,7 +575,7 @@ int compare_bullet_main(int argc, char **argv)
         }
         int da = is_dir(ops[0]), db = is_dir(ops[1]);
         if (!da && !db) {
-            rc = land_to_land(ops[0], ops[1], js);
+            rc = land_to_land(ops[0], ops[1], js, png);
             goto done;
         }
         char **pa = NULL, **pb = NULL;
@@ -494,10 +605,10 @@ int compare_bullet_main(int argc, char **argv)
         if (A.n == 1 && B.n == 1) {
             free_bullet(&A);
             free_bullet(&B);
-            rc = land_to_land(seen_a ? la[0] : ops[0], seen_b ? lb[0] : ops[1], js);
+            rc = land_to_land(seen_a ? la[0] : ops[0], seen_b ? lb[0] : ops[1], js, png);
             goto done;
         }
-        rc = bullet_to_bullet(&A, &B, js, land_mode);
+        rc = bullet_to_bullet(&A, &B, js, land_mode, png);
         free_bullet(&A);
         free_bullet(&B);
     }

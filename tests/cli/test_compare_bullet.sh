@@ -15,7 +15,13 @@ out=$("$IBEX" compare --json "$T/b1" "$T/b2"); rc=$?
 [ $rc -eq 0 ] || { echo "bullets: exit $rc"; fail=1; }
 echo "$out" | grep -q '"verdict": "identification"' || { echo "bullets: no identification"; fail=1; }
 echo "$out" | grep -q '"best_phase": 4' || { echo "bullets: wrong phase"; fail=1; }
-out=$("$IBEX" compare "$T/b1" "$T/b2"); rc=$?
+out=$("$IBEX" compare "$T/b1" "$T/b2" --png "$T/pairs.png"); rc=$?
+# --png: a PNG file (magic bytes) with one row of strips per pair of the best phase (6 pairs:
+# height 6 * 57 + 5 * 10 + 12 = 404 px, read from the IHDR chunk).
+magic=$(od -An -tx1 -N8 "$T/pairs.png" 2>/dev/null | tr -d ' ')
+[ "$magic" = "89504e470d0a1a0a" ] || { echo "png: not a PNG"; fail=1; }
+hgt=$(od -An -tu1 -j20 -N4 "$T/pairs.png" | awk '{print $1*16777216+$2*65536+$3*256+$4}')
+[ "$hgt" = "404" ] || { echo "png: height $hgt, expected 404"; fail=1; }
 echo "$out" | grep -q '^verdict: identification' || { echo "text: no verdict line"; fail=1; }
 echo "$out" | grep -q '^best phase: 4' || { echo "text: no best phase"; fail=1; }
 # Land to land: B1-L4 vs B2-L2 (same land class AD) identification; B1-L4 vs B2-L4
