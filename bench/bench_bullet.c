@@ -125,6 +125,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
         else data = argv[i];
     }
+    if ((!data || !data[0]) && getenv("IBEX_DATA_DEFAULT")) data = getenv("IBEX_DATA_DEFAULT");
     if (!data || !data[0]) data = IBEX_SOURCE_ROOT "/../shared/datasets/real";
     ibex_land_opts o;
     ibex_land_opts_init(&o);
