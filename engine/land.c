@@ -45,8 +45,6 @@ typedef struct view {
     double du, dv;
 } view;
 
-static inline float at(const view *w, size_t u, size_t v) { return w->z[u * w->su + v * w->sv]; }
-
 /* Median of v[0..n) by quickselect (reorders v); NaN for n == 0. */
 static float select_k(float *v, size_t n, size_t k)
 {
@@ -566,12 +564,12 @@ static ibex_status bandpass(ibex_land_signature *g, const float *prof, size_t n,
  * below three times the median window RMS. Cut points become NaN. */
 static void trim_edges(float *p, size_t n, double ds, double sigma_long)
 {
-    float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+    float *a = malloc(n * sizeof *a);
     size_t win = (size_t)lround(25e-6 / ds);
     if (win < 4) win = 4;
     size_t nw = n / win;
     float *rms = malloc((nw + 1) * sizeof *rms), *tmp = malloc((nw + 1) * sizeof *tmp);
-    if (!a || !b || !rms || !tmp || nw < 4) goto done;
+    if (!a || !rms || !tmp || nw < 4) goto done;
     ibex__gauss_nan(p, n, sigma_long / ds, a);
     for (size_t k = 0; k < nw; k++) {
         double ss = 0;
@@ -594,10 +592,8 @@ static void trim_edges(float *p, size_t n, double ds, double sigma_long)
     while (R > L && !(rms[R - 1] <= 3 * med)) R--;
     for (size_t i = 0; i < L * win && i < n; i++) p[i] = NAN;
     for (size_t i = R * win; i < n; i++) p[i] = NAN;
-    (void)b;
 done:
     free(a);
-    free(b);
     free(rms);
     free(tmp);
 }
