@@ -187,10 +187,11 @@ static ibex_status crosscut(const view *w, double band, float *prof, double *cen
     size_t *pc = malloc((nu + 1) * sizeof *pc);
     double *cj = malloc(nh * sizeof *cj), *acc = malloc(nu * sizeof *acc);
     double *covj = malloc(nh * sizeof *covj);
+    float *half_scratch = malloc(nh * sizeof *half_scratch);
     long *sj = malloc(nh * sizeof *sj), *off = malloc(nh * sizeof *off);
     uint32_t *an = malloc(nu * sizeof *an);
     ibex_status st = IBEX_OK;
-    if (!sum || !cnt || !half || !ps || !pc || !cj || !sj || !off || !acc || !an || !covj) {
+    if (!sum || !cnt || !half || !ps || !pc || !cj || !sj || !off || !acc || !an || !covj || !half_scratch) {
         st = IBEX_ERR_NOMEM;
         goto done;
     }
@@ -251,7 +252,7 @@ static ibex_status crosscut(const view *w, double band, float *prof, double *cen
             }
         }
         if (pass == 0) {
-            float *ks = (float *)acc; /* scratch: nu >= nh doubles */
+            float *ks = half_scratch; /* nh floats */
             size_t m = 0;
             for (size_t j = 0; j + 1 < nh; j++)
                 if (cj[j] >= 0.5) ks[m++] = (float)sj[j];
@@ -321,6 +322,7 @@ done:
     free(pc);
     free(cj);
     free(covj);
+    free(half_scratch);
     free(sj);
     free(off);
     free(acc);

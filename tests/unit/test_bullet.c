@@ -269,6 +269,12 @@ static void test_bad(void)
     CHECK(st == IBEX_ERR_UNSUPPORTED);
     CHECK(g == NULL);
     ibex_surface_free(s);
+    /* Long and narrow (6000 rows along the striae, 400 columns): many half-bands for few
+     * columns; a clean refusal (land too narrow between its grooves), no overrun. */
+    s = synth_land(1, 400, 6000);
+    st = ibex_land_signature_create(s, NULL, &g, &d);
+    CHECK(st == IBEX_ERR_UNSUPPORTED);
+    ibex_surface_free(s);
     /* An intensity image is not a topography. */
     s = synth_land(1, 1400, 160);
     s->zkind = IBEX_Z_INTENSITY;
