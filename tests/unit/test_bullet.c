@@ -269,11 +269,16 @@ static void test_bad(void)
     CHECK(st == IBEX_ERR_UNSUPPORTED);
     CHECK(g == NULL);
     ibex_surface_free(s);
-    /* Long and narrow (6000 rows along the striae, 400 columns): many half-bands for few
-     * columns; a clean refusal (land too narrow between its grooves), no overrun. */
+    /* Long and narrow (6000 rows along the striae, 400 columns = 625 um): many more
+     * half-bands than columns (the lean median once overran a column-sized buffer here).
+     * Either outcome is legitimate for such a scan; it must be clean (ASan build). */
     s = synth_land(1, 400, 6000);
+    g = NULL;
     st = ibex_land_signature_create(s, NULL, &g, &d);
-    CHECK(st == IBEX_ERR_UNSUPPORTED);
+    CHECK(st == IBEX_OK || st == IBEX_ERR_UNSUPPORTED);
+    if (st == IBEX_OK) CHECK(g && g->n > 0 && g->n_valid > 0);
+    ibex_land_signature_free(g);
+    g = NULL;
     ibex_surface_free(s);
     /* An intensity image is not a topography. */
     s = synth_land(1, 1400, 160);
