@@ -106,7 +106,9 @@ ibex_status ibex_bullet_compare(const ibex_bullet *a, const ibex_bullet *b,
         ibex_bullet_result_free(r);
         return ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
     }
-    /* Every pairing; each is independent, so the order of the loop does not change results. */
+    /* Every pairing; each writes its own slot, so results do not depend on the thread count.
+     * (To move behind engine/parallel.c's ibex__parallel_for once the cartridge engine that
+     * brings it is on main: the style keeps OpenMP in that one file.) */
     long np = (long)(na * nb);
 #pragma omp parallel for schedule(dynamic, 1)
     for (long k = 0; k < np; k++) {
