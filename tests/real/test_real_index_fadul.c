@@ -58,6 +58,8 @@ static int read_manifest(const char *data)
     return n;
 }
 
+static size_t fit_max = 0; /* development: PCA on an even subsample of the 39 */
+
 static int set_opt(ibex_descriptor_opts *o, size_t *d, unsigned *flags, const char *kv)
 {
     const char *eq = strchr(kv, '=');
@@ -74,6 +76,7 @@ static int set_opt(ibex_descriptor_opts *o, size_t *d, unsigned *flags, const ch
     OPTU("ring_offsets", ring_offsets)
 #undef OPTU
     if (kl == 1 && kv[0] == 'd') { *d = (size_t)v; return 0; }
+    if (kl == 7 && !strncmp(kv, "fit_max", 7)) { fit_max = (size_t)v; return 0; }
     if (kl == 6 && !strncmp(kv, "whiten", 6)) { *flags = v > 0 ? IBEX_PCA_WHITEN : 0; return 0; }
     return -1;
 }
@@ -132,7 +135,7 @@ int main(int argc, char **argv)
         for (int j = 0; j < n; j++)
             if (j != qi) memcpy(others + (size_t)m++ * p, raw + (size_t)j * p, p * sizeof *raw);
         ibex_pca *pca = NULL;
-        st = ibex_pca_fit(others, (size_t)m, p, dd, 0, flags, &pca, &dg);
+        st = ibex_pca_fit(others, (size_t)m, p, dd, fit_max, flags, &pca, &dg);
         CHECK_MSG(st == IBEX_OK, "pca: %s", dg.message);
         if (st) break;
         ibex_pca_project(pca, raw, (size_t)n, y);
