@@ -1,6 +1,6 @@
 /* PCA projection of raw descriptors: covariance (or Gram) matrix with SSYRK, leading
  * eigenvectors with LAPACK SSYEVR (OpenBLAS ships LAPACK without LAPACKE here, so the
- * Fortran symbol is called directly), projection with SGEMM. */
+ * Fortran symbol is called directly), projection with a plain vectorised kernel. */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -205,8 +205,18 @@ done:
     return IBEX_OK;
 }
 
-/* One SGEMV per row (not one SGEMM for the lot): a specimen then gets the same bits
- * whether it is projected alone (incremental ingest) or in a batch (rebuild). */
+/* Row by row with a plain vectorised kernel rather than BLAS: a specimen then gets the
+ * same bits whether it is projected alone (incremental ingest) or in a batch (rebuild),
+ * and a d x p product this small never pays for BLAS threads (which, on a loaded machine,
+ * cost milliseconds per call in waits). */
+static float dot(const float *restrict a, const float *restrict b, size_t n)
+{
+    float s = 0;
+#pragma omp simd reduction(+ : s)
+    for (size_t j = 0; j < n; j++) s += a[j] * b[j];
+    return s;
+}
+
 ibex_status ibex_pca_project(const ibex_pca *a, const float *x, size_t n, float *y)
 {
     if (!a || (n && (!x || !y))) return IBEX_ERR_ARG;
@@ -216,8 +226,7 @@ ibex_status ibex_pca_project(const ibex_pca *a, const float *x, size_t n, float 
     for (size_t i = 0; i < n; i++) {
         float *r = y + i * d;
         for (size_t j = 0; j < p; j++) xc[j] = x[i * p + j] - a->mean[j];
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)d, (int)p, 1.0f, a->basis, (int)p, xc, 1,
-                    0.0f, r, 1);
+        for (size_t k = 0; k < d; k++) r[k] = dot(a->basis + k * p, xc, p);
         double ss = 0;
         for (size_t j = 0; j < d; j++) ss += (double)r[j] * r[j];
         float f = ss > 0 ? (float)(1.0 / sqrt(ss)) : 0.0f;
