@@ -204,7 +204,8 @@ static void naive_topk(const float *X, size_t n, size_t d, const float *q, size_
 
 static void test_topk(void)
 {
-    const size_t n = 10007, d = 24, k = 50, nq = 9; /* n not a multiple of the block size */
+    /* n not a multiple of any block size; nq = 70 makes the batch use 768-row blocks */
+    const size_t n = 10007, d = 24, k = 50, nq = 70;
     float *X = malloc(n * d * sizeof *X), *Q = malloc(nq * d * sizeof *Q);
     exact_rows(X, n, d);
     exact_rows(Q, nq, d);
