@@ -60,6 +60,15 @@ static size_t max_offset(const ibex_descriptor_opts *o)
     return (o->ring_offsets == 0 || o->ring_offsets >= R) ? R - 1 : o->ring_offsets;
 }
 
+void ibex_descriptor_opts_init_bullet(ibex_descriptor_opts *o)
+{
+    if (!o) return;
+    ibex_descriptor_opts_init(o);
+    o->spacing = 4e-6;
+    o->lambda_min = 10e-6;
+    o->lambda_max = 200e-6;
+}
+
 static size_t raw_size(const ibex_descriptor_opts *o, size_t *n_cross)
 {
     size_t R = o->n_radii, M = o->n_harmonics, nc = 0;

@@ -58,6 +58,9 @@ typedef struct ibex_descriptor_opts {
 } ibex_descriptor_opts;
 
 void ibex_descriptor_opts_init(ibex_descriptor_opts *o);
+/* Defaults for bullets (ibex_descriptor_run_profiles on land signatures): band 10..200 um,
+ * the scale of striae (spacing 4 um; the grid options are unused for profiles). */
+void ibex_descriptor_opts_init_bullet(ibex_descriptor_opts *o);
 
 /* Canonical text of the options ("ibex-descriptor-v1 spacing=1.6e-05 grid=256 ..."), for a
  * library attribute: two libraries (or a library and a query) are compatible when the
