@@ -190,7 +190,7 @@ static size_t to_grid(const ibex_surface *s, unsigned n, double h, float *g, uin
     size_t cnt = 0;
     for (size_t j = 0; j < s->ny; j++)
         for (size_t i = 0; i < s->nx; i++)
-            if (s->valid[j * s->nx + i]) {
+            if (s->valid[j * s->nx + i] && isfinite(s->z[j * s->nx + i])) {
                 cx += (double)i;
                 cy += (double)j;
                 cnt++;
@@ -212,7 +212,7 @@ static size_t to_grid(const ibex_surface *s, unsigned n, double h, float *g, uin
         size_t gy = (size_t)v;
         for (size_t i = 0; i < s->nx; i++) {
             size_t k = j * s->nx + i;
-            if (!s->valid[k]) continue;
+            if (!s->valid[k] || !isfinite(s->z[k])) continue;
             double u = (i - cx) * sx + n / 2.0;
             if (u < 0 || u >= n) continue;
             size_t q = gy * n + (size_t)u;
@@ -325,6 +325,9 @@ ibex_status ibex_descriptor_run(const ibex_descriptor *p, const ibex_surface *s0
 {
     if (!p || !s0 || !raw || !s0->z || !s0->valid) return IBEX_ERR_ARG;
     const ibex_descriptor_opts *o = &p->o;
+    if (!(s0->dx > 0) || !(s0->dy > 0) || !isfinite(s0->dx) || !isfinite(s0->dy) || !s0->nx || !s0->ny)
+        return ibex__fail(diag, IBEX_ERR_ARG, name, -1, "surface spacing %g x %g m is not usable", s0->dx,
+                          s0->dy);
     unsigned n = o->grid;
     size_t N = (size_t)n * n, nh = n / 2 + 1;
     ibex_status st = IBEX_OK;

@@ -163,7 +163,8 @@ ibex_status ibex_index_query_batch(const ibex_index *ix, const float *q, size_t 
         *n_hits = kk;
         return IBEX_OK;
     }
-    if (nq > (size_t)1 << 20 || kk > (size_t)1 << 24) return IBEX_ERR_LIMIT;
+    /* Heaps take threads x nq x kk hits: keep nq x kk under 2^26 (1 GiB per thread). */
+    if (nq > (size_t)1 << 20 || kk > (size_t)1 << 24 || nq * kk > (size_t)1 << 26) return IBEX_ERR_LIMIT;
     /* Threads only when each gets at least MIN_BLOCKS blocks: below that, waking a second
      * thread costs more than it saves (and on a loaded machine a sleeping thread can
      * cost a whole scheduler slice). */

@@ -553,6 +553,23 @@ static void test_bad(void)
         } else s->z[i] = (float)(i % 7) * 1e-6f;
     CHECK(ibex_descriptor_run(dp, s, "tiny", raw, &dg) == IBEX_ERR_UNSUPPORTED);
     printf("tiny surface: %s\n", dg.message);
+    /* A NaN height marked valid (a broken invariant) is treated as invalid: no NaN out. */
+    {
+        ibex_surface *t = NULL;
+        ibex_surface_create(200, 200, 6.25e-6, 6.25e-6, &t);
+        for (size_t i = 0; i < 200 * 200; i++) {
+            t->z[i] = (float)(1e-6 * sin(i * 0.37) + 1e-6 * cos((i / 200) * 0.21));
+            t->valid[i] = 1;
+        }
+        t->z[777] = NAN;
+        CHECK(ibex_descriptor_run(dp, t, "nan", raw, &dg) == IBEX_OK);
+        int finite = 1;
+        for (size_t i = 0; i < ibex_descriptor_size(dp); i++) finite &= isfinite(raw[i]) != 0;
+        CHECK(finite);
+        t->dx = NAN;
+        CHECK(ibex_descriptor_run(dp, t, "nan spacing", raw, &dg) == IBEX_ERR_ARG);
+        ibex_surface_free(t);
+    }
     ibex_descriptor_opts o;
     ibex_descriptor_opts_init(&o);
     o.grid = 100;
