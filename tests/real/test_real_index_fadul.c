@@ -82,6 +82,16 @@ static ibex_surface *rotate(const ibex_surface *s, double a)
     return r;
 }
 
+/* s framed differently: the first ox columns and oy rows cut off. The centroid of the valid
+ * points (where the working grid is centred) then moves by a non-integer number of cells,
+ * and any valid data in the cut is lost. */
+static ibex_surface *reframe(const ibex_surface *s, size_t ox, size_t oy)
+{
+    ibex_surface *c = NULL;
+    if (ibex_surface_crop(s, ox, oy, s->nx - ox, s->ny - oy, &c)) return NULL;
+    return c;
+}
+
 static size_t fit_max = 0; /* development: PCA on an even subsample of the 39 */
 
 static int set_opt(ibex_descriptor_opts *o, size_t *d, unsigned *flags, const char *kv)
@@ -196,9 +206,9 @@ int main(int argc, char **argv)
            r5, r10, r20, worst);
     CHECK(npairs > 0);
 
-    /* Real-scan rotation invariance: casings 0, 8, 16, 24, 32 rotated by 17 and 90 degrees
-     * (bilinear resampling) must find their own original at rank 1 among the 40 originals
-     * (basis fitted on the 40 originals). */
+    /* Real-scan invariance: casings 0, 8, 16, 24, 32 rotated by 17 and 90 degrees (bilinear
+     * resampling) and reframed (37 columns, 11 rows cut off) must find their own original at rank 1
+     * among the 40 originals (basis fitted on the 40 originals). */
     if (defaults) {
         ibex_pca *pca = NULL;
         st = ibex_pca_fit(raw, (size_t)n, p, dd, 0, flags, &pca, &dg);
@@ -211,16 +221,17 @@ int main(int argc, char **argv)
         for (int qi = 0; qi < n && pca && dd <= 64; qi += 8) {
             ibex_surface *s = NULL;
             if (ibex_surface_read_x3p(paths[qi], 0, &s, &dg)) continue;
-            const double ang[2] = {17.0, 90.0};
-            for (int a = 0; a < 2; a++) {
-                ibex_surface *r = rotate(s, ang[a] * M_PI / 180);
+            const double ang[3] = {17.0, 90.0, 0.0};
+            for (int a = 0; a < 3; a++) {
+                /* a = 2: reframed, 37 columns and 11 rows cut off, no rotation */
+                ibex_surface *r = a < 2 ? rotate(s, ang[a] * M_PI / 180) : reframe(s, 37, 11);
                 CHECK(r && ibex_descriptor_run(dp, r, paths[qi], rr, &dg) == IBEX_OK);
                 ibex_pca_project(pca, rr, 1, yq);
                 ibex_hit h[2];
                 size_t nh2 = 0;
                 ibex_index_query(ix, yq, 2, h, &nh2);
-                printf("%-12s rotated %2.0f deg: rank-1 %s (%.3f), cosine to original %.3f, next %.3f\n",
-                       names[qi], ang[a], names[h[0].row], h[0].score,
+                printf("%-12s %s %2.0f deg: rank-1 %s (%.3f), cosine to original %.3f, next %.3f\n",
+                       names[qi], a < 2 ? "rotated" : "reframed, rotated", ang[a], names[h[0].row], h[0].score,
                        h[0].row == (size_t)qi ? h[0].score : h[1].score, h[1].score);
                 CHECK_MSG(nh2 == 2 && h[0].row == (size_t)qi, "%s rotated %g deg: rank 1 is %s", names[qi],
                           ang[a], names[h[0].row]);
