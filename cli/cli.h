@@ -34,6 +34,7 @@ int compare_bullet_main(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_node(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 
 
