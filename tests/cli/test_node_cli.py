@@ -79,11 +79,12 @@ with tempfile.TemporaryDirectory() as d:
     r = run("info", P("pkg.x3p"), "--json")
     expect(r.returncode == 0 and json.loads(r.stdout)[0]["nx"] == 9, "ibex info reads the package as X3P", r)
     raw = open(P("pkg.x3p"), "rb").read()
-    for i in (10, len(raw) // 2, len(raw) - 30):
+    for i in (len(raw) - 30, 10, len(raw) // 2):  # signature, a header, member data (kept for push)
         with open(P("flip.x3p"), "wb") as f:
             f.write(raw[:i] + bytes([raw[i] ^ 1]) + raw[i + 1:])
         r = run("node", "verify", P("flip.x3p"), "--trust", P("peers.txt"))
         expect(r.returncode == 1 and "flip.x3p" in r.stderr and len(r.stderr.strip().splitlines()) == 1, f"flipped byte {i} refused", r)
+    expect("altered after signing" in r.stderr, "a flip in member data is reported as altered", r)
     with open(P("trunc.x3p"), "wb") as f:
         f.write(raw[:len(raw) - 50])
     r = run("node", "verify", P("trunc.x3p"), "--trust", P("peers.txt"))
