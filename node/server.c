@@ -213,6 +213,7 @@ static void absorb(ibex_node_server *S, request *r, const char *data, size_t n)
     if (r->too_large || r->over_memory) return;
     if (n > S->max_body - r->n) {
         r->too_large = 1;
+        release(S, r); /* the rest is discarded as it arrives */
         return;
     }
     if (r->n + n > r->cap) { /* chunked, or more than Content-Length said */

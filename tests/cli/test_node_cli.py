@@ -4,7 +4,7 @@ unsigned, untrusted), then a real `ibex node serve` on an ephemeral loopback por
 health, push, pull and query from the command-line client. The X3P input is written here with
 Python's zipfile, and the signed package is read back with it (any zip/X3P tool can).
 Loopback only; the server is stopped at the end (and by --exit-after as a backstop)."""
-import hashlib, json, os, struct, subprocess, sys, tempfile, zipfile
+import hashlib, json, os, shutil, struct, subprocess, sys, tempfile, zipfile
 
 IBEX = os.environ["IBEX"]
 failures = 0
@@ -134,6 +134,30 @@ with tempfile.TemporaryDirectory() as d:
             srv.kill()
             rc = -1
     expect(rc == 0, "server stops cleanly on SIGTERM")
+    # HTTPS with a self-signed certificate, when openssl is there to make one
+    if shutil.which("openssl"):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-days", "2",
+                        "-nodes", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", P("tls.key"), "-out", P("tls.crt")], capture_output=True, timeout=60)
+        tls = subprocess.Popen([IBEX, "node", "serve", "--listen", "127.0.0.1:0", "--key", P("lab-a.key"),
+                                "--peers", P("peers.txt"), "--spool", P("spool-tls"), "--quiet", "--tls-cert", P("tls.crt"),
+                                "--tls-key", P("tls.key"), "--exit-after", "60"], stdout=subprocess.PIPE, text=True)
+        try:
+            line = tls.stdout.readline().strip()
+            expect(line.startswith("listening on https://127.0.0.1:"), "TLS serve announces https: " + line)
+            url = line.split()[-1]
+            r = run("node", "health", "--peer", url, "--key", P("lab-b.key"), "--ca", P("tls.crt"))
+            expect(r.returncode == 0 and '"node": "lab-a"' in r.stdout, "health over HTTPS", r)
+            r = run("node", "health", "--peer", url, "--key", P("lab-b.key"))
+            expect(r.returncode == 1, "HTTPS with an unknown CA refused", r)
+        finally:
+            tls.terminate()
+            try:
+                tls.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                tls.kill()
+    else:
+        print("note: openssl not found, HTTPS case skipped")
     log = open(P("node.log")).read()
     expect(" 401 GET /v1/health node=lab-c" in log, "refused request logged")
 
