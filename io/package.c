@@ -94,7 +94,7 @@ static size_t signed_message(const char *name, const unsigned char *region, size
     size_t dl = sizeof sig_domain, nl = strlen(name) + 1; /* both with their NUL */
     memcpy(msg, sig_domain, dl);
     memcpy(msg + dl, name, nl);
-    crypto_hash_sha256(msg + dl + nl, region, n);
+    ibex__sha256(region, n, msg + dl + nl);
     return dl + nl + crypto_hash_sha256_BYTES;
 }
 #define MSG_MAX (sizeof sig_domain + IBEX_NODE_NAME_MAX + 1 + 32)

@@ -6,6 +6,7 @@
 
 #include <sodium.h>
 
+#include "exchange_internal.h"
 #include "ibex/node.h"
 #include "ibex_internal.h"
 
@@ -44,7 +45,7 @@ ibex_status ibex_node_auth_sign(const ibex_node_key *k, const char *method, cons
         sodium_bin2hex(a.nonce, sizeof a.nonce, r, sizeof r);
     }
     unsigned char h[32], sig[64];
-    crypto_hash_sha256(h, body ? body : (const void *)"", n);
+    ibex__sha256(body ? body : (const void *)"", n, h);
     size_t tl = strlen(target) + strlen(method) + 256;
     char stackbuf[2048], *msg = tl <= sizeof stackbuf ? stackbuf : malloc(tl);
     if (!msg) return ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");

@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "exchange_internal.h"
 #include "ibex/node.h"
 #include "ibex_internal.h"
 #include "node_internal.h"
@@ -219,7 +220,7 @@ static ibex_status pull_one(const char *base_url, const ibex_node_key *key, cons
         return st;
     }
     unsigned char h[32];
-    crypto_hash_sha256(h, r.body, r.size);
+    ibex__sha256(r.body, r.size, h);
     ibex_package_fault fault;
     if (memcmp(h, sha, 32) != 0) {
         st = ibex__fail(diag, IBEX_ERR_INTEGRITY, target, -1, "package bytes do not match the listed SHA-256");

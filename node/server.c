@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <limits.h>
+#include <openssl/evp.h>
 #include <microhttpd.h>
 #include <sodium.h>
 
@@ -54,7 +56,7 @@ typedef struct request {
     int started, too_large, over_memory, responded;
     unsigned char *body;
     size_t n, cap, reserved;
-    crypto_hash_sha256_state h;
+    ibex__sha256_ctx *h; /* body hash, fed as the body arrives */
     const ibex_peer *peer;
     char node[IBEX_NODE_NAME_MAX + 1], ts[24], nonce[33];
     unsigned char sig[64];
@@ -204,7 +206,7 @@ static enum MHD_Result begin(ibex_node_server *S, struct MHD_Connection *c, cons
         if (!(r->body = malloc((size_t)len))) return send_error(S, c, method, r, 503, "out of memory");
         r->cap = (size_t)len;
     }
-    crypto_hash_sha256_init(&r->h);
+    if (!(r->h = ibex__sha256_begin())) return send_error(S, c, method, r, 503, "out of memory");
     return MHD_YES;
 }
 
@@ -230,7 +232,7 @@ static void absorb(ibex_node_server *S, request *r, const char *data, size_t n)
     }
     memcpy(r->body + r->n, data, n);
     r->n += n;
-    crypto_hash_sha256_update(&r->h, (const unsigned char *)data, n);
+    ibex__sha256_update(r->h, data, n);
 }
 
 /* Last call: the whole body is here; check the signature and the nonce. */
@@ -241,7 +243,8 @@ static enum MHD_Result authenticate(ibex_node_server *S, struct MHD_Connection *
     if (r->too_large) return send_error(S, c, method, r, 413, "body is over the limit of %zu bytes", S->max_body);
     if (r->over_memory) return send_error(S, c, method, r, 503, "busy: memory budget for request bodies is in use");
     unsigned char h[32];
-    crypto_hash_sha256_final(&r->h, h);
+    ibex__sha256_end(r->h, h);
+    r->h = NULL;
     char msg[MAX_TARGET + 512];
     size_t mn = ibex_node_auth_message(r->node, method, r->target, r->ts, r->nonce, h, msg, sizeof msg);
     if (!mn || !ibex_peer_verify(r->peer, msg, mn, r->sig))
@@ -337,7 +340,7 @@ static enum MHD_Result h_push(ibex_node_server *S, struct MHD_Connection *c, con
     atomic_fetch_add(dup ? &S->duplicates : &S->accepted, 1);
     unsigned char h[32];
     char hex[65];
-    crypto_hash_sha256(h, r->body, r->n);
+    ibex__sha256(r->body, r->n, h);
     sodium_bin2hex(hex, sizeof hex, h, 32);
     return send_json(S, c, m, r, dup ? 200 : 201,
                      json_pack("{s:I, s:s, s:s, s:b, s:s}", "seq", (json_int_t)seq, "sha256", hex,
@@ -412,15 +415,16 @@ static enum MHD_Result h_query(ibex_node_server *S, struct MHD_Connection *c, co
     }
     const char *b64 = json_string_value(pkg);
     size_t b64n = json_string_length(pkg), n = 0;
-    unsigned char *d = malloc(b64n / 4 * 3 + 3);
-    if (!d) {
-        json_decref(j);
-        return send_error(S, c, m, r, 503, "out of memory");
+    /* Standard base64 with padding, no line breaks (RFC 4648 section 4). OpenSSL's decoder:
+     * libsodium's constant-time one took a sixth of the server's time on 1 MB packages. */
+    unsigned char *d = b64n % 4 == 0 ? malloc(b64n / 4 * 3 + 1) : NULL;
+    int len = d && b64n <= INT_MAX ? EVP_DecodeBlock(d, (const unsigned char *)b64, (int)b64n) : -1;
+    if (len >= 0) {
+        size_t pad = (b64n >= 1 && b64[b64n - 1] == '=') + (b64n >= 2 && b64[b64n - 2] == '=');
+        n = (size_t)len - pad;
     }
-    int bad = sodium_base642bin(d, b64n / 4 * 3 + 3, b64, b64n, NULL, &n, NULL,
-                                sodium_base64_VARIANT_ORIGINAL) != 0;
     json_decref(j);
-    if (bad) {
+    if (len < 0 || b64n == 0) {
         free(d);
         return send_error(S, c, m, r, 400, "package is not valid base64");
     }
@@ -501,6 +505,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     request *r = *con_cls;
     if (!r) return;
     release(cls, r);
+    ibex__sha256_free(r->h);
     free(r);
     *con_cls = NULL;
 }
@@ -629,7 +634,7 @@ ibex_status ibex_node_server_create(const ibex_node_server_opts *o, ibex_node_se
         flags, 0, NULL, NULL, on_request, S, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->threads, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)o->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_URI_LOG_CALLBACK, on_uri,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024), MHD_OPTION_URI_LOG_CALLBACK, on_uri,
         S, MHD_OPTION_NOTIFY_COMPLETED, on_completed, S, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, S,
         o->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, S->tls_cert,
         MHD_OPTION_HTTPS_MEM_KEY, S->tls_key, MHD_OPTION_END);

@@ -14,6 +14,7 @@
 
 #include <sodium.h>
 
+#include "exchange_internal.h"
 #include "ibex/package.h"
 #include "ibex_internal.h"
 #include "node_internal.h"
@@ -172,7 +173,7 @@ ibex_status ibex__spool_put(ibex__spool *s, const void *data, size_t n, uint64_t
                             ibex_diag *diag)
 {
     ibex__spool_entry e;
-    crypto_hash_sha256(e.sha256, data, n);
+    ibex__sha256(data, n, e.sha256);
     e.size = n;
     /* One writer at a time: sequence numbers are handed out in commit order, so a puller
      * that has seen SEQ has seen everything before it. */
