@@ -275,8 +275,8 @@ static int node_serve(int argc, char **argv)
         {"tls-key", required_argument, 0, 'K'}, {"max-body", required_argument, 0, 'b'},
         {"max-memory", required_argument, 0, 'm'}, {"threads", required_argument, 0, 't'},
         {"log", required_argument, 0, 'g'},    {"quiet", no_argument, 0, 'q'},
-        {"exit-after", required_argument, 0, 'x'}, {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"exit-after", required_argument, 0, 'x'}, {"nonces", required_argument, 0, 'N'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     ibex_node_server_opts o;
     ibex_node_server_opts_init(&o);
     o.listen = NULL;
@@ -308,6 +308,13 @@ static int node_serve(int argc, char **argv)
         }
         case 'g': log_path = optarg; break;
         case 'q': quiet = 1; break;
+        case 'N': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 1024 || v > (1L << 24)) return cli_usage_error("--nonces needs 1024..16777216");
+            o.nonce_capacity = (size_t)v;
+            break;
+        }
         case 'x': {
             char *end;
             exit_after = strtol(optarg, &end, 10);
@@ -330,10 +337,12 @@ static int node_serve(int argc, char **argv)
                    "  --max-body MIB      largest request body (default %zu; 413 past it)\n"
                    "  --max-memory MIB    request bodies held at once (default %zu; 503 past it)\n"
                    "  --threads N         thread pool (default %u)\n"
+                   "  --nonces N          replay table size (default %zu, 28 bytes each); it\n"
+                   "                      sustains N/601 requests per second, then answers 503\n"
                    "  --log FILE          request log (default stderr)   --quiet  no request log\n"
                    "  --exit-after SEC    stop after SEC seconds (tests)\n\n"
                    "Prints 'listening on http(s)://HOST:PORT' once ready.\n",
-                   o.max_body >> 20, o.max_memory >> 20, o.threads);
+                   o.max_body >> 20, o.max_memory >> 20, o.threads, o.nonce_capacity);
             return EXIT_OK;
         default: return cli_usage_error("unknown option");
         }

@@ -95,7 +95,7 @@ static size_t signed_message(const char *name, const unsigned char *region, size
     memcpy(msg, sig_domain, dl);
     memcpy(msg + dl, name, nl);
     ibex__sha256(region, n, msg + dl + nl);
-    return dl + nl + crypto_hash_sha256_BYTES;
+    return dl + nl + 32;
 }
 #define MSG_MAX (sizeof sig_domain + IBEX_NODE_NAME_MAX + 1 + 32)
 

@@ -10,9 +10,11 @@
 
 #include "node_internal.h"
 
+/* 20 bytes a nonce: 96 bits of SHA-256(node, nonce) make a false "replay" of a fresh nonce
+ * about 2^-96 likely per pair; time in seconds since the cache was made. */
 typedef struct slot {
-    unsigned char key[16];
-    time_t t;
+    unsigned char key[12];
+    uint32_t t;
     int32_t next; /* next slot in the same bucket, -1 ends */
 } slot;
 
@@ -22,6 +24,7 @@ struct ibex__nonce_cache {
     int32_t *buckets;
     size_t cap, nb, oldest, count;
     int ttl;
+    time_t t0;
 };
 
 ibex__nonce_cache *ibex__nonce_create(size_t capacity, int ttl_s)
@@ -42,6 +45,7 @@ ibex__nonce_cache *ibex__nonce_create(size_t capacity, int ttl_s)
     }
     memset(c->buckets, 0xff, c->nb * sizeof *c->buckets);
     c->ttl = ttl_s;
+    c->t0 = -1; /* set by the first check */
     return c;
 }
 
@@ -54,7 +58,7 @@ void ibex__nonce_free(ibex__nonce_cache *c)
     free(c);
 }
 
-static size_t bucket_of(const ibex__nonce_cache *c, const unsigned char key[16])
+static size_t bucket_of(const ibex__nonce_cache *c, const unsigned char key[12])
 {
     uint64_t h;
     memcpy(&h, key, sizeof h);
@@ -74,7 +78,7 @@ static void drop_oldest(ibex__nonce_cache *c)
 int ibex__nonce_check(ibex__nonce_cache *c, const char *node, const char *nonce, time_t now)
 {
     /* Keyed by a hash of both, so two nodes' nonces never collide by design. */
-    unsigned char full[32], key[16];
+    unsigned char full[32], key[12];
     crypto_hash_sha256_state st;
     crypto_hash_sha256_init(&st);
     crypto_hash_sha256_update(&st, (const unsigned char *)node, strlen(node) + 1);
@@ -83,7 +87,9 @@ int ibex__nonce_check(ibex__nonce_cache *c, const char *node, const char *nonce,
     memcpy(key, full, sizeof key);
     int r;
     pthread_mutex_lock(&c->lock);
-    while (c->count && c->slots[c->oldest].t + c->ttl < now) drop_oldest(c);
+    if (c->t0 < 0) c->t0 = now;
+    uint32_t rel = now > c->t0 ? (uint32_t)(now - c->t0) : 0;
+    while (c->count && (int64_t)c->slots[c->oldest].t + c->ttl < (int64_t)rel) drop_oldest(c);
     size_t b = bucket_of(c, key);
     for (int32_t i = c->buckets[b]; i >= 0; i = c->slots[i].next)
         if (memcmp(c->slots[i].key, key, sizeof key) == 0) {
@@ -96,8 +102,8 @@ int ibex__nonce_check(ibex__nonce_cache *c, const char *node, const char *nonce,
         size_t i = (c->oldest + c->count) % c->cap;
         memcpy(c->slots[i].key, key, sizeof key);
         /* The FIFO must stay ordered in time for expiry from the front. */
-        time_t last = c->count ? c->slots[(c->oldest + c->count - 1) % c->cap].t : now;
-        c->slots[i].t = now > last ? now : last;
+        uint32_t last = c->count ? c->slots[(c->oldest + c->count - 1) % c->cap].t : rel;
+        c->slots[i].t = rel > last ? rel : last;
         c->slots[i].next = c->buckets[b];
         c->buckets[b] = (int32_t)i;
         c->count++;

@@ -532,7 +532,7 @@ void ibex_node_server_opts_init(ibex_node_server_opts *o)
     o->max_connections = 256;
     o->timeout_s = 30;
     o->max_skew_s = IBEX_NODE_MAX_SKEW;
-    o->nonce_capacity = (size_t)1 << 18;
+    o->nonce_capacity = (size_t)1 << 20;
     o->log = stderr;
 }
 
@@ -634,7 +634,7 @@ ibex_status ibex_node_server_create(const ibex_node_server_opts *o, ibex_node_se
         flags, 0, NULL, NULL, on_request, S, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->threads, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)o->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024), MHD_OPTION_URI_LOG_CALLBACK, on_uri,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_URI_LOG_CALLBACK, on_uri,
         S, MHD_OPTION_NOTIFY_COMPLETED, on_completed, S, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, S,
         o->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, S->tls_cert,
         MHD_OPTION_HTTPS_MEM_KEY, S->tls_key, MHD_OPTION_END);

@@ -59,7 +59,8 @@ typedef struct ibex_node_server_opts {
     unsigned max_connections;
     unsigned timeout_s;      /* idle connection timeout */
     int max_skew_s;          /* request timestamp tolerance */
-    size_t nonce_capacity;   /* nonces remembered (503 when all are live) */
+    size_t nonce_capacity;   /* nonces remembered for 2 x skew + 1 s, 28 bytes each; when all are
+                                live new requests get 503 (capacity / 601 s = sustained rate) */
     FILE *log;               /* one line per request; NULL for none */
 } ibex_node_server_opts;
 
