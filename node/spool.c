@@ -140,7 +140,7 @@ ibex_status ibex__spool_open(const char *dir, ibex__spool **out, ibex_diag *diag
             goto done;
         }
     }
-    qsort(s->e, s->n, sizeof *s->e, by_seq);
+    if (s->n > 1) qsort(s->e, s->n, sizeof *s->e, by_seq);
     for (size_t i = 1; i < s->n; i++)
         if (s->e[i].seq == s->e[i - 1].seq) {
             st = ibex__fail(diag, IBEX_ERR_FORMAT, dir, -1, "two spool files share sequence number %llu",

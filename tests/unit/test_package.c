@@ -285,7 +285,7 @@ static void check_packages(void)
 
     /* Not an X3P: nothing is signed. */
     scratch_path(tmp, sizeof tmp, "not.x3p");
-    CHECK(spit(tmp, "PK\x03\x04 garbage", 14));
+    CHECK(spit(tmp, "PK\x03\x04 garbage", 12));
     CHECK(ibex_package_sign(tmp, pkg2, NULL, a, &d) != IBEX_OK);
 
     free(bytes);
