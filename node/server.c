@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <libxml/parser.h>
 #include <limits.h>
 #include <openssl/evp.h>
 #include <microhttpd.h>
@@ -619,6 +620,9 @@ ibex_status ibex_node_server_create(const ibex_node_server_opts *o, ibex_node_se
         st = ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "cannot allocate the replay table");
         goto fail;
     }
+    /* Handlers read X3P (libxml2) on pool threads: libxml2 wants its one-time setup done
+     * before threads use it. */
+    xmlInitParser();
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     if (o->tls_cert) {
         if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
