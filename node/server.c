@@ -623,7 +623,6 @@ ibex_status ibex_node_server_create(const ibex_node_server_opts *o, ibex_node_se
     /* Handlers read X3P (libxml2) on pool threads: libxml2 wants its one-time setup done
      * before threads use it. */
     xmlInitParser();
-    tzset(); /* libzip converts member times with mktime: load the zone once, not racily */
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     if (o->tls_cert) {
         if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
