@@ -6,6 +6,8 @@
 #include "ibex/surface.h"
 #include "ibex/image.h"
 #include "ibex/io.h"
+#include "ibex/library.h"
+#include "ibex/bullet.h"
 
 #define IBEX_VERSION_STRING "0.1.0"
 
