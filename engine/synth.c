@@ -8,6 +8,7 @@
  * uneven, partial transfer field, over the primer's own roughness, with measurement noise
  * and missing regions, inside the aperture and outside the firing-pin hole. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,17 +117,26 @@ static int add_tool_marks(uint64_t key, ibex_synth_pattern pat, size_t m, double
         double cx = dist * ca, cy = dist * sa;
         float a = (float)(amp * (s == 0 ? 1.0 : ibex__draw_unif(&d, 0.5, 1.0)) /
                           (sets == 2 ? 1.2 : 1.0));
+        /* Filing waviness sin(2 pi v / wav_l + wav_p) along a row advances by a fixed
+         * phase step: rotate (c, s) instead of calling sin per point. */
+        double step = TWO_PI * (-sa * h) / wav_l, cd = cos(step), sd = sin(step);
         for (size_t j = 0; j < m; j++) {
-            double y = (double)j * h - half;
+            double y = (double)j * h - half, x0 = -half;
+            double ph0 = TWO_PI * (-sa * x0 + ca * y) / wav_l + wav_p;
+            double wc = cos(ph0), ws = sin(ph0);
+            float *zr = z + j * m;
             for (size_t i = 0; i < m; i++) {
                 double x = (double)i * h - half, u;
                 if (pat == IBEX_SYNTH_MILLING) {
-                    u = hypot(x - cx, y - cy) - dist;
+                    double ex = x - cx, ey = y - cy;
+                    u = sqrt(ex * ex + ey * ey) - dist;
                 } else {
-                    double v = -sa * x + ca * y;
-                    u = ca * x + sa * y + wav_a * sin(TWO_PI * v / wav_l + wav_p);
+                    u = ca * x + sa * y + wav_a * ws;
+                    double nc = wc * cd - ws * sd;
+                    ws = ws * cd + wc * sd;
+                    wc = nc;
                 }
-                z[j * m + i] += a * lerp_profile(prof, np, (u + ext) / ph);
+                zr[i] += a * lerp_profile(prof, np, (u + ext) / ph);
             }
         }
     }
@@ -147,6 +157,41 @@ static int texture(uint64_t key, ibex_synth_pattern pat, size_t m, double h, dou
     for (size_t i = 0; i < m * m; i++) z[i] = tmp[i];
     if (add_tool_marks(key, pat, m, h, half, tool, z)) return -1;
     ibex__normalise(z, m * m);
+    return 0;
+}
+
+/* The family texture is the same for every firearm of a set: keep the last one made.
+ * (A cache of a pure function: results are the same with or without it.) */
+static pthread_mutex_t fam_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    uint64_t seed;
+    size_t m;
+    double h;
+    float *z;
+} fam_cache;
+
+static int family_texture(uint64_t seed, size_t m, double h, double half, float *z, float *tmp)
+{
+    pthread_mutex_lock(&fam_lock);
+    int hit = fam_cache.z && fam_cache.seed == seed && fam_cache.m == m && fam_cache.h == h;
+    if (hit) memcpy(z, fam_cache.z, m * m * sizeof *z);
+    pthread_mutex_unlock(&fam_lock);
+    if (hit) return 0;
+    uint64_t fk = ibex__key(seed, 0xFA);
+    ibex__draw fd = ibex__draw_make(fk);
+    ibex_synth_pattern fp = (ibex_synth_pattern)ibex__draw_int(&fd, 3);
+    if (texture(fk, fp, m, h, half, z, tmp)) return -1;
+    float *copy = malloc(m * m * sizeof *copy);
+    if (copy) {
+        memcpy(copy, z, m * m * sizeof *copy);
+        pthread_mutex_lock(&fam_lock);
+        free(fam_cache.z);
+        fam_cache.seed = seed;
+        fam_cache.m = m;
+        fam_cache.h = h;
+        fam_cache.z = copy;
+        pthread_mutex_unlock(&fam_lock);
+    }
     return 0;
 }
 
@@ -217,12 +262,7 @@ ibex_status ibex_synth_firearm_create(uint64_t seed, const ibex_synth_opts *o,
     /* Individual marks, then subclass marks of the family (same process, same tool). */
     if (!st && texture(ibex__key(seed, 0xF2), f->pattern, f->m, f->h, f->half, f->master, tmp))
         st = IBEX_ERR_NOMEM;
-    if (!st) {
-        uint64_t fk = ibex__key(o->family_seed, 0xFA);
-        ibex__draw fd = ibex__draw_make(fk);
-        ibex_synth_pattern fp = (ibex_synth_pattern)ibex__draw_int(&fd, 3);
-        if (texture(fk, fp, f->m, f->h, f->half, fam, tmp)) st = IBEX_ERR_NOMEM;
-    }
+    if (!st && family_texture(o->family_seed, f->m, f->h, f->half, fam, tmp)) st = IBEX_ERR_NOMEM;
     if (!st) {
         /* Subclass share grows with difficulty (consecutively made slides, Fadul 2011). */
         double s = 0.15 + 0.45 * dif, a = sqrt(1 - s * s);
@@ -325,7 +365,8 @@ ibex_status ibex_synth_cartridge_run(const ibex_synth_firearm *f, uint64_t shot_
     float *tf = calloc(nn, sizeof *tf), *pr = malloc(nn * sizeof *pr);
     if (!tf || !pr) goto nomem;
     if (ibex__value_noise(ibex__key(key, 2), n, n, tpitch, (float)tvar, tf)) goto nomem;
-    for (size_t i = 0; i < nn; i++) pr[i] = ibex__rng_gauss_fast(ibex__key(key, 3), i);
+    uint64_t pkey = ibex__key(key, 3);
+    for (size_t i = 0; i < nn; i++) pr[i] = ibex__rng_gauss_fast(pkey, i);
     double sig = prim_corr / h;
     if (ibex__blur(pr, n, n, sig)) goto nomem;
     ibex__normalise(pr, nn);
@@ -335,6 +376,7 @@ ibex_status ibex_synth_cartridge_run(const ibex_synth_firearm *f, uint64_t shot_
     double cg = cos(tga), sg = sin(tga), ci = cos(tia), si = sin(tia);
     uint64_t nkey = ibex__key(key, 4), dkey = ibex__key(key, 5);
     size_t roi = 0, missing = 0;
+    double rmax2 = f->r_out * 1.04 * f->r_out * 1.04; /* wobble stays under 3.6 % */
     for (size_t j = 0; j < n; j++) {
         double qy = ((double)j - c0) * h - ty;
         for (size_t i = 0; i < n; i++) {
@@ -342,7 +384,9 @@ ibex_status ibex_synth_cartridge_run(const ibex_synth_firearm *f, uint64_t shot_
             double qx = ((double)i - c0) * h - tx;
             /* casing frame */
             double px = ct * qx - stt * qy, py = stt * qx + ct * qy;
-            double r2 = px * px + py * py, r = sqrt(r2);
+            double r2 = px * px + py * py;
+            if (r2 > rmax2) continue;
+            double r = sqrt(r2);
             double c1 = r > 0 ? px / r : 1, s1 = r > 0 ? py / r : 0;
             double c2 = c1 * c1 - s1 * s1, s2 = 2 * c1 * s1;
             double c3 = c2 * c1 - s2 * s1, s3 = s2 * c1 + c2 * s1;
@@ -350,7 +394,7 @@ ibex_status ibex_synth_cartridge_run(const ibex_synth_firearm *f, uint64_t shot_
             double edge = f->r_out * (1 + wob[0][0] * c2 + wob[0][1] * s2 + wob[1][0] * c3 +
                                       wob[1][1] * s3 + wob[2][0] * c4 + wob[2][1] * s4);
             if (r > edge) continue;
-            double fr = hypot(px - fpx, py - fpy);
+            double fdx = px - fpx, fdy = py - fpy, fr = sqrt(fdx * fdx + fdy * fdy);
             if (fr < rfp) continue;
             roi++;
             int gone = ibex__rng_unif(dkey, idx) < dropout;

@@ -172,7 +172,7 @@ ibex_status ibex_synth_land_run(const ibex_synth_barrel *b, uint64_t bullet_seed
     double rough = b->rms * (0.05 + 0.2 * dif), noise = b->rms * (0.02 + 0.08 * dif);
     double slope_x = 0.02 * ibex__draw_normal(&d), slope_y = 0.01 * ibex__draw_normal(&d);
     double depth = b->depth * ibex__draw_unif(&d, 0.9, 1.1);
-    double eL = ibex__draw_unif(&d, 30e-6, 180e-6), eR = ibex__draw_unif(&d, 30e-6, 180e-6);
+    double eL = ibex__draw_unif(&d, 60e-6, 180e-6), eR = ibex__draw_unif(&d, 60e-6, 180e-6);
     ellipse holes[24];
     int nh = 0;
     if (ibex__draw_unif(&d, 0, 1) < 0.2 + 0.4 * dif) { /* break-off at a corner */

@@ -129,10 +129,11 @@ int ibex__field(uint64_t key, size_t nx, size_t ny, double h, const ibex__spectr
             double ku = TWO_PI * (ca * fx + sa * fy), kv = TWO_PI * (-sa * fx + ca * fy);
             double q = 1.0 + ku * ku * sp->corr_u * sp->corr_u;
             if (ny > 1) q += kv * kv * sp->corr_v * sp->corr_v;
-            double p = pow(q, ex);
+            /* single precision: the spectrum's shape needs no more, and powf is cheaper */
+            double p = powf((float)q, (float)ex);
             if (sp->cut > 0) {
                 double f2 = (fx * fx + fy * fy) * sp->cut * sp->cut;
-                p *= exp(-f2);
+                p *= f2 < 80 ? expf((float)-f2) : 0.0f;
             }
             double a = sqrt(p);
             size_t idx = j * nxc + i;

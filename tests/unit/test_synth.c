@@ -1,0 +1,352 @@
+/* Synthetic generator (issue 6): determinism (same seeds -> same bits, whatever the thread
+ * or call order), geometry against the reported ground truth, realistic magnitudes,
+ * land-numbering rotation, refused options, and that same-source pairs score higher than
+ * different-source pairs under an independent similarity score (tests/synth_score.h: a
+ * rotation/translation-searched NCC standing in for IBEX's comparators until they are on
+ * main; SYNTH_SCORE_CARTRIDGE / SYNTH_SCORE_BULLET are the hook to switch). */
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "check.h"
+#include "ibex/ibex.h"
+#include "ibex/synth.h"
+#include "synth_score.h"
+
+static int same_bits(const ibex_surface *a, const ibex_surface *b)
+{
+    size_t n = a->nx * a->ny;
+    return a->nx == b->nx && a->ny == b->ny && a->dx == b->dx &&
+           memcmp(a->valid, b->valid, n) == 0 && memcmp(a->z, b->z, n * sizeof *a->z) == 0;
+}
+
+static ibex_surface *cartridge(uint64_t f, uint64_t s, size_t size, double dif, ibex_synth_truth *t)
+{
+    ibex_synth_opts o;
+    ibex_synth_opts_init(&o);
+    o.size = size;
+    o.difficulty = dif;
+    o.family_seed = 99;
+    ibex_surface *out = NULL;
+    ibex_diag d;
+    ibex_status st = ibex_synth_cartridge(f, s, &o, &out, t, &d);
+    CHECK_MSG(st == IBEX_OK, "cartridge %llu/%llu: %s", (unsigned long long)f,
+              (unsigned long long)s, d.message);
+    return out;
+}
+
+typedef struct thread_arg {
+    uint64_t f, s;
+    ibex_surface *out;
+} thread_arg;
+
+static void *thread_run(void *p)
+{
+    thread_arg *a = p;
+    ibex_synth_opts o;
+    ibex_synth_opts_init(&o);
+    o.size = 96;
+    o.family_seed = 99;
+    if (ibex_synth_cartridge(a->f, a->s, &o, &a->out, NULL, NULL)) a->out = NULL;
+    return NULL;
+}
+
+static void test_determinism(void)
+{
+    ibex_surface *a = cartridge(7, 3, 96, 0.5, NULL);
+    ibex_surface *other = cartridge(8, 1, 96, 0.5, NULL); /* in between: no hidden state */
+    ibex_surface *b = cartridge(7, 3, 96, 0.5, NULL);
+    ibex_surface *c = cartridge(7, 4, 96, 0.5, NULL);
+    CHECK(a && b && c && other);
+    if (!a || !b || !c || !other) return;
+    CHECK(same_bits(a, b));
+    CHECK(!same_bits(a, c)); /* another shot differs */
+    /* the same surfaces made concurrently in four threads */
+    thread_arg ta[4] = {{7, 3, NULL}, {8, 1, NULL}, {7, 3, NULL}, {7, 4, NULL}};
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) pthread_create(&th[i], NULL, thread_run, &ta[i]);
+    for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
+    CHECK(ta[0].out && same_bits(ta[0].out, a));
+    CHECK(ta[1].out && same_bits(ta[1].out, other));
+    CHECK(ta[2].out && same_bits(ta[2].out, a));
+    CHECK(ta[3].out && same_bits(ta[3].out, c));
+    for (int i = 0; i < 4; i++) ibex_surface_free(ta[i].out);
+    /* firearm object fired twice == convenience call */
+    ibex_synth_opts o;
+    ibex_synth_opts_init(&o);
+    o.size = 96;
+    o.family_seed = 99;
+    ibex_synth_firearm *f;
+    CHECK(ibex_synth_firearm_create(7, &o, &f, NULL) == IBEX_OK);
+    ibex_surface *d1, *d2;
+    CHECK(ibex_synth_cartridge_run(f, 4, &d1, NULL, NULL) == IBEX_OK);
+    CHECK(ibex_synth_cartridge_run(f, 3, &d2, NULL, NULL) == IBEX_OK);
+    CHECK(same_bits(d1, c) && same_bits(d2, a));
+    ibex_surface_free(d1);
+    ibex_surface_free(d2);
+    ibex_synth_firearm_free(f);
+    /* lands */
+    ibex_surface *l1, *l2;
+    ibex_synth_opts_init(&o);
+    o.size = 64;
+    CHECK(ibex_synth_land(5, 9, 2, &o, &l1, NULL, NULL) == IBEX_OK);
+    CHECK(ibex_synth_land(5, 9, 2, &o, &l2, NULL, NULL) == IBEX_OK);
+    CHECK(same_bits(l1, l2));
+    ibex_surface_free(l1);
+    ibex_surface_free(l2);
+    ibex_surface_free(a);
+    ibex_surface_free(b);
+    ibex_surface_free(c);
+    ibex_surface_free(other);
+}
+
+/* Geometry and magnitudes of breech faces, checked against the reported truth. */
+static void test_cartridge_geometry(void)
+{
+    for (uint64_t f = 1; f <= 6; f++) {
+        ibex_synth_truth t;
+        ibex_surface *s = cartridge(f, 100 + f, 128, 0.5, &t);
+        if (!s) continue;
+        double field = (double)s->nx * s->dx, c0 = 0.5 * (double)(s->nx - 1);
+        CHECK_NEAR(s->dx, 3.125e-3 / 128, 1e-15);
+        CHECK(t.rotation >= 0 && t.rotation < 2 * M_PI);
+        CHECK(hypot(t.shift_x, t.shift_y) <= 0.04 * field + 1e-12);
+        CHECK(t.pattern >= 0 && t.pattern <= 2);
+        size_t nv = 0, outside = 0, in_hole = 0, bad = 0;
+        double sum = 0, sum2 = 0;
+        for (size_t j = 0; j < s->ny; j++)
+            for (size_t i = 0; i < s->nx; i++) {
+                size_t k = j * s->nx + i;
+                if (s->valid[k] != isfinite(s->z[k])) bad++;
+                if (!s->valid[k]) continue;
+                nv++;
+                sum += s->z[k];
+                sum2 += (double)s->z[k] * s->z[k];
+                /* scan point q shows casing point R(q - shift): the aperture is centred
+                 * at q = shift; radius at most 0.46 * field * (1 + 3.6 % wobble) */
+                double qx = ((double)i - c0) * s->dx - t.shift_x, qy = ((double)j - c0) * s->dy - t.shift_y;
+                double r = hypot(qx, qy);
+                if (r > 0.46 * 1.036 * field + s->dx) outside++;
+                /* the firing-pin hole (radius >= 0.42 r_out, centre within ~0.25 r_out of
+                 * the aperture centre) always covers r < 0.05 field */
+                if (r < 0.05 * field) in_hole++;
+            }
+        CHECK_MSG(bad == 0, "firearm %llu: %zu points break the mask invariant", (unsigned long long)f, bad);
+        CHECK_MSG(outside == 0, "firearm %llu: %zu valid points outside the aperture", (unsigned long long)f, outside);
+        CHECK_MSG(in_hole == 0, "firearm %llu: %zu valid points in the firing-pin hole", (unsigned long long)f, in_hole);
+        double vf = (double)nv / (double)(s->nx * s->ny);
+        /* annulus between r_fp (0.45..0.7 r_out) and r_out (0.40..0.46 field): 10..60 % */
+        CHECK_MSG(vf > 0.10 && vf < 0.62, "valid fraction %g", vf);
+        double mean = sum / (double)nv, rms = sqrt(sum2 / (double)nv - mean * mean);
+        CHECK_MSG(rms > 0.2e-6 && rms < 5e-6, "rms %g m is not micrometre scale", rms);
+        CHECK(t.missing_fraction >= 0 && t.missing_fraction < 0.6);
+        CHECK(s->meta.specimen_kind && !strcmp(s->meta.specimen_kind, "cartridge"));
+        ibex_surface_free(s);
+    }
+}
+
+static void test_land_geometry(void)
+{
+    ibex_synth_opts o;
+    ibex_synth_opts_init(&o);
+    o.size = 100;
+    ibex_synth_barrel *b;
+    CHECK(ibex_synth_barrel_create(11, &o, &b, NULL) == IBEX_OK);
+    CHECK(ibex_synth_barrel_get_lands(b) == 6);
+    int offsets[10], differ = 0;
+    for (int bullet = 0; bullet < 10; bullet++) {
+        for (int l = 0; l < 6; l++) {
+            ibex_surface *s;
+            ibex_synth_truth t;
+            CHECK(ibex_synth_land_run(b, (uint64_t)bullet, l, &s, &t, NULL) == IBEX_OK);
+            if (l == 0) offsets[bullet] = t.land_offset;
+            CHECK(t.land_offset == offsets[bullet]); /* one rotation per bullet */
+            CHECK(t.land_class == (l + t.land_offset) % 6);
+            if (bullet == 0 && l == 0) {
+                CHECK(s->ny == 100);
+                CHECK_NEAR(s->dx, 0.625e-3 / 100, 1e-15);
+                /* width: land (1.85..2.1 mm) plus 0.2 mm each side */
+                double w = (double)s->nx * s->dx;
+                CHECK(w > 2.2e-3 && w < 2.55e-3);
+                /* Column means (striae run along y), a least-squares parabola through the
+                 * central half (land only): its curvature is the bullet's, 1 / (2 R) with
+                 * R = 4.4..4.6 mm; the outermost valid columns (scans reach 60..180 um past the
+                 * land edge, shoulders 12..30 um wide) stand above the parabola's extension
+                 * by most of the groove depth (60..110 um, +-10 % per shot). */
+                size_t n = s->nx;
+                double S[3][4] = {{0}}, col[4096];
+                for (size_t i = 0; i < n && i < 4096; i++) {
+                    double sum = 0;
+                    size_t c = 0;
+                    for (size_t j = 0; j < s->ny; j++)
+                        if (s->valid[j * n + i]) {
+                            sum += s->z[j * n + i];
+                            c++;
+                        }
+                    col[i] = c > s->ny / 2 ? sum / (double)c : NAN;
+                    double x = ((double)i - 0.5 * (double)(n - 1)) * s->dx;
+                    if (i < n / 4 || i > 3 * n / 4 || isnan(col[i])) continue;
+                    double bvec[3] = {1, x, x * x};
+                    for (int r = 0; r < 3; r++) {
+                        for (int q = 0; q < 3; q++) S[r][q] += bvec[r] * bvec[q];
+                        S[r][3] += bvec[r] * col[i];
+                    }
+                }
+                for (int q = 0; q < 3; q++) /* Gauss-Jordan, well conditioned here */
+                    for (int r = 0; r < 3; r++) {
+                        if (r == q) continue;
+                        double fct = S[r][q] / S[q][q];
+                        for (int k = 0; k < 4; k++) S[r][k] -= fct * S[q][k];
+                    }
+                double c0 = S[0][3] / S[0][0], c1 = S[1][3] / S[1][1], c2 = S[2][3] / S[2][2];
+                CHECK_MSG(c2 < -1 / (2 * 4.7e-3) && c2 > -1 / (2 * 4.3e-3), "curvature %g /m", c2);
+                double up_l = NAN, up_r = NAN;
+                for (size_t i = 0; i < n / 7 && isnan(up_l); i++)
+                    if (!isnan(col[i])) {
+                        double x = ((double)i - 0.5 * (double)(n - 1)) * s->dx;
+                        up_l = col[i] - (c0 + c1 * x + c2 * x * x);
+                    }
+                for (size_t i = n - 1; i > n - n / 7 && isnan(up_r); i--)
+                    if (!isnan(col[i])) {
+                        double x = ((double)i - 0.5 * (double)(n - 1)) * s->dx;
+                        up_r = col[i] - (c0 + c1 * x + c2 * x * x);
+                    }
+                CHECK_MSG(up_l > 40e-6 && up_l < 135e-6 && up_r > 40e-6 && up_r < 135e-6,
+                          "groove sides %g %g m above the land's parabola", up_l, up_r);
+            }
+            ibex_surface_free(s);
+        }
+        if (bullet && offsets[bullet] != offsets[0]) differ = 1;
+    }
+    CHECK(differ); /* numbering rotates between bullets */
+    ibex_synth_barrel_free(b);
+}
+
+static void test_bad_options(void)
+{
+    ibex_synth_opts o;
+    ibex_synth_opts_init(&o);
+    ibex_surface *s = NULL;
+    ibex_diag d;
+    o.difficulty = 1.5;
+    CHECK(ibex_synth_cartridge(1, 1, &o, &s, NULL, &d) == IBEX_ERR_ARG && s == NULL);
+    CHECK(strstr(d.message, "difficulty") != NULL);
+    o.difficulty = NAN;
+    CHECK(ibex_synth_cartridge(1, 1, &o, &s, NULL, &d) == IBEX_ERR_ARG && s == NULL);
+    ibex_synth_opts_init(&o);
+    o.size = 4;
+    CHECK(ibex_synth_cartridge(1, 1, &o, &s, NULL, &d) == IBEX_ERR_ARG && s == NULL);
+    ibex_synth_opts_init(&o);
+    o.spacing = -1;
+    CHECK(ibex_synth_land(1, 1, 0, &o, &s, NULL, &d) == IBEX_ERR_ARG && s == NULL);
+    ibex_synth_opts_init(&o);
+    o.lands = 2;
+    CHECK(ibex_synth_land(1, 1, 0, &o, &s, NULL, &d) == IBEX_ERR_ARG && s == NULL);
+    ibex_synth_opts_init(&o);
+    o.size = 64;
+    CHECK(ibex_synth_land(1, 1, 6, &o, &s, NULL, &d) == IBEX_ERR_ARG && s == NULL);
+    CHECK(ibex_synth_cartridge(1, 1, &o, NULL, NULL, &d) == IBEX_ERR_ARG);
+}
+
+/* Share of (KM, KNM) pairs ordered correctly. */
+static double auc(const double *km, int nk, const double *knm, int nn)
+{
+    double w = 0;
+    for (int i = 0; i < nk; i++)
+        for (int j = 0; j < nn; j++) w += km[i] > knm[j] ? 1 : km[i] == knm[j] ? 0.5 : 0;
+    return w / ((double)nk * nn);
+}
+
+/* 5 firearms x 2 casings: all 5 KM pairs and all 40 KNM pairs. */
+static void cartridge_scores(double dif, double *km, double *knm, double *mk, double *mn, double *a)
+{
+    ibex_surface *s[10];
+    for (int f = 0; f < 5; f++)
+        for (int k = 0; k < 2; k++) s[2 * f + k] = cartridge(1000 + (uint64_t)f, (uint64_t)k, 128, dif, NULL);
+    int nk = 0, nn = 0;
+    for (int i = 0; i < 10; i++)
+        for (int j = i + 1; j < 10; j++) {
+            if (!s[i] || !s[j]) continue;
+            double v = SYNTH_SCORE_CARTRIDGE(s[i], s[j]);
+            if (i / 2 == j / 2) km[nk++] = v;
+            else knm[nn++] = v;
+        }
+    *mk = *mn = 0;
+    for (int i = 0; i < nk; i++) *mk += km[i] / nk;
+    for (int i = 0; i < nn; i++) *mn += knm[i] / nn;
+    *a = auc(km, nk, knm, nn);
+    for (int i = 0; i < 10; i++) ibex_surface_free(s[i]);
+}
+
+static void test_cartridge_separation(void)
+{
+    double km[5], knm[45], mk_easy, mn_easy, a_easy, mk, mn, a, mk_hard, mn_hard, a_hard;
+    cartridge_scores(0.1, km, knm, &mk_easy, &mn_easy, &a_easy);
+    cartridge_scores(0.5, km, knm, &mk, &mn, &a);
+    cartridge_scores(0.9, km, knm, &mk_hard, &mn_hard, &a_hard);
+    fprintf(stderr, "cartridge NCC: d=0.1 KM %.3f KNM %.3f AUC %.3f; d=0.5 KM %.3f KNM %.3f AUC "
+                    "%.3f; d=0.9 KM %.3f KNM %.3f AUC %.3f\n",
+            mk_easy, mn_easy, a_easy, mk, mn, a, mk_hard, mn_hard, a_hard);
+    /* easy: every same-firearm pair above every different-firearm pair */
+    CHECK_MSG(a_easy == 1.0, "AUC %g at difficulty 0.1", a_easy);
+    /* default: same-firearm pairs higher, with at most a few inversions */
+    CHECK_MSG(mk > mn + 0.1, "KM mean %g vs KNM mean %g at difficulty 0.5", mk, mn);
+    CHECK_MSG(a >= 0.95, "AUC %g at difficulty 0.5", a);
+    /* harder sets separate less: KM scores fall with difficulty */
+    CHECK_MSG(mk_easy > mk && mk > mk_hard, "KM means %g %g %g not falling", mk_easy, mk, mk_hard);
+    CHECK_MSG(mk_hard > mn_hard, "even at difficulty 0.9 KM mean %g should exceed KNM %g", mk_hard, mn_hard);
+}
+
+/* 2 barrels x 2 bullets x 6 lands: same land class vs different land class. */
+static void test_bullet_separation(void)
+{
+    ibex_synth_opts o;
+    ibex_synth_opts_init(&o);
+    o.size = 100;
+    o.family_seed = 5;
+    ibex_surface *s[24];
+    int cls[24];
+    for (int b = 0; b < 2; b++) {
+        ibex_synth_barrel *br;
+        CHECK(ibex_synth_barrel_create(500 + (uint64_t)b, &o, &br, NULL) == IBEX_OK);
+        for (int u = 0; u < 2; u++)
+            for (int l = 0; l < 6; l++) {
+                ibex_synth_truth t;
+                int k = b * 12 + u * 6 + l;
+                CHECK(ibex_synth_land_run(br, (uint64_t)u, l, &s[k], &t, NULL) == IBEX_OK);
+                cls[k] = b * 6 + t.land_class;
+            }
+        ibex_synth_barrel_free(br);
+    }
+    double km[24], knm[300], mk = 0, mn = 0;
+    int nk = 0, nn = 0;
+    for (int i = 0; i < 24; i++)
+        for (int j = i + 1; j < 24; j++) {
+            if (i / 6 == j / 6) continue; /* lands of one bullet: never the same class */
+            double v = SYNTH_SCORE_BULLET(s[i], s[j]);
+            if (cls[i] == cls[j]) km[nk++] = v;
+            else knm[nn++] = v;
+        }
+    for (int i = 0; i < nk; i++) mk += km[i] / nk;
+    for (int i = 0; i < nn; i++) mn += knm[i] / nn;
+    double a = auc(km, nk, knm, nn);
+    fprintf(stderr, "bullet signature NCC: %d KM mean %.3f, %d KNM mean %.3f, AUC %.3f\n", nk, mk,
+            nn, mn, a);
+    CHECK(nk == 12); /* each barrel: 6 classes, one pair of bullets */
+    CHECK_MSG(mk > mn + 0.2, "KM mean %g vs KNM mean %g", mk, mn);
+    CHECK_MSG(a >= 0.95, "AUC %g", a);
+    for (int i = 0; i < 24; i++) ibex_surface_free(s[i]);
+}
+
+int main(void)
+{
+    test_determinism();
+    test_cartridge_geometry();
+    test_land_geometry();
+    test_bad_options();
+    test_cartridge_separation();
+    test_bullet_separation();
+    return check_exit();
+}
