@@ -149,7 +149,7 @@ static int texture(uint64_t key, ibex_synth_pattern pat, size_t m, double h, dou
                    float *z, float *tmp)
 {
     ibex__draw d = ibex__draw_make(ibex__key(key, 3));
-    double corr = ibex__draw_unif(&d, 25e-6, 70e-6), aspect = ibex__draw_unif(&d, 1.0, 2.5);
+    double corr = ibex__draw_unif(&d, 40e-6, 140e-6), aspect = ibex__draw_unif(&d, 1.0, 2.5);
     ibex__spectrum sp = {corr * aspect, corr, ibex__draw_unif(&d, 0, TWO_PI),
                          ibex__draw_unif(&d, 0.3, 0.9), h > 5e-6 ? 1.6 * h : 8e-6};
     if (ibex__field(ibex__key(key, 4), m, m, h, &sp, tmp)) return -1;
@@ -265,7 +265,8 @@ ibex_status ibex_synth_firearm_create(uint64_t seed, const ibex_synth_opts *o,
     if (!st && family_texture(o->family_seed, f->m, f->h, f->half, fam, tmp)) st = IBEX_ERR_NOMEM;
     if (!st) {
         /* Subclass share grows with difficulty (consecutively made slides, Fadul 2011). */
-        double s = 0.15 + 0.45 * dif, a = sqrt(1 - s * s);
+        double s = fmin(0.85, (0.1 + 0.35 * dif) * ibex__draw_unif(&d, 0.6, 1.4));
+        double a = sqrt(1 - s * s);
         for (size_t i = 0; i < mm; i++)
             f->master[i] = (float)(f->rms * (a * f->master[i] + s * fam[i]));
         /* Individual pits and bumps: strongly identifying, rare. */
@@ -326,17 +327,23 @@ ibex_status ibex_synth_cartridge_run(const ibex_synth_firearm *f, uint64_t shot_
     double tx = tr * cos(ta), ty = tr * sin(ta);
     double sx = f->seat * ibex__draw_normal(&d), sy = f->seat * ibex__draw_normal(&d);
     /* Transfer: mean, a tilt across the face (uneven firing-pin blow), smooth patches. */
-    double tmean = 0.95 - 0.55 * dif + 0.05 * ibex__draw_normal(&d);
-    tmean = fmin(1.0, fmax(0.15, tmean));
+    double tmean = 0.95 - 0.55 * dif + 0.08 * ibex__draw_normal(&d);
+    /* Now and then a poor impression (low chamber pressure, hard primer): the low tail
+     * of known-match scores on real sets. */
+    if (ibex__draw_unif(&d, 0, 1) < 0.02 + 0.06 * dif) tmean *= ibex__draw_unif(&d, 0.3, 0.6);
+    tmean = fmin(1.0, fmax(0.1, tmean));
     double tg = ibex__draw_unif(&d, 0, 0.2 + 0.5 * dif), tga = ibex__draw_unif(&d, 0, TWO_PI);
     double tvar = 0.08 + 0.35 * dif;
     double tpitch = ibex__draw_unif(&d, 0.12, 0.3) * (double)n;
     /* Primer's own roughness, noise, residual tilt of the levelled scan. */
-    double prim = f->rms * (0.15 + 0.75 * dif) * ibex__draw_unif(&d, 0.8, 1.25);
+    double prim = f->rms * (0.15 + 0.75 * dif) * ibex__draw_unif(&d, 0.7, 1.4);
     double prim_corr = ibex__draw_unif(&d, 8e-6, 25e-6);
     double noise = f->rms * (0.03 + 0.12 * dif);
     double tilt = f->rms * ibex__draw_unif(&d, 0, 0.3) / field, tia = ibex__draw_unif(&d, 0, TWO_PI);
     double rim = f->rim * ibex__draw_unif(&d, 0.7, 1.3), rim_w = ibex__draw_unif(&d, 15e-6, 40e-6);
+    /* Primer cup form left after levelling: a dome or dish about the aperture centre, the
+     * same kind of shape on every casing of every firearm (raises non-match scores). */
+    double dish = f->rms * ibex__draw_unif(&d, -0.8, 0.8) / (f->r_out * f->r_out);
     /* Aperture edge of this primer: a circle with small low-order wobble. */
     double wob[3][2];
     for (int k = 0; k < 3; k++) {
@@ -412,7 +419,7 @@ ibex_status ibex_synth_cartridge_run(const ibex_synth_firearm *f, uint64_t shot_
             t = fmin(1.0, fmax(0.0, t));
             double z = t * sample(f, px + sx, py + sy) + prs * pr[idx] +
                        noise * ibex__rng_gauss_fast(nkey, idx) +
-                       tilt * (ci * qx + si * qy);
+                       tilt * (ci * qx + si * qy) + dish * r2;
             double e = (fr - rfp) / rim_w;
             if (e < 4) z += rim * exp(-e * e);
             s->z[idx] = (float)z;

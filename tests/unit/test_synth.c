@@ -259,44 +259,54 @@ static double auc(const double *km, int nk, const double *knm, int nn)
     return w / ((double)nk * nn);
 }
 
-/* 5 firearms x 2 casings: all 5 KM pairs and all 40 KNM pairs. */
-static void cartridge_scores(double dif, double *km, double *knm, double *mk, double *mn, double *a)
+/* 6 firearms x 3 casings: all 18 KM pairs and 36 KNM pairs (every third of the 135). */
+static void cartridge_scores(double dif, double *mk, double *mn, double *a)
 {
-    ibex_surface *s[10];
-    for (int f = 0; f < 5; f++)
-        for (int k = 0; k < 2; k++) s[2 * f + k] = cartridge(1000 + (uint64_t)f, (uint64_t)k, 128, dif, NULL);
-    int nk = 0, nn = 0;
-    for (int i = 0; i < 10; i++)
-        for (int j = i + 1; j < 10; j++) {
+    enum { F = 6, K = 3, N = F * K };
+    ibex_surface *s[N];
+    double km[N * N], knm[N * N];
+    for (int f = 0; f < F; f++)
+        for (int k = 0; k < K; k++) s[K * f + k] = cartridge(1000 + (uint64_t)f, (uint64_t)k, 128, dif, NULL);
+    int nk = 0, nn = 0, t = 0;
+    for (int i = 0; i < N; i++)
+        for (int j = i + 1; j < N; j++) {
             if (!s[i] || !s[j]) continue;
+            int same = i / K == j / K;
+            if (!same && t++ % 3) continue;
             double v = SYNTH_SCORE_CARTRIDGE(s[i], s[j]);
-            if (i / 2 == j / 2) km[nk++] = v;
+            if (same) km[nk++] = v;
             else knm[nn++] = v;
         }
     *mk = *mn = 0;
     for (int i = 0; i < nk; i++) *mk += km[i] / nk;
     for (int i = 0; i < nn; i++) *mn += knm[i] / nn;
     *a = auc(km, nk, knm, nn);
-    for (int i = 0; i < 10; i++) ibex_surface_free(s[i]);
+    for (int i = 0; i < N; i++) ibex_surface_free(s[i]);
 }
 
+/* Expectations from bench_synth_calib (60 KM / 80 KNM pairs, same score): AUC 1.0 at
+ * difficulty 0.25, 0.95 at 0.5 (Fadul: 0.98), 0.81 at 0.75; margins allow for the
+ * smaller sample here. */
 static void test_cartridge_separation(void)
 {
-    double km[5], knm[45], mk_easy, mn_easy, a_easy, mk, mn, a, mk_hard, mn_hard, a_hard;
-    cartridge_scores(0.1, km, knm, &mk_easy, &mn_easy, &a_easy);
-    cartridge_scores(0.5, km, knm, &mk, &mn, &a);
-    cartridge_scores(0.9, km, knm, &mk_hard, &mn_hard, &a_hard);
+    double mk_easy, mn_easy, a_easy, mk, mn, a, mk_hard, mn_hard, a_hard;
+    cartridge_scores(0.1, &mk_easy, &mn_easy, &a_easy);
+    cartridge_scores(0.5, &mk, &mn, &a);
+    cartridge_scores(0.75, &mk_hard, &mn_hard, &a_hard);
     fprintf(stderr, "cartridge NCC: d=0.1 KM %.3f KNM %.3f AUC %.3f; d=0.5 KM %.3f KNM %.3f AUC "
-                    "%.3f; d=0.9 KM %.3f KNM %.3f AUC %.3f\n",
+                    "%.3f; d=0.75 KM %.3f KNM %.3f AUC %.3f\n",
             mk_easy, mn_easy, a_easy, mk, mn, a, mk_hard, mn_hard, a_hard);
-    /* easy: every same-firearm pair above every different-firearm pair */
-    CHECK_MSG(a_easy == 1.0, "AUC %g at difficulty 0.1", a_easy);
-    /* default: same-firearm pairs higher, with at most a few inversions */
-    CHECK_MSG(mk > mn + 0.1, "KM mean %g vs KNM mean %g at difficulty 0.5", mk, mn);
-    CHECK_MSG(a >= 0.95, "AUC %g at difficulty 0.5", a);
+    /* easy: same-firearm pairs above different-firearm pairs */
+    CHECK_MSG(a_easy >= 0.99, "AUC %g at difficulty 0.1", a_easy);
+    CHECK_MSG(mk_easy > mn_easy + 0.3, "KM mean %g vs KNM mean %g at difficulty 0.1", mk_easy, mn_easy);
+    /* default: same-firearm pairs clearly higher */
+    CHECK_MSG(mk > mn + 0.15, "KM mean %g vs KNM mean %g at difficulty 0.5", mk, mn);
+    CHECK_MSG(a >= 0.85, "AUC %g at difficulty 0.5", a);
+    /* hard: faint marks, KM still higher on average (with 6 firearms the AUC at this
+     * difficulty varies too much between seeds, about 0.6..0.9, to assert) */
+    CHECK_MSG(mk_hard > mn_hard + 0.03, "KM mean %g vs KNM %g at difficulty 0.75", mk_hard, mn_hard);
     /* harder sets separate less: KM scores fall with difficulty */
     CHECK_MSG(mk_easy > mk && mk > mk_hard, "KM means %g %g %g not falling", mk_easy, mk, mk_hard);
-    CHECK_MSG(mk_hard > mn_hard, "even at difficulty 0.9 KM mean %g should exceed KNM %g", mk_hard, mn_hard);
 }
 
 /* 2 barrels x 2 bullets x 6 lands: same land class vs different land class. */
