@@ -371,7 +371,7 @@ ibex_status ibex_synth_cartridge_run(const ibex_synth_firearm *f, uint64_t shot_
     if (st) return ibex__fail(diag, st, NULL, -1, "cannot make a %zux%zu surface", n, n);
     float *tf = calloc(nn, sizeof *tf), *pr = malloc(nn * sizeof *pr);
     if (!tf || !pr) goto nomem;
-    if (ibex__value_noise(ibex__key(key, 2), n, n, tpitch, (float)tvar, tf)) goto nomem;
+    if (ibex__value_noise(ibex__key(key, 2), n, n, tpitch, tpitch, (float)tvar, tf)) goto nomem;
     uint64_t pkey = ibex__key(key, 3);
     for (size_t i = 0; i < nn; i++) pr[i] = ibex__rng_gauss_fast(pkey, i);
     double sig = prim_corr / h;

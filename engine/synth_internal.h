@@ -83,9 +83,10 @@ int ibex__field(uint64_t key, size_t nx, size_t ny, double h, const ibex__spectr
 int ibex__blur(float *a, size_t nx, size_t ny, double sigma);
 
 /* Smooth (C1) value noise on an nx by ny grid: random normal values on a lattice of
- * pitch `pitch` points, blended with cubic Hermite weights. Adds amp * noise into out.
- * Returns 0, or -1 out of memory. */
-int ibex__value_noise(uint64_t key, size_t nx, size_t ny, double pitch, float amp, float *out);
+ * pitch (pitch_x, pitch_y) points, blended with cubic Hermite weights. Adds amp * noise
+ * into out. Returns 0, or -1 out of memory. */
+int ibex__value_noise(uint64_t key, size_t nx, size_t ny, double pitch_x, double pitch_y,
+                      float amp, float *out);
 
 /* Zero mean and unit rms over the n values (sums in double, in index order). */
 void ibex__normalise(float *a, size_t n);

@@ -168,6 +168,16 @@ ibex_status ibex_synth_land_run(const ibex_synth_barrel *b, uint64_t bullet_seed
     double phi = 0.003 * ibex__draw_normal(&d), tphi = tan(phi);
     double alpha = fmin(1.0, fmax(0.15, 0.95 - 0.5 * dif + 0.05 * ibex__draw_normal(&d)));
     double avar = 0.1 + 0.3 * dif, apitch = ibex__draw_unif(&d, 0.2, 0.5) * (double)ny;
+    /* Striae often start part-way along the land (the heel of the bullet takes no marks
+     * until it is seated): full transfer only past an onset row, fading in over a band. */
+    double onset = -1e30, onset_w = 1;
+    if (ibex__draw_unif(&d, 0, 1) < 0.3 + 0.4 * dif) {
+        onset = ibex__draw_unif(&d, -0.5, 0.1) * len;
+        onset_w = ibex__draw_unif(&d, 0.05, 0.25) * len;
+    }
+    double onset_floor = ibex__draw_unif(&d, 0.1, 0.4);
+    /* Transfer also varies across the land, in streaks along the striae. */
+    double xvar = 0.1 + 0.3 * dif, xpitch = ibex__draw_unif(&d, 0.03, 0.1) * (double)nx;
     double ammo = b->rms * (0.15 + 0.6 * dif);
     double rough = b->rms * (0.05 + 0.2 * dif), noise = b->rms * (0.02 + 0.08 * dif);
     double slope_x = 0.02 * ibex__draw_normal(&d), slope_y = 0.01 * ibex__draw_normal(&d);
@@ -190,10 +200,12 @@ ibex_status ibex_synth_land_run(const ibex_synth_barrel *b, uint64_t bullet_seed
     ibex_surface *s;
     ibex_status st = ibex_surface_create(nx, ny, h, h, &s);
     if (st) return ibex__fail(diag, st, NULL, -1, "cannot make a %zux%zu surface", nx, ny);
-    float *am = malloc(np * sizeof *am), *ro = malloc(nn * sizeof *ro), *av = calloc(ny, sizeof *av);
+    float *am = malloc(np * sizeof *am), *ro = malloc(nn * sizeof *ro), *av = calloc(nn, sizeof *av);
     if (!am || !ro || !av) goto nomem;
     if (striae(ibex__key(key, 2), np, b->ph, h, am)) goto nomem;
-    if (ibex__value_noise(ibex__key(key, 3), 1, ny, apitch, (float)avar, av)) goto nomem;
+    if (ibex__value_noise(ibex__key(key, 3), nx, ny, 1e30, apitch, (float)avar, av) ||
+        ibex__value_noise(ibex__key(key, 7), nx, ny, xpitch, 0.6 * (double)ny, (float)xvar, av))
+        goto nomem;
     for (size_t i = 0; i < nn; i++) ro[i] = ibex__rng_gauss_fast(ibex__key(key, 4), i);
     if (ibex__blur(ro, nx, ny, 2e-6 / h)) goto nomem;
     ibex__normalise(ro, nn);
@@ -204,9 +216,12 @@ ibex_status ibex_synth_land_run(const ibex_synth_barrel *b, uint64_t bullet_seed
     size_t roi = 0, missing = 0;
     for (size_t j = 0; j < ny; j++) {
         double y = ((double)j - cy) * h;
-        double a = fmax(0.0, alpha * (1 + av[j]));
+        double on = (y - onset) / onset_w;
+        on = on <= 0 ? 0 : on >= 1 ? 1 : on * on * (3 - 2 * on);
+        double ay = alpha * (onset_floor + (1 - onset_floor) * on);
         for (size_t i = 0; i < nx; i++) {
             size_t idx = j * nx + i;
+            double a = fmax(0.0, ay * (1 + av[idx]));
             double x = ((double)i - cx) * h - sx; /* across the land, from its centre */
             if (x < -0.5 * W - eL || x > 0.5 * W + eR) continue;
             double e = (fabs(x) - 0.5 * W) / b->shoulder;

@@ -206,10 +206,11 @@ int ibex__blur(float *a, size_t nx, size_t ny, double sigma)
     return 0;
 }
 
-int ibex__value_noise(uint64_t key, size_t nx, size_t ny, double pitch, float amp, float *out)
+int ibex__value_noise(uint64_t key, size_t nx, size_t ny, double pitch_x, double pitch_y,
+                      float amp, float *out)
 {
-    if (!(pitch > 0)) return 0;
-    size_t lx = (size_t)((double)nx / pitch) + 3, ly = (size_t)((double)ny / pitch) + 3;
+    if (!(pitch_x > 0) || !(pitch_y > 0)) return 0;
+    size_t lx = (size_t)((double)nx / pitch_x) + 3, ly = (size_t)((double)ny / pitch_y) + 3;
     float *lat = malloc(lx * ly * sizeof *lat);
     float *wx = malloc(nx * sizeof *wx);
     size_t *ix = malloc(nx * sizeof *ix);
@@ -221,13 +222,13 @@ int ibex__value_noise(uint64_t key, size_t nx, size_t ny, double pitch, float am
     }
     for (size_t i = 0; i < lx * ly; i++) lat[i] = ibex__rng_gauss_fast(key, i);
     for (size_t x = 0; x < nx; x++) {
-        double t = (double)x / pitch;
+        double t = (double)x / pitch_x;
         ix[x] = (size_t)t;
         double f = t - (double)ix[x];
         wx[x] = (float)(f * f * (3 - 2 * f));
     }
     for (size_t y = 0; y < ny; y++) {
-        double t = (double)y / pitch;
+        double t = (double)y / pitch_y;
         size_t iy = (size_t)t;
         double f = t - (double)iy;
         float wy = (float)(f * f * (3 - 2 * f));
