@@ -33,6 +33,8 @@ int compare_cartridge_main(int argc, char **argv);
 int compare_bullet_main(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_node(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "atomic_file.h"
@@ -22,6 +23,10 @@ ibex_status ibex__atomic_begin(const char *path, char *tmp, size_t tmp_size, ibe
         return ibex__fail(diag, IBEX_ERR_IO, path, -1, "cannot create a file beside it: %s",
                           strerror(e));
     }
+    /* mkstemp makes 0600; give the file the mode a plain create would have. */
+    mode_t mask = umask(0);
+    umask(mask);
+    (void)fchmod(fd, 0666 & ~mask); /* on failure 0600 stays: safe, only less convenient */
     close(fd);
     return IBEX_OK;
 }

@@ -44,6 +44,7 @@ static void set_axis(xmlNodePtr axes, const char *name, char type, const char *d
     ibex__xml_set_child_text(a, "Increment", buf, axis_order);
     ibex__format_double(off, buf, sizeof buf);
     ibex__xml_set_child_text(a, "Offset", buf, axis_order);
+    ibex__xml_sort_children(a, axis_order);
 }
 
 /* Set child text from metadata, or remove the child when the field is unset and optional. */
@@ -81,6 +82,10 @@ static void write_record2(xmlNodePtr root, const ibex_meta *m)
     meta_child(ps, "Type", m->probing_type, "Software", probe_order);
     meta_child(ps, "Identification", m->probing_id, "", probe_order);
     meta_child(r2, "Comment", m->comment, NULL, rec2_order);
+    /* Some writers put Record2 fields in another order; the schema fixes one. */
+    ibex__xml_sort_children(r2, rec2_order);
+    ibex__xml_sort_children(in, instr_order);
+    ibex__xml_sort_children(ps, probe_order);
 }
 
 static int has_vendor_fields(const ibex_meta *m)
@@ -174,6 +179,9 @@ static void fill_doc(xmlDocPtr doc, const ibex_surface *s, const char *dtype, co
     ibex__xml_set_child_text(link, "PointDataLink", "bindata/data.bin", link_order);
     ibex__xml_set_child_text(link, "MD5ChecksumPointData", data_md5, link_order);
 
+    ibex__xml_sort_children(r1, rec1_order);
+    ibex__xml_sort_children(axes, axes_order);
+    ibex__xml_sort_children(r3, rec3_order);
     xmlNodePtr r4 = ibex__xml_ensure_child(root, "Record4", root_order);
     ibex__xml_set_child_text(r4, "ChecksumFile", "md5checksum.hex", NULL);
 
@@ -194,6 +202,7 @@ static void fill_doc(xmlDocPtr doc, const ibex_surface *s, const char *dtype, co
     }
     if (vendor && !have_vendor)
         xmlNewTextChild(root, NULL, (const xmlChar *)"VendorSpecificID", (const xmlChar *)IBEX_VENDOR_ID);
+    ibex__xml_sort_children(root, root_order);
 }
 
 /* Little-endian float32 or float64, NaN where invalid. */
@@ -228,7 +237,9 @@ static int add_member(zip_t *za, const char *name, const void *data, size_t size
         zip_source_free(src);
         return 0;
     }
-    return zip_file_set_mtime(za, (zip_uint64_t)idx, MEMBER_MTIME, 0) == 0;
+    /* Level 1: height noise barely compresses further, and level 6 costs 5x the time. */
+    return zip_set_file_compression(za, (zip_uint64_t)idx, ZIP_CM_DEFLATE, 1) == 0 &&
+           zip_file_set_mtime(za, (zip_uint64_t)idx, MEMBER_MTIME, 0) == 0;
 }
 
 ibex_status ibex_surface_write_x3p(const ibex_surface *s, const char *path, unsigned flags,

@@ -116,6 +116,26 @@ xmlNodePtr ibex__xml_set_child_text(xmlNodePtr parent, const char *name, const c
     return c;
 }
 
+void ibex__xml_sort_children(xmlNodePtr parent, const char *const *order)
+{
+    xmlNodePtr anchor = NULL; /* last node placed */
+    for (int i = 0; order[i]; i++) {
+        xmlNodePtr c = parent->children, next;
+        for (; c; c = next) {
+            next = c->next;
+            if (c->type != XML_ELEMENT_NODE || strcmp((const char *)c->name, order[i])) continue;
+            xmlUnlinkNode(c);
+            if (anchor)
+                xmlAddNextSibling(anchor, c);
+            else if (parent->children)
+                xmlAddPrevSibling(parent->children, c);
+            else
+                xmlAddChild(parent, c);
+            anchor = c;
+        }
+    }
+}
+
 void ibex__xml_remove_children(xmlNodePtr parent, const char *name)
 {
     xmlNodePtr c;

@@ -24,6 +24,10 @@ xmlNodePtr ibex__xml_ensure_child(xmlNodePtr parent, const char *name, const cha
 xmlNodePtr ibex__xml_set_child_text(xmlNodePtr parent, const char *name, const char *text,
                                     const char *const *order);
 
+/* Move the children named in order to the front, in that order; others keep their
+ * relative order after them. */
+void ibex__xml_sort_children(xmlNodePtr parent, const char *const *order);
+
 /* Remove every element child with this local name. */
 void ibex__xml_remove_children(xmlNodePtr parent, const char *name);
 

@@ -90,6 +90,14 @@ static inline int fixture_write(const fixture *f, const char *path)
     unsigned char *data = calloc(n ? n * ts : 1, 1);
     unsigned char *vb = calloc((n + 7) / 8 + 1, 1);
     char *list = malloc(n * 40 + 64);
+    char *xml = malloc(n * 40 + 8192);
+    if (!data || !vb || !list || !xml) {
+        free(data);
+        free(vb);
+        free(list);
+        free(xml);
+        return -1;
+    }
     size_t lp = 0;
     lp += (size_t)sprintf(list + lp, "<DataList>");
     for (size_t i = 0; i < n; i++) {
@@ -127,7 +135,6 @@ static inline int fixture_write(const fixture *f, const char *path)
         snprintf(validlink, sizeof validlink,
                  "<ValidPointsLink>bindata/valid.bin</ValidPointsLink>"
                  "<MD5ChecksumValidPoints>%s</MD5ChecksumValidPoints>", vmd5);
-    char *xml = malloc(lp + 8192);
     const char *r2 = f->record2 ? f->record2
                                 : "<Date>2024-01-02T03:04:05</Date><Creator>IBEX tests</Creator>"
                                   "<Instrument><Manufacturer>Acme</Manufacturer><Model>M1</Model>"
