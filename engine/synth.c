@@ -337,8 +337,8 @@ ibex_status ibex_synth_cartridge_run(const ibex_synth_firearm *f, uint64_t shot_
     double tpitch = ibex__draw_unif(&d, 0.12, 0.3) * (double)n;
     /* Primer's own roughness, noise, residual tilt of the levelled scan. */
     double prim = f->rms * (0.15 + 0.75 * dif) * ibex__draw_unif(&d, 0.7, 1.4);
-    double prim_corr = ibex__draw_unif(&d, 8e-6, 25e-6);
-    double noise = f->rms * (0.03 + 0.12 * dif);
+    double prim_corr = ibex__draw_unif(&d, 12e-6, 35e-6);
+    double noise = f->rms * (0.02 + 0.06 * dif);
     double tilt = f->rms * ibex__draw_unif(&d, 0, 0.3) / field, tia = ibex__draw_unif(&d, 0, TWO_PI);
     double rim = f->rim * ibex__draw_unif(&d, 0.7, 1.3), rim_w = ibex__draw_unif(&d, 15e-6, 40e-6);
     /* Primer cup form left after levelling: a dome or dish about the aperture centre, the
@@ -417,7 +417,13 @@ ibex_status ibex_synth_cartridge_run(const ibex_synth_firearm *f, uint64_t shot_
             }
             double t = tmean * (1 + tg * (cg * px + sg * py) / f->r_out) + tf[idx];
             t = fmin(1.0, fmax(0.0, t));
-            double z = t * sample(f, px + sx, py + sy) + prs * pr[idx] +
+            /* Partial contact: the primer, pressed into the breech face, takes its shape
+             * only where the face reaches it; elsewhere its own surface stays. The local
+             * transfer t sets the contact level (t = 0.5: about half the area touches). A
+             * polynomial smooth minimum (width k) rounds the contact edges. */
+            double fz = sample(f, px + sx, py + sy), pz = f->rms * 3.0 * (t - 0.5) + prs * pr[idx];
+            double k = 0.3 * f->rms, hm = fmin(1.0, fmax(0.0, 0.5 + 0.5 * (pz - fz) / k));
+            double z = pz + hm * (fz - pz) - k * hm * (1 - hm) +
                        noise * ibex__rng_gauss_fast(nkey, idx) +
                        tilt * (ci * qx + si * qy) + dish * r2;
             double e = (fr - rfp) / rim_w;
