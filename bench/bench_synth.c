@@ -19,6 +19,13 @@ static double now_s(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+static double cpu_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
 static int cmp_d(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -107,25 +114,31 @@ int main(int argc, char **argv)
     } cases[] = {{"cartridge", 64, 2000}, {"cartridge", 128, 1000}, {"cartridge", 256, 100},
                  {"cartridge", 500, 20}, {"bullet", 64, 120}, {"bullet", 400, 12}};
     int fail = 0, reps = quick ? 1 : 5;
-    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++)
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++)
         for (int w = 0; w < 2; w++) { /* w = 1: also write X3P */
-            int count = quick ? (cases[c].count / 100 > 4 ? cases[c].count / 100 : 4) : cases[c].count;
-            int bullet = cases[c].kind[0] == 'b';
-            double t[5];
+            int count = quick ? (cases[k].count / 100 > 4 ? cases[k].count / 100 : 4) : cases[k].count;
+            int bullet = cases[k].kind[0] == 'b';
+            double t[5], c[5];
             if (!quick) { /* warm-up: FFT plans, page cache */
-                if (bullet) run_lands(cases[c].size, 6, w ? dir : NULL, &fail);
-                else run_cartridges(cases[c].size, 8, 4, w ? dir : NULL, &fail);
+                if (bullet) run_lands(cases[k].size, 6, w ? dir : NULL, &fail);
+                else run_cartridges(cases[k].size, 8, 4, w ? dir : NULL, &fail);
             }
-            for (int r = 0; r < reps; r++)
-                t[r] = bullet ? run_lands(cases[c].size, count, w ? dir : NULL, &fail)
-                              : run_cartridges(cases[c].size, count, 4, w ? dir : NULL, &fail);
+            for (int r = 0; r < reps; r++) {
+                double c0 = cpu_s();
+                t[r] = bullet ? run_lands(cases[k].size, count, w ? dir : NULL, &fail)
+                              : run_cartridges(cases[k].size, count, 4, w ? dir : NULL, &fail);
+                c[r] = (cpu_s() - c0) / count;
+            }
             qsort(t, (size_t)reps, sizeof *t, cmp_d);
-            double med = t[reps / 2];
+            qsort(c, (size_t)reps, sizeof *c, cmp_d);
+            double med = t[reps / 2], cmed = c[reps / 2];
             printf("{\"bench\":\"synth\",\"kind\":\"%s\",\"size\":%zu,\"per_source\":%d,"
                    "\"write_x3p\":%s,\"threads\":1,\"specimens\":%d,\"repeats\":%d,"
-                   "\"median_ms_per_specimen\":%.4f,\"specimens_per_second\":%.1f}\n",
-                   cases[c].kind, cases[c].size, bullet ? 12 : 4, w ? "true" : "false", count,
-                   reps, med * 1e3, med > 0 ? 1.0 / med : 0.0);
+                   "\"median_ms_per_specimen\":%.4f,\"specimens_per_second\":%.1f,"
+                   "\"cpu_ms_per_specimen\":%.4f,\"specimens_per_cpu_second\":%.1f}\n",
+                   cases[k].kind, cases[k].size, bullet ? 12 : 4, w ? "true" : "false", count,
+                   reps, med * 1e3, med > 0 ? 1.0 / med : 0.0, cmed * 1e3,
+                   cmed > 0 ? 1.0 / cmed : 0.0);
             fflush(stdout);
         }
     char path[4200];
