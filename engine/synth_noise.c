@@ -65,16 +65,19 @@ static plan_entry plans[MAX_PLANS];
 static int n_plans;
 static pthread_mutex_t plan_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static fftwf_plan get_plan(size_t nx, size_t ny)
+/* A cached plan, or (cache full) a new one that *owned says the caller must free with
+ * drop_plan. */
+static fftwf_plan get_plan(size_t nx, size_t ny, int *owned)
 {
     fftwf_plan p = NULL;
+    *owned = 0;
     pthread_mutex_lock(&plan_lock);
     for (int i = 0; i < n_plans; i++)
         if (plans[i].nx == nx && plans[i].ny == ny) {
             p = plans[i].plan;
             break;
         }
-    if (!p && n_plans < MAX_PLANS) {
+    if (!p) {
         size_t nc = ny * (nx / 2 + 1);
         fftwf_complex *in = fftwf_malloc(nc * sizeof *in);
         float *out = fftwf_malloc(nx * ny * sizeof *out);
@@ -88,11 +91,13 @@ static fftwf_plan get_plan(size_t nx, size_t ny)
                 p = fftwf_plan_dft_c2r_2d((int)ny, (int)nx, in, out,
                                           FFTW_ESTIMATE | FFTW_DESTROY_INPUT);
             if (saved > 1) fftwf_plan_with_nthreads(saved);
-            if (p) {
+            if (p && n_plans < MAX_PLANS) {
                 plans[n_plans].nx = nx;
                 plans[n_plans].ny = ny;
                 plans[n_plans].plan = p;
                 n_plans++;
+            } else if (p) {
+                *owned = 1;
             }
         }
         fftwf_free(in);
@@ -100,6 +105,13 @@ static fftwf_plan get_plan(size_t nx, size_t ny)
     }
     pthread_mutex_unlock(&plan_lock);
     return p;
+}
+
+static void drop_plan(fftwf_plan p)
+{
+    pthread_mutex_lock(&plan_lock);
+    fftwf_destroy_plan(p);
+    pthread_mutex_unlock(&plan_lock);
 }
 
 /* Frequency (cycles per metre) of FFT bin i of n at spacing h. */
@@ -113,10 +125,12 @@ int ibex__field(uint64_t key, size_t nx, size_t ny, double h, const ibex__spectr
                 float *out)
 {
     size_t nxc = nx / 2 + 1, nc = ny * nxc;
-    fftwf_plan plan = get_plan(nx, ny);
+    int owned;
+    fftwf_plan plan = get_plan(nx, ny, &owned);
     fftwf_complex *c = fftwf_malloc(nc * sizeof *c);
     float *r = fftwf_malloc(nx * ny * sizeof *r);
     if (!plan || !c || !r) {
+        if (plan && owned) drop_plan(plan);
         fftwf_free(c);
         fftwf_free(r);
         return -1;
@@ -143,6 +157,7 @@ int ibex__field(uint64_t key, size_t nx, size_t ny, double h, const ibex__spectr
         }
     }
     fftwf_execute_dft_c2r(plan, c, r);
+    if (owned) drop_plan(plan);
     memcpy(out, r, nx * ny * sizeof *out);
     fftwf_free(c);
     fftwf_free(r);

@@ -250,6 +250,30 @@ static void test_bad_options(void)
     CHECK(ibex_synth_cartridge(1, 1, &o, NULL, NULL, &d) == IBEX_ERR_ARG);
 }
 
+/* Many grid sizes in one process: more FFT sizes than the plan cache holds. Each still
+ * gives a surface with data, and the first size gives the same bits again afterwards. */
+static void test_many_sizes(void)
+{
+    ibex_surface *first = cartridge(3, 3, 16, 0.5, NULL);
+    int ok = 1;
+    for (size_t n = 17; n <= 64; n++) {
+        ibex_surface *s = cartridge(3, 3, n, 0.5, NULL);
+        ibex_surface_stats st;
+        if (!s) {
+            ok = 0;
+            continue;
+        }
+        ibex_surface_get_stats(s, &st);
+        if (!(st.valid_fraction > 0.05)) ok = 0;
+        ibex_surface_free(s);
+    }
+    CHECK(ok);
+    ibex_surface *again = cartridge(3, 3, 16, 0.5, NULL);
+    CHECK(first && again && same_bits(first, again));
+    ibex_surface_free(first);
+    ibex_surface_free(again);
+}
+
 /* Share of (KM, KNM) pairs ordered correctly. */
 static double auc(const double *km, int nk, const double *knm, int nn)
 {
@@ -356,6 +380,7 @@ int main(void)
     test_cartridge_geometry();
     test_land_geometry();
     test_bad_options();
+    test_many_sizes();
     test_cartridge_separation();
     test_bullet_separation();
     return check_exit();
