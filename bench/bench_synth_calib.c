@@ -182,6 +182,14 @@ static int write_png(const char *path, const dist *d, int nd)
             unsigned char *px = img + ((size_t)(ph - 10) * W + x) * 3;
             px[0] = px[1] = px[2] = 0;
         }
+        for (int t = 0; t <= 12; t++) { /* ticks every 0.1 from -0.2; long at 0, 0.5, 1 */
+            int x = p * pw + 6 + (int)((double)t / 12 * (pw - 12));
+            int len = (t == 2 || t == 7 || t == 12) ? 9 : 4;
+            for (int y = ph - 10; y < ph - 10 + len && y < ph; y++) {
+                unsigned char *px = img + ((size_t)y * W + x) * 3;
+                px[0] = px[1] = px[2] = 0;
+            }
+        }
     }
     png_image im;
     memset(&im, 0, sizeof im);
@@ -258,7 +266,15 @@ int main(int argc, char **argv)
                         "\"knm_sd\":%.4f,\"d_prime\":%.3f,\"auc\":%.4f}\n",
                 d[i].name, d[i].nkm, d[i].nknm, mk, sk, mn, sn, dp, auc);
     }
-    if (png && write_png(png, d, n)) fprintf(stderr, "bench_synth_calib: cannot write %s\n", png);
+    if (png) {
+        if (write_png(png, d, n)) fprintf(stderr, "bench_synth_calib: cannot write %s\n", png);
+        else {
+            printf("%s: histograms of scores -0.2..1 (long ticks at 0, 0.5, 1), KM orange, KNM "
+                   "blue, each scaled to its peak; panels left to right:", png);
+            for (int i = 0; i < n; i++) printf("%s %s", i ? "," : "", d[i].name);
+            printf("\n");
+        }
+    }
     for (int i = 0; i < n; i++) {
         free(d[i].km);
         free(d[i].knm);
