@@ -44,6 +44,10 @@ done
 "$IBEX" info --json "$T/a/F01/F01-1.x3p" > "$T/info.json" || no "ibex info refused a generated file"
 grep -q '"nx": 64' "$T/info.json" || no "info: nx"
 
+# the manifest feeds ibex ingest as the real sets' manifests do (ground truth kept)
+"$IBEX" ingest --no-sync "$T/lib.h5" --manifest "$M" > "$T/ingest.out" 2>&1 || no "ibex ingest refused the synthetic manifest: $(tail -n 1 "$T/ingest.out")"
+grep -q "library has 6 specimens" "$T/ingest.out" || no "ingest: expected 6 specimens"
+
 # --- bullets: determinism, keys = barrel land class, numbering rotation ---
 "$IBEX" synth bullet --barrels 2 --bullets-per-barrel 2 --size 32 --seed 7 --out "$T/p" --json > "$T/p.json" || no "bullet run p"
 "$IBEX" synth bullet --barrels 2 --bullets-per-barrel 2 --size 32 --seed 7 --out "$T/q" --threads 1 >/dev/null || no "bullet run q"
