@@ -1,5 +1,5 @@
 /* Speed of the synthetic generator (issue 6): casings and lands per second, engine only
- * (make the source, fire its specimens) and with X3P writing, one thread.
+ * (make the source, fire its specimens) and with X3P writing (no fsync), one thread.
  * Prints one JSON line per case: median over repeats after a warm-up.
  * Usage: bench_synth [--quick] [--dir DIR]   (--quick: one short repeat, a smoke test) */
 #include <stdint.h>
@@ -52,7 +52,7 @@ static double run_cartridges(size_t size, int count, int per, const char *dir, i
                 if (dir) {
                     char path[4096];
                     snprintf(path, sizeof path, "%s/bench-%d.x3p", dir, k);
-                    if (ibex_surface_write_x3p(s, path, 0, NULL)) *fail = 1;
+                    if (ibex_surface_write_x3p(s, path, IBEX_WRITE_NO_SYNC, NULL)) *fail = 1;
                 }
                 ibex_surface_free(s);
             }
@@ -83,7 +83,7 @@ static double run_lands(size_t size, int count, const char *dir, int *fail)
                     if (dir) {
                         char path[4096];
                         snprintf(path, sizeof path, "%s/bench-land.x3p", dir);
-                        if (ibex_surface_write_x3p(s, path, 0, NULL)) *fail = 1;
+                        if (ibex_surface_write_x3p(s, path, IBEX_WRITE_NO_SYNC, NULL)) *fail = 1;
                     }
                     ibex_surface_free(s);
                 }
