@@ -14,6 +14,8 @@ no() { echo "FAIL: $*" >&2; fail=1; }
 "$IBEX" synth cartridge --firearms 3 --per-firearm 2 --size 64 --seed 42 --out "$T/a" --threads 1 >/dev/null || no "cartridge run a"
 "$IBEX" synth --out "$T/b" cartridge --size 64 --threads 2 --seed 42 --per-firearm 2 --firearms 3 >/dev/null || no "cartridge run b (options anywhere)"
 diff -r "$T/a" "$T/b" >/dev/null || no "same seed gave different files"
+"$IBEX" synth cartridge --firearms 3 --per-firearm 2 --size 64 --seed 42 --out "$T/n" --no-sync >/dev/null || no "cartridge run --no-sync"
+diff -r "$T/a" "$T/n" >/dev/null || no "--no-sync gave different files"
 "$IBEX" synth cartridge --firearms 3 --per-firearm 2 --size 64 --seed 43 --out "$T/c" >/dev/null || no "cartridge run c"
 cmp -s "$T/a/F01/F01-1.x3p" "$T/c/F01/F01-1.x3p" 2>/dev/null && no "another seed gave the same file"
 
