@@ -36,7 +36,7 @@ static void help(void)
         "cartridges, barrel land for bullets). The same seed and options give byte-identical\n"
         "files, whatever the thread count.\n\n"
         "  --out DIR               output directory (made if missing)\n"
-        "  --seed S                set seed (default 1)\n"
+        "  --seed S                set seed, decimal or 0x hex (default 1)\n"
         "  --firearms F            cartridge: firearms (default 10)\n"
         "  --per-firearm K         cartridge: casings per firearm (default 4)\n"
         "  --barrels B             bullet: barrels (default 10)\n"
@@ -356,7 +356,8 @@ int cmd_synth(int argc, char **argv)
         case O_SEED: {
             char *e;
             errno = 0;
-            seed = strtoull(a, &e, 0);
+            int hex = a[0] == '0' && (a[1] == 'x' || a[1] == 'X');
+            seed = strtoull(a, &e, hex ? 16 : 10); /* decimal, or 0x hex (never octal) */
             if (errno || e == a || *e || a[0] == '-') return cli_usage_error("bad --seed '%s'", a);
             break;
         }
@@ -516,7 +517,10 @@ int cmd_synth(int argc, char **argv)
         json_object_set_new(o, "set", json_string(set));
         json_object_set_new(o, "out", json_string(out));
         json_object_set_new(o, "manifest", json_string(mpath));
-        json_object_set_new(o, "seed", json_integer((json_int_t)seed));
+        char sbuf[32];
+        snprintf(sbuf, sizeof sbuf, "%llu", seed);
+        json_object_set_new(o, "seed", seed <= (unsigned long long)INT64_MAX
+                                           ? json_integer((json_int_t)seed) : json_string(sbuf));
         json_object_set_new(o, bullet ? "barrels" : "firearms", json_integer(cfg.sources));
         json_object_set_new(o, bullet ? "bullets_per_barrel" : "per_firearm",
                             json_integer(cfg.per_source));
