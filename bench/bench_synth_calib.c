@@ -7,7 +7,9 @@
  * translation-searched normalised cross-correlation until IBEX's CMC comparator is on main;
  * point that macro at the comparator to calibrate against the real thing.
  *
- * Usage: bench_synth_calib [--data DIR] [--difficulty D]... [--knm N] [--png FILE] [--quick]
+ * With --bullets, also Hamby 44 land scans against synthetic lands (column-signature NCC).
+ * Usage: bench_synth_calib [--data DIR] [--difficulty D]... [--knm N] [--png FILE] [--bullets]
+ *                          [--quick]
  * Output: a table on stdout and one JSON line per set. Exit 0; 77 when the data are absent
  * and no synthetic-only run was asked for. */
 #include <math.h>
@@ -62,7 +64,9 @@ static double auc_of(const dist *d)
 }
 
 /* All KM pairs; KNM pairs in a fixed stride over all different-key pairs, at most max_knm. */
-static void score_set(const scan *sc, int n, int max_knm, dist *d)
+typedef double (*score_fn)(const ibex_surface *, const ibex_surface *);
+
+static void score_set(const scan *sc, int n, int max_knm, score_fn score, dist *d)
 {
     int total_knm = 0;
     for (int i = 0; i < n; i++)
@@ -75,13 +79,13 @@ static void score_set(const scan *sc, int n, int max_knm, dist *d)
         for (int j = i + 1; j < n; j++) {
             int same = strcmp(sc[i].key, sc[j].key) == 0;
             if (!same && (t++ % stride) != 0) continue;
-            double v = SYNTH_SCORE_CARTRIDGE(sc[i].s, sc[j].s);
+            double v = score(sc[i].s, sc[j].s);
             if (same) d->km[d->nkm++] = v;
             else d->knm[d->nknm++] = v;
         }
 }
 
-static int load_fadul(const char *dir, scan **out)
+static int load_real(const char *dir, const char *kind, const char *set, scan **out)
 {
     char path[4096], line[8192];
     snprintf(path, sizeof path, "%s/MANIFEST.tsv", dir);
@@ -97,7 +101,7 @@ static int load_fadul(const char *dir, scan **out)
             p = strchr(p, '\t');
             if (p) *p++ = '\0';
         }
-        if (k < 13 || strcmp(col[1], "cartridge") || strcmp(col[2], "fadul")) continue;
+        if (k < 13 || strcmp(col[1], kind) || strcmp(col[2], set)) continue;
         char fp[4200];
         snprintf(fp, sizeof fp, "%s/%.3000s", dir, col[0]);
         ibex_diag d;
@@ -109,6 +113,32 @@ static int load_fadul(const char *dir, scan **out)
         n++;
     }
     fclose(f);
+    *out = sc;
+    return n;
+}
+
+/* Bullets: barrels x bullets x lands land scans at 100 rows (6.25 um), keyed by land class. */
+static int make_synth_lands(double difficulty, int barrels, int bullets, uint64_t seed, scan **out)
+{
+    ibex_synth_opts o;
+    ibex_synth_opts_init(&o);
+    o.difficulty = difficulty;
+    o.size = 100;
+    o.family_seed = ibex_synth_seed_derive(seed, 0xFB);
+    scan *sc = calloc((size_t)(barrels * bullets * 6), sizeof *sc);
+    int n = 0;
+    for (int b = 0; b < barrels; b++) {
+        ibex_synth_barrel *br;
+        if (ibex_synth_barrel_create(ibex_synth_seed_derive(seed, (uint64_t)b), &o, &br, NULL)) continue;
+        for (int u = 0; u < bullets; u++)
+            for (int l = 0; l < 6; l++) {
+                ibex_synth_truth t;
+                if (ibex_synth_land_run(br, (uint64_t)u, l, &sc[n].s, &t, NULL)) continue;
+                snprintf(sc[n].key, sizeof sc[n].key, "B%02d-L%d", b + 1, t.land_class + 1);
+                n++;
+            }
+        ibex_synth_barrel_free(br);
+    }
     *out = sc;
     return n;
 }
@@ -206,16 +236,17 @@ int main(int argc, char **argv)
 {
     const char *data = getenv("IBEX_DATA_DEFAULT"), *png = NULL;
     double diffs[8];
-    int nd = 0, max_knm = 150, quick = 0;
+    int nd = 0, max_knm = 150, quick = 0, bullets = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--data") && i + 1 < argc) data = argv[++i];
         else if (!strcmp(argv[i], "--difficulty") && i + 1 < argc && nd < 8) diffs[nd++] = atof(argv[++i]);
         else if (!strcmp(argv[i], "--knm") && i + 1 < argc) max_knm = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--png") && i + 1 < argc) png = argv[++i];
         else if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--bullets")) bullets = 1;
         else {
             fprintf(stderr, "usage: bench_synth_calib [--data DIR] [--difficulty D]... [--knm N] "
-                            "[--png FILE] [--quick]\n");
+                            "[--png FILE] [--bullets] [--quick]\n");
             return 2;
         }
     }
@@ -228,13 +259,13 @@ int main(int argc, char **argv)
         }
     }
     if (quick) max_knm = 12;
-    dist d[9];
+    dist d[16];
     int n = 0;
     scan *real = NULL;
-    int nreal = data && !quick ? load_fadul(data, &real) : -1;
+    int nreal = data && !quick ? load_real(data, "cartridge", "fadul", &real) : -1;
     if (nreal > 0) {
         snprintf(d[n].name, sizeof d[n].name, "fadul (real)");
-        score_set(real, nreal, max_knm, &d[n]);
+        score_set(real, nreal, max_knm, SYNTH_SCORE_CARTRIDGE, &d[n]);
         n++;
         for (int i = 0; i < nreal; i++) ibex_surface_free(real[i].s);
     } else if (!quick) {
@@ -246,12 +277,32 @@ int main(int argc, char **argv)
         scan *sc;
         int ns = make_synth(diffs[k], quick ? 3 : 10, quick ? 2 : 4, 20261123, &sc);
         snprintf(d[n].name, sizeof d[n].name, "synth d=%.2f", diffs[k]);
-        score_set(sc, ns, max_knm, &d[n]);
+        score_set(sc, ns, max_knm, SYNTH_SCORE_CARTRIDGE, &d[n]);
         n++;
         for (int i = 0; i < ns; i++) ibex_surface_free(sc[i].s);
         free(sc);
     }
-    printf("%-16s %5s %5s  %-21s  %-21s  %6s %6s\n", "set", "n_km", "n_knm", "KM mean (sd)",
+    /* Bullets: Hamby 44 (barrel 1 and the unknowns) against synthetic lands, default
+     * difficulty; KNM pairs include different lands of one barrel, as in Hamby 44. */
+    if (bullets && n < 14) {
+        scan *hb = NULL;
+        int nh = data ? load_real(data, "bullet", "hamby44", &hb) : -1;
+        if (nh > 0) {
+            snprintf(d[n].name, sizeof d[n].name, "hamby44 (real)");
+            score_set(hb, nh, 100000, SYNTH_SCORE_BULLET, &d[n]);
+            n++;
+            for (int i = 0; i < nh; i++) ibex_surface_free(hb[i].s);
+        }
+        free(hb);
+        scan *sl;
+        int nl = make_synth_lands(0.5, 3, 2, 20261123, &sl);
+        snprintf(d[n].name, sizeof d[n].name, "synth lands d=0.50");
+        score_set(sl, nl, 100000, SYNTH_SCORE_BULLET, &d[n]);
+        n++;
+        for (int i = 0; i < nl; i++) ibex_surface_free(sl[i].s);
+        free(sl);
+    }
+    printf("%-18s %5s %5s  %-21s  %-21s  %6s %6s\n", "set", "n_km", "n_knm", "KM mean (sd)",
            "KNM mean (sd)", "d'", "AUC");
     for (int i = 0; i < n; i++) {
         double mk = mean_of(d[i].km, d[i].nkm), sk = sd_of(d[i].km, d[i].nkm);
@@ -259,7 +310,7 @@ int main(int argc, char **argv)
         double dp = (mk - mn) / sqrt(0.5 * (sk * sk + sn * sn)), auc = auc_of(&d[i]);
         qsort(d[i].km, (size_t)d[i].nkm, sizeof(double), cmp_d);
         qsort(d[i].knm, (size_t)d[i].nknm, sizeof(double), cmp_d);
-        printf("%-16s %5d %5d  %6.3f (%5.3f)        %6.3f (%5.3f)        %6.2f %6.3f\n", d[i].name,
+        printf("%-18s %5d %5d  %6.3f (%5.3f)        %6.3f (%5.3f)        %6.2f %6.3f\n", d[i].name,
                d[i].nkm, d[i].nknm, mk, sk, mn, sn, dp, auc);
         fprintf(stderr, "{\"bench\":\"synth_calib\",\"set\":\"%s\",\"score\":\"stand-in NCC\","
                         "\"n_km\":%d,\"n_knm\":%d,\"km_mean\":%.4f,\"km_sd\":%.4f,\"knm_mean\":%.4f,"
