@@ -4,6 +4,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <jansson.h>
+
 #include "cli.h"
 
 static void help(void)
@@ -18,6 +20,7 @@ static void help(void)
            "                  grey    heights as plain grey levels\n"
            "  --max-side N    shrink by whole-pixel averaging so neither side exceeds N pixels\n"
            "  --no-verify     read an X3P input whose MD5 checksums do not match\n"
+           "  --json          describe the picture written as one JSON object\n"
            "  -h, --help      this text\n\n"
            "The colour range runs from the 1st to the 99th percentile of the valid heights;\n"
            "missing points are drawn in brick red.\n"
@@ -44,12 +47,13 @@ int cmd_render(int argc, char **argv)
     static const struct option opts[] = {{"style", required_argument, 0, 's'},
                                          {"max-side", required_argument, 0, 'm'},
                                          {"no-verify", no_argument, 0, 'n'},
+                                         {"json", no_argument, 0, 'j'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     ibex_render_opts ro;
     ibex_render_opts_init(&ro);
     unsigned flags = 0;
-    int c;
+    int c, json = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 's':
@@ -66,6 +70,7 @@ int cmd_render(int argc, char **argv)
             break;
         }
         case 'n': flags |= IBEX_READ_NO_VERIFY; break;
+        case 'j': json = 1; break;
         case 'h': help(); return EXIT_OK;
         default: return cli_usage_error("unknown option");
         }
@@ -89,6 +94,15 @@ int cmd_render(int argc, char **argv)
         rc = EXIT_REFUSED;
     } else if ((st = ibex_image_write_png(im, out, &d))) {
         rc = cli_fail_status(st, &d);
+    } else if (json) {
+        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "in", in, "out", out,
+                              "style", style_name(ro.style), "width", (json_int_t)im->w,
+                              "height", (json_int_t)im->h, "nx", (json_int_t)s->nx,
+                              "ny", (json_int_t)s->ny);
+        char *txt = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
+        if (txt) printf("%s\n", txt);
+        free(txt);
+        json_decref(o);
     } else {
         printf("%s -> %s (%zux%zu, %s)\n", in, out, im->w, im->h, style_name(ro.style));
     }

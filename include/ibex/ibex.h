@@ -7,6 +7,7 @@
 #include "ibex/image.h"
 #include "ibex/io.h"
 #include "ibex/library.h"
+#include "ibex/bullet.h"
 
 #define IBEX_VERSION_STRING "0.1.0"
 
