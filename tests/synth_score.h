@@ -5,10 +5,10 @@
  *   bullets:    maximum normalised cross-correlation over lags of high-passed column-mean
  *               signatures of two land scans.
  * Hook: SYNTH_SCORE_CARTRIDGE / SYNTH_SCORE_BULLET name the functions the tests and the
- * bench call; define them (before including this header) to IBEX's CMC comparator and
- * bullet comparator once those are on main, with the same signature
- *     double f(const ibex_surface *a, const ibex_surface *b);
- * (higher = more similar). */
+ * bench call, with the signature  double f(const ibex_surface *a, const ibex_surface *b)
+ * (higher = more similar). Bullets use IBEX's land comparator (synth_ibex_land_score);
+ * cartridges use the stand-in NCC until IBEX's CMC comparator is on main: define
+ * SYNTH_SCORE_CARTRIDGE to it (before including this header) then. */
 #ifndef IBEX_TEST_SYNTH_SCORE_H
 #define IBEX_TEST_SYNTH_SCORE_H
 
@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "ibex/ibex.h"
+#include "ibex/bullet.h"
 
 #ifndef SYNTH_SCORE_SIDE
 #define SYNTH_SCORE_SIDE 64
@@ -259,11 +260,29 @@ static inline double synth_ncc_bullet(const ibex_surface *sa, const ibex_surface
     return best;
 }
 
+/* IBEX's land comparator (include/ibex/bullet.h): calibrated land score P(same land) of
+ * the two scans' signatures; -1 when either scan gives no signature. */
+static inline double synth_ibex_land_score(const ibex_surface *sa, const ibex_surface *sb)
+{
+    ibex_land_opts o;
+    ibex_land_opts_init(&o);
+    ibex_land_signature *a = NULL, *b = NULL;
+    ibex_land_result r;
+    double v = -1;
+    if (ibex_land_signature_create(sa, &o, &a, NULL) == IBEX_OK &&
+        ibex_land_signature_create(sb, &o, &b, NULL) == IBEX_OK &&
+        ibex_land_compare(a, b, &r, NULL) == IBEX_OK)
+        v = r.score;
+    ibex_land_signature_free(a);
+    ibex_land_signature_free(b);
+    return v;
+}
+
 #ifndef SYNTH_SCORE_CARTRIDGE
-#define SYNTH_SCORE_CARTRIDGE synth_ncc_cartridge
+#define SYNTH_SCORE_CARTRIDGE synth_ncc_cartridge /* until the CMC comparator is on main */
 #endif
 #ifndef SYNTH_SCORE_BULLET
-#define SYNTH_SCORE_BULLET synth_ncc_bullet
+#define SYNTH_SCORE_BULLET synth_ibex_land_score
 #endif
 
 #endif

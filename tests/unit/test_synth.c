@@ -1,9 +1,9 @@
 /* Synthetic generator (issue 6): determinism (same seeds -> same bits, whatever the thread
  * or call order), geometry against the reported ground truth, realistic magnitudes,
  * land-numbering rotation, refused options, and that same-source pairs score higher than
- * different-source pairs under an independent similarity score (tests/synth_score.h: a
- * rotation/translation-searched NCC standing in for IBEX's comparators until they are on
- * main; SYNTH_SCORE_CARTRIDGE / SYNTH_SCORE_BULLET are the hook to switch). */
+ * different-source pairs: bullets under IBEX's land and bullet comparators; cartridges
+ * under a rotation/translation-searched NCC (tests/synth_score.h) standing in for IBEX's
+ * CMC comparator until it is on main (SYNTH_SCORE_CARTRIDGE is the hook to switch). */
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "ibex/bullet.h"
 #include "ibex/ibex.h"
 #include "ibex/synth.h"
 #include "synth_score.h"
@@ -333,45 +334,84 @@ static void test_cartridge_separation(void)
     CHECK_MSG(mk_easy > mk && mk > mk_hard, "KM means %g %g %g not falling", mk_easy, mk, mk_hard);
 }
 
-/* 2 barrels x 2 bullets x 6 lands: same land class vs different land class. */
+/* Under IBEX's bullet comparator (include/ibex/bullet.h): 3 barrels x 2 bullets x 6 lands
+ * at 100 rows. Land pairs of the same barrel land score higher than other pairs, and the
+ * bullet comparison finds the land-numbering rotation the generator applied. */
 static void test_bullet_separation(void)
 {
+    enum { B = 3, U = 2, L = 6 };
     ibex_synth_opts o;
     ibex_synth_opts_init(&o);
     o.size = 100;
     o.family_seed = 5;
-    ibex_surface *s[24];
-    int cls[24];
-    for (int b = 0; b < 2; b++) {
+    ibex_land_opts lo;
+    ibex_land_opts_init(&lo);
+    ibex_land_signature *sg[B][U][L];
+    int off[B][U], nsig = 0;
+    for (int b = 0; b < B; b++) {
         ibex_synth_barrel *br;
         CHECK(ibex_synth_barrel_create(500 + (uint64_t)b, &o, &br, NULL) == IBEX_OK);
-        for (int u = 0; u < 2; u++)
-            for (int l = 0; l < 6; l++) {
+        for (int u = 0; u < U; u++)
+            for (int l = 0; l < L; l++) {
+                ibex_surface *s;
                 ibex_synth_truth t;
-                int k = b * 12 + u * 6 + l;
-                CHECK(ibex_synth_land_run(br, (uint64_t)u, l, &s[k], &t, NULL) == IBEX_OK);
-                cls[k] = b * 6 + t.land_class;
+                ibex_diag d;
+                sg[b][u][l] = NULL;
+                CHECK(ibex_synth_land_run(br, (uint64_t)u, l, &s, &t, NULL) == IBEX_OK);
+                off[b][u] = t.land_offset;
+                ibex_status st = ibex_land_signature_create(s, &lo, &sg[b][u][l], &d);
+                CHECK_MSG(st == IBEX_OK, "barrel %d bullet %d land %d: no signature: %s", b, u, l,
+                          d.message);
+                if (st) sg[b][u][l] = NULL;
+                else nsig++;
+                /* the striae run along y: the comparator finds that axis by itself */
+                if (sg[b][u][l]) CHECK(sg[b][u][l]->axis == IBEX_LAND_AXIS_X);
+                ibex_surface_free(s);
             }
         ibex_synth_barrel_free(br);
     }
-    double km[24], knm[300], mk = 0, mn = 0;
+    CHECK(nsig == B * U * L);
+    /* land pairs across the two bullets of a barrel and across barrels */
+    double km[B * L], knm[B * B * L * L], mk = 0, mn = 0;
     int nk = 0, nn = 0;
-    for (int i = 0; i < 24; i++)
-        for (int j = i + 1; j < 24; j++) {
-            if (i / 6 == j / 6) continue; /* lands of one bullet: never the same class */
-            double v = SYNTH_SCORE_BULLET(s[i], s[j]);
-            if (cls[i] == cls[j]) km[nk++] = v;
-            else knm[nn++] = v;
-        }
+    for (int b1 = 0; b1 < B; b1++)
+        for (int b2 = b1; b2 < B; b2++)
+            for (int i = 0; i < L; i++)
+                for (int j = 0; j < L; j++) {
+                    const ibex_land_signature *x = sg[b1][0][i], *y = sg[b2][1][j];
+                    ibex_land_result r;
+                    if (!x || !y || ibex_land_compare(x, y, &r, NULL) != IBEX_OK) continue;
+                    int same = b1 == b2 && (i + off[b1][0]) % L == (j + off[b2][1]) % L;
+                    if (same) km[nk++] = r.score;
+                    else knm[nn++] = r.score;
+                }
     for (int i = 0; i < nk; i++) mk += km[i] / nk;
     for (int i = 0; i < nn; i++) mn += knm[i] / nn;
     double a = auc(km, nk, knm, nn);
-    fprintf(stderr, "bullet signature NCC: %d KM mean %.3f, %d KNM mean %.3f, AUC %.3f\n", nk, mk,
-            nn, mn, a);
-    CHECK(nk == 12); /* each barrel: 6 classes, one pair of bullets */
+    fprintf(stderr, "IBEX land score: %d KM mean %.3f, %d KNM mean %.3f, AUC %.3f\n", nk, mk, nn,
+            mn, a);
+    CHECK(nk == B * L);
     CHECK_MSG(mk > mn + 0.2, "KM mean %g vs KNM mean %g", mk, mn);
     CHECK_MSG(a >= 0.95, "AUC %g", a);
-    for (int i = 0; i < 24; i++) ibex_surface_free(s[i]);
+    /* bullet level: best phase = difference of the two bullets' numbering offsets */
+    for (int b = 0; b < B; b++) {
+        ibex_bullet x = {L, (const ibex_land_signature *const *)sg[b][0]};
+        ibex_bullet y = {L, (const ibex_land_signature *const *)sg[b][1]};
+        ibex_bullet_result *r;
+        if (ibex_bullet_compare(&x, &y, &r, NULL) != IBEX_OK) {
+            CHECK(0);
+            continue;
+        }
+        size_t truth = (size_t)(((off[b][0] - off[b][1]) % L + L) % L);
+        CHECK_MSG(r->best_phase == truth, "barrel %d: phase %zu, generator rotated by %zu", b,
+                  r->best_phase, truth);
+        CHECK_MSG(r->score > r->runner_up, "barrel %d: SAM %g not above runner-up %g", b, r->score,
+                  r->runner_up);
+        ibex_bullet_result_free(r);
+    }
+    for (int b = 0; b < B; b++)
+        for (int u = 0; u < U; u++)
+            for (int l = 0; l < L; l++) ibex_land_signature_free(sg[b][u][l]);
 }
 
 int main(void)
