@@ -1,9 +1,545 @@
-/* Placeholder until this subcommand is built. */
+/* ibex synth: seeded synthetic cartridge cases and bullets with ground truth, written as
+ * X3P files plus a MANIFEST.tsv in the format of the real data sets. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "atomic_file.h"
 #include "cli.h"
+#include "ibex/synth.h"
+
+/* Columns of ../shared/datasets/real/MANIFEST.tsv, in order. */
+static const char *const manifest_cols[] = {
+    "relative_path", "kind", "set", "firearm_id", "specimen_id", "source_repo", "commit",
+    "source_path", "license", "size_bytes", "sha256", "role", "same_source_key", "notes"};
+
+static void help(void)
+{
+    printf(
+        "Usage: ibex synth cartridge --out DIR [--firearms F] [--per-firearm K] [OPTIONS]\n"
+        "       ibex synth bullet --out DIR [--barrels B] [--bullets-per-barrel K] [--lands L]\n"
+        "                         [OPTIONS]\n\n"
+        "Generate seeded synthetic toolmark scans with known ground truth: breech faces of\n"
+        "cartridge cases fired in F firearms (K each), or the L land scans of K bullets fired\n"
+        "in each of B barrels. Writes one X3P file per scan under DIR and DIR/MANIFEST.tsv with\n"
+        "the columns of the real data sets' manifest (same_source_key = firearm for\n"
+        "cartridges, barrel land for bullets). The same seed and options give byte-identical\n"
+        "files, whatever the thread count.\n\n"
+        "  --out DIR               output directory (made if missing)\n"
+        "  --seed S                set seed, decimal or 0x hex (default 1)\n"
+        "  --firearms F            cartridge: firearms (default 10)\n"
+        "  --per-firearm K         cartridge: casings per firearm (default 4)\n"
+        "  --barrels B             bullet: barrels (default 10)\n"
+        "  --bullets-per-barrel K  bullet: bullets per barrel (default 2)\n"
+        "  --lands L               bullet: lands per barrel, 3..16 (default 6)\n"
+        "  --size N                cartridge: N x N points (default 500); bullet: N points\n"
+        "                          along the land (default 400)\n"
+        "  --spacing M             metres per point (default: a 3.125 mm cartridge field or a\n"
+        "                          0.625 mm land length divided by N: 6.25e-6 / 1.5625e-6)\n"
+        "  --difficulty D          0 (easy) .. 1 (hard), default 0.5\n"
+        "  --set NAME              set name in the manifest and keys (default synth-sSEED)\n"
+        "  --format x3p            output format (only x3p)\n"
+        "  --threads N             worker threads (default: online CPUs)\n"
+        "  --no-sync               skip fsync per file (never partial files, but not durable\n"
+        "                          on power loss): much faster for large sets\n"
+        "  --json                  print a JSON summary on stdout\n"
+        "  -h, --help              this text\n\n"
+        "Exit status: 0 written, 1 generation or writing failed, 2 usage error.\n");
+}
+
+typedef struct job_cfg {
+    int bullet;
+    ibex_synth_opts opts;
+    uint64_t seed;
+    const char *out, *set;
+    long sources, per_source;
+    int lands;
+    int wsrc, wspec; /* digits of source and specimen numbers */
+    unsigned write_flags;
+} job_cfg;
+
+/* Result of one source (firearm or barrel): its manifest rows, or the first failure. */
+typedef struct src_result {
+    char *rows;
+    size_t len, cap;
+    ibex_status st;
+    ibex_diag diag;
+} src_result;
+
+static int append(src_result *r, const char *s)
+{
+    size_t n = strlen(s);
+    if (r->len + n + 1 > r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 4096;
+        while (cap < r->len + n + 1) cap *= 2;
+        char *p = realloc(r->rows, cap);
+        if (!p) return -1;
+        r->rows = p;
+        r->cap = cap;
+    }
+    memcpy(r->rows + r->len, s, n + 1);
+    r->len += n;
+    return 0;
+}
+
+static int make_dir(const char *path)
+{
+    if (mkdir(path, 0777) == 0 || errno == EEXIST) return 0;
+    return -1;
+}
+
+/* SHA-256 (hex) and size of a file. */
+static int file_digest(const char *path, char hex[65], long long *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    unsigned char buf[65536], md[32];
+    unsigned mdlen = 0;
+    long long total = 0;
+    size_t n;
+    while (ok && (n = fread(buf, 1, sizeof buf, f)) > 0) {
+        ok = EVP_DigestUpdate(ctx, buf, n);
+        total += (long long)n;
+    }
+    ok = ok && !ferror(f) && EVP_DigestFinal_ex(ctx, md, &mdlen) && mdlen == 32;
+    EVP_MD_CTX_free(ctx);
+    fclose(f);
+    if (!ok) return -1;
+    for (int i = 0; i < 32; i++) sprintf(hex + 2 * i, "%02x", md[i]);
+    *size = total;
+    return 0;
+}
+
+static const char *pattern_word(int p)
+{
+    return p == IBEX_SYNTH_FILING ? "filing" : p == IBEX_SYNTH_MILLING ? "milling" : "cross-hatch";
+}
+
+/* Write one surface, then its manifest row. */
+static ibex_status emit(const job_cfg *c, src_result *r, ibex_surface *s, const char *dir,
+                        const char *file, const char *src_id, const char *spec_id,
+                        const char *key, const char *recipe, const char *notes)
+{
+    char rel[512], path[4096], row[4096], hex[65];
+    long long size;
+    snprintf(rel, sizeof rel, "%s/%s", dir, file);
+    snprintf(path, sizeof path, "%s/%s", c->out, rel);
+    if (ibex_meta_set(&s->meta, "firearm_serial", src_id) ||
+        ibex_meta_set(&s->meta, "specimen_id", spec_id) ||
+        ibex_meta_set(&s->meta, "case_number", c->set))
+        return IBEX_ERR_NOMEM;
+    ibex_status st = ibex_surface_write_x3p(s, path, c->write_flags, &r->diag);
+    if (st) return st;
+    if (file_digest(path, hex, &size)) {
+        snprintf(r->diag.file, sizeof r->diag.file, "%.500s", path);
+        snprintf(r->diag.message, sizeof r->diag.message, "cannot read back for SHA-256");
+        return IBEX_ERR_IO;
+    }
+    snprintf(row, sizeof row,
+             "%s\t%s\t%s\t%s\t%s\tibex-synth\tibex %s\t%s\tCC0-1.0 (synthetic)\t%lld\t%s\tsynth\t"
+             "%s:%s\t%s\n",
+             rel, c->bullet ? "bullet" : "cartridge", c->set, src_id, spec_id,
+             IBEX_VERSION_STRING, recipe, size, hex, c->set, key, notes);
+    return append(r, row) ? IBEX_ERR_NOMEM : IBEX_OK;
+}
+
+static ibex_status run_firearm(const job_cfg *c, long fi, src_result *r)
+{
+    uint64_t root = ibex_synth_seed_derive(c->seed, 1);
+    uint64_t fseed = ibex_synth_seed_derive(root, (uint64_t)fi);
+    ibex_synth_firearm *f;
+    ibex_status st = ibex_synth_firearm_create(fseed, &c->opts, &f, &r->diag);
+    if (st) return st;
+    char id[32], dir[64];
+    snprintf(id, sizeof id, "F%0*ld", c->wsrc, fi + 1);
+    snprintf(dir, sizeof dir, "%s", id);
+    char dpath[4096];
+    snprintf(dpath, sizeof dpath, "%s/%s", c->out, dir);
+    if (make_dir(dpath)) {
+        ibex_synth_firearm_free(f);
+        snprintf(r->diag.file, sizeof r->diag.file, "%.500s", dpath);
+        snprintf(r->diag.message, sizeof r->diag.message, "cannot make directory: %s",
+                 strerror(errno));
+        return IBEX_ERR_IO;
+    }
+    for (long k = 0; k < c->per_source && !st; k++) {
+        uint64_t sseed = ibex_synth_seed_derive(ibex_synth_seed_derive(fseed, 2), (uint64_t)k);
+        ibex_surface *s;
+        ibex_synth_truth t;
+        if ((st = ibex_synth_cartridge_run(f, sseed, &s, &t, &r->diag))) break;
+        char spec[64], file[96], recipe[128], notes[512];
+        snprintf(spec, sizeof spec, "%s-%0*ld", id, c->wspec, k + 1);
+        snprintf(file, sizeof file, "%s.x3p", spec);
+        snprintf(recipe, sizeof recipe, "synth cartridge seed=%llu firearm=%ld shot=%ld",
+                 (unsigned long long)c->seed, fi + 1, k + 1);
+        snprintf(notes, sizeof notes,
+                 "synthetic breech face; pattern %s; difficulty %g; rotation %.3f deg; shift "
+                 "(%.2f, %.2f) um; transfer %.3f; missing %.3f; firearm seed 0x%016llx; shot "
+                 "seed 0x%016llx",
+                 pattern_word(t.pattern), c->opts.difficulty, t.rotation * 180 / M_PI,
+                 t.shift_x * 1e6, t.shift_y * 1e6, t.transfer, t.missing_fraction,
+                 (unsigned long long)fseed, (unsigned long long)sseed);
+        st = emit(c, r, s, dir, file, id, spec, id, recipe, notes);
+        ibex_surface_free(s);
+    }
+    ibex_synth_firearm_free(f);
+    return st;
+}
+
+static ibex_status run_barrel(const job_cfg *c, long bi, src_result *r)
+{
+    uint64_t root = ibex_synth_seed_derive(c->seed, 2);
+    uint64_t bseed = ibex_synth_seed_derive(root, (uint64_t)bi);
+    ibex_synth_barrel *b;
+    ibex_status st = ibex_synth_barrel_create(bseed, &c->opts, &b, &r->diag);
+    if (st) return st;
+    char id[32], dpath[4096];
+    snprintf(id, sizeof id, "B%0*ld", c->wsrc, bi + 1);
+    snprintf(dpath, sizeof dpath, "%s/%s", c->out, id);
+    if (make_dir(dpath)) {
+        ibex_synth_barrel_free(b);
+        snprintf(r->diag.file, sizeof r->diag.file, "%.500s", dpath);
+        snprintf(r->diag.message, sizeof r->diag.message, "cannot make directory: %s",
+                 strerror(errno));
+        return IBEX_ERR_IO;
+    }
+    for (long k = 0; k < c->per_source && !st; k++) {
+        uint64_t useed = ibex_synth_seed_derive(ibex_synth_seed_derive(bseed, 2), (uint64_t)k);
+        for (int l = 0; l < c->lands && !st; l++) {
+            ibex_surface *s;
+            ibex_synth_truth t;
+            if ((st = ibex_synth_land_run(b, useed, l, &s, &t, &r->diag))) break;
+            char spec[96], file[96], key[48], recipe[160], notes[512];
+            snprintf(spec, sizeof spec, "%s Bullet %0*ld Land %d", id, c->wspec, k + 1, l + 1);
+            snprintf(file, sizeof file, "%s-Bullet_%0*ld-Land_%d.x3p", id, c->wspec, k + 1, l + 1);
+            snprintf(key, sizeof key, "%s-L%d", id, t.land_class + 1);
+            snprintf(recipe, sizeof recipe, "synth bullet seed=%llu barrel=%ld bullet=%ld land=%d",
+                     (unsigned long long)c->seed, bi + 1, k + 1, l + 1);
+            snprintf(notes, sizeof notes,
+                     "synthetic land; barrel land %d (bullet numbering offset %d); difficulty %g; "
+                     "shift %.2f um; slant %.4f deg; transfer %.3f; missing %.3f; barrel seed "
+                     "0x%016llx; bullet seed 0x%016llx",
+                     t.land_class + 1, t.land_offset, c->opts.difficulty, t.shift_x * 1e6,
+                     t.rotation * 180 / M_PI, t.transfer, t.missing_fraction,
+                     (unsigned long long)bseed, (unsigned long long)useed);
+            st = emit(c, r, s, id, file, id, spec, key, recipe, notes);
+            ibex_surface_free(s);
+        }
+    }
+    ibex_synth_barrel_free(b);
+    return st;
+}
+
+/* A batch of sources shared by the worker threads; each takes the next index. */
+typedef struct batch {
+    const job_cfg *cfg;
+    long first, count;
+    src_result *res;
+    long next;
+    pthread_mutex_t lock;
+} batch;
+
+static void *worker(void *arg)
+{
+    batch *b = arg;
+    for (;;) {
+        pthread_mutex_lock(&b->lock);
+        long i = b->next++;
+        pthread_mutex_unlock(&b->lock);
+        if (i >= b->count) break;
+        src_result *r = &b->res[i];
+        ibex_diag_clear(&r->diag);
+        r->st = b->cfg->bullet ? run_barrel(b->cfg, b->first + i, r)
+                               : run_firearm(b->cfg, b->first + i, r);
+    }
+    return NULL;
+}
+
+static int digits(long n)
+{
+    int d = 1;
+    while (n >= 10) {
+        n /= 10;
+        d++;
+    }
+    return d;
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *e;
+    errno = 0;
+    long v = strtol(s, &e, 10);
+    if (errno || e == s || *e || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_double(const char *s, double *out)
+{
+    char *e;
+    errno = 0;
+    double v = strtod(s, &e);
+    if (errno || e == s || *e || !isfinite(v)) return -1;
+    *out = v;
+    return 0;
+}
+
+enum { O_FIREARMS = 256, O_PER, O_BARRELS, O_BULLETS, O_LANDS, O_SEED, O_OUT, O_SPACING,
+       O_SIZE, O_DIFF, O_FORMAT, O_SET, O_THREADS, O_JSON, O_NOSYNC };
+
 int cmd_synth(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    cli_error("not built yet");
-    return EXIT_REFUSED;
+    static const struct option lopts[] = {
+        {"firearms", required_argument, 0, O_FIREARMS},
+        {"per-firearm", required_argument, 0, O_PER},
+        {"barrels", required_argument, 0, O_BARRELS},
+        {"bullets-per-barrel", required_argument, 0, O_BULLETS},
+        {"lands", required_argument, 0, O_LANDS},
+        {"seed", required_argument, 0, O_SEED},
+        {"out", required_argument, 0, O_OUT},
+        {"spacing", required_argument, 0, O_SPACING},
+        {"size", required_argument, 0, O_SIZE},
+        {"difficulty", required_argument, 0, O_DIFF},
+        {"format", required_argument, 0, O_FORMAT},
+        {"set", required_argument, 0, O_SET},
+        {"threads", required_argument, 0, O_THREADS},
+        {"json", no_argument, 0, O_JSON},
+        {"no-sync", no_argument, 0, O_NOSYNC},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    long firearms = -1, per = -1, barrels = -1, bullets = -1, lands = -1, size = 0, threads = 0;
+    double spacing = 0, diff = 0.5;
+    unsigned long long seed = 1;
+    const char *out = NULL, *set = NULL;
+    int json = 0, nosync = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
+        const char *a = optarg;
+        switch (c) {
+        case 'h': help(); return EXIT_OK;
+        case O_FIREARMS:
+            if (parse_long(a, 1, 100000000, &firearms)) return cli_usage_error("bad --firearms '%s'", a);
+            break;
+        case O_PER:
+            if (parse_long(a, 1, 100000, &per)) return cli_usage_error("bad --per-firearm '%s'", a);
+            break;
+        case O_BARRELS:
+            if (parse_long(a, 1, 100000000, &barrels)) return cli_usage_error("bad --barrels '%s'", a);
+            break;
+        case O_BULLETS:
+            if (parse_long(a, 1, 100000, &bullets))
+                return cli_usage_error("bad --bullets-per-barrel '%s'", a);
+            break;
+        case O_LANDS:
+            if (parse_long(a, 3, 16, &lands)) return cli_usage_error("--lands must be 3..16, not '%s'", a);
+            break;
+        case O_SEED: {
+            char *e;
+            errno = 0;
+            int hex = a[0] == '0' && (a[1] == 'x' || a[1] == 'X');
+            seed = strtoull(a, &e, hex ? 16 : 10); /* decimal, or 0x hex (never octal) */
+            if (errno || e == a || *e || a[0] == '-') return cli_usage_error("bad --seed '%s'", a);
+            break;
+        }
+        case O_OUT: out = a; break;
+        case O_SPACING:
+            if (parse_double(a, &spacing) || !(spacing >= 1e-8 && spacing <= 1e-4))
+                return cli_usage_error("--spacing must be metres in 1e-8..1e-4, not '%s'", a);
+            break;
+        case O_SIZE:
+            if (parse_long(a, 16, 8192, &size)) return cli_usage_error("--size must be 16..8192, not '%s'", a);
+            break;
+        case O_DIFF:
+            if (parse_double(a, &diff) || diff < 0 || diff > 1)
+                return cli_usage_error("--difficulty must be 0..1, not '%s'", a);
+            break;
+        case O_FORMAT:
+            if (strcmp(a, "x3p") != 0) return cli_usage_error("--format: only x3p is supported, not '%s'", a);
+            break;
+        case O_SET:
+            if (!a[0] || strpbrk(a, "\t\n\r:/")) return cli_usage_error("bad --set '%s' (no tab, ':' or '/')", a);
+            set = a;
+            break;
+        case O_THREADS:
+            if (parse_long(a, 1, 256, &threads)) return cli_usage_error("--threads must be 1..256, not '%s'", a);
+            break;
+        case O_JSON: json = 1; break;
+        case O_NOSYNC: nosync = 1; break;
+        default: return cli_usage_error("unknown option");
+        }
+    }
+    if (optind >= argc) return cli_usage_error("say 'cartridge' or 'bullet'");
+    if (optind + 1 < argc) return cli_usage_error("unexpected argument '%s'", argv[optind + 1]);
+    const char *kind = argv[optind];
+    int bullet;
+    if (!strcmp(kind, "cartridge")) bullet = 0;
+    else if (!strcmp(kind, "bullet")) bullet = 1;
+    else return cli_usage_error("unknown kind '%s' (cartridge or bullet)", kind);
+    if (!bullet && (barrels >= 0 || bullets >= 0 || lands >= 0))
+        return cli_usage_error("--barrels, --bullets-per-barrel and --lands are for bullets");
+    if (bullet && (firearms >= 0 || per >= 0))
+        return cli_usage_error("--firearms and --per-firearm are for cartridges");
+    if (!out) return cli_usage_error("--out DIR is required");
+
+    job_cfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.bullet = bullet;
+    ibex_synth_opts_init(&cfg.opts);
+    cfg.opts.size = (size_t)size;
+    cfg.opts.spacing = spacing;
+    cfg.opts.difficulty = diff;
+    cfg.opts.family_seed = ibex_synth_seed_derive(seed, 0xFA);
+    cfg.opts.lands = lands > 0 ? (int)lands : 6;
+    cfg.seed = seed;
+    cfg.out = out;
+    cfg.write_flags = nosync ? IBEX_WRITE_NO_SYNC : 0;
+    char setbuf[64];
+    if (!set) {
+        snprintf(setbuf, sizeof setbuf, "synth-s%llu", seed);
+        set = setbuf;
+    }
+    cfg.set = set;
+    cfg.sources = bullet ? (barrels > 0 ? barrels : 10) : (firearms > 0 ? firearms : 10);
+    cfg.per_source = bullet ? (bullets > 0 ? bullets : 2) : (per > 0 ? per : 4);
+    cfg.lands = bullet ? cfg.opts.lands : 1;
+    cfg.wsrc = digits(cfg.sources) < 2 ? 2 : digits(cfg.sources);
+    cfg.wspec = digits(cfg.per_source) < 2 ? 2 : digits(cfg.per_source);
+    if (!bullet && cfg.wspec == 2 && cfg.per_source < 10) cfg.wspec = 1;
+
+    /* Check the options once before making anything. */
+    {
+        ibex_diag d;
+        ibex_status st;
+        if (bullet) {
+            ibex_synth_barrel *b;
+            st = ibex_synth_barrel_create(0, &cfg.opts, &b, &d);
+            ibex_synth_barrel_free(st ? NULL : b);
+        } else {
+            ibex_synth_firearm *f;
+            st = ibex_synth_firearm_create(0, &cfg.opts, &f, &d);
+            ibex_synth_firearm_free(st ? NULL : f);
+        }
+        if (st) return cli_usage_error("%s", d.message);
+    }
+    if (make_dir(out)) {
+        cli_error("%s: cannot make directory: %s", out, strerror(errno));
+        return EXIT_REFUSED;
+    }
+    char mpath[4096], tmp[4200];
+    snprintf(mpath, sizeof mpath, "%s/MANIFEST.tsv", out);
+    ibex_diag d;
+    ibex_status st = ibex__atomic_begin(mpath, tmp, sizeof tmp, &d);
+    if (st) return cli_fail_status(st, &d);
+    FILE *mf = fopen(tmp, "w");
+    if (!mf) {
+        ibex__atomic_abort(tmp);
+        cli_error("%s: cannot write: %s", tmp, strerror(errno));
+        return EXIT_REFUSED;
+    }
+    for (size_t i = 0; i < sizeof manifest_cols / sizeof *manifest_cols; i++)
+        fprintf(mf, "%s%s", i ? "\t" : "", manifest_cols[i]);
+    fputc('\n', mf);
+
+    if (threads <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (n > 64 ? 64 : n) : 1;
+    }
+    long per_batch = threads * 16, total = cfg.sources * cfg.per_source * cfg.lands, done = 0;
+    int tty = cli_isatty_err(), rc = EXIT_OK;
+    double t0 = now_s(), last = t0;
+    src_result *res = calloc((size_t)per_batch, sizeof *res);
+    pthread_t *tid = calloc((size_t)threads, sizeof *tid);
+    if (!res || !tid) {
+        cli_error("out of memory");
+        rc = EXIT_REFUSED;
+    }
+    for (long first = 0; rc == EXIT_OK && first < cfg.sources; first += per_batch) {
+        batch b = {&cfg, first, cfg.sources - first < per_batch ? cfg.sources - first : per_batch,
+                   res, 0, PTHREAD_MUTEX_INITIALIZER};
+        long nt = threads < b.count ? threads : b.count, started = 0;
+        for (long t = 1; t < nt; t++)
+            if (pthread_create(&tid[t], NULL, worker, &b) == 0) started = t;
+            else break;
+        worker(&b);
+        for (long t = 1; t <= started; t++) pthread_join(tid[t], NULL);
+        for (long i = 0; i < b.count; i++) {
+            if (rc == EXIT_OK && res[i].st) rc = cli_fail_status(res[i].st, &res[i].diag);
+            if (rc == EXIT_OK && res[i].len && fwrite(res[i].rows, 1, res[i].len, mf) != res[i].len) {
+                cli_error("%s: write failed", tmp);
+                rc = EXIT_REFUSED;
+            }
+            free(res[i].rows);
+            memset(&res[i], 0, sizeof res[i]);
+        }
+        done += b.count * cfg.per_source * cfg.lands;
+        double t = now_s();
+        if (tty && (t - last > 0.2 || done == total)) {
+            fprintf(stderr, "\r%s: %ld/%ld scans", cli_prog, done, total);
+            last = t;
+        }
+    }
+    if (tty && total > 0) fputc('\n', stderr);
+    free(res);
+    free(tid);
+    if (fclose(mf) != 0 && rc == EXIT_OK) {
+        cli_error("%s: write failed", tmp);
+        rc = EXIT_REFUSED;
+    }
+    if (rc != EXIT_OK) {
+        ibex__atomic_abort(tmp);
+        return rc;
+    }
+    if ((st = ibex__atomic_commit_sync(tmp, mpath, !nosync, &d))) return cli_fail_status(st, &d);
+    double secs = now_s() - t0;
+    if (json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "kind", json_string(kind));
+        json_object_set_new(o, "set", json_string(set));
+        json_object_set_new(o, "out", json_string(out));
+        json_object_set_new(o, "manifest", json_string(mpath));
+        char sbuf[32];
+        snprintf(sbuf, sizeof sbuf, "%llu", seed);
+        json_object_set_new(o, "seed", seed <= (unsigned long long)INT64_MAX
+                                           ? json_integer((json_int_t)seed) : json_string(sbuf));
+        json_object_set_new(o, bullet ? "barrels" : "firearms", json_integer(cfg.sources));
+        json_object_set_new(o, bullet ? "bullets_per_barrel" : "per_firearm",
+                            json_integer(cfg.per_source));
+        if (bullet) json_object_set_new(o, "lands", json_integer(cfg.lands));
+        json_object_set_new(o, "scans", json_integer(total));
+        json_object_set_new(o, "difficulty", json_real(diff));
+        json_object_set_new(o, "size", size > 0 ? json_integer(size) : json_null());
+        json_object_set_new(o, "spacing_m", spacing > 0 ? json_real(spacing) : json_null());
+        json_object_set_new(o, "threads", json_integer(threads));
+        json_object_set_new(o, "seconds", json_real(secs));
+        json_object_set_new(o, "scans_per_second", json_real(secs > 0 ? total / secs : 0));
+        char *s = json_dumps(o, JSON_INDENT(2));
+        if (s) puts(s);
+        free(s);
+        json_decref(o);
+    } else {
+        printf("wrote %ld %s scans (%ld %s) to %s, manifest %s, in %.2f s (%.0f scans/s)\n",
+               total, bullet ? "land" : "breech-face", cfg.sources,
+               bullet ? "barrels" : "firearms", out, mpath, secs, secs > 0 ? total / secs : 0.0);
+    }
+    return EXIT_OK;
 }

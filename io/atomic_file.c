@@ -33,10 +33,15 @@ ibex_status ibex__atomic_begin(const char *path, char *tmp, size_t tmp_size, ibe
 
 ibex_status ibex__atomic_commit(const char *tmp, const char *path, ibex_diag *diag)
 {
-    int fd = open(tmp, O_RDONLY);
-    int synced = fd >= 0 && fsync(fd) == 0;
+    return ibex__atomic_commit_sync(tmp, path, 1, diag);
+}
+
+ibex_status ibex__atomic_commit_sync(const char *tmp, const char *path, int sync, ibex_diag *diag)
+{
+    int fd = sync ? open(tmp, O_RDONLY) : 0;
+    int synced = !sync || (fd >= 0 && fsync(fd) == 0);
     int e = errno;
-    if (fd >= 0) close(fd);
+    if (sync && fd >= 0) close(fd);
     if (!synced || rename(tmp, path) != 0) {
         if (synced) e = errno;
         unlink(tmp);

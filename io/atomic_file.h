@@ -9,6 +9,9 @@
 ibex_status ibex__atomic_begin(const char *path, char *tmp, size_t tmp_size, ibex_diag *diag);
 /* fsync tmp and rename it over path. Removes tmp on failure. */
 ibex_status ibex__atomic_commit(const char *tmp, const char *path, ibex_diag *diag);
+/* Same; sync = 0 skips the fsync (still never a partial file, but not durable on power
+ * loss): for bulk writers such as ibex synth --no-sync. */
+ibex_status ibex__atomic_commit_sync(const char *tmp, const char *path, int sync, ibex_diag *diag);
 /* Remove tmp (no-op for ""). */
 void ibex__atomic_abort(const char *tmp);
 

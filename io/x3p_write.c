@@ -292,7 +292,7 @@ ibex_status ibex_surface_write_x3p(const ibex_surface *s, const char *path, unsi
         ibex__atomic_abort(tmp);
         goto done;
     }
-    st = ibex__atomic_commit(tmp, path, diag);
+    st = ibex__atomic_commit_sync(tmp, path, (flags & IBEX_WRITE_NO_SYNC) == 0, diag);
 done:
     free(data);
     xmlFree(xml);

@@ -8,6 +8,8 @@
 #include "ibex/io.h"
 #include "ibex/library.h"
 #include "ibex/bullet.h"
+#include "ibex/package.h"
+#include "ibex/node.h"
 
 #define IBEX_VERSION_STRING "0.1.0"
 

@@ -15,6 +15,7 @@ extern "C" {
 
 /* Write flags */
 #define IBEX_WRITE_FLOAT64 0x1u    /* store Z as D (float64) instead of F (float32) */
+#define IBEX_WRITE_NO_SYNC 0x2u    /* skip fsync: never a partial file, not durable on power loss */
 
 /* Largest main.xml accepted, and largest zip member read. */
 #define IBEX_X3P_MAX_XML ((size_t)16 << 20)

@@ -1,0 +1,103 @@
+/* Seeded synthetic toolmark surfaces with known ground truth: cartridge-case breech faces
+ * and bullet land-engraved areas, for scale tests and controlled experiments.
+ *
+ * Every surface is a pure function of (source seed, specimen seed, options): the same
+ * seeds give the same heights bit for bit, whatever the thread count or call order.
+ * Sources (firearms, barrels) are immutable objects made once and fired many times;
+ * the *_run calls on a const source are re-entrant. */
+#ifndef IBEX_SYNTH_H
+#define IBEX_SYNTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "ibex/status.h"
+#include "ibex/surface.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Breech-face tool-mark families (chosen per firearm from its seed). */
+typedef enum ibex_synth_pattern {
+    IBEX_SYNTH_FILING = 0,     /* parallel straight lines */
+    IBEX_SYNTH_MILLING = 1,    /* arcs of a large circle (fly-cut or end-milled face) */
+    IBEX_SYNTH_CROSSHATCH = 2  /* two sets of parallel lines */
+} ibex_synth_pattern;
+
+typedef struct ibex_synth_opts {
+    /* Grid. Cartridges: size x size points at spacing (defaults 500 and 6.25 um, a
+     * 3.125 mm field). Bullets: the land width decides the number of columns and size is
+     * the number of rows along the land (defaults 400 rows at 1.5625 um).
+     * spacing 0 = the kind's default field divided by size. */
+    size_t size;
+    double spacing;
+    /* 0 (easy: full, even mark transfer, little noise) .. 1 (hard: faint, partial marks,
+     * strong primer roughness, many missing regions, strong subclass marks shared by
+     * all sources of one family). */
+    double difficulty;
+    /* Sources made from the same family seed share subclass marks, as consecutively
+     * manufactured slides or consecutively rifled barrels do. */
+    uint64_t family_seed;
+    int lands;            /* lands per barrel (bullets), 3..16; default 6 */
+} ibex_synth_opts;
+
+void ibex_synth_opts_init(ibex_synth_opts *o);
+
+/* What the generator did to one specimen: the ground truth a comparator should recover.
+ * Cartridge pose: the scan point q (metres from the grid centre) shows the casing point
+ * R(rotation) (q - shift), with the casing's own frame centred on its aperture; the casing
+ * also sits a few tens of micrometres off in the breech (not reported). */
+typedef struct ibex_synth_truth {
+    double rotation;      /* cartridge: radians, [0, 2pi); bullet: slant of the striae */
+    double shift_x, shift_y; /* metres: cartridge scan translation; bullet: shift_x = lateral
+                              * offset of the land centre from the grid centre */
+    double transfer;      /* mean fraction of the source marks transferred, 0..1 */
+    double missing_fraction; /* share of the region of interest left without data */
+    int pattern;          /* cartridge: ibex_synth_pattern of the firearm; bullet: -1 */
+    int land_class;       /* bullet: land of the barrel that made this land scan; else -1 */
+    int land_offset;      /* bullet: land numbering rotation of this bullet; else -1 */
+} ibex_synth_truth;
+
+/* ---- cartridge cases ---- */
+typedef struct ibex_synth_firearm ibex_synth_firearm;
+
+ibex_status ibex_synth_firearm_create(uint64_t firearm_seed, const ibex_synth_opts *o,
+                                      ibex_synth_firearm **out, ibex_diag *diag);
+void ibex_synth_firearm_free(ibex_synth_firearm *f);   /* NULL ok */
+ibex_synth_pattern ibex_synth_firearm_get_pattern(const ibex_synth_firearm *f);
+
+/* One fired casing's breech-face scan (heights in metres, invalid outside the aperture and
+ * inside the firing-pin hole). truth may be NULL. */
+ibex_status ibex_synth_cartridge_run(const ibex_synth_firearm *f, uint64_t shot_seed,
+                                     ibex_surface **out, ibex_synth_truth *truth,
+                                     ibex_diag *diag);
+/* Both steps at once (makes the firearm each call: slower when firing many shots). */
+ibex_status ibex_synth_cartridge(uint64_t firearm_seed, uint64_t shot_seed,
+                                 const ibex_synth_opts *o, ibex_surface **out,
+                                 ibex_synth_truth *truth, ibex_diag *diag);
+
+/* ---- bullets ---- */
+typedef struct ibex_synth_barrel ibex_synth_barrel;
+
+ibex_status ibex_synth_barrel_create(uint64_t barrel_seed, const ibex_synth_opts *o,
+                                     ibex_synth_barrel **out, ibex_diag *diag);
+void ibex_synth_barrel_free(ibex_synth_barrel *b);     /* NULL ok */
+int ibex_synth_barrel_get_lands(const ibex_synth_barrel *b);
+
+/* Scan of land `land` (0-based, the bullet's own numbering) of the bullet fired with
+ * bullet_seed. The barrel land that engraved it is (land + offset) mod lands, where the
+ * offset is drawn per bullet (truth->land_class, truth->land_offset). */
+ibex_status ibex_synth_land_run(const ibex_synth_barrel *b, uint64_t bullet_seed, int land,
+                                ibex_surface **out, ibex_synth_truth *truth, ibex_diag *diag);
+ibex_status ibex_synth_land(uint64_t barrel_seed, uint64_t bullet_seed, int land,
+                            const ibex_synth_opts *o, ibex_surface **out,
+                            ibex_synth_truth *truth, ibex_diag *diag);
+
+/* Seed of item `index` under `parent` (splitmix64 mixing): how the CLI derives firearm,
+ * shot, barrel and bullet seeds from one set seed. */
+uint64_t ibex_synth_seed_derive(uint64_t parent, uint64_t index);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
