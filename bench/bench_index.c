@@ -5,6 +5,13 @@
  * bandwidth / GFLOP/s, resident memory; then the descriptor and projection time per scan.
  *
  *   bench_index [--max N] [--dim d] [--reps R] [--batch B] [--top K] [--smoke]
+ *               [--synth F] [--shots S] [--difficulty x] [--family] [--whiten]
+ *
+ * --synth F: stage-1 recall on F synthetic firearms x S casings each (issue 6 generator):
+ * every casing queries the library of all casings (PCA fitted on the library, the query
+ * itself excluded from its list); recall of its S-1 mates within the top 10, 50 and 1%.
+ * --family puts all firearms in one family (shared subclass marks: the hard case);
+ * --whiten fits a whitened basis (IBEX_PCA_WHITEN).
  *
  * Timings are never asserted (the machine is shared and noisy). */
 #include <cblas.h>
@@ -20,6 +27,7 @@
 
 #include "ibex/ibex.h"
 #include "ibex/index.h"
+#include "ibex/synth.h"
 
 static uint64_t rs = 12345;
 static double urand(void)
@@ -82,12 +90,92 @@ static ibex_surface *texture(size_t n, double h)
     return s;
 }
 
+static int synth_recall(size_t F, size_t S, double difficulty, int family, size_t d, unsigned pflags)
+{
+    if (S < 2 || F * S < 3 || F * S > 100000) return 2;
+    size_t n = F * S;
+    ibex_descriptor *dp = NULL;
+    ibex_descriptor_create(NULL, &dp, NULL);
+    size_t p = ibex_descriptor_size(dp);
+    float *raw = malloc(n * p * sizeof *raw), *y = malloc(n * d * sizeof *y);
+    ibex_synth_opts so;
+    ibex_synth_opts_init(&so);
+    so.difficulty = difficulty;
+    double tgen = 0, tdesc = 0;
+    int bad = 0;
+    for (size_t f = 0; f < F; f++) {
+        if (!family) so.family_seed = 1000 + f;
+        ibex_synth_firearm *fa = NULL;
+        double a = now();
+        if (ibex_synth_firearm_create(77 + f, &so, &fa, NULL)) return 1;
+        tgen += now() - a;
+        for (size_t k = 0; k < S; k++) {
+            ibex_surface *s = NULL;
+            a = now();
+            if (ibex_synth_cartridge_run(fa, 5000 + k, &s, NULL, NULL)) return 1;
+            double b = now();
+            tgen += b - a;
+            if (ibex_descriptor_run(dp, s, "synth", raw + (f * S + k) * p, NULL)) {
+                bad++;
+                memset(raw + (f * S + k) * p, 0, p * sizeof *raw);
+            }
+            tdesc += now() - b;
+            ibex_surface_free(s);
+        }
+        ibex_synth_firearm_free(fa);
+    }
+    ibex_pca *pca = NULL;
+    double a = now();
+    if (ibex_pca_fit(raw, n, p, d < n - 1 ? d : n - 1, IBEX_PCA_FIT_MAX, pflags, &pca, NULL)) return 1;
+    double tfit = now() - a;
+    size_t dd = ibex_pca_dim_out(pca);
+    ibex_pca_project(pca, raw, n, y);
+    ibex_index *ix = NULL;
+    ibex_index_create(dd, &ix);
+    ibex_index_add(ix, y, n);
+    size_t k1 = n / 100 > 50 ? n / 100 : 50, kmax = k1 + 1;
+    if (kmax > n) kmax = n;
+    ibex_hit *h = malloc(kmax * sizeof *h);
+    size_t pairs = 0, r10 = 0, r50 = 0, r1p = 0, nh;
+    for (size_t q = 0; q < n; q++) {
+        ibex_index_query(ix, y + q * dd, kmax, h, &nh);
+        size_t rank = 0;
+        for (size_t i = 0; i < nh; i++) {
+            if (h[i].row == q) continue; /* the query itself */
+            rank++;
+            if (h[i].row / S == q / S) {
+                r10 += rank <= 10;
+                r50 += rank <= 50;
+                r1p += rank <= k1;
+            }
+        }
+        pairs += S - 1;
+    }
+    printf("{\"bench\":\"index_synth_recall\",\"firearms\":%zu,\"shots\":%zu,\"difficulty\":%.2f,"
+           "\"one_family\":%s,\"dim\":%zu,\"refused\":%d,\"recall_top10\":%.4f,\"recall_top50\":%.4f,"
+           "\"shortlist\":%zu,\"recall_shortlist\":%.4f,\"synth_ms_per_scan\":%.1f,"
+           "\"descriptor_ms_per_scan\":%.2f,\"pca_fit_s\":%.2f}\n",
+           F, S, difficulty, family ? "true" : "false", dd, bad, (double)r10 / pairs, (double)r50 / pairs,
+           k1, (double)r1p / pairs, tgen / n * 1e3, tdesc / n * 1e3, tfit);
+    free(h);
+    free(raw);
+    free(y);
+    ibex_index_free(ix);
+    ibex_pca_free(pca);
+    ibex_descriptor_free(dp);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     size_t maxn = 1000000, d = 64, reps = 21, nb = 64, K = 50;
-    int smoke = 0;
+    int smoke = 0, family = 0, whiten = 0;
+    size_t synth_f = 0, shots = 3;
+    double difficulty = 0.5;
     static const struct option lo[] = {{"max", 1, 0, 'n'}, {"dim", 1, 0, 'd'}, {"reps", 1, 0, 'r'},
                                        {"batch", 1, 0, 'b'}, {"top", 1, 0, 'k'}, {"smoke", 0, 0, 's'},
+                                       {"synth", 1, 0, 'f'}, {"shots", 1, 0, 'S'}, {"difficulty", 1, 0, 'D'},
+                                       {"family", 0, 0, 'F'}, {"whiten", 0, 0, 'W'},
                                        {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     for (int c; (c = getopt_long(argc, argv, "", lo, NULL)) != -1;) {
         switch (c) {
@@ -97,8 +185,14 @@ int main(int argc, char **argv)
         case 'b': nb = strtoull(optarg, NULL, 10); break;
         case 'k': K = strtoull(optarg, NULL, 10); break;
         case 's': smoke = 1; break;
+        case 'f': synth_f = strtoull(optarg, NULL, 10); break;
+        case 'S': shots = strtoull(optarg, NULL, 10); break;
+        case 'D': difficulty = atof(optarg); break;
+        case 'F': family = 1; break;
+        case 'W': whiten = 1; break;
         default:
-            printf("usage: bench_index [--max N] [--dim d] [--reps R] [--batch B] [--top K] [--smoke]\n");
+            printf("usage: bench_index [--max N] [--dim d] [--reps R] [--batch B] [--top K] [--smoke]\n"
+                   "                   [--synth F] [--shots S] [--difficulty x] [--family] [--whiten]\n");
             return c == 'h' ? 0 : 2;
         }
     }
@@ -108,6 +202,7 @@ int main(int argc, char **argv)
         nb = 4;
     }
     if (!d || d > IBEX_INDEX_MAX_DIM || !reps || !nb || !K || !maxn) return 2;
+    if (synth_f) return synth_recall(synth_f, shots, difficulty, family, d, whiten ? IBEX_PCA_WHITEN : 0);
     int T = omp_get_max_threads();
     printf("{\"bench\":\"index_env\",\"threads\":%d,\"dim\":%zu,\"top\":%zu,\"batch\":%zu,\"reps\":%zu}\n",
            T, d, K, nb, reps);
