@@ -6,12 +6,14 @@
  *   1. area-average the valid points onto a fixed working grid (default 256 x 256 at
  *      16 um = 4.096 mm, centred on the centroid of the valid points); remove the mean,
  *      divide by the RMS, taper the mask edges with a cosine ramp (default 64 um);
- *   2. |FFT|: translation invariant;
- *   3. over the band of wavelengths [lambda_min, lambda_max] (default 40..400 um, the band-pass of the NIST CMC papers,
- *      i.e. spatial frequencies 2.5..25 /mm, the scale of breech-face toolmarks),
- *      split the half plane into n_radii log-spaced rings (triangular weights) and take the
- *      angular Fourier series of the magnitude along each ring, F_r(m), m = 0..M-1
- *      (harmonics of period pi, since |F(k)| = |F(-k)|); a rotation by a multiplies
+ *   2. power spectrum |FFT|^2 (gamma = 2): translation invariant; the energy of a peak is
+ *      conserved when rotation moves it between bins, the sum of magnitudes is not;
+ *   3. over the band of wavelengths [lambda_min, lambda_max] (default 40..400 um, the
+ *      band-pass of the NIST CMC papers, i.e. spatial frequencies 2.5..25 /mm, the scale
+ *      of breech-face toolmarks), split the half plane into n_radii log-spaced rings
+ *      (triangular weights) and take the angular Fourier series of the power along each
+ *      ring, F_r(m), m = 0..M-1 (harmonics of period pi, since the power is
+ *      centro-symmetric); a rotation by a multiplies
  *      F_r(m) by exp(-2 i m a), so |F_r(m)| and the cross-ring products
  *      F_r(m) conj(F_s(m)) (every pair of rings r < s by default) are rotation invariant
  *      while keeping the relative orientation of structures at different scales;
@@ -20,11 +22,13 @@
  *   5. PCA to d dimensions (fitted on the library), then L2-normalised so that the cosine
  *      similarity of two specimens is the dot product of their rows.
  *
- * Bullets: ibex_descriptor_run_profiles takes the averaged, detrended cross-profile of each
- * land and returns a descriptor of the same length (magnitude spectra of the profiles over
- * the same wavelength band, cyclically averaged over land order, which makes it invariant
- * to which land was scanned first). It is deliberately simple; the bullet comparator does
+ * Bullets: ibex_descriptor_run_profiles takes the signature (or averaged cross-profile) of
+ * each land and returns a descriptor of the same length (log power spectra of the profiles
+ * in the same rings, averaged over lands, plus |DFT over the land index| per ring, which
+ * does not depend on which land is listed first; use ibex_descriptor_opts_init_bullet). It is deliberately simple; the bullet comparator does
  * the real signature matching in stage 2.
+ *
+ * Layout, refit policy, proposed library datasets and measured figures: docs/index.md.
  *
  * Index: rows of d floats (unit vectors), row i = the i-th specimen added. Queries return
  * the top K rows by dot product, ties broken by lower row number, identical for any thread
@@ -53,7 +57,7 @@ typedef struct ibex_descriptor_opts {
     unsigned ring_offsets;   /* cross-ring products with rings r+1..r+ring_offsets; 0 = every
                               * pair of rings (default: 24 rings -> 276 pairs) */
     double taper;            /* cosine ramp at mask edges, metres (64e-6) */
-    double gamma;            /* spectrum magnitude exponent |F|^gamma (1.0) */
+    double gamma;            /* spectrum exponent |F|^gamma (2.0: power) */
     double w_radial, w_aniso, w_cross; /* block weights (1, 1, 1) */
 } ibex_descriptor_opts;
 
