@@ -1,4 +1,4 @@
-/* Rotation- and translation-invariant descriptor of a breech face: band-limited |FFT|,
+/* Rotation- and translation-invariant descriptor of a breech face: band-limited power spectrum,
  * angular Fourier series on log-spaced rings, cross-ring products (see ibex/index.h).
  * The idea follows the Fourier-Mellin family (translation removed by |FFT|, rotation by
  * the magnitude of a Fourier series along the angle); the ring products are the
