@@ -93,7 +93,40 @@ ibex_status ibex__profile_prepare(const ibex_surface *s, ibex__profile **out, ib
         v[k] = (1 - f) * raw[j] + f * raw[j + 1]; /* NaN propagates: gaps stay gaps */
     }
     free(raw);
-    /* Form: masked Gaussian smooth (sigma FORM_SIGMA), subtracted. */
+    /* Form, first the bullet's curvature: least-squares quadratic over valid points, so the
+     * Gaussian below is not biased by a steep slope near the ends where it is one-sided. */
+    double S[5] = {0}, T[3] = {0};
+    for (size_t k = 0; k < n; k++) {
+        if (isnan(v[k])) continue;
+        double t = 2.0 * (double)k / (double)(n - 1) - 1, p = 1;
+        for (int e = 0; e < 5; e++, p *= t) {
+            S[e] += p;
+            if (e < 3) T[e] += p * v[k];
+        }
+    }
+    double M[3][4] = {{S[0], S[1], S[2], T[0]}, {S[1], S[2], S[3], T[1]}, {S[2], S[3], S[4], T[2]}};
+    for (int c = 0; c < 3; c++) /* Gauss-Jordan, 3x3 with partial pivoting */ {
+        int piv = c;
+        for (int r2 = c + 1; r2 < 3; r2++)
+            if (fabs(M[r2][c]) > fabs(M[piv][c])) piv = r2;
+        for (int e = 0; e < 4; e++) {
+            double t = M[c][e];
+            M[c][e] = M[piv][e], M[piv][e] = t;
+        }
+        if (fabs(M[c][c]) < 1e-300) continue;
+        for (int r2 = 0; r2 < 3; r2++) {
+            if (r2 == c) continue;
+            double f = M[r2][c] / M[c][c];
+            for (int e = 0; e < 4; e++) M[r2][e] -= f * M[c][e];
+        }
+    }
+    double q[3];
+    for (int c = 0; c < 3; c++) q[c] = fabs(M[c][c]) < 1e-300 ? 0 : M[c][3] / M[c][c];
+    for (size_t k = 0; k < n; k++) {
+        double t = 2.0 * (double)k / (double)(n - 1) - 1;
+        v[k] -= q[0] + q[1] * t + q[2] * t * t;
+    }
+    /* Then what is left of the form: masked Gaussian smooth (sigma FORM_SIGMA), subtracted. */
     double sg = FORM_SIGMA / PROFILE_SPACING;
     long r = (long)ceil(3 * sg);
     for (size_t k = 0; k < n; k++) {

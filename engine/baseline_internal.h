@@ -3,10 +3,10 @@
  * (CMC for cartridge cases, signature matching for bullets) have a floor to beat:
  *
  * baseline-ncc (cartridge cases): areal normalised cross-correlation. Both surfaces are
- *   block-averaged to ~25 um, high-passed by subtracting a masked Gaussian (sigma 0.25 mm)
- *   and scaled to unit RMS; the score is the largest masked NCC (Padfield 2012, FFT form)
- *   over all translations with at least 40% overlap and a rotation grid of 6 degrees,
- *   refined to 1 degree around the best coarse angle.
+ *   block-averaged to ~50 um and ~25 um, high-passed by subtracting a masked Gaussian
+ *   (sigma 0.25 mm) and scaled to unit RMS; the score is the largest masked NCC (Padfield
+ *   2012, FFT form) over all translations with at least 40% overlap, searching a full turn
+ *   in 6 degree steps at 50 um, then 1 degree steps around the best angle at 25 um.
  * baseline-ccf (bullet lands): the land is averaged along its striae into one profile
  *   (the striation direction is the axis along which averaging keeps most variance),
  *   resampled to 2 um, 15% trimmed at each end (groove shoulders), form removed by a

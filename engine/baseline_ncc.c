@@ -8,18 +8,23 @@
 #include "baseline_internal.h"
 #include "ibex_internal.h"
 
-#define TARGET_SPACING 25e-6
+#define TARGET_SPACING 25e-6   /* fine level; the coarse level is twice that */
 #define HIGHPASS_SIGMA 0.25e-3
 #define MIN_OVERLAP 0.4
 #define COARSE_STEP 6.0
 #define FINE_STEP 1.0
 
-struct ibex__ncc_prep {
+typedef struct level {
     size_t nx, ny;
     double spacing;
     float *z;     /* high-passed, unit RMS, 0 where invalid */
     float *m;     /* 1 valid, 0 invalid */
     size_t n_valid;
+} level;
+
+/* Coarse level (50 um) for the full rotation search, fine level (25 um) to refine. */
+struct ibex__ncc_prep {
+    level lv[2];
 };
 
 /* Separable Gaussian blur of v (nx*ny), truncated at 3 sigma, zero outside. */
@@ -49,23 +54,25 @@ static void blur(const double *v, double *out, double *tmp, size_t nx, size_t ny
     free(k);
 }
 
-ibex_status ibex__ncc_prepare(const ibex_surface *s, ibex__ncc_prep **out, ibex_diag *diag)
+static void level_free(level *p)
 {
-    if (!s || s->nx == 0 || s->ny == 0 || !(s->dx > 0) || !(s->dy > 0))
-        return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "empty surface");
-    /* Block averaging to ~TARGET_SPACING; a block is valid when half its points are. */
-    size_t f = (size_t)fmax(1, round(TARGET_SPACING / s->dx));
+    free(p->z);
+    free(p->m);
+    memset(p, 0, sizeof *p);
+}
+
+static ibex_status make_level(const ibex_surface *s, double target, level *p, ibex_diag *diag)
+{
+    /* Block averaging to ~target; a block is valid when half its points are. */
+    size_t f = (size_t)fmax(1, round(target / s->dx));
     size_t nx = (s->nx + f - 1) / f, ny = (s->ny + f - 1) / f, n = nx * ny;
     double *v = calloc(n, sizeof *v), *w = calloc(n, sizeof *w);
     double *lv = malloc(n * sizeof *lv), *lw = malloc(n * sizeof *lw), *tmp = malloc(n * sizeof *tmp);
-    ibex__ncc_prep *p = calloc(1, sizeof *p);
-    if (p) {
-        p->z = malloc(n * sizeof *p->z);
-        p->m = malloc(n * sizeof *p->m);
-    }
-    if (!v || !w || !lv || !lw || !tmp || !p || !p->z || !p->m) {
+    p->z = malloc(n * sizeof *p->z);
+    p->m = malloc(n * sizeof *p->m);
+    if (!v || !w || !lv || !lw || !tmp || !p->z || !p->m) {
         free(v), free(w), free(lv), free(lw), free(tmp);
-        ibex__ncc_free(p);
+        level_free(p);
         return ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
     }
     for (size_t y = 0; y < s->ny; y++)
@@ -97,7 +104,7 @@ ibex_status ibex__ncc_prepare(const ibex_surface *s, ibex__ncc_prep **out, ibex_
     double rms = nv ? sqrt(ss / (double)nv) : 0;
     if (nv < 16 || !(rms > 0)) {
         free(v), free(w), free(lv), free(lw), free(tmp);
-        ibex__ncc_free(p);
+        level_free(p);
         return ibex__fail(diag, IBEX_ERR_FORMAT, "", -1,
                           "too few valid points for an areal comparison (%zu)", nv);
     }
@@ -107,6 +114,21 @@ ibex_status ibex__ncc_prepare(const ibex_surface *s, ibex__ncc_prep **out, ibex_
     }
     p->nx = nx, p->ny = ny, p->n_valid = nv, p->spacing = s->dx * (double)f;
     free(v), free(w), free(lv), free(lw), free(tmp);
+    return IBEX_OK;
+}
+
+ibex_status ibex__ncc_prepare(const ibex_surface *s, ibex__ncc_prep **out, ibex_diag *diag)
+{
+    if (!s || s->nx == 0 || s->ny == 0 || !(s->dx > 0) || !(s->dy > 0))
+        return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "empty surface");
+    ibex__ncc_prep *p = calloc(1, sizeof *p);
+    if (!p) return ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
+    ibex_status st = make_level(s, 2 * TARGET_SPACING, &p->lv[0], diag);
+    if (!st) st = make_level(s, TARGET_SPACING, &p->lv[1], diag);
+    if (st) {
+        ibex__ncc_free(p);
+        return st;
+    }
     *out = p;
     return IBEX_OK;
 }
@@ -114,8 +136,8 @@ ibex_status ibex__ncc_prepare(const ibex_surface *s, ibex__ncc_prep **out, ibex_
 void ibex__ncc_free(ibex__ncc_prep *p)
 {
     if (!p) return;
-    free(p->z);
-    free(p->m);
+    level_free(&p->lv[0]);
+    level_free(&p->lv[1]);
     free(p);
 }
 
@@ -198,7 +220,7 @@ static void xcorr(work *w, fftwf_complex *F, fftwf_complex *G, float *out)
 
 /* Bilinear rotation of b by theta about its centre into the D x D canvas; a point is
  * valid when its four source neighbours are. */
-static void rotate(const ibex__ncc_prep *b, double theta, float *z, float *m, size_t D)
+static void rotate(const level *b, double theta, float *z, float *m, size_t D)
 {
     double c = cos(theta), s = sin(theta);
     double cx = 0.5 * (double)(b->nx - 1), cy = 0.5 * (double)(b->ny - 1);
@@ -226,7 +248,7 @@ static void rotate(const ibex__ncc_prep *b, double theta, float *z, float *m, si
 /* Best masked NCC over all translations for one rotation (Padfield 2012): the six
  * correlations give, per shift, the overlap count and the sums needed for the means
  * and variances of both surfaces over that overlap only. */
-static double ncc_at(work *w, const ibex__ncc_prep *a, const ibex__ncc_prep *b, double theta,
+static double ncc_at(work *w, const level *a, const level *b, double theta,
                      size_t min_overlap_a, long *sx, long *sy, double *overlap)
 {
     size_t D = w->D;
@@ -280,14 +302,11 @@ static void work_free(work *w)
     free(w->bm);
 }
 
-ibex_status ibex__ncc_compare(const ibex__ncc_prep *a, const ibex__ncc_prep *b,
-                              ibex__ncc_result *res, ibex_diag *diag)
+/* Best NCC of b rotated by each of the angles (degrees) against a, at one level. */
+static ibex_status search(const level *a, const level *b, const double *angles, size_t n_angles,
+                          double *best, double *best_angle, long *bsx, long *bsy, double *bov,
+                          ibex_diag *diag)
 {
-    if (!a || !b || !res) return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "missing argument");
-    if (fabs(a->spacing - b->spacing) > 0.05 * a->spacing)
-        return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1,
-                          "spacings differ after downsampling (%.3g vs %.3g um)",
-                          a->spacing * 1e6, b->spacing * 1e6);
     work w;
     memset(&w, 0, sizeof w);
     w.D = (size_t)ceil(hypot((double)b->nx, (double)b->ny)) + 1;
@@ -305,13 +324,10 @@ ibex_status ibex__ncc_compare(const ibex__ncc_prep *a, const ibex__ncc_prep *b,
     for (size_t i = 0; i < 6; i++) ok &= (*fs[i] = fftwf_malloc(nr * sizeof **fs[i])) != NULL;
     w.bz = malloc(w.D * w.D * sizeof *w.bz);
     w.bm = malloc(w.D * w.D * sizeof *w.bm);
-    if (!ok || !w.bz || !w.bm) {
-        work_free(&w);
-        return ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
-    }
     size_t na = a->nx * a->ny;
     float *a2 = malloc(na * sizeof *a2);
-    if (!a2) {
+    if (!ok || !w.bz || !w.bm || !a2) {
+        free(a2);
         work_free(&w);
         return ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
     }
@@ -320,31 +336,54 @@ ibex_status ibex__ncc_compare(const ibex__ncc_prep *a, const ibex__ncc_prep *b,
     fwd(&w, a2, a->nx, a->ny, w.FA2);
     fwd(&w, a->m, a->nx, a->ny, w.FMa);
     free(a2);
-
     const double deg = 3.14159265358979323846 / 180;
-    double best = -2, best_angle = 0, ov = 0, bov = 0;
-    long sx = 0, sy = 0, bsx = 0, bsy = 0;
-    for (double t = 0; t < 360 - 1e-9; t += COARSE_STEP) {
-        double r = ncc_at(&w, a, b, t * deg, 0, &sx, &sy, &ov);
-        if (r > best) best = r, best_angle = t, bsx = sx, bsy = sy, bov = ov;
-    }
-    double centre = best_angle;
-    for (double t = centre - COARSE_STEP / 2 + FINE_STEP; t < centre + COARSE_STEP / 2;
-         t += FINE_STEP) {
-        if (fabs(t - centre) < 1e-9) continue;
-        double r = ncc_at(&w, a, b, t * deg, 0, &sx, &sy, &ov);
-        if (r > best) best = r, best_angle = t, bsx = sx, bsy = sy, bov = ov;
+    *best = -2;
+    for (size_t k = 0; k < n_angles; k++) {
+        long sx = 0, sy = 0;
+        double ov = 0;
+        double r = ncc_at(&w, a, b, angles[k] * deg, 0, &sx, &sy, &ov);
+        if (r > *best) *best = r, *best_angle = angles[k], *bsx = sx, *bsy = sy, *bov = ov;
     }
     work_free(&w);
+    return IBEX_OK;
+}
+
+ibex_status ibex__ncc_compare(const ibex__ncc_prep *pa, const ibex__ncc_prep *pb,
+                              ibex__ncc_result *res, ibex_diag *diag)
+{
+    if (!pa || !pb || !res) return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "missing argument");
+    const level *a = &pa->lv[1], *b = &pb->lv[1];
+    if (fabs(a->spacing - b->spacing) > 0.05 * a->spacing)
+        return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1,
+                          "spacings differ after downsampling (%.3g vs %.3g um)",
+                          a->spacing * 1e6, b->spacing * 1e6);
+    /* Full turn on the coarse level, then the fine level around its best angle. */
+    double angles[64], best, best_angle = 0, ov = 0;
+    long sx = 0, sy = 0;
+    size_t n = 0;
+    for (double t = 0; t < 360 - 1e-9 && n < 64; t += COARSE_STEP) angles[n++] = t;
+    ibex_status st = search(&pa->lv[0], &pb->lv[0], angles, n, &best, &best_angle, &sx, &sy, &ov, diag);
+    if (st) return st;
     if (best < -1) /* no rotation gave enough overlap */
+        return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1,
+                          "surfaces never overlap by %.0f%% of the smaller valid area",
+                          MIN_OVERLAP * 100);
+    double centre = best_angle;
+    n = 0;
+    for (double t = centre - COARSE_STEP / 2 + FINE_STEP; t < centre + COARSE_STEP / 2 - 1e-9;
+         t += FINE_STEP)
+        angles[n++] = t;
+    st = search(a, b, angles, n, &best, &best_angle, &sx, &sy, &ov, diag);
+    if (st) return st;
+    if (best < -1)
         return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1,
                           "surfaces never overlap by %.0f%% of the smaller valid area",
                           MIN_OVERLAP * 100);
     res->ncc = best;
     res->angle_deg = fmod(best_angle + 360, 360);
     /* Shift of the rotated-b canvas origin onto a's grid, in metres. */
-    res->shift_x = (double)bsx * a->spacing;
-    res->shift_y = (double)bsy * a->spacing;
-    res->overlap = bov;
+    res->shift_x = (double)sx * a->spacing;
+    res->shift_y = (double)sy * a->spacing;
+    res->overlap = ov;
     return IBEX_OK;
 }
