@@ -94,7 +94,8 @@ static const bench_method methods[] = {
      ncc_prepare, ncc_free, ncc_compare, NULL, NULL},
     {"baseline-ccf", "bullet",
      "BASELINE: max Pearson correlation over lags of land profiles averaged along the "
-     "striae (2 um grid, 15% trimmed each side, 100 um Gaussian form removal)",
+     "striae (2 um grid, 15% trimmed each side, form removed by a quadratic fit and a "
+     "100 um Gaussian high-pass)",
      "baseline max CCF", 0.60, 1, {"lag_um", "overlap", NULL, NULL},
      ccf_prepare, ccf_free, ccf_compare, NULL, NULL},
 };

@@ -77,7 +77,7 @@ static void draw_axes(bench_plot *p, const char *title, const char *xlabel, cons
     /* grid and ticks */
     for (int axis = 0; axis < 2; axis++) {
         double lo = axis ? p->ymin : p->xmin, hi = axis ? p->ymax : p->xmax;
-        double step = nice_num(nice_num(hi - lo, 0) / 5, 1);
+        double step = nice_num((hi - lo) / 5, 1);
         for (double t = ceil(lo / step - 1e-9) * step; t <= hi + step * 1e-9; t += step) {
             char buf[32];
             fmt_tick(buf, sizeof buf, t, step);

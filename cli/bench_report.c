@@ -232,7 +232,8 @@ static int plot_scores(const bench_study *st, const figures *f, const char *path
     snprintf(lm, sizeof lm, "known matches (n = %zu)", f->n_m);
     snprintf(ln, sizeof ln, "known non-matches (n = %zu)", f->n_nm);
     snprintf(lt, sizeof lt, "threshold %.3g", st->method->threshold);
-    bench_plot *p = bench_plot_create(PLOT_W, PLOT_H, title, xl, "density", lo, hi, 0, 1.08 * ymax);
+    /* headroom above the tallest bar for the legend */
+    bench_plot *p = bench_plot_create(PLOT_W, PLOT_H, title, xl, "density", lo, hi, 0, 1.45 * ymax);
     if (!p) return 1;
     bench_plot_bars(p, edges, hn, NB, 0, ln);
     bench_plot_bars(p, edges, hm, NB, 1, lm);
