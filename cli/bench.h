@@ -72,6 +72,15 @@ typedef struct bench_plot bench_plot;
 bench_plot *bench_plot_create(int w, int h, const char *title, const char *xlabel,
                               const char *ylabel, double xmin, double xmax, double ymin,
                               double ymax);
+/* Same, with log10 axes (ranges in data units, > 0; ticks at powers of ten). */
+#define BENCH_PLOT_LOGX 0x1u
+#define BENCH_PLOT_LOGY 0x2u
+bench_plot *bench_plot_create_ex(int w, int h, const char *title, const char *xlabel,
+                                 const char *ylabel, double xmin, double xmax, double ymin,
+                                 double ymax, unsigned flags);
+/* Median with a min-max error bar per point (e.g. latency against library size). */
+void bench_plot_errorbars(bench_plot *p, const double *x, const double *lo, const double *hi,
+                          size_t n, int colour);
 /* Colours are from a colour-blind-safe palette (Okabe and Ito 2008), by index. */
 void bench_plot_line(bench_plot *p, const double *x, const double *y, size_t n, int colour,
                      double width, int dashed, const char *label);
@@ -131,6 +140,8 @@ int bench_report_write(const bench_study *st, size_t n_studies, const bench_repo
 /* Machine and build description shared by the reports. */
 void bench_cpu_model(char *buf, size_t n);
 void bench_git_revision(char *buf, size_t n);
+/* 1-minute load average from /proc/loadavg (NaN if unknown): a busy machine slows timings. */
+double bench_load_average(void);
 /* Write through a temporary file and rename (never leave a half report). */
 int bench_write_file(const char *path, const char *text);
 

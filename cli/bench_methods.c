@@ -1,5 +1,22 @@
 /* The comparison methods the benchmark harness knows. Add a comparator by adding one
- * entry to `methods` below; the first entry of a kind is that kind's default. */
+ * entry to `methods` below; the first entry of a kind is that kind's default.
+ *
+ * Wiring a comparator takes three small functions, e.g. for a CMC API of the shape
+ * ibex_cmc_prepare(surface, opts, &prep) / ibex_cmc_compare(prep_a, prep_b, &result):
+ *
+ *   static ibex_status cmc_prepare(const char *path, void **prep, void *ctx, ibex_diag *d)
+ *   {   ibex_surface *s; ibex_status st = read_scan(path, &s, d); if (st) return st;
+ *       st = ibex_cmc_prepare(s, ctx, (ibex_cmc_prep **)prep, d);
+ *       ibex_surface_free(s); if (st) name_file(d, path); return st; }
+ *   static void cmc_free(void *p) { ibex_cmc_prep_free(p); }
+ *   static ibex_status cmc_compare(const void *a, const void *b, bench_pair_result *out,
+ *                                  void *ctx, ibex_diag *d)
+ *   {   ibex_cmc_result r; ibex_status st = ibex_cmc_compare(a, b, &r, d);
+ *       if (!st) out->score = r.cmc_count, out->aux[0] = r.angle_deg; return st; }
+ *
+ * and the entry {"cmc", "cartridge", "...", "CMC count", 6, 1, {"angle_deg"},
+ * cmc_prepare, cmc_free, cmc_compare, NULL, NULL} placed first. Methods whose API takes
+ * two files can fill `compare` instead and leave the prepare trio NULL. */
 #include <stdio.h>
 #include <string.h>
 

@@ -19,7 +19,8 @@ struct bench_plot {
     cairo_t *cr;
     int w, h;
     double left, right, top, bottom; /* plot area in pixels */
-    double xmin, xmax, ymin, ymax;
+    double xmin, xmax, ymin, ymax; /* in axis units: log10 of the data on a log axis */
+    int logx, logy;
     legend_entry leg[MAX_LEGEND];
     int n_leg;
 };
@@ -48,10 +49,12 @@ static double nice_num(double x, int round_it)
 
 static double px(const bench_plot *p, double x)
 {
+    if (p->logx) x = log10(x);
     return p->left + (x - p->xmin) / (p->xmax - p->xmin) * (p->right - p->left);
 }
 static double py(const bench_plot *p, double y)
 {
+    if (p->logy) y = log10(y);
     return p->bottom - (y - p->ymin) / (p->ymax - p->ymin) * (p->bottom - p->top);
 }
 
@@ -77,14 +80,32 @@ static void draw_axes(bench_plot *p, const char *title, const char *xlabel, cons
     /* grid and ticks */
     for (int axis = 0; axis < 2; axis++) {
         double lo = axis ? p->ymin : p->xmin, hi = axis ? p->ymax : p->xmax;
-        double step = nice_num((hi - lo) / 5, 1);
-        for (double t = ceil(lo / step - 1e-9) * step; t <= hi + step * 1e-9; t += step) {
+        int logax = axis ? p->logy : p->logx;
+        /* Linear: nice steps. Log: one tick per decade, or at 1, 2, 5 x 10^k when the
+         * axis spans under three decades. */
+        double step = logax ? fmax(1, round((hi - lo) / 6)) : nice_num((hi - lo) / 5, 1);
+        double ticks[64];
+        int nt = 0;
+        if (logax && hi - lo < 3) {
+            for (double e = floor(lo); e <= ceil(hi) && nt < 60; e++)
+                for (int k = 0; k < 3; k++) {
+                    double t = e + log10((double[]){1, 2, 5}[k]);
+                    if (t >= lo - 1e-9 && t <= hi + 1e-9) ticks[nt++] = t;
+                }
+        } else {
+            for (double t = ceil(lo / step - 1e-9) * step; t <= hi + step * 1e-9 && nt < 64; t += step)
+                ticks[nt++] = t;
+        }
+        for (int ti = 0; ti < nt; ti++) {
+            double t = ticks[ti];
             char buf[32];
-            fmt_tick(buf, sizeof buf, t, step);
+            if (logax) snprintf(buf, sizeof buf, "%g", pow(10, t));
+            else fmt_tick(buf, sizeof buf, t, step);
+            double v = logax ? pow(10, t) : t; /* px/py take data units */
             cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
             cairo_set_line_width(cr, 1);
             if (axis) {
-                double y = round(py(p, t)) + 0.5;
+                double y = round(py(p, v)) + 0.5;
                 cairo_move_to(cr, p->left, y), cairo_line_to(cr, p->right, y);
                 cairo_stroke(cr);
                 cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
@@ -93,7 +114,7 @@ static void draw_axes(bench_plot *p, const char *title, const char *xlabel, cons
                 cairo_set_font_size(cr, 12);
                 text_at(cr, buf, p->left - 8, y, 1, 0.5);
             } else {
-                double x = round(px(p, t)) + 0.5;
+                double x = round(px(p, v)) + 0.5;
                 cairo_move_to(cr, x, p->top), cairo_line_to(cr, x, p->bottom);
                 cairo_stroke(cr);
                 cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
@@ -127,6 +148,17 @@ bench_plot *bench_plot_create(int w, int h, const char *title, const char *xlabe
                               const char *ylabel, double xmin, double xmax, double ymin,
                               double ymax)
 {
+    return bench_plot_create_ex(w, h, title, xlabel, ylabel, xmin, xmax, ymin, ymax, 0);
+}
+
+bench_plot *bench_plot_create_ex(int w, int h, const char *title, const char *xlabel,
+                                 const char *ylabel, double xmin, double xmax, double ymin,
+                                 double ymax, unsigned flags)
+{
+    int logx = (flags & BENCH_PLOT_LOGX) != 0, logy = (flags & BENCH_PLOT_LOGY) != 0;
+    if ((logx && !(xmin > 0 && xmax > 0)) || (logy && !(ymin > 0 && ymax > 0))) return NULL;
+    if (logx) xmin = log10(xmin), xmax = log10(xmax);
+    if (logy) ymin = log10(ymin), ymax = log10(ymax);
     bench_plot *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     p->surf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
@@ -142,6 +174,7 @@ bench_plot *bench_plot_create(int w, int h, const char *title, const char *xlabe
     p->w = w, p->h = h;
     p->left = 78, p->right = w - 24, p->top = 44, p->bottom = h - 58;
     p->xmin = xmin, p->xmax = xmax, p->ymin = ymin, p->ymax = ymax;
+    p->logx = logx, p->logy = logy;
     cairo_set_source_rgb(p->cr, 1, 1, 1);
     cairo_paint(p->cr);
     draw_axes(p, title, xlabel, ylabel);
@@ -208,7 +241,7 @@ void bench_plot_bars(bench_plot *p, const double *edges, const double *h, size_t
     cairo_t *cr = p->cr;
     for (size_t i = 0; i < nbins; i++) {
         if (!(h[i] > 0)) continue;
-        double x0 = px(p, edges[i]), x1 = px(p, edges[i + 1]), y0 = py(p, 0), y1 = py(p, h[i]);
+        double x0 = px(p, edges[i]), x1 = px(p, edges[i + 1]), y0 = p->bottom, y1 = py(p, h[i]);
         cairo_rectangle(cr, x0, y1, x1 - x0, y0 - y1);
         set_colour(cr, colour, 0.45);
         cairo_fill_preserve(cr);
@@ -237,9 +270,27 @@ void bench_plot_points(bench_plot *p, const double *x, const double *y, size_t n
     add_legend(p, label, colour, 3);
 }
 
+void bench_plot_errorbars(bench_plot *p, const double *x, const double *lo, const double *hi,
+                          size_t n, int colour)
+{
+    clip_to_area(p);
+    cairo_t *cr = p->cr;
+    set_colour(cr, colour, 1);
+    cairo_set_line_width(cr, 1.5);
+    for (size_t i = 0; i < n; i++) {
+        double X = px(p, x[i]), a = py(p, lo[i]), b = py(p, hi[i]);
+        cairo_move_to(cr, X, a), cairo_line_to(cr, X, b);
+        cairo_move_to(cr, X - 4, a), cairo_line_to(cr, X + 4, a);
+        cairo_move_to(cr, X - 4, b), cairo_line_to(cr, X + 4, b);
+    }
+    cairo_stroke(cr);
+    cairo_restore(cr);
+}
+
 void bench_plot_vline(bench_plot *p, double x, int colour, const char *label)
 {
-    double xs[2] = {x, x}, ys[2] = {p->ymin, p->ymax};
+    double y0 = p->logy ? pow(10, p->ymin) : p->ymin, y1 = p->logy ? pow(10, p->ymax) : p->ymax;
+    double xs[2] = {x, x}, ys[2] = {y0, y1};
     bench_plot_line(p, xs, ys, 2, colour, 1.5, 1, label);
 }
 

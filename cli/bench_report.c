@@ -55,6 +55,17 @@ void bench_git_revision(char *buf, size_t n)
     snprintf(buf, n, "%s%s", rev, dirty ? "-dirty" : "");
 }
 
+double bench_load_average(void)
+{
+    double l = NAN;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1) l = NAN;
+        fclose(f);
+    }
+    return l;
+}
+
 int bench_write_file(const char *path, const char *text)
 {
     size_t n = strlen(path) + 16;
@@ -506,10 +517,11 @@ int bench_report_write(const bench_study *st, size_t n_studies, const bench_repo
         json_object_set_new(root, "git_revision", json_string(rev));
         json_object_set_new(root, "generated_utc", json_string(when));
         json_object_set_new(root, "command", json_string(o->command ? o->command : ""));
-        json_object_set_new(root, "machine", json_pack("{s:s, s:i, s:i, s:s, s:s}", "cpu_model", cpu,
+        json_object_set_new(root, "machine", json_pack("{s:s, s:i, s:i, s:s, s:s, s:o}", "cpu_model", cpu,
                                                        "cores", (int)sysconf(_SC_NPROCESSORS_ONLN),
                                                        "threads", n_studies ? st[0].threads : 1,
-                                                       "os", un.sysname, "arch", un.machine));
+                                                       "os", un.sysname, "arch", un.machine,
+                                                       "load_average_1min_at_end", jnum(bench_load_average())));
         json_t *methods = json_object();
         for (size_t i = 0; i < n_studies; i++) json_object_set_new(methods, st[i].kind, json_string(st[i].method->name));
         json_object_set_new(root, "configuration", json_pack("{s:s, s:o, s:b, s:o, s:{s:I, s:f, s:I}}",
@@ -545,9 +557,10 @@ int bench_report_write(const bench_study *st, size_t n_studies, const bench_repo
         if (!f) rc = 1;
         else {
             fprintf(f, "# IBEX accuracy report\n\n");
-            fprintf(f, "Generated %s by `%s` (ibex %s, git %s) on %s, %ld cores.\n\n", when,
+            fprintf(f, "Generated %s by `%s` (ibex %s, git %s) on %s, %ld cores, load average "
+                       "%.1f at the end (timings scale with it).\n\n", when,
                     o->command ? o->command : "ibex bench accuracy", IBEX_VERSION_STRING, rev, cpu,
-                    sysconf(_SC_NPROCESSORS_ONLN));
+                    sysconf(_SC_NPROCESSORS_ONLN), bench_load_average());
             fprintf(f, "Manifest `%s`%s%s%s. Truth: two scans share a source when their "
                        "`same_source_key` is equal; pairs are formed within a set only.\n\n",
                     o->manifest, o->set ? ", set " : "", o->set ? o->set : "",

@@ -203,25 +203,38 @@ int bench_speed_main(int argc, char **argv)
         cli_error("FFTW threads could not start");
         return EXIT_REFUSED;
     }
-    json_t *fft = json_object();
-    double est[3] = {0}, meas[3] = {0};
-    for (int th = 1; th <= 2; th++) {
-        char k1[64], k2[64];
-        snprintf(k1, sizeof k1, "estimate_plan_%d_thread%s", th, th > 1 ? "s" : "");
-        snprintf(k2, sizeof k2, "fftw_measure_plan_%d_thread%s", th, th > 1 ? "s" : "");
-        json_t *a = fft_rate(size, th, FFTW_ESTIMATE, repeats, &est[th]);
-        json_t *b = fft_rate(size, th, FFTW_MEASURE, repeats, &meas[th]);
-        if (!a || !b) {
-            json_decref(a), json_decref(b), json_decref(fft);
-            cli_error("out of memory for a %zu x %zu FFT", size, size);
-            return EXIT_REFUSED;
+    /* Sizes 64, 128, ... below --size, then --size itself (the headline figures). */
+    size_t sizes[16], n_sizes = 0;
+    for (size_t s = 64; s < size && n_sizes < 15; s *= 2) sizes[n_sizes++] = s;
+    sizes[n_sizes++] = size;
+    static const char *keys[4] = {"estimate_plan_1_thread", "estimate_plan_2_threads",
+                                  "fftw_measure_plan_1_thread", "fftw_measure_plan_2_threads"};
+    double med[16][4], lo[16][4], hi[16][4];
+    json_t *sweep = json_array(), *fft = NULL;
+    for (size_t i = 0; i < n_sizes; i++) {
+        json_t *pt = json_object();
+        json_object_set_new(pt, "size", json_integer((json_int_t)sizes[i]));
+        for (int c = 0; c < 4; c++) {
+            json_t *a = fft_rate(sizes[i], 1 + c % 2, c < 2 ? FFTW_ESTIMATE : FFTW_MEASURE, repeats,
+                                 &med[i][c]);
+            if (!a) {
+                json_decref(pt), json_decref(sweep);
+                cli_error("out of memory for a %zu x %zu FFT", sizes[i], sizes[i]);
+                return EXIT_REFUSED;
+            }
+            lo[i][c] = json_real_value(json_object_get(a, "min"));
+            hi[i][c] = json_real_value(json_object_get(a, "max"));
+            json_object_set_new(pt, keys[c], a);
         }
-        json_object_set_new(fft, k1, a);
-        json_object_set_new(fft, k2, b);
+        if (i + 1 < n_sizes) json_array_append_new(sweep, pt);
+        else fft = pt;
     }
-    json_object_set_new(fft, "size", json_integer((json_int_t)size));
+    double load_fft = bench_load_average();
+    double *last = med[n_sizes - 1];
+    double est[3] = {0, last[0], last[1]}, meas[3] = {0, last[2], last[3]};
     json_object_set_new(fft, "estimate_over_measure_1_thread", json_real(est[1] / meas[1]));
     json_object_set_new(fft, "scaling_2_over_1_threads_measure", json_real(meas[2] / meas[1]));
+    json_object_set_new(fft, "smaller_sizes", sweep);
     omp_set_num_threads(cores);
     fftwf_plan_with_nthreads(1);
 
@@ -241,9 +254,12 @@ int bench_speed_main(int argc, char **argv)
     char cpu[256], rev[96];
     bench_cpu_model(cpu, sizeof cpu);
     bench_git_revision(rev, sizeof rev);
-    json_t *root = json_pack("{s:s, s:s, s:s, s:{s:s, s:i}, s:{s:I, s:I}, s:o, s:o, s:I, s:n}",
+    double load_end = bench_load_average();
+    json_t *root = json_pack("{s:s, s:s, s:s, s:{s:s, s:i, s:f, s:f}, s:{s:I, s:I}, s:o, s:o, s:I, s:n}",
                              "report", "ibex bench speed", "ibex_version", IBEX_VERSION_STRING,
                              "git_revision", rev, "machine", "cpu_model", cpu, "cores", cores,
+                             "load_average_1min_after_fft", isfinite(load_fft) ? load_fft : -1.0,
+                             "load_average_1min_at_end", isfinite(load_end) ? load_end : -1.0,
                              "configuration", "size", (json_int_t)size, "repeats", (json_int_t)repeats,
                              "fft", fft, "comparisons", cmp, "peak_memory_kib", (json_int_t)ru.ru_maxrss,
                              "query_latency_vs_library_size");
@@ -260,12 +276,42 @@ int bench_speed_main(int argc, char **argv)
             snprintf(p, pl, "%s/speed.json", out);
             rc = bench_write_file(p, text) ? EXIT_REFUSED : EXIT_OK;
         }
+        if (!rc && p) {
+            /* FFT throughput against size: IBEX's plans next to FFTW's best, 1 and 2 threads. */
+            double xs[16], ymax = 0, ys[16], l[16], h[16];
+            for (size_t i = 0; i < n_sizes; i++) {
+                xs[i] = (double)sizes[i];
+                for (int c = 0; c < 4; c++) ymax = fmax(ymax, hi[i][c]);
+            }
+            char title[384];
+            snprintf(title, sizeof title, "FFT throughput, 2D float r2c + c2r (%s)", cpu);
+            bench_plot *fig = bench_plot_create_ex(800, 560, title, "grid side n (n x n)", "GFLOP/s",
+                                                  xs[0] / 1.5, xs[n_sizes - 1] * 1.5, 0,
+                                                  1.35 * ymax, BENCH_PLOT_LOGX);
+            static const char *lab[4] = {"ESTIMATE plan (as IBEX), 1 thread", "ESTIMATE plan (as IBEX), 2 threads",
+                                         "FFTW_MEASURE, 1 thread", "FFTW_MEASURE, 2 threads"};
+            static const int col[4] = {0, 5, 1, 3};
+            for (int c = 0; c < 4 && fig; c++) {
+                for (size_t i = 0; i < n_sizes; i++) ys[i] = med[i][c], l[i] = lo[i][c], h[i] = hi[i][c];
+                bench_plot_line(fig, xs, ys, n_sizes, col[c], 2, c < 2, lab[c]);
+                bench_plot_errorbars(fig, xs, l, h, n_sizes, col[c]);
+                bench_plot_points(fig, xs, ys, n_sizes, col[c], NULL);
+            }
+            if (fig) bench_plot_legend(fig, 1);
+            snprintf(p, pl, "%s/fft_vs_size.png", out);
+            if (!fig || bench_plot_write(fig, p)) {
+                cli_error("%s: cannot draw the plot", p);
+                rc = EXIT_REFUSED;
+            }
+        }
         char *md = NULL;
         size_t ml = 0;
         FILE *f = open_memstream(&md, &ml);
         if (!rc && p && f) {
-            fprintf(f, "# IBEX speed report\n\nibex %s, git %s, %s, %d cores. Median [min, max] of %zu repeats.\n\n",
-                    IBEX_VERSION_STRING, rev, cpu, cores, repeats);
+            fprintf(f, "# IBEX speed report\n\nibex %s, git %s, %s, %d cores, load average %.1f "
+                       "after the FFT runs and %.1f at the end (on a busy machine, threads wait for "
+                       "cores: compare with an idle run). Median [min, max] of %zu repeats.\n\n",
+                    IBEX_VERSION_STRING, rev, cpu, cores, load_fft, load_end, repeats);
             fprintf(f, "| figure | 1 thread | 2 threads |\n|---|---|---|\n");
             const char *rows[][3] = {{"FFT %zu², FFTW_MEASURE plan (GFLOP/s)", "fftw_measure_plan_1_thread", "fftw_measure_plan_2_threads"},
                                      {"FFT %zu², FFTW_ESTIMATE plan as IBEX uses (GFLOP/s)", "estimate_plan_1_thread", "estimate_plan_2_threads"}};
@@ -294,8 +340,10 @@ int bench_speed_main(int argc, char **argv)
                         1e3 * median_of(pp), 1e3 * json_real_value(json_object_get(pp, "min")),
                         1e3 * json_real_value(json_object_get(pp, "max")));
             }
-            fprintf(f, "| peak memory (MiB) | %.1f | |\n\nQuery latency against library size: not measured "
-                       "yet (needs the reference index).\n", (double)ru.ru_maxrss / 1024);
+            fprintf(f, "| peak memory (MiB) | %.1f | |\n\n![FFT throughput against size](fft_vs_size.png)\n\n"
+                       "FLOPs counted as 2.5 N log2 N per real 2D transform of N points. Query latency "
+                       "against library size: not measured yet (needs the reference index).\n",
+                    (double)ru.ru_maxrss / 1024);
             fclose(f);
             snprintf(p, pl, "%s/speed.md", out);
             rc = bench_write_file(p, md) ? EXIT_REFUSED : EXIT_OK;

@@ -143,7 +143,7 @@ static int accuracy_main(int argc, char **argv)
             break;
         }
         if (man[k].n == 0) {
-            if (kind || set) {
+            if (kind) {
                 cli_error("%s: no %s scans with ground truth%s%s", manifest, kinds[k],
                           sel ? " in set " : "", sel ? sel : "");
                 rc = EXIT_REFUSED;
@@ -164,7 +164,8 @@ static int accuracy_main(int argc, char **argv)
         ns++;
     }
     if (!rc && ns == 0) {
-        cli_error("%s: no cartridge or bullet scans with ground truth", manifest);
+        cli_error("%s: no cartridge or bullet scans with ground truth%s%s", manifest,
+                  set ? " in set " : "", set ? set : "");
         rc = EXIT_REFUSED;
     }
     if (!rc) {

@@ -5,12 +5,13 @@
  * baseline-ncc (cartridge cases): areal normalised cross-correlation. Both surfaces are
  *   block-averaged to ~50 um and ~25 um, high-passed by subtracting a masked Gaussian
  *   (sigma 0.25 mm) and scaled to unit RMS; the score is the largest masked NCC (Padfield
- *   2012, FFT form) over all translations with at least 40% overlap, searching a full turn
+ *   2012, FFT form) over all translations that overlap by at least half the largest
+ *   overlap at that rotation (and 10% of the smaller valid area), searching a full turn
  *   in 6 degree steps at 50 um, then 1 degree steps around the best angle at 25 um.
  * baseline-ccf (bullet lands): the land is averaged along its striae into one profile
  *   (the striation direction is the axis along which averaging keeps most variance),
  *   resampled to 2 um, 15% trimmed at each end (groove shoulders), form removed by a
- *   Gaussian high-pass (sigma 100 um); the score is the largest Pearson correlation over
+ *   least-squares quadratic (the bullet's curvature) and a Gaussian high-pass (sigma 100 um); the score is the largest Pearson correlation over
  *   lags with at least 50% overlap of the shorter profile. */
 #ifndef IBEX_BASELINE_INTERNAL_H
 #define IBEX_BASELINE_INTERNAL_H

@@ -10,7 +10,11 @@
 
 #define TARGET_SPACING 25e-6   /* fine level; the coarse level is twice that */
 #define HIGHPASS_SIGMA 0.25e-3
-#define MIN_OVERLAP 0.4
+/* Shifts must overlap by half the largest overlap any shift reaches at that rotation (so
+ * two annular breech faces of different radii still compare) and by at least 10% of the
+ * smaller valid area (tiny overlaps give spurious correlations). */
+#define OVERLAP_OF_BEST 0.5
+#define MIN_OVERLAP 0.1
 #define COARSE_STEP 6.0
 #define FINE_STEP 1.0
 
@@ -270,7 +274,10 @@ static double ncc_at(work *w, const level *a, const level *b, double theta,
     xcorr(w, w->FMa, w->FMb, w->c_mamb);
     double norm = 1.0 / (double)(w->L * w->Ly); /* FFTW's inverse is unnormalised */
     size_t smaller = nb < a->n_valid ? nb : a->n_valid;
-    double need = fmax((double)min_overlap_a, MIN_OVERLAP * (double)smaller);
+    double nmax = 0;
+    for (size_t i = 0; i < w->L * w->Ly; i++) nmax = fmax(nmax, w->c_mamb[i] * norm);
+    double need = fmax(fmax((double)min_overlap_a, MIN_OVERLAP * (double)smaller),
+                       OVERLAP_OF_BEST * nmax);
     double best = -2;
     for (size_t i = 0; i < w->L * w->Ly; i++) {
         double N = w->c_mamb[i] * norm;
