@@ -266,7 +266,7 @@ static int plot_roc(const bench_study *st, const figures *f, const char *path)
     snprintf(la, sizeof la, "ROC, AUC = %.3f [%.3f, %.3f]", f->auc, f->auc_lo, f->auc_hi);
     snprintf(le, sizeof le, "EER = %.3f", f->eer);
     bench_plot *p = bench_plot_create(PLOT_W, PLOT_H, title, "false positive rate",
-                                      "true positive rate", 0, 1, 0, 1.0001);
+                                      "true positive rate", -0.01, 1.01, -0.01, 1.01);
     if (!p) return free(x), free(y), 1;
     double cx[2] = {0, 1}, cy[2] = {0, 1}, ex[2] = {0, 1}, ey[2] = {1, 0};
     bench_plot_line(p, cx, cy, 2, 7, 1, 1, "chance");
@@ -308,6 +308,12 @@ static int plot_rank(const bench_study *st, const figures *f, const char *path)
 
 static json_t *jnum(double v) { return isfinite(v) ? json_real(v) : json_null(); }
 
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 static json_t *summary(const double *v, size_t n, double s)
 {
     double *c = malloc(n * sizeof *c);
@@ -315,11 +321,7 @@ static json_t *summary(const double *v, size_t n, double s)
     double mean = 0, ss = 0;
     for (size_t i = 0; i < n; i++) c[i] = s * v[i], mean += c[i] / (double)n;
     for (size_t i = 0; i < n; i++) ss += (c[i] - mean) * (c[i] - mean);
-    for (size_t a = 1; a < n; a++) /* insertion sort: n is the pair count of a small set */
-        for (size_t b = a; b > 0 && c[b - 1] > c[b]; b--) {
-            double t = c[b];
-            c[b] = c[b - 1], c[b - 1] = t;
-        }
+    qsort(c, n, sizeof *c, cmp_dbl);
     json_t *o = json_pack("{s:I, s:o, s:o, s:o, s:o, s:o}", "n", (json_int_t)n, "mean", jnum(mean),
                           "sd", jnum(n > 1 ? sqrt(ss / (double)(n - 1)) : NAN), "min", jnum(c[0]),
                           "median", jnum(n % 2 ? c[n / 2] : 0.5 * (c[n / 2 - 1] + c[n / 2])),
@@ -383,9 +385,10 @@ static json_t *study_json(const bench_study *st, const figures *f, const bench_r
                                                "threshold", m->threshold));
     json_t *scans = json_array();
     for (size_t i = 0; i < st->n; i++)
-        json_array_append_new(scans, json_pack("{s:s, s:s, s:s, s:I}", "path", st->scan[i]->rel,
+        json_array_append_new(scans, json_pack("{s:s, s:s, s:s, s:o}", "path", st->scan[i]->rel,
                                                "set", st->scan[i]->set, "key", st->scan[i]->key,
-                                               "rank_of_first_mate", (json_int_t)f->rank[i]));
+                                               "rank_of_first_mate", /* null: no mate in its set */
+                                               f->rank[i] ? json_integer((json_int_t)f->rank[i]) : json_null()));
     json_object_set_new(j, "n_scans", json_integer((json_int_t)st->n));
     json_t *sk = json_array();
     for (size_t i = 0; i < st->n_skipped; i++) json_array_append_new(sk, json_string(st->skipped[i]));
@@ -436,7 +439,7 @@ static json_t *study_json(const bench_study *st, const figures *f, const bench_r
     json_object_set_new(j, "timing", json_pack("{s:f, s:f, s:o, s:i}", "prepare_seconds",
                                                st->seconds_prepare, "compare_seconds", st->seconds_compare,
                                                "pairs_per_second",
-                                               jnum((double)(f->n_m + f->n_nm + st->n_failed * 0) / st->seconds_compare),
+                                               jnum((double)(f->n_m + f->n_nm) / st->seconds_compare),
                                                "threads", st->threads));
     json_object_set_new(j, "files", json_pack("{s:s, s:s, s:s, s:s}", "score_histogram", names[0],
                                               "roc", names[1], "rank_curve", names[2], "pairs", names[3]));

@@ -143,8 +143,7 @@ int bench_study_run(bench_study *st, const bench_method *m, const bench_manifest
     st->score = malloc(n * n * sizeof *st->score);
     st->aux = calloc(n * n * 4, sizeof *st->aux);
     st->failed = calloc(n * n, 1);
-    ibex_diag *fail_diag = calloc(1, sizeof *fail_diag);
-    if (!pa || !pb || !st->score || !st->aux || !st->failed || !fail_diag) {
+    if (!pa || !pb || !st->score || !st->aux || !st->failed) {
         cli_error("out of memory");
         rc = 1;
         goto out;
@@ -216,7 +215,7 @@ int bench_study_run(bench_study *st, const bench_method *m, const bench_manifest
             if (st->failed[i]) st->score[i] = worst;
     }
 out:
-    free(pa), free(pb), free(fail_diag);
+    free(pa), free(pb);
     for (size_t i = 0; i < n; i++)
         if (prep[i] && m->prep_free) m->prep_free(prep[i]);
     free(prep), free(pst), free(pdiag);
