@@ -148,7 +148,7 @@ static void usage_speed(FILE *f)
     fprintf(f, "Usage: ibex bench speed [--size N] [--repeats R] [--manifest M.tsv] [--out DIR]\n"
                "                        [--quick] [--json]\n\n"
                "Measures, each as median, min and max over R repeats:\n"
-               "  FFT: 2D float r2c + c2r of N x N (default 512) with the FFTW_ESTIMATE plans the\n"
+               "  FFT: 2D float r2c + c2r of N x N (default 512) with the FFTW_ESTIMATE plans the baseline\n"
                "       comparators use, against FFTW's own FFTW_MEASURE plan; 1 and 2 threads\n"
                "  comparisons/s (1 and 2 threads) and preparation per scan of each kind's default\n"
                "       method on the first scans of fadul and hamby44-small (if the data is there)\n"
@@ -288,7 +288,7 @@ int bench_speed_main(int argc, char **argv)
             bench_plot *fig = bench_plot_create_ex(800, 560, title, "grid side n (n x n)", "GFLOP/s",
                                                   xs[0] / 1.5, xs[n_sizes - 1] * 1.5, 0,
                                                   1.35 * ymax, BENCH_PLOT_LOGX);
-            static const char *lab[4] = {"ESTIMATE plan (as IBEX), 1 thread", "ESTIMATE plan (as IBEX), 2 threads",
+            static const char *lab[4] = {"FFTW_ESTIMATE (baselines), 1 thread", "FFTW_ESTIMATE (baselines), 2 threads",
                                          "FFTW_MEASURE, 1 thread", "FFTW_MEASURE, 2 threads"};
             static const int col[4] = {0, 5, 1, 3};
             for (int c = 0; c < 4 && fig; c++) {
@@ -314,7 +314,7 @@ int bench_speed_main(int argc, char **argv)
                     IBEX_VERSION_STRING, rev, cpu, cores, load_fft, load_end, repeats);
             fprintf(f, "| figure | 1 thread | 2 threads |\n|---|---|---|\n");
             const char *rows[][3] = {{"FFT %zu², FFTW_MEASURE plan (GFLOP/s)", "fftw_measure_plan_1_thread", "fftw_measure_plan_2_threads"},
-                                     {"FFT %zu², FFTW_ESTIMATE plan as IBEX uses (GFLOP/s)", "estimate_plan_1_thread", "estimate_plan_2_threads"}};
+                                     {"FFT %zu², FFTW_ESTIMATE plan as the baseline comparators use (GFLOP/s)", "estimate_plan_1_thread", "estimate_plan_2_threads"}};
             for (int i = 0; i < 2; i++) {
                 json_t *a = json_object_get(fft, rows[i][1]), *b = json_object_get(fft, rows[i][2]);
                 fprintf(f, "| ");
