@@ -94,6 +94,8 @@ void bench_plot_vline(bench_plot *p, double x, int colour, const char *label);
 /* Legend in a corner: 0 top-left, 1 top-right, 2 bottom-right, 3 bottom-left. */
 void bench_plot_legend(bench_plot *p, int corner);
 int bench_plot_write(bench_plot *p, const char *path); /* 0 ok; frees p either way */
+/* At exit, after the last plot. */
+void bench_plot_cleanup(void);
 
 /* ---- accuracy studies ------------------------------------------------------------------ */
 

@@ -212,7 +212,10 @@ int cmd_bench(int argc, char **argv)
         usage_bench(stdout);
         return EXIT_OK;
     }
-    if (!strcmp(sub, "accuracy")) return accuracy_main(argc - 1, argv + 1);
-    if (!strcmp(sub, "speed")) return bench_speed_main(argc - 1, argv + 1);
-    return cli_usage_error("unknown bench subcommand '%s' (accuracy or speed)", sub);
+    int rc;
+    if (!strcmp(sub, "accuracy")) rc = accuracy_main(argc - 1, argv + 1);
+    else if (!strcmp(sub, "speed")) rc = bench_speed_main(argc - 1, argv + 1);
+    else return cli_usage_error("unknown bench subcommand '%s' (accuracy or speed)", sub);
+    bench_plot_cleanup();
+    return rc;
 }
