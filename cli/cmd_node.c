@@ -1,9 +1,629 @@
-/* Placeholder until this subcommand is built. */
+/* ibex node: keys, signed exchange packages, the HTTP node and its client. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
 #include "cli.h"
+#include "ibex/node.h"
+#include "ibex/package.h"
+
+static void help_main(FILE *f)
+{
+    fprintf(f, "Usage: ibex node SUBCOMMAND [OPTIONS] [ARGS]\n\n"
+               "Exchange packages (signed X3P files) and network nodes.\n\n"
+               "  keygen KEYFILE [--name NAME]          make a node key pair (KEYFILE, KEYFILE.pub)\n"
+               "  sign IN.x3p OUT.x3p --key KEY         make a signed exchange package\n"
+               "  verify PKG.x3p... --trust PEERS       check signer and integrity\n"
+               "  serve --listen HOST:PORT --key KEY --peers PEERS [--spool DIR] [--lib LIB.h5]\n"
+               "                                        run a node (HTTP, authenticated)\n"
+               "  health|stats --peer URL --key KEY     ask a node how it is\n"
+               "  push PKG.x3p... --peer URL --key KEY  send packages to a node\n"
+               "  pull --peer URL --key KEY --trust PEERS --out DIR\n"
+               "                                        replicate a node's packages (resumable)\n"
+               "  query PKG.x3p --peer URL --key KEY    ask a node for candidates (not built yet)\n\n"
+               "'ibex node SUBCOMMAND --help' describes one. Formats: docs/exchange-format.md,\n"
+               "protocol and deployment (TLS): docs/node.md.\n"
+               "Exit status: 0 success, 1 refused or failed, 2 usage error.\n");
+}
+
+static ibex_node_key *load_key(const char *path, int *rc)
+{
+    ibex_node_key *k = NULL;
+    ibex_diag d;
+    ibex_status s = ibex_node_key_read(path, &k, &d);
+    if (s) *rc = cli_fail_status(s, &d);
+    return k;
+}
+
+static ibex_trust *load_trust(const char *path, int *rc)
+{
+    ibex_trust *t = NULL;
+    ibex_diag d;
+    ibex_status s = ibex_trust_read(path, &t, &d);
+    if (s) *rc = cli_fail_status(s, &d);
+    return t;
+}
+
+/* ---- keygen ---- */
+static int node_keygen(int argc, char **argv)
+{
+    static const struct option opts[] = {{"name", required_argument, 0, 'n'}, {"json", no_argument, 0, 'j'},
+                                         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *name = NULL;
+    int json = 0, c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'n': name = optarg; break;
+        case 'j': json = 1; break;
+        case 'h':
+            printf("Usage: ibex node keygen KEYFILE [--name NAME] [--json]\n\n"
+                   "Make an Ed25519 key pair for this node. KEYFILE gets the secret (mode 0600;\n"
+                   "never overwritten), KEYFILE.pub the line 'NAME PUBLIC_KEY_HEX' to append to\n"
+                   "other nodes' peers.txt (add ' URL' for where this node listens).\n\n"
+                   "  --name NAME   node name, 1-64 of A-Z a-z 0-9 . _ - (default: KEYFILE's\n"
+                   "                base name without extension)\n"
+                   "  --json        print {\"name\", \"public_key\", \"key\", \"public_file\"}\n");
+            return EXIT_OK;
+        default: return cli_usage_error("unknown option");
+        }
+    }
+    if (argc - optind != 1) return cli_usage_error("need exactly one KEYFILE");
+    const char *path = argv[optind];
+    char defname[IBEX_NODE_NAME_MAX + 1];
+    if (!name) {
+        const char *b = strrchr(path, '/');
+        b = b ? b + 1 : path;
+        snprintf(defname, sizeof defname, "%s", b);
+        char *dot = strchr(defname, '.');
+        if (dot && dot != defname) *dot = '\0';
+        name = defname;
+    }
+    ibex_node_key *k = NULL;
+    ibex_diag d;
+    ibex_status s = ibex_node_key_generate(name, &k, &d);
+    if (s) return s == IBEX_ERR_ARG ? cli_usage_error("%s (use --name)", d.message) : cli_fail_status(s, &d);
+    s = ibex_node_key_write(k, path, &d);
+    if (s) {
+        ibex_node_key_free(k);
+        return cli_fail_status(s, &d);
+    }
+    char hex[65];
+    ibex_node_key_public_hex(k, hex);
+    if (json) {
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s+}", "name", name, "public_key", hex, "key", path,
+                              "public_file", path, ".pub");
+        json_dumpf(o, stdout, JSON_INDENT(2));
+        putchar('\n');
+        json_decref(o);
+    } else {
+        printf("node %s: secret key %s (mode 0600), public key %s.pub\n%s %s\n", name, path, path, name, hex);
+    }
+    ibex_node_key_free(k);
+    return EXIT_OK;
+}
+
+/* ---- sign ---- */
+static int node_sign(int argc, char **argv)
+{
+    static const struct option opts[] = {{"key", required_argument, 0, 'k'}, {"param", required_argument, 0, 'p'},
+                                         {"no-params", no_argument, 0, 'N'}, {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *key = NULL;
+    const char *kv[130];
+    char *owned[64];
+    int np = 0, none = 0, c, rc = EXIT_OK;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'k': key = optarg; break;
+        case 'N': none = 1; break;
+        case 'p': {
+            char *eq = strchr(optarg, '=');
+            if (!eq || eq == optarg) rc = cli_usage_error("--param needs KEY=VALUE");
+            else if (np >= 64) rc = cli_usage_error("at most 64 --param");
+            else {
+                owned[np] = strdup(optarg);
+                if (!owned[np]) return EXIT_REFUSED;
+                char *e2 = owned[np] + (eq - optarg);
+                *e2 = '\0';
+                kv[2 * np] = owned[np];
+                kv[2 * np + 1] = e2 + 1;
+                np++;
+            }
+            break;
+        }
+        case 'h':
+            printf("Usage: ibex node sign IN.x3p OUT.x3p --key KEY [--param KEY=VALUE]... [--no-params]\n\n"
+                   "Write OUT.x3p: IN (a readable X3P file) signed by this node. OUT stays a\n"
+                   "standard X3P file; the Ed25519 signature covers every byte before it (zip\n"
+                   "archive comment). An earlier signature is replaced.\n\n"
+                   "  --key KEY          this node's secret key (ibex node keygen)\n"
+                   "  --param KEY=VALUE  preprocessing parameter, stored in %s\n"
+                   "                     (repeatable; replaces the input's parameters)\n"
+                   "  --no-params        drop the input's preprocessing parameters\n",
+                   IBEX_PACKAGE_PREPROCESS_MEMBER);
+            rc = -1;
+            break;
+        default: rc = cli_usage_error("unknown option"); break;
+        }
+        if (rc) break;
+    }
+    if (!rc && argc - optind != 2) rc = cli_usage_error("need IN.x3p and OUT.x3p");
+    if (!rc && !key) rc = cli_usage_error("need --key KEY");
+    if (!rc && np && none) rc = cli_usage_error("--param and --no-params exclude each other");
+    ibex_node_key *k = rc ? NULL : load_key(key, &rc);
+    if (!rc) {
+        kv[2 * np] = NULL;
+        ibex_diag d;
+        ibex_status s = ibex_package_sign(argv[optind], argv[optind + 1], np || none ? kv : NULL, k, &d);
+        if (s) rc = cli_fail_status(s, &d);
+        else printf("%s: signed by %s\n", argv[optind + 1], ibex_node_key_name(k));
+    }
+    ibex_node_key_free(k);
+    for (int i = 0; i < np; i++) free(owned[i]);
+    return rc < 0 ? EXIT_OK : rc;
+}
+
+/* ---- verify ---- */
+static const char *fault_name(ibex_package_fault f)
+{
+    switch (f) {
+    case IBEX_PACKAGE_OK: return "ok";
+    case IBEX_PACKAGE_MALFORMED: return "malformed";
+    case IBEX_PACKAGE_UNSIGNED: return "unsigned";
+    case IBEX_PACKAGE_BAD_SIGNATURE: return "bad-signature";
+    case IBEX_PACKAGE_UNTRUSTED: return "untrusted";
+    }
+    return "?";
+}
+
+static int node_verify(int argc, char **argv)
+{
+    static const struct option opts[] = {{"trust", required_argument, 0, 't'}, {"json", no_argument, 0, 'j'},
+                                         {"params", no_argument, 0, 'p'}, {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *trust_path = NULL;
+    int json = 0, params = 0, c, rc = EXIT_OK;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 't': trust_path = optarg; break;
+        case 'j': json = 1; break;
+        case 'p': params = 1; break;
+        case 'h':
+            printf("Usage: ibex node verify PKG.x3p... --trust PEERS [--json] [--params]\n\n"
+                   "Check each package: signed by a node in PEERS (lines 'NAME KEYHEX [URL]'),\n"
+                   "not one byte changed since, and a readable X3P surface inside.\n\n"
+                   "  --trust PEERS  trust list\n"
+                   "  --params       also print the preprocessing parameters\n"
+                   "  --json         one JSON array, an object per package\n"
+                   "Exit status 1 when any package is refused.\n");
+            return EXIT_OK;
+        default: return cli_usage_error("unknown option");
+        }
+    }
+    if (optind >= argc) return cli_usage_error("need at least one package");
+    if (!trust_path) return cli_usage_error("need --trust PEERS");
+    ibex_trust *t = load_trust(trust_path, &rc);
+    if (!t) return rc;
+    json_t *arr = json_array();
+    for (int i = optind; i < argc; i++) {
+        const ibex_peer *signer = NULL;
+        ibex_package_fault fault;
+        ibex_diag d;
+        char buf[1200];
+        ibex_status s = ibex_package_verify(argv[i], t, IBEX_PACKAGE_CHECK_X3P, &signer, &fault, &d);
+        char **kv = NULL;
+        if (!s && params) {
+            unsigned char *data;
+            size_t n;
+            if (!ibex_file_read_all(argv[i], IBEX_PACKAGE_MAX_SIZE, &data, &n, &d)) {
+                s = ibex_package_read_params(data, n, argv[i], &kv, &d);
+                free(data);
+            }
+        }
+        if (s) {
+            rc = EXIT_REFUSED;
+            if (!json) cli_fail_status(s, &d);
+        } else if (!json) {
+            printf("%s: signed by %s, intact\n", argv[i], signer->name);
+            for (size_t k = 0; kv && kv[k]; k += 2) printf("  %s = %s\n", kv[k], kv[k + 1]);
+        }
+        if (json) {
+            json_t *o = json_pack("{s:s, s:b, s:s}", "file", argv[i], "ok", !s, "fault", fault_name(fault));
+            if (!s) json_object_set_new(o, "signer", json_string(signer->name));
+            else json_object_set_new(o, "error", json_string(ibex_diag_format(&d, s, buf, sizeof buf)));
+            if (kv) {
+                json_t *p = json_object();
+                for (size_t k = 0; kv[k]; k += 2) json_object_set_new(p, kv[k], json_string(kv[k + 1]));
+                json_object_set_new(o, "params", p);
+            }
+            json_array_append_new(arr, o);
+        }
+        ibex_package_params_free(kv);
+    }
+    if (json) {
+        json_dumpf(arr, stdout, JSON_INDENT(2));
+        putchar('\n');
+    }
+    json_decref(arr);
+    ibex_trust_free(t);
+    return rc;
+}
+
+/* ---- serve ---- */
+static int parse_size_mb(const char *s, size_t *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !(v > 0) || v > 4096) return 0;
+    *out = (size_t)(v * 1048576.0);
+    return *out > 0;
+}
+
+static int node_serve(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"listen", required_argument, 0, 'l'}, {"key", required_argument, 0, 'k'},
+        {"peers", required_argument, 0, 'p'},  {"spool", required_argument, 0, 's'},
+        {"lib", required_argument, 0, 'L'},    {"tls-cert", required_argument, 0, 'C'},
+        {"tls-key", required_argument, 0, 'K'}, {"max-body", required_argument, 0, 'b'},
+        {"max-memory", required_argument, 0, 'm'}, {"threads", required_argument, 0, 't'},
+        {"log", required_argument, 0, 'g'},    {"quiet", no_argument, 0, 'q'},
+        {"exit-after", required_argument, 0, 'x'}, {"nonces", required_argument, 0, 'N'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+    ibex_node_server_opts o;
+    ibex_node_server_opts_init(&o);
+    o.listen = NULL;
+    const char *log_path = NULL;
+    char spool_buf[4200];
+    long exit_after = 0;
+    int quiet = 0, c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l': o.listen = optarg; break;
+        case 'k': o.key_path = optarg; break;
+        case 'p': o.peers_path = optarg; break;
+        case 's': o.spool_dir = optarg; break;
+        case 'L': o.lib_path = optarg; break;
+        case 'C': o.tls_cert = optarg; break;
+        case 'K': o.tls_key = optarg; break;
+        case 'b':
+            if (!parse_size_mb(optarg, &o.max_body)) return cli_usage_error("--max-body needs MiB > 0");
+            break;
+        case 'm':
+            if (!parse_size_mb(optarg, &o.max_memory)) return cli_usage_error("--max-memory needs MiB > 0");
+            break;
+        case 't': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 1 || v > 256) return cli_usage_error("--threads needs 1..256");
+            o.threads = (unsigned)v;
+            break;
+        }
+        case 'g': log_path = optarg; break;
+        case 'q': quiet = 1; break;
+        case 'N': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 1024 || v > (1L << 24)) return cli_usage_error("--nonces needs 1024..16777216");
+            o.nonce_capacity = (size_t)v;
+            break;
+        }
+        case 'x': {
+            char *end;
+            exit_after = strtol(optarg, &end, 10);
+            if (*end || exit_after < 1) return cli_usage_error("--exit-after needs seconds >= 1");
+            break;
+        }
+        case 'h':
+            printf("Usage: ibex node serve --listen HOST:PORT --key KEY --peers PEERS\n"
+                   "                       [--spool DIR] [--lib LIB.h5] [OPTIONS]\n\n"
+                   "Serve this node over HTTP/1.1 until SIGINT or SIGTERM. Every request must be\n"
+                   "signed by a node in PEERS (docs/node.md). Endpoints: GET /v1/health,\n"
+                   "GET /v1/stats, POST /v1/specimens (push a signed package), GET\n"
+                   "/v1/specimens?since=CURSOR (pull), GET /v1/specimens/SEQ, POST /v1/query.\n\n"
+                   "  --listen HOST:PORT  address (127.0.0.1:PORT, [::1]:PORT; PORT 0 picks one)\n"
+                   "  --key KEY           this node's secret key\n"
+                   "  --peers PEERS       trust list: who may call, whose packages are accepted\n"
+                   "  --spool DIR         accepted packages (default LIB.h5.spool with --lib)\n"
+                   "  --lib LIB.h5        reference library (ingest and query: not built yet)\n"
+                   "  --tls-cert PEM --tls-key PEM   serve HTTPS\n"
+                   "  --max-body MIB      largest request body (default %zu; 413 past it)\n"
+                   "  --max-memory MIB    request bodies held at once (default %zu; 503 past it)\n"
+                   "  --threads N         thread pool (default %u)\n"
+                   "  --nonces N          replay table size (default %zu, 28 bytes each); it\n"
+                   "                      sustains N/601 requests per second, then answers 503\n"
+                   "  --log FILE          request log (default stderr)   --quiet  no request log\n"
+                   "  --exit-after SEC    stop after SEC seconds (tests)\n\n"
+                   "Prints 'listening on http(s)://HOST:PORT' once ready.\n",
+                   o.max_body >> 20, o.max_memory >> 20, o.threads, o.nonce_capacity);
+            return EXIT_OK;
+        default: return cli_usage_error("unknown option");
+        }
+    }
+    if (optind < argc) return cli_usage_error("unexpected argument '%s'", argv[optind]);
+    if (!o.listen || !o.key_path || !o.peers_path) return cli_usage_error("need --listen, --key and --peers");
+    if (!o.spool_dir) {
+        if (!o.lib_path) return cli_usage_error("need --spool DIR (or --lib LIB.h5)");
+        snprintf(spool_buf, sizeof spool_buf, "%s.spool", o.lib_path);
+        o.spool_dir = spool_buf;
+    }
+    if (o.max_memory < o.max_body) o.max_memory = o.max_body;
+    FILE *logf = NULL;
+    if (quiet) o.log = NULL;
+    else if (log_path) {
+        if (!(logf = fopen(log_path, "a"))) {
+            cli_error("%s: cannot open the log: %s", log_path, strerror(errno));
+            return EXIT_REFUSED;
+        }
+        o.log = logf;
+    }
+    /* Block the stop signals before the pool threads start, so only sigwait sees them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGALRM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    ibex_node_server *srv = NULL;
+    ibex_diag d;
+    ibex_status s = ibex_node_server_create(&o, &srv, &d);
+    if (s) {
+        if (logf) fclose(logf);
+        return cli_fail_status(s, &d);
+    }
+    char host[128];
+    snprintf(host, sizeof host, "%s", o.listen);
+    char *colon = strrchr(host, ':');
+    if (colon) *colon = '\0';
+    printf("listening on %s://%s:%u\n", o.tls_cert ? "https" : "http", host, ibex_node_server_port(srv));
+    if (o.lib_path)
+        printf("note: library ingest and query are not built yet; accepted packages go to %s\n", o.spool_dir);
+    fflush(stdout);
+    if (exit_after) alarm((unsigned)exit_after);
+    int sig = 0;
+    sigwait(&set, &sig);
+    ibex_node_server_free(srv);
+    if (logf) fclose(logf);
+    return EXIT_OK;
+}
+
+/* ---- client subcommands ---- */
+typedef struct client_args {
+    const char *peer, *key, *trust, *out, *ca;
+    int json;
+    long top, max;
+} client_args;
+
+static int client_opts(int argc, char **argv, client_args *a, const char *usage, const char *extra)
+{
+    static const struct option opts[] = {
+        {"peer", required_argument, 0, 'P'}, {"key", required_argument, 0, 'k'},
+        {"trust", required_argument, 0, 't'}, {"out", required_argument, 0, 'o'},
+        {"ca", required_argument, 0, 'c'},   {"json", no_argument, 0, 'j'},
+        {"top", required_argument, 0, 'T'},  {"max", required_argument, 0, 'm'},
+        {"help", no_argument, 0, 'h'},       {0, 0, 0, 0}};
+    int c;
+    memset(a, 0, sizeof *a);
+    a->top = 10;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 'P': a->peer = optarg; break;
+        case 'k': a->key = optarg; break;
+        case 't': a->trust = optarg; break;
+        case 'o': a->out = optarg; break;
+        case 'c': a->ca = optarg; break;
+        case 'j': a->json = 1; break;
+        case 'T':
+            a->top = strtol(optarg, &end, 10);
+            if (*end || a->top < 1 || a->top > 1000) return cli_usage_error("--top needs 1..1000");
+            break;
+        case 'm':
+            a->max = strtol(optarg, &end, 10);
+            if (*end || a->max < 1) return cli_usage_error("--max needs a count >= 1");
+            break;
+        case 'h':
+            printf("Usage: %s\n\n%s"
+                   "  --peer URL   the node, e.g. http://127.0.0.1:8470 (https with TLS)\n"
+                   "  --key KEY    this node's secret key: every request is signed with it\n"
+                   "  --ca PEM     CA bundle for https (default: the system's)\n"
+                   "  --json       machine-readable output\n", usage, extra);
+            return -1;
+        default: return cli_usage_error("unknown option");
+        }
+    }
+    if (!a->peer || !a->key) return cli_usage_error("need --peer URL and --key KEY");
+    return 0;
+}
+
+/* Print a node's JSON answer; 0 for 2xx, else a one-line error. */
+static int report(const char *what, const ibex_node_response *r, int json)
+{
+    json_error_t je;
+    json_t *j = json_loadb((const char *)r->body, r->size, 0, &je);
+    int ok = r->status >= 200 && r->status < 300;
+    if (json) {
+        json_t *o = json_pack("{s:s, s:i, s:o}", "request", what, "status", (int)r->status, "body",
+                              j ? json_incref(j) : json_string((const char *)r->body));
+        json_dumpf(o, stdout, JSON_INDENT(2));
+        putchar('\n');
+        json_decref(o);
+    } else if (ok) {
+        char *t = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+        printf("%s: %ld\n%s\n", what, r->status, t ? t : (const char *)r->body);
+        free(t);
+    } else {
+        const char *e = json_string_value(json_object_get(j, "error"));
+        cli_error("%s: node answered %ld: %s", what, r->status, e ? e : (const char *)r->body);
+    }
+    json_decref(j);
+    return ok ? EXIT_OK : EXIT_REFUSED;
+}
+
+static int node_simple_get(int argc, char **argv, const char *target)
+{
+    client_args a;
+    char usage[128];
+    snprintf(usage, sizeof usage, "ibex node %s --peer URL --key KEY [--json]", argv[0]);
+    int rc = client_opts(argc, argv, &a, usage, "Ask a node how it is (signed GET /v1/health or /v1/stats).\n\n");
+    if (rc) return rc < 0 ? EXIT_OK : rc;
+    if (optind < argc) return cli_usage_error("unexpected argument '%s'", argv[optind]);
+    ibex_node_key *k = load_key(a.key, &rc);
+    if (!k) return rc;
+    ibex_node_response r;
+    ibex_diag d;
+    ibex_status s = ibex_node_request(a.peer, k, "GET", target, NULL, 0, NULL, 30, a.ca, &r, &d);
+    ibex_node_key_free(k);
+    if (s) return cli_fail_status(s, &d);
+    rc = report(target, &r, a.json);
+    ibex_node_response_clear(&r);
+    return rc;
+}
+
+static int node_push(int argc, char **argv)
+{
+    client_args a;
+    int rc = client_opts(argc, argv, &a, "ibex node push PKG.x3p... --peer URL --key KEY [--json]",
+                         "Send signed packages to a node (POST /v1/specimens). The node verifies each\n"
+                         "before storing it; a package it already holds is not stored twice.\n\n");
+    if (rc) return rc < 0 ? EXIT_OK : rc;
+    if (optind >= argc) return cli_usage_error("need at least one package");
+    ibex_node_key *k = load_key(a.key, &rc);
+    if (!k) return rc;
+    for (int i = optind; i < argc; i++) {
+        unsigned char *data;
+        size_t n;
+        ibex_diag d;
+        ibex_node_response r;
+        ibex_status s = ibex_file_read_all(argv[i], IBEX_PACKAGE_MAX_SIZE, &data, &n, &d);
+        if (!s) {
+            s = ibex_node_request(a.peer, k, "POST", "/v1/specimens", data, n, "application/octet-stream",
+                                  120, a.ca, &r, &d);
+            free(data);
+        }
+        if (s) {
+            rc = cli_fail_status(s, &d);
+            continue;
+        }
+        if (report(argv[i], &r, a.json)) rc = EXIT_REFUSED;
+        ibex_node_response_clear(&r);
+    }
+    ibex_node_key_free(k);
+    return rc;
+}
+
+static int node_pull(int argc, char **argv)
+{
+    client_args a;
+    int rc = client_opts(argc, argv, &a,
+                         "ibex node pull --peer URL --key KEY --trust PEERS --out DIR [--max N] [--json]",
+                         "Copy the node's packages into DIR (SEQ-SHA256.x3p), each verified against\n"
+                         "PEERS before it is stored. DIR/.cursor remembers where to resume.\n\n"
+                         "  --trust PEERS  whose packages to accept\n"
+                         "  --out DIR      destination (created if missing)\n"
+                         "  --max N        stop after N packages\n");
+    if (rc) return rc < 0 ? EXIT_OK : rc;
+    if (optind < argc) return cli_usage_error("unexpected argument '%s'", argv[optind]);
+    if (!a.trust || !a.out) return cli_usage_error("need --trust PEERS and --out DIR");
+    ibex_node_key *k = load_key(a.key, &rc);
+    ibex_trust *t = k ? load_trust(a.trust, &rc) : NULL;
+    if (t) {
+        ibex_node_pull_stats st;
+        ibex_diag d;
+        ibex_status s = ibex_node_pull(a.peer, k, t, a.out, (size_t)a.max, a.ca, &st, &d);
+        if (a.json) {
+            json_t *o = json_pack("{s:b, s:I, s:I, s:I, s:I}", "ok", !s, "fetched", (json_int_t)st.fetched,
+                                  "stored", (json_int_t)st.stored, "refused", (json_int_t)st.refused,
+                                  "cursor", (json_int_t)st.cursor);
+            json_dumpf(o, stdout, JSON_INDENT(2));
+            putchar('\n');
+            json_decref(o);
+        } else {
+            printf("pulled %zu, stored %zu, refused %zu; cursor %" PRIu64 "\n", st.fetched, st.stored,
+                   st.refused, st.cursor);
+        }
+        if (s) rc = cli_fail_status(s, &d);
+    }
+    ibex_trust_free(t);
+    ibex_node_key_free(k);
+    return rc;
+}
+
+static int node_query(int argc, char **argv)
+{
+    client_args a;
+    int rc = client_opts(argc, argv, &a, "ibex node query PKG.x3p --peer URL --key KEY [--top N] [--json]",
+                         "Send a signed package to a node's POST /v1/query for ranked candidates.\n"
+                         "Nodes answer 501 until the reference library query is built.\n\n"
+                         "  --top N      candidates wanted (default 10)\n");
+    if (rc) return rc < 0 ? EXIT_OK : rc;
+    if (argc - optind != 1) return cli_usage_error("need exactly one package");
+    ibex_node_key *k = load_key(a.key, &rc);
+    if (!k) return rc;
+    unsigned char *data = NULL;
+    size_t n;
+    ibex_diag d;
+    ibex_status s = ibex_file_read_all(argv[optind], IBEX_PACKAGE_MAX_SIZE, &data, &n, &d);
+    if (s) {
+        ibex_node_key_free(k);
+        return cli_fail_status(s, &d);
+    }
+    size_t bl = sodium_base64_encoded_len(n, sodium_base64_VARIANT_ORIGINAL);
+    char *b64 = malloc(bl);
+    if (!b64) return EXIT_REFUSED;
+    sodium_bin2base64(b64, bl, data, n, sodium_base64_VARIANT_ORIGINAL);
+    free(data);
+    json_t *o = json_pack("{s:s, s:i}", "package", b64, "top", (int)a.top);
+    free(b64);
+    char *body = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    ibex_node_response r;
+    s = ibex_node_request(a.peer, k, "POST", "/v1/query", body, strlen(body), "application/json", 120,
+                          a.ca, &r, &d);
+    free(body);
+    ibex_node_key_free(k);
+    if (s) return cli_fail_status(s, &d);
+    rc = report("/v1/query", &r, a.json);
+    ibex_node_response_clear(&r);
+    return rc;
+}
+
 int cmd_node(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    cli_error("not built yet");
-    return EXIT_REFUSED;
+    if (argc < 2) {
+        help_main(stderr);
+        return EXIT_USAGE;
+    }
+    const char *sub = argv[1];
+    if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
+        help_main(stdout);
+        return EXIT_OK;
+    }
+    static const struct {
+        const char *name;
+        int (*run)(int, char **);
+    } subs[] = {{"keygen", node_keygen}, {"sign", node_sign},   {"verify", node_verify},
+                {"serve", node_serve},   {"push", node_push},   {"pull", node_pull},
+                {"query", node_query},   {"health", NULL},      {"stats", NULL}};
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
+        if (strcmp(subs[i].name, sub) != 0) continue;
+        static char prog[64];
+        snprintf(prog, sizeof prog, "ibex node %s", sub);
+        cli_prog = prog;
+        optind = 1;
+        if (!subs[i].run)
+            return node_simple_get(argc - 1, argv + 1, !strcmp(sub, "health") ? "/v1/health" : "/v1/stats");
+        return subs[i].run(argc - 1, argv + 1);
+    }
+    cli_error("unknown subcommand '%s'", sub);
+    help_main(stderr);
+    return EXIT_USAGE;
 }

@@ -1,9 +1,620 @@
-/* Placeholder until this subcommand is built. */
+/* ibex compare on bullets: land to land, land to bullet, or bullet to bullet.
+ * A bullet is a directory of land scans or a list (--lands-a FILE... --lands-b FILE...);
+ * land positions come from "Land_N" / "LandN" in the file names, else from name order. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ibex/bullet.h"
+#include "ibex/image.h"
+#include "ibex/io.h"
 #include "cli.h"
+
+static const char usage[] =
+    "Usage: ibex compare [--kind bullet] [--json] LAND_A LAND_B\n"
+    "       ibex compare [--json] BULLET_DIR_A BULLET_DIR_B\n"
+    "       ibex compare [--json] --lands-a FILE... --lands-b FILE...\n"
+    "       ibex compare [--json] LAND BULLET_DIR   (one land against every land of a bullet)\n"
+    "\n"
+    "Compares bullet land-engraved areas (X3P scans). Each land becomes a striation signature\n"
+    "(striation direction, stable crosscut, grooves and curvature found from the data); pairs\n"
+    "are aligned by cross-correlation and scored by a calibrated logistic model (0..1).\n"
+    "Bullets: every land pairing, the best cyclic phase by sequence average maximum (SAM).\n"
+    "\n"
+    "Verdicts (AFTE words): bullets: identification when >= 2 lands match (score >= 0.5) at\n"
+    "the best phase with SAM >= 0.5 and >= 0.25 above any other phase; elimination when no\n"
+    "land pair reaches 0.5; unsuitable when a bullet has no usable land; else inconclusive\n"
+    "(also when a bullet has a single usable land). Land to land or land to bullet (best\n"
+    "land): identification >= 0.9, elimination <= 0.1, else inconclusive; unsuitable when a\n"
+    "land gives no signature.\n"
+    "\n"
+    "Options:\n"
+    "  --lands-a FILE...  lands of bullet A (until the next option)\n"
+    "  --lands-b FILE...  lands of bullet B\n"
+    "  --kind bullet      force bullet comparison (decided by ibex compare)\n"
+    "  --json             machine-readable result with a \"verdict\" key\n"
+    "  --png OUT          picture of the aligned signatures of the best phase, one pair\n"
+    "                     per row: land A above land B as grey strips (striae continue\n"
+    "                     across the red line when they match), score bar on the left\n"
+    "  -h, --help         this help\n";
+
+typedef struct land_in {
+    char *path;
+    int number;                 /* from the name, 0 if none */
+    ibex_land_signature *sig;   /* NULL when unusable */
+    char problem[600];
+} land_in;
+
+typedef struct bullet_in {
+    const char *label;          /* directory or "list" */
+    land_in *lands;
+    size_t n;
+} bullet_in;
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int land_number(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *q = NULL, *p = base;
+    while ((p = strstr(p, "Land")) != NULL) q = p++;
+    if (!q) return 0;
+    q += 4;
+    while (*q == '_' || *q == '-' || *q == ' ') q++;
+    return isdigit((unsigned char)*q) ? atoi(q) : 0;
+}
+
+static int is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Land files of a directory: *.x3p and *.png, sorted by name. */
+static int list_dir(const char *dir, char ***out, size_t *n)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        cli_error("%s: %s", dir, strerror(errno));
+        return -1;
+    }
+    size_t cap = 16, k = 0;
+    char **v = malloc(cap * sizeof *v);
+    struct dirent *e;
+    while (v && (e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l < 5 || (strcasecmp(e->d_name + l - 4, ".x3p") && strcasecmp(e->d_name + l - 4, ".png")))
+            continue;
+        if (k == cap) {
+            char **nv = realloc(v, (cap *= 2) * sizeof *v);
+            if (!nv) break;
+            v = nv;
+        }
+        size_t sz = strlen(dir) + l + 2;
+        v[k] = malloc(sz);
+        if (v[k]) snprintf(v[k++], sz, "%s/%s", dir, e->d_name);
+    }
+    closedir(d);
+    if (!v) return -1;
+    qsort(v, k, sizeof *v, cmp_str);
+    *out = v;
+    *n = k;
+    return 0;
+}
+
+/* Read and extract; failures are kept as unusable lands with the reason. */
+static void load_land(land_in *l, const char *path)
+{
+    l->path = strdup(path);
+    l->number = land_number(path);
+    l->sig = NULL;
+    l->problem[0] = 0;
+    ibex_surface *s = NULL;
+    ibex_diag d;
+    ibex_diag_clear(&d);
+    ibex_status st = ibex_surface_read(path, 0, &s, &d);
+    if (st == IBEX_OK) {
+        ibex_diag_clear(&d);
+        st = ibex_land_signature_create(s, NULL, &l->sig, &d);
+        snprintf(d.file, sizeof d.file, "%s", path);
+    }
+    if (st) {
+        char buf[1200];
+        snprintf(l->problem, sizeof l->problem, "%s", ibex_diag_format(&d, st, buf, sizeof buf));
+        l->sig = NULL;
+    }
+    ibex_surface_free(s);
+}
+
+static void free_bullet(bullet_in *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        free(b->lands[i].path);
+        ibex_land_signature_free(b->lands[i].sig);
+    }
+    free(b->lands);
+}
+
+static int load_bullet(bullet_in *b, const char *label, char **paths, size_t n)
+{
+    b->label = label;
+    b->n = n;
+    b->lands = calloc(n ? n : 1, sizeof *b->lands);
+    if (!b->lands) return -1;
+    for (size_t i = 0; i < n; i++) {
+        load_land(&b->lands[i], paths[i]);
+        if (!b->lands[i].sig) fprintf(stderr, "%s: warning: land unusable: %s\n", cli_prog,
+                                      b->lands[i].problem);
+    }
+    return 0;
+}
+
+/* Positions: land numbers when every land has a distinct one, else name order. */
+static size_t positions(const bullet_in *b, size_t *pos)
+{
+    int ok = b->n > 0;
+    size_t maxn = 0;
+    for (size_t i = 0; i < b->n && ok; i++) {
+        int k = b->lands[i].number;
+        if (k < 1 || k > 64) ok = 0;
+        for (size_t j = 0; j < i && ok; j++)
+            if (b->lands[j].number == k) ok = 0;
+        if (ok && (size_t)k > maxn) maxn = (size_t)k;
+    }
+    for (size_t i = 0; i < b->n; i++) pos[i] = ok ? (size_t)b->lands[i].number - 1 : i;
+    return ok ? maxn : b->n;
+}
+
+static const char *base(const char *p)
+{
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+static ibex_bullet_verdict land_verdict(double s)
+{
+    return s >= IBEX_LAND_ID ? IBEX_BULLET_IDENTIFICATION
+           : s <= IBEX_LAND_ELIM ? IBEX_BULLET_ELIMINATION
+                                 : IBEX_BULLET_INCONCLUSIVE;
+}
+
+static json_t *land_json(const ibex_land_result *r)
+{
+    return json_pack("{s:f,s:f,s:f,s:f,s:i,s:i,s:i,s:f,s:f,s:f}", "ccf", r->ccf, "lag_um",
+                     r->lag_m * 1e6, "overlap", r->overlap, "distance_um", r->distance * 1e6,
+                     "cms", r->cms, "matches", r->matches, "mismatches", r->mismatches,
+                     "matches_per_mm", r->matches_per_mm, "mismatches_per_mm",
+                     r->mismatches_per_mm, "score", r->score);
+}
+
+static json_t *sig_json(const land_in *l)
+{
+    if (!l->sig) return json_pack("{s:s,s:b,s:s}", "file", l->path, "usable", 0, "problem", l->problem);
+    const ibex_land_signature *g = l->sig;
+    return json_pack("{s:s,s:b,s:s,s:f,s:f,s:f,s:f,s:f,s:i}", "file", l->path, "usable", 1,
+                     "striae_along", g->axis == IBEX_LAND_AXIS_X ? "y" : "x", "crosscut_um",
+                     g->crosscut * 1e6, "crosscut_stability", g->stability, "groove_left_um",
+                     g->groove_left * 1e6, "groove_right_um", g->groove_right * 1e6,
+                     "signature_um", g->n * g->spacing * 1e6, "striae", (int)g->n_striae);
+}
+
+static int emit_json(json_t *o)
+{
+    char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+    json_decref(o);
+    if (!s) return EXIT_REFUSED;
+    puts(s);
+    free(s);
+    return EXIT_OK;
+}
+
+/* --png: the aligned signatures of each compared pair (the best phase), drawn one under the
+ * other as grey strips, like the two halves of a comparison microscope's field: a stria of
+ * land A continues into land B across the thin line when the pair matches. Left bar: land
+ * score, red (0) to green (1). Two strips of 28 px per pair, 10 px between pairs. */
+enum { STRIP = 28, GAP = 10, BAR = 14, MARGIN = 6 };
+
+static void put(ibex_image *im, long x, long y, unsigned char r, unsigned char g, unsigned char b)
+{
+    if (x < 0 || y < 0 || (size_t)x >= im->w || (size_t)y >= im->h) return;
+    unsigned char *p = im->rgb + 3 * ((size_t)y * im->w + (size_t)x);
+    p[0] = r;
+    p[1] = g;
+    p[2] = b;
+}
+
+static void strip(ibex_image *im, const ibex_land_signature *g, long x0, long y0)
+{
+    double ss = 0;
+    size_t m = 0;
+    for (size_t i = 0; i < g->n; i++)
+        if (g->valid[i]) {
+            ss += (double)g->sig[i] * g->sig[i];
+            m++;
+        }
+    double scale = m ? 2.5 * sqrt(ss / m) : 1;
+    for (size_t i = 0; i < g->n; i++) {
+        unsigned char r, gr, b;
+        if (!g->valid[i]) {
+            r = 20;
+            gr = 30;
+            b = 90;
+        } else {
+            double v = g->sig[i] / scale;
+            v = v > 1 ? 1 : v < -1 ? -1 : v;
+            r = gr = b = (unsigned char)lround(128 + 127 * v);
+        }
+        for (long y = 0; y < STRIP; y++) put(im, x0 + (long)i, y0 + y, r, gr, b);
+    }
+}
+
+static int write_png(const char *path, const ibex_land_signature *const *A,
+                     const ibex_land_signature *const *B, const ibex_land_result *R, size_t n)
+{
+    long lo = 0, hi = 1;
+    for (size_t k = 0; k < n; k++) {
+        long l = R[k].lag;
+        if (l < lo) lo = l;
+        if ((long)A[k]->n > hi) hi = (long)A[k]->n;
+        if ((long)B[k]->n + l > hi) hi = (long)B[k]->n + l;
+    }
+    size_t w = (size_t)(hi - lo) + BAR + 3 * MARGIN;
+    size_t h = n ? n * (2 * STRIP + 1) + (n - 1) * GAP + 2 * MARGIN : 2 * MARGIN + 1;
+    ibex_image *im = NULL;
+    ibex_diag d;
+    ibex_status st = ibex_image_create(w, h, &im);
+    if (st) return cli_fail_status(st, NULL);
+    ibex_image_fill(im, 255, 255, 255);
+    for (size_t k = 0; k < n; k++) {
+        long y0 = MARGIN + (long)k * (2 * STRIP + 1 + GAP);
+        long x0 = MARGIN + BAR + MARGIN - lo; /* x of land A's sample 0 */
+        double sc = R[k].score;
+        unsigned char r = (unsigned char)lround(255 * (1 - sc)), g = (unsigned char)lround(200 * sc);
+        for (long y = 0; y < 2 * STRIP + 1; y++)
+            for (long x = 0; x < BAR; x++) put(im, MARGIN + x, y0 + y, r, g, 40);
+        strip(im, A[k], x0, y0);
+        for (long x = MARGIN + BAR + MARGIN; x < (long)w - MARGIN; x++)
+            put(im, x, y0 + STRIP, 230, 60, 40);
+        strip(im, B[k], x0 + R[k].lag, y0 + STRIP + 1);
+    }
+    ibex_diag_clear(&d);
+    st = ibex_image_write_png(im, path, &d);
+    ibex_image_free(im);
+    if (st) return cli_fail_status(st, &d);
+    return EXIT_OK;
+}
+
+/* One land against one land. */
+static int land_to_land(const char *pa, const char *pb, int js, const char *png)
+{
+    land_in a, b;
+    load_land(&a, pa);
+    load_land(&b, pb);
+    int rc = EXIT_OK;
+    if (!a.sig || !b.sig) {
+        const land_in *bad = !a.sig ? &a : &b;
+        if (js) {
+            rc = emit_json(json_pack("{s:s,s:s,s:s,s:s}", "kind", "bullet", "mode", "land",
+                                     "verdict", "unsuitable", "reason", bad->problem));
+        } else {
+            printf("verdict: unsuitable (%s)\n", bad->problem);
+        }
+        cli_error("%s", bad->problem);
+        rc = EXIT_REFUSED;
+        goto out;
+    }
+    ibex_land_result r;
+    ibex_diag d;
+    ibex_status st = ibex_land_compare(a.sig, b.sig, &r, &d);
+    if (st) {
+        rc = cli_fail_status(st, &d);
+        goto out;
+    }
+    ibex_bullet_verdict v = land_verdict(r.score);
+    if (png) {
+        const ibex_land_signature *A1[1] = {a.sig}, *B1[1] = {b.sig};
+        if ((rc = write_png(png, A1, B1, &r, 1))) goto out;
+    }
+    if (js) {
+        json_t *o = json_pack("{s:s,s:s,s:o,s:o,s:o,s:f,s:s}", "kind", "bullet", "mode", "land",
+                              "a", sig_json(&a), "b", sig_json(&b), "result", land_json(&r),
+                              "score", r.score, "verdict", ibex_bullet_verdict_name(v));
+        rc = emit_json(o);
+    } else {
+        printf("land A: %s\nland B: %s\n", pa, pb);
+        printf("ccf %.3f at lag %.1f um, overlap %.0f%%, distance %.3f um\n", r.ccf,
+               r.lag_m * 1e6, r.overlap * 100, r.distance * 1e6);
+        printf("striae: %d matching, %d not, longest consecutive run (CMS) %d; %.1f/mm matching\n",
+               r.matches, r.mismatches, r.cms, r.matches_per_mm);
+        printf("land score: %.3f\nverdict: %s\n", r.score, ibex_bullet_verdict_name(v));
+    }
+out:
+    free(a.path);
+    free(b.path);
+    ibex_land_signature_free(a.sig);
+    ibex_land_signature_free(b.sig);
+    return rc;
+}
+
+static int bullet_to_bullet(bullet_in *A, bullet_in *B, int js, int land_mode, const char *png)
+{
+    size_t *pa = calloc(A->n + 1, sizeof *pa), *pb = calloc(B->n + 1, sizeof *pb);
+    size_t na = positions(A, pa), nb = positions(B, pb);
+    size_t n = na > nb ? na : nb;
+    if (land_mode) n = A->n > B->n ? (A->n == 1 ? nb : na) : (B->n == 1 ? na : nb);
+    size_t nA = land_mode && A->n == 1 ? 1 : n, nB = land_mode && B->n == 1 ? 1 : n;
+    const ibex_land_signature **la = calloc(nA, sizeof *la), **lb = calloc(nB, sizeof *lb);
+    const land_in **ia = calloc(nA, sizeof *ia), **ib = calloc(nB, sizeof *ib);
+    int rc = EXIT_OK;
+    if (!pa || !pb || !la || !lb || !ia || !ib) {
+        cli_error("out of memory");
+        rc = EXIT_REFUSED;
+        goto out;
+    }
+    for (size_t i = 0; i < A->n; i++) {
+        size_t p = nA == 1 ? 0 : pa[i];
+        la[p] = A->lands[i].sig;
+        ia[p] = &A->lands[i];
+    }
+    for (size_t i = 0; i < B->n; i++) {
+        size_t p = nB == 1 ? 0 : pb[i];
+        lb[p] = B->lands[i].sig;
+        ib[p] = &B->lands[i];
+    }
+    ibex_bullet ba = {nA, la}, bb = {nB, lb};
+    ibex_bullet_result *r = NULL;
+    ibex_diag d;
+    ibex_status st = ibex_bullet_compare(&ba, &bb, &r, &d);
+    if (st) {
+        rc = cli_fail_status(st, &d);
+        goto out;
+    }
+    ibex_bullet_verdict v = r->verdict;
+    char reason[200];
+    snprintf(reason, sizeof reason, "%s", r->reason);
+    size_t bi = 0, bj = 0;
+    double bestland = -1;
+    for (size_t i = 0; i < nA; i++)
+        for (size_t j = 0; j < nB; j++)
+            if (r->compared[i * nB + j] && r->pairs[i * nB + j].score > bestland) {
+                bestland = r->pairs[i * nB + j].score;
+                bi = i;
+                bj = j;
+            }
+    if (land_mode) {
+        /* One land against a bullet: the verdict rests on the best land pair. */
+        if (bestland < 0) {
+            v = IBEX_BULLET_UNSUITABLE;
+            snprintf(reason, sizeof reason, "no usable land pair");
+        } else {
+            v = land_verdict(bestland);
+            snprintf(reason, sizeof reason, "best land pair %s ~ %s, land score %.3f",
+                     ia[bi] ? base(ia[bi]->path) : "?", ib[bj] ? base(ib[bj]->path) : "?",
+                     bestland);
+        }
+    }
+    if (png) {
+        /* the best phase (or, one land against a bullet, the best pair) */
+        const ibex_land_signature **PA = calloc(nA + 1, sizeof *PA), **PB = calloc(nA + 1, sizeof *PB);
+        ibex_land_result *PR = calloc(nA + 1, sizeof *PR);
+        size_t np = 0;
+        if (PA && PB && PR) {
+            for (size_t i = 0; i < nA; i++) {
+                size_t j = land_mode ? bj : (i + r->best_phase) % r->n_phases;
+                if (land_mode && i != bi) continue;
+                if (j >= nB || !r->compared[i * nB + j]) continue;
+                PA[np] = la[i];
+                PB[np] = lb[j];
+                PR[np++] = r->pairs[i * nB + j];
+            }
+            rc = write_png(png, PA, PB, PR, np);
+        } else {
+            cli_error("out of memory");
+            rc = EXIT_REFUSED;
+        }
+        free(PA);
+        free(PB);
+        free(PR);
+        if (rc) {
+            ibex_bullet_result_free(r);
+            goto out;
+        }
+    }
+    if (js) {
+        json_t *o = json_object(), *m = json_array(), *ph = json_array(), *ja = json_array(),
+               *jb = json_array();
+        for (size_t i = 0; i < A->n; i++) json_array_append_new(ja, sig_json(&A->lands[i]));
+        for (size_t i = 0; i < B->n; i++) json_array_append_new(jb, sig_json(&B->lands[i]));
+        for (size_t i = 0; i < nA; i++) {
+            json_t *row = json_array();
+            for (size_t j = 0; j < nB; j++)
+                json_array_append_new(row, r->compared[i * nB + j]
+                                               ? json_real(r->pairs[i * nB + j].score)
+                                               : json_null());
+            json_array_append_new(m, row);
+        }
+        for (size_t k = 0; k < r->n_phases; k++)
+            json_array_append_new(ph, isfinite(r->sam[k]) ? json_real(r->sam[k]) : json_null());
+        json_object_set_new(o, "kind", json_string("bullet"));
+        json_object_set_new(o, "mode", json_string(land_mode ? "land-to-bullet" : "bullet"));
+        json_object_set_new(o, "a", json_pack("{s:s,s:i,s:o}", "source", A->label, "positions",
+                                              (int)nA, "lands", ja));
+        json_object_set_new(o, "b", json_pack("{s:s,s:i,s:o}", "source", B->label, "positions",
+                                              (int)nB, "lands", jb));
+        json_object_set_new(o, "matrix", m);
+        json_object_set_new(o, "phase_sam", ph);
+        json_object_set_new(o, "best_phase", json_integer((json_int_t)r->best_phase));
+        json_object_set_new(o, "bullet_score", isfinite(r->score) ? json_real(r->score) : json_null());
+        json_object_set_new(o, "lands_matching", json_integer((json_int_t)r->n_matching));
+        json_object_set_new(o, "lands_compared", json_integer((json_int_t)r->n_compared));
+        json_object_set_new(o, "verdict", json_string(ibex_bullet_verdict_name(v)));
+        json_object_set_new(o, "reason", json_string(reason));
+        rc = emit_json(o);
+    } else {
+        printf("bullet A: %s (%zu land file(s))\nbullet B: %s (%zu land file(s))\n", A->label,
+               A->n, B->label, B->n);
+        printf("land scores (rows: lands of A, columns: lands of B; - = missing/unusable)\n      ");
+        for (size_t j = 0; j < nB; j++) printf("  B%-4zu", j + 1);
+        printf("\n");
+        for (size_t i = 0; i < nA; i++) {
+            printf("  A%-3zu", i + 1);
+            for (size_t j = 0; j < nB; j++) {
+                size_t k = i * nB + j;
+                if (!r->compared[k]) printf("  %-5s", "-");
+                else printf("  %.3f", r->pairs[k].score);
+            }
+            printf("\n");
+        }
+        if (!land_mode) {
+            printf("phase SAM:");
+            for (size_t k = 0; k < r->n_phases; k++) {
+                if (isfinite(r->sam[k])) printf(" %zu:%.3f", k, r->sam[k]);
+                else printf(" %zu:-", k);
+            }
+            printf("\nbest phase: %zu (land i of A ~ land i+%zu of B), %zu of %zu lands match\n",
+                   r->best_phase, r->best_phase, r->n_matching, r->n_compared);
+            printf("bullet score (SAM): %.3f\n", r->score);
+        } else {
+            printf("best land score: %.3f\n", bestland);
+        }
+        printf("verdict: %s (%s)\n", ibex_bullet_verdict_name(v), reason);
+    }
+    ibex_bullet_result_free(r);
+out:
+    free(pa);
+    free(pb);
+    free(la);
+    free(lb);
+    free(ia);
+    free(ib);
+    return rc;
+}
+
 int compare_bullet_main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    cli_error("not built yet");
-    return EXIT_REFUSED;
+    int js = 0;
+    char **ops = calloc((size_t)argc + 1, sizeof *ops), **la = calloc((size_t)argc + 1, sizeof *la),
+         **lb = calloc((size_t)argc + 1, sizeof *lb);
+    size_t nops = 0, nla = 0, nlb = 0;
+    int list = 0, seen_a = 0, seen_b = 0, rc = EXIT_OK;
+    const char *png = NULL;
+    if (!ops || !la || !lb) {
+        cli_error("out of memory");
+        rc = EXIT_REFUSED;
+        goto done;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(usage, stdout);
+            goto done;
+        } else if (!strcmp(a, "--json")) {
+            js = 1;
+        } else if (!strcmp(a, "--kind") || !strcmp(a, "--png")) {
+            if (i + 1 >= argc) {
+                rc = cli_usage_error("%s needs a value", a);
+                goto done;
+            }
+            if (!strcmp(a, "--png")) {
+                png = argv[++i];
+                continue;
+            }
+            if (strcmp(argv[i + 1], "bullet")) {
+                rc = cli_usage_error("--kind %s: expected bullet here", argv[i + 1]);
+                goto done;
+            }
+            i++;
+        } else if (!strncmp(a, "--kind=", 7)) {
+            continue;
+        } else if (!strncmp(a, "--png=", 6)) {
+            png = a + 6;
+        } else if (!strcmp(a, "--lands-a")) {
+            list = 1;
+            seen_a = 1;
+        } else if (!strcmp(a, "--lands-b")) {
+            list = 2;
+            seen_b = 1;
+        } else if (a[0] == '-' && a[1]) {
+            rc = cli_usage_error("unknown option %s", a);
+            goto done;
+        } else if (list == 1) {
+            la[nla++] = argv[i];
+        } else if (list == 2) {
+            lb[nlb++] = argv[i];
+        } else {
+            ops[nops++] = argv[i];
+        }
+    }
+    bullet_in A = {0}, B = {0};
+    if (seen_a || seen_b) {
+        if (!seen_a || !seen_b || nops) {
+            rc = cli_usage_error("give both --lands-a FILE... and --lands-b FILE..., and no other operand");
+            goto done;
+        }
+        if (!nla || !nlb) {
+            cli_error("a bullet needs at least one land file (bullet %s has none)", nla ? "B" : "A");
+            rc = EXIT_REFUSED;
+            goto done;
+        }
+        load_bullet(&A, "list A", la, nla);
+        load_bullet(&B, "list B", lb, nlb);
+    } else {
+        if (nops != 2) {
+            rc = cli_usage_error("compare two bullets (two directories, or --lands-a FILE... "
+                                 "--lands-b FILE...) or two land files; got %zu operand(s)", nops);
+            goto done;
+        }
+        int da = is_dir(ops[0]), db = is_dir(ops[1]);
+        if (!da && !db) {
+            rc = land_to_land(ops[0], ops[1], js, png);
+            goto done;
+        }
+        char **pa = NULL, **pb = NULL;
+        size_t npa = 0, npb = 0;
+        if (da && list_dir(ops[0], &pa, &npa)) { rc = EXIT_REFUSED; goto done; }
+        if (db && list_dir(ops[1], &pb, &npb)) {
+            for (size_t i = 0; i < npa; i++) free(pa[i]);
+            free(pa);
+            rc = EXIT_REFUSED;
+            goto done;
+        }
+        if ((da && !npa) || (db && !npb)) {
+            cli_error("%s: no land scans (.x3p) in the directory", da && !npa ? ops[0] : ops[1]);
+            rc = EXIT_REFUSED;
+        } else {
+            load_bullet(&A, ops[0], da ? pa : &ops[0], da ? npa : 1);
+            load_bullet(&B, ops[1], db ? pb : &ops[1], db ? npb : 1);
+        }
+        for (size_t i = 0; i < npa; i++) free(pa[i]);
+        for (size_t i = 0; i < npb; i++) free(pb[i]);
+        free(pa);
+        free(pb);
+        if (rc) goto done;
+    }
+    {
+        int land_mode = (A.n == 1) != (B.n == 1) || (A.n == 1 && B.n == 1);
+        if (A.n == 1 && B.n == 1) {
+            free_bullet(&A);
+            free_bullet(&B);
+            rc = land_to_land(seen_a ? la[0] : ops[0], seen_b ? lb[0] : ops[1], js, png);
+            goto done;
+        }
+        rc = bullet_to_bullet(&A, &B, js, land_mode, png);
+        free_bullet(&A);
+        free_bullet(&B);
+    }
+done:
+    free(ops);
+    free(la);
+    free(lb);
+    return rc;
 }

@@ -18,12 +18,9 @@ static void silence(void *ctx, const char *msg, ...)
 
 xmlDocPtr ibex__xml_parse_safe(const char *buf, size_t size, const char **why)
 {
-    static int once = 0;
-    if (!once) {
-        /* Messages go through ibex_diag, not libxml2's stderr printer. */
-        xmlSetGenericErrorFunc(NULL, silence);
-        once = 1;
-    }
+    /* Messages go through ibex_diag, not libxml2's stderr printer. The handler is
+     * per thread in libxml2, so every parsing thread sets it. */
+    xmlSetGenericErrorFunc(NULL, silence);
     if (size > INT_MAX) {
         *why = "main.xml is too large";
         return NULL;
@@ -33,7 +30,7 @@ xmlDocPtr ibex__xml_parse_safe(const char *buf, size_t size, const char **why)
                                       XML_PARSE_NOERROR);
     if (!doc) {
         const xmlError *e = xmlGetLastError();
-        static char msg[200];
+        static _Thread_local char msg[200]; /* servers parse on many threads */
         if (e && e->message) {
             snprintf(msg, sizeof msg, "main.xml is not well-formed XML (line %d: %s", e->line,
                      e->message);

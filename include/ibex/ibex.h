@@ -6,6 +6,10 @@
 #include "ibex/surface.h"
 #include "ibex/image.h"
 #include "ibex/io.h"
+#include "ibex/library.h"
+#include "ibex/bullet.h"
+#include "ibex/package.h"
+#include "ibex/node.h"
 
 #define IBEX_VERSION_STRING "0.1.0"
 

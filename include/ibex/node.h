@@ -1,0 +1,107 @@
+/* IBEX network node: an authenticated HTTP server for exchange packages, and its client.
+ * Protocol and deployment: docs/node.md. */
+#ifndef IBEX_NODE_H
+#define IBEX_NODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "ibex/package.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Request authentication headers. */
+#define IBEX_HDR_NODE "X-Ibex-Node"           /* the sending node's name in the peer list */
+#define IBEX_HDR_TIMESTAMP "X-Ibex-Timestamp" /* Unix seconds, decimal */
+#define IBEX_HDR_NONCE "X-Ibex-Nonce"         /* 32 lower-case hex digits, never reused */
+#define IBEX_HDR_SIGNATURE "X-Ibex-Signature" /* 128 lower-case hex digits (Ed25519) */
+
+#define IBEX_NODE_MAX_SKEW 300                /* seconds a request timestamp may be off */
+#define IBEX_NODE_DEFAULT_MAX_BODY ((size_t)64 << 20)
+
+/* Header values that authenticate one request (ibex_node_auth_sign). */
+typedef struct ibex_node_auth {
+    char node[IBEX_NODE_NAME_MAX + 1];
+    char timestamp[24];
+    char nonce[33];
+    char signature[129];
+} ibex_node_auth;
+
+/* The bytes a request signature covers (docs/node.md):
+ * "ibex-request/1\n" NODE "\n" METHOD "\n" TARGET "\n" TIMESTAMP "\n" NONCE "\n" BODYSHA256HEX "\n"
+ * TARGET is the request target exactly as sent (path and query). Returns the length written
+ * to out (0 when out_size is too small). */
+size_t ibex_node_auth_message(const char *node, const char *method, const char *target,
+                              const char *timestamp, const char *nonce,
+                              const unsigned char body_sha256[32], char *out, size_t out_size);
+
+/* Sign a request. timestamp < 0 uses the current time; nonce NULL draws a random one. */
+ibex_status ibex_node_auth_sign(const ibex_node_key *k, const char *method, const char *target,
+                                const void *body, size_t n, long long timestamp,
+                                const char *nonce, ibex_node_auth *out, ibex_diag *diag);
+
+/* ---- server ---- */
+typedef struct ibex_node_server ibex_node_server;
+
+typedef struct ibex_node_server_opts {
+    const char *listen;      /* "127.0.0.1:PORT", "[::1]:PORT"; PORT 0 picks a free one */
+    const char *key_path;    /* this node's secret key */
+    const char *peers_path;  /* trust list: who may call, whose packages are accepted */
+    const char *spool_dir;   /* accepted packages (created if missing) */
+    const char *lib_path;    /* HDF5 reference library, NULL for none (not used yet) */
+    const char *tls_cert;    /* PEM certificate and key for HTTPS, both or neither */
+    const char *tls_key;
+    size_t max_body;         /* largest request body (413 past it) */
+    size_t max_memory;       /* all request bodies held at once (503 past it) */
+    unsigned threads;        /* thread-pool size */
+    unsigned max_connections;
+    unsigned timeout_s;      /* idle connection timeout */
+    int max_skew_s;          /* request timestamp tolerance */
+    size_t nonce_capacity;   /* nonces remembered for 2 x skew + 1 s, 28 bytes each; when all are
+                                live new requests get 503 (capacity / 601 s = sustained rate) */
+    FILE *log;               /* one line per request; NULL for none */
+} ibex_node_server_opts;
+
+void ibex_node_server_opts_init(ibex_node_server_opts *o);
+/* Reads the key, trust list and spool, binds and starts serving on a thread pool. */
+ibex_status ibex_node_server_create(const ibex_node_server_opts *o, ibex_node_server **out,
+                                    ibex_diag *diag);
+unsigned ibex_node_server_port(const ibex_node_server *s); /* the bound port */
+void ibex_node_server_free(ibex_node_server *s);          /* stops serving; NULL ok */
+
+/* ---- client (libcurl) ---- */
+typedef struct ibex_node_response {
+    long status;            /* HTTP status */
+    unsigned char *body;    /* NUL-terminated */
+    size_t size;
+    char sha256[65];        /* X-Ibex-Sha256 header of the response, "" if none */
+} ibex_node_response;
+
+/* One signed request to base_url (e.g. "http://127.0.0.1:8080") + target ("/v1/health").
+ * IBEX_OK whenever an HTTP answer came back, whatever its status. ca_file: PEM CA bundle for
+ * https (NULL: system default). */
+ibex_status ibex_node_request(const char *base_url, const ibex_node_key *key, const char *method,
+                              const char *target, const void *body, size_t n,
+                              const char *content_type, long timeout_s, const char *ca_file,
+                              ibex_node_response *out, ibex_diag *diag);
+void ibex_node_response_clear(ibex_node_response *r);
+
+typedef struct ibex_node_pull_stats {
+    size_t fetched, stored, refused;
+    uint64_t cursor; /* where the next pull starts */
+} ibex_node_pull_stats;
+
+/* Pull replication: fetch every package after the cursor saved in out_dir/.cursor,
+ * verify each against trust, store it as out_dir/SEQ-SHA256.x3p (write-then-rename) and
+ * advance the cursor after each one, so an interrupted pull resumes where it stopped.
+ * max_items 0 means no limit. A refused package stops the pull (IBEX_ERR_INTEGRITY). */
+ibex_status ibex_node_pull(const char *base_url, const ibex_node_key *key, const ibex_trust *trust,
+                           const char *out_dir, size_t max_items, const char *ca_file,
+                           ibex_node_pull_stats *stats, ibex_diag *diag);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

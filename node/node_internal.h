@@ -1,0 +1,45 @@
+/* Pieces of the node shared across node/ files (not installed). */
+#ifndef IBEX_NODE_INTERNAL_H
+#define IBEX_NODE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include "ibex/node.h"
+
+/* Replay guard: remembers (node, nonce) pairs for ttl seconds in a fixed-size table. */
+typedef struct ibex__nonce_cache ibex__nonce_cache;
+ibex__nonce_cache *ibex__nonce_create(size_t capacity, int ttl_s);
+void ibex__nonce_free(ibex__nonce_cache *c);
+/* 1: fresh, now remembered; 0: seen before (replay); -1: table full of live nonces. */
+int ibex__nonce_check(ibex__nonce_cache *c, const char *node, const char *nonce, time_t now);
+size_t ibex__nonce_count(ibex__nonce_cache *c);
+
+/* Spool: accepted packages as DIR/SEQ-SHA256.x3p, SEQ counting up from 1. */
+typedef struct ibex__spool ibex__spool;
+typedef struct ibex__spool_entry {
+    uint64_t seq;
+    unsigned char sha256[32];
+    uint64_t size;
+} ibex__spool_entry;
+
+ibex_status ibex__spool_open(const char *dir, ibex__spool **out, ibex_diag *diag);
+void ibex__spool_free(ibex__spool *s);
+/* Store a package unless one with the same SHA-256 is there (*dup = 1, *seq = its seq). */
+ibex_status ibex__spool_put(ibex__spool *s, const void *data, size_t n, uint64_t *seq, int *dup,
+                            ibex_diag *diag);
+/* Up to max entries with seq > since, in order; returns how many; *more = 1 if others follow. */
+size_t ibex__spool_list(ibex__spool *s, uint64_t since, ibex__spool_entry *out, size_t max, int *more);
+/* Open the file of package seq for reading (the caller closes *fd). */
+ibex_status ibex__spool_open_fd(ibex__spool *s, uint64_t seq, int *fd, ibex__spool_entry *e,
+                                ibex_diag *diag);
+void ibex__spool_totals(ibex__spool *s, size_t *count, uint64_t *bytes, uint64_t *last_seq);
+
+/* File name of a spool entry: "%020llu-%64hex.x3p" into name[96]. */
+void ibex__spool_name(uint64_t seq, const unsigned char sha256[32], char name[96]);
+/* 64 lower-case hex digits into sha256 (seq must be > 0); 1 on success. */
+int ibex__spool_parse_name_parts(uint64_t seq, const char *hex, unsigned char sha256[32]);
+/* Parses such a name; 1 on success. */
+int ibex__spool_parse_name(const char *name, uint64_t *seq, unsigned char sha256[32]);
+
+#endif
