@@ -22,6 +22,7 @@
 
 #include "baseline_internal.h"
 #include "bench.h"
+#include "ibex/bullet.h"
 
 /* Read one scan; name the file in the diag when a preprocessing step fails. */
 static ibex_status read_scan(const char *path, ibex_surface **s, ibex_diag *diag)
@@ -98,17 +99,58 @@ static ibex_status ccf_compare(const void *a, const void *b, bench_pair_result *
     return IBEX_OK;
 }
 
+/* ---- bullet lands: the bullet engine's land signatures and calibrated land score ---- */
+static ibex_status land_prepare(const char *path, void **prep, void *ctx, ibex_diag *diag)
+{
+    (void)ctx;
+    ibex_surface *s = NULL;
+    ibex_status st = read_scan(path, &s, diag);
+    if (st) return st;
+    ibex_land_opts o;
+    ibex_land_opts_init(&o);
+    ibex_land_signature *sig = NULL;
+    st = ibex_land_signature_create(s, &o, &sig, diag);
+    ibex_surface_free(s);
+    if (st) {
+        name_file(diag, path);
+        return st;
+    }
+    *prep = sig;
+    return IBEX_OK;
+}
+static void land_free(void *p) { ibex_land_signature_free(p); }
+static ibex_status land_compare(const void *a, const void *b, bench_pair_result *out, void *ctx,
+                                ibex_diag *diag)
+{
+    (void)ctx;
+    ibex_land_result r;
+    ibex_status st = ibex_land_compare(a, b, &r, diag);
+    if (st) return st;
+    out->score = r.score;
+    out->aux[0] = r.ccf;
+    out->aux[1] = r.cms;
+    out->aux[2] = r.lag_m * 1e6;
+    out->aux[3] = r.overlap;
+    return IBEX_OK;
+}
+
 /* Thresholds of the baselines: fixed by hand before any benchmark run, from what the
  * correlation of unrelated smooth textures rarely reaches; the reports give the whole
  * ROC, so the threshold only fixes the error-rate line. */
 static const bench_method methods[] = {
-    /* The cartridge-case (CMC) and bullet comparators go first when they land. */
+    /* The cartridge-case (CMC) comparator goes first when it lands. */
     {"baseline-ncc", "cartridge",
      "BASELINE: max masked areal NCC over translations and rotations (full turn in 6 deg "
      "steps at 50 um, refined in 1 deg steps at 25 um) of block-averaged, 0.25 mm Gaussian "
      "high-passed surfaces",
      "baseline max NCC", 0.40, 1, {"angle_deg", "shift_x_um", "shift_y_um", "overlap"},
      ncc_prepare, ncc_free, ncc_compare, NULL, NULL},
+    {"bullet-land", "bullet",
+     "land-to-land score of the bullet engine (ibex/bullet.h): P(same land) from a logistic "
+     "model on CCF, consecutive matching striae, matches per mm and distance of aligned "
+     "crosscut signatures",
+     "land score P(same land)", IBEX_LAND_MATCH, 1, {"ccf", "cms", "lag_um", "overlap"},
+     land_prepare, land_free, land_compare, NULL, NULL},
     {"baseline-ccf", "bullet",
      "BASELINE: max Pearson correlation over lags of land profiles averaged along the "
      "striae (2 um grid, 15% trimmed each side, form removed by a quadratic fit and a "
