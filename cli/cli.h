@@ -35,6 +35,8 @@ int cmd_ingest(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_node(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 
 
 

@@ -17,6 +17,8 @@ static const subcommand commands[] = {
     {"compare", cmd_compare, "compare two cartridge cases or two bullets: scores and verdict"},
     {"ingest", cmd_ingest, "add scans to an HDF5 reference library"},
     {"synth", cmd_synth, "generate synthetic casings or bullets with ground truth"},
+    {"export", cmd_export, "write a library specimen as a signed exchange package (X3P)"},
+    {"import", cmd_import, "verify signed exchange packages and add them to a library"},
     {"bench", cmd_bench, "benchmarks: accuracy (ROC, AUC, error rates) and speed reports"},
     {"node", cmd_node, "network node: keygen, serve, push, pull, query"},
 };

@@ -10,6 +10,7 @@
 #include "ibex/bullet.h"
 #include "ibex/package.h"
 #include "ibex/node.h"
+#include "ibex/synth.h"
 
 #define IBEX_VERSION_STRING "0.1.0"
 

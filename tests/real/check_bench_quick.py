@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""`ibex bench accuracy --quick` and `ibex bench speed --quick` on the shared real scans: the
+reports are complete and well-formed (keys, PNG validity and size, Markdown links, figures
+consistent with the pairs table). Accuracy values themselves are not asserted here."""
+import json, os, subprocess, sys, tempfile
+
+sys.path.insert(0, os.path.join(os.environ["IBEX_SOURCE_ROOT"], "tests"))
+from bench_report_check import check_report
+
+IBEX = os.environ["IBEX"]
+data = os.environ.get("IBEX_DATA") or os.environ["IBEX_DATA_DEFAULT"]
+manifest = os.path.join(data, "MANIFEST.tsv")
+if not os.path.isfile(manifest):
+    print(f"SKIP: no real data at {data} (set IBEX_DATA)")
+    sys.exit(77)
+failures = 0
+
+def expect(cond, what):
+    global failures
+    if not cond:
+        failures += 1
+        print("FAIL:", what)
+
+with tempfile.TemporaryDirectory() as tmp:
+    out = os.path.join(tmp, "quick")
+    r = subprocess.run([IBEX, "bench", "accuracy", "--quick", "--manifest", manifest, "--out", out,
+                        "--json"], capture_output=True, text=True, timeout=900)
+    expect(r.returncode == 0, f"bench accuracy --quick: exit 0 ({r.stderr.strip()})")
+    if r.returncode == 0:
+        rep = check_report(out, expect, json.loads(r.stdout))
+        kinds = {s["kind"]: s for s in rep["studies"]}
+        expect(set(kinds) == {"cartridge", "bullet"}, "quick runs both kinds")
+        expect(rep["configuration"]["quick"] is True, "quick recorded")
+        c, b = kinds.get("cartridge", {}), kinds.get("bullet", {})
+        expect(c.get("sets") == "fadul" and c.get("n_scans") == 10 and c.get("n_pairs") == 45,
+               "quick: 10 Fadul casings, 45 pairs")
+        expect(b.get("sets") == "hamby44-small" and b.get("n_scans") == 12 and b.get("n_pairs") == 66,
+               "quick: the 12 Hamby 44 small lands, 66 pairs")
+    sp = os.path.join(tmp, "speed")
+    r = subprocess.run([IBEX, "bench", "speed", "--quick", "--manifest", manifest, "--out", sp],
+                       capture_output=True, text=True, timeout=900)
+    expect(r.returncode == 0, f"bench speed --quick: exit 0 ({r.stderr.strip()})")
+    if r.returncode == 0:
+        with open(os.path.join(sp, "speed.json")) as f:
+            s = json.load(f)
+        for k in ("machine", "configuration", "fft", "comparisons", "peak_memory_kib"):
+            expect(k in s, f"speed.json has '{k}'")
+        for k in ("fftw_measure_plan_1_thread", "fftw_measure_plan_2_threads",
+                  "estimate_plan_1_thread", "estimate_plan_2_threads"):
+            f = s.get("fft", {}).get(k, {})
+            expect(f.get("min", 0) > 0 and f["min"] <= f["median"] <= f["max"],
+                   f"fft {k}: median within its spread")
+        for kind in ("cartridge", "bullet"):
+            c = s.get("comparisons", {}).get(kind, {})
+            expect(c.get("comparisons_per_second_1_thread", {}).get("median", 0) > 0,
+                   f"{kind} comparisons/s measured")
+        expect(os.path.isfile(os.path.join(sp, "speed.md")), "speed.md written")
+
+print("bench quick:", "ok" if not failures else f"{failures} failures")
+sys.exit(1 if failures else 0)
