@@ -11,6 +11,7 @@
 #include "ibex/package.h"
 #include "ibex/node.h"
 #include "ibex/synth.h"
+#include "ibex/index.h"
 
 #define IBEX_VERSION_STRING "0.1.0"
 
