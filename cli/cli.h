@@ -33,5 +33,14 @@ int compare_cartridge_main(int argc, char **argv);
 int compare_bullet_main(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_node(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
+
+
+/* Expand operands into scan files: a directory contributes every .x3p and .png below it
+ * (sorted, hidden entries and __MACOSX skipped), a file stands for itself.
+ * Returns 0 on success; *files is a NULL-terminated array to free with cli_free_list. */
+int cli_collect_scans(char *const *operands, int n, char ***files, size_t *count);
+void cli_free_list(char **list);
 #endif

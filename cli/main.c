@@ -17,6 +17,8 @@ static const subcommand commands[] = {
     {"compare", cmd_compare, "compare two cartridge cases or two bullets: scores and verdict"},
     {"ingest", cmd_ingest, "add scans to an HDF5 reference library"},
     {"synth", cmd_synth, "generate synthetic casings or bullets with ground truth"},
+    {"bench", cmd_bench, "benchmarks: accuracy (ROC, AUC, error rates) and speed reports"},
+    {"node", cmd_node, "network node: keygen, serve, push, pull, query"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""The ibex command as a user meets it: exit codes, --help everywhere, options after operands,
+JSON output, one-line errors naming the file, and no output file left by a refused input.
+Inputs are tiny X3P files written here with Python's zipfile (independent of IBEX)."""
+import hashlib, json, os, struct, subprocess, sys, tempfile, zipfile
+
+IBEX = os.environ["IBEX"]
+failures = 0
+
+def run(*args):
+    return subprocess.run([IBEX, *args], capture_output=True, text=True)
+
+def expect(cond, what):
+    global failures
+    if not cond:
+        failures += 1
+        print("FAIL:", what)
+
+def tiny_x3p(path, nx=7, ny=5, md5_ok=True):
+    data = struct.pack("<%dd" % (nx * ny), *[(i % 11) * 1e-7 for i in range(nx * ny)])
+    md5 = hashlib.md5(data).hexdigest() if md5_ok else "0" * 32
+    xml = f"""<?xml version="1.0" encoding="UTF-8"?>
+<p:ISO5436_2 xmlns:p="http://www.opengps.eu/2008/ISO5436_2"><Record1><Revision>ISO5436 - 2000</Revision>
+<FeatureType>SUR</FeatureType><Axes><CX><AxisType>I</AxisType><DataType>D</DataType><Increment>2e-06</Increment>
+<Offset>0</Offset></CX><CY><AxisType>I</AxisType><DataType>D</DataType><Increment>2e-06</Increment><Offset>0</Offset>
+</CY><CZ><AxisType>A</AxisType><DataType>D</DataType><Increment>1</Increment><Offset>0</Offset></CZ></Axes></Record1>
+<Record3><MatrixDimension><SizeX>{nx}</SizeX><SizeY>{ny}</SizeY><SizeZ>1</SizeZ></MatrixDimension><DataLink>
+<PointDataLink>bindata/data.bin</PointDataLink><MD5ChecksumPointData>{md5}</MD5ChecksumPointData></DataLink>
+</Record3><Record4><ChecksumFile>md5checksum.hex</ChecksumFile></Record4></p:ISO5436_2>
+""".encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("main.xml", xml)
+        z.writestr("bindata/data.bin", data)
+        z.writestr("md5checksum.hex", hashlib.md5(xml).hexdigest() + " *main.xml\n")
+
+with tempfile.TemporaryDirectory() as d:
+    good, bad_md5, trunc = (os.path.join(d, n) for n in ("good.x3p", "badmd5.x3p", "trunc.x3p"))
+    tiny_x3p(good)
+    tiny_x3p(bad_md5, md5_ok=False)
+    tiny_x3p(trunc, 40, 40)
+    with open(trunc, "r+b") as f:
+        f.truncate(200)
+
+    r = run()
+    expect(r.returncode == 2, "no arguments: exit 2")
+    r = run("--help")
+    expect(r.returncode == 0 and "info" in r.stdout and "convert" in r.stdout, "ibex --help lists commands")
+    expect(run("frobnicate").returncode == 2, "unknown command: exit 2")
+    for cmd in ("info", "convert", "render", "compare", "ingest", "synth"):
+        r = run(cmd, "--help")
+        expect(r.returncode == 0 and f"ibex {cmd}" in r.stdout, f"ibex {cmd} --help")
+    expect(run("info").returncode == 2, "info without files: exit 2")
+    expect(run("info", "--bogus", good).returncode == 2, "info with unknown option: exit 2")
+
+    r = run("info", good)
+    expect(r.returncode == 0 and "7x5" in r.stdout and "2 um" in r.stdout, "info table shows grid and spacing")
+    r = run("info", good, "--json")  # option after the operand
+    try:
+        o = json.loads(r.stdout)[0]
+        expect(o["nx"] == 7 and o["ny"] == 5 and abs(o["dx_m"] - 2e-6) < 1e-15, "info --json values")
+    except (ValueError, KeyError, IndexError):
+        expect(False, "info --json is valid JSON: " + r.stdout[:200])
+
+    r = run("info", bad_md5)
+    expect(r.returncode == 1 and "badmd5.x3p" in r.stderr and "MD5" in r.stderr
+           and r.stderr.count("\n") == 1, "wrong MD5 refused in one line naming the file")
+    expect(run("info", "--no-verify", bad_md5).returncode == 0, "--no-verify reads it")
+
+    out = os.path.join(d, "out.x3p")
+    r = run("convert", trunc, out)
+    expect(r.returncode == 1 and "trunc.x3p" in r.stderr, "truncated input refused naming the file")
+    expect(not os.path.exists(out) and not [f for f in os.listdir(d) if ".tmp-" in f],
+           "refused convert leaves no output or temporary file")
+    r = run("convert", good, os.path.join(d, "no", "such", "dir", "o.x3p"))
+    expect(r.returncode == 1 and r.stderr.startswith("ibex convert:"), "unwritable output: exit 1")
+    expect(run("convert", good, out, "--meta", "nokey=1").returncode == 2, "unknown metadata key: exit 2")
+    expect(run("convert", good).returncode == 2, "convert needs IN and OUT")
+
+    r = run("convert", "--meta", "agency=Lab A", "--kind", "cartridge", good, out, "--crop", "1,1,3,2")
+    expect(r.returncode == 0, "convert with crop and metadata: " + r.stderr)
+    o = json.loads(run("info", "--json", out).stdout or "[{}]")[0]
+    expect(o.get("nx") == 3 and o.get("ny") == 2, "cropped grid is 3x2")
+    expect(o.get("metadata", {}).get("agency") == "Lab A", "metadata set by convert is read back")
+    expect(o.get("metadata", {}).get("specimen_kind") == "cartridge", "--kind sets specimen_kind")
+    expect(run("convert", good, out, "--crop", "5,5,9,9").returncode == 1, "crop outside the grid: exit 1")
+    r = run("convert", good, out, "--resample", "4")
+    o = json.loads(run("info", "--json", out).stdout or "[{}]")[0]
+    expect(r.returncode == 0 and o.get("nx") == 4 and abs(o.get("dx_m", 0) - 4e-6) < 1e-15,
+           "resample to 4 um gives a 4-point row")
+
+print(f"{failures} failure(s)")
+sys.exit(1 if failures else 0)
