@@ -207,7 +207,7 @@ static void do_theta(size_t j, unsigned t, void *vctx)
         }
         w->sec[2] += ibex__now() - t1;
         ibex__xc_peak pk = ibex__xc_run(&w->xc, c->p->k, &c->tpl[i], w->reg, w->regm, c->rw,
-                                        c->rw, c->rh, c->nmin[i], &w->sec[1], &w->flops);
+                                        c->rw, c->rh, c->nmin[i], NULL, &w->sec[1], &w->flops);
         cell_res *r = &c->res[i * c->p->ntheta + j];
         r->ccf = pk.ccf;
         r->dx = (int)(pk.u - (long)c->lx);

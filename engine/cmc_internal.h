@@ -86,13 +86,14 @@ typedef struct ibex__xc_peak {
 
 /* Masked NCC of the template against region r (rw x rh, stride rs, mask rm) over lags
  * u in [0, rw - tw], v in [0, rh - th] (template entirely inside the region); the best lag
- * (first maximum in row-major order). Region must fit the FFT size. seconds[0] += FFT time,
+ * (first maximum in row-major order). Region must fit the FFT size. map (optional) gets the
+ * NCC of every lag, (rw-tw+1) x (rh-th+1), row-major. seconds[0] += FFT time,
  * seconds[1] += the rest; flops += FFT flops. */
 ibex__xc_peak ibex__xc_run(ibex__xc_work *w, const ibex__kernels *k, const ibex__xc_template *tpl,
                            const float *r, const unsigned char *rm, size_t rs, size_t rw,
-                           size_t rh, size_t nmin, double *seconds, double *flops);
+                           size_t rh, size_t nmin, float *map, double *seconds, double *flops);
 
-/* Naive reference kept inside the engine for the full-scan score: masked NCC of a and b
+/* Direct masked NCC for the full-scan score: masked NCC of a and b
  * at one pose (b sampled at a's points rotated by theta about b's centre and shifted). */
 double ibex__ncc_at_pose(const float *a, const unsigned char *am, size_t anx, size_t any,
                          const float *b, const unsigned char *bm, size_t bnx, size_t bny,

@@ -104,7 +104,7 @@ void ibex__xc_prepare(ibex__xc_work *w, const float *t, const unsigned char *tm,
 
 ibex__xc_peak ibex__xc_run(ibex__xc_work *w, const ibex__kernels *k, const ibex__xc_template *tpl,
                            const float *r, const unsigned char *rm, size_t rs, size_t rw,
-                           size_t rh, size_t nmin, double *seconds, double *flops)
+                           size_t rh, size_t nmin, float *map, double *seconds, double *flops)
 {
     const ibex__fft *f = w->fft;
     size_t nr = f->nx * f->ny, nc = f->nc;
@@ -128,6 +128,7 @@ ibex__xc_peak ibex__xc_run(ibex__xc_work *w, const ibex__kernels *k, const ibex_
         size_t o = v * f->nx;
         k->ncc_row(m + o, m + nr + o, m + 2 * nr + o, m + 3 * nr + o, m + 4 * nr + o,
                    m + 5 * nr + o, nu, nm, 1e-4f, w->ncc);
+        if (map) memcpy(map + v * nu, w->ncc, nu * sizeof *map);
         for (size_t u = 0; u < nu; u++)
             if (w->ncc[u] > best.ccf) {
                 best.ccf = w->ncc[u];

@@ -1,4 +1,10 @@
-/* AVX2 + FMA kernels (compiled with -mavx2 -mfma; chosen at run time by dispatch.c). */
+/* AVX2 + FMA kernels. The whole file is compiled for AVX2+FMA (the pragma is its compiler
+ * flags); dispatch.c calls these only after checking the CPU. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC target("avx2,fma")
+#elif defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#endif
 #include <immintrin.h>
 #include <math.h>
 
@@ -78,3 +84,6 @@ const ibex__kernels *ibex__kernels_avx2_table(void)
 {
     return &avx2;
 }
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
