@@ -48,6 +48,9 @@ void ibex__fft_cache_free(ibex__fft_cache *c);
 const ibex__fft *ibex__fft_get(ibex__fft_cache *c, size_t nx, size_t ny);
 /* Smallest size >= n of the form 2^a 3^b 5^c 7^d (sizes FFTW is fast at). */
 size_t ibex__fft_good_size(size_t n);
+/* The planner lock, for other files that make their own (ESTIMATE) plans. */
+void ibex__fftw_lock(void);
+void ibex__fftw_unlock(void);
 /* fftwf_malloc'd floats under the planner lock's rules (FFTW's allocator is thread-safe). */
 float *ibex__fft_alloc(size_t nfloats);
 void ibex__fft_dealloc(void *p);
@@ -99,7 +102,18 @@ double ibex__ncc_at_pose(const float *a, const unsigned char *am, size_t anx, si
                          const float *b, const unsigned char *bm, size_t bnx, size_t bny,
                          double theta_deg, double dx, double dy);
 
-/* ---- rotation (cmc.c, exported for tests) ---- */
+/* ---- Gaussian regression band-pass (filter.c) ---- */
+
+/* ISO 16610-61 Gaussian weighting: 50% transmission at the cut-off wavelength, i.e. a
+ * Gaussian of standard deviation lambda * sqrt(ln 2 / pi) / sqrt(2 pi) = 0.1874 lambda.
+ * NaN-aware by normalised convolution: low(z) = G*(z m) / G*(m), so missing points neither
+ * count as zeros nor spread. out = low_short(z) - low_long(z) on the points of m (a
+ * cut-off <= 0 skips that side). z and out may be the same array. */
+ibex_status ibex__bandpass(const float *z, const unsigned char *m, size_t nx, size_t ny,
+                           double dx, double dy, double lambda_short, double lambda_long,
+                           float *out);
+
+/* ---- rotation (xcorr.c, exported for tests) ---- */
 
 /* out (same size as in) = in rotated by theta degrees about its centre, bilinear; a point
  * is valid when its four neighbours are. */

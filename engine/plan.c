@@ -116,3 +116,13 @@ const ibex__fft *ibex__fft_get(ibex__fft_cache *c, size_t nx, size_t ny)
     pthread_mutex_unlock(&c->lock);
     return f;
 }
+
+void ibex__fftw_lock(void)
+{
+    pthread_mutex_lock(&planner_lock);
+}
+
+void ibex__fftw_unlock(void)
+{
+    pthread_mutex_unlock(&planner_lock);
+}
