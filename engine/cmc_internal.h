@@ -46,7 +46,7 @@ ibex__fft_cache *ibex__fft_cache_create(int measure);
 void ibex__fft_cache_free(ibex__fft_cache *c);
 /* Plans for nx x ny (created on first use, then shared); NULL on failure. */
 const ibex__fft *ibex__fft_get(ibex__fft_cache *c, size_t nx, size_t ny);
-/* Smallest size >= n of the form 2^a 3^b 5^c 7^d (sizes FFTW is fast at). */
+/* Smallest even size >= n of the form 2^a 3^b 5^c (sizes FFTW is fast at). */
 size_t ibex__fft_good_size(size_t n);
 /* The planner lock, for other files that make their own (ESTIMATE) plans. */
 void ibex__fftw_lock(void);

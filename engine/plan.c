@@ -17,14 +17,16 @@ struct ibex__fft_cache {
     ibex__fft *e[CACHE_MAX];
 };
 
+/* Smallest even size >= n of the form 2^a 3^b 5^c: measured on this machine (FFTW 3.3.10,
+ * float, batched 2D r2c/c2r), factors 7 and odd sizes ran 1.5-3x slower per point. */
 size_t ibex__fft_good_size(size_t n)
 {
-    for (size_t m = n < 1 ? 1 : n;; m++) {
+    for (size_t m = n < 2 ? 2 : n;; m++) {
+        if (m % 2) continue;
         size_t r = m;
         while (r % 2 == 0) r /= 2;
         while (r % 3 == 0) r /= 3;
         while (r % 5 == 0) r /= 5;
-        while (r % 7 == 0) r /= 7;
         if (r == 1) return m;
     }
 }
