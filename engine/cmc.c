@@ -10,6 +10,7 @@
  *    mode is wider). */
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cmc_internal.h"
