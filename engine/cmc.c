@@ -185,6 +185,7 @@ static void do_theta(size_t j, unsigned t, void *vctx)
         cell_rect(c, c->cell_idx[i], &x, &y);
         long rx = (long)x + c->ox - (long)c->lx, ry = (long)y + c->oy - (long)c->ly;
         double t1 = ibex__now();
+        size_t nvalid = 0;
         /* Region of the rotated target, invalid outside it. */
         for (size_t v = 0; v < c->rh; v++) {
             long sy = ry + (long)v;
@@ -203,13 +204,19 @@ static void do_theta(size_t j, unsigned t, void *vctx)
                     size_t k = (size_t)sy * g->nx + (size_t)sx;
                     dm[u] = w->rotm[k];
                     dz[u] = w->rot[k];
+                    nvalid += dm[u];
                 }
             }
         }
         w->sec[2] += ibex__now() - t1;
+        cell_res *r = &c->res[i * c->p->ntheta + j];
+        if (nvalid < c->nmin[i]) { /* no lag can reach the minimum overlap: skip the FFTs */
+            r->ccf = IBEX__NO_SCORE;
+            r->dx = r->dy = 0;
+            continue;
+        }
         ibex__xc_peak pk = ibex__xc_run(&w->xc, c->p->k, &c->tpl[i], w->reg, w->regm, c->rw,
                                         c->rw, c->rh, c->nmin[i], NULL, &w->sec[1], &w->flops);
-        cell_res *r = &c->res[i * c->p->ntheta + j];
         r->ccf = pk.ccf;
         r->dx = (int)(pk.u - (long)c->lx);
         r->dy = (int)(pk.v - (long)c->ly);
