@@ -3,7 +3,9 @@
  *   {"bench":"cmc_pair",...}   one per pair with --pairs
  *   {"bench":"cmc_preprocess",...}, {"bench":"cmc_fftw",...}, {"bench":"cmc_summary",...}
  * Usage: bench_cmc DATA_DIR [--limit N] [--threads T] [--pairs] [--check-threads]
- *        [--scalar] [--measure] [--region F] [--spacing UM] [--only A,B]
+ *        [--scalar] [--measure] [--region F] [--spacing UM] [--only A,B] [--from I] [--to J]
+ * --from/--to run pair indices [I, J) only (to split the 780 pairs over runs; merge the
+ * cmc_pair lines with bench/cmc_merge.py).
  * --check-threads reruns every pair on 1 thread and reports any difference in counts. */
 #include <fftw3.h>
 #include <getopt.h>
@@ -16,6 +18,13 @@
 
 #include "ibex/compare.h"
 #include "ibex/io.h"
+
+static double cpu_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
 
 static double now(void)
 {
@@ -125,8 +134,9 @@ int main(int argc, char **argv)
         {"pairs", no_argument, 0, 'p'}, {"check-threads", no_argument, 0, 'c'},
         {"scalar", no_argument, 0, 's'}, {"measure", no_argument, 0, 'm'},
         {"region", required_argument, 0, 'r'}, {"spacing", required_argument, 0, 'S'},
-        {"only", required_argument, 0, 'o'}, {0, 0, 0, 0}};
-    size_t limit = 0;
+        {"only", required_argument, 0, 'o'}, {"from", required_argument, 0, 'F'},
+        {"to", required_argument, 0, 'T'}, {0, 0, 0, 0}};
+    size_t limit = 0, from = 0, to = (size_t)-1;
     int pairs = 0, check = 0, opt;
     const char *only = NULL;
     ibex_cmc_opts co;
@@ -144,6 +154,8 @@ int main(int argc, char **argv)
         case 'r': co.region_factor = atof(optarg); break;
         case 'S': po.spacing = atof(optarg) * 1e-6; break;
         case 'o': only = optarg; break;
+        case 'F': from = strtoul(optarg, NULL, 10); break;
+        case 'T': to = strtoul(optarg, NULL, 10); break;
         default: return 2;
         }
     }
@@ -188,11 +200,13 @@ int main(int argc, char **argv)
     double *cmc = calloc(np, sizeof *cmc), *high = calloc(np, sizeof *high),
            *score = calloc(np, sizeof *score);
     int *truth = calloc(np, sizeof *truth);
-    size_t k = 0, mism = 0, fftnx = 0, fftny = 0, bytes = 0;
-    double t_all = 0, t_rot = 0, t_fft = 0, t_ncc = 0, t_dec = 0, flops = 0;
+    size_t k = 0, mism = 0, fftnx = 0, fftny = 0, bytes = 0, index = 0;
+    double t_cpu = 0, t_all = 0, t_rot = 0, t_fft = 0, t_ncc = 0, t_dec = 0, flops = 0;
     for (size_t i = 0; i < ns; i++)
         for (size_t j = i + 1; j < ns; j++) {
             if (limit && k >= limit) goto done;
+            size_t me = index++;
+            if (me < from || me >= to) continue;
             if (only) {
                 char want[300];
                 snprintf(want, sizeof want, "%s,%s", sc[i].name, sc[j].name);
@@ -200,12 +214,14 @@ int main(int argc, char **argv)
             }
             ibex_cmc_result *r;
             ibex_diag d;
-            double t0 = now();
+            double t0 = now(), c0 = cpu_now();
             if (ibex_cmc_plan_run(plan, sc[i].s, sc[j].s, &r, &d)) {
                 fprintf(stderr, "bench_cmc: %s vs %s: %s\n", sc[i].name, sc[j].name, d.message);
                 return 1;
             }
             t_all += now() - t0;
+            double cpu = cpu_now() - c0;
+            t_cpu += cpu;
             t_rot += r->t_rotate;
             t_fft += r->t_fft;
             t_ncc += r->t_ncc;
@@ -221,10 +237,10 @@ int main(int argc, char **argv)
             if (pairs)
                 printf("{\"bench\":\"cmc_pair\",\"a\":\"%s\",\"b\":\"%s\",\"match\":%d,\"cmc\":[%u,%u],"
                        "\"cmc_high\":[%u,%u],\"score\":%.3f,\"theta\":%.1f,\"dx\":%.1f,\"dy\":%.1f,"
-                       "\"full_ccf\":%.3f,\"verdict\":\"%s\",\"ms\":%.1f}\n",
+                       "\"full_ccf\":%.3f,\"verdict\":\"%s\",\"ms\":%.1f,\"cpu_ms\":%.1f}\n",
                        sc[i].name, sc[j].name, truth[k], r->dir[0].cmc, r->dir[1].cmc,
                        r->dir[0].cmc_high, r->dir[1].cmc_high, r->score, r->theta, r->dx, r->dy,
-                       r->full_ccf, ibex_verdict_name(r->verdict), r->t_total * 1e3);
+                       r->full_ccf, ibex_verdict_name(r->verdict), r->t_total * 1e3, cpu * 1e3);
             if (check) {
                 ibex_cmc_result *r1;
                 if (ibex_cmc_plan_run(plan1, sc[i].s, sc[j].s, &r1, &d)) return 1;
@@ -270,12 +286,12 @@ done:;
     histogram("cmc_high_matches", high, truth, k, 1);
     printf(",");
     histogram("cmc_high_nonmatches", high, truth, k, 0);
-    printf(",\"comparisons_per_s\":%.3f,\"ms_per_comparison\":%.1f,\"preprocess_ms_mean\":%.2f,"
+    printf(",\"cpu_s_per_comparison\":%.3f,\"comparisons_per_s\":%.3f,\"ms_per_comparison\":%.1f,\"preprocess_ms_mean\":%.2f,"
            "\"preprocess_ms_max\":%.2f,\"stage_thread_s\":{\"rotate\":%.3f,\"fft\":%.3f,\"ncc_and_regions\":%.3f,"
            "\"decision\":%.4f},\"fft_size\":[%zu,%zu],\"fft_gflops\":%.2f,\"fftw_own_gflops\":%.2f,"
            "\"fftw_us_per_transform\":%.2f,\"comparison_bytes\":%zu,\"peak_rss_mib\":%.1f,"
            "\"thread_mismatches\":%zu}\n",
-           k ? k / t_all : 0, k ? 1e3 * t_all / k : 0, 1e3 * tpre / ns, 1e3 * tpre_max, t_rot, t_fft,
+           k ? t_cpu / k : 0, k ? k / t_all : 0, k ? 1e3 * t_all / k : 0, 1e3 * tpre / ns, 1e3 * tpre_max, t_rot, t_fft,
            t_ncc, t_dec, fftnx, fftny, t_fft > 0 ? flops / t_fft * 1e-9 : 0, gf, us, bytes,
            ru.ru_maxrss / 1024.0, mism);
     ibex_cmc_plan_free(plan);

@@ -32,7 +32,7 @@ static void help(void)
            "congruent when CCF >= %.2f and its shift and rotation are within %g points and\n"
            "%g deg of the consensus (Song 2018). cmc = original rule (Song 2013), cmc_high =\n"
            "High-CMC (Tong 2015), each the smaller of the two directions.\n"
-           "Verdict: identification when cmc_high >= %u, elimination when <= %u, else\n"
+           "Verdict: identification when cmc >= %u, elimination when <= %u, else\n"
            "inconclusive; unsuitable when either surface has fewer than %u usable cells.\n\n"
            "Exit status: 0 compared (any verdict), 1 input refused, 2 usage error.\n",
            o.theta_min, o.theta_max, o.theta_step, o.cells_x, 100 * o.min_valid_frac, o.t_ccf,
@@ -269,7 +269,7 @@ int compare_cartridge_main(int argc, char **argv)
         printf("registration (B on A):   theta %g deg, dx %g (%.0f um), dy %g (%.0f um), "
                "full-scan CCF %.3f\n", r->theta, r->dx, r->dx * um, r->dy, r->dy * um, r->full_ccf);
         printf("score:                   %.3f\n", r->score);
-        printf("verdict:                 %s  (identification at High-CMC >= %u)\n",
+        printf("verdict:                 %s  (identification at CMC >= %u)\n",
                ibex_verdict_name(r->verdict), co.id_threshold);
         printf("time:                    preprocess %.0f ms, compare %.0f ms (%s)\n",
                1e3 * (t1 - t0), 1e3 * (t2 - t1), ibex_cmc_plan_simd(plan));

@@ -291,6 +291,7 @@ static ibex_status decide(const dir_ctx *c, ibex_cmc_direction *d, ibex_cmc_cell
         cell->cmc = fabs(r->dx - d->dx) <= o->t_xy && fabs(r->dy - d->dy) <= o->t_xy &&
                     fabs(th[best[i]] - d->theta) <= o->t_theta + 1e-9 && r->ccf >= o->t_ccf;
         d->cmc += (unsigned)cell->cmc;
+        if (cell->cmc) d->score += r->ccf;
     }
     /* High-CMC */
     unsigned top = 0;
@@ -343,7 +344,6 @@ static ibex_status decide(const dir_ctx *c, ibex_cmc_direction *d, ibex_cmc_cell
                 cell->high_dy = r->dy;
                 cell->high_ccf = r->ccf;
                 d->cmc_high++;
-                d->score += r->ccf;
             }
         }
     }
@@ -524,9 +524,9 @@ ibex_status ibex_cmc_plan_run(const ibex_cmc_plan *p, const ibex_surface *a,
     if (!isfinite(r->full_ccf)) r->full_ccf = 0;
     if (r->dir[0].cells_used < o->id_threshold || r->dir[1].cells_used < o->id_threshold)
         r->verdict = IBEX_VERDICT_UNSUITABLE;
-    else if (r->cmc_high >= o->id_threshold)
+    else if (r->cmc >= o->id_threshold)
         r->verdict = IBEX_VERDICT_IDENTIFICATION;
-    else if (r->cmc_high <= o->elim_threshold)
+    else if (r->cmc <= o->elim_threshold)
         r->verdict = IBEX_VERDICT_ELIMINATION;
     else
         r->verdict = IBEX_VERDICT_INCONCLUSIVE;

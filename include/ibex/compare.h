@@ -90,8 +90,8 @@ typedef struct ibex_cmc_opts {
     double t_theta;             /* rotation threshold, degrees; default 6 (Song 2018) */
     double t_ccf;               /* correlation threshold; default 0.5 (Song 2018) */
     unsigned tau;               /* High-CMC: thetas within tau of the top count; default 1 */
-    unsigned id_threshold;      /* identification when cmc_high >= this; default 6 (Song 2013) */
-    unsigned elim_threshold;    /* elimination when cmc_high <= this; default 2 */
+    unsigned id_threshold;      /* identification when cmc >= this; default 6 (Song 2013) */
+    unsigned elim_threshold;    /* elimination when cmc <= this; default 2 */
     unsigned threads;           /* 0 = OpenMP default; results never depend on it */
     int force_scalar;           /* 1: scalar kernels (as IBEX_SIMD=scalar); default 0 */
     int fft_measure;            /* 1: FFTW_MEASURE plans (faster, chosen by timing, so
@@ -122,7 +122,7 @@ typedef struct ibex_cmc_direction {
     int high_pass;         /* the High-CMC theta-mode test passed */
     double theta, dx, dy;  /* consensus (medians, original rule): rotation deg, shift points */
     double high_theta;     /* centre of the High-CMC theta mode, degrees */
-    double score;          /* sum of CCF over High-CMC cells */
+    double score;          /* sum of CCF over the original rule's congruent cells */
 } ibex_cmc_direction;
 
 typedef struct ibex_cmc_result {
@@ -130,9 +130,14 @@ typedef struct ibex_cmc_result {
     unsigned cmc;          /* min over the two directions, original rule */
     unsigned cmc_high;     /* min over the two directions, High-CMC */
     double score;          /* continuous similarity for ranking: mean over directions of the
-                              sum of CCF over High-CMC cells (0 .. number of cells); never NaN */
-    ibex_verdict verdict;  /* from cmc_high and the thresholds above; unsuitable when either
-                              direction has fewer than id_threshold usable cells */
+                              sum of CCF over congruent cells, original rule (0 .. cells);
+                              never NaN */
+    ibex_verdict verdict;  /* from cmc (original rule, the smaller direction) and the thresholds
+                              above; unsuitable when either direction has fewer than
+                              id_threshold usable cells. The original rule, not High-CMC: with
+                              masked NCC, cells with little valid area reach CCF >= 0.5 by
+                              chance, and High-CMC's per-rotation vote let such cells pass on
+                              known non-matches of the Fadul set (see bench_cmc). */
     double theta, dx, dy;  /* full-scan registration of B on A: consensus of direction 0 */
     double full_ccf;       /* masked NCC of the whole surfaces at that registration */
     double spacing;        /* metres per point of the compared surfaces */
