@@ -92,10 +92,18 @@ static int read_one(const char *path, unsigned flags, ibex_surface **out)
     ibex_diag d;
     ibex_status st = ibex_surface_read(path, flags, out, &d);
     if (st) return cli_fail_status(st, &d);
-    const char *k = (*out)->meta.specimen_kind;
+    const ibex_surface *s = *out;
+    const char *k = s->meta.specimen_kind;
     if (k && !strcmp(k, "bullet")) {
         cli_error("%s: is a bullet scan (specimen kind \"bullet\"); cannot compare it with a "
                   "cartridge case", path);
+        ibex_surface_free(*out);
+        return EXIT_REFUSED;
+    }
+    /* A breech face is roughly round; a land scan is a long strip. */
+    if (s->nx >= 3 * s->ny || s->ny >= 3 * s->nx) {
+        cli_error("%s: %zu x %zu points looks like a bullet land scan, not a breech face; "
+                  "use --kind bullet", path, s->nx, s->ny);
         ibex_surface_free(*out);
         return EXIT_REFUSED;
     }
