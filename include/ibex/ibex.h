@@ -6,6 +6,7 @@
 #include "ibex/surface.h"
 #include "ibex/image.h"
 #include "ibex/io.h"
+#include "ibex/library.h"
 
 #define IBEX_VERSION_STRING "0.1.0"
 

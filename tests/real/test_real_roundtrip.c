@@ -10,18 +10,10 @@
 
 #include "check.h"
 #include "ibex/ibex.h"
+#include "meta_equal.h"
 
 static char out[300];
 static int files = 0;
-
-static int same_meta(const ibex_meta *a, const ibex_meta *b)
-{
-    for (size_t i = 0; i < ibex_meta_count(); i++) {
-        const char *x = ibex_meta_get(a, ibex_meta_key(i)), *y = ibex_meta_get(b, ibex_meta_key(i));
-        if ((x == NULL) != (y == NULL) || (x && strcmp(x, y))) return 0;
-    }
-    return 1;
-}
 
 static void roundtrip(const char *path, unsigned wflags)
 {
@@ -43,7 +35,7 @@ static void roundtrip(const char *path, unsigned wflags)
             CHECK_MSG(memcmp(a->z, b->z, n * sizeof *a->z) == 0, "%s: heights differ", path);
             CHECK_MSG(memcmp(a->valid, b->valid, n) == 0, "%s: mask differs", path);
         }
-        CHECK_MSG(same_meta(&a->meta, &b->meta), "%s: metadata differs", path);
+        CHECK_MSG(meta_equal(&a->meta, &b->meta), "%s: metadata differs", path);
     }
     ibex_surface_free(a);
     ibex_surface_free(b);

@@ -7,6 +7,7 @@
 
 #include "check.h"
 #include "ibex/ibex.h"
+#include "meta_equal.h"
 #include "x3p_fixture.h"
 
 static char dir[256];
@@ -46,15 +47,6 @@ static void check_fixture(const fixture *f, const char *name, double unit_scale)
     ibex_surface_free(s);
 }
 
-static int same_meta(const ibex_meta *a, const ibex_meta *b)
-{
-    for (size_t i = 0; i < ibex_meta_count(); i++) {
-        const char *x = ibex_meta_get(a, ibex_meta_key(i)), *y = ibex_meta_get(b, ibex_meta_key(i));
-        if ((x == NULL) != (y == NULL) || (x && strcmp(x, y))) return 0;
-    }
-    return 1;
-}
-
 /* read -> write -> read must give the same bits, mask and metadata. */
 static void check_roundtrip(const char *src, unsigned wflags)
 {
@@ -73,7 +65,7 @@ static void check_roundtrip(const char *src, unsigned wflags)
         CHECK(b->nx == a->nx && b->ny == a->ny && b->dx == a->dx && b->dy == a->dy);
         CHECK(memcmp(a->z, b->z, n * sizeof *a->z) == 0);
         CHECK(memcmp(a->valid, b->valid, n) == 0);
-        CHECK(same_meta(&a->meta, &b->meta));
+        CHECK(meta_equal(&a->meta, &b->meta));
         /* The unknown XML element and the vendor member must survive. */
         char buf[64 * 1024];
         int err = 0;

@@ -1,0 +1,108 @@
+/* The reference library: one HDF5 file of specimens (table row + surface) and their index.
+ * Schema: docs/library-format.md. Crash-safe: a writer killed at any moment leaves the
+ * library as of its last commit (rollback journal, undone on the next open).
+ * One writer and any number of readers may use a library at once (they wait for each
+ * other's commits). HDF5 is not thread-safe: IBEX serialises every library call. */
+#ifndef IBEX_LIBRARY_H
+#define IBEX_LIBRARY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "ibex/surface.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The schema this IBEX writes; it refuses files with a larger schema_version. */
+#define IBEX_LIBRARY_SCHEMA_VERSION 1
+
+typedef struct ibex_library ibex_library;
+
+/* Open flags */
+#define IBEX_LIBRARY_WRITE 0x1u   /* open for adding (one writer at a time) */
+#define IBEX_LIBRARY_NOSYNC 0x2u  /* no fsync: still safe against a killed process,
+                                     not against power loss */
+
+/* The preprocessing hook: turns a surface as read into the surface stored (issue 4). */
+typedef ibex_status (*ibex_library_preprocess_fn)(const ibex_surface *in, ibex_surface **out,
+                                                  void *user, ibex_diag *diag);
+
+typedef struct ibex_library_opts {
+    unsigned flags;
+    /* Preprocessing parameters, canonical "key=value" lines. Stored by create; on open,
+     * when not NULL, must equal the stored text or the open is refused. */
+    const char *params;
+    ibex_library_preprocess_fn preprocess; /* NULL: store surfaces as read */
+    void *preprocess_user;
+} ibex_library_opts;
+
+void ibex_library_opts_init(ibex_library_opts *o);
+
+/* One specimen's table row. Strings are owned (ibex_specimen_clear frees them). */
+typedef struct ibex_specimen {
+    char *id;              /* unique within the library */
+    char *kind;            /* "cartridge" or "bullet" */
+    char *region;          /* "breech-face", "land", ... */
+    char *source_path;     /* file the scan was read from */
+    char *set;             /* study / set name (manifest), or NULL */
+    char *firearm_id;      /* ground-truth firearm (manifest), or NULL */
+    char *same_source_key; /* equal keys = same source (manifest), or NULL */
+    char sha256[65];       /* SHA-256 of the source file, lower-case hex */
+    int64_t ingest_time;   /* Unix seconds (UTC), set by ibex_library_add when 0 */
+    ibex_meta meta;        /* OpenFMC-style case fields + ISO 25178-72 record fields */
+    /* Filled by get_info (ignored by add, which takes them from the surface): */
+    size_t nx, ny;
+    double dx, dy;
+    size_t n_valid;
+} ibex_specimen;
+
+void ibex_specimen_clear(ibex_specimen *s);
+
+/* Creates a new library (refuses an existing path) and opens it for writing. */
+ibex_status ibex_library_create(const char *path, const ibex_library_opts *o, ibex_library **out,
+                                ibex_diag *diag);
+/* Opens an existing library (for writing with IBEX_LIBRARY_WRITE). Rolls back an
+ * interrupted ingest first. Refuses non-libraries, truncated files, newer schemas and
+ * (when o->params is set) other preprocessing parameters. o may be NULL. */
+ibex_status ibex_library_open(const char *path, const ibex_library_opts *o, ibex_library **out,
+                              ibex_diag *diag);
+/* Commits any open transaction and closes. NULL ok. */
+ibex_status ibex_library_close(ibex_library *lib, ibex_diag *diag);
+
+/* Groups adds into one commit (cheaper than one commit per add). Without begin, each
+ * add commits by itself. After a failed add the transaction is rolled back whole. */
+ibex_status ibex_library_begin(ibex_library *lib, ibex_diag *diag);
+ibex_status ibex_library_commit(ibex_library *lib, ibex_diag *diag);
+
+/* Runs the preprocess hook (or copies); safe to call from several threads at once. */
+ibex_status ibex_library_prepare(const ibex_library *lib, const ibex_surface *in, ibex_surface **out,
+                                 ibex_diag *diag);
+
+/* Appends one specimen. Refuses a duplicate id or sha256 (IBEX_ERR_INTEGRITY), an
+ * empty id or a bad hash (IBEX_ERR_ARG). *row (optional) gets its row number. */
+ibex_status ibex_library_add(ibex_library *lib, const ibex_specimen *spec, const ibex_surface *s,
+                             size_t *row, ibex_diag *diag);
+
+size_t ibex_library_count(const ibex_library *lib);
+const char *ibex_library_params(const ibex_library *lib); /* stored parameters text */
+ibex_status ibex_library_get_info(ibex_library *lib, size_t row, ibex_specimen *out, ibex_diag *diag);
+ibex_status ibex_library_get_surface(ibex_library *lib, size_t row, ibex_surface **out, ibex_diag *diag);
+/* 1 and *row when found, else 0. */
+int ibex_library_find_hash(const ibex_library *lib, const char *sha256_hex, size_t *row);
+int ibex_library_find_id(const ibex_library *lib, const char *id, size_t *row);
+
+/* SHA-256 of a file's bytes as 64 lower-case hex digits (OpenSSL EVP). */
+ibex_status ibex_file_sha256(const char *path, char hex[65], ibex_diag *diag);
+
+/* Index placeholder /index/descriptors (N x d float32, filled by the indexer). */
+ibex_status ibex_library_index_get_shape(ibex_library *lib, size_t *n, size_t *d, ibex_diag *diag);
+/* Writes rows [row0, row0+n) of width d (grows the matrix; d must match unless it is 0). */
+ibex_status ibex_library_index_write(ibex_library *lib, size_t row0, size_t n, size_t d,
+                                     const float *x, ibex_diag *diag);
+ibex_status ibex_library_index_read(ibex_library *lib, size_t row0, size_t n, float *x, ibex_diag *diag);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,1286 @@
+/* The HDF5 reference library: schema (docs/library-format.md), open/create, add, read.
+ * Writes happen only inside journaled transactions (h5lib_journal.c); readers and the
+ * writer's commits exclude each other with OFD byte-range locks on the library file:
+ *   byte 0: held exclusively by the one writer for its whole session;
+ *   byte 1: shared by readers while open, exclusive by the writer during a commit. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "h5lib_internal.h"
+#include "ibex/ibex.h"
+#include "ibex_internal.h"
+
+#define FORMAT_NAME "ibex-reference-library"
+#define SURF_BUCKET 1000 /* specimens per /surfaces/bNNNNNN group */
+#define TABLE_CHUNK 256
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+void ibex__library_lock(void) { pthread_mutex_lock(&g_lock); }
+void ibex__library_unlock(void) { pthread_mutex_unlock(&g_lock); }
+
+/* ---- table columns ---- */
+
+enum { C_STR, C_I64, C_U64, C_F64, C_U8 };
+typedef struct column {
+    const char *name;
+    int type;
+} column;
+
+static const column fixed_cols[] = {
+    {"id", C_STR},         {"kind", C_STR},      {"region", C_STR},          {"sha256", C_STR},
+    {"source_path", C_STR}, {"set", C_STR},      {"firearm_id", C_STR},      {"same_source_key", C_STR},
+    {"ingest_time", C_I64}, {"nx", C_U64},       {"ny", C_U64},              {"dx", C_F64},
+    {"dy", C_F64},         {"x0", C_F64},        {"y0", C_F64},              {"zkind", C_U8},
+    {"n_valid", C_U64},    {"surface", C_STR},
+};
+enum {
+    K_ID, K_KIND, K_REGION, K_SHA, K_SRC, K_SET, K_FIREARM, K_SSK, K_TIME, K_NX, K_NY, K_DX, K_DY,
+    K_X0, K_Y0, K_ZKIND, K_NVALID, K_SURFACE, N_FIXED
+};
+#define META_PREFIX "meta_"
+
+typedef union slot {
+    char *s;
+    int64_t i;
+    uint64_t u;
+    double f;
+    uint8_t b;
+} slot;
+
+static size_t n_cols(void) { return N_FIXED + ibex_meta_count(); }
+
+static void col_name(size_t i, char *buf, size_t size)
+{
+    if (i < N_FIXED) snprintf(buf, size, "%s", fixed_cols[i].name);
+    else snprintf(buf, size, META_PREFIX "%s", ibex_meta_key(i - N_FIXED));
+}
+static int col_type(size_t i) { return i < N_FIXED ? fixed_cols[i].type : C_STR; }
+
+static hid_t str_type(void)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    return t;
+}
+
+/* Compound of all columns at slot offsets; file = little-endian standard types. */
+static hid_t row_type(int file)
+{
+    size_t n = n_cols();
+    hid_t t = H5Tcreate(H5T_COMPOUND, n * sizeof(slot));
+    hid_t s = str_type();
+    char name[96];
+    for (size_t i = 0; i < n; i++) {
+        col_name(i, name, sizeof name);
+        hid_t m;
+        switch (col_type(i)) {
+        case C_STR: m = s; break;
+        case C_I64: m = file ? H5T_STD_I64LE : H5T_NATIVE_INT64; break;
+        case C_U64: m = file ? H5T_STD_U64LE : H5T_NATIVE_UINT64; break;
+        case C_F64: m = file ? H5T_IEEE_F64LE : H5T_NATIVE_DOUBLE; break;
+        default: m = file ? H5T_STD_U8LE : H5T_NATIVE_UINT8; break;
+        }
+        H5Tinsert(t, name, i * sizeof(slot), m);
+    }
+    if (file) H5Tpack(t);
+    H5Tclose(s);
+    return t;
+}
+
+/* Memory type for reading: only the columns the file has (by name), at slot offsets. */
+static hid_t read_type(hid_t ftype, const int *want)
+{
+    size_t n = n_cols();
+    hid_t t = H5Tcreate(H5T_COMPOUND, n * sizeof(slot));
+    hid_t s = str_type();
+    char name[96];
+    int any = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (want && !want[i]) continue;
+        col_name(i, name, sizeof name);
+        if (H5Tget_member_index(ftype, name) < 0) continue;
+        hid_t m;
+        switch (col_type(i)) {
+        case C_STR: m = s; break;
+        case C_I64: m = H5T_NATIVE_INT64; break;
+        case C_U64: m = H5T_NATIVE_UINT64; break;
+        case C_F64: m = H5T_NATIVE_DOUBLE; break;
+        default: m = H5T_NATIVE_UINT8; break;
+        }
+        H5Tinsert(t, name, i * sizeof(slot), m);
+        any = 1;
+    }
+    H5Tclose(s);
+    if (!any) {
+        H5Tclose(t);
+        return -1;
+    }
+    return t;
+}
+
+/* ---- small string -> row map (open addressing) ---- */
+
+typedef struct smap {
+    char **keys;
+    size_t *rows;
+    size_t cap, n;
+} smap;
+
+static uint64_t shash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static void smap_free(smap *m)
+{
+    for (size_t i = 0; i < m->cap; i++) free(m->keys[i]);
+    free(m->keys);
+    free(m->rows);
+    memset(m, 0, sizeof *m);
+}
+
+static int smap_get(const smap *m, const char *k, size_t *row)
+{
+    if (!m->cap || !k) return 0;
+    for (size_t i = shash(k) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        if (!m->keys[i]) return 0;
+        if (!strcmp(m->keys[i], k)) {
+            if (row) *row = m->rows[i];
+            return 1;
+        }
+    }
+}
+
+static int smap_put(smap *m, const char *k, size_t row)
+{
+    if (2 * (m->n + 1) > m->cap) {
+        size_t nc = m->cap ? 2 * m->cap : 1024;
+        smap nm = {calloc(nc, sizeof(char *)), calloc(nc, sizeof(size_t)), nc, 0};
+        if (!nm.keys || !nm.rows) {
+            free(nm.keys);
+            free(nm.rows);
+            return 0;
+        }
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->keys[i]) {
+                size_t j = shash(m->keys[i]) & (nc - 1);
+                while (nm.keys[j]) j = (j + 1) & (nc - 1);
+                nm.keys[j] = m->keys[i];
+                nm.rows[j] = m->rows[i];
+                nm.n++;
+            }
+        free(m->keys);
+        free(m->rows);
+        *m = nm;
+    }
+    size_t i = shash(k) & (m->cap - 1);
+    while (m->keys[i]) i = (i + 1) & (m->cap - 1);
+    if (!(m->keys[i] = ibex__strdup(k))) return 0;
+    m->rows[i] = row;
+    m->n++;
+    return 1;
+}
+
+/* ---- the handle ---- */
+
+struct ibex_library {
+    char *path;
+    unsigned flags;
+    int writable;
+    int lockfd;
+    ibex__jctl ctl;
+    hid_t file, table;
+    size_t count;
+    char *params;
+    smap ids, hashes;
+    int explicit_txn;
+    int data_locked; /* byte 1 held exclusively (writer, during a transaction) */
+    ibex_library_preprocess_fn preprocess;
+    void *preprocess_user;
+};
+
+hid_t ibex__library_file(const ibex_library *lib) { return lib ? lib->file : -1; }
+
+void ibex_library_opts_init(ibex_library_opts *o)
+{
+    memset(o, 0, sizeof *o);
+}
+
+void ibex_specimen_clear(ibex_specimen *s)
+{
+    if (!s) return;
+    free(s->id);
+    free(s->kind);
+    free(s->region);
+    free(s->source_path);
+    free(s->set);
+    free(s->firearm_id);
+    free(s->same_source_key);
+    ibex_meta_clear(&s->meta);
+    memset(s, 0, sizeof *s);
+}
+
+/* The innermost HDF5 error description (HDF5's own printing is switched off). */
+static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data)
+{
+    char *buf = data;
+    if (getenv("IBEX_H5_DEBUG")) fprintf(stderr, "h5err %u: %s (%s)\n", n, e->desc ? e->desc : "-", e->func_name);
+    if (e->desc) snprintf(buf, 256, "%s", e->desc); /* the last one is the innermost */
+    (void)n;
+    return 0;
+}
+static const char *h5msg(char buf[256])
+{
+    buf[0] = 0;
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, buf);
+    H5Eclear2(H5E_DEFAULT);
+    if (!buf[0]) snprintf(buf, 256, "HDF5 call failed");
+    return buf;
+}
+
+static void h5_init(void)
+{
+    static int done = 0;
+    if (done) return;
+    H5open();
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    done = 1;
+}
+
+static int set_lock(int fd, short type, off_t byte, int wait)
+{
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = type;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = byte;
+    fl.l_len = 1;
+    int r;
+    do r = fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl);
+    while (r != 0 && errno == EINTR);
+    return r;
+}
+
+/* Failure inside a transaction or a failed write: report the driver's errno if any. */
+static ibex_status fail_h5(ibex_library *lib, ibex_diag *diag, ibex_status s, const char *what)
+{
+    char b[256];
+    h5msg(b);
+    if (lib->ctl.poisoned && lib->ctl.err)
+        return ibex__fail(diag, IBEX_ERR_IO, lib->path, -1, "%s: %s failed: %s", what, lib->ctl.what,
+                          strerror(lib->ctl.err));
+    return ibex__fail(diag, s, lib->path, -1, "%s: %s", what, b);
+}
+
+/* ---- attributes ---- */
+
+static int attr_write_str(hid_t obj, const char *name, const char *v)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, strlen(v) + 1);
+    H5Tset_strpad(t, H5T_STR_NULLTERM);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    hid_t sp = H5Screate(H5S_SCALAR);
+    if (H5Aexists(obj, name) > 0) H5Adelete(obj, name);
+    hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    int ok = a >= 0 && H5Awrite(a, t, v) >= 0;
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(sp);
+    H5Tclose(t);
+    return ok;
+}
+
+static int attr_write_num(hid_t obj, const char *name, hid_t ftype, hid_t mtype, const void *v)
+{
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(obj, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT);
+    int ok = a >= 0 && H5Awrite(a, mtype, v) >= 0;
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(sp);
+    return ok;
+}
+
+/* Reads a string attribute (fixed or variable length); NULL if absent or not a string. */
+static char *attr_read_str(hid_t obj, const char *name)
+{
+    if (H5Aexists(obj, name) <= 0) return NULL;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0) return NULL;
+    hid_t ft = H5Aget_type(a);
+    char *out = NULL;
+    if (H5Tget_class(ft) == H5T_STRING) {
+        if (H5Tis_variable_str(ft) > 0) {
+            char *v = NULL;
+            hid_t mt = str_type();
+            H5Tset_cset(mt, H5Tget_cset(ft));
+            if (H5Aread(a, mt, &v) >= 0 && v) {
+                out = ibex__strdup(v);
+                H5free_memory(v);
+            }
+            H5Tclose(mt);
+        } else {
+            size_t n = H5Tget_size(ft);
+            hid_t mt = H5Tcopy(H5T_C_S1);
+            H5Tset_size(mt, n + 1);
+            H5Tset_strpad(mt, H5T_STR_NULLTERM);
+            H5Tset_cset(mt, H5Tget_cset(ft));
+            out = calloc(1, n + 1);
+            if (out && H5Aread(a, mt, out) < 0) {
+                free(out);
+                out = NULL;
+            }
+            H5Tclose(mt);
+        }
+    }
+    H5Tclose(ft);
+    H5Aclose(a);
+    return out;
+}
+
+static int attr_read_u64(hid_t obj, const char *name, uint64_t *v)
+{
+    if (H5Aexists(obj, name) <= 0) return 0;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0) return 0;
+    hid_t ft = H5Aget_type(a);
+    int ok = H5Tget_class(ft) == H5T_INTEGER && H5Aread(a, H5T_NATIVE_UINT64, v) >= 0;
+    H5Tclose(ft);
+    H5Aclose(a);
+    return ok;
+}
+
+static void iso_time(time_t t, char *buf, size_t size)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* ---- transactions ---- */
+
+static ibex_status txn_begin(ibex_library *lib, ibex_diag *diag)
+{
+    if (lib->ctl.in_txn) return IBEX_OK;
+    if (set_lock(lib->lockfd, F_WRLCK, 1, 1) != 0)
+        return ibex__fail(diag, IBEX_ERR_IO, lib->path, -1, "cannot lock: %s", strerror(errno));
+    lib->data_locked = 1;
+    /* A journal here is from a writer that died mid-commit (we hold both locks now):
+     * undo it before a new journal replaces it. */
+    int rec = 0;
+    ibex_status st = ibex__journal_recover(lib->path, &rec, diag);
+    if (st == IBEX_OK) st = ibex__journal_begin(&lib->ctl, lib->path, lib->lockfd, diag);
+    if (st != IBEX_OK) {
+        set_lock(lib->lockfd, F_UNLCK, 1, 0);
+        lib->data_locked = 0;
+    }
+    return st;
+}
+
+static ibex_status open_h5(ibex_library *lib, const char *expect_params, ibex_diag *diag);
+
+static void close_h5(ibex_library *lib)
+{
+    if (lib->table >= 0) H5Dclose(lib->table);
+    if (lib->file >= 0) H5Fclose(lib->file);
+    lib->table = lib->file = -1;
+    H5Eclear2(H5E_DEFAULT);
+}
+
+/* Throws away the transaction: close HDF5 with writes discarded, undo from the journal,
+ * reopen. The library is then exactly as at the last commit. */
+static void txn_abort(ibex_library *lib)
+{
+    ibex_diag d;
+    int rec = 0;
+    lib->ctl.poisoned = 1;
+    close_h5(lib);
+    ibex__journal_forget(&lib->ctl);
+    ibex__journal_recover(lib->path, &rec, &d);
+    lib->ctl.poisoned = 0;
+    lib->ctl.err = 0;
+    lib->explicit_txn = 0;
+    smap_free(&lib->ids);
+    smap_free(&lib->hashes);
+    /* Reopen inside a fresh transaction (HDF5 may write while opening for writing). */
+    if (ibex__journal_begin(&lib->ctl, lib->path, lib->lockfd, &d) == IBEX_OK) {
+        if (open_h5(lib, NULL, &d) == IBEX_OK && H5Fflush(lib->file, H5F_SCOPE_GLOBAL) >= 0 &&
+            ibex__journal_commit(&lib->ctl, lib->path, lib->lockfd, &d) == IBEX_OK) {
+            /* reopened */
+        } else {
+            lib->ctl.poisoned = 1;
+            close_h5(lib);
+            ibex__journal_forget(&lib->ctl);
+            ibex__journal_recover(lib->path, &rec, &d);
+            lib->ctl.poisoned = 0;
+        }
+    }
+    if (lib->data_locked) set_lock(lib->lockfd, F_UNLCK, 1, 0);
+    lib->data_locked = 0;
+}
+
+static ibex_status txn_commit(ibex_library *lib, ibex_diag *diag)
+{
+    if (!lib->ctl.in_txn) return IBEX_OK;
+    if (H5Fflush(lib->file, H5F_SCOPE_GLOBAL) < 0 || lib->ctl.poisoned) {
+        ibex_status st = fail_h5(lib, diag, IBEX_ERR_IO, "commit");
+        txn_abort(lib);
+        return st;
+    }
+    ibex_status st = ibex__journal_commit(&lib->ctl, lib->path, lib->lockfd, diag);
+    if (st != IBEX_OK) {
+        txn_abort(lib);
+        return st;
+    }
+    set_lock(lib->lockfd, F_UNLCK, 1, 0);
+    lib->data_locked = 0;
+    lib->explicit_txn = 0;
+    return IBEX_OK;
+}
+
+/* ---- open ---- */
+
+static ibex_status load_keys(ibex_library *lib, ibex_diag *diag)
+{
+    hid_t ft = H5Dget_type(lib->table);
+    size_t nc = n_cols();
+    int *want = calloc(nc, sizeof *want);
+    if (!want) {
+        H5Tclose(ft);
+        return ibex__fail(diag, IBEX_ERR_NOMEM, lib->path, -1, "out of memory");
+    }
+    want[K_ID] = want[K_SHA] = 1;
+    hid_t mt = read_type(ft, want);
+    free(want);
+    H5Tclose(ft);
+    if (mt < 0) return ibex__fail(diag, IBEX_ERR_FORMAT, lib->path, -1, "/specimens has no id or sha256 column");
+    const size_t block = 4096;
+    slot *buf = calloc(block * nc, sizeof(slot));
+    ibex_status st = IBEX_OK;
+    if (!buf) st = ibex__fail(diag, IBEX_ERR_NOMEM, lib->path, -1, "out of memory");
+    for (size_t r0 = 0; st == IBEX_OK && r0 < lib->count; r0 += block) {
+        hsize_t start = r0, cnt = lib->count - r0 < block ? lib->count - r0 : block;
+        hid_t fs = H5Dget_space(lib->table);
+        hid_t ms = H5Screate_simple(1, &cnt, NULL);
+        H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &cnt, NULL);
+        memset(buf, 0, block * nc * sizeof(slot));
+        if (H5Dread(lib->table, mt, ms, fs, H5P_DEFAULT, buf) < 0) {
+            char b[256];
+            st = ibex__fail(diag, IBEX_ERR_INTEGRITY, lib->path, -1, "cannot read /specimens rows %zu..: %s",
+                            r0, h5msg(b));
+        } else {
+            for (size_t i = 0; i < cnt && st == IBEX_OK; i++) {
+                const char *id = buf[i * nc + K_ID].s, *sha = buf[i * nc + K_SHA].s;
+                if (id && id[0] && !smap_put(&lib->ids, id, r0 + i))
+                    st = ibex__fail(diag, IBEX_ERR_NOMEM, lib->path, -1, "out of memory");
+                if (sha && sha[0] && !smap_put(&lib->hashes, sha, r0 + i))
+                    st = ibex__fail(diag, IBEX_ERR_NOMEM, lib->path, -1, "out of memory");
+            }
+            H5Dvlen_reclaim(mt, ms, H5P_DEFAULT, buf);
+        }
+        H5Sclose(ms);
+        H5Sclose(fs);
+    }
+    free(buf);
+    H5Tclose(mt);
+    return st;
+}
+
+static ibex_status open_h5(ibex_library *lib, const char *expect_params, ibex_diag *diag)
+{
+    char b[256];
+    lib->ctl.mode = lib->writable ? IBEX__J_JOURNAL : IBEX__J_READONLY;
+    hid_t fapl = ibex__jvfd_fapl(&lib->ctl);
+    if (fapl < 0) return ibex__fail(diag, IBEX_ERR_IO, lib->path, -1, "HDF5 setup failed: %s", h5msg(b));
+    lib->file = H5Fopen(lib->path, lib->writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl);
+    if (lib->file < 0) h5msg(b);
+    H5Pclose(fapl);
+    if (lib->file < 0) {
+        if (strstr(b, "truncated"))
+            return ibex__fail(diag, IBEX_ERR_FORMAT, lib->path, -1, "library file is truncated (%s)", b);
+        return ibex__fail(diag, IBEX_ERR_FORMAT, lib->path, -1, "cannot open as HDF5: %s", b);
+    }
+    char *fmt = attr_read_str(lib->file, "ibex_format");
+    uint64_t ver = 0;
+    int have_ver = attr_read_u64(lib->file, "schema_version", &ver);
+    ibex_status st = IBEX_OK;
+    if (!fmt || strcmp(fmt, FORMAT_NAME) != 0 || !have_ver) {
+        st = ibex__fail(diag, IBEX_ERR_FORMAT, lib->path, -1,
+                        "an HDF5 file but not an IBEX reference library (no ibex_format/schema_version)");
+    } else if (ver > IBEX_LIBRARY_SCHEMA_VERSION) {
+        st = ibex__fail(diag, IBEX_ERR_UNSUPPORTED, lib->path, -1,
+                        "library schema version %llu is newer than this IBEX supports (%d); "
+                        "use a newer IBEX",
+                        (unsigned long long)ver, IBEX_LIBRARY_SCHEMA_VERSION);
+    } else if (ver < 1) {
+        st = ibex__fail(diag, IBEX_ERR_FORMAT, lib->path, -1, "bad schema_version %llu", (unsigned long long)ver);
+    }
+    free(fmt);
+    if (st != IBEX_OK) return st;
+    lib->table = H5Dopen2(lib->file, "/specimens", H5P_DEFAULT);
+    if (lib->table < 0)
+        return ibex__fail(diag, IBEX_ERR_FORMAT, lib->path, -1, "missing /specimens table: %s", h5msg(b));
+    hid_t sp = H5Dget_space(lib->table);
+    hsize_t dims[1] = {0};
+    if (H5Sget_simple_extent_ndims(sp) != 1 || H5Sget_simple_extent_dims(sp, dims, NULL) < 0) {
+        H5Sclose(sp);
+        return ibex__fail(diag, IBEX_ERR_FORMAT, lib->path, -1, "/specimens is not a 1-D table");
+    }
+    H5Sclose(sp);
+    lib->count = (size_t)dims[0];
+    free(lib->params);
+    lib->params = NULL;
+    if (H5Lexists(lib->file, "/params", H5P_DEFAULT) > 0) {
+        hid_t g = H5Gopen2(lib->file, "/params", H5P_DEFAULT);
+        if (g >= 0) {
+            lib->params = attr_read_str(g, "text");
+            H5Gclose(g);
+        }
+    }
+    if (!lib->params && !(lib->params = ibex__strdup("")))
+        return ibex__fail(diag, IBEX_ERR_NOMEM, lib->path, -1, "out of memory");
+    if (expect_params && strcmp(expect_params, lib->params) != 0)
+        return ibex__fail(diag, IBEX_ERR_INTEGRITY, lib->path, -1,
+                          "library was built with other preprocessing parameters (stored: \"%.150s\", "
+                          "asked: \"%.150s\")",
+                          lib->params, expect_params);
+    return load_keys(lib, diag);
+}
+
+static ibex_status library_open(const char *path, const ibex_library_opts *o, ibex_library **out,
+                                ibex_diag *diag)
+{
+    if (!path || !out) return ibex__fail(diag, IBEX_ERR_ARG, path ? path : "", -1, "no path");
+    h5_init();
+    ibex_library_opts defo;
+    if (!o) {
+        ibex_library_opts_init(&defo);
+        o = &defo;
+    }
+    int writable = (o->flags & IBEX_LIBRARY_WRITE) != 0;
+    int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    if (fd < 0) return ibex__fail(diag, IBEX_ERR_IO, path, -1, "cannot open: %s", strerror(errno));
+    struct stat stt;
+    if (fstat(fd, &stt) != 0 || !S_ISREG(stt.st_mode)) {
+        close(fd);
+        return ibex__fail(diag, IBEX_ERR_IO, path, -1, "not a regular file");
+    }
+    ibex_library *lib = calloc(1, sizeof *lib);
+    if (!lib || !(lib->path = ibex__strdup(path))) {
+        free(lib);
+        close(fd);
+        return ibex__fail(diag, IBEX_ERR_NOMEM, path, -1, "out of memory");
+    }
+    lib->flags = o->flags;
+    lib->writable = writable;
+    lib->lockfd = fd;
+    lib->file = lib->table = -1;
+    lib->ctl.jfd = -1;
+    lib->ctl.durable = !(o->flags & IBEX_LIBRARY_NOSYNC);
+    lib->preprocess = o->preprocess;
+    lib->preprocess_user = o->preprocess_user;
+    ibex_status st = IBEX_OK;
+    char jp[4200];
+    ibex__journal_path(path, jp, sizeof jp);
+    if (writable) {
+        if (set_lock(fd, F_WRLCK, 0, 0) != 0) {
+            st = ibex__fail(diag, IBEX_ERR_LIMIT, path, -1,
+                            "another process is writing to this library (one writer at a time)");
+            goto fail;
+        }
+        if ((st = txn_begin(lib, diag)) != IBEX_OK) goto fail; /* rolls back a dead writer's journal */
+    } else {
+        if (set_lock(fd, F_RDLCK, 1, 1) != 0) {
+            st = ibex__fail(diag, IBEX_ERR_IO, path, -1, "cannot lock: %s", strerror(errno));
+            goto fail;
+        }
+        if (access(jp, F_OK) == 0) {
+            /* A writer died mid-commit (a live one would hold byte 1): undo it, which
+             * needs write access and the exclusive lock for a moment. */
+            int wfd = open(path, O_RDWR | O_CLOEXEC);
+            if (wfd < 0) {
+                st = ibex__fail(diag, IBEX_ERR_IO, path, -1,
+                                "an interrupted ingest must be rolled back first; open the library "
+                                "once with write access");
+                goto fail;
+            }
+            set_lock(fd, F_UNLCK, 1, 0);
+            close(fd);
+            lib->lockfd = fd = wfd;
+            set_lock(fd, F_WRLCK, 1, 1);
+            int rec;
+            st = ibex__journal_recover(path, &rec, diag);
+            set_lock(fd, F_RDLCK, 1, 1); /* downgrade */
+            if (st != IBEX_OK) goto fail;
+        }
+    }
+    st = open_h5(lib, o->params, diag);
+    if (st != IBEX_OK) goto fail;
+    if (writable) {
+        if (H5Fflush(lib->file, H5F_SCOPE_GLOBAL) < 0) {
+            st = fail_h5(lib, diag, IBEX_ERR_IO, "open");
+            goto fail;
+        }
+        if ((st = txn_commit(lib, diag)) != IBEX_OK) goto fail;
+    }
+    *out = lib;
+    return IBEX_OK;
+fail:
+    lib->ctl.poisoned = 1;
+    close_h5(lib);
+    if (lib->ctl.in_txn) {
+        int rec;
+        ibex_diag d2;
+        ibex__journal_forget(&lib->ctl);
+        ibex__journal_recover(path, &rec, &d2);
+    }
+    smap_free(&lib->ids);
+    smap_free(&lib->hashes);
+    free(lib->params);
+    free(lib->path);
+    close(lib->lockfd);
+    free(lib);
+    return st;
+}
+
+ibex_status ibex_library_open(const char *path, const ibex_library_opts *o, ibex_library **out,
+                              ibex_diag *diag)
+{
+    /* Classify files that are not HDF5 at all before HDF5 sees them. */
+    if (path) {
+        char jp[4200];
+        FILE *f = fopen(path, "rb");
+        if (f) {
+            unsigned char sig[8] = {0};
+            size_t n = fread(sig, 1, 8, f);
+            fclose(f);
+            ibex__journal_path(path, jp, sizeof jp);
+            if ((n < 8 || memcmp(sig, "\x89HDF\r\n\x1a\n", 8) != 0) && access(jp, F_OK) != 0)
+                return ibex__fail(diag, IBEX_ERR_FORMAT, path, 0,
+                                  n == 0 ? "empty file, not an IBEX library" : "not an HDF5 file");
+        }
+    }
+    ibex__library_lock();
+    ibex_status st = library_open(path, o, out, diag);
+    ibex__library_unlock();
+    return st;
+}
+
+/* ---- create ---- */
+
+static hid_t create_dcpl(int rank, const hsize_t *chunk, int compress)
+{
+    hid_t p = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(p, rank, chunk);
+    if (compress) {
+        H5Pset_shuffle(p);
+        H5Pset_deflate(p, 4);
+    }
+    H5Pset_fletcher32(p);
+    return p;
+}
+
+static int write_params(hid_t file, const char *params)
+{
+    hid_t g = H5Gcreate2(file, "/params", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0) return 0;
+    int ok = attr_write_str(g, "text", params);
+    /* Also one attribute per key=value line, for people reading with h5dump. */
+    char *copy = ibex__strdup(params);
+    for (char *save = NULL, *line = copy ? strtok_r(copy, "\n", &save) : NULL; ok && line;
+         line = strtok_r(NULL, "\n", &save)) {
+        char *eq = strchr(line, '=');
+        if (!eq || eq == line) continue;
+        *eq = 0;
+        if (strcmp(line, "text") != 0) ok = attr_write_str(g, line, eq + 1);
+    }
+    free(copy);
+    H5Gclose(g);
+    return ok;
+}
+
+static int build_schema(hid_t file, const char *params)
+{
+    uint32_t ver = IBEX_LIBRARY_SCHEMA_VERSION;
+    char now[32];
+    iso_time(time(NULL), now, sizeof now);
+    int ok = attr_write_str(file, "ibex_format", FORMAT_NAME) &&
+             attr_write_num(file, "schema_version", H5T_STD_U32LE, H5T_NATIVE_UINT32, &ver) &&
+             attr_write_str(file, "ibex_version", IBEX_VERSION_STRING) && attr_write_str(file, "created", now) &&
+             write_params(file, params);
+    if (!ok) return 0;
+    hsize_t zero = 0, unlim = H5S_UNLIMITED, chunk = TABLE_CHUNK;
+    hid_t sp = H5Screate_simple(1, &zero, &unlim);
+    hid_t dcpl = create_dcpl(1, &chunk, 1);
+    hid_t ft = row_type(1);
+    hid_t d = H5Dcreate2(file, "/specimens", ft, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    ok = d >= 0 && attr_write_str(d, "description", "one row per specimen; row r's surface is at the path in column 'surface'");
+    if (d >= 0) H5Dclose(d);
+    H5Tclose(ft);
+    H5Pclose(dcpl);
+    H5Sclose(sp);
+    if (!ok) return 0;
+    hid_t g = H5Gcreate2(file, "/surfaces", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0) return 0;
+    H5Gclose(g);
+    g = H5Gcreate2(file, "/index", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0) return 0;
+    ok = attr_write_str(g, "description", "descriptors: N x d float32, row r = specimen row r (filled by ibex index)");
+    hsize_t dims[2] = {0, 0}, maxd[2] = {H5S_UNLIMITED, H5S_UNLIMITED}, ch[2] = {1024, 64};
+    sp = H5Screate_simple(2, dims, maxd);
+    dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 2, ch);
+    d = H5Dcreate2(g, "descriptors", H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    ok = ok && d >= 0;
+    if (d >= 0) H5Dclose(d);
+    H5Pclose(dcpl);
+    H5Sclose(sp);
+    H5Gclose(g);
+    return ok;
+}
+
+ibex_status ibex_library_create(const char *path, const ibex_library_opts *o, ibex_library **out,
+                                ibex_diag *diag)
+{
+    if (!path || !out) return ibex__fail(diag, IBEX_ERR_ARG, path ? path : "", -1, "no path");
+    if (access(path, F_OK) == 0) return ibex__fail(diag, IBEX_ERR_IO, path, -1, "already exists");
+    char tmp[4200];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path) >= (int)sizeof tmp)
+        return ibex__fail(diag, IBEX_ERR_ARG, path, -1, "path too long");
+    int fd = mkstemp(tmp);
+    if (fd < 0) return ibex__fail(diag, IBEX_ERR_IO, path, -1, "cannot create a file beside it: %s", strerror(errno));
+    mode_t um = umask(0);
+    umask(um);
+    fchmod(fd, 0666 & ~um); /* mkstemp makes 0600; a library is as shareable as any file */
+    close(fd);
+    ibex__library_lock();
+    h5_init();
+    ibex__jctl ctl;
+    memset(&ctl, 0, sizeof ctl);
+    ctl.mode = IBEX__J_SCRATCH;
+    ctl.jfd = -1;
+    hid_t fapl = ibex__jvfd_fapl(&ctl);
+    hid_t f = fapl >= 0 ? H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl) : -1;
+    if (fapl >= 0) H5Pclose(fapl);
+    char b[256];
+    int ok = f >= 0 && build_schema(f, o && o->params ? o->params : "");
+    if (!ok) h5msg(b);
+    if (f >= 0 && H5Fclose(f) < 0 && ok) {
+        ok = 0;
+        h5msg(b);
+    }
+    ibex__library_unlock();
+    if (!ok || ctl.poisoned) {
+        unlink(tmp);
+        if (ctl.poisoned) return ibex__fail(diag, IBEX_ERR_IO, path, -1, "%s failed: %s", ctl.what, strerror(ctl.err));
+        return ibex__fail(diag, IBEX_ERR_IO, path, -1, "cannot create library: %s", b);
+    }
+    fd = open(tmp, O_RDONLY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    /* link() never replaces: a library created meanwhile by someone else wins. */
+    if (link(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return ibex__fail(diag, IBEX_ERR_IO, path, -1, e == EEXIST ? "already exists" : "cannot create: %s",
+                          strerror(e));
+    }
+    unlink(tmp);
+    ibex_library_opts wo;
+    if (o) wo = *o;
+    else ibex_library_opts_init(&wo);
+    wo.flags |= IBEX_LIBRARY_WRITE;
+    return ibex_library_open(path, &wo, out, diag);
+}
+
+ibex_status ibex_library_close(ibex_library *lib, ibex_diag *diag)
+{
+    if (!lib) return IBEX_OK;
+    ibex__library_lock();
+    ibex_status st = IBEX_OK;
+    if (lib->writable) {
+        /* Closing writes (superblock, free space): do it inside a transaction too. */
+        st = txn_begin(lib, diag);
+        if (st == IBEX_OK) {
+            close_h5(lib);
+            if (lib->ctl.poisoned) {
+                st = ibex__fail(diag, IBEX_ERR_IO, lib->path, -1, "%s failed: %s", lib->ctl.what,
+                                strerror(lib->ctl.err));
+                int rec;
+                ibex_diag d2;
+                ibex__journal_forget(&lib->ctl);
+                ibex__journal_recover(lib->path, &rec, &d2);
+            } else {
+                st = ibex__journal_commit(&lib->ctl, lib->path, lib->lockfd, diag);
+                if (st != IBEX_OK) {
+                    int rec;
+                    ibex_diag d2;
+                    ibex__journal_forget(&lib->ctl);
+                    ibex__journal_recover(lib->path, &rec, &d2);
+                }
+            }
+        } else {
+            lib->ctl.poisoned = 1;
+            close_h5(lib);
+        }
+    } else {
+        close_h5(lib);
+    }
+    ibex__library_unlock();
+    smap_free(&lib->ids);
+    smap_free(&lib->hashes);
+    free(lib->params);
+    free(lib->path);
+    close(lib->lockfd); /* releases the locks */
+    free(lib);
+    return st;
+}
+
+ibex_status ibex_library_begin(ibex_library *lib, ibex_diag *diag)
+{
+    if (!lib || !lib->writable) return ibex__fail(diag, IBEX_ERR_ARG, lib ? lib->path : "", -1, "library not open for writing");
+    ibex__library_lock();
+    ibex_status st = txn_begin(lib, diag);
+    if (st == IBEX_OK) lib->explicit_txn = 1;
+    ibex__library_unlock();
+    return st;
+}
+
+ibex_status ibex_library_commit(ibex_library *lib, ibex_diag *diag)
+{
+    if (!lib || !lib->writable) return ibex__fail(diag, IBEX_ERR_ARG, lib ? lib->path : "", -1, "library not open for writing");
+    ibex__library_lock();
+    ibex_status st = txn_commit(lib, diag);
+    ibex__library_unlock();
+    return st;
+}
+
+ibex_status ibex_library_prepare(const ibex_library *lib, const ibex_surface *in, ibex_surface **out,
+                                 ibex_diag *diag)
+{
+    if (!lib || !in || !out) return IBEX_ERR_ARG;
+    if (lib->preprocess) return lib->preprocess(in, out, lib->preprocess_user, diag);
+    return ibex_surface_copy(in, out);
+}
+
+/* ---- add ---- */
+
+static int valid_hex64(const char *h)
+{
+    for (int i = 0; i < 64; i++)
+        if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f'))) return 0;
+    return h[64] == 0;
+}
+
+static hid_t ensure_group(hid_t file, const char *path)
+{
+    if (H5Lexists(file, path, H5P_DEFAULT) > 0) return H5Gopen2(file, path, H5P_DEFAULT);
+    return H5Gcreate2(file, path, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+}
+
+static int write_surface(hid_t g, const ibex_surface *s, const char *id)
+{
+    hsize_t dims[2] = {s->ny, s->nx};
+    hsize_t ch[2] = {s->ny < 256 ? s->ny : 256, s->nx < 256 ? s->nx : 256};
+    hid_t sp = H5Screate_simple(2, dims, NULL);
+    hid_t dcpl = create_dcpl(2, ch, 1);
+    hid_t dz = H5Dcreate2(g, "height", H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    int ok = dz >= 0 && H5Dwrite(dz, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, s->z) >= 0 &&
+             attr_write_str(dz, "units", s->zkind == IBEX_Z_HEIGHT ? "m" : "1");
+    if (dz >= 0) H5Dclose(dz);
+    hid_t dm = ok ? H5Dcreate2(g, "mask", H5T_STD_U8LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT) : -1;
+    ok = ok && dm >= 0 && H5Dwrite(dm, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, s->valid) >= 0;
+    if (dm >= 0) H5Dclose(dm);
+    H5Pclose(dcpl);
+    H5Sclose(sp);
+    uint8_t zk = (uint8_t)s->zkind;
+    ok = ok && attr_write_num(g, "dx", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &s->dx) &&
+         attr_write_num(g, "dy", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &s->dy) &&
+         attr_write_num(g, "x0", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &s->x0) &&
+         attr_write_num(g, "y0", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &s->y0) &&
+         attr_write_num(g, "zkind", H5T_STD_U8LE, H5T_NATIVE_UINT8, &zk) && attr_write_str(g, "id", id);
+    return ok;
+}
+
+static ibex_status add_locked(ibex_library *lib, const ibex_specimen *sp, const ibex_surface *s, size_t *row_out,
+                              ibex_diag *diag)
+{
+    if (!lib->writable) return ibex__fail(diag, IBEX_ERR_ARG, lib->path, -1, "library not open for writing");
+    if (!sp || !sp->id || !sp->id[0]) return ibex__fail(diag, IBEX_ERR_ARG, lib->path, -1, "specimen has no id");
+    if (!valid_hex64(sp->sha256))
+        return ibex__fail(diag, IBEX_ERR_ARG, lib->path, -1, "specimen %s: sha256 must be 64 lower-case hex digits", sp->id);
+    if (!s || !s->z || !s->valid || !s->nx || !s->ny)
+        return ibex__fail(diag, IBEX_ERR_ARG, lib->path, -1, "specimen %s: empty surface", sp->id);
+    size_t dup;
+    if (smap_get(&lib->ids, sp->id, &dup))
+        return ibex__fail(diag, IBEX_ERR_INTEGRITY, lib->path, -1, "duplicate id '%s' (already row %zu)", sp->id, dup);
+    if (smap_get(&lib->hashes, sp->sha256, &dup))
+        return ibex__fail(diag, IBEX_ERR_INTEGRITY, lib->path, -1, "duplicate scan of '%s' (same sha256 as row %zu)",
+                          sp->id, dup);
+    if (lib->ctl.poisoned) txn_abort(lib);
+    if (lib->file < 0) return ibex__fail(diag, IBEX_ERR_IO, lib->path, -1, "library could not be reopened after a failure");
+    int auto_txn = !lib->ctl.in_txn;
+    ibex_status st = txn_begin(lib, diag);
+    if (st != IBEX_OK) return st;
+    size_t row = lib->count;
+    char bucket[64], gpath[96];
+    snprintf(bucket, sizeof bucket, "/surfaces/b%06zu", row / SURF_BUCKET);
+    snprintf(gpath, sizeof gpath, "%s/s%09zu", bucket, row);
+    hid_t bg = ensure_group(lib->file, bucket);
+    hid_t g = bg >= 0 ? H5Gcreate2(bg, gpath + strlen(bucket) + 1, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
+    int ok = g >= 0 && write_surface(g, s, sp->id);
+    if (g >= 0) H5Gclose(g);
+    if (bg >= 0) H5Gclose(bg);
+    if (ok) {
+        size_t nc = n_cols();
+        slot *r = calloc(nc, sizeof *r);
+        if (!r) {
+            txn_abort(lib);
+            return ibex__fail(diag, IBEX_ERR_NOMEM, lib->path, -1, "out of memory");
+        }
+        ibex_surface_stats stt;
+        ibex_surface_get_stats(s, &stt);
+        static char empty[] = "";
+#define S_(v) ((v) ? (char *)(v) : empty)
+        r[K_ID].s = S_(sp->id);
+        r[K_KIND].s = S_(sp->kind);
+        r[K_REGION].s = S_(sp->region);
+        r[K_SHA].s = (char *)sp->sha256;
+        r[K_SRC].s = S_(sp->source_path);
+        r[K_SET].s = S_(sp->set);
+        r[K_FIREARM].s = S_(sp->firearm_id);
+        r[K_SSK].s = S_(sp->same_source_key);
+        r[K_TIME].i = sp->ingest_time ? sp->ingest_time : (int64_t)time(NULL);
+        r[K_NX].u = s->nx;
+        r[K_NY].u = s->ny;
+        r[K_DX].f = s->dx;
+        r[K_DY].f = s->dy;
+        r[K_X0].f = s->x0;
+        r[K_Y0].f = s->y0;
+        r[K_ZKIND].b = (uint8_t)s->zkind;
+        r[K_NVALID].u = stt.n_valid;
+        r[K_SURFACE].s = gpath;
+        for (size_t k = 0; k < ibex_meta_count(); k++)
+            r[N_FIXED + k].s = S_(ibex_meta_get(&sp->meta, ibex_meta_key(k)));
+#undef S_
+        hsize_t newsize = row + 1, start = row, one = 1;
+        hid_t mt = row_type(0);
+        ok = H5Dset_extent(lib->table, &newsize) >= 0;
+        if (ok) {
+            hid_t fs = H5Dget_space(lib->table);
+            hid_t ms = H5Screate_simple(1, &one, NULL);
+            H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &one, NULL);
+            ok = H5Dwrite(lib->table, mt, ms, fs, H5P_DEFAULT, r) >= 0;
+            H5Sclose(ms);
+            H5Sclose(fs);
+        }
+        H5Tclose(mt);
+        free(r);
+    }
+    if (!ok || lib->ctl.poisoned) {
+        st = fail_h5(lib, diag, IBEX_ERR_IO, sp->id);
+        txn_abort(lib);
+        return st;
+    }
+    if (!smap_put(&lib->ids, sp->id, row) || !smap_put(&lib->hashes, sp->sha256, row)) {
+        txn_abort(lib);
+        return ibex__fail(diag, IBEX_ERR_NOMEM, lib->path, -1, "out of memory");
+    }
+    lib->count = row + 1;
+    if (auto_txn && (st = txn_commit(lib, diag)) != IBEX_OK) return st;
+    if (row_out) *row_out = row;
+    return IBEX_OK;
+}
+
+ibex_status ibex_library_add(ibex_library *lib, const ibex_specimen *spec, const ibex_surface *s, size_t *row,
+                             ibex_diag *diag)
+{
+    if (!lib) return IBEX_ERR_ARG;
+    ibex__library_lock();
+    ibex_status st = add_locked(lib, spec, s, row, diag);
+    ibex__library_unlock();
+    return st;
+}
+
+/* ---- read ---- */
+
+size_t ibex_library_count(const ibex_library *lib) { return lib ? lib->count : 0; }
+const char *ibex_library_params(const ibex_library *lib) { return lib ? lib->params : NULL; }
+
+/* Locked: ingest workers look up hashes while the main thread adds. */
+int ibex_library_find_hash(const ibex_library *lib, const char *sha256_hex, size_t *row)
+{
+    if (!lib || !sha256_hex) return 0;
+    ibex__library_lock();
+    int r = smap_get(&lib->hashes, sha256_hex, row);
+    ibex__library_unlock();
+    return r;
+}
+
+int ibex_library_find_id(const ibex_library *lib, const char *id, size_t *row)
+{
+    if (!lib || !id) return 0;
+    ibex__library_lock();
+    int r = smap_get(&lib->ids, id, row);
+    ibex__library_unlock();
+    return r;
+}
+
+static char *dup_opt(const char *s) { return s && s[0] ? ibex__strdup(s) : NULL; }
+
+static ibex_status read_row(ibex_library *lib, size_t row, slot *r, hid_t *mt_out, hid_t *ms_out, ibex_diag *diag)
+{
+    if (row >= lib->count) return ibex__fail(diag, IBEX_ERR_ARG, lib->path, -1, "row %zu out of range (%zu specimens)", row, lib->count);
+    hid_t ft = H5Dget_type(lib->table);
+    hid_t mt = read_type(ft, NULL);
+    H5Tclose(ft);
+    if (mt < 0) return ibex__fail(diag, IBEX_ERR_FORMAT, lib->path, -1, "/specimens has no known columns");
+    hsize_t start = row, one = 1;
+    hid_t fs = H5Dget_space(lib->table);
+    hid_t ms = H5Screate_simple(1, &one, NULL);
+    H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &one, NULL);
+    herr_t e = H5Dread(lib->table, mt, ms, fs, H5P_DEFAULT, r);
+    H5Sclose(fs);
+    if (e < 0) {
+        char b[256];
+        H5Sclose(ms);
+        H5Tclose(mt);
+        return ibex__fail(diag, IBEX_ERR_INTEGRITY, lib->path, -1, "cannot read /specimens row %zu: %s", row, h5msg(b));
+    }
+    *mt_out = mt;
+    *ms_out = ms;
+    return IBEX_OK;
+}
+
+ibex_status ibex_library_get_info(ibex_library *lib, size_t row, ibex_specimen *out, ibex_diag *diag)
+{
+    if (!lib || !out) return IBEX_ERR_ARG;
+    size_t nc = n_cols();
+    slot *r = calloc(nc, sizeof *r);
+    if (!r) return ibex__fail(diag, IBEX_ERR_NOMEM, lib->path, -1, "out of memory");
+    ibex__library_lock();
+    hid_t mt, ms;
+    ibex_status st = read_row(lib, row, r, &mt, &ms, diag);
+    if (st == IBEX_OK) {
+        ibex_specimen sp;
+        memset(&sp, 0, sizeof sp);
+        sp.id = dup_opt(r[K_ID].s);
+        sp.kind = dup_opt(r[K_KIND].s);
+        sp.region = dup_opt(r[K_REGION].s);
+        sp.source_path = dup_opt(r[K_SRC].s);
+        sp.set = dup_opt(r[K_SET].s);
+        sp.firearm_id = dup_opt(r[K_FIREARM].s);
+        sp.same_source_key = dup_opt(r[K_SSK].s);
+        if (r[K_SHA].s) snprintf(sp.sha256, sizeof sp.sha256, "%s", r[K_SHA].s);
+        sp.ingest_time = r[K_TIME].i;
+        sp.nx = (size_t)r[K_NX].u;
+        sp.ny = (size_t)r[K_NY].u;
+        sp.dx = r[K_DX].f;
+        sp.dy = r[K_DY].f;
+        sp.n_valid = (size_t)r[K_NVALID].u;
+        int okm = 1;
+        for (size_t k = 0; k < ibex_meta_count(); k++)
+            if (r[N_FIXED + k].s && r[N_FIXED + k].s[0] &&
+                ibex_meta_set(&sp.meta, ibex_meta_key(k), r[N_FIXED + k].s) != IBEX_OK)
+                okm = 0;
+        H5Dvlen_reclaim(mt, ms, H5P_DEFAULT, r);
+        H5Sclose(ms);
+        H5Tclose(mt);
+        if (!okm || !sp.id) {
+            ibex_specimen_clear(&sp);
+            st = ibex__fail(diag, okm ? IBEX_ERR_FORMAT : IBEX_ERR_NOMEM, lib->path, -1, "row %zu has no id", row);
+        } else {
+            *out = sp;
+        }
+    }
+    ibex__library_unlock();
+    free(r);
+    return st;
+}
+
+ibex_status ibex_library_get_surface(ibex_library *lib, size_t row, ibex_surface **out, ibex_diag *diag)
+{
+    if (!lib || !out) return IBEX_ERR_ARG;
+    size_t nc = n_cols();
+    slot *r = calloc(nc, sizeof *r);
+    if (!r) return ibex__fail(diag, IBEX_ERR_NOMEM, lib->path, -1, "out of memory");
+    ibex__library_lock();
+    hid_t mt, ms;
+    char b[256], gpath[128] = "";
+    ibex_status st = read_row(lib, row, r, &mt, &ms, diag);
+    if (st != IBEX_OK) goto out;
+    size_t nx = (size_t)r[K_NX].u, ny = (size_t)r[K_NY].u;
+    if (r[K_SURFACE].s) snprintf(gpath, sizeof gpath, "%s", r[K_SURFACE].s);
+    double dx = r[K_DX].f, dy = r[K_DY].f, x0 = r[K_X0].f, y0 = r[K_Y0].f;
+    int zk = r[K_ZKIND].b;
+    ibex_surface *s = NULL;
+    st = ibex_surface_create(nx, ny, dx, dy, &s);
+    if (st == IBEX_OK)
+        for (size_t k = 0; k < ibex_meta_count(); k++)
+            if (r[N_FIXED + k].s && r[N_FIXED + k].s[0]) ibex_meta_set(&s->meta, ibex_meta_key(k), r[N_FIXED + k].s);
+    H5Dvlen_reclaim(mt, ms, H5P_DEFAULT, r);
+    H5Sclose(ms);
+    H5Tclose(mt);
+    if (st != IBEX_OK) {
+        st = ibex__fail(diag, st, lib->path, -1, "row %zu: bad surface size %zu x %zu", row, nx, ny);
+        goto out;
+    }
+    s->x0 = x0;
+    s->y0 = y0;
+    s->zkind = zk == 1 ? IBEX_Z_INTENSITY : IBEX_Z_HEIGHT;
+    char dpath[160];
+    const char *names[2] = {"height", "mask"};
+    for (int k = 0; k < 2 && st == IBEX_OK; k++) {
+        snprintf(dpath, sizeof dpath, "%s/%s", gpath, names[k]);
+        hid_t d = H5Dopen2(lib->file, dpath, H5P_DEFAULT);
+        if (d < 0) {
+            st = ibex__fail(diag, IBEX_ERR_FORMAT, lib->path, -1, "row %zu: missing %s: %s", row, dpath, h5msg(b));
+            break;
+        }
+        hid_t sp = H5Dget_space(d);
+        hsize_t dims[2] = {0, 0};
+        if (H5Sget_simple_extent_ndims(sp) != 2 || H5Sget_simple_extent_dims(sp, dims, NULL) < 0 || dims[0] != ny ||
+            dims[1] != nx) {
+            st = ibex__fail(diag, IBEX_ERR_FORMAT, lib->path, -1, "row %zu: %s is not %zu x %zu", row, dpath, ny, nx);
+        } else if (H5Dread(d, k == 0 ? H5T_NATIVE_FLOAT : H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                           k == 0 ? (void *)s->z : (void *)s->valid) < 0) {
+            st = ibex__fail(diag, IBEX_ERR_INTEGRITY, lib->path, -1, "row %zu: corrupted data in %s: %s", row, dpath,
+                            h5msg(b));
+        }
+        H5Sclose(sp);
+        H5Dclose(d);
+    }
+    if (st == IBEX_OK) {
+        /* Keep the invariant valid <=> finite even if the file was edited by hand. */
+        for (size_t i = 0; i < nx * ny; i++)
+            if (!s->valid[i] || !isfinite(s->z[i])) {
+                s->valid[i] = 0;
+                s->z[i] = NAN;
+            }
+        *out = s;
+    } else {
+        ibex_surface_free(s);
+    }
+out:
+    ibex__library_unlock();
+    free(r);
+    return st;
+}
+
+/* ---- index placeholder ---- */
+
+static hid_t open_desc(ibex_library *lib, hsize_t dims[2])
+{
+    hid_t d = H5Dopen2(lib->file, "/index/descriptors", H5P_DEFAULT);
+    if (d < 0) return -1;
+    hid_t sp = H5Dget_space(d);
+    if (H5Sget_simple_extent_ndims(sp) != 2 || H5Sget_simple_extent_dims(sp, dims, NULL) < 0) {
+        H5Sclose(sp);
+        H5Dclose(d);
+        return -1;
+    }
+    H5Sclose(sp);
+    return d;
+}
+
+ibex_status ibex_library_index_get_shape(ibex_library *lib, size_t *n, size_t *d, ibex_diag *diag)
+{
+    if (!lib || !n || !d) return IBEX_ERR_ARG;
+    ibex__library_lock();
+    hsize_t dims[2];
+    hid_t ds = open_desc(lib, dims);
+    ibex_status st = IBEX_OK;
+    if (ds < 0) {
+        char b[256];
+        st = ibex__fail(diag, IBEX_ERR_FORMAT, lib->path, -1, "missing /index/descriptors: %s", h5msg(b));
+    } else {
+        *n = (size_t)dims[0];
+        *d = (size_t)dims[1];
+        H5Dclose(ds);
+    }
+    ibex__library_unlock();
+    return st;
+}
+
+ibex_status ibex_library_index_write(ibex_library *lib, size_t row0, size_t n, size_t d, const float *x,
+                                     ibex_diag *diag)
+{
+    if (!lib || (!x && n) || !d) return IBEX_ERR_ARG;
+    if (!lib->writable) return ibex__fail(diag, IBEX_ERR_ARG, lib->path, -1, "library not open for writing");
+    ibex__library_lock();
+    hsize_t dims[2];
+    ibex_status st = IBEX_OK;
+    char b[256];
+    int auto_txn = !lib->ctl.in_txn;
+    hid_t ds = open_desc(lib, dims);
+    if (ds < 0) {
+        st = ibex__fail(diag, IBEX_ERR_FORMAT, lib->path, -1, "missing /index/descriptors: %s", h5msg(b));
+    } else if (dims[1] != 0 && dims[1] != d) {
+        st = ibex__fail(diag, IBEX_ERR_ARG, lib->path, -1, "descriptor width %zu differs from stored %llu", d,
+                        (unsigned long long)dims[1]);
+    } else if (row0 > dims[0] || row0 + n > lib->count) {
+        st = ibex__fail(diag, IBEX_ERR_ARG, lib->path, -1, "descriptor rows %zu..%zu leave a gap or pass the %zu specimens",
+                        row0, row0 + n, lib->count);
+    } else if ((st = txn_begin(lib, diag)) == IBEX_OK) {
+        hsize_t nd[2] = {row0 + n > dims[0] ? row0 + n : dims[0], d};
+        hsize_t start[2] = {row0, 0}, cnt[2] = {n, d};
+        int ok = H5Dset_extent(ds, nd) >= 0;
+        if (ok && n) {
+            hid_t fs = H5Dget_space(ds), ms = H5Screate_simple(2, cnt, NULL);
+            H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL);
+            ok = H5Dwrite(ds, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, x) >= 0;
+            H5Sclose(ms);
+            H5Sclose(fs);
+        }
+        H5Dclose(ds);
+        ds = -1;
+        if (!ok || lib->ctl.poisoned) {
+            st = fail_h5(lib, diag, IBEX_ERR_IO, "index write");
+            txn_abort(lib);
+        } else if (auto_txn) {
+            st = txn_commit(lib, diag);
+        }
+    }
+    if (ds >= 0) H5Dclose(ds);
+    ibex__library_unlock();
+    return st;
+}
+
+ibex_status ibex_library_index_read(ibex_library *lib, size_t row0, size_t n, float *x, ibex_diag *diag)
+{
+    if (!lib || (!x && n)) return IBEX_ERR_ARG;
+    ibex__library_lock();
+    hsize_t dims[2];
+    ibex_status st = IBEX_OK;
+    char b[256];
+    hid_t ds = open_desc(lib, dims);
+    if (ds < 0) {
+        st = ibex__fail(diag, IBEX_ERR_FORMAT, lib->path, -1, "missing /index/descriptors: %s", h5msg(b));
+    } else if (row0 + n > dims[0]) {
+        st = ibex__fail(diag, IBEX_ERR_ARG, lib->path, -1, "descriptor rows %zu..%zu past the %llu stored", row0,
+                        row0 + n, (unsigned long long)dims[0]);
+    } else if (n && dims[1]) {
+        hsize_t start[2] = {row0, 0}, cnt[2] = {n, dims[1]};
+        hid_t fs = H5Dget_space(ds), ms = H5Screate_simple(2, cnt, NULL);
+        H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL);
+        if (H5Dread(ds, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, x) < 0)
+            st = ibex__fail(diag, IBEX_ERR_INTEGRITY, lib->path, -1, "cannot read /index/descriptors: %s", h5msg(b));
+        H5Sclose(ms);
+        H5Sclose(fs);
+    }
+    if (ds >= 0) H5Dclose(ds);
+    ibex__library_unlock();
+    return st;
+}

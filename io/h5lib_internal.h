@@ -1,0 +1,58 @@
+/* Internals of the HDF5 reference library shared by io/h5lib*.c and future index code.
+ * Crash safety is a rollback journal kept below HDF5, in a virtual file driver:
+ * before any byte of the last committed file is overwritten, its old contents go to
+ * LIB.h5-journal; a commit flushes HDF5, syncs and unlinks the journal (the commit
+ * point); opening a library with a journal left by a killed writer writes the old
+ * bytes back and truncates to the committed size (as SQLite's rollback journal). */
+#ifndef IBEX_H5LIB_INTERNAL_H
+#define IBEX_H5LIB_INTERNAL_H
+
+#include <hdf5.h>
+#include <stdint.h>
+
+#include "ibex/library.h"
+
+/* How the driver treats writes. */
+enum {
+    IBEX__J_READONLY = 0, /* any write is an error */
+    IBEX__J_SCRATCH = 1,  /* a private temporary file: write freely */
+    IBEX__J_JOURNAL = 2   /* writes only inside a transaction, old bytes journaled first */
+};
+
+/* Shared between the library handle and the driver instance (passed through the fapl). */
+typedef struct ibex__jctl {
+    int mode;
+    int in_txn;
+    int jfd;             /* journal descriptor during a transaction, else -1 */
+    uint64_t committed;  /* data file size when the transaction began */
+    int durable;         /* fdatasync journal before overwriting, data before commit */
+    int journal_unsynced;
+    int poisoned;        /* a write failed: discard every later write, roll back */
+    int err;             /* errno of the first failure */
+    char what[48];       /* which step failed */
+} ibex__jctl;
+
+/* The driver id (registered once; HDF5 calls must be serialised by the caller). */
+hid_t ibex__jvfd_id(void);
+/* A file access property list using the driver with ctl (caller closes it). */
+hid_t ibex__jvfd_fapl(ibex__jctl *ctl);
+
+/* Journal path for a library path ("LIB.h5-journal"); 0 if it does not fit. */
+int ibex__journal_path(const char *lib, char *out, size_t size);
+/* Start a transaction: write the journal header (committed = current size of lib). */
+ibex_status ibex__journal_begin(ibex__jctl *ctl, const char *lib, int data_fd, ibex_diag *diag);
+/* Commit: sync the data file (data_fd), unlink the journal, sync the folder. */
+ibex_status ibex__journal_commit(ibex__jctl *ctl, const char *lib, int data_fd, ibex_diag *diag);
+/* Undo an interrupted transaction if LIB-journal exists; *recovered = 1 when it did.
+ * Needs write access to lib; the caller holds the exclusive data lock. */
+ibex_status ibex__journal_recover(const char *lib, int *recovered, ibex_diag *diag);
+/* Drop an in-process transaction's journal descriptor (after recover). */
+void ibex__journal_forget(ibex__jctl *ctl);
+
+/* Library internals for code that stores more under /index (HDF5 is not thread-safe:
+ * hold ibex__library_lock around any HDF5 call). */
+void ibex__library_lock(void);
+void ibex__library_unlock(void);
+hid_t ibex__library_file(const ibex_library *lib);
+
+#endif
