@@ -534,3 +534,40 @@ ibex_status ibex_cmc_plan_run(const ibex_cmc_plan *p, const ibex_surface *a,
     *out = r;
     return IBEX_OK;
 }
+
+ibex_status ibex_cmc_align(const ibex_surface *ref, const ibex_surface *tgt, double theta,
+                           double dx, double dy, ibex_surface **out, ibex_diag *diag)
+{
+    if (!ref || !tgt || !out || !isfinite(theta) || !isfinite(dx) || !isfinite(dy))
+        return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "bad alignment arguments");
+    ibex_surface *o;
+    ibex_status st = ibex_surface_create(ref->nx, ref->ny, ref->dx, ref->dy, &o);
+    if (st) return ibex__fail(diag, st, "", -1, "cannot allocate the aligned surface");
+    o->zkind = tgt->zkind;
+    size_t tn = tgt->nx * tgt->ny;
+    float *rz = malloc(tn * sizeof *rz);
+    unsigned char *rm = malloc(tn);
+    if (!rz || !rm) {
+        free(rz);
+        free(rm);
+        ibex_surface_free(o);
+        return ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
+    }
+    ibex__rotate(tgt->z, tgt->valid, tgt->nx, tgt->ny, theta, rz, rm);
+    /* the reference point p sits at p + offset + (dx, dy) in the rotated target */
+    long ox = (long)floor(((double)tgt->nx - (double)ref->nx) / 2) + lround(dx);
+    long oy = (long)floor(((double)tgt->ny - (double)ref->ny) / 2) + lround(dy);
+    for (size_t y = 0; y < ref->ny; y++)
+        for (size_t x = 0; x < ref->nx; x++) {
+            long sx = (long)x + ox, sy = (long)y + oy;
+            if (sx < 0 || sy < 0 || sx >= (long)tgt->nx || sy >= (long)tgt->ny) continue;
+            size_t k = (size_t)sy * tgt->nx + (size_t)sx;
+            if (!rm[k]) continue;
+            o->z[y * ref->nx + x] = rz[k];
+            o->valid[y * ref->nx + x] = 1;
+        }
+    free(rz);
+    free(rm);
+    *out = o;
+    return IBEX_OK;
+}

@@ -160,6 +160,12 @@ void ibex_cmc_result_free(ibex_cmc_result *r);
 void ibex_cmc_plan_free(ibex_cmc_plan *p);
 const ibex_cmc_opts *ibex_cmc_plan_opts(const ibex_cmc_plan *p);
 
+/* tgt resampled (bilinear, valid where its 4 neighbours are) into ref's grid at a CMC
+ * registration (rotation theta in degrees, shift dx, dy in points, as in ibex_cmc_result),
+ * so the two can be shown side by side, aligned. */
+ibex_status ibex_cmc_align(const ibex_surface *ref, const ibex_surface *tgt, double theta,
+                           double dx, double dy, ibex_surface **out, ibex_diag *diag);
+
 /* Name of the kernel set the plan uses ("avx2" or "scalar"). */
 const char *ibex_cmc_plan_simd(const ibex_cmc_plan *p);
 
