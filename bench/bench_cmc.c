@@ -4,12 +4,14 @@
  *   {"bench":"cmc_preprocess",...}, {"bench":"cmc_fftw",...}, {"bench":"cmc_summary",...}
  * Usage: bench_cmc DATA_DIR [--limit N] [--threads T] [--pairs] [--check-threads]
  *        [--scalar] [--measure] [--region F] [--spacing UM] [--only A,B] [--from I] [--to J]
- * --from/--to run pair indices [I, J) only (to split the 780 pairs over runs; merge the
- * cmc_pair lines with bench/cmc_merge.py).
+ * Pairs run in a fixed order: the known matches, then the non-matches shuffled (fixed seed).
+ * --from/--to run indices [I, J) of that order, --part K/M every M-th pair from K (to split
+ * the 780 pairs over processes; merge the cmc_pair lines with bench/cmc_merge.py).
  * --check-threads reruns every pair on 1 thread and reports any difference in counts. */
 #include <fftw3.h>
 #include <getopt.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,8 +137,8 @@ int main(int argc, char **argv)
         {"scalar", no_argument, 0, 's'}, {"measure", no_argument, 0, 'm'},
         {"region", required_argument, 0, 'r'}, {"spacing", required_argument, 0, 'S'},
         {"only", required_argument, 0, 'o'}, {"from", required_argument, 0, 'F'},
-        {"to", required_argument, 0, 'T'}, {0, 0, 0, 0}};
-    size_t limit = 0, from = 0, to = (size_t)-1;
+        {"to", required_argument, 0, 'T'}, {"part", required_argument, 0, 'P'}, {0, 0, 0, 0}};
+    size_t limit = 0, from = 0, to = (size_t)-1, part_k = 0, part_m = 1;
     int pairs = 0, check = 0, opt;
     const char *only = NULL;
     ibex_cmc_opts co;
@@ -156,6 +158,12 @@ int main(int argc, char **argv)
         case 'o': only = optarg; break;
         case 'F': from = strtoul(optarg, NULL, 10); break;
         case 'T': to = strtoul(optarg, NULL, 10); break;
+        case 'P':
+            if (sscanf(optarg, "%zu/%zu", &part_k, &part_m) != 2 || part_m == 0 || part_k >= part_m) {
+                fprintf(stderr, "bench_cmc: --part wants K/M with K < M\n");
+                return 2;
+            }
+            break;
         default: return 2;
         }
     }
@@ -200,13 +208,39 @@ int main(int argc, char **argv)
     double *cmc = calloc(np, sizeof *cmc), *high = calloc(np, sizeof *high),
            *score = calloc(np, sizeof *score);
     int *truth = calloc(np, sizeof *truth);
-    size_t k = 0, mism = 0, fftnx = 0, fftny = 0, bytes = 0, index = 0;
+    size_t k = 0, mism = 0, fftnx = 0, fftny = 0, bytes = 0;
+    /* Pair order: known matches first, then the non-matches in a fixed shuffled order, so a
+     * run cut short (or split with --part) still covers every match and an unbiased sample of
+     * non-matches. */
+    size_t *ord = malloc(np * 2 * sizeof *ord), no = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < ns; i++)
+            for (size_t j = i + 1; j < ns; j++)
+                if ((strcmp(sc[i].key, sc[j].key) == 0) == (pass == 0)) {
+                    ord[2 * no] = i;
+                    ord[2 * no + 1] = j;
+                    no++;
+                }
+    size_t nmatch = 0;
+    for (size_t q = 0; q < no; q++) nmatch += !strcmp(sc[ord[2 * q]].key, sc[ord[2 * q + 1]].key);
+    uint64_t rs = 0x9E3779B97F4A7C15ULL;
+    for (size_t q = no - 1; q > nmatch; q--) { /* Fisher-Yates over the non-matches */
+        rs ^= rs << 13;
+        rs ^= rs >> 7;
+        rs ^= rs << 17;
+        size_t t = nmatch + (size_t)(rs % (uint64_t)(q - nmatch + 1));
+        size_t a0 = ord[2 * q], a1 = ord[2 * q + 1];
+        ord[2 * q] = ord[2 * t];
+        ord[2 * q + 1] = ord[2 * t + 1];
+        ord[2 * t] = a0;
+        ord[2 * t + 1] = a1;
+    }
     double t_cpu = 0, t_all = 0, t_rot = 0, t_fft = 0, t_ncc = 0, t_dec = 0, flops = 0;
-    for (size_t i = 0; i < ns; i++)
-        for (size_t j = i + 1; j < ns; j++) {
+    for (size_t q = 0; q < no; q++) {
+        {
+            size_t i = ord[2 * q], j = ord[2 * q + 1];
             if (limit && k >= limit) goto done;
-            size_t me = index++;
-            if (me < from || me >= to) continue;
+            if (q < from || q >= to || q % part_m != part_k) continue;
             if (only) {
                 char want[300];
                 snprintf(want, sizeof want, "%s,%s", sc[i].name, sc[j].name);
@@ -247,9 +281,9 @@ int main(int argc, char **argv)
                 int same = r1->dir[0].cmc == r->dir[0].cmc && r1->dir[1].cmc == r->dir[1].cmc &&
                            r1->dir[0].cmc_high == r->dir[0].cmc_high &&
                            r1->dir[1].cmc_high == r->dir[1].cmc_high;
-                for (size_t q = 0; q < r->n_cells; q++)
-                    same &= r->cells[q].ccf == r1->cells[q].ccf && r->cells[q].dx == r1->cells[q].dx &&
-                            r->cells[q].dy == r1->cells[q].dy;
+                for (size_t e = 0; e < r->n_cells; e++)
+                    same &= r->cells[e].ccf == r1->cells[e].ccf && r->cells[e].dx == r1->cells[e].dx &&
+                            r->cells[e].dy == r1->cells[e].dy;
                 if (!same) {
                     mism++;
                     printf("{\"bench\":\"cmc_thread_mismatch\",\"a\":\"%s\",\"b\":\"%s\"}\n",
@@ -261,6 +295,7 @@ int main(int argc, char **argv)
             k++;
             fflush(stdout);
         }
+    }
 done:;
     double us = 0;
     double gf = fftnx ? fftw_gflops(fftnx, fftny, &us) : 0;
@@ -302,5 +337,6 @@ done:;
     free(high);
     free(score);
     free(truth);
+    free(ord);
     return 0;
 }
