@@ -83,6 +83,14 @@ static double auc(const double *x, const int *truth, size_t n)
     return np && nn ? s / (np * nn) : NAN;
 }
 
+/* A JSON number, or null when undefined (no pairs of one kind). */
+static const char *num(double v, char *buf)
+{
+    if (isnan(v)) return "null";
+    snprintf(buf, 32, "%.4f", v);
+    return buf;
+}
+
 static void histogram(const char *name, const double *x, const int *truth, size_t n, int want)
 {
     int h[65] = {0};
@@ -301,6 +309,7 @@ done:;
     double gf = fftnx ? fftw_gflops(fftnx, fftny, &us) : 0;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
+    char b1[32], b2[32], b3[32];
     size_t nm = 0, nn = 0, fp = 0, fn = 0, fph = 0, fnh = 0;
     for (size_t q = 0; q < k; q++) {
         if (truth[q]) nm++; else nn++;
@@ -310,10 +319,10 @@ done:;
         if (!truth[q] && high[q] >= co.id_threshold) fph++;
     }
     printf("{\"bench\":\"cmc_summary\",\"pairs\":%zu,\"matches\":%zu,\"nonmatches\":%zu,"
-           "\"simd\":\"%s\",\"threads\":%u,\"auc_cmc\":%.4f,\"auc_cmc_high\":%.4f,\"auc_score\":%.4f,"
+           "\"simd\":\"%s\",\"threads\":%u,\"auc_cmc\":%s,\"auc_cmc_high\":%s,\"auc_score\":%s,"
            "\"errors_cmc\":{\"fp\":%zu,\"fn\":%zu},\"errors_cmc_high\":{\"fp\":%zu,\"fn\":%zu},",
-           k, nm, nn, ibex_cmc_plan_simd(plan), co.threads, auc(cmc, truth, k), auc(high, truth, k),
-           auc(score, truth, k), fp, fn, fph, fnh);
+           k, nm, nn, ibex_cmc_plan_simd(plan), co.threads, num(auc(cmc, truth, k), b1),
+           num(auc(high, truth, k), b2), num(auc(score, truth, k), b3), fp, fn, fph, fnh);
     histogram("cmc_matches", cmc, truth, k, 1);
     printf(",");
     histogram("cmc_nonmatches", cmc, truth, k, 0);
