@@ -1,8 +1,9 @@
 /* Cartridge-case preprocessing: each step a function, its parameters logged in info->steps.
  * Order: robust plane levelling and outlier removal, breech-face region (exterior disc and
- * firing-pin impression, only for uncropped scans), Gaussian band-pass at the native
- * spacing (so resampling afterwards does not alias), resampling to the common spacing,
- * crop to the valid bounding box. Scans found already processed (cropped exterior, at the
+ * firing-pin impression, only for uncropped scans), block mean by the whole factor between
+ * the native and the target spacing (anti-aliasing), bilinear resampling to the common
+ * spacing, Gaussian band-pass there (fewer points: a 5-megapixel image preprocesses in a
+ * few hundred ms), crop to the valid bounding box. Scans found already processed (cropped exterior, at the
  * target spacing: the CSAFE Fadul files were cropped, levelled, Gaussian filtered and
  * downsampled by their authors) are only levelled and cropped: filtering twice would
  * narrow their band. */
@@ -229,8 +230,8 @@ static ibex_status region(ibex_surface *s, const ibex_preprocess_opts *o,
     if (o->crop_exterior) {
         for (size_t y = 0; y < ny; y++)
             for (size_t x = 0; x < nx; x++) {
-                double d = hypot((double)x - mx, (double)y - my);
-                if (d > R) {
+                double ex = (double)x - mx, ey = (double)y - my;
+                if (ex * ex + ey * ey > R * R) {
                     s->valid[y * nx + x] = 0;
                     s->z[y * nx + x] = NAN;
                 }
@@ -251,9 +252,10 @@ static ibex_status region(ibex_surface *s, const ibex_preprocess_opts *o,
         free(ann);
         return IBEX_ERR_NOMEM;
     }
-    size_t na = 0;
-    for (size_t y = 0; y < ny; y++)
-        for (size_t x = 0; x < nx; x++) {
+    size_t na = 0, sst = 1; /* ring statistics on every sst-th point (<= ~250k points) */
+    while (nx * ny / (sst * sst) > 250000) sst++;
+    for (size_t y = 0; y < ny; y += sst)
+        for (size_t x = 0; x < nx; x += sst) {
             size_t i = y * nx + x;
             if (!s->valid[i]) continue;
             double d = hypot((double)x - mx, (double)y - my) / R;
@@ -265,8 +267,8 @@ static ibex_status region(ibex_surface *s, const ibex_preprocess_opts *o,
         if (cnt[b] && !(ring[b] = malloc(cnt[b] * sizeof **ring))) st = IBEX_ERR_NOMEM;
     if (!st && na > 16) {
         size_t fill[NR] = {0};
-        for (size_t y = 0; y < ny; y++)
-            for (size_t x = 0; x < nx; x++) {
+        for (size_t y = 0; y < ny; y += sst)
+            for (size_t x = 0; x < nx; x += sst) {
                 size_t i = y * nx + x;
                 if (!s->valid[i]) continue;
                 double d = hypot((double)x - mx, (double)y - my) / R;
@@ -292,7 +294,7 @@ static ibex_status region(ibex_surface *s, const ibex_preprocess_opts *o,
             double rf = 1.1 * R * (double)last / NR;
             for (size_t y = 0; y < ny; y++)
                 for (size_t x = 0; x < nx; x++)
-                    if (hypot((double)x - mx, (double)y - my) < rf) {
+                    if (((double)x - mx) * ((double)x - mx) + ((double)y - my) * ((double)y - my) < rf * rf) {
                         s->valid[y * nx + x] = 0;
                         s->z[y * nx + x] = NAN;
                     }
@@ -424,18 +426,18 @@ ibex_status ibex_preprocess(const ibex_surface *in, const ibex_preprocess_opts *
         logf_(info, "block mean %zu x %zu (anti-alias) to %.4g um", f, f, s->dx * 1e6);
         at_spacing = fabs(s->dx - target) <= 0.02 * target && fabs(s->dy - target) <= 0.02 * target;
     }
+    if (!at_spacing) {
+        ibex_surface *r;
+        if ((st = ibex_surface_resample(s, target, target, &r))) goto fail;
+        replace(&s, r);
+        logf_(info, "resampled %.4g -> %.4g um", info->spacing_in * 1e6, target * 1e6);
+    }
     if (full && (o->lambda_short > 0 || o->lambda_long > 0)) {
         if ((st = ibex__bandpass(s->z, s->valid, s->nx, s->ny, s->dx, s->dy, o->lambda_short,
                                  o->lambda_long, s->z)))
             goto fail;
         logf_(info, "band-pass: Gaussian regression %.0f-%.0f um (NaN-aware)", o->lambda_short * 1e6,
               o->lambda_long * 1e6);
-    }
-    if (!at_spacing) {
-        ibex_surface *r;
-        if ((st = ibex_surface_resample(s, target, target, &r))) goto fail;
-        replace(&s, r);
-        logf_(info, "resampled %.4g -> %.4g um", info->spacing_in * 1e6, target * 1e6);
     }
     if ((st = crop_valid(&s))) goto fail;
     if (o->max_side && (s->nx > o->max_side || s->ny > o->max_side)) {

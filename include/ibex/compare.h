@@ -1,10 +1,10 @@
 /* Cartridge-case comparison: preprocessing and Congruent Matching Cells (CMC).
  *
  * Method (one fixed configuration, every default documented here):
- *  - preprocessing: resample to a common lateral spacing, breech-face region (exterior and
- *    firing-pin impression removed when the scan is not already cropped), robust plane
- *    levelling, outlier removal, Gaussian regression band-pass (ISO 16610-61 weighting,
- *    NaN-aware by normalised convolution). Scans that were already processed (cropped,
+ *  - preprocessing: robust plane levelling, outlier removal, breech-face region (exterior and
+ *    firing-pin impression removed when the scan is not already cropped), block mean and
+ *    bilinear resampling to a common lateral spacing, Gaussian regression band-pass
+ *    (ISO 16610-61 weighting, 16-500 um as cmcR, NaN-aware by normalised convolution). Scans that were already processed (cropped,
  *    levelled and at the target spacing, like the Fadul scans of CSAFE) are only levelled.
  *  - correlation: masked normalised cross-correlation (Padfield 2012) computed with FFTs,
  *    exact for masks: every lag is normalised over the points valid in both surfaces.
