@@ -129,7 +129,7 @@ static int fit_plane(const ibex_surface *s, const unsigned char *w, size_t st, d
 
 /* Robust plane: least squares, then refit three times on the points within 3 robust
  * sigma (1.4826 MAD) of the current plane; subtracts it and invalidates |residual| >
- * k sigma when k > 0. The fit uses every st-th point in x and y (at most ~250k points):
+ * k sigma when k > 0. The fit uses every st-th point in x and y (at most ~1M points):
  * three parameters need no more, and a 5-megapixel image levels in milliseconds. */
 static ibex_status level(ibex_surface *s, double k, ibex_preprocess_info *info)
 {
@@ -143,7 +143,7 @@ static ibex_status level(ibex_surface *s, double k, ibex_preprocess_info *info)
     }
     memcpy(w, s->valid, n);
     size_t st = 1;
-    while ((n / (st * st)) > 250000) st++;
+    while ((n / (st * st)) > 1000000) st++;
     double cx = ((double)s->nx - 1) / 2, cy = ((double)s->ny - 1) / 2, p[3] = {0, 0, 0}, sig = 0;
     for (int it = 0; it < 4; it++) {
         double q[3];
