@@ -51,10 +51,16 @@ def main(argv):
             out["errors_" + key] = {"fn": sum(v < thr for v in pos), "fp": sum(v >= thr for v in neg)}
             out[key + "_min_match"] = min(pos) if pos else None
             out[key + "_max_nonmatch"] = max(neg) if neg else None
-    out["verdicts"] = dict(Counter((("match" if r["match"] else "nonmatch"), r["verdict"]) for r in rows)
-                           .items()) if False else {
-        f"{'match' if k[0] else 'nonmatch'}:{k[1]}": v
-        for k, v in Counter((r["match"], r["verdict"]) for r in rows).items()}
+    # verdicts recomputed from the original-rule count (IBEX's rule; elimination at <= 2)
+    def verdict(r):
+        c = min(r["cmc"])
+        return "identification" if c >= thr else "elimination" if c <= 2 else "inconclusive"
+    out["verdicts"] = {f"{'match' if k[0] else 'nonmatch'}:{k[1]}": v
+                       for k, v in sorted(Counter((r["match"], verdict(r)) for r in rows).items())}
+    # how the two directions are combined: min (IBEX's choice), max, sum
+    for key in ("cmc", "cmc_high"):
+        for name, f in (("max", max), ("sum", sum)):
+            out[f"auc_{key}_{name}"] = auc([f(r[key]) for r in m], [f(r[key]) for r in n])
     if rows:
         ms = sorted(r["ms"] for r in rows)
         out["ms_median"] = ms[len(ms) // 2]
