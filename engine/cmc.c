@@ -16,6 +16,9 @@
 #include "cmc_internal.h"
 #include "ibex_internal.h"
 
+/* Memory for the template spectra of one batch of cells (see run_direction). */
+#define IBEX__TEMPLATE_BUDGET ((size_t)24 << 20)
+
 struct ibex_cmc_plan {
     ibex_cmc_opts o;
     ibex__fft_cache *cache;
@@ -140,9 +143,10 @@ typedef struct dir_ctx {
     const ibex_cmc_plan *p;
     const ibex_surface *ref, *tgt;
     size_t ncell, *cell_idx;        /* used cells: index into the grid */
+    size_t lo, hi;                  /* the batch of used cells in flight: [lo, hi) */
     size_t cw, ch, gx0, gy0, lx, ly, rw, rh;
     long ox, oy;
-    ibex__xc_template *tpl;         /* per used cell */
+    ibex__xc_template *tpl;         /* per cell of the batch (slot i - lo) */
     size_t *nmin;
     cell_res *res;                  /* [used cell][theta] */
     thread_ws *ws;
@@ -155,20 +159,20 @@ static void cell_rect(const dir_ctx *c, size_t g, size_t *x, size_t *y)
     *y = c->gy0 + row * c->ch;
 }
 
-static void do_template(size_t i, unsigned t, void *vctx)
+static void do_template(size_t slot, unsigned t, void *vctx)
 {
     dir_ctx *c = vctx;
     thread_ws *w = &c->ws[t];
-    size_t x, y;
+    size_t x, y, i = c->lo + slot;
     cell_rect(c, c->cell_idx[i], &x, &y);
     double t0 = ibex__now();
     const ibex_surface *s = c->ref;
     ibex__xc_prepare(&w->xc, s->z + y * s->nx + x, s->valid + y * s->nx + x, s->nx, c->cw,
-                      c->ch, &c->tpl[i]);
+                      c->ch, &c->tpl[slot]);
     double n = (double)w->xc.fft->nx * (double)w->xc.fft->ny;
     w->flops += 3 * 2.5 * n * log2(n);
     w->sec[1] += ibex__now() - t0;
-    size_t nm = (size_t)ceil(c->p->o.min_overlap_frac * (double)c->tpl[i].nvalid);
+    size_t nm = (size_t)ceil(c->p->o.min_overlap_frac * (double)c->tpl[slot].nvalid);
     c->nmin[i] = nm < 4 ? 4 : nm;
 }
 
@@ -180,7 +184,7 @@ static void do_theta(size_t j, unsigned t, void *vctx)
     double t0 = ibex__now();
     ibex__rotate(g->z, g->valid, g->nx, g->ny, c->p->theta[j], w->rot, w->rotm);
     w->sec[0] += ibex__now() - t0;
-    for (size_t i = 0; i < c->ncell; i++) {
+    for (size_t i = c->lo; i < c->hi; i++) {
         size_t x, y;
         cell_rect(c, c->cell_idx[i], &x, &y);
         long rx = (long)x + c->ox - (long)c->lx, ry = (long)y + c->oy - (long)c->ly;
@@ -215,7 +219,7 @@ static void do_theta(size_t j, unsigned t, void *vctx)
             r->dx = r->dy = 0;
             continue;
         }
-        ibex__xc_peak pk = ibex__xc_run(&w->xc, c->p->k, &c->tpl[i], w->reg, w->regm, c->rw,
+        ibex__xc_peak pk = ibex__xc_run(&w->xc, c->p->k, &c->tpl[i - c->lo], w->reg, w->regm, c->rw,
                                         c->rw, c->rh, c->nmin[i], NULL, &w->sec[1], &w->flops);
         r->ccf = pk.ccf;
         r->dx = (int)(pk.u - (long)c->lx);
@@ -420,7 +424,14 @@ static ibex_status run_direction(const ibex_cmc_plan *p, const ibex_surface *ref
     unsigned nt = ibex__parallel_threads(o->threads);
     size_t nth = p->ntheta, tn = tgt->nx * tgt->ny, rn = c.rw * c.rh;
     c.ws = calloc(nt, sizeof *c.ws);
-    c.tpl = calloc(c.ncell + 1, sizeof *c.tpl);
+    /* Template spectra are held for a batch of cells within a fixed budget, so memory stays
+     * bounded for large grids; the target is rotated once per batch. Results do not depend
+     * on the batching: every (cell, rotation) is computed the same way. */
+    size_t per = 6 * fft->nc * sizeof(float);
+    size_t batch = (o->template_budget ? o->template_budget : IBEX__TEMPLATE_BUDGET) / per;
+    if (batch < 1) batch = 1;
+    if (batch > c.ncell) batch = c.ncell;
+    c.tpl = calloc(batch + 1, sizeof *c.tpl);
     c.nmin = calloc(c.ncell + 1, sizeof *c.nmin);
     c.res = calloc(c.ncell * nth + 1, sizeof *c.res);
     ibex_status st = IBEX_OK;
@@ -434,14 +445,15 @@ static ibex_status run_direction(const ibex_cmc_plan *p, const ibex_surface *ref
         w->regm = malloc(rn);
         if (!w->rot || !w->rotm || !w->reg || !w->regm) st = IBEX_ERR_NOMEM;
     }
-    for (size_t i = 0; !st && i < c.ncell; i++)
+    for (size_t i = 0; !st && i < batch; i++)
         if (!(c.tpl[i].spec = ibex__fft_alloc(6 * fft->nc))) st = IBEX_ERR_NOMEM;
     size_t bytes = nt * (6 * fft->nx * fft->ny + 18 * fft->nc) * sizeof(float) +
-                   nt * (tn + rn) * (sizeof(float) + 1) + c.ncell * 6 * fft->nc * sizeof(float) +
+                   nt * (tn + rn) * (sizeof(float) + 1) + batch * per +
                    c.ncell * nth * sizeof *c.res;
     if (bytes > res->bytes_peak) res->bytes_peak = bytes;
-    if (!st && c.ncell) {
-        ibex__parallel_for(c.ncell, o->threads, do_template, &c);
+    for (c.lo = 0; !st && c.lo < c.ncell; c.lo = c.hi) {
+        c.hi = c.lo + batch < c.ncell ? c.lo + batch : c.ncell;
+        ibex__parallel_for(c.hi - c.lo, o->threads, do_template, &c);
         ibex__parallel_for(nth, o->threads, do_theta, &c);
     }
     if (!st) {
@@ -456,7 +468,7 @@ static ibex_status run_direction(const ibex_cmc_plan *p, const ibex_surface *ref
         res->fft_flops += c.ws[t].flops;
     }
     ws_free(c.ws, nt);
-    for (size_t i = 0; c.tpl && i < c.ncell; i++) ibex__fft_dealloc(c.tpl[i].spec);
+    for (size_t i = 0; c.tpl && i < batch; i++) ibex__fft_dealloc(c.tpl[i].spec);
     free(c.tpl);
     free(c.nmin);
     free(c.res);

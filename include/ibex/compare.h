@@ -96,6 +96,8 @@ typedef struct ibex_cmc_opts {
     int force_scalar;           /* 1: scalar kernels (as IBEX_SIMD=scalar); default 0 */
     int fft_measure;            /* 1: FFTW_MEASURE plans (faster, chosen by timing, so
                                    not bit-reproducible between runs); default 0 = ESTIMATE */
+    size_t template_budget;     /* bytes of cell spectra held at once (cells are processed in
+                                   batches within it; results do not change); 0 = 24 MiB */
 } ibex_cmc_opts;
 
 typedef struct ibex_cmc_plan ibex_cmc_plan;

@@ -141,7 +141,9 @@ int main(void)
     ibex_cmc_result_free(r);
 
     /* 1 vs 2 threads: identical, bit for bit; SIMD vs scalar within 1e-5 */
-    ibex_cmc_opts o1 = o, o2 = o, os = o;
+    ibex_cmc_opts o1 = o, o2 = o, os = o, ob = o;
+    ob.template_budget = 1; /* one cell per batch: same results */
+    ibex_cmc_result *rb = run(&ob, a, b);
     o1.threads = 1;
     o2.threads = 2;
     os.force_scalar = 1;
@@ -159,6 +161,11 @@ int main(void)
             CHECK(x->used == z->used && x->cmc == z->cmc && x->cmc_high == z->cmc_high);
         }
         CHECK_MSG(same, "1 and 2 threads differ");
+        int sameb = rb != NULL;
+        for (size_t i = 0; rb && i < r1->n_cells; i++)
+            sameb &= r1->cells[i].ccf == rb->cells[i].ccf && r1->cells[i].dx == rb->cells[i].dx &&
+                     r1->cells[i].dy == rb->cells[i].dy && r1->cells[i].theta == rb->cells[i].theta;
+        CHECK_MSG(sameb, "batched cells differ");
         CHECK_MSG(worst <= 1e-5, "SIMD vs scalar CCF differ by %g", worst);
         CHECK(r1->cmc == rsc->cmc && r1->cmc_high == rsc->cmc_high);
         fprintf(stderr, "threads identical: %d; simd vs scalar max |dccf| %.2e\n", same, worst);
@@ -166,6 +173,7 @@ int main(void)
     ibex_cmc_result_free(r1);
     ibex_cmc_result_free(r2);
     ibex_cmc_result_free(rsc);
+    ibex_cmc_result_free(rb);
     ibex_surface_free(b);
 
     /* an unrelated texture: no identification */
