@@ -21,6 +21,8 @@ static const subcommand commands[] = {
     {"import", cmd_import, "verify signed exchange packages and add them to a library"},
     {"bench", cmd_bench, "benchmarks: accuracy (ROC, AUC, error rates) and speed reports"},
     {"node", cmd_node, "network node: keygen, serve, push, pull, query"},
+    {"index", cmd_index, "build the stage-1 search index of a library (incremental)"},
+    {"query", cmd_query, "rank a library's specimens against query scans (stage 1 + CMC)"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

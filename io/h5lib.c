@@ -1284,3 +1284,158 @@ ibex_status ibex_library_index_read(ibex_library *lib, size_t row0, size_t n, fl
     ibex__library_unlock();
     return st;
 }
+
+/* ---- per-kind index model: /index/<kind>/{matrices, text attributes} ---- */
+
+/* kind and name become HDF5 link names: plain words only. */
+static int plain_name(const char *s)
+{
+    if (!s || !*s || strlen(s) > 64) return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_' ||
+              *s == '-'))
+            return 0;
+    return 1;
+}
+
+/* Opens /index/<kind>, creating it when create is set (inside a transaction). */
+static hid_t kind_group(ibex_library *lib, const char *kind, int create)
+{
+    char p[96];
+    snprintf(p, sizeof p, "/index/%s", kind);
+    htri_t e = H5Lexists(lib->file, p, H5P_DEFAULT);
+    if (e > 0) return H5Gopen2(lib->file, p, H5P_DEFAULT);
+    if (!create) return -1;
+    return H5Gcreate2(lib->file, p, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+}
+
+/* Runs one write step inside the caller's transaction or its own (as index_write). */
+typedef int (*kind_write_fn)(hid_t g, const void *arg);
+
+static ibex_status kind_write(ibex_library *lib, const char *kind, kind_write_fn fn, const void *arg,
+                              const char *what, ibex_diag *diag)
+{
+    if (!lib || !plain_name(kind)) return ibex__fail(diag, IBEX_ERR_ARG, lib ? lib->path : NULL, -1, "bad index kind");
+    if (!lib->writable) return ibex__fail(diag, IBEX_ERR_ARG, lib->path, -1, "library not open for writing");
+    ibex__library_lock();
+    int auto_txn = !lib->ctl.in_txn;
+    ibex_status st = txn_begin(lib, diag);
+    if (st == IBEX_OK) {
+        hid_t g = kind_group(lib, kind, 1);
+        int ok = g >= 0 && fn(g, arg);
+        if (g >= 0) H5Gclose(g);
+        if (!ok || lib->ctl.poisoned) {
+            st = fail_h5(lib, diag, IBEX_ERR_IO, what);
+            txn_abort(lib);
+        } else if (auto_txn) {
+            st = txn_commit(lib, diag);
+        }
+    }
+    ibex__library_unlock();
+    return st;
+}
+
+typedef struct mat_arg {
+    const char *name;
+    size_t rows, cols;
+    const float *x;
+} mat_arg;
+
+static int mat_write(hid_t g, const void *argp)
+{
+    const mat_arg *a = argp;
+    if (H5Lexists(g, a->name, H5P_DEFAULT) > 0 && H5Ldelete(g, a->name, H5P_DEFAULT) < 0) return 0;
+    hsize_t dims[2] = {a->rows, a->cols};
+    hsize_t ch[2] = {a->rows < 64 ? (a->rows ? a->rows : 1) : 64, a->cols ? a->cols : 1};
+    if (ch[0] * ch[1] > (1u << 20)) ch[0] = (1u << 20) / ch[1] ? (1u << 20) / ch[1] : 1;
+    hid_t sp = H5Screate_simple(2, dims, NULL);
+    hid_t dcpl = create_dcpl(2, ch, 1);
+    hid_t d = H5Dcreate2(g, a->name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    int ok = d >= 0 && (!a->rows || !a->cols || H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, a->x) >= 0);
+    if (d >= 0) H5Dclose(d);
+    H5Pclose(dcpl);
+    H5Sclose(sp);
+    return ok;
+}
+
+ibex_status ibex_library_model_put_matrix(ibex_library *lib, const char *kind, const char *name, size_t rows,
+                                          size_t cols, const float *x, ibex_diag *diag)
+{
+    if (!plain_name(name) || (!x && rows && cols))
+        return ibex__fail(diag, IBEX_ERR_ARG, lib ? lib->path : NULL, -1, "bad matrix name or data");
+    mat_arg a = {name, rows, cols, x};
+    return kind_write(lib, kind, mat_write, &a, "index model write", diag);
+}
+
+ibex_status ibex_library_model_get_matrix(ibex_library *lib, const char *kind, const char *name, size_t *rows,
+                                          size_t *cols, float **x, ibex_diag *diag)
+{
+    if (!lib || !plain_name(kind) || !plain_name(name) || !rows || !cols || !x) return IBEX_ERR_ARG;
+    ibex__library_lock();
+    ibex_status st = IBEX_OK;
+    char b[256];
+    hid_t g = kind_group(lib, kind, 0);
+    hid_t d = g >= 0 && H5Lexists(g, name, H5P_DEFAULT) > 0 ? H5Dopen2(g, name, H5P_DEFAULT) : -1;
+    if (d < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        st = ibex__fail(diag, IBEX_ERR_FORMAT, lib->path, -1, "no /index/%s/%s", kind, name);
+    } else {
+        hsize_t dims[2];
+        hid_t sp = H5Dget_space(d);
+        if (H5Sget_simple_extent_ndims(sp) != 2 || H5Sget_simple_extent_dims(sp, dims, NULL) < 0 ||
+            dims[0] * dims[1] > ((hsize_t)1 << 30)) {
+            st = ibex__fail(diag, IBEX_ERR_FORMAT, lib->path, -1, "/index/%s/%s is not a matrix", kind, name);
+        } else {
+            float *m = malloc((size_t)(dims[0] * dims[1]) * sizeof *m + 1);
+            if (!m) {
+                st = ibex__fail(diag, IBEX_ERR_NOMEM, lib->path, -1, "out of memory");
+            } else if (dims[0] && dims[1] && H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, m) < 0) {
+                free(m);
+                st = ibex__fail(diag, IBEX_ERR_INTEGRITY, lib->path, -1, "cannot read /index/%s/%s: %s", kind, name,
+                                h5msg(b));
+            } else {
+                *rows = (size_t)dims[0];
+                *cols = (size_t)dims[1];
+                *x = m;
+            }
+        }
+        H5Sclose(sp);
+        H5Dclose(d);
+    }
+    if (g >= 0) H5Gclose(g);
+    ibex__library_unlock();
+    return st;
+}
+
+typedef struct text_arg {
+    const char *name, *text;
+} text_arg;
+
+static int text_write(hid_t g, const void *argp)
+{
+    const text_arg *a = argp;
+    return attr_write_str(g, a->name, a->text);
+}
+
+ibex_status ibex_library_model_put_text(ibex_library *lib, const char *kind, const char *name, const char *text,
+                                        ibex_diag *diag)
+{
+    if (!plain_name(name) || !text) return ibex__fail(diag, IBEX_ERR_ARG, lib ? lib->path : NULL, -1, "bad attribute");
+    text_arg a = {name, text};
+    return kind_write(lib, kind, text_write, &a, "index model write", diag);
+}
+
+ibex_status ibex_library_model_get_text(ibex_library *lib, const char *kind, const char *name, char **text,
+                                        ibex_diag *diag)
+{
+    if (!lib || !plain_name(kind) || !plain_name(name) || !text) return IBEX_ERR_ARG;
+    ibex__library_lock();
+    hid_t g = kind_group(lib, kind, 0);
+    char *v = g >= 0 ? attr_read_str(g, name) : NULL;
+    if (g >= 0) H5Gclose(g);
+    H5Eclear2(H5E_DEFAULT);
+    ibex__library_unlock();
+    if (!v) return ibex__fail(diag, IBEX_ERR_FORMAT, lib->path, -1, "no attribute /index/%s@%s", kind, name);
+    *text = v;
+    return IBEX_OK;
+}

@@ -102,6 +102,20 @@ ibex_status ibex_library_index_write(ibex_library *lib, size_t row0, size_t n, s
                                      const float *x, ibex_diag *diag);
 ibex_status ibex_library_index_read(ibex_library *lib, size_t row0, size_t n, float *x, ibex_diag *diag);
 
+/* Per-kind index model under /index/<kind> (kind, name: letters, digits, '_', '-'):
+ * named float32 matrices (rows x cols, e.g. pca_mean 1 x p, pca_basis d x p) and text
+ * attributes (descriptor_opts, pca_fit_count). A put replaces; it joins the open
+ * transaction (ibex_library_begin) or commits by itself, like ibex_library_index_write.
+ * A get of something absent gives IBEX_ERR_FORMAT; *x / *text are malloc'd (free). */
+ibex_status ibex_library_model_put_matrix(ibex_library *lib, const char *kind, const char *name, size_t rows,
+                                          size_t cols, const float *x, ibex_diag *diag);
+ibex_status ibex_library_model_get_matrix(ibex_library *lib, const char *kind, const char *name, size_t *rows,
+                                          size_t *cols, float **x, ibex_diag *diag);
+ibex_status ibex_library_model_put_text(ibex_library *lib, const char *kind, const char *name, const char *text,
+                                        ibex_diag *diag);
+ibex_status ibex_library_model_get_text(ibex_library *lib, const char *kind, const char *name, char **text,
+                                        ibex_diag *diag);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,530 @@
+/* ibex query: rank a library's specimens against query scans.
+ * Stage 1 (docs/index.md): descriptor of each query with the library's stored options,
+ * PCA projection, top-K by cosine over the indexed rows of the same kind (one SGEMV, or
+ * SGEMM for a batch of queries). Stage 2: each shortlisted pair is re-scored with the
+ * full comparison of 'ibex compare' (cartridges: the same preprocessing, then CMC), the
+ * pairs in parallel; the list is ranked by the CMC score. */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <omp.h>
+
+#include "cli.h"
+#include "ibex/compare.h"
+#include "index_model.h"
+
+/* The only library preprocessing this stage 2 knows: surfaces stored as read, so each
+ * side is prepared exactly as 'ibex compare' prepares a scan file. */
+static const char known_params[] = "preprocess=none\n";
+
+static void help(void)
+{
+    printf("Usage: ibex query [OPTIONS] LIB.h5 QUERY...\n\n"
+           "Rank the library's specimens against each query scan (X3P or PNG). Stage 1 scores\n"
+           "every indexed specimen of the query's kind with the stage-1 descriptor ('ibex index'\n"
+           "must have been run) and keeps a shortlist; stage 2 re-scores the shortlist with the\n"
+           "full comparison of 'ibex compare' (cartridge cases: preprocessing, then Congruent\n"
+           "Matching Cells), in parallel, and ranks by the CMC score. Several query files are\n"
+           "scored in one batch.\n\n"
+           "  --top N          print the best N candidates per query (default 10; 0 = all)\n"
+           "  --shortlist K    stage-1 shortlist size (default max(50, 1%% of the indexed\n"
+           "                   specimens), capped at their number)\n"
+           "  --stage1-only    skip stage 2: rank by the stage-1 similarity alone\n"
+           "  --exclude-self   leave out a library specimen with the query file's SHA-256\n"
+           "  --kind cartridge|bullet  query kind (default: from the scan's metadata, else\n"
+           "                   an elongated grid means a bullet land)\n"
+           "  --threads N      worker threads for stage 2 (default: all)\n"
+           "  --json           one JSON object per query (with a \"candidates\" array)\n"
+           "  --csv            one CSV row per candidate, with a header\n"
+           "  -h, --help       this text\n\n"
+           "Columns: rank, specimen id, firearm_id and same_source_key (when the library has\n"
+           "them), stage-1 cosine, CMC score (mean over both directions of the summed CCF of\n"
+           "congruent cells), CMC count (smaller direction, original rule) and verdict.\n"
+           "Bullet queries are refused for now: 'ibex index' stores no bullet descriptors.\n\n"
+           "Exit status: 0 done, 1 a query or the library refused (no index, other parameters,\n"
+           "wrong kind, unreadable file), 2 usage error.\n");
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+typedef struct cand {
+    size_t row;     /* library row */
+    float stage1;
+    int done;       /* stage 2 ran */
+    double score;
+    unsigned cmc, cmc_high, cells_a, cells_b;
+    ibex_verdict verdict;
+    char err[160];  /* stage 2 failure, else empty */
+} cand;
+
+static int cand_cmp(const void *a, const void *b)
+{
+    const cand *x = a, *y = b;
+    if (x->done != y->done) return y->done - x->done;
+    if (x->score != y->score) return x->score > y->score ? -1 : 1;
+    if (x->cmc != y->cmc) return x->cmc > y->cmc ? -1 : 1;
+    if (x->stage1 != y->stage1) return x->stage1 > y->stage1 ? -1 : 1;
+    return x->row < y->row ? -1 : x->row > y->row;
+}
+
+static int query_is_bullet(const ibex_surface *s, const char *kind_opt)
+{
+    if (kind_opt) return !strcmp(kind_opt, "bullet");
+    const char *k = s->meta.specimen_kind;
+    if (k && *k) return !strcmp(k, "bullet");
+    return s->nx >= 2 * s->ny || s->ny >= 2 * s->nx;
+}
+
+static const char *str_or(const char *s, const char *dflt) { return s && *s ? s : dflt; }
+
+static void csv_field(const char *s)
+{
+    if (!s) return;
+    if (!strpbrk(s, ",\"\n")) {
+        fputs(s, stdout);
+        return;
+    }
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"') putchar('"');
+        putchar(*s);
+    }
+    putchar('"');
+}
+
+int cmd_query(int argc, char **argv)
+{
+    static const struct option opts[] = {{"top", required_argument, 0, 'n'},
+                                         {"shortlist", required_argument, 0, 'k'},
+                                         {"stage1-only", no_argument, 0, '1'},
+                                         {"exclude-self", no_argument, 0, 'x'},
+                                         {"kind", required_argument, 0, 'K'},
+                                         {"threads", required_argument, 0, 't'},
+                                         {"json", no_argument, 0, 'j'},
+                                         {"csv", no_argument, 0, 'c'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    long top = 10, shortlist = 0, threads = 0;
+    int json = 0, csv = 0, stage1_only = 0, exclude_self = 0, c;
+    const char *kind_opt = NULL;
+    char *e;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'n':
+            top = strtol(optarg, &e, 10);
+            if (*e || top < 0 || top > 1000000) return cli_usage_error("--top wants 0..1000000, not '%s'", optarg);
+            break;
+        case 'k':
+            shortlist = strtol(optarg, &e, 10);
+            if (*e || shortlist < 1 || shortlist > 1000000)
+                return cli_usage_error("--shortlist wants 1..1000000, not '%s'", optarg);
+            break;
+        case 't':
+            threads = strtol(optarg, &e, 10);
+            if (*e || threads < 1 || threads > 1024) return cli_usage_error("--threads wants 1..1024, not '%s'", optarg);
+            break;
+        case 'K':
+            if (strcmp(optarg, "cartridge") && strcmp(optarg, "bullet"))
+                return cli_usage_error("--kind must be cartridge or bullet, not '%s'", optarg);
+            kind_opt = optarg;
+            break;
+        case '1': stage1_only = 1; break;
+        case 'x': exclude_self = 1; break;
+        case 'j': json = 1; break;
+        case 'c': csv = 1; break;
+        case 'h': help(); return EXIT_OK;
+        default: return cli_usage_error("unknown option");
+        }
+    }
+    if (json && csv) return cli_usage_error("--json and --csv exclude each other");
+    if (argc - optind < 2) return cli_usage_error("expected a library and at least one query file");
+    const char *path = argv[optind];
+    char **qpath = argv + optind + 1;
+    size_t nq = (size_t)(argc - optind - 1);
+
+    ibex_diag d;
+    memset(&d, 0, sizeof d);
+    ibex_status st;
+    int rc = EXIT_OK;
+    ibex_library *lib = NULL;
+    ibex_surface **qs = calloc(nq, sizeof *qs), **qprep = calloc(nq, sizeof *qprep);
+    size_t *self_row = calloc(nq, sizeof *self_row);
+    unsigned char *has_self = calloc(nq, 1);
+    row_info *ri = NULL;
+    size_t N = 0, n = 0, dim = 0, nix = 0, K = 0;
+    float *rows = NULL, *raw = NULL, *q = NULL;
+    size_t *map = NULL;
+    ibex_index *ix = NULL;
+    ibex_hit *hits = NULL;
+    size_t *nh = NULL;
+    cand *cands = NULL;
+    ibex_descriptor *dp = NULL;
+    ibex_cmc_plan *plan = NULL;
+    ibex_surface **prep = NULL;
+    index_model m;
+    memset(&m, 0, sizeof m);
+    double t0 = now_s(), t1 = 0, t2 = 0;
+    if (!qs || !qprep || !self_row || !has_self) {
+        st = IBEX_ERR_NOMEM;
+        goto fail;
+    }
+
+    /* Queries first: a bad query file is refused before any work on the library. */
+    for (size_t i = 0; i < nq; i++) {
+        if ((st = ibex_surface_read(qpath[i], 0, &qs[i], &d)) != IBEX_OK) goto fail;
+        if (query_is_bullet(qs[i], kind_opt)) {
+            cli_error("%s: a bullet land scan: bullet queries are not supported yet (the library index holds "
+                      "cartridge cases only); use --kind cartridge if this is a breech face",
+                      qpath[i]);
+            rc = EXIT_REFUSED;
+            goto out;
+        }
+    }
+
+    if ((st = ibex_library_open(path, NULL, &lib, &d)) != IBEX_OK) goto fail;
+    N = ibex_library_count(lib);
+    const char *params = ibex_library_params(lib);
+    if (!params || strcmp(params, known_params)) {
+        cli_error("%s: library built with preprocessing parameters '%s'; this query knows only '%.*s'", path,
+                  params ? params : "(none)", (int)strlen(known_params) - 1, known_params);
+        rc = EXIT_REFUSED;
+        goto out;
+    }
+    {
+        ibex_diag dm;
+        memset(&dm, 0, sizeof dm);
+        if (im_load(lib, IM_KIND_CARTRIDGE, &m, &dm) != IBEX_OK) {
+            cli_error("%s: no cartridge index in this library (%s); run 'ibex index %s' first", path, dm.message,
+                      path);
+            rc = EXIT_REFUSED;
+            goto out;
+        }
+    }
+    {
+        ibex_descriptor_opts o;
+        char text[IBEX_DESCRIPTOR_OPTS_TEXT];
+        im_default_opts(IM_KIND_CARTRIDGE, &o, text, sizeof text);
+        if (strcmp(text, m.opts_text)) {
+            cli_error("%s: index built with other descriptor parameters ('%s', this ibex uses '%s'); rebuild it "
+                      "with 'ibex index --refit %s'",
+                      path, m.opts_text, text, path);
+            rc = EXIT_REFUSED;
+            goto out;
+        }
+    }
+    if ((st = ibex_library_index_get_shape(lib, &n, &dim, &d)) != IBEX_OK) goto fail;
+    if (n > N || (n && dim != ibex_pca_dim_out(m.pca))) {
+        cli_error("%s: index is %zu x %zu for %zu specimens and a %zu-dimensional model; rebuild it with "
+                  "'ibex index --refit %s'",
+                  path, n, dim, N, ibex_pca_dim_out(m.pca), path);
+        rc = EXIT_REFUSED;
+        goto out;
+    }
+    dim = ibex_pca_dim_out(m.pca);
+    if ((st = im_read_rows(lib, N, &ri, &d)) != IBEX_OK) goto fail;
+    rows = malloc((n * dim + 1) * sizeof *rows);
+    map = malloc((n + 1) * sizeof *map);
+    if (!rows || !map) {
+        st = IBEX_ERR_NOMEM;
+        goto fail;
+    }
+    if (n && (st = ibex_library_index_read(lib, 0, n, rows, &d)) != IBEX_OK) goto fail;
+    /* In-memory index: indexed (unit, non-zero) rows of the query's kind. */
+    size_t pending = 0;
+    for (size_t r = 0; r < N; r++) {
+        if (strcmp(ri[r].kind, IM_KIND_CARTRIDGE)) continue;
+        if (r >= n) {
+            pending++;
+            continue;
+        }
+        double s2 = 0;
+        for (size_t j = 0; j < dim; j++) s2 += (double)rows[r * dim + j] * rows[r * dim + j];
+        if (!(s2 > 0.25) || !isfinite(s2)) {
+            pending++;
+            continue;
+        }
+        if (nix != r) memmove(rows + nix * dim, rows + r * dim, dim * sizeof *rows);
+        map[nix++] = r;
+    }
+    if (!nix) {
+        cli_error("%s: no indexed cartridge specimens; run 'ibex index %s' first", path, path);
+        rc = EXIT_REFUSED;
+        goto out;
+    }
+    if (pending && !json && !csv)
+        fprintf(stderr, "%s: warning: %zu cartridge specimens are not indexed (run 'ibex index %s')\n", cli_prog,
+                pending, path);
+    if ((st = ibex_index_create(dim, &ix)) != IBEX_OK || (st = ibex_index_add(ix, rows, nix)) != IBEX_OK) goto fail;
+
+    K = shortlist ? (size_t)shortlist : (nix + 99) / 100 > 50 ? (nix + 99) / 100 : 50;
+    for (size_t i = 0; i < nq; i++) {
+        char sha[65];
+        if (exclude_self && ibex_file_sha256(qpath[i], sha, NULL) == IBEX_OK &&
+            ibex_library_find_hash(lib, sha, &self_row[i]))
+            has_self[i] = 1;
+    }
+    size_t Kq = K + (exclude_self ? 1 : 0); /* room to drop the query itself */
+    if (Kq > nix) Kq = nix;
+
+    /* Stage 1: descriptors of the queries with the library's options, one batch. */
+    if ((st = ibex_descriptor_create(&m.opts, &dp, &d)) != IBEX_OK) goto fail;
+    size_t p = ibex_descriptor_size(dp);
+    if (p != ibex_pca_dim_in(m.pca)) {
+        cli_error("%s: PCA model expects %zu descriptor values, the descriptor gives %zu; rebuild with 'ibex index "
+                  "--refit'",
+                  path, ibex_pca_dim_in(m.pca), p);
+        rc = EXIT_REFUSED;
+        goto out;
+    }
+    raw = malloc(nq * p * sizeof *raw);
+    q = malloc(nq * dim * sizeof *q);
+    hits = malloc(nq * Kq * sizeof *hits);
+    nh = calloc(nq, sizeof *nh);
+    cands = calloc(nq * Kq, sizeof *cands);
+    if (!raw || !q || !hits || !nh || !cands) {
+        st = IBEX_ERR_NOMEM;
+        goto fail;
+    }
+    for (size_t i = 0; i < nq; i++) {
+        if ((st = ibex_descriptor_run(dp, qs[i], qpath[i], raw + i * p, &d)) != IBEX_OK) goto fail;
+    }
+    ibex_pca_project(m.pca, raw, nq, q);
+    if (nq == 1) {
+        st = ibex_index_query(ix, q, Kq, hits, &nh[0]);
+    } else {
+        size_t nb = 0;
+        st = ibex_index_query_batch(ix, q, nq, Kq, hits, &nb);
+        for (size_t i = 0; i < nq; i++) nh[i] = nb < Kq ? nb : Kq;
+    }
+    if (st != IBEX_OK) goto fail;
+    size_t *nc = calloc(nq, sizeof *nc);
+    if (!nc) {
+        st = IBEX_ERR_NOMEM;
+        goto fail;
+    }
+    for (size_t i = 0; i < nq; i++) {
+        for (size_t h = 0; h < nh[i] && nc[i] < K; h++) {
+            size_t r = map[hits[i * Kq + h].row];
+            if (has_self[i] && r == self_row[i]) continue;
+            cand *cd = &cands[i * Kq + nc[i]++];
+            cd->row = r;
+            cd->stage1 = hits[i * Kq + h].score;
+        }
+    }
+    t1 = now_s();
+
+    /* Stage 2: prepare each shortlisted specimen once, then every pair in parallel. */
+    if (!stage1_only) {
+        ibex_preprocess_opts po;
+        ibex_preprocess_opts_init(&po);
+        ibex_cmc_opts co;
+        ibex_cmc_opts_init(&co);
+        co.threads = 1; /* parallel over pairs instead */
+        if ((st = ibex_cmc_plan_create(&co, &plan, &d)) != IBEX_OK) {
+            free(nc);
+            goto fail;
+        }
+        prep = calloc(N ? N : 1, sizeof *prep);
+        unsigned char *need = calloc(N ? N : 1, 1);
+        size_t *ulist = malloc((N + 1) * sizeof *ulist), nu = 0;
+        if (!prep || !need || !ulist) {
+            free(need);
+            free(ulist);
+            free(nc);
+            st = IBEX_ERR_NOMEM;
+            goto fail;
+        }
+        for (size_t i = 0; i < nq; i++)
+            for (size_t h = 0; h < nc[i]; h++)
+                if (!need[cands[i * Kq + h].row]++) ulist[nu++] = cands[i * Kq + h].row;
+        int nthreads = threads ? (int)threads : omp_get_max_threads();
+        char (*perr)[200] = calloc(N ? N : 1, sizeof *perr);
+        int qfail = 0;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
+        for (size_t u = 0; u < nu + nq; u++) {
+            ibex_diag dd;
+            memset(&dd, 0, sizeof dd);
+            if (u < nq) {
+                if (ibex_preprocess(qs[u], &po, &qprep[u], NULL, &dd) != IBEX_OK) {
+#pragma omp critical(query_msg)
+                    {
+                        cli_error("%s: preprocessing failed: %s", qpath[u], dd.message);
+                        qfail = 1;
+                    }
+                }
+                continue;
+            }
+            size_t r = ulist[u - nq];
+            ibex_surface *s = NULL;
+            ibex_status s2 = ibex_library_get_surface(lib, r, &s, &dd);
+            if (s2 == IBEX_OK) s2 = ibex_preprocess(s, &po, &prep[r], NULL, &dd);
+            ibex_surface_free(s);
+            if (s2 != IBEX_OK && perr) snprintf(perr[r], sizeof perr[r], "%.190s", dd.message);
+        }
+        if (qfail) {
+            free(need);
+            free(ulist);
+            free(nc);
+            free(perr);
+            rc = EXIT_REFUSED;
+            goto out;
+        }
+        size_t npairs = 0;
+        for (size_t i = 0; i < nq; i++) npairs += nc[i];
+        size_t done = 0;
+        int progress = cli_isatty_err() && !json && !csv;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
+        for (size_t k = 0; k < nq * Kq; k++) {
+            size_t i = k / Kq, h = k % Kq;
+            if (h >= nc[i]) continue;
+            cand *cd = &cands[k];
+            if (!prep[cd->row]) {
+                snprintf(cd->err, sizeof cd->err, "%.150s", perr && perr[cd->row][0] ? perr[cd->row] : "not prepared");
+            } else {
+                ibex_diag dd;
+                memset(&dd, 0, sizeof dd);
+                ibex_cmc_result *res = NULL;
+                if (ibex_cmc_plan_run(plan, qprep[i], prep[cd->row], &res, &dd) == IBEX_OK) {
+                    cd->done = 1;
+                    cd->score = res->score;
+                    cd->cmc = res->cmc;
+                    cd->cmc_high = res->cmc_high;
+                    cd->cells_a = res->dir[0].cells_used;
+                    cd->cells_b = res->dir[1].cells_used;
+                    cd->verdict = res->verdict;
+                    ibex_cmc_result_free(res);
+                } else {
+                    snprintf(cd->err, sizeof cd->err, "%.150s", dd.message);
+                }
+            }
+            if (progress) {
+#pragma omp critical(query_msg)
+                {
+                    done++;
+                    fprintf(stderr, "\r%s: stage 2 %zu/%zu", cli_prog, done, npairs);
+                    if (done == npairs) fputc('\n', stderr);
+                }
+            }
+        }
+        free(need);
+        free(ulist);
+        free(perr);
+    }
+    t2 = now_s();
+
+    /* Output */
+    if (csv) printf("query,rank,row,id,firearm_id,same_source_key,stage1,score,cmc,cmc_high,verdict\n");
+    for (size_t i = 0; i < nq; i++) {
+        cand *cl = cands + i * Kq;
+        if (!stage1_only) qsort(cl, nc[i], sizeof *cl, cand_cmp);
+        size_t show = top && (size_t)top < nc[i] ? (size_t)top : nc[i];
+        if (json) {
+            json_t *o = json_object(), *arr = json_array();
+            json_object_set_new(o, "query", json_string(qpath[i]));
+            json_object_set_new(o, "library", json_string(path));
+            json_object_set_new(o, "kind", json_string(IM_KIND_CARTRIDGE));
+            json_object_set_new(o, "indexed", json_integer((json_int_t)nix));
+            json_object_set_new(o, "not_indexed", json_integer((json_int_t)pending));
+            json_object_set_new(o, "shortlist", json_integer((json_int_t)nc[i]));
+            json_object_set_new(o, "stage2", json_boolean(!stage1_only));
+            json_object_set_new(o, "stage1_seconds", json_real(t1 - t0));
+            json_object_set_new(o, "stage2_seconds", json_real(t2 - t1));
+            for (size_t h = 0; h < show; h++) {
+                const cand *cd = &cl[h];
+                json_t *a = json_object();
+                json_object_set_new(a, "rank", json_integer((json_int_t)(h + 1)));
+                json_object_set_new(a, "row", json_integer((json_int_t)cd->row));
+                json_object_set_new(a, "id", json_string(str_or(ri[cd->row].id, "")));
+                json_object_set_new(a, "firearm_id", ri[cd->row].firearm_id ? json_string(ri[cd->row].firearm_id) : json_null());
+                json_object_set_new(a, "same_source_key",
+                                    ri[cd->row].same_source_key ? json_string(ri[cd->row].same_source_key) : json_null());
+                json_object_set_new(a, "stage1", json_real(cd->stage1));
+                if (cd->done) {
+                    json_object_set_new(a, "score", json_real(cd->score));
+                    json_object_set_new(a, "cmc", json_integer(cd->cmc));
+                    json_object_set_new(a, "cmc_high", json_integer(cd->cmc_high));
+                    json_object_set_new(a, "verdict", json_string(ibex_verdict_name(cd->verdict)));
+                } else {
+                    json_object_set_new(a, "score", json_null());
+                    json_object_set_new(a, "cmc", json_null());
+                    json_object_set_new(a, "verdict", json_null());
+                    if (cd->err[0]) json_object_set_new(a, "error", json_string(cd->err));
+                }
+                json_array_append_new(arr, a);
+            }
+            json_object_set_new(o, "candidates", arr);
+            json_dumpf(o, stdout, JSON_COMPACT);
+            putchar('\n');
+            json_decref(o);
+        } else if (csv) {
+            for (size_t h = 0; h < show; h++) {
+                const cand *cd = &cl[h];
+                csv_field(qpath[i]);
+                printf(",%zu,%zu,", h + 1, cd->row);
+                csv_field(ri[cd->row].id);
+                putchar(',');
+                csv_field(ri[cd->row].firearm_id);
+                putchar(',');
+                csv_field(ri[cd->row].same_source_key);
+                if (cd->done)
+                    printf(",%.4f,%.3f,%u,%u,%s\n", cd->stage1, cd->score, cd->cmc, cd->cmc_high,
+                           ibex_verdict_name(cd->verdict));
+                else
+                    printf(",%.4f,,,,\n", cd->stage1);
+            }
+        } else {
+            printf("query %s: %zu indexed cartridge specimens, shortlist %zu, stage 1 %.2f s, stage 2 %.1f s%s\n",
+                   qpath[i], nix, nc[i], t1 - t0, t2 - t1, stage1_only ? " (skipped)" : "");
+            printf("%4s  %-24s %-10s %-16s %7s %8s %4s  %s\n", "rank", "id", "firearm", "source_key", "stage1",
+                   "score", "cmc", "verdict");
+            for (size_t h = 0; h < show; h++) {
+                const cand *cd = &cl[h];
+                printf("%4zu  %-24s %-10s %-16s %7.3f ", h + 1, str_or(ri[cd->row].id, "?"),
+                       str_or(ri[cd->row].firearm_id, "-"), str_or(ri[cd->row].same_source_key, "-"), cd->stage1);
+                if (cd->done)
+                    printf("%8.2f %4u  %s\n", cd->score, cd->cmc, ibex_verdict_name(cd->verdict));
+                else
+                    printf("%8s %4s  %s\n", "-", "-", cd->err[0] ? cd->err : "-");
+            }
+            if (i + 1 < nq) putchar('\n');
+        }
+    }
+    free(nc);
+    goto out;
+fail:
+    rc = cli_fail_status(st, &d);
+out:
+    if (prep)
+        for (size_t r = 0; r < N; r++) ibex_surface_free(prep[r]);
+    free(prep);
+    for (size_t i = 0; qs && i < nq; i++) ibex_surface_free(qs[i]);
+    for (size_t i = 0; qprep && i < nq; i++) ibex_surface_free(qprep[i]);
+    free(qs);
+    free(qprep);
+    free(self_row);
+    free(has_self);
+    free(rows);
+    free(raw);
+    free(q);
+    free(map);
+    free(hits);
+    free(nh);
+    free(cands);
+    ibex_index_free(ix);
+    ibex_descriptor_free(dp);
+    ibex_cmc_plan_free(plan);
+    im_clear(&m);
+    im_free_rows(ri, N);
+    if (lib) ibex_library_close(lib, NULL);
+    return rc;
+}

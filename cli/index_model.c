@@ -1,0 +1,87 @@
+/* The per-kind stage-1 model of a library: load, defaults, table info. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "index_model.h"
+
+void im_default_opts(const char *kind, ibex_descriptor_opts *o, char *text, size_t size)
+{
+    if (kind && !strcmp(kind, "bullet"))
+        ibex_descriptor_opts_init_bullet(o);
+    else
+        ibex_descriptor_opts_init(o);
+    ibex_descriptor_opts_format(o, text, size);
+}
+
+ibex_status im_load(ibex_library *lib, const char *kind, index_model *m, ibex_diag *diag)
+{
+    memset(m, 0, sizeof *m);
+    char *text = NULL, *cnt = NULL;
+    float *mean = NULL, *basis = NULL;
+    size_t mr = 0, mc = 0, br = 0, bc = 0;
+    ibex_status st = ibex_library_model_get_text(lib, kind, "descriptor_opts", &text, diag);
+    if (st == IBEX_OK) st = ibex_descriptor_opts_parse(text, &m->opts, diag);
+    if (st == IBEX_OK) st = ibex_library_model_get_matrix(lib, kind, "pca_mean", &mr, &mc, &mean, diag);
+    if (st == IBEX_OK) st = ibex_library_model_get_matrix(lib, kind, "pca_basis", &br, &bc, &basis, diag);
+    if (st == IBEX_OK && (mr != 1 || bc != mc || br == 0 || br > IBEX_INDEX_MAX_DIM)) {
+        if (diag) {
+            memset(diag, 0, sizeof *diag);
+            snprintf(diag->message, sizeof diag->message, "PCA model of %s has inconsistent shapes", kind);
+        }
+        st = IBEX_ERR_FORMAT;
+    }
+    if (st == IBEX_OK) st = ibex_pca_create(mc, br, mean, basis, &m->pca);
+    if (st == IBEX_OK) {
+        snprintf(m->opts_text, sizeof m->opts_text, "%s", text);
+        if (ibex_library_model_get_text(lib, kind, "pca_fit_count", &cnt, NULL) == IBEX_OK)
+            m->fit_count = (size_t)strtoull(cnt, NULL, 10);
+    }
+    free(text);
+    free(cnt);
+    free(mean);
+    free(basis);
+    return st;
+}
+
+void im_clear(index_model *m)
+{
+    ibex_pca_free(m->pca);
+    memset(m, 0, sizeof *m);
+}
+
+static char *dup0(const char *s) { return s ? strdup(s) : NULL; }
+
+ibex_status im_read_rows(ibex_library *lib, size_t n, row_info **out, ibex_diag *diag)
+{
+    row_info *r = calloc(n ? n : 1, sizeof *r);
+    if (!r) return IBEX_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        ibex_specimen sp;
+        memset(&sp, 0, sizeof sp);
+        ibex_status st = ibex_library_get_info(lib, i, &sp, diag);
+        if (st != IBEX_OK) {
+            im_free_rows(r, i);
+            return st;
+        }
+        r[i].id = dup0(sp.id);
+        r[i].kind = dup0(sp.kind ? sp.kind : "");
+        r[i].firearm_id = dup0(sp.firearm_id);
+        r[i].same_source_key = dup0(sp.same_source_key);
+        ibex_specimen_clear(&sp);
+    }
+    *out = r;
+    return IBEX_OK;
+}
+
+void im_free_rows(row_info *r, size_t n)
+{
+    if (!r) return;
+    for (size_t i = 0; i < n; i++) {
+        free(r[i].id);
+        free(r[i].kind);
+        free(r[i].firearm_id);
+        free(r[i].same_source_key);
+    }
+    free(r);
+}

@@ -1,0 +1,33 @@
+/* Shared by ibex index and ibex query: the per-kind stage-1 model kept in a library
+ * (descriptor options, PCA mean and basis; docs/index.md, docs/library-format.md). */
+#ifndef IBEX_CLI_INDEX_MODEL_H
+#define IBEX_CLI_INDEX_MODEL_H
+
+#include "ibex/ibex.h"
+
+/* Kinds that ibex index builds a model for (bullets: not yet, their rows stay zero). */
+#define IM_KIND_CARTRIDGE "cartridge"
+
+typedef struct index_model {
+    char opts_text[IBEX_DESCRIPTOR_OPTS_TEXT];
+    ibex_descriptor_opts opts;
+    ibex_pca *pca;
+    size_t fit_count;
+} index_model;
+
+/* Canonical options text for a kind's defaults. */
+void im_default_opts(const char *kind, ibex_descriptor_opts *o, char *text, size_t size);
+/* Loads the model of kind. Returns IBEX_OK, or IBEX_ERR_FORMAT when the library has none
+ * (diag says which part is missing). */
+ibex_status im_load(ibex_library *lib, const char *kind, index_model *m, ibex_diag *diag);
+void im_clear(index_model *m);
+
+/* Per-row table info kept by both commands. */
+typedef struct row_info {
+    char *id, *kind, *firearm_id, *same_source_key;
+} row_info;
+/* Reads kind/id/firearm/same_source_key of rows [0, n). */
+ibex_status im_read_rows(ibex_library *lib, size_t n, row_info **out, ibex_diag *diag);
+void im_free_rows(row_info *r, size_t n);
+
+#endif
