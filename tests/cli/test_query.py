@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""ibex index / ibex query on a small synthetic library (issue 7, items 3-4).
+
+Checks: query before index is refused (exit 1, tells the user to run 'ibex index');
+index fits a basis; an incremental index keeps earlier rows bit-identical (read back
+with h5dump) and does not refit below the doubling point; a held-out casing of firearm
+F01 gets an F01 casing at rank 1 after stage 2 (the synthetic ground truth); --csv and
+--json shapes; wrong kind, other descriptor parameters, unreadable query: exit 1 with
+a clear message; usage errors: exit 2.
+usage: test_query.py MODELTOOL (IBEX from the environment)
+"""
+import json, os, shutil, subprocess, sys, tempfile
+
+IBEX = os.environ["IBEX"]
+MODELTOOL = sys.argv[1]
+fails = 0
+
+
+def run(*args):
+    p = subprocess.run([IBEX] + list(args), capture_output=True, text=True)
+    return p.returncode, p.stdout, p.stderr
+
+
+def check(name, cond, detail=""):
+    global fails
+    if cond:
+        print("ok", name)
+    else:
+        fails += 1
+        print("FAIL", name, detail)
+
+
+def rows(lib, out):
+    """Bytes of /index/descriptors (h5dump binary, little-endian float32)."""
+    p = subprocess.run(["h5dump", "-d", "/index/descriptors", "-b", "LE", "-o", out, lib], capture_output=True)
+    if p.returncode != 0:
+        return None
+    return open(out, "rb").read()
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="ibex_query_")
+    try:
+        syn = os.path.join(work, "syn")
+        rc, _, err = run("synth", "cartridge", "--out", syn, "--firearms", "4", "--per-firearm", "4", "--size",
+                         "256", "--difficulty", "0.3", "--seed", "6", "--no-sync")
+        if rc != 0:
+            print("synth failed:", err)
+            return 1
+        lines = open(os.path.join(syn, "MANIFEST.tsv")).read().splitlines()
+        # The CMC of stage 2 searches rotations within +-30 degrees (cmcR's grid), while the
+        # generator turns every casing by a random angle: hold out the F01 casing that has
+        # the closest F01 mate in rotation and require that gap to be within 24 degrees.
+        rot = {}
+        for l in lines[1:]:
+            f = l.split("\t")
+            if f[3] == "F01":
+                rot[f[0]] = float(f[-1].split("rotation ")[1].split(" deg")[0])
+        gap = lambda a, b: min(abs(a - b) % 360, 360 - abs(a - b) % 360)
+        held, g = min(((a, min(gap(rot[a], rot[b]) for b in rot if b != a)) for a in sorted(rot)),
+                      key=lambda t: t[1])
+        print("held-out %s, nearest F01 mate %.1f degrees away" % (held, g))
+        check("seed gives an F01 pair within the CMC rotation range", g <= 24, g)
+        body = [l for l in lines[1:] if not l.startswith(held)]
+        first, second = body[:8], body[8:]  # 8 then 7: 15 < 2 x 8, no refit
+        for name, part in (("m1.tsv", first), ("m2.tsv", second)):
+            with open(os.path.join(syn, name), "w") as f:
+                f.write("\n".join([lines[0]] + part) + "\n")
+        lib = os.path.join(work, "lib.h5")
+        query = os.path.join(syn, held)
+        rc, _, err = run("ingest", lib, "--manifest", os.path.join(syn, "m1.tsv"), "--no-sync")
+        check("ingest 8", rc == 0, err)
+
+        rc, out, err = run("query", lib, query)
+        check("query without index: exit 1", rc == 1, (rc, err))
+        check("query without index: says run ibex index", "ibex index" in err and lib in err, err)
+
+        rc, out, err = run("index", "--json", lib)
+        s = json.loads(out) if rc == 0 else {}
+        check("index: fits on 8", rc == 0 and s.get("refit") is True and s.get("pca_fit_count") == 8
+              and s.get("indexed") == 8, (rc, out, err))
+        before = rows(lib, os.path.join(work, "r1.bin"))
+        check("index: 8 x 64 float32 rows", before is not None and len(before) == 8 * 64 * 4)
+
+        rc, _, err = run("ingest", lib, "--manifest", os.path.join(syn, "m2.tsv"), "--no-sync")
+        check("ingest 7 more", rc == 0, err)
+        rc, out, err = run("index", lib, "--json")  # options after the operand
+        s = json.loads(out) if rc == 0 else {}
+        check("incremental index: 7 new rows, no refit (15 < 2 x 8)",
+              rc == 0 and s.get("refit") is False and s.get("indexed") == 7 and s.get("new_rows") == 7,
+              (rc, out, err))
+        after = rows(lib, os.path.join(work, "r2.bin"))
+        check("incremental index: 15 rows", after is not None and len(after) == 15 * 64 * 4)
+        check("incremental index: first 8 rows bit-identical", after is not None and after[:len(before)] == before)
+        rc, out, _ = run("index", "--json", lib)
+        s = json.loads(out) if rc == 0 else {}
+        check("index again: nothing to do", rc == 0 and s.get("indexed") == 0 and s.get("refit") is False, out)
+        check("index again: rows unchanged", rows(lib, os.path.join(work, "r3.bin")) == after)
+
+        rc, out, err = run("query", "--json", "--shortlist", "5", lib, query, "--top", "0")
+        res = [json.loads(l) for l in out.splitlines()] if rc == 0 else []
+        ok = rc == 0 and len(res) == 1 and len(res[0]["candidates"]) == 5
+        check("query json: one object, 5 candidates", ok, (rc, out, err))
+        if ok:
+            c = res[0]["candidates"]
+            check("query: an F01 casing at rank 1", c[0]["firearm_id"] == "F01", c[0])
+            check("query: ranks 1..5, scores descending",
+                  [x["rank"] for x in c] == [1, 2, 3, 4, 5] and all(c[i]["score"] >= c[i + 1]["score"] for i in range(4)))
+            check("query: verdict words", all(x["verdict"] in ("identification", "inconclusive", "elimination",
+                                                               "unsuitable") for x in c))
+            # stage 1 alone agrees on the shortlist: the same 4 rows, by stage-1 cosine
+            rc2, out2, _ = run("query", "--json", "--stage1-only", "--shortlist", "5", "--top", "0", lib, query)
+            s1 = json.loads(out2)["candidates"] if rc2 == 0 else []
+            check("stage1-only: same shortlist", sorted(x["row"] for x in s1) == sorted(x["row"] for x in c))
+            check("stage1-only: sorted by cosine", all(s1[i]["stage1"] >= s1[i + 1]["stage1"] for i in range(4)))
+
+        # batch of two queries (SGEMM path) with CSV: the same stage-1 lists as one by one
+        other = os.path.join(syn, "F02/F02-2.x3p")
+        rc, out, err = run("query", "--csv", "--stage1-only", "--shortlist", "3", lib, query, other)
+        recs = out.splitlines()
+        check("csv: header + 6 rows", rc == 0 and recs[0].startswith("query,rank,row,id") and len(recs) == 7,
+              (rc, out, err))
+        rc1, o1, _ = run("query", "--csv", "--stage1-only", "--shortlist", "3", lib, other)
+        check("batch = single query (stage 1)", rc1 == 0 and o1.splitlines()[1:] == recs[4:], (o1, out))
+        rc, out, _ = run("query", "--json", "--stage1-only", "--exclude-self", "--shortlist", "3", lib, other)
+        ids = [x["id"] for x in json.loads(out)["candidates"]] if rc == 0 else []
+        check("exclude-self drops the query's own specimen", rc == 0 and len(ids) == 3 and
+              not any(i.endswith("F02-2") for i in ids), ids)
+
+        rc, _, err = run("query", "--kind", "bullet", lib, query)
+        check("wrong kind: exit 1, says bullet", rc == 1 and "bullet" in err and query in err, (rc, err))
+        rc, _, err = run("query", lib, os.path.join(work, "missing.x3p"))
+        check("missing query file: exit 1", rc == 1 and "missing.x3p" in err, (rc, err))
+        for args in ([], [lib], ["--top", "x", lib, query], ["--json", "--csv", lib, query], ["--bogus", lib, query],
+                     ["--kind", "pistol", lib, query]):
+            rc, _, err = run("query", *args)
+            check("usage %s: exit 2" % args, rc == 2 and err.strip(), (rc, err))
+        for args in ([], ["a.h5", "b.h5"], ["--bogus", lib]):
+            rc, _, err = run("index", *args)
+            check("index usage %s: exit 2" % args, rc == 2, (rc, err))
+        rc, out, _ = run("index", "--help")
+        check("index --help mentions bullets", rc == 0 and "ullet" in out)
+
+        # a library indexed with other descriptor parameters
+        lib2 = os.path.join(work, "lib2.h5")
+        shutil.copy(lib, lib2)
+        p = subprocess.run([MODELTOOL, "settext", lib2, "cartridge", "descriptor_opts",
+                            "ibex-descriptor-v1 spacing=2e-05"], capture_output=True, text=True)
+        check("modeltool", p.returncode == 0, p.stderr)
+        rc, _, err = run("query", lib2, query)
+        check("other parameters: exit 1, says --refit", rc == 1 and "other descriptor parameters" in err
+              and "--refit" in err, (rc, err))
+        rc, _, err = run("index", lib2)
+        check("index on other parameters: exit 1", rc == 1 and "--refit" in err, (rc, err))
+        rc, out, err = run("index", "--refit", "--json", lib2)
+        s = json.loads(out) if rc == 0 else {}
+        check("index --refit repairs it", rc == 0 and s.get("refit") is True and s.get("indexed") == 15, (rc, out, err))
+        rc, _, err = run("query", "--stage1-only", lib2, query)
+        check("query after refit", rc == 0, err)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print("%d failure(s)" % fails)
+    return 1 if fails else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
