@@ -25,9 +25,9 @@ static void help(void)
            "when a kind has doubled since the last fit (while that fit used fewer than %d\n"
            "specimens), or with --refit; otherwise only new specimens are projected and earlier\n"
            "rows stay bit-identical. Run it after every 'ibex ingest', before 'ibex query'.\n\n"
-           "Cartridge cases get the breech-face descriptor of docs/index.md. Bullet specimens\n"
-           "(single land scans) are not indexed yet: their rows stay zero and 'ibex query'\n"
-           "refuses bullet queries.\n\n"
+           "Cartridge cases get the breech-face descriptor of docs/index.md; bullet specimens\n"
+           "(one land scan each) the profile descriptor of their land signature. Specimens of\n"
+           "another kind, or that the descriptor refuses, keep a zero row (not searched).\n\n"
            "  --refit     refit the PCA basis of every kind and rewrite all rows\n"
            "  --json      one JSON object with the summary on stdout\n"
            "  -h, --help  this text\n\n"
@@ -43,9 +43,11 @@ static double now_s(void)
 }
 
 /* Raw descriptors of rows[0..n) into raw (n x p); ok[i] = 0 when a specimen is refused. */
-static void compute_raw(ibex_library *lib, const ibex_descriptor *dp, const size_t *rows, size_t n, size_t p,
-                        float *raw, unsigned char *ok, const row_info *ri, int progress)
+static void compute_raw(ibex_library *lib, const ibex_descriptor *dp, int bullet, const size_t *rows, size_t n,
+                        size_t p, float *raw, unsigned char *ok, const row_info *ri, int progress)
 {
+    ibex_land_opts lo;
+    ibex_land_opts_init(&lo);
     size_t done = 0;
 #pragma omp parallel for schedule(dynamic, 1)
     for (size_t i = 0; i < n; i++) {
@@ -53,7 +55,8 @@ static void compute_raw(ibex_library *lib, const ibex_descriptor *dp, const size
         memset(&d, 0, sizeof d);
         ibex_surface *s = NULL;
         ibex_status st = ibex_library_get_surface(lib, rows[i], &s, &d);
-        if (st == IBEX_OK) st = ibex_descriptor_run(dp, s, ri[rows[i]].id, raw + i * p, &d);
+        if (st == IBEX_OK && !bullet) st = ibex_descriptor_run(dp, s, ri[rows[i]].id, raw + i * p, &d);
+        if (st == IBEX_OK && bullet) st = im_land_descriptor(dp, s, &lo, ri[rows[i]].id, raw + i * p, NULL, &d);
         ibex_surface_free(s);
         ok[i] = st == IBEX_OK;
         if (st != IBEX_OK) {
@@ -112,8 +115,9 @@ int cmd_index(int argc, char **argv)
     index_model m;
     memset(&m, 0, sizeof m);
     int progress = cli_isatty_err() && !json;
-    size_t n_new = 0, n_done = 0, n_refused = 0, n_bullet = 0, n_other = 0, w0 = 0, fit_n = 0;
-    int did_fit = 0;
+    size_t n_new = 0, n_done = 0, n_refused = 0, n_other = 0, w0 = 0;
+    size_t kind_done[IM_N_KINDS] = {0}, kind_fit[IM_N_KINDS] = {0};
+    int did_fit = 0, pending_kinds = 0;
     char opts_text[IBEX_DESCRIPTOR_OPTS_TEXT];
     ibex_descriptor_opts dopt;
 
@@ -134,41 +138,53 @@ int cmd_index(int argc, char **argv)
     if (n0 && (st = ibex_library_index_read(lib, 0, n0, rows, &d)) != IBEX_OK) goto fail;
     n_new = N - n0;
     w0 = n0;
-    for (size_t r = n0; r < N; r++) {
-        if (!strcmp(ri[r].kind, "bullet"))
-            n_bullet++;
-        else if (strcmp(ri[r].kind, IM_KIND_CARTRIDGE))
-            n_other++;
-    }
+    for (size_t r = n0; r < N; r++) n_other += im_kind_index(ri[r].kind) < 0;
 
-    /* Cartridge cases: the breech-face descriptor. */
-    im_default_opts(IM_KIND_CARTRIDGE, &dopt, opts_text, sizeof opts_text);
-    size_t nk = 0;
-    for (size_t r = 0; r < N; r++) nk += !strcmp(ri[r].kind, IM_KIND_CARTRIDGE);
-    ibex_diag dm;
-    memset(&dm, 0, sizeof dm);
-    int have = im_load(lib, IM_KIND_CARTRIDGE, &m, &dm) == IBEX_OK;
-    if (have && strcmp(m.opts_text, opts_text) && !refit) {
-        cli_error("%s: index was built with other descriptor parameters (%s); rebuild with 'ibex index --refit'",
-                  path, m.opts_text);
-        rc = EXIT_REFUSED;
-        goto out;
-    }
-    int need_fit = nk >= 2 && (!have || refit || (m.fit_count < IBEX_PCA_FIT_MAX && nk >= 2 * m.fit_count));
-    size_t nt = 0;
-    for (size_t r = 0; r < N; r++)
-        if (!strcmp(ri[r].kind, IM_KIND_CARTRIDGE) && (need_fit || r >= n0)) todo[nt++] = r;
-    if (!need_fit && !have) nt = 0; /* one specimen: nothing to fit a basis on yet */
-    if (nt) {
+    /* Per kind: cartridge cases get the breech-face descriptor, bullet lands the profile
+     * descriptor of their signature (docs/index.md). Rows of a kind are rewritten only when
+     * its basis is (re)fitted. */
+    for (int kk = 0; kk < IM_N_KINDS; kk++) {
+        const char *kind = im_kinds[kk];
+        int bullet = !strcmp(kind, "bullet");
+        im_default_opts(kind, &dopt, opts_text, sizeof opts_text);
+        size_t nk = 0;
+        for (size_t r = 0; r < N; r++) nk += !strcmp(ri[r].kind, kind);
+        if (!nk) continue;
+        im_clear(&m);
+        ibex_descriptor_free(dp);
+        dp = NULL;
+        ibex_pca_free(fitted);
+        fitted = NULL;
+        ibex_diag dm;
+        memset(&dm, 0, sizeof dm);
+        int have = im_load(lib, kind, &m, &dm) == IBEX_OK;
+        if (have && strcmp(m.opts_text, opts_text) && !refit) {
+            cli_error("%s: %s index was built with other descriptor parameters (%s); rebuild with 'ibex index "
+                      "--refit'",
+                      path, kind, m.opts_text);
+            rc = EXIT_REFUSED;
+            goto out;
+        }
+        int need_fit = nk >= 2 && (!have || refit || (m.fit_count < IBEX_PCA_FIT_MAX && nk >= 2 * m.fit_count));
+        size_t nt = 0;
+        for (size_t r = 0; r < N; r++)
+            if (!strcmp(ri[r].kind, kind) && (need_fit || r >= n0)) todo[nt++] = r;
+        if (!need_fit && !have) {
+            nt = 0; /* one specimen: nothing to fit a basis on yet */
+            pending_kinds++;
+        }
+        if (!nt) continue;
         if ((st = ibex_descriptor_create(&dopt, &dp, &d)) != IBEX_OK) goto fail;
         size_t p = ibex_descriptor_size(dp);
+        free(raw);
+        free(ok);
         raw = malloc(nt * p * sizeof *raw);
         ok = calloc(nt, 1);
         if (!raw || !ok) {
             st = IBEX_ERR_NOMEM;
             goto fail;
         }
-        compute_raw(lib, dp, todo, nt, p, raw, ok, ri, progress);
+        compute_raw(lib, dp, bullet, todo, nt, p, raw, ok, ri, progress);
         /* compact the usable rows (refused ones stay zero rows) */
         size_t g = 0;
         for (size_t i = 0; i < nt; i++) {
@@ -181,47 +197,51 @@ int cmd_index(int argc, char **argv)
             todo[g++] = todo[i];
         }
         const ibex_pca *use = m.pca;
+        size_t fit_n = 0;
         if (need_fit && g >= 2) {
             if ((st = ibex_pca_fit(raw, g, p, D, IBEX_PCA_FIT_MAX, 0, &fitted, &d)) != IBEX_OK) goto fail;
             use = fitted;
-            did_fit = 1;
             fit_n = g < IBEX_PCA_FIT_MAX ? g : IBEX_PCA_FIT_MAX;
             w0 = 0; /* every row of the kind changes: rewrite the matrix */
         }
         if (use) {
             if (ibex_pca_dim_in(use) != p || ibex_pca_dim_out(use) != D) {
-                cli_error("%s: stored PCA model is %zu -> %zu, expected %zu -> %zu; rebuild with 'ibex index --refit'",
-                          path, ibex_pca_dim_in(use), ibex_pca_dim_out(use), p, D);
+                cli_error("%s: stored %s PCA model is %zu -> %zu, expected %zu -> %zu; rebuild with 'ibex index "
+                          "--refit'",
+                          path, kind, ibex_pca_dim_in(use), ibex_pca_dim_out(use), p, D);
                 rc = EXIT_REFUSED;
                 goto out;
             }
             for (size_t i = 0; i < g; i++) ibex_pca_project(use, raw + i * p, 1, rows + todo[i] * D);
-            n_done = g;
+            n_done += g;
+            kind_done[kk] = g;
+        }
+        if (fitted) {
+            /* Stage the model; it is written in the same transaction as the rows. */
+            if (!did_fit && (st = ibex_library_begin(lib, &d)) != IBEX_OK) goto fail;
+            did_fit = 1;
+            kind_fit[kk] = fit_n;
+            char cnt[32];
+            snprintf(cnt, sizeof cnt, "%zu", fit_n);
+            if ((st = ibex_library_model_put_text(lib, kind, "descriptor_opts", opts_text, &d)) ||
+                (st = ibex_library_model_put_text(lib, kind, "pca_fit_count", cnt, &d)) ||
+                (st = ibex_library_model_put_text(lib, kind, "pca_flags", "0", &d)) ||
+                (st = ibex_library_model_put_matrix(lib, kind, "pca_mean", 1, p, ibex_pca_get_mean(fitted), &d)) ||
+                (st = ibex_library_model_put_matrix(lib, kind, "pca_basis", D, p, ibex_pca_get_basis(fitted), &d)))
+                goto fail;
+        } else if (have) {
+            kind_fit[kk] = m.fit_count;
         }
     }
 
     if (w0 < N || did_fit) {
-        if ((st = ibex_library_begin(lib, &d)) != IBEX_OK) goto fail;
-        if (did_fit) {
-            char cnt[32];
-            snprintf(cnt, sizeof cnt, "%zu", fit_n);
-            size_t p = ibex_pca_dim_in(fitted);
-            if ((st = ibex_library_model_put_text(lib, IM_KIND_CARTRIDGE, "descriptor_opts", opts_text, &d)) ||
-                (st = ibex_library_model_put_text(lib, IM_KIND_CARTRIDGE, "pca_fit_count", cnt, &d)) ||
-                (st = ibex_library_model_put_text(lib, IM_KIND_CARTRIDGE, "pca_flags", "0", &d)) ||
-                (st = ibex_library_model_put_matrix(lib, IM_KIND_CARTRIDGE, "pca_mean", 1, p,
-                                                    ibex_pca_get_mean(fitted), &d)) ||
-                (st = ibex_library_model_put_matrix(lib, IM_KIND_CARTRIDGE, "pca_basis", D, p,
-                                                    ibex_pca_get_basis(fitted), &d)))
-                goto fail;
-        }
+        if (!did_fit && (st = ibex_library_begin(lib, &d)) != IBEX_OK) goto fail;
         if (w0 < N && (st = ibex_library_index_write(lib, w0, N - w0, D, rows + w0 * D, &d)) != IBEX_OK) goto fail;
         if ((st = ibex_library_commit(lib, &d)) != IBEX_OK) goto fail;
     }
 
     {
         double secs = now_s() - t0;
-        const char *pending = nk < 2 && !have ? " (fewer than 2 cartridge specimens: no basis yet)" : "";
         if (json) {
             json_t *o = json_object();
             json_object_set_new(o, "library", json_string(path));
@@ -229,20 +249,30 @@ int cmd_index(int argc, char **argv)
             json_object_set_new(o, "new_rows", json_integer((json_int_t)n_new));
             json_object_set_new(o, "indexed", json_integer((json_int_t)n_done));
             json_object_set_new(o, "refused", json_integer((json_int_t)n_refused));
-            json_object_set_new(o, "bullet_rows_zero", json_integer((json_int_t)n_bullet));
             json_object_set_new(o, "other_rows_zero", json_integer((json_int_t)n_other));
             json_object_set_new(o, "refit", json_boolean(did_fit));
-            json_object_set_new(o, "pca_fit_count", json_integer((json_int_t)(did_fit ? fit_n : m.fit_count)));
+            json_t *k = json_object();
+            for (int kk = 0; kk < IM_N_KINDS; kk++) {
+                json_t *e = json_object();
+                json_object_set_new(e, "indexed", json_integer((json_int_t)kind_done[kk]));
+                json_object_set_new(e, "pca_fit_count", json_integer((json_int_t)kind_fit[kk]));
+                json_object_set_new(k, im_kinds[kk], e);
+            }
+            json_object_set_new(o, "kinds", k);
+            json_object_set_new(o, "pca_fit_count", json_integer((json_int_t)kind_fit[0]));
             json_object_set_new(o, "dim", json_integer((json_int_t)D));
             json_object_set_new(o, "seconds", json_real(secs));
             json_dumpf(o, stdout, JSON_COMPACT);
             putchar('\n');
             json_decref(o);
         } else {
-            printf("indexed %zu cartridge rows (%zu new rows, %zu specimens in all), %zu refused, %zu bullet rows left "
-                   "zero, %.2f s%s\n",
-                   n_done, n_new, N, n_refused, n_bullet, secs, pending);
-            if (did_fit) printf("basis: fitted on %zu cartridge specimens, d = %zu\n", fit_n, D);
+            printf("indexed %zu rows (%zu cartridge, %zu bullet; %zu new rows, %zu specimens in all), %zu refused, "
+                   "%.2f s%s\n",
+                   n_done, kind_done[0], kind_done[1], n_new, N, n_refused, secs,
+                   pending_kinds ? " (a kind with fewer than 2 specimens has no basis yet)" : "");
+            for (int kk = 0; kk < IM_N_KINDS; kk++)
+                if (did_fit && kind_fit[kk] && kind_done[kk])
+                    printf("%s basis: fitted on %zu specimens, d = %zu\n", im_kinds[kk], kind_fit[kk], D);
         }
     }
     goto out;

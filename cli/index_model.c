@@ -5,6 +5,31 @@
 
 #include "index_model.h"
 
+const char *const im_kinds[IM_N_KINDS] = {"cartridge", "bullet"};
+
+int im_kind_index(const char *kind)
+{
+    for (int i = 0; i < IM_N_KINDS; i++)
+        if (kind && !strcmp(kind, im_kinds[i])) return i;
+    return -1;
+}
+
+ibex_status im_land_descriptor(const ibex_descriptor *dp, const ibex_surface *s, const ibex_land_opts *lo,
+                               const char *name, float *raw, ibex_land_signature **sig_out, ibex_diag *diag)
+{
+    ibex_land_signature *sg = NULL;
+    ibex_status st = ibex_land_signature_create(s, lo, &sg, diag);
+    if (st != IBEX_OK) return st;
+    const float *pr[1] = {sg->sig};
+    size_t np[1] = {sg->n};
+    st = ibex_descriptor_run_profiles(dp, pr, np, 1, sg->spacing, name, raw, diag);
+    if (st == IBEX_OK && sig_out)
+        *sig_out = sg;
+    else
+        ibex_land_signature_free(sg);
+    return st;
+}
+
 void im_default_opts(const char *kind, ibex_descriptor_opts *o, char *text, size_t size)
 {
     if (kind && !strcmp(kind, "bullet"))

@@ -5,8 +5,16 @@
 
 #include "ibex/ibex.h"
 
-/* Kinds that ibex index builds a model for (bullets: not yet, their rows stay zero). */
+/* Kinds that ibex index builds a model for. */
 #define IM_KIND_CARTRIDGE "cartridge"
+#define IM_N_KINDS 2
+extern const char *const im_kinds[IM_N_KINDS]; /* "cartridge", "bullet" */
+int im_kind_index(const char *kind);           /* -1 for another kind */
+
+/* Raw descriptor of a bullet land scan: its signature (bullet engine), then the profile
+ * descriptor of that one land. *sig_out (optional) keeps the signature. */
+ibex_status im_land_descriptor(const ibex_descriptor *dp, const ibex_surface *s, const ibex_land_opts *lo,
+                               const char *name, float *raw, ibex_land_signature **sig_out, ibex_diag *diag);
 
 typedef struct index_model {
     char opts_text[IBEX_DESCRIPTOR_OPTS_TEXT];
