@@ -45,9 +45,13 @@ static void help(void)
            "Columns: rank, specimen id, firearm_id and same_source_key (when the library has\n"
            "them), stage-1 cosine, CMC score (mean over both directions of the summed CCF of\n"
            "congruent cells), CMC count (smaller direction, original rule) and verdict.\n"
-           "Bullet queries are refused for now: 'ibex index' stores no bullet descriptors.\n\n"
+           "Bullets: a query is one land scan, compared with the library's land scans: stage 1\n"
+           "uses the profile descriptor of the land signature, stage 2 the bullet engine's land\n"
+           "comparison; score = calibrated land score, the cmc column holds the CMS count, and\n"
+           "the verdict uses its land thresholds (>= %.1f identification, <= %.1f elimination).\n\n"
            "Exit status: 0 done, 1 a query or the library refused (no index, other parameters,\n"
-           "wrong kind, unreadable file), 2 usage error.\n");
+           "wrong kind, unreadable file), 2 usage error.\n",
+           IBEX_LAND_ID, IBEX_LAND_ELIM);
 }
 
 static double now_s(void)
@@ -62,7 +66,8 @@ typedef struct cand {
     float stage1;
     int done;       /* stage 2 ran */
     double score;
-    unsigned cmc, cmc_high, cells_a, cells_b;
+    unsigned cmc, cmc_high, cells_a, cells_b; /* bullets: cmc = CMS count */
+    double ccf;                               /* bullets: land CCF */
     ibex_verdict verdict;
     char err[160];  /* stage 2 failure, else empty */
 } cand;
@@ -116,7 +121,8 @@ int cmd_query(int argc, char **argv)
                                          {0, 0, 0, 0}};
     long top = 10, shortlist = 0, threads = 0;
     int json = 0, csv = 0, stage1_only = 0, exclude_self = 0, c;
-    const char *kind_opt = NULL;
+    const char *kind_opt = NULL, *kind = IM_KIND_CARTRIDGE;
+    int bullet = 0;
     char *e;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -173,8 +179,11 @@ int cmd_query(int argc, char **argv)
     ibex_surface **prep = NULL;
     index_model m;
     memset(&m, 0, sizeof m);
+    ibex_land_opts lo;
+    ibex_land_opts_init(&lo);
+    ibex_land_signature **qsig = calloc(nq, sizeof *qsig), **csig = NULL;
     double t0 = now_s(), t1 = 0, t2 = 0;
-    if (!qs || !qprep || !self_row || !has_self) {
+    if (!qs || !qprep || !self_row || !has_self || !qsig) {
         st = IBEX_ERR_NOMEM;
         goto fail;
     }
@@ -182,14 +191,16 @@ int cmd_query(int argc, char **argv)
     /* Queries first: a bad query file is refused before any work on the library. */
     for (size_t i = 0; i < nq; i++) {
         if ((st = ibex_surface_read(qpath[i], 0, &qs[i], &d)) != IBEX_OK) goto fail;
-        if (query_is_bullet(qs[i], kind_opt)) {
-            cli_error("%s: a bullet land scan: bullet queries are not supported yet (the library index holds "
-                      "cartridge cases only); use --kind cartridge if this is a breech face",
-                      qpath[i]);
+        int b = query_is_bullet(qs[i], kind_opt);
+        if (i && b != bullet) {
+            cli_error("%s: a %s scan, but %s is a %s scan: query cartridge cases and bullet lands separately",
+                      qpath[i], b ? "bullet land" : "cartridge", qpath[0], bullet ? "bullet land" : "cartridge");
             rc = EXIT_REFUSED;
             goto out;
         }
+        bullet = b;
     }
+    kind = bullet ? "bullet" : IM_KIND_CARTRIDGE;
 
     if ((st = ibex_library_open(path, NULL, &lib, &d)) != IBEX_OK) goto fail;
     N = ibex_library_count(lib);
@@ -203,8 +214,21 @@ int cmd_query(int argc, char **argv)
     {
         ibex_diag dm;
         memset(&dm, 0, sizeof dm);
-        if (im_load(lib, IM_KIND_CARTRIDGE, &m, &dm) != IBEX_OK) {
-            cli_error("%s: no cartridge index in this library (%s); run 'ibex index %s' first", path, dm.message,
+        size_t have_kind = 0;
+        for (size_t r = 0; r < N && !have_kind; r++) {
+            ibex_specimen sp;
+            memset(&sp, 0, sizeof sp);
+            if (ibex_library_get_info(lib, r, &sp, NULL) == IBEX_OK && sp.kind && !strcmp(sp.kind, kind)) have_kind = 1;
+            ibex_specimen_clear(&sp);
+        }
+        if (!have_kind) {
+            cli_error("%s: a %s scan, but the library %s holds no %s specimens", qpath[0],
+                      bullet ? "bullet land" : "cartridge", path, kind);
+            rc = EXIT_REFUSED;
+            goto out;
+        }
+        if (im_load(lib, kind, &m, &dm) != IBEX_OK) {
+            cli_error("%s: no %s index in this library (%s); run 'ibex index %s' first", path, kind, dm.message,
                       path);
             rc = EXIT_REFUSED;
             goto out;
@@ -213,7 +237,7 @@ int cmd_query(int argc, char **argv)
     {
         ibex_descriptor_opts o;
         char text[IBEX_DESCRIPTOR_OPTS_TEXT];
-        im_default_opts(IM_KIND_CARTRIDGE, &o, text, sizeof text);
+        im_default_opts(kind, &o, text, sizeof text);
         if (strcmp(text, m.opts_text)) {
             cli_error("%s: index built with other descriptor parameters ('%s', this ibex uses '%s'); rebuild it "
                       "with 'ibex index --refit %s'",
@@ -242,7 +266,7 @@ int cmd_query(int argc, char **argv)
     /* In-memory index: indexed (unit, non-zero) rows of the query's kind. */
     size_t pending = 0;
     for (size_t r = 0; r < N; r++) {
-        if (strcmp(ri[r].kind, IM_KIND_CARTRIDGE)) continue;
+        if (strcmp(ri[r].kind, kind)) continue;
         if (r >= n) {
             pending++;
             continue;
@@ -257,13 +281,13 @@ int cmd_query(int argc, char **argv)
         map[nix++] = r;
     }
     if (!nix) {
-        cli_error("%s: no indexed cartridge specimens; run 'ibex index %s' first", path, path);
+        cli_error("%s: no indexed %s specimens; run 'ibex index %s' first", path, kind, path);
         rc = EXIT_REFUSED;
         goto out;
     }
     if (pending && !json && !csv)
-        fprintf(stderr, "%s: warning: %zu cartridge specimens are not indexed (run 'ibex index %s')\n", cli_prog,
-                pending, path);
+        fprintf(stderr, "%s: warning: %zu %s specimens are not indexed (run 'ibex index %s')\n", cli_prog,
+                pending, kind, path);
     if ((st = ibex_index_create(dim, &ix)) != IBEX_OK || (st = ibex_index_add(ix, rows, nix)) != IBEX_OK) goto fail;
 
     K = shortlist ? (size_t)shortlist : (nix + 99) / 100 > 50 ? (nix + 99) / 100 : 50;
@@ -296,7 +320,14 @@ int cmd_query(int argc, char **argv)
         goto fail;
     }
     for (size_t i = 0; i < nq; i++) {
-        if ((st = ibex_descriptor_run(dp, qs[i], qpath[i], raw + i * p, &d)) != IBEX_OK) goto fail;
+        if (bullet)
+            st = im_land_descriptor(dp, qs[i], &lo, qpath[i], raw + i * p, &qsig[i], &d);
+        else
+            st = ibex_descriptor_run(dp, qs[i], qpath[i], raw + i * p, &d);
+        if (st != IBEX_OK) {
+            if (!d.file[0]) snprintf(d.file, sizeof d.file, "%s", qpath[i]);
+            goto fail;
+        }
     }
     ibex_pca_project(m.pca, raw, nq, q);
     if (nq == 1) {
@@ -335,9 +366,10 @@ int cmd_query(int argc, char **argv)
             goto fail;
         }
         prep = calloc(N ? N : 1, sizeof *prep);
+        csig = calloc(N ? N : 1, sizeof *csig);
         unsigned char *need = calloc(N ? N : 1, 1);
         size_t *ulist = malloc((N + 1) * sizeof *ulist), nu = 0;
-        if (!prep || !need || !ulist) {
+        if (!prep || !csig || !need || !ulist) {
             free(need);
             free(ulist);
             free(nc);
@@ -355,7 +387,7 @@ int cmd_query(int argc, char **argv)
             ibex_diag dd;
             memset(&dd, 0, sizeof dd);
             if (u < nq) {
-                if (ibex_preprocess(qs[u], &po, &qprep[u], NULL, &dd) != IBEX_OK) {
+                if (!bullet && ibex_preprocess(qs[u], &po, &qprep[u], NULL, &dd) != IBEX_OK) {
 #pragma omp critical(query_msg)
                     {
                         cli_error("%s: preprocessing failed: %s", qpath[u], dd.message);
@@ -367,7 +399,8 @@ int cmd_query(int argc, char **argv)
             size_t r = ulist[u - nq];
             ibex_surface *s = NULL;
             ibex_status s2 = ibex_library_get_surface(lib, r, &s, &dd);
-            if (s2 == IBEX_OK) s2 = ibex_preprocess(s, &po, &prep[r], NULL, &dd);
+            if (s2 == IBEX_OK && !bullet) s2 = ibex_preprocess(s, &po, &prep[r], NULL, &dd);
+            if (s2 == IBEX_OK && bullet) s2 = ibex_land_signature_create(s, &lo, &csig[r], &dd);
             ibex_surface_free(s);
             if (s2 != IBEX_OK && perr) snprintf(perr[r], sizeof perr[r], "%.190s", dd.message);
         }
@@ -388,9 +421,26 @@ int cmd_query(int argc, char **argv)
             size_t i = k / Kq, h = k % Kq;
             if (h >= nc[i]) continue;
             cand *cd = &cands[k];
-            if (!prep[cd->row]) {
+            if (bullet && !csig[cd->row]) {
+                snprintf(cd->err, sizeof cd->err, "%.150s", perr && perr[cd->row][0] ? perr[cd->row] : "no signature");
+            } else if (bullet) {
+                ibex_diag dd;
+                memset(&dd, 0, sizeof dd);
+                ibex_land_result lr;
+                if (ibex_land_compare(qsig[i], csig[cd->row], &lr, &dd) == IBEX_OK) {
+                    cd->done = 1;
+                    cd->score = isfinite(lr.score) ? lr.score : 0;
+                    cd->cmc = lr.cms > 0 ? (unsigned)lr.cms : 0;
+                    cd->ccf = lr.ccf;
+                    cd->verdict = cd->score >= IBEX_LAND_ID     ? IBEX_VERDICT_IDENTIFICATION
+                                  : cd->score <= IBEX_LAND_ELIM ? IBEX_VERDICT_ELIMINATION
+                                                                : IBEX_VERDICT_INCONCLUSIVE;
+                } else {
+                    snprintf(cd->err, sizeof cd->err, "%.150s", dd.message);
+                }
+            } else if (!bullet && !prep[cd->row]) {
                 snprintf(cd->err, sizeof cd->err, "%.150s", perr && perr[cd->row][0] ? perr[cd->row] : "not prepared");
-            } else {
+            } else if (!bullet) {
                 ibex_diag dd;
                 memset(&dd, 0, sizeof dd);
                 ibex_cmc_result *res = NULL;
@@ -432,7 +482,7 @@ int cmd_query(int argc, char **argv)
             json_t *o = json_object(), *arr = json_array();
             json_object_set_new(o, "query", json_string(qpath[i]));
             json_object_set_new(o, "library", json_string(path));
-            json_object_set_new(o, "kind", json_string(IM_KIND_CARTRIDGE));
+            json_object_set_new(o, "kind", json_string(kind));
             json_object_set_new(o, "indexed", json_integer((json_int_t)nix));
             json_object_set_new(o, "not_indexed", json_integer((json_int_t)pending));
             json_object_set_new(o, "shortlist", json_integer((json_int_t)nc[i]));
@@ -451,8 +501,13 @@ int cmd_query(int argc, char **argv)
                 json_object_set_new(a, "stage1", json_real(cd->stage1));
                 if (cd->done) {
                     json_object_set_new(a, "score", json_real(cd->score));
-                    json_object_set_new(a, "cmc", json_integer(cd->cmc));
-                    json_object_set_new(a, "cmc_high", json_integer(cd->cmc_high));
+                    if (bullet) {
+                        json_object_set_new(a, "cms", json_integer(cd->cmc));
+                        json_object_set_new(a, "ccf", json_real(cd->ccf));
+                    } else {
+                        json_object_set_new(a, "cmc", json_integer(cd->cmc));
+                        json_object_set_new(a, "cmc_high", json_integer(cd->cmc_high));
+                    }
                     json_object_set_new(a, "verdict", json_string(ibex_verdict_name(cd->verdict)));
                 } else {
                     json_object_set_new(a, "score", json_null());
@@ -483,10 +538,10 @@ int cmd_query(int argc, char **argv)
                     printf(",%.4f,,,,\n", cd->stage1);
             }
         } else {
-            printf("query %s: %zu indexed cartridge specimens, shortlist %zu, stage 1 %.2f s, stage 2 %.1f s%s\n",
-                   qpath[i], nix, nc[i], t1 - t0, t2 - t1, stage1_only ? " (skipped)" : "");
+            printf("query %s: %zu indexed %s specimens, shortlist %zu, stage 1 %.2f s, stage 2 %.1f s%s\n",
+                   qpath[i], nix, kind, nc[i], t1 - t0, t2 - t1, stage1_only ? " (skipped)" : "");
             printf("%4s  %-24s %-10s %-16s %7s %8s %4s  %s\n", "rank", "id", "firearm", "source_key", "stage1",
-                   "score", "cmc", "verdict");
+                   "score", bullet ? "cms" : "cmc", "verdict");
             for (size_t h = 0; h < show; h++) {
                 const cand *cd = &cl[h];
                 printf("%4zu  %-24s %-10s %-16s %7.3f ", h + 1, str_or(ri[cd->row].id, "?"),
@@ -507,6 +562,11 @@ out:
     if (prep)
         for (size_t r = 0; r < N; r++) ibex_surface_free(prep[r]);
     free(prep);
+    if (csig)
+        for (size_t r = 0; r < N; r++) ibex_land_signature_free(csig[r]);
+    free(csig);
+    for (size_t i = 0; qsig && i < nq; i++) ibex_land_signature_free(qsig[i]);
+    free(qsig);
     for (size_t i = 0; qs && i < nq; i++) ibex_surface_free(qs[i]);
     for (size_t i = 0; qprep && i < nq; i++) ibex_surface_free(qprep[i]);
     free(qs);
