@@ -473,7 +473,9 @@ int cmd_query(int argc, char **argv)
     t2 = now_s();
 
     /* Output */
-    if (csv) printf("query,rank,row,id,firearm_id,same_source_key,stage1,score,cmc,cmc_high,verdict\n");
+    if (csv)
+        printf("query,rank,row,id,firearm_id,same_source_key,stage1,score,%s,verdict\n",
+               bullet ? "cms,ccf" : "cmc,cmc_high");
     for (size_t i = 0; i < nq; i++) {
         cand *cl = cands + i * Kq;
         if (!stage1_only) qsort(cl, nc[i], sizeof *cl, cand_cmp);
@@ -531,7 +533,10 @@ int cmd_query(int argc, char **argv)
                 csv_field(ri[cd->row].firearm_id);
                 putchar(',');
                 csv_field(ri[cd->row].same_source_key);
-                if (cd->done)
+                if (cd->done && bullet)
+                    printf(",%.4f,%.3f,%u,%.4f,%s\n", cd->stage1, cd->score, cd->cmc, cd->ccf,
+                           ibex_verdict_name(cd->verdict));
+                else if (cd->done)
                     printf(",%.4f,%.3f,%u,%u,%s\n", cd->stage1, cd->score, cd->cmc, cd->cmc_high,
                            ibex_verdict_name(cd->verdict));
                 else
