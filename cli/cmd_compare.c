@@ -7,6 +7,15 @@
 /* --kind wins; else a directory operand or more than two operands means bullets
  * (a bullet is a set of land scans); else a scan whose metadata says "bullet", or
  * whose grid is elongated (a land is >= 2x longer than wide), is a bullet. */
+/* Options whose value is a separate word, so it is not taken for an operand. */
+static int takes_value(const char *a)
+{
+    static const char *const v[] = {"--png", "--cells", "--threads", NULL};
+    for (int i = 0; v[i]; i++)
+        if (!strcmp(a, v[i])) return 1;
+    return 0;
+}
+
 static int looks_like_bullet(int argc, char **argv)
 {
     int operands = 0;
@@ -15,6 +24,10 @@ static int looks_like_bullet(int argc, char **argv)
         if (!strcmp(a, "--kind=bullet")) return 1;
         if (!strcmp(a, "--kind=cartridge")) return 0;
         if (!strcmp(a, "--kind") && i + 1 < argc) return strcmp(argv[i + 1], "bullet") == 0;
+        if (takes_value(a)) {
+            i++;
+            continue;
+        }
         if (a[0] == '-') continue;
         operands++;
         struct stat st;
@@ -23,6 +36,10 @@ static int looks_like_bullet(int argc, char **argv)
     if (operands > 2) return 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        if (takes_value(a)) {
+            i++;
+            continue;
+        }
         if (a[0] == '-') continue;
         ibex_surface *s = NULL;
         if (ibex_surface_read(a, IBEX_READ_NO_VERIFY, &s, NULL) != IBEX_OK) continue;

@@ -1,9 +1,355 @@
-/* Placeholder until this subcommand is built. */
+/* ibex compare A B, for cartridge cases: preprocessing, then Congruent Matching Cells in both
+ * directions; prints counts, registration, verdict and time (or one JSON object). */
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
 #include "cli.h"
+#include "ibex/compare.h"
+
+static void help(void)
+{
+    ibex_cmc_opts o;
+    ibex_cmc_opts_init(&o);
+    printf("Usage: ibex compare [options] A B\n\n"
+           "Compare two cartridge-case breech faces (X3P topographies, or two 2D PNG images)\n"
+           "by Congruent Matching Cells: A's cells are registered in B and B's in A over\n"
+           "rotations %g..%g deg by %g, by masked normalised cross-correlation.\n\n"
+           "  --json          one JSON object: verdict, cmc, cmc_high, score, cells, ...\n"
+           "  --png OUT       picture of both surfaces with the congruent cells outlined\n"
+           "  --cells N       N x N cell grid (default %u)\n"
+           "  --threads N     worker threads (default: all; results do not depend on it)\n"
+           "  --no-verify     read X3P files whose MD5 checksums do not match\n"
+           "  --kind cartridge|bullet  force the kind (bullets go to the bullet comparison)\n"
+           "  -h, --help      this text\n\n"
+           "Method (fixed): scans resampled to 6.25 um; uncropped scans get the breech-face\n"
+           "region, robust plane levelling and a 16-500 um Gaussian band-pass (already\n"
+           "processed scans are only levelled). Cells need %.0f%% valid points; a cell is\n"
+           "congruent when CCF >= %.2f and its shift and rotation are within %g points and\n"
+           "%g deg of the consensus (Song 2018). cmc = original rule (Song 2013), cmc_high =\n"
+           "High-CMC (Tong 2015), each the smaller of the two directions.\n"
+           "Verdict: identification when cmc >= %u, elimination when <= %u, else\n"
+           "inconclusive; unsuitable when either surface has fewer than %u usable cells.\n\n"
+           "Exit status: 0 compared (any verdict), 1 input refused, 2 usage error.\n",
+           o.theta_min, o.theta_max, o.theta_step, o.cells_x, 100 * o.min_valid_frac, o.t_ccf,
+           o.t_xy, o.t_theta, o.id_threshold, o.elim_threshold, o.id_threshold);
+}
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static json_t *cell_json(const ibex_cmc_cell *c)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "direction", json_string(c->direction ? "B->A" : "A->B"));
+    json_object_set_new(o, "row", json_integer(c->row));
+    json_object_set_new(o, "col", json_integer(c->col));
+    json_object_set_new(o, "valid_fraction", json_real(c->valid_frac));
+    json_object_set_new(o, "used", json_boolean(c->used));
+    if (c->used) {
+        json_object_set_new(o, "ccf", json_real(c->ccf));
+        json_object_set_new(o, "theta", json_real(c->theta));
+        json_object_set_new(o, "dx", json_real(c->dx));
+        json_object_set_new(o, "dy", json_real(c->dy));
+    }
+    json_object_set_new(o, "cmc", json_boolean(c->cmc));
+    json_object_set_new(o, "cmc_high", json_boolean(c->cmc_high));
+    if (c->cmc_high) {
+        json_object_set_new(o, "high_theta", json_real(c->high_theta));
+        json_object_set_new(o, "high_dx", json_real(c->high_dx));
+        json_object_set_new(o, "high_dy", json_real(c->high_dy));
+        json_object_set_new(o, "high_ccf", json_real(c->high_ccf));
+    }
+    return o;
+}
+
+static json_t *input_json(const char *path, const ibex_surface *raw, const ibex_surface *s,
+                          const ibex_preprocess_info *pi)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "file", json_string(path));
+    json_object_set_new(o, "nx", json_integer((json_int_t)raw->nx));
+    json_object_set_new(o, "ny", json_integer((json_int_t)raw->ny));
+    json_object_set_new(o, "spacing_um", json_real(raw->dx * 1e6));
+    json_object_set_new(o, "prepared_nx", json_integer((json_int_t)s->nx));
+    json_object_set_new(o, "prepared_ny", json_integer((json_int_t)s->ny));
+    json_object_set_new(o, "prepared_valid_fraction", json_real(pi->valid_fraction));
+    json_object_set_new(o, "already_processed", json_boolean(pi->already_processed));
+    json_object_set_new(o, "preprocessing", json_string(pi->steps));
+    return o;
+}
+
+/* Two thick outlines so a cell stays visible over the colour map. */
+static void box(ibex_image *im, long x, long y, long w, long h, const unsigned char c[3])
+{
+    ibex_image_rect(im, x, y, w, h, c[0], c[1], c[2]);
+    ibex_image_rect(im, x + 1, y + 1, w - 2, h - 2, c[0], c[1], c[2]);
+}
+
+/* A (left) with its cells, and B (right) turned and shifted onto A's frame by the consensus
+ * registration, with each of A's cells drawn where it registered: green congruent (original
+ * rule), orange congruent by High-CMC only, red compared but not congruent. */
+static int draw_png(const char *path, const ibex_surface *a, const ibex_surface *b,
+                    const ibex_cmc_result *r)
+{
+    static const unsigned char green[3] = {40, 220, 60}, orange[3] = {255, 160, 0},
+                               red[3] = {230, 40, 40};
+    ibex_diag d;
+    ibex_surface *bal = NULL;
+    ibex_image *ia = NULL, *ib = NULL, *out = NULL;
+    ibex_status st = ibex_cmc_align(a, b, r->theta, r->dx, r->dy, &bal, &d);
+    ibex_render_opts ro;
+    ibex_render_opts_init(&ro);
+    ro.style = IBEX_RENDER_SHADED;
+    if (!st) st = ibex_surface_render(a, &ro, &ia);
+    if (!st) st = ibex_surface_render(bal, &ro, &ib);
+    size_t gap = 12;
+    if (!st) st = ibex_image_create(ia->w + gap + ib->w, ia->h > ib->h ? ia->h : ib->h, &out);
+    if (st) {
+        ibex_surface_free(bal);
+        ibex_image_free(ia);
+        ibex_image_free(ib);
+        snprintf(d.file, sizeof d.file, "%s", path);
+        return cli_fail_status(st, &d);
+    }
+    ibex_image_fill(out, 255, 255, 255);
+    ibex_image_paste(out, ia, 0, 0);
+    long bx = (long)(ia->w + gap);
+    ibex_image_paste(out, ib, bx, 0);
+    /* render may shrink; scale cell rectangles the same way */
+    double sa = (double)ia->w / (double)a->nx, sb = (double)ib->w / (double)bal->nx;
+    size_t ng = r->n_cells / 2;
+    for (size_t i = 0; i < ng; i++) {
+        const ibex_cmc_cell *c = &r->cells[i];
+        if (!c->used) continue;
+        const unsigned char *col = c->cmc ? green : c->cmc_high ? orange : red;
+        box(out, lround((double)c->x * sa), lround((double)c->y * sa), lround((double)c->w * sa),
+            lround((double)c->h * sa), col);
+        double px = (double)c->x + c->dx - r->dx, py = (double)c->y + c->dy - r->dy;
+        if (c->theta == r->theta || c->cmc)
+            box(out, bx + lround(px * sb), lround(py * sb), lround((double)c->w * sb),
+                lround((double)c->h * sb), col);
+    }
+    st = ibex_image_write_png(out, path, &d);
+    ibex_surface_free(bal);
+    ibex_image_free(ia);
+    ibex_image_free(ib);
+    ibex_image_free(out);
+    if (st) return cli_fail_status(st, &d);
+    return EXIT_OK;
+}
+
+static int read_one(const char *path, unsigned flags, ibex_surface **out)
+{
+    ibex_diag d;
+    ibex_status st = ibex_surface_read(path, flags, out, &d);
+    if (st) return cli_fail_status(st, &d);
+    const ibex_surface *s = *out;
+    const char *k = s->meta.specimen_kind;
+    if (k && !strcmp(k, "bullet")) {
+        cli_error("%s: is a bullet scan (specimen kind \"bullet\"); cannot compare it with a "
+                  "cartridge case", path);
+        ibex_surface_free(*out);
+        return EXIT_REFUSED;
+    }
+    /* A breech face is roughly round; a land scan is a long strip. */
+    if (s->nx >= 3 * s->ny || s->ny >= 3 * s->nx) {
+        cli_error("%s: %zu x %zu points looks like a bullet land scan, not a breech face; "
+                  "use --kind bullet", path, s->nx, s->ny);
+        ibex_surface_free(*out);
+        return EXIT_REFUSED;
+    }
+    return EXIT_OK;
+}
+
 int compare_cartridge_main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    cli_error("not built yet");
-    return EXIT_REFUSED;
+    static const struct option lo[] = {{"json", no_argument, 0, 'j'},
+                                       {"png", required_argument, 0, 'p'},
+                                       {"cells", required_argument, 0, 'c'},
+                                       {"threads", required_argument, 0, 't'},
+                                       {"no-verify", no_argument, 0, 'n'},
+                                       {"kind", required_argument, 0, 'k'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
+    int json = 0, c;
+    unsigned flags = 0;
+    const char *png = NULL;
+    ibex_cmc_opts co;
+    ibex_cmc_opts_init(&co);
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        switch (c) {
+        case 'j': json = 1; break;
+        case 'p': png = optarg; break;
+        case 'c': {
+            char *e;
+            long v = strtol(optarg, &e, 10);
+            if (*e || v < 1 || v > 64) return cli_usage_error("--cells wants 1..64, not '%s'", optarg);
+            co.cells_x = co.cells_y = (unsigned)v;
+            break;
+        }
+        case 't': {
+            char *e;
+            long v = strtol(optarg, &e, 10);
+            if (*e || v < 1 || v > 1024) return cli_usage_error("--threads wants 1..1024, not '%s'", optarg);
+            co.threads = (unsigned)v;
+            break;
+        }
+        case 'n': flags |= IBEX_READ_NO_VERIFY; break;
+        case 'k':
+            if (strcmp(optarg, "cartridge") && strcmp(optarg, "bullet"))
+                return cli_usage_error("--kind is cartridge or bullet, not '%s'", optarg);
+            break;
+        case 'h': help(); return EXIT_OK;
+        default: return cli_usage_error("unknown option");
+        }
+    }
+    if (argc - optind != 2) return cli_usage_error("compare wants two files (A B)");
+    const char *pa = argv[optind], *pb = argv[optind + 1];
+    ibex_surface *ra = NULL, *rb = NULL, *a = NULL, *b = NULL;
+    int rc = read_one(pa, flags, &ra);
+    if (rc) return rc;
+    if ((rc = read_one(pb, flags, &rb))) {
+        ibex_surface_free(ra);
+        return rc;
+    }
+    if (ra->zkind != rb->zkind) {
+        cli_error("%s and %s: cannot compare a 3D topography with a 2D image", pa, pb);
+        ibex_surface_free(ra);
+        ibex_surface_free(rb);
+        return EXIT_REFUSED;
+    }
+    ibex_preprocess_opts po;
+    ibex_preprocess_opts_init(&po);
+    ibex_preprocess_info ia, ib;
+    ibex_diag d;
+    ibex_status st;
+    double t0 = now();
+    if ((st = ibex_preprocess(ra, &po, &a, &ia, &d))) {
+        snprintf(d.file, sizeof d.file, "%s", pa);
+        rc = cli_fail_status(st, &d);
+        goto out;
+    }
+    if ((st = ibex_preprocess(rb, &po, &b, &ib, &d))) {
+        snprintf(d.file, sizeof d.file, "%s", pb);
+        rc = cli_fail_status(st, &d);
+        goto out;
+    }
+    double t1 = now();
+    ibex_cmc_plan *plan;
+    if ((st = ibex_cmc_plan_create(&co, &plan, &d))) {
+        rc = cli_fail_status(st, &d);
+        goto out;
+    }
+    ibex_cmc_result *r;
+    st = ibex_cmc_plan_run(plan, a, b, &r, &d);
+    double t2 = now();
+    if (st) {
+        /* name the surface the engine complained about */
+        if (!strcmp(d.file, "A")) snprintf(d.file, sizeof d.file, "%s", pa);
+        else if (!strcmp(d.file, "B")) snprintf(d.file, sizeof d.file, "%s", pb);
+        rc = cli_fail_status(st, &d);
+        ibex_cmc_plan_free(plan);
+        goto out;
+    }
+    double um = r->spacing * 1e6;
+    if (json) {
+        json_t *o = json_object(), *cells = json_array(), *dirs = json_array();
+        json_object_set_new(o, "kind", json_string("cartridge"));
+        json_object_set_new(o, "a", input_json(pa, ra, a, &ia));
+        json_object_set_new(o, "b", input_json(pb, rb, b, &ib));
+        json_object_set_new(o, "verdict", json_string(ibex_verdict_name(r->verdict)));
+        json_object_set_new(o, "cmc", json_integer(r->cmc));
+        json_object_set_new(o, "cmc_high", json_integer(r->cmc_high));
+        json_object_set_new(o, "score", json_real(r->score));
+        for (int k = 0; k < 2; k++) {
+            const ibex_cmc_direction *dd = &r->dir[k];
+            json_t *x = json_object();
+            json_object_set_new(x, "direction", json_string(k ? "B->A" : "A->B"));
+            json_object_set_new(x, "cells_used", json_integer(dd->cells_used));
+            json_object_set_new(x, "cmc", json_integer(dd->cmc));
+            json_object_set_new(x, "cmc_high", json_integer(dd->cmc_high));
+            json_object_set_new(x, "high_cmc_theta_test_passed", json_boolean(dd->high_pass));
+            json_object_set_new(x, "theta", json_real(dd->theta));
+            json_object_set_new(x, "dx", json_real(dd->dx));
+            json_object_set_new(x, "dy", json_real(dd->dy));
+            json_object_set_new(x, "high_theta", json_real(dd->high_theta));
+            json_array_append_new(dirs, x);
+        }
+        json_object_set_new(o, "directions", dirs);
+        json_t *reg = json_object();
+        json_object_set_new(reg, "theta_deg", json_real(r->theta));
+        json_object_set_new(reg, "dx_points", json_real(r->dx));
+        json_object_set_new(reg, "dy_points", json_real(r->dy));
+        json_object_set_new(reg, "dx_um", json_real(r->dx * um));
+        json_object_set_new(reg, "dy_um", json_real(r->dy * um));
+        json_object_set_new(reg, "full_ccf", json_real(r->full_ccf));
+        json_object_set_new(o, "registration", reg);
+        json_object_set_new(o, "spacing_um", json_real(um));
+        for (size_t i = 0; i < r->n_cells; i++) json_array_append_new(cells, cell_json(&r->cells[i]));
+        json_object_set_new(o, "cells", cells);
+        json_t *cfg = json_object();
+        json_object_set_new(cfg, "cells", json_integer(co.cells_x));
+        json_object_set_new(cfg, "theta_min", json_real(co.theta_min));
+        json_object_set_new(cfg, "theta_max", json_real(co.theta_max));
+        json_object_set_new(cfg, "theta_step", json_real(co.theta_step));
+        json_object_set_new(cfg, "region_factor", json_real(co.region_factor));
+        json_object_set_new(cfg, "t_xy", json_real(co.t_xy));
+        json_object_set_new(cfg, "t_theta", json_real(co.t_theta));
+        json_object_set_new(cfg, "t_ccf", json_real(co.t_ccf));
+        json_object_set_new(cfg, "min_valid_fraction", json_real(co.min_valid_frac));
+        json_object_set_new(cfg, "id_threshold", json_integer(co.id_threshold));
+        json_object_set_new(cfg, "simd", json_string(ibex_cmc_plan_simd(plan)));
+        json_object_set_new(o, "config", cfg);
+        json_t *tm = json_object();
+        json_object_set_new(tm, "preprocess_ms", json_real(1e3 * (t1 - t0)));
+        json_object_set_new(tm, "compare_ms", json_real(1e3 * (t2 - t1)));
+        json_object_set_new(o, "time", tm);
+        char *txt = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+        if (txt) puts(txt);
+        free(txt);
+        json_decref(o);
+    } else {
+        printf("A: %s  %zux%zu -> %zux%zu at %.3g um, %.1f%% valid%s\n", pa, ra->nx, ra->ny, a->nx,
+               a->ny, um, 100 * ia.valid_fraction, ia.already_processed ? " (already processed)" : "");
+        printf("B: %s  %zux%zu -> %zux%zu at %.3g um, %.1f%% valid%s\n", pb, rb->nx, rb->ny, b->nx,
+               b->ny, um, 100 * ib.valid_fraction, ib.already_processed ? " (already processed)" : "");
+        printf("cells used:              A->B %u  B->A %u  (of %u)\n", r->dir[0].cells_used,
+               r->dir[1].cells_used, co.cells_x * co.cells_y);
+        printf("CMC (original, Song):    A->B %u  B->A %u  => %u\n", r->dir[0].cmc, r->dir[1].cmc, r->cmc);
+        printf("High-CMC (Tong):         A->B %u%s  B->A %u%s  => %u\n", r->dir[0].cmc_high,
+               r->dir[0].high_pass ? "" : " (theta test failed)", r->dir[1].cmc_high,
+               r->dir[1].high_pass ? "" : " (theta test failed)", r->cmc_high);
+        printf("registration (B on A):   theta %g deg, dx %g (%.0f um), dy %g (%.0f um), "
+               "full-scan CCF %.3f\n", r->theta, r->dx, r->dx * um, r->dy, r->dy * um, r->full_ccf);
+        printf("score:                   %.3f\n", r->score);
+        printf("verdict:                 %s  (identification at CMC >= %u)\n",
+               ibex_verdict_name(r->verdict), co.id_threshold);
+        printf("time:                    preprocess %.0f ms, compare %.0f ms (%s)\n",
+               1e3 * (t1 - t0), 1e3 * (t2 - t1), ibex_cmc_plan_simd(plan));
+    }
+    rc = EXIT_OK;
+    if (png) {
+        rc = draw_png(png, a, b, r);
+        if (!rc && !json)
+            printf("picture:                 %s (A left; B turned onto A right; green congruent,\n"
+                   "                         orange High-CMC only, red not congruent)\n", png);
+    }
+    ibex_cmc_result_free(r);
+    ibex_cmc_plan_free(plan);
+out:
+    ibex_surface_free(ra);
+    ibex_surface_free(rb);
+    ibex_surface_free(a);
+    ibex_surface_free(b);
+    return rc;
 }

@@ -1,0 +1,133 @@
+/* Internal pieces of the cartridge engine: kernels, FFT plans, masked NCC, threads. */
+#ifndef IBEX_CMC_INTERNAL_H
+#define IBEX_CMC_INTERNAL_H
+
+#include <stddef.h>
+#include <fftw3.h>
+#include "ibex/compare.h"
+
+/* ---- kernels (dispatch.c, kernels/) ---- */
+
+/* Marks a lag with no score (overlap too small or a flat side); NCC lies in [-1, 1]. */
+#define IBEX__NO_SCORE (-2.0f)
+
+typedef struct ibex__kernels {
+    const char *name;
+    /* The six spectral products of Padfield's masked NCC, scaled by `scale`:
+     * t = template spectra {F(f m), F(f^2 m), F(m)}, r = region spectra {F(g), F(g^2), F(m_g)},
+     * out = {conj(Tfm) G, conj(Tfm) Mg, conj(Tf2m) Mg, conj(Tm) G, conj(Tm) G2, conj(Tm) Mg}.
+     * Complex values interleaved (re, im); nc complex values each. */
+    void (*spec6)(const float *t0, const float *t1, const float *t2, const float *r0,
+                  const float *r1, const float *r2, size_t nc, float scale, float *o0,
+                  float *o1, float *o2, float *o3, float *o4, float *o5);
+    /* NCC of len lags from the six correlation maps (same order as spec6's outputs);
+     * lags whose rounded overlap is below nmin or whose variance is not above var_floor
+     * times the overlap get IBEX__NO_SCORE. */
+    void (*ncc_row)(const float *sfg, const float *sf, const float *sff, const float *sg,
+                    const float *sgg, const float *sn, size_t len, float nmin, float var_floor,
+                    float *out);
+} ibex__kernels;
+
+const ibex__kernels *ibex__kernels_scalar(void);
+const ibex__kernels *ibex__kernels_avx2(void); /* NULL when the CPU lacks AVX2/FMA */
+/* Chosen once: AVX2 when available, unless IBEX_SIMD=scalar. */
+const ibex__kernels *ibex__kernels_best(void);
+
+/* ---- FFT plans (plan.c): FFTW's planner is not thread-safe, so it runs under one lock ---- */
+
+typedef struct ibex__fft {
+    size_t nx, ny, nc;       /* real size and complex half-spectrum length ny*(nx/2+1) */
+    fftwf_plan fwd3;         /* r2c of 3 contiguous nx*ny arrays into 3 nc spectra */
+    fftwf_plan inv6;         /* c2r of 6 contiguous spectra into 6 nx*ny arrays */
+} ibex__fft;
+
+typedef struct ibex__fft_cache ibex__fft_cache;
+ibex__fft_cache *ibex__fft_cache_create(int measure);
+void ibex__fft_cache_free(ibex__fft_cache *c);
+/* Plans for nx x ny (created on first use, then shared); NULL on failure. */
+const ibex__fft *ibex__fft_get(ibex__fft_cache *c, size_t nx, size_t ny);
+/* Smallest even size >= n of the form 2^a 3^b 5^c (sizes FFTW is fast at). */
+size_t ibex__fft_good_size(size_t n);
+/* The planner lock, for other files that make their own (ESTIMATE) plans. */
+void ibex__fftw_lock(void);
+void ibex__fftw_unlock(void);
+/* fftwf_malloc'd floats under the planner lock's rules (FFTW's allocator is thread-safe). */
+float *ibex__fft_alloc(size_t nfloats);
+void ibex__fft_dealloc(void *p);
+
+/* ---- masked NCC via FFT (xcorr.c) ---- */
+
+/* Per-thread scratch for one FFT size. */
+typedef struct ibex__xc_work {
+    const ibex__fft *fft;
+    float *real;   /* 6 * nx*ny: inputs (first 3) and correlation maps */
+    float *spec;   /* 3 * 2*nc: region spectra */
+    float *prod;   /* 6 * 2*nc: spectral products (own allocation keeps FFTW's alignment) */
+    float *ncc;    /* one row of lags */
+} ibex__xc_work;
+
+ibex_status ibex__xc_work_init(ibex__xc_work *w, const ibex__fft *fft);
+void ibex__xc_work_free(ibex__xc_work *w);
+
+/* Template spectra of a cell: 3 * 2*nc floats, filled by ibex__xc_prepare. */
+typedef struct ibex__xc_template {
+    float *spec;
+    size_t w, h;      /* template size */
+    size_t nvalid;
+} ibex__xc_template;
+
+/* t: w x h heights (row stride ts) with mask tm (NULL: use isfinite). Spectra written
+ * to tpl->spec (caller allocated with ibex__fft_alloc, 6*nc floats). Uses w->real as scratch. */
+void ibex__xc_prepare(ibex__xc_work *w, const float *t, const unsigned char *tm, size_t ts,
+                       size_t tw, size_t th, ibex__xc_template *tpl);
+
+typedef struct ibex__xc_peak {
+    float ccf;        /* IBEX__NO_SCORE when no lag qualified */
+    long u, v;        /* lag: template origin at (u, v) in the region */
+    size_t overlap;
+} ibex__xc_peak;
+
+/* Masked NCC of the template against region r (rw x rh, stride rs, mask rm) over lags
+ * u in [0, rw - tw], v in [0, rh - th] (template entirely inside the region); the best lag
+ * (first maximum in row-major order). Region must fit the FFT size. map (optional) gets the
+ * NCC of every lag, (rw-tw+1) x (rh-th+1), row-major. seconds[0] += FFT time,
+ * seconds[1] += the rest; flops += FFT flops. */
+ibex__xc_peak ibex__xc_run(ibex__xc_work *w, const ibex__kernels *k, const ibex__xc_template *tpl,
+                           const float *r, const unsigned char *rm, size_t rs, size_t rw,
+                           size_t rh, size_t nmin, float *map, double *seconds, double *flops);
+
+/* Direct masked NCC for the full-scan score: masked NCC of a and b
+ * at one pose (b sampled at a's points rotated by theta about b's centre and shifted). */
+double ibex__ncc_at_pose(const float *a, const unsigned char *am, size_t anx, size_t any,
+                         const float *b, const unsigned char *bm, size_t bnx, size_t bny,
+                         double theta_deg, double dx, double dy);
+
+/* ---- Gaussian regression band-pass (filter.c) ---- */
+
+/* ISO 16610-61 Gaussian weighting: 50% transmission at the cut-off wavelength, i.e. a
+ * Gaussian of standard deviation lambda * sqrt(ln 2 / pi) / sqrt(2 pi) = 0.1874 lambda.
+ * NaN-aware by normalised convolution: low(z) = G*(z m) / G*(m), so missing points neither
+ * count as zeros nor spread. out = low_short(z) - low_long(z) on the points of m (a
+ * cut-off <= 0 skips that side). z and out may be the same array. */
+ibex_status ibex__bandpass(const float *z, const unsigned char *m, size_t nx, size_t ny,
+                           double dx, double dy, double lambda_short, double lambda_long,
+                           float *out);
+
+/* ---- rotation (xcorr.c, exported for tests) ---- */
+
+/* out (same size as in) = in rotated by theta degrees about its centre, bilinear; a point
+ * is valid when its four neighbours are. */
+void ibex__rotate(const float *in, const unsigned char *inm, size_t nx, size_t ny,
+                  double theta_deg, float *out, unsigned char *outm);
+
+/* ---- threads (parallel.c, the only file that uses OpenMP) ---- */
+
+/* Calls fn(i, thread, ctx) for i in [0, n) on up to `threads` threads (0 = default);
+ * *nthreads_out (if not NULL) is set to the team size before any call. */
+typedef void (*ibex__par_fn)(size_t i, unsigned thread, void *ctx);
+void ibex__parallel_for(size_t n, unsigned threads, ibex__par_fn fn, void *ctx);
+unsigned ibex__parallel_threads(unsigned threads);
+
+double ibex__now(void); /* monotonic seconds */
+
+#endif

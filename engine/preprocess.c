@@ -1,0 +1,464 @@
+/* Cartridge-case preprocessing: each step a function, its parameters logged in info->steps.
+ * Order: robust plane levelling and outlier removal, breech-face region (exterior disc and
+ * firing-pin impression, only for uncropped scans), block mean by the whole factor between
+ * the native and the target spacing (anti-aliasing), bilinear resampling to the common
+ * spacing, Gaussian band-pass there (fewer points: a 5-megapixel image preprocesses in a
+ * few hundred ms), crop to the valid bounding box. Scans found already processed (cropped exterior, at the
+ * target spacing: the CSAFE Fadul files were cropped, levelled, Gaussian filtered and
+ * downsampled by their authors) are only levelled and cropped: filtering twice would
+ * narrow their band. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmc_internal.h"
+#include "ibex_internal.h"
+
+void ibex_preprocess_opts_init(ibex_preprocess_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->mode = IBEX_PREPROCESS_AUTO;
+    o->spacing = 6.25e-6;
+    o->max_side = 1024;
+    o->lambda_short = 16e-6;
+    o->lambda_long = 500e-6;
+    o->outlier_k = 6;
+    o->crop_exterior = 1;
+    o->remove_firing_pin = 1;
+}
+
+static void logf_(ibex_preprocess_info *in, const char *fmt, ...) IBEX__PRINTF(2, 3);
+static void logf_(ibex_preprocess_info *in, const char *fmt, ...)
+{
+    size_t l = strlen(in->steps);
+    if (l + 2 >= sizeof in->steps) return;
+    if (l) {
+        in->steps[l++] = ';';
+        in->steps[l++] = ' ';
+        in->steps[l] = 0;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(in->steps + l, sizeof in->steps - l, fmt, ap);
+    va_end(ap);
+}
+
+/* k-th smallest of v[0..n) by quickselect (Hoare partition, middle pivot); reorders v.
+ * O(n) on average: a 5-megapixel image's median costs milliseconds, not a full sort. */
+static float select_k(float *v, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        float piv = v[lo + (hi - lo) / 2];
+        size_t i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] < piv) i++;
+            while (v[j] > piv) j--;
+            if (i <= j) {
+                float t = v[i];
+                v[i] = v[j];
+                v[j] = t;
+                i++;
+                if (j == 0) break;
+                j--;
+            }
+        }
+        if (k <= j) hi = j;
+        else if (k >= i) lo = i;
+        else return v[k];
+    }
+    return v[k];
+}
+
+/* Median of v[0..n) (reorders v); mean of the two middle values for even n. */
+static double medianf(float *v, size_t n)
+{
+    if (!n) return 0;
+    float hi = select_k(v, n, n / 2);
+    if (n % 2) return hi;
+    float lo = v[0];
+    for (size_t i = 1; i < n / 2; i++) /* after selection, v[0..n/2) holds the lower half */
+        if (v[i] > lo) lo = v[i];
+    return 0.5 * ((double)lo + hi);
+}
+
+/* Least-squares plane over points with w[i] set, x and y centred; returns 0 if singular. */
+static int fit_plane(const ibex_surface *s, const unsigned char *w, size_t st, double cx,
+                     double cy, double p[3])
+{
+    double S[3][3] = {{0}}, b[3] = {0};
+    for (size_t y = 0; y < s->ny; y += st)
+        for (size_t x = 0; x < s->nx; x += st) {
+            size_t i = y * s->nx + x;
+            if (!w[i]) continue;
+            double v[3] = {1, (double)x - cx, (double)y - cy}, z = s->z[i];
+            for (int r = 0; r < 3; r++) {
+                b[r] += v[r] * z;
+                for (int c = 0; c < 3; c++) S[r][c] += v[r] * v[c];
+            }
+        }
+    /* Gaussian elimination with partial pivoting on a 3x3 */
+    for (int c = 0; c < 3; c++) {
+        int piv = c;
+        for (int r = c + 1; r < 3; r++)
+            if (fabs(S[r][c]) > fabs(S[piv][c])) piv = r;
+        if (fabs(S[piv][c]) < 1e-12) return 0;
+        for (int k = 0; k < 3; k++) {
+            double t = S[c][k];
+            S[c][k] = S[piv][k];
+            S[piv][k] = t;
+        }
+        double t = b[c];
+        b[c] = b[piv];
+        b[piv] = t;
+        for (int r = c + 1; r < 3; r++) {
+            double f = S[r][c] / S[c][c];
+            for (int k = c; k < 3; k++) S[r][k] -= f * S[c][k];
+            b[r] -= f * b[c];
+        }
+    }
+    for (int r = 2; r >= 0; r--) {
+        double acc = b[r];
+        for (int k = r + 1; k < 3; k++) acc -= S[r][k] * p[k];
+        p[r] = acc / S[r][r];
+    }
+    return 1;
+}
+
+/* Robust plane: least squares, then refit three times on the points within 3 robust
+ * sigma (1.4826 MAD) of the current plane; subtracts it and invalidates |residual| >
+ * k sigma when k > 0. The fit uses every st-th point in x and y (at most ~1M points):
+ * three parameters need no more, and a 5-megapixel image levels in milliseconds. */
+static ibex_status level(ibex_surface *s, double k, ibex_preprocess_info *info)
+{
+    size_t n = s->nx * s->ny, nv = 0;
+    unsigned char *w = malloc(n);
+    float *res = malloc(n * sizeof *res);
+    if (!w || !res) {
+        free(w);
+        free(res);
+        return IBEX_ERR_NOMEM;
+    }
+    memcpy(w, s->valid, n);
+    size_t st = 1;
+    while ((n / (st * st)) > 1000000) st++;
+    double cx = ((double)s->nx - 1) / 2, cy = ((double)s->ny - 1) / 2, p[3] = {0, 0, 0}, sig = 0;
+    for (int it = 0; it < 4; it++) {
+        double q[3];
+        if (!fit_plane(s, w, st, cx, cy, q)) break;
+        memcpy(p, q, sizeof p);
+        nv = 0;
+        for (size_t y = 0; y < s->ny; y += st)
+            for (size_t x = 0; x < s->nx; x += st) {
+                size_t i = y * s->nx + x;
+                if (s->valid[i])
+                    res[nv++] = (float)fabs(s->z[i] - (p[0] + p[1] * ((double)x - cx) + p[2] * ((double)y - cy)));
+            }
+        sig = 1.4826 * medianf(res, nv);
+        for (size_t y = 0; y < s->ny; y += st)
+            for (size_t x = 0; x < s->nx; x += st) {
+                size_t i = y * s->nx + x;
+                double r = s->z[i] - (p[0] + p[1] * ((double)x - cx) + p[2] * ((double)y - cy));
+                w[i] = s->valid[i] && (sig <= 0 || fabs(r) <= 3 * sig);
+            }
+    }
+    size_t out = 0;
+    for (size_t y = 0; y < s->ny; y++)
+        for (size_t x = 0; x < s->nx; x++) {
+            size_t i = y * s->nx + x;
+            if (!s->valid[i]) continue;
+            double r = s->z[i] - (p[0] + p[1] * ((double)x - cx) + p[2] * ((double)y - cy));
+            if (k > 0 && sig > 0 && fabs(r) > k * sig) {
+                s->z[i] = NAN;
+                s->valid[i] = 0;
+                out++;
+            } else {
+                s->z[i] = (float)r;
+            }
+        }
+    /* plane in metres about the origin of the grid */
+    info->plane[1] = p[1] / s->dx;
+    info->plane[2] = p[2] / s->dy;
+    info->plane[0] = p[0] - p[1] * cx - p[2] * cy;
+    info->outliers += out;
+    free(w);
+    free(res);
+    return IBEX_OK;
+}
+
+/* Fraction of valid points on the outermost ring of the grid. */
+static double border_valid(const ibex_surface *s)
+{
+    size_t k = 0, t = 0;
+    for (size_t x = 0; x < s->nx; x++) {
+        k += s->valid[x] + s->valid[(s->ny - 1) * s->nx + x];
+        t += 2;
+    }
+    for (size_t y = 0; y < s->ny; y++) {
+        k += s->valid[y * s->nx] + s->valid[y * s->nx + s->nx - 1];
+        t += 2;
+    }
+    return t ? (double)k / (double)t : 0;
+}
+
+/* Breech-face region of an uncropped scan: keep the disc inscribed in the valid bounding
+ * box about the valid centroid (the primer), and mask the firing-pin impression: the
+ * central rings whose median level departs from the breech face (the annulus 0.6-0.9 R)
+ * by more than 3 robust sigma, grown by 10%. */
+static ibex_status region(ibex_surface *s, const ibex_preprocess_opts *o,
+                          ibex_preprocess_info *info)
+{
+    size_t nx = s->nx, ny = s->ny, x0 = nx, x1 = 0, y0 = ny, y1 = 0, k = 0;
+    double mx = 0, my = 0;
+    for (size_t y = 0; y < ny; y++)
+        for (size_t x = 0; x < nx; x++)
+            if (s->valid[y * nx + x]) {
+                mx += (double)x;
+                my += (double)y;
+                k++;
+                if (x < x0) x0 = x;
+                if (x > x1) x1 = x;
+                if (y < y0) y0 = y;
+                if (y > y1) y1 = y;
+            }
+    if (!k) return IBEX_OK;
+    mx /= (double)k;
+    my /= (double)k;
+    double R = 0.5 * fmin((double)(x1 - x0), (double)(y1 - y0));
+    if (o->crop_exterior) {
+        for (size_t y = 0; y < ny; y++)
+            for (size_t x = 0; x < nx; x++) {
+                double ex = (double)x - mx, ey = (double)y - my;
+                if (ex * ex + ey * ey > R * R) {
+                    s->valid[y * nx + x] = 0;
+                    s->z[y * nx + x] = NAN;
+                }
+            }
+        info->r_outer = R * s->dx;
+        info->centre_x = mx * s->dx;
+        info->centre_y = my * s->dy;
+        logf_(info, "exterior: disc r=%.0f um about (%.0f, %.0f) um", R * s->dx * 1e6,
+              mx * s->dx * 1e6, my * s->dy * 1e6);
+    }
+    if (!o->remove_firing_pin || R < 10) return IBEX_OK;
+    enum { NR = 50 };
+    size_t cnt[NR] = {0};
+    float **ring = calloc(NR, sizeof *ring);
+    float *ann = malloc(nx * ny * sizeof *ann);
+    if (!ring || !ann) {
+        free(ring);
+        free(ann);
+        return IBEX_ERR_NOMEM;
+    }
+    size_t na = 0, sst = 1; /* ring statistics on every sst-th point (<= ~250k points) */
+    while (nx * ny / (sst * sst) > 250000) sst++;
+    for (size_t y = 0; y < ny; y += sst)
+        for (size_t x = 0; x < nx; x += sst) {
+            size_t i = y * nx + x;
+            if (!s->valid[i]) continue;
+            double d = hypot((double)x - mx, (double)y - my) / R;
+            if (d >= 0.6 && d <= 0.9) ann[na++] = s->z[i];
+            if (d < 1) cnt[(size_t)(d * NR)]++;
+        }
+    ibex_status st = IBEX_OK;
+    for (size_t b = 0; b < NR && !st; b++)
+        if (cnt[b] && !(ring[b] = malloc(cnt[b] * sizeof **ring))) st = IBEX_ERR_NOMEM;
+    if (!st && na > 16) {
+        size_t fill[NR] = {0};
+        for (size_t y = 0; y < ny; y += sst)
+            for (size_t x = 0; x < nx; x += sst) {
+                size_t i = y * nx + x;
+                if (!s->valid[i]) continue;
+                double d = hypot((double)x - mx, (double)y - my) / R;
+                if (d < 1) {
+                    size_t b = (size_t)(d * NR);
+                    ring[b][fill[b]++] = s->z[i];
+                }
+            }
+        double ref = medianf(ann, na);
+        for (size_t i = 0; i < na; i++) ann[i] = (float)fabs(ann[i] - ref);
+        double sig = 1.4826 * medianf(ann, na);
+        size_t last = 0; /* rings [0, last) depart */
+        for (size_t b = 0; b < NR / 2; b++) {
+            if (cnt[b] < 8) {
+                if (b == last) last = b + 1; /* empty centre rings: the hole itself */
+                continue;
+            }
+            double mb = medianf(ring[b], cnt[b]);
+            if (fabs(mb - ref) > 3 * sig) last = b + 1;
+            else break;
+        }
+        if (last > 0 && sig > 0) {
+            double rf = 1.1 * R * (double)last / NR;
+            for (size_t y = 0; y < ny; y++)
+                for (size_t x = 0; x < nx; x++)
+                    if (((double)x - mx) * ((double)x - mx) + ((double)y - my) * ((double)y - my) < rf * rf) {
+                        s->valid[y * nx + x] = 0;
+                        s->z[y * nx + x] = NAN;
+                    }
+            info->r_firing_pin = rf * s->dx;
+            logf_(info, "firing pin: disc r=%.0f um masked", rf * s->dx * 1e6);
+        } else {
+            logf_(info, "firing pin: none found");
+        }
+    }
+    for (size_t b = 0; b < NR; b++) free(ring[b]);
+    free(ring);
+    free(ann);
+    return st;
+}
+
+static ibex_status replace(ibex_surface **s, ibex_surface *n)
+{
+    ibex_surface_free(*s);
+    *s = n;
+    return IBEX_OK;
+}
+
+/* Mean of each f x f block (valid when at least half its points are): an anti-aliasing
+ * shrink before filtering scans much finer than the target spacing, so the band-pass FFTs
+ * run on f^2 fewer points. */
+static ibex_status block_shrink(ibex_surface **ps, size_t f)
+{
+    ibex_surface *s = *ps, *o;
+    size_t nx = s->nx / f, ny = s->ny / f;
+    if (nx < 1 || ny < 1) return IBEX_OK;
+    /* an nx x ny surface carrying s's metadata; every point is overwritten below */
+    ibex_status st = ibex_surface_crop(s, 0, 0, nx, ny, &o);
+    if (st) return st;
+    ibex_surface *r = o;
+    r->dx = s->dx * (double)f;
+    r->dy = s->dy * (double)f;
+    for (size_t y = 0; y < r->ny; y++)
+        for (size_t x = 0; x < r->nx; x++) {
+            double sum = 0;
+            size_t k = 0;
+            for (size_t v = 0; v < f; v++)
+                for (size_t u = 0; u < f; u++) {
+                    size_t i = (y * f + v) * s->nx + x * f + u;
+                    if (s->valid[i]) {
+                        sum += s->z[i];
+                        k++;
+                    }
+                }
+            size_t o2 = y * r->nx + x;
+            if (2 * k >= f * f && k) {
+                r->z[o2] = (float)(sum / (double)k);
+                r->valid[o2] = 1;
+            } else {
+                r->z[o2] = NAN;
+                r->valid[o2] = 0;
+            }
+        }
+    r->x0 = s->x0;
+    r->y0 = s->y0;
+    return replace(ps, r);
+}
+
+static ibex_status crop_valid(ibex_surface **s)
+{
+    ibex_surface *a = *s;
+    size_t x0 = a->nx, x1 = 0, y0 = a->ny, y1 = 0;
+    for (size_t y = 0; y < a->ny; y++)
+        for (size_t x = 0; x < a->nx; x++)
+            if (a->valid[y * a->nx + x]) {
+                if (x < x0) x0 = x;
+                if (x > x1) x1 = x;
+                if (y < y0) y0 = y;
+                if (y > y1) y1 = y;
+            }
+    if (x0 > x1 || (x0 == 0 && y0 == 0 && x1 == a->nx - 1 && y1 == a->ny - 1)) return IBEX_OK;
+    ibex_surface *c;
+    ibex_status st = ibex_surface_crop(a, x0, y0, x1 - x0 + 1, y1 - y0 + 1, &c);
+    return st ? st : replace(s, c);
+}
+
+ibex_status ibex_preprocess(const ibex_surface *in, const ibex_preprocess_opts *o,
+                            ibex_surface **out, ibex_preprocess_info *info, ibex_diag *diag)
+{
+    ibex_preprocess_opts dflt;
+    ibex_preprocess_info local;
+    if (!o) {
+        ibex_preprocess_opts_init(&dflt);
+        o = &dflt;
+    }
+    if (!info) info = &local;
+    if (!in || !out || !in->z || !in->valid)
+        return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "no surface");
+    if (in->nx * in->ny > IBEX_PREPROCESS_MAX_POINTS || in->nx > IBEX_MAX_SIDE || in->ny > IBEX_MAX_SIDE)
+        return ibex__fail(diag, IBEX_ERR_LIMIT, "", -1,
+                          "surface of %zu x %zu points is over the comparison limit of %zu points",
+                          in->nx, in->ny, (size_t)IBEX_PREPROCESS_MAX_POINTS);
+    if (!(o->spacing >= 0) || !isfinite(o->spacing) || !(in->dx > 0) || !(in->dy > 0))
+        return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "bad spacing");
+    memset(info, 0, sizeof *info);
+    info->spacing_in = in->dx;
+    ibex_surface *s;
+    ibex_status st = ibex_surface_copy(in, &s);
+    if (st) return ibex__fail(diag, st, "", -1, "out of memory");
+    ibex_surface_sync_mask(s);
+    ibex_surface_stats stt;
+    ibex_surface_get_stats(s, &stt);
+    double target = o->spacing > 0 ? o->spacing : s->dx;
+    if (stt.n_valid == 0) {
+        logf_(info, "no valid points: nothing done");
+        info->spacing_out = s->dx;
+        *out = s;
+        return IBEX_OK;
+    }
+    double bv = border_valid(s);
+    int at_spacing = fabs(s->dx - target) <= 0.02 * target && fabs(s->dy - target) <= 0.02 * target;
+    int processed = o->mode == IBEX_PREPROCESS_AUTO && s->zkind == IBEX_Z_HEIGHT && bv < 0.1 &&
+                    at_spacing;
+    info->already_processed = processed;
+    int full = o->mode == IBEX_PREPROCESS_FULL || (o->mode == IBEX_PREPROCESS_AUTO && !processed);
+    if (processed) logf_(info, "already processed (cropped, %.3g um): level only", s->dx * 1e6);
+    if ((st = level(s, full ? o->outlier_k : 0, info))) goto fail;
+    logf_(info, "plane: robust LS (3 sigma trimmed x3)%s", full ? "" : ", no outlier removal");
+    if (full && o->outlier_k > 0) logf_(info, "outliers: %zu beyond %.1f sigma", info->outliers, o->outlier_k);
+    if (full && bv >= 0.1 && (o->crop_exterior || o->remove_firing_pin))
+        if ((st = region(s, o, info))) goto fail;
+    size_t f = (size_t)floor(target / s->dx + 1e-9);
+    if (full && f >= 2 && !at_spacing) {
+        if ((st = block_shrink(&s, f))) goto fail;
+        logf_(info, "block mean %zu x %zu (anti-alias) to %.4g um", f, f, s->dx * 1e6);
+        at_spacing = fabs(s->dx - target) <= 0.02 * target && fabs(s->dy - target) <= 0.02 * target;
+    }
+    if (!at_spacing) {
+        ibex_surface *r;
+        if ((st = ibex_surface_resample(s, target, target, &r))) goto fail;
+        replace(&s, r);
+        logf_(info, "resampled %.4g -> %.4g um", info->spacing_in * 1e6, target * 1e6);
+    }
+    if (full && (o->lambda_short > 0 || o->lambda_long > 0)) {
+        if ((st = ibex__bandpass(s->z, s->valid, s->nx, s->ny, s->dx, s->dy, o->lambda_short,
+                                 o->lambda_long, s->z)))
+            goto fail;
+        logf_(info, "band-pass: Gaussian regression %.0f-%.0f um (NaN-aware)", o->lambda_short * 1e6,
+              o->lambda_long * 1e6);
+    }
+    if ((st = crop_valid(&s))) goto fail;
+    if (o->max_side && (s->nx > o->max_side || s->ny > o->max_side)) {
+        double f = (double)(s->nx > s->ny ? s->nx : s->ny) / (double)o->max_side;
+        ibex_surface *r;
+        if ((st = ibex_surface_resample(s, s->dx * f, s->dy * f, &r))) goto fail;
+        replace(&s, r);
+        if ((st = crop_valid(&s))) goto fail;
+        logf_(info, "shrunk to %zu x %zu (max side %zu)", s->nx, s->ny, o->max_side);
+    }
+    info->spacing_out = s->dx;
+    ibex_surface_get_stats(s, &stt);
+    info->valid_fraction = stt.valid_fraction;
+    {
+        char note[512];
+        snprintf(note, sizeof note, "ibex preprocess: %s", info->steps);
+        ibex_meta_set(&s->meta, "comment", note);
+    }
+    *out = s;
+    return IBEX_OK;
+fail:
+    ibex_surface_free(s);
+    return ibex__fail(diag, st, "", -1, "preprocessing failed: %s", ibex_strerror(st));
+}

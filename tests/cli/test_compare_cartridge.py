@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""ibex compare on cartridge cases as a user meets it: a textured breech-face-like surface
+against a shifted copy (identification, JSON fields, per-cell table), against an unrelated
+texture (no identification), and refused inputs (tiny, land-shaped, missing; usage errors).
+Inputs are X3P files written here with Python's zipfile (independent of IBEX)."""
+import hashlib, json, math, os, random, struct, subprocess, sys, tempfile, zipfile
+
+IBEX = os.environ["IBEX"]
+failures = 0
+
+
+def run(*args):
+    return subprocess.run([IBEX, *args], capture_output=True, text=True)
+
+
+def expect(cond, what):
+    global failures
+    if not cond:
+        failures += 1
+        print("FAIL:", what)
+
+
+def write_x3p(path, nx, ny, z, dx=6.25e-6):
+    data = struct.pack("<%dd" % (nx * ny), *z)
+    md5 = hashlib.md5(data).hexdigest()
+    xml = f"""<?xml version="1.0" encoding="UTF-8"?>
+<p:ISO5436_2 xmlns:p="http://www.opengps.eu/2008/ISO5436_2"><Record1><Revision>ISO5436 - 2000</Revision>
+<FeatureType>SUR</FeatureType><Axes><CX><AxisType>I</AxisType><DataType>D</DataType><Increment>{dx}</Increment>
+<Offset>0</Offset></CX><CY><AxisType>I</AxisType><DataType>D</DataType><Increment>{dx}</Increment><Offset>0</Offset>
+</CY><CZ><AxisType>A</AxisType><DataType>D</DataType><Increment>1</Increment><Offset>0</Offset></CZ></Axes></Record1>
+<Record3><MatrixDimension><SizeX>{nx}</SizeX><SizeY>{ny}</SizeY><SizeZ>1</SizeZ></MatrixDimension><DataLink>
+<PointDataLink>bindata/data.bin</PointDataLink><MD5ChecksumPointData>{md5}</MD5ChecksumPointData></DataLink>
+</Record3><Record4><ChecksumFile>md5checksum.hex</ChecksumFile></Record4></p:ISO5436_2>
+""".encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("main.xml", xml)
+        zf.writestr("bindata/data.bin", data)
+        zf.writestr("md5checksum.hex", hashlib.md5(xml).hexdigest() + " *main.xml\n")
+
+
+def texture(seed):
+    rnd = random.Random(seed)
+    waves = []
+    for _ in range(40):
+        lam, ang = 2.5 + 3.5 * rnd.random(), 2 * math.pi * rnd.random()
+        waves.append((math.cos(ang) / lam, math.sin(ang) / lam, 0.5 + rnd.random(), 2 * math.pi * rnd.random()))
+    return waves
+
+
+def breech_face(waves, n, tx=0.0, ty=0.0):
+    """Heights on an annulus (NaN outside, as in a cropped scan), texture shifted by (tx, ty)."""
+    c = (n - 1) / 2
+    z = []
+    for y in range(n):
+        for x in range(n):
+            r = math.hypot(x - c, y - c)
+            if 0.36 * c < r < 0.98 * c:
+                px, py = x + tx, y + ty
+                z.append(1e-6 * sum(a * math.sin(2 * math.pi * (u * px + v * py) + p) for u, v, a, p in waves))
+            else:
+                z.append(float("nan"))
+    return z
+
+
+with tempfile.TemporaryDirectory() as d:
+    n = 160
+    w1, w2 = texture(1), texture(2)
+    a, b, other = (os.path.join(d, f) for f in ("a.x3p", "b.x3p", "other.x3p"))
+    write_x3p(a, n, n, breech_face(w1, n))
+    write_x3p(b, n, n, breech_face(w1, n, 4, -2))
+    write_x3p(other, n, n, breech_face(w2, n))
+
+    r = run("compare", a, b, "--json", "--kind", "cartridge")
+    expect(r.returncode == 0, f"compare A B --json: exit 0 ({r.stderr.strip()})")
+    try:
+        o = json.loads(r.stdout)
+        for key in ("verdict", "cmc", "cmc_high", "score", "cells", "directions", "registration"):
+            expect(key in o, f"JSON has {key}")
+        expect(o["verdict"] == "identification", f"shifted copy: identification (got {o['verdict']})")
+        expect(o["cmc"] >= 6 and o["cmc_high"] >= 6, "shifted copy: CMC counts >= 6")
+        expect(len(o["cells"]) == 128, "cells: 8x8 per direction")
+        reg = o["registration"]
+        # B is the texture moved by (+4, -2): A's cells sit at (-4, +2) in B
+        expect(reg["theta_deg"] == 0 and reg["dx_points"] == -4 and reg["dy_points"] == 2,
+               f"registration recovers the shift (got {reg})")
+        used = [c for c in o["cells"] if c["used"]]
+        expect(all(-1 <= c["ccf"] <= 1 for c in used), "cell CCF in [-1, 1]")
+        expect(math.isfinite(o["score"]), "finite score")
+    except (ValueError, KeyError) as e:
+        expect(False, f"compare --json parses: {e}")
+
+    r = run("compare", a, other)
+    expect(r.returncode == 0 and "verdict:" in r.stdout and "identification " not in r.stdout.split("verdict:")[1][:20],
+           "unrelated texture: not an identification")
+    expect("CMC (original" in r.stdout and "High-CMC" in r.stdout, "text output shows both rules")
+
+    tiny = os.path.join(d, "tiny.x3p")
+    write_x3p(tiny, 20, 20, [1e-7 * (i % 7) for i in range(400)])
+    r = run("compare", tiny, a, "--kind=cartridge")
+    expect(r.returncode == 1 and "tiny.x3p" in r.stderr and "too small" in r.stderr,
+           f"tiny surface refused naming the file ({r.stderr.strip()})")
+
+    land = os.path.join(d, "land.x3p")
+    write_x3p(land, 300, 60, [1e-7 * (i % 13) for i in range(300 * 60)])
+    r = run("compare", "--kind", "cartridge", land, a)
+    expect(r.returncode == 1 and "land.x3p" in r.stderr, "land-shaped scan refused as a breech face")
+
+    r = run("compare", "--kind", "cartridge", os.path.join(d, "missing.x3p"), a)
+    expect(r.returncode == 1 and "missing.x3p" in r.stderr, "missing file: exit 1 naming it")
+    expect(run("compare", "--kind", "cartridge", a).returncode == 2, "one operand: exit 2")
+    expect(run("compare", "--kind", "cartridge", "--cells", "0", a, b).returncode == 2, "--cells 0: exit 2")
+    r = run("compare", "--kind", "cartridge", "--help")
+    expect(r.returncode == 0 and "ibex compare" in r.stdout, "compare --help")
+
+print("failures:", failures)
+sys.exit(1 if failures else 0)

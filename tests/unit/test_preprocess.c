@@ -1,0 +1,130 @@
+/* Preprocessing: the band-pass transmits what the ISO 16610-61 Gaussian predicts (50% at
+ * each cut-off), also with holes (normalised convolution); the robust plane is found despite
+ * spikes, which are removed; processed scans are recognised; spacing is made common. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "cmc_internal.h"
+#include "ibex/compare.h"
+
+#define ALPHA 0.46971863934982566 /* sqrt(ln 2 / pi) */
+
+/* Transmission of a sine of wavelength lam by the band-pass (lam_s, lam_l). */
+static double expected(double lam, double ls, double ll)
+{
+    double a = ALPHA * ls / lam, b = ALPHA * ll / lam;
+    return exp(-M_PI * a * a) - exp(-M_PI * b * b);
+}
+
+static double measured(double lam, double holes)
+{
+    size_t nx = 1500, ny = 8;
+    double dx = 2e-6;
+    float *z = malloc(nx * ny * sizeof *z), *out = malloc(nx * ny * sizeof *out);
+    unsigned char *m = malloc(nx * ny);
+    srand(7);
+    for (size_t y = 0; y < ny; y++)
+        for (size_t x = 0; x < nx; x++) {
+            size_t i = y * nx + x;
+            z[i] = (float)(1e-6 * sin(2 * M_PI * (double)x * dx / lam));
+            m[i] = rand() / (double)RAND_MAX >= holes;
+        }
+    CHECK(ibex__bandpass(z, m, nx, ny, dx, dx, 16e-6, 500e-6, out) == IBEX_OK);
+    /* project the central millimetre (away from the edges) on sin and cos */
+    double ss = 0, sc = 0, s2 = 0, c2 = 0;
+    for (size_t y = 0; y < ny; y++)
+        for (size_t x = 250; x < 1250; x++) {
+            size_t i = y * nx + x;
+            if (!m[i]) {
+                CHECK(isnan(out[i]));
+                continue;
+            }
+            double ph = 2 * M_PI * (double)x * dx / lam, sn = sin(ph), cs = cos(ph);
+            ss += out[i] * sn;
+            sc += out[i] * cs;
+            s2 += sn * sn;
+            c2 += cs * cs;
+        }
+    free(z);
+    free(out);
+    free(m);
+    return hypot(ss / s2, sc / c2) / 1e-6;
+}
+
+static ibex_surface *plane_scan(size_t n, double dx, int cropped)
+{
+    ibex_surface *s;
+    if (ibex_surface_create(n, n, dx, dx, &s)) return NULL;
+    srand(3);
+    double c = ((double)n - 1) / 2;
+    for (size_t y = 0; y < n; y++)
+        for (size_t x = 0; x < n; x++) {
+            size_t i = y * n + x;
+            if (cropped && hypot((double)x - c, (double)y - c) > 0.45 * (double)n) continue;
+            /* plane 2e-3 in x, -1e-3 in y (m/m), texture 0.1 um, a few 50 um spikes */
+            double v = 2e-3 * (double)x * dx - 1e-3 * (double)y * dx + 1e-7 * sin(0.9 * (double)x) * cos(0.7 * (double)y);
+            if (rand() % 997 == 0) v += 5e-5;
+            s->z[i] = (float)v;
+            s->valid[i] = 1;
+        }
+    return s;
+}
+
+int main(void)
+{
+    const double lams[] = {16e-6, 50e-6, 100e-6, 200e-6, 500e-6, 1000e-6};
+    for (size_t k = 0; k < sizeof lams / sizeof *lams; k++) {
+        double e = expected(lams[k], 16e-6, 500e-6), g = measured(lams[k], 0), h = measured(lams[k], 0.1);
+        fprintf(stderr, "lambda %4.0f um: expected %.3f, measured %.3f, with 10%% holes %.3f\n",
+                lams[k] * 1e6, e, g, h);
+        CHECK_NEAR(g, e, 0.03);
+        CHECK_NEAR(h, e, 0.03);
+    }
+
+    /* robust plane and spikes, full pipeline without the band-pass */
+    ibex_preprocess_opts o;
+    ibex_preprocess_opts_init(&o);
+    o.mode = IBEX_PREPROCESS_FULL;
+    o.lambda_short = o.lambda_long = 0;
+    o.crop_exterior = o.remove_firing_pin = 0;
+    ibex_surface *s = plane_scan(300, 6.25e-6, 0), *p = NULL;
+    ibex_preprocess_info info;
+    ibex_diag d;
+    CHECK(ibex_preprocess(s, &o, &p, &info, &d) == IBEX_OK);
+    fprintf(stderr, "plane %.4g %.4g, %zu outliers: %s\n", info.plane[1], info.plane[2],
+            info.outliers, info.steps);
+    CHECK_NEAR(info.plane[1], 2e-3, 2e-5);
+    CHECK_NEAR(info.plane[2], -1e-3, 2e-5);
+    CHECK(info.outliers >= 60 && info.outliers <= 120); /* ~90 spikes planted */
+    ibex_surface_stats st;
+    if (p) {
+        ibex_surface_get_stats(p, &st);
+        CHECK(st.zmax < 1e-6 && st.zmin > -1e-6); /* spikes and tilt gone, texture left */
+        CHECK(st.zrms > 2e-8);
+    }
+    ibex_surface_free(p);
+    ibex_surface_free(s);
+
+    /* processed (cropped, at 6.25 um) versus raw (valid border) */
+    ibex_preprocess_opts_init(&o);
+    s = plane_scan(200, 6.25e-6, 1);
+    CHECK(ibex_preprocess(s, &o, &p, &info, &d) == IBEX_OK && info.already_processed == 1);
+    ibex_surface_free(p);
+    ibex_surface_free(s);
+    s = plane_scan(200, 6.25e-6, 0);
+    CHECK(ibex_preprocess(s, &o, &p, &info, &d) == IBEX_OK && info.already_processed == 0);
+    ibex_surface_free(p);
+    ibex_surface_free(s);
+
+    /* a 3.125 um raw scan comes out at 6.25 um */
+    s = plane_scan(400, 3.125e-6, 0);
+    CHECK(ibex_preprocess(s, &o, &p, &info, &d) == IBEX_OK);
+    CHECK(p && fabs(p->dx - 6.25e-6) < 1e-12 && fabs(info.spacing_out - 6.25e-6) < 1e-12);
+    CHECK(p && p->nx <= 201 && p->nx >= 150);
+    fprintf(stderr, "raw 3.125 um: %s\n", info.steps);
+    ibex_surface_free(p);
+    ibex_surface_free(s);
+    return check_exit();
+}
