@@ -567,7 +567,7 @@ int bench_report_write(const bench_study *st, size_t n_studies, const bench_repo
             fprintf(f, "Manifest `%s`%s%s%s. Truth: two scans share a source when their "
                        "`same_source_key` is equal; pairs are formed within a set only.\n\n",
                     o->manifest, o->set ? ", set " : "", o->set ? o->set : "",
-                    o->quick ? ", quick subset (at most 10 cartridge and 12 bullet scans per set)" : "");
+                    o->quick ? ", quick subset (at most 8 cartridge and 12 bullet scans per set)" : "");
             for (size_t i = 0; i < n_studies; i++) md_study(f, &st[i], &fig[i], names[i]);
             fprintf(f, "## Methods of the statistics\n\n"
                        "- AUC: Mann-Whitney form, the probability that a known-match pair outscores a "

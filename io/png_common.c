@@ -24,6 +24,8 @@ void ibex__png_on_warning(png_structp png, png_const_charp msg)
 ibex_status ibex__png_fail(const pngio *io, const char *path, ibex_diag *diag, int writing)
 {
     const char *m = io->lib_msg;
+    /* Through a pointer: gcc 12 with sanitizers wrongly sizes the array member at 0. */
+    const char *warn = io->lib_warn;
     if (io->sys_errno)
         return ibex__fail(diag, IBEX_ERR_IO, path, -1, "%s error: %s", writing ? "write" : "read",
                           strerror(io->sys_errno));
@@ -33,10 +35,10 @@ ibex_status ibex__png_fail(const pngio *io, const char *path, ibex_diag *diag, i
     if (strstr(m, "CRC"))
         return ibex__fail(diag, IBEX_ERR_INTEGRITY, path, io->pos,
                           "corrupted PNG: chunk checksum (CRC) mismatch (%s)", m);
-    if (strstr(m, "user limit") || strstr(io->lib_warn, "user limit"))
+    if (strstr(m, "user limit") || strstr(warn, "user limit"))
         return ibex__fail(diag, IBEX_ERR_LIMIT, path, io->pos,
                           "image too large: %s (limit %zu pixels per side)",
-                          strstr(m, "user limit") ? m : io->lib_warn, IBEX_MAX_SIDE);
+                          strstr(m, "user limit") ? m : warn, IBEX_MAX_SIDE);
     if (!strncmp(m, "IDAT:", 5)) /* zlib found the compressed pixels damaged */
         return ibex__fail(diag, IBEX_ERR_FORMAT, path, io->pos,
                           "corrupted PNG: damaged image data (%s)", m);

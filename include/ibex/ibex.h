@@ -12,6 +12,7 @@
 #include "ibex/node.h"
 #include "ibex/synth.h"
 #include "ibex/index.h"
+#include "ibex/compare.h"
 
 #define IBEX_VERSION_STRING "0.1.0"
 

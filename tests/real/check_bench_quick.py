@@ -32,8 +32,8 @@ with tempfile.TemporaryDirectory() as tmp:
         expect(set(kinds) == {"cartridge", "bullet"}, "quick runs both kinds")
         expect(rep["configuration"]["quick"] is True, "quick recorded")
         c, b = kinds.get("cartridge", {}), kinds.get("bullet", {})
-        expect(c.get("sets") == "fadul" and c.get("n_scans") == 10 and c.get("n_pairs") == 45,
-               "quick: 10 Fadul casings, 45 pairs")
+        expect(c.get("sets") == "fadul" and c.get("n_scans") == 8 and c.get("n_pairs") == 28,
+               "quick: 8 Fadul casings, 28 pairs")
         expect(b.get("sets") == "hamby44-small" and b.get("n_scans") == 12 and b.get("n_pairs") == 66,
                "quick: the 12 Hamby 44 small lands, 66 pairs")
     sp = os.path.join(tmp, "speed")
