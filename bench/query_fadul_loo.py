@@ -51,7 +51,10 @@ def main():
     head = lines[0].split("\t")
     rows = [dict(zip(head, l.split("\t"))) for l in lines[1:]]
     fad = [r for r in rows if r["kind"] == "cartridge" and r["set"] == "fadul"]
-    work = opts.get("--work") or tempfile.mkdtemp(prefix="ibex_loo_")
+    work = opts.get("--work")
+    if not work:
+        work = tempfile.mkdtemp(prefix="ibex_loo_")
+        SCRATCH.append(work)
     os.makedirs(work, exist_ok=True)
     if "--json-in" in opts:
         out = open(opts["--json-in"]).read()
@@ -137,14 +140,13 @@ def main():
             return 1
     return 0
 
+SCRATCH = []  # scratch directories this run made (and only those: runs may overlap)
+
 if __name__ == "__main__":
-    tmp_before = set(os.listdir(tempfile.gettempdir()))
     try:
         rc = main()
     finally:
-        if "--work" not in sys.argv:  # remove the scratch library we made
-            import shutil
-            for d in set(os.listdir(tempfile.gettempdir())) - tmp_before:
-                if d.startswith("ibex_loo_"):
-                    shutil.rmtree(os.path.join(tempfile.gettempdir(), d), ignore_errors=True)
+        import shutil
+        for d in SCRATCH:
+            shutil.rmtree(d, ignore_errors=True)
     sys.exit(rc)

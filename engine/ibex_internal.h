@@ -26,4 +26,8 @@ static inline int ibex__mul_ok(size_t a, size_t b, size_t *out)
 
 char *ibex__strdup(const char *s); /* NULL in, NULL out */
 
+/* k-th smallest of v[0..n) (n > 0, k < n) by quickselect (Hoare partition, middle pivot);
+ * reorders v. O(n) on average: medians and quantiles without a full sort. */
+float ibex__select_k(float *v, size_t n, size_t k);
+
 #endif

@@ -45,37 +45,11 @@ typedef struct view {
     double du, dv;
 } view;
 
-/* Median of v[0..n) by quickselect (reorders v); NaN for n == 0. */
-static float select_k(float *v, size_t n, size_t k)
-{
-    size_t lo = 0, hi = n - 1;
-    while (lo < hi) {
-        float piv = v[lo + (hi - lo) / 2];
-        size_t i = lo, j = hi;
-        while (i <= j) {
-            while (v[i] < piv) i++;
-            while (v[j] > piv) j--;
-            if (i <= j) {
-                float t = v[i];
-                v[i] = v[j];
-                v[j] = t;
-                i++;
-                if (j == 0) break;
-                j--;
-            }
-        }
-        if (k <= j) hi = j;
-        else if (k >= i) lo = i;
-        else return v[k];
-    }
-    return v[k];
-}
-
 static double median_f(float *v, size_t n)
 {
     if (!n) return NAN;
-    if (n % 2) return select_k(v, n, n / 2);
-    float a = select_k(v, n, n / 2 - 1), b = select_k(v, n, n / 2);
+    if (n % 2) return ibex__select_k(v, n, n / 2);
+    float a = ibex__select_k(v, n, n / 2 - 1), b = ibex__select_k(v, n, n / 2);
     return 0.5 * ((double)a + b);
 }
 

@@ -45,38 +45,11 @@ static void logf_(ibex_preprocess_info *in, const char *fmt, ...)
     va_end(ap);
 }
 
-/* k-th smallest of v[0..n) by quickselect (Hoare partition, middle pivot); reorders v.
- * O(n) on average: a 5-megapixel image's median costs milliseconds, not a full sort. */
-static float select_k(float *v, size_t n, size_t k)
-{
-    size_t lo = 0, hi = n - 1;
-    while (lo < hi) {
-        float piv = v[lo + (hi - lo) / 2];
-        size_t i = lo, j = hi;
-        while (i <= j) {
-            while (v[i] < piv) i++;
-            while (v[j] > piv) j--;
-            if (i <= j) {
-                float t = v[i];
-                v[i] = v[j];
-                v[j] = t;
-                i++;
-                if (j == 0) break;
-                j--;
-            }
-        }
-        if (k <= j) hi = j;
-        else if (k >= i) lo = i;
-        else return v[k];
-    }
-    return v[k];
-}
-
 /* Median of v[0..n) (reorders v); mean of the two middle values for even n. */
 static double medianf(float *v, size_t n)
 {
     if (!n) return 0;
-    float hi = select_k(v, n, n / 2);
+    float hi = ibex__select_k(v, n, n / 2);
     if (n % 2) return hi;
     float lo = v[0];
     for (size_t i = 1; i < n / 2; i++) /* after selection, v[0..n/2) holds the lower half */

@@ -74,32 +74,6 @@ static void build_map(unsigned char map[MAP_N][3])
 
 /* ---- robust range ---- */
 
-/* k-th smallest of v[0..n) (Hoare's selection, v is reordered). */
-static float select_kth(float *v, size_t n, size_t k)
-{
-    size_t lo = 0, hi = n - 1;
-    while (lo < hi) {
-        float p = v[lo + (hi - lo) / 2];
-        size_t i = lo, j = hi;
-        while (i <= j) {
-            while (v[i] < p) i++;
-            while (v[j] > p) j--;
-            if (i <= j) {
-                float t = v[i];
-                v[i] = v[j];
-                v[j] = t;
-                i++;
-                if (j == 0) break;
-                j--;
-            }
-        }
-        if (k <= j) hi = j;
-        else if (k >= i) lo = i;
-        else break;
-    }
-    return v[k];
-}
-
 /* Values at quantiles q and 1-q (nearest rank, index round(q*(n-1))) of the valid points. */
 static ibex_status robust_range(const float *val, const uint8_t *ok, size_t n, double q, double *lo,
                                 double *hi)
@@ -114,8 +88,8 @@ static ibex_status robust_range(const float *val, const uint8_t *ok, size_t n, d
         if (ok[i]) tmp[j++] = val[i];
     size_t klo = (size_t)floor(q * (double)(m - 1) + 0.5);
     size_t khi = (size_t)floor((1 - q) * (double)(m - 1) + 0.5);
-    *lo = select_kth(tmp, m, klo);
-    *hi = select_kth(tmp, m, khi);
+    *lo = ibex__select_k(tmp, m, klo);
+    *hi = ibex__select_k(tmp, m, khi);
     free(tmp);
     return IBEX_OK;
 }
