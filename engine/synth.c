@@ -211,6 +211,20 @@ static void add_bump(float *z, size_t m, double h, double half, double x0, doubl
         }
 }
 
+ibex_status ibex__synth_check_opts(const ibex_synth_opts *o, double max_spacing, ibex_diag *diag)
+{
+    if (!(o->difficulty >= 0 && o->difficulty <= 1))
+        return ibex__fail(diag, IBEX_ERR_ARG, NULL, -1, "difficulty %g outside 0..1",
+                          o->difficulty);
+    if (o->spacing < 0 || !isfinite(o->spacing) || (o->spacing > 0 && o->spacing < 1e-8) ||
+        o->spacing > max_spacing)
+        return ibex__fail(diag, IBEX_ERR_ARG, NULL, -1, "spacing %g m outside 1e-8..%g",
+                          o->spacing, max_spacing);
+    if (o->size && (o->size < 16 || o->size > 8192))
+        return ibex__fail(diag, IBEX_ERR_ARG, NULL, -1, "size %zu outside 16..8192", o->size);
+    return IBEX_OK;
+}
+
 static void grid_of(const ibex_synth_opts *o, size_t *n, double *h)
 {
     *n = o->size ? o->size : SIZE_DEFAULT;
@@ -226,15 +240,8 @@ ibex_status ibex_synth_firearm_create(uint64_t seed, const ibex_synth_opts *o,
         o = &def;
     }
     if (!out) return ibex__fail(diag, IBEX_ERR_ARG, NULL, -1, "no output pointer");
-    if (!(o->difficulty >= 0 && o->difficulty <= 1))
-        return ibex__fail(diag, IBEX_ERR_ARG, NULL, -1, "difficulty %g outside 0..1",
-                          o->difficulty);
-    if (o->spacing < 0 || !isfinite(o->spacing) || (o->spacing > 0 && o->spacing < 1e-8) ||
-        o->spacing > 1e-3)
-        return ibex__fail(diag, IBEX_ERR_ARG, NULL, -1, "spacing %g m outside 1e-8..1e-3",
-                          o->spacing);
-    if (o->size && (o->size < 16 || o->size > 8192))
-        return ibex__fail(diag, IBEX_ERR_ARG, NULL, -1, "size %zu outside 16..8192", o->size);
+    ibex_status bad = ibex__synth_check_opts(o, 1e-3, diag);
+    if (bad) return bad;
     ibex_synth_firearm *f = calloc(1, sizeof *f);
     if (!f) return ibex__fail(diag, IBEX_ERR_NOMEM, NULL, -1, "out of memory");
     f->o = *o;

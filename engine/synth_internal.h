@@ -101,6 +101,10 @@ void ibex__add_lines(ibex__draw *d, float *p, size_t n, double h, double density
 size_t ibex__fft_size(size_t n);
 
 /* Common metadata of synthetic scans. */
+/* The option checks both generators share (difficulty, spacing up to max_spacing, size);
+ * IBEX_OK or IBEX_ERR_ARG with the reason in diag. */
+ibex_status ibex__synth_check_opts(const ibex_synth_opts *o, double max_spacing, ibex_diag *diag);
+
 int ibex__synth_meta(ibex_surface *s, const char *kind, const char *region,
                      const char *comment);
 

@@ -62,17 +62,10 @@ ibex_status ibex_synth_barrel_create(uint64_t seed, const ibex_synth_opts *o,
         o = &def;
     }
     if (!out) return ibex__fail(diag, IBEX_ERR_ARG, NULL, -1, "no output pointer");
-    if (!(o->difficulty >= 0 && o->difficulty <= 1))
-        return ibex__fail(diag, IBEX_ERR_ARG, NULL, -1, "difficulty %g outside 0..1",
-                          o->difficulty);
     if (o->lands < 3 || o->lands > 16)
         return ibex__fail(diag, IBEX_ERR_ARG, NULL, -1, "lands %d outside 3..16", o->lands);
-    if (o->spacing < 0 || !isfinite(o->spacing) || (o->spacing > 0 && o->spacing < 1e-8) ||
-        o->spacing > 1e-4)
-        return ibex__fail(diag, IBEX_ERR_ARG, NULL, -1, "spacing %g m outside 1e-8..1e-4",
-                          o->spacing);
-    if (o->size && (o->size < 16 || o->size > 8192))
-        return ibex__fail(diag, IBEX_ERR_ARG, NULL, -1, "size %zu outside 16..8192", o->size);
+    ibex_status bad = ibex__synth_check_opts(o, 1e-4, diag);
+    if (bad) return bad;
     ibex_synth_barrel *b = calloc(1, sizeof *b);
     if (!b) return ibex__fail(diag, IBEX_ERR_NOMEM, NULL, -1, "out of memory");
     b->o = *o;
