@@ -1,11 +1,11 @@
 /* baseline-ncc: masked areal NCC over a rotation grid (method in baseline_internal.h). */
 #include <fftw3.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "baseline_internal.h"
+#include "cmc_internal.h"
 #include "ibex_internal.h"
 
 #define TARGET_SPACING 25e-6   /* fine level; the coarse level is twice that */
@@ -145,20 +145,19 @@ void ibex__ncc_free(ibex__ncc_prep *p)
     free(p);
 }
 
-/* ---- FFT plans: FFTW's planner is not thread-safe, so plans are made under a lock and
- * cached by size; executing a plan on new arrays (fftwf_execute_dft_*) is. ---- */
+/* ---- FFT plans: FFTW's planner is not thread-safe, so plans are made under the engine's
+ * one planner lock (plan.c) and cached by size; executing a plan on new arrays is safe. ---- */
 typedef struct plan_pair {
     size_t nx, ny;
     fftwf_plan fwd, inv;
 } plan_pair;
-static pthread_mutex_t plan_lock = PTHREAD_MUTEX_INITIALIZER;
 static plan_pair plans[16];
 static size_t n_plans;
 
 static const plan_pair *get_plans(size_t nx, size_t ny)
 {
     const plan_pair *found = NULL;
-    pthread_mutex_lock(&plan_lock);
+    ibex__fftw_lock();
     for (size_t i = 0; i < n_plans && !found; i++)
         if (plans[i].nx == nx && plans[i].ny == ny) found = &plans[i];
     if (!found && n_plans < sizeof plans / sizeof plans[0]) {
@@ -178,20 +177,8 @@ static const plan_pair *get_plans(size_t nx, size_t ny)
         fftwf_free(r);
         fftwf_free(c);
     }
-    pthread_mutex_unlock(&plan_lock);
+    ibex__fftw_unlock();
     return found;
-}
-
-/* Smallest 2^a 3^b 5^c >= n: sizes FFTW handles fast. */
-static size_t fast_size(size_t n)
-{
-    for (size_t m = n;; m++) {
-        size_t k = m;
-        while (k % 2 == 0) k /= 2;
-        while (k % 3 == 0) k /= 3;
-        while (k % 5 == 0) k /= 5;
-        if (k == 1) return m;
-    }
 }
 
 typedef struct work {
@@ -317,8 +304,8 @@ static ibex_status search(const level *a, const level *b, const double *angles, 
     work w;
     memset(&w, 0, sizeof w);
     w.D = (size_t)ceil(hypot((double)b->nx, (double)b->ny)) + 1;
-    w.L = fast_size(a->nx + w.D - 1);
-    w.Ly = fast_size(a->ny + w.D - 1);
+    w.L = ibex__fft_good_size(a->nx + w.D - 1);
+    w.Ly = ibex__fft_good_size(a->ny + w.D - 1);
     w.nc = w.Ly * (w.L / 2 + 1);
     w.pp = get_plans(w.L, w.Ly);
     if (!w.pp) return ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "no FFT plan");

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "bullet_internal.h"
+#include "cmc_internal.h"
 #include "ibex_internal.h"
 
 const char *ibex_bullet_verdict_name(ibex_bullet_verdict v)
@@ -76,6 +77,22 @@ static size_t usable(const ibex_bullet *b)
     return k;
 }
 
+typedef struct pairing_ctx {
+    const ibex_bullet *a, *b;
+    size_t nb;
+    ibex_bullet_result *r;
+} pairing_ctx;
+
+/* Land i of A against land j of B, k = i * nb + j. */
+static void compare_pairing(size_t k, unsigned thread, void *vctx)
+{
+    (void)thread;
+    const pairing_ctx *c = vctx;
+    const ibex_land_signature *la = c->a->lands[k / c->nb], *lb = c->b->lands[k % c->nb];
+    if (!la || !lb) return;
+    if (ibex_land_compare(la, lb, &c->r->pairs[k], NULL) == IBEX_OK) c->r->compared[k] = 1;
+}
+
 ibex_status ibex_bullet_compare(const ibex_bullet *a, const ibex_bullet *b,
                                 ibex_bullet_result **out, ibex_diag *diag)
 {
@@ -106,16 +123,9 @@ ibex_status ibex_bullet_compare(const ibex_bullet *a, const ibex_bullet *b,
         ibex_bullet_result_free(r);
         return ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
     }
-    /* Every pairing; each writes its own slot, so results do not depend on the thread count.
-     * (To move behind engine/parallel.c's ibex__parallel_for once the cartridge engine that
-     * brings it is on main: the style keeps OpenMP in that one file.) */
-    long np = (long)(na * nb);
-#pragma omp parallel for schedule(dynamic, 1)
-    for (long k = 0; k < np; k++) {
-        const ibex_land_signature *la = a->lands[k / nb], *lb = b->lands[k % nb];
-        if (!la || !lb) continue;
-        if (ibex_land_compare(la, lb, &r->pairs[k], NULL) == IBEX_OK) r->compared[k] = 1;
-    }
+    /* Every pairing; each writes its own slot, so results do not depend on the thread count. */
+    pairing_ctx pc = {a, b, nb, r};
+    ibex__parallel_for(na * nb, 0, compare_pairing, &pc);
     for (size_t i = 0; i < na * nb; i++)
         if (!r->compared[i]) r->pairs[i].score = NAN;
     double best = -INFINITY, second = -INFINITY;
