@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""ibex query --mpi (issue 9 item 5, docs/sharding.md): the sharded query prints exactly
+what the single process prints.
+
+One small synthetic library, bullet lands first (rows 0-11) then cartridge cases (rows
+12-23), so under 'mpirun -n 2' rank 0's slab holds no cartridge rows at all and under
+-n 3 the middle rank's slab is mixed. Compared with the single-process 'ibex query':
+  - stage 1 over every row (--stage1-only --top 0 --shortlist = all): one query (SGEMV)
+    and a batch of two (SGEMM), JSON field by field (scores as printed, full precision),
+    CSV byte for byte, text with the timing words removed; -n 1, 2 and 3;
+  - both stages with a short shortlist and --exclude-self: cartridges (CMC) and a bullet
+    land (land score), -n 2 and 3;
+  - refusals end every rank with the single process's exit status and one message: an
+    unreadable query, a library without an index (no rank left waiting: each run has a
+    time limit).
+Skips (77) when mpirun is absent; when ibex was built without MPI it checks that --mpi is
+a usage error (exit 2) and skips the rest.
+usage: test_query_mpi.py (IBEX from the environment)
+"""
+import json, os, re, shutil, subprocess, sys, tempfile
+
+IBEX = os.environ["IBEX"]
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+           OMP_NUM_THREADS="1")
+fails = 0
+
+
+def run(*args, ranks=0, timeout=240):
+    cmd = [IBEX] + list(args)
+    if ranks:
+        cmd = [MPIRUN, "-n", str(ranks), "--oversubscribe"] + cmd[:2] + ["--mpi"] + cmd[2:]
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, "", "timed out after %d s" % timeout
+    return p.returncode, p.stdout, p.stderr
+
+
+def check(name, cond, detail=""):
+    global fails
+    if cond:
+        print("ok", name)
+    else:
+        fails += 1
+        print("FAIL", name, str(detail)[:2000])
+
+
+def strip_times(out, fmt):
+    """The outputs without the stage timings (the only thing allowed to differ)."""
+    if fmt == "json":
+        objs = [json.loads(l) for l in out.splitlines()]
+        for o in objs:
+            o.pop("stage1_seconds", None)
+            o.pop("stage2_seconds", None)
+        return objs
+    if fmt == "text":
+        return re.sub(r"stage 1 [0-9.]+ s, stage 2 [0-9.]+ s", "stage 1 T, stage 2 T", out)
+    return out
+
+
+def same(name, args, ranks_list, fmt):
+    rc, ref, err = run(*args)
+    check("%s: single process" % name, rc == 0 and ref, err)
+    if rc != 0:
+        return
+    want = strip_times(ref, fmt)
+    for k in ranks_list:
+        rc, out, err = run(*args, ranks=k)
+        check("%s: -n %d exit 0" % (name, k), rc == 0, err)
+        got = strip_times(out, fmt) if rc == 0 else None
+        check("%s: -n %d prints the same %s" % (name, k, fmt), got == want, "\n--- single\n%s\n--- mpi\n%s" % (ref, out))
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="ibex_qmpi_")
+    try:
+        # Built without MPI: --mpi is a usage error naming the reason.
+        rc, out, err = run("query", "--mpi", "x.h5", "y.x3p")
+        if rc == 2 and "without MPI" in err:
+            print("ok --mpi without MPI: usage error:", err.strip().splitlines()[0])
+            print("SKIP: ibex built without MPI")
+            return 77 if fails == 0 else 1
+        b, c = os.path.join(work, "b"), os.path.join(work, "c")
+        rc1, _, e1 = run("synth", "bullet", "--out", b, "--barrels", "2", "--bullets-per-barrel", "2", "--lands",
+                         "3", "--size", "200", "--seed", "2", "--no-sync")
+        rc2, _, e2 = run("synth", "cartridge", "--out", c, "--firearms", "4", "--per-firearm", "3", "--size", "64",
+                         "--seed", "3", "--no-sync")
+        if rc1 or rc2:
+            print("synth failed:", e1, e2)
+            return 1
+        lib = os.path.join(work, "lib.h5")
+        for d in (b, c):
+            rc, _, err = run("ingest", lib, "--manifest", os.path.join(d, "MANIFEST.tsv"), "--no-sync")
+            check("ingest " + os.path.basename(d), rc == 0, err)
+        # Refusal before the index exists: every rank stops, exit 1 as without MPI, once.
+        q1 = os.path.join(c, "F01", "F01-1.x3p")
+        rc, _, err = run("query", lib, q1, ranks=2)
+        check("no index: -n 2 exit 1", rc == 1, (rc, err))
+        check("no index: one message, naming ibex index", err.count("ibex index") == 1, err)
+        rc, _, err = run("index", lib)
+        check("index", rc == 0, err)
+        bad = os.path.join(work, "bad.x3p")
+        open(bad, "wb").write(b"not a zip")
+        rc, _, err = run("query", lib, bad, ranks=3)
+        check("unreadable query: -n 3 exit 1", rc == 1, (rc, err))
+        check("unreadable query: one message naming the file", err.count("bad.x3p") == 1, err)
+
+        q2 = os.path.join(c, "F03", "F03-2.x3p")
+        land = os.path.join(b, "B01", "B01-Bullet_01-Land_2.x3p")
+        all12 = ["--stage1-only", "--top", "0", "--shortlist", "12"]
+        for fmt in ("json", "csv", "text"):
+            flag = ["--" + fmt] if fmt != "text" else []
+            same("stage 1, one query, " + fmt, ["query"] + all12 + flag + [lib, q1], (1, 2, 3), fmt)
+        same("stage 1, batch of two", ["query"] + all12 + ["--json", lib, q1, q2], (2, 3), "json")
+        same("stage 1, bullet land", ["query"] + all12 + ["--json", lib, land], (2, 3), "json")
+        same("both stages, cartridge", ["query", "--json", "--exclude-self", "--shortlist", "3", "--top", "0", lib, q1],
+             (2, 3), "json")
+        same("both stages, bullet land", ["query", "--csv", "--exclude-self", "--shortlist", "4", lib, land],
+             (2, 3), "csv")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print("%d failure(s)" % fails)
+    return 1 if fails else 0
+
+
+MPIRUN = shutil.which("mpirun")
+if __name__ == "__main__":
+    if not MPIRUN:
+        print("SKIP: mpirun not found (apt-get install openmpi-bin)")
+        sys.exit(77)
+    sys.exit(main())
