@@ -1,7 +1,8 @@
 /* ibex query --mpi (docs/sharding.md): rank r of K takes the library rows
- * [r N / K, (r + 1) N / K) — a hyperslab of /index and of the surfaces — and the ranks meet
- * at three collective steps: the row counts (each rank's place in the whole index), the
- * global shortlist, and the stage-2 results gathered on rank 0. Every step first agrees on
+ * [r N / K, (r + 1) N / K) — a hyperslab of /index — and the ranks meet at three
+ * collective steps: the row counts (each rank's place in the whole index), the global
+ * shortlist (whose rows are then dealt round-robin for stage 2), and the stage-2 results
+ * gathered on rank 0. Every step first agrees on
  * whether some rank failed, so a refused input ends the job on all ranks (never a rank
  * left waiting); only the lowest failing rank's messages are shown. */
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #ifdef IBEX_HAVE_MPI
 #include <mpi.h>
 #include <stdint.h>
+#include <time.h>
 #endif
 
 #include "cli.h"
@@ -28,13 +30,17 @@ void qs_rows(query_shard *sh, size_t N, size_t *lo, size_t *hi)
           N % (size_t)sh->size * (size_t)(sh->rank + 1) / (size_t)sh->size;
 }
 
+static int size_cmp(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 int qs_owns(const query_shard *sh, size_t row)
 {
     if (!sh->on) return 1;
-    query_shard me = *sh;
-    size_t lo, hi;
-    qs_rows(&me, sh->N, &lo, &hi);
-    return row >= lo && row < hi;
+    const size_t *p = sh->sl_rows ? bsearch(&row, sh->sl_rows, sh->sl_n, sizeof row, size_cmp) : NULL;
+    return p && sh->sl_owner[p - sh->sl_rows] == sh->rank;
 }
 
 #ifndef IBEX_HAVE_MPI
@@ -107,11 +113,27 @@ int qs_begin(query_shard *sh, int mpi)
     return EXIT_OK;
 }
 
+/* Waits for a collective without spinning: a rank that finished its share sleeps while
+ * the others work (Open MPI busy-polls in blocking calls, which takes a core from the
+ * ranks still computing when ranks share a machine). */
+static void wait_idle(MPI_Request *req)
+{
+    int done = 0;
+    struct timespec nap = {0, 500000};
+    for (;;) {
+        MPI_Test(req, &done, MPI_STATUS_IGNORE);
+        if (done) return;
+        nanosleep(&nap, NULL);
+    }
+}
+
 /* One step's agreement: the largest exit status of the ranks, and who reports it. */
 static int agree(query_shard *sh, int rc)
 {
     int in[2] = {rc, rc ? sh->size - sh->rank : 0}, out[2];
-    MPI_Allreduce(in, out, 2, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Request req;
+    MPI_Iallreduce(in, out, 2, MPI_INT, MPI_MAX, MPI_COMM_WORLD, &req);
+    wait_idle(&req);
     sh->step++;
     if (out[0]) {
         sh->failed = out[0];
@@ -134,6 +156,60 @@ int qs_counts(query_shard *sh, size_t *nix, size_t *pending, size_t *first)
     *first = sh->rank ? (size_t)below : 0; /* Exscan leaves rank 0's output undefined */
     *nix = (size_t)all[0];
     *pending = (size_t)all[1];
+    return EXIT_OK;
+}
+
+/* Stage-2 work: the distinct shortlisted rows, in order of first appearance in the merged
+ * lists, dealt round-robin to the ranks. Dealing the shortlist rather than keeping each
+ * row on its hyperslab's rank balances the comparisons, which dominate the query time:
+ * a query's best candidates cluster in the library (a firearm's casings are usually
+ * ingested together), so they would mostly fall on one rank. */
+typedef struct first_seen {
+    size_t row, pos;
+} first_seen;
+
+static int by_row(const void *a, const void *b)
+{
+    const first_seen *x = a, *y = b;
+    if (x->row != y->row) return x->row < y->row ? -1 : 1;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+static int by_pos(const void *a, const void *b)
+{
+    const first_seen *x = a, *y = b;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+static int assign(query_shard *sh, const ibex_hit *hits, const size_t *nh, size_t nq, size_t k, size_t total)
+{
+    first_seen *f = malloc((total + 1) * sizeof *f);
+    size_t *rows = malloc((total + 1) * sizeof *rows);
+    int *owner = malloc((total + 1) * sizeof *owner);
+    if (!f || !rows || !owner) {
+        free(f);
+        free(rows);
+        free(owner);
+        cli_error("out of memory for the stage-2 assignment");
+        return EXIT_REFUSED;
+    }
+    size_t n = 0, u = 0;
+    for (size_t i = 0; i < nq; i++)
+        for (size_t h = 0; h < nh[i]; h++, n++) f[n] = (first_seen){hits[i * k + h].row, n};
+    qsort(f, n, sizeof *f, by_row);
+    for (size_t j = 0; j < n; j++)
+        if (!u || f[j].row != f[u - 1].row) f[u++] = f[j];
+    qsort(f, u, sizeof *f, by_pos);
+    for (size_t j = 0; j < u; j++) f[j].pos = j % (size_t)sh->size; /* pos now = owner */
+    qsort(f, u, sizeof *f, by_row);
+    for (size_t j = 0; j < u; j++) {
+        rows[j] = f[j].row;
+        owner[j] = (int)f[j].pos;
+    }
+    free(f);
+    sh->sl_rows = rows;
+    sh->sl_owner = owner;
+    sh->sl_n = u;
     return EXIT_OK;
 }
 
@@ -178,6 +254,7 @@ int qs_shortlist(query_shard *sh, ibex_hit *hits, size_t *nh, size_t nq, size_t 
     MPI_Allgather(mine, (int)(per * sizeof *mine), MPI_BYTE, all, (int)(per * sizeof *mine), MPI_BYTE,
                   MPI_COMM_WORLD);
     /* Each rank's list is its top k: the global top k is among their union. */
+    size_t total = 0;
     for (size_t i = 0; i < nq; i++) {
         size_t nm = 0;
         for (size_t r = 0; r < K; r++)
@@ -185,7 +262,9 @@ int qs_shortlist(query_shard *sh, ibex_hit *hits, size_t *nh, size_t nq, size_t 
         qsort(m, nm, sizeof *m, wire_cmp);
         nh[i] = nm < k ? nm : k;
         for (size_t h = 0; h < nh[i]; h++) hits[i * k + h] = (ibex_hit){(size_t)m[h].row, m[h].score};
+        total += nh[i];
     }
+    rc = assign(sh, hits, nh, nq, k, total);
 done:
     free(mine);
     free(all);
@@ -281,6 +360,8 @@ int qs_end(query_shard *sh, int rc)
         }
     }
     if (sh->err) fclose(sh->err);
+    free(sh->sl_rows);
+    free(sh->sl_owner);
     MPI_Finalize();
     return rc;
 }
