@@ -13,9 +13,12 @@ One small synthetic library, bullet lands first (rows 0-11) then cartridge cases
   - refusals end every rank with the single process's exit status and one message: an
     unreadable query, a library without an index (no rank left waiting: each run has a
     time limit).
-Skips (77) when mpirun is absent; when ibex was built without MPI it checks that --mpi is
-a usage error (exit 2) and skips the rest.
-usage: test_query_mpi.py (IBEX from the environment)
+With --real (suite real): the 40 Fadul casings of the real data (IBEX_DATA_DEFAULT) in
+one library; stage 1 of all 40 casings as one batch over every row (CSV, -n 2 and 3), and
+both stages for Fadul_F (--exclude-self, shortlist 4: CMC on real scans; -n 2).
+Skips (77) when mpirun is absent (or the real data, with --real); when ibex was built
+without MPI it checks that --mpi is a usage error (exit 2) and skips the rest.
+usage: test_query_mpi.py [--real] (IBEX from the environment)
 """
 import json, os, re, shutil, subprocess, sys, tempfile
 
@@ -71,6 +74,38 @@ def same(name, args, ranks_list, fmt):
         check("%s: -n %d prints the same %s" % (name, k, fmt), got == want, "\n--- single\n%s\n--- mpi\n%s" % (ref, out))
 
 
+def real(work):
+    data = os.environ.get("IBEX_DATA_DEFAULT", "")
+    man = os.path.join(data, "MANIFEST.tsv")
+    if not os.path.isfile(man):
+        print("SKIP: real data not found (%s)" % man)
+        return 77
+    lines = open(man).read().splitlines()
+    head = lines[0].split("\t")
+    fad = [l for l in lines[1:] if dict(zip(head, l.split("\t"))).get("set") == "fadul"
+           and dict(zip(head, l.split("\t"))).get("kind") == "cartridge"]
+    sub = os.path.join(work, "data")
+    os.makedirs(sub)
+    with open(os.path.join(sub, "MANIFEST.tsv"), "w") as f:
+        f.write("\n".join([lines[0]] + fad) + "\n")
+    os.symlink(os.path.join(os.path.abspath(data), "cartridge"), os.path.join(sub, "cartridge"))
+    lib = os.path.join(work, "fadul.h5")
+    rc, _, err = run("ingest", lib, "--manifest", os.path.join(sub, "MANIFEST.tsv"), "--no-sync")
+    check("ingest the Fadul casings", rc == 0 and len(fad) == 40, (len(fad), err))
+    rc, _, err = run("index", lib)
+    check("index", rc == 0, err)
+    if fails:
+        return 1
+    qs = [os.path.join(data, dict(zip(head, l.split("\t")))["relative_path"]) for l in fad]
+    same("Fadul stage 1, 40 queries x 40 rows", ["query", "--stage1-only", "--top", "0", "--shortlist", "40",
+                                                 "--csv", lib] + qs, (2, 3), "csv")
+    f = [q for q in qs if os.path.basename(q) == "Fadul_F.x3p"]
+    same("Fadul_F both stages", ["query", "--json", "--exclude-self", "--shortlist", "4", "--top", "0", lib] + f,
+         (2,), "json")
+    print("%d failure(s)" % fails)
+    return 1 if fails else 0
+
+
 def main():
     work = tempfile.mkdtemp(prefix="ibex_qmpi_")
     try:
@@ -80,6 +115,8 @@ def main():
             print("ok --mpi without MPI: usage error:", err.strip().splitlines()[0])
             print("SKIP: ibex built without MPI")
             return 77 if fails == 0 else 1
+        if "--real" in sys.argv[1:]:
+            return real(work)
         b, c = os.path.join(work, "b"), os.path.join(work, "c")
         rc1, _, e1 = run("synth", "bullet", "--out", b, "--barrels", "2", "--bullets-per-barrel", "2", "--lands",
                          "3", "--size", "200", "--seed", "2", "--no-sync")
