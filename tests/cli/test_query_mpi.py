@@ -25,6 +25,11 @@ import json, os, re, shutil, subprocess, sys, tempfile
 IBEX = os.environ["IBEX"]
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
            OMP_NUM_THREADS="1")
+# Under AddressSanitizer (./run test with CI=true) Open MPI's own allocations, freed by no
+# one at exit and partly in components it has already unloaded, read as leaks: leak
+# checking is off for the ranks (memory errors are still caught), and stays on for the
+# single-process runs of the same query code.
+MPI_ENV = dict(ENV, ASAN_OPTIONS=(ENV.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":"))
 fails = 0
 
 
@@ -33,7 +38,7 @@ def run(*args, ranks=0, timeout=240):
     if ranks:
         cmd = [MPIRUN, "-n", str(ranks), "--oversubscribe"] + cmd[:2] + ["--mpi"] + cmd[2:]
     try:
-        p = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=timeout)
+        p = subprocess.run(cmd, capture_output=True, text=True, env=MPI_ENV if ranks else ENV, timeout=timeout)
     except subprocess.TimeoutExpired:
         return None, "", "timed out after %d s" % timeout
     return p.returncode, p.stdout, p.stderr
