@@ -4,7 +4,8 @@ what the single process prints.
 
 One small synthetic library, bullet lands first (rows 0-11) then cartridge cases (rows
 12-23), so under 'mpirun -n 2' rank 0's slab holds no cartridge rows at all and under
--n 3 the middle rank's slab is mixed. Compared with the single-process 'ibex query':
+-n 3 the middle rank's slab is mixed; the last casing is stored after 'ibex index', so the
+totals include a not-indexed row. Compared with the single-process 'ibex query':
   - stage 1 over every row (--stage1-only --top 0 --shortlist = all): one query (SGEMV)
     and a batch of two (SGEMM), JSON field by field (scores as printed, full precision),
     CSV byte for byte, text with the timing words removed; -n 1, 2 and 3;
@@ -131,9 +132,13 @@ def main():
             print("synth failed:", e1, e2)
             return 1
         lib = os.path.join(work, "lib.h5")
-        for d in (b, c):
-            rc, _, err = run("ingest", lib, "--manifest", os.path.join(d, "MANIFEST.tsv"), "--no-sync")
-            check("ingest " + os.path.basename(d), rc == 0, err)
+        # The last casing is ingested after 'ibex index': one not-indexed row, in the last slab.
+        man = open(os.path.join(c, "MANIFEST.tsv")).read().splitlines()
+        with open(os.path.join(c, "first.tsv"), "w") as f:
+            f.write("\n".join(man[:-1]) + "\n")
+        for m in (os.path.join(b, "MANIFEST.tsv"), os.path.join(c, "first.tsv")):
+            rc, _, err = run("ingest", lib, "--manifest", m, "--no-sync")
+            check("ingest " + m, rc == 0, err)
         # Refusal before the index exists: every rank stops, exit 1 as without MPI, once.
         q1 = os.path.join(c, "F01", "F01-1.x3p")
         rc, _, err = run("query", lib, q1, ranks=2)
@@ -141,6 +146,11 @@ def main():
         check("no index: one message, naming ibex index", err.count("ibex index") == 1, err)
         rc, _, err = run("index", lib)
         check("index", rc == 0, err)
+        rc, _, err = run("ingest", lib, "--manifest", os.path.join(c, "MANIFEST.tsv"), "--no-sync")
+        check("ingest one more casing", rc == 0, err)
+        rc, out, err = run("query", "--stage1-only", lib, q1, ranks=2)
+        check("not-indexed warning: printed once", rc == 0 and err.count("1 cartridge specimens are not indexed") == 1,
+              err)
         bad = os.path.join(work, "bad.x3p")
         open(bad, "wb").write(b"not a zip")
         rc, _, err = run("query", lib, bad, ranks=3)
@@ -149,7 +159,7 @@ def main():
 
         q2 = os.path.join(c, "F03", "F03-2.x3p")
         land = os.path.join(b, "B01", "B01-Bullet_01-Land_2.x3p")
-        all12 = ["--stage1-only", "--top", "0", "--shortlist", "12"]
+        all12 = ["--stage1-only", "--top", "0", "--shortlist", "12"]  # 11 indexed casings, 12 lands
         for fmt in ("json", "csv", "text"):
             flag = ["--" + fmt] if fmt != "text" else []
             same("stage 1, one query, " + fmt, ["query"] + all12 + flag + [lib, q1], (1, 2, 3), fmt)
