@@ -6,6 +6,7 @@
  * pairs in parallel; the list is ranked by the CMC score. */
 #include <getopt.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "cli.h"
 #include "ibex/compare.h"
 #include "index_model.h"
+#include "query_mpi.h"
 
 /* The only library preprocessing this stage 2 knows: surfaces stored as read, so each
  * side is prepared exactly as 'ibex compare' prepares a scan file. */
@@ -39,6 +41,9 @@ static void help(void)
            "  --kind cartridge|bullet  query kind (default: from the scan's metadata, else\n"
            "                   an elongated grid means a bullet land)\n"
            "  --threads N      worker threads for stage 2 (default: all)\n"
+           "  --mpi            one rank of an MPI job ('mpirun -n K ibex query --mpi ...'):\n"
+           "                   each rank scores a 1/K slab of the library's rows, rank 0\n"
+           "                   prints the same list as one process (docs/sharding.md)\n"
            "  --json           one JSON object per query (with a \"candidates\" array)\n"
            "  --csv            one CSV row per candidate, with a header\n"
            "  -h, --help       this text\n\n"
@@ -117,10 +122,11 @@ int cmd_query(int argc, char **argv)
                                          {"threads", required_argument, 0, 't'},
                                          {"json", no_argument, 0, 'j'},
                                          {"csv", no_argument, 0, 'c'},
+                                         {"mpi", no_argument, 0, 'M'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     long top = 10, shortlist = 0, threads = 0;
-    int json = 0, csv = 0, stage1_only = 0, exclude_self = 0, c;
+    int json = 0, csv = 0, stage1_only = 0, exclude_self = 0, mpi = 0, c;
     const char *kind_opt = NULL, *kind = IM_KIND_CARTRIDGE;
     int bullet = 0;
     char *e;
@@ -148,6 +154,7 @@ int cmd_query(int argc, char **argv)
         case 'x': exclude_self = 1; break;
         case 'j': json = 1; break;
         case 'c': csv = 1; break;
+        case 'M': mpi = 1; break;
         case 'h': help(); return EXIT_OK;
         default: return cli_usage_error("unknown option");
         }
@@ -157,6 +164,9 @@ int cmd_query(int argc, char **argv)
     const char *path = argv[optind];
     char **qpath = argv + optind + 1;
     size_t nq = (size_t)(argc - optind - 1);
+    query_shard sh; /* --mpi: this rank's slab of rows (query_mpi.c) */
+    int mrc = qs_begin(&sh, mpi);
+    if (mrc != EXIT_OK) return mrc;
 
     ibex_diag d;
     memset(&d, 0, sizeof d);
@@ -256,30 +266,36 @@ int cmd_query(int argc, char **argv)
     }
     dim = ibex_pca_dim_out(m.pca);
     if ((st = im_read_rows(lib, N, &ri, &d)) != IBEX_OK) goto fail;
-    rows = malloc((n * dim + 1) * sizeof *rows);
-    map = malloc((n + 1) * sizeof *map);
+    size_t row0, row1; /* this rank's rows (all of them without --mpi), nr of them indexed */
+    qs_rows(&sh, N, &row0, &row1);
+    size_t nr = (row1 < n ? row1 : n) > row0 ? (row1 < n ? row1 : n) - row0 : 0;
+    rows = malloc((nr * dim + 1) * sizeof *rows);
+    map = malloc((nr + 1) * sizeof *map);
     if (!rows || !map) {
         st = IBEX_ERR_NOMEM;
         goto fail;
     }
-    if (n && (st = ibex_library_index_read(lib, 0, n, rows, &d)) != IBEX_OK) goto fail;
+    if (nr && (st = ibex_library_index_read(lib, row0, nr, rows, &d)) != IBEX_OK) goto fail;
     /* In-memory index: indexed (unit, non-zero) rows of the query's kind. */
     size_t pending = 0;
-    for (size_t r = 0; r < N; r++) {
+    for (size_t r = row0; r < row1; r++) {
         if (strcmp(ri[r].kind, kind)) continue;
         if (r >= n) {
             pending++;
             continue;
         }
         double s2 = 0;
-        for (size_t j = 0; j < dim; j++) s2 += (double)rows[r * dim + j] * rows[r * dim + j];
+        for (size_t j = 0; j < dim; j++) s2 += (double)rows[(r - row0) * dim + j] * rows[(r - row0) * dim + j];
         if (!(s2 > 0.25) || !isfinite(s2)) {
             pending++;
             continue;
         }
-        if (nix != r) memmove(rows + nix * dim, rows + r * dim, dim * sizeof *rows);
+        if (nix != r - row0) memmove(rows + nix * dim, rows + (r - row0) * dim, dim * sizeof *rows);
         map[nix++] = r;
     }
+    /* nix and pending become the totals over the ranks; this rank's rows start at 'first'. */
+    size_t nix_here = nix, first = 0;
+    if ((rc = qs_counts(&sh, &nix, &pending, &first)) != EXIT_OK) goto out;
     if (!nix) {
         cli_error("%s: no indexed %s specimens; run 'ibex index %s' first", path, kind, path);
         rc = EXIT_REFUSED;
@@ -288,7 +304,8 @@ int cmd_query(int argc, char **argv)
     if (pending && !json && !csv)
         fprintf(stderr, "%s: warning: %zu %s specimens are not indexed (run 'ibex index %s')\n", cli_prog,
                 pending, kind, path);
-    if ((st = ibex_index_create(dim, &ix)) != IBEX_OK || (st = ibex_index_add(ix, rows, nix)) != IBEX_OK) goto fail;
+    if ((st = ibex_index_create(dim, &ix)) != IBEX_OK || (st = ibex_index_add(ix, rows, nix_here)) != IBEX_OK)
+        goto fail;
 
     K = shortlist ? (size_t)shortlist : (nix + 99) / 100 > 50 ? (nix + 99) / 100 : 50;
     for (size_t i = 0; i < nq; i++) {
@@ -330,14 +347,15 @@ int cmd_query(int argc, char **argv)
         }
     }
     ibex_pca_project(m.pca, raw, nq, q);
-    if (nq == 1) {
-        st = ibex_index_query(ix, q, Kq, hits, &nh[0]);
-    } else {
+    {
+        /* One SGEMV (SGEMM for a batch); with --mpi over this rank's part of the index. */
         size_t nb = 0;
-        st = ibex_index_query_batch(ix, q, nq, Kq, hits, &nb);
+        st = ibex_index_query_part(ix, q, nq, Kq, first, nix, hits, &nb);
         for (size_t i = 0; i < nq; i++) nh[i] = nb < Kq ? nb : Kq;
     }
     if (st != IBEX_OK) goto fail;
+    /* Hits -> library rows; with --mpi, the ranks' lists merged into the global top Kq. */
+    if ((rc = qs_shortlist(&sh, hits, nh, nq, Kq, map, first)) != EXIT_OK) goto out;
     size_t *nc = calloc(nq, sizeof *nc);
     if (!nc) {
         st = IBEX_ERR_NOMEM;
@@ -345,7 +363,7 @@ int cmd_query(int argc, char **argv)
     }
     for (size_t i = 0; i < nq; i++) {
         for (size_t h = 0; h < nh[i] && nc[i] < K; h++) {
-            size_t r = map[hits[i * Kq + h].row];
+            size_t r = hits[i * Kq + h].row;
             if (has_self[i] && r == self_row[i]) continue;
             cand *cd = &cands[i * Kq + nc[i]++];
             cd->row = r;
@@ -378,7 +396,8 @@ int cmd_query(int argc, char **argv)
         }
         for (size_t i = 0; i < nq; i++)
             for (size_t h = 0; h < nc[i]; h++)
-                if (!need[cands[i * Kq + h].row]++) ulist[nu++] = cands[i * Kq + h].row;
+                if (qs_owns(&sh, cands[i * Kq + h].row) && !need[cands[i * Kq + h].row]++)
+                    ulist[nu++] = cands[i * Kq + h].row;
         int nthreads = threads ? (int)threads : omp_get_max_threads();
         char (*perr)[200] = calloc(N ? N : 1, sizeof *perr);
         int qfail = 0;
@@ -413,13 +432,14 @@ int cmd_query(int argc, char **argv)
             goto out;
         }
         size_t npairs = 0;
-        for (size_t i = 0; i < nq; i++) npairs += nc[i];
+        for (size_t i = 0; i < nq; i++)
+            for (size_t h = 0; h < nc[i]; h++) npairs += qs_owns(&sh, cands[i * Kq + h].row);
         size_t done = 0;
         int progress = cli_isatty_err() && !json && !csv;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
         for (size_t k = 0; k < nq * Kq; k++) {
             size_t i = k / Kq, h = k % Kq;
-            if (h >= nc[i]) continue;
+            if (h >= nc[i] || !qs_owns(&sh, cands[k].row)) continue; /* --mpi: another rank's */
             cand *cd = &cands[k];
             if (bullet && !csig[cd->row]) {
                 snprintf(cd->err, sizeof cd->err, "%.150s", perr && perr[cd->row][0] ? perr[cd->row] : "no signature");
@@ -469,6 +489,11 @@ int cmd_query(int argc, char **argv)
         free(need);
         free(ulist);
         free(perr);
+    }
+    /* --mpi: rank 0 collects the other ranks' stage-2 results and prints. */
+    if ((rc = qs_gather(&sh, cands, sizeof *cands, offsetof(cand, row), nc, nq, Kq)) != EXIT_OK || !qs_root(&sh)) {
+        free(nc);
+        goto out;
     }
     t2 = now_s();
 
@@ -591,5 +616,5 @@ out:
     im_clear(&m);
     im_free_rows(ri, N);
     if (lib) ibex_library_close(lib, NULL);
-    return rc;
+    return qs_end(&sh, rc);
 }

@@ -151,11 +151,25 @@ static int hit_cmp(const void *a, const void *b)
 
 /* ---- queries ------------------------------------------------------------------------ */
 
-ibex_status ibex_index_query_batch(const ibex_index *ix, const float *q, size_t nq, size_t k,
-                                   ibex_hit *hits, size_t *n_hits)
+/* Padded copy of global block [r0, r0 + c) for a part that holds only some of its rows:
+ * the part's rows at their global places, zero rows elsewhere, so the BLAS call sees the
+ * same shape (and scores each row with the same code path) as over the whole index. */
+static float *pad_block(const ibex_index *ix, size_t first, size_t r0, size_t c)
+{
+    size_t d = ix->d, a = r0 > first ? r0 : first, e = r0 + c < first + ix->n ? r0 + c : first + ix->n;
+    float *p = aligned_alloc(64, (c * d * sizeof(float) + 63) / 64 * 64);
+    if (!p) return NULL;
+    memset(p, 0, c * d * sizeof(float));
+    memcpy(p + (a - r0) * d, ix->rows + (a - first) * d, (e - a) * d * sizeof(float));
+    return p;
+}
+
+ibex_status ibex_index_query_part(const ibex_index *ix, const float *q, size_t nq, size_t k, size_t first,
+                                  size_t total, ibex_hit *hits, size_t *n_hits)
 {
     if (!ix || !n_hits || (nq && (!q || (k && !hits)))) return IBEX_ERR_ARG;
     size_t d = ix->d, N = ix->n;
+    if (first > total || N > total - first) return IBEX_ERR_ARG;
     for (size_t i = 0; i < nq * d; i++)
         if (!isfinite(q[i])) return IBEX_ERR_ARG;
     size_t kk = k < N ? k : N;
@@ -165,9 +179,6 @@ ibex_status ibex_index_query_batch(const ibex_index *ix, const float *q, size_t 
     }
     /* Heaps take threads x nq x kk hits: keep nq x kk under 2^26 (1 GiB per thread). */
     if (nq > (size_t)1 << 20 || kk > (size_t)1 << 24 || nq * kk > (size_t)1 << 26) return IBEX_ERR_LIMIT;
-    /* Threads only when each gets at least MIN_BLOCKS blocks: below that, waking a second
-     * thread costs more than it saves (and on a loaded machine a sleeping thread can
-     * cost a whole scheduler slice). */
     /* Batch blocks shrink so the nq x rows score tile stays near 256 KiB (in L2 with the
      * block of rows); the block size depends only on nq, never on the thread count. */
     size_t bs = BLOCK;
@@ -176,18 +187,40 @@ ibex_status ibex_index_query_batch(const ibex_index *ix, const float *q, size_t 
         if (bs < 256) bs = 256;
         if (bs > BLOCK) bs = BLOCK;
     }
+    /* Blocks are laid out over the global rows [0, total); this part scans blocks b0..b1. */
+    size_t b0 = first / bs, b1 = (first + N - 1) / bs, nblk = b1 - b0 + 1;
+    /* The first and last blocks may hold rows of other parts: score padded copies. */
+    float *pad[2] = {NULL, NULL};
+    for (int e = 0; e < 2; e++) {
+        size_t b = e ? b1 : b0, r0 = b * bs, c = total - r0 < bs ? total - r0 : bs;
+        if ((e && b1 == b0) || (r0 >= first && r0 + c <= first + N)) continue;
+        if (!(pad[e] = pad_block(ix, first, r0, c))) {
+            free(pad[0]);
+            return IBEX_ERR_NOMEM;
+        }
+    }
+    /* Threads only when each gets at least MIN_BLOCKS blocks: below that, waking a second
+     * thread costs more than it saves (and on a loaded machine a sleeping thread can
+     * cost a whole scheduler slice). */
     int T = omp_get_max_threads();
-    size_t nblk = (N + bs - 1) / bs;
     if ((size_t)T > nblk / MIN_BLOCKS) T = (int)(nblk / MIN_BLOCKS);
     if (T < 1) T = 1;
     /* Per thread: nq heaps of kk hits, their sizes, and a BLOCK x nq score buffer. */
     ibex_hit *heaps = malloc((size_t)T * nq * kk * sizeof *heaps);
     size_t *hn = calloc((size_t)T * nq, sizeof *hn);
     float *sc = malloc((size_t)T * bs * nq * sizeof *sc);
-    if (!heaps || !hn || !sc) {
+    /* The whole index's blocks start 64-byte aligned; when this part's do not (first * d
+     * not a multiple of 16 floats), each block is scored from an aligned copy, since a
+     * kernel may take another path for unaligned rows. */
+    int realign = (first * d) % 16 != 0;
+    float *cp = realign ? aligned_alloc(64, (size_t)T * bs * d * sizeof(float)) : NULL;
+    if (!heaps || !hn || !sc || (realign && !cp)) {
         free(heaps);
         free(hn);
         free(sc);
+        free(cp);
+        free(pad[0]);
+        free(pad[1]);
         return IBEX_ERR_NOMEM;
     }
 #pragma omp parallel num_threads(T)
@@ -201,22 +234,32 @@ ibex_status ibex_index_query_batch(const ibex_index *ix, const float *q, size_t 
         size_t *Hn = hn + (size_t)t * nq;
         float *S = sc + (size_t)t * bs * nq;
 #pragma omp for schedule(static)
-        for (size_t b = 0; b < nblk; b++) {
-            size_t r0 = b * bs, c = N - r0 < bs ? N - r0 : bs;
-            const float *A = ix->rows + r0 * d;
+        for (size_t b = b0; b <= b1; b++) {
+            size_t r0 = b * bs, c = total - r0 < bs ? total - r0 : bs;
+            /* Scores kept: the part's rows [a, e) of this block. */
+            size_t a = r0 > first ? r0 : first, e = r0 + c < first + N ? r0 + c : first + N;
+            const float *A = b == b0 && pad[0] ? pad[0] : b == b1 && pad[1] ? pad[1] : ix->rows + (r0 - first) * d;
+            if (cp && A != pad[0] && A != pad[1]) {
+                float *C = cp + (size_t)t * bs * d;
+                memcpy(C, A, c * d * sizeof *C);
+                A = C;
+            }
             if (nq == 1) {
                 cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)c, (int)d, 1.0f, A, (int)d, q, 1,
                             0.0f, S, 1);
-                heap_scan(H, Hn, kk, r0, S, c);
+                heap_scan(H, Hn, kk, a, S + (a - r0), e - a);
             } else {
                 /* S (nq x c) = Q (nq x d) A^T: each query's scores are contiguous. */
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)c, (int)d,
                             1.0f, q, (int)d, A, (int)d, 0.0f, S, (int)c);
                 for (size_t j = 0; j < nq; j++)
-                    heap_scan(H + j * kk, Hn + j, kk, r0, S + j * c, c);
+                    heap_scan(H + j * kk, Hn + j, kk, a, S + j * c + (a - r0), e - a);
             }
         }
     }
+    free(pad[0]);
+    free(pad[1]);
+    free(cp);
     /* Merge the per-thread heaps under the total order. */
     ibex_hit *all = malloc((size_t)T * kk * sizeof *all);
     if (!all) {
@@ -240,6 +283,12 @@ ibex_status ibex_index_query_batch(const ibex_index *ix, const float *q, size_t 
     free(sc);
     *n_hits = kk;
     return IBEX_OK;
+}
+
+ibex_status ibex_index_query_batch(const ibex_index *ix, const float *q, size_t nq, size_t k,
+                                   ibex_hit *hits, size_t *n_hits)
+{
+    return ibex_index_query_part(ix, q, nq, k, 0, ix ? ix->n : 0, hits, n_hits);
 }
 
 ibex_status ibex_index_query(const ibex_index *ix, const float *q, size_t k, ibex_hit *hits,

@@ -156,6 +156,14 @@ ibex_status ibex_index_query(const ibex_index *ix, const float *q, size_t k, ibe
 /* nq queries (row-major nq x d) scored with SGEMM; hits[i*k ..] holds query i's list. */
 ibex_status ibex_index_query_batch(const ibex_index *ix, const float *q, size_t nq, size_t k,
                                    ibex_hit *hits, size_t *n_hits);
+/* One part of an index split across processes (docs/sharding.md): ix holds the rows
+ * [first, first + count) of a whole index of `total` rows, and each row is scored with the
+ * same BLAS call shape as ibex_index_query_batch over the whole would use, so the scores
+ * are bitwise the same (a row's float sum depends on its place in the block). Hit rows are
+ * global (first + local row); merging the parts' lists under (score descending, row
+ * ascending) gives the whole index's list. Refuses first + count > total (IBEX_ERR_ARG). */
+ibex_status ibex_index_query_part(const ibex_index *ix, const float *q, size_t nq, size_t k, size_t first,
+                                  size_t total, ibex_hit *hits, size_t *n_hits);
 
 #ifdef __cplusplus
 }
