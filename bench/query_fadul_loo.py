@@ -8,8 +8,10 @@ same candidates is known. Reports per query the stage-2 rank of the first true m
 firearm_id), whether every mate is in the stage-2 top 5, and the recall of a stage-1
 shortlist of k against the mates that exhaustive stage 2 ranks in its top 5.
 
-Note: the PCA basis is fitted on all 40 casings (the query included); the stage-1 recall
-with a basis that never sees the query is in docs/index.md (test_real_index_fadul).
+Note: the PCA basis is fitted on all 40 casings (the query included) and there are no
+distractors. The issue-7 accuracy protocol (distractors, a basis that never sees the query,
+Hamby lands too) is bench/query_loo.py; this script stays for the ./run demo queries
+(--quick, test real_query_fadul).
 
 usage: query_fadul_loo.py IBEX [DATA_DIR] [--work DIR] [--json-in FILE] [--threads N]
                           [--quick] [--check] [--shortlist K]
