@@ -34,11 +34,14 @@ Stage 2 (--stage2), after a stage-1-only 'ibex query' that ranks the whole libra
 
 usage: query_loo.py IBEX [DATA_DIR] [--set fadul|hamby44|hamby252] [--distractors N]
                     [--basis others|distractors] [--stage2 exhaustive|shortlist|ref] [--ref FILE]
-                    [--shortlist K] [--stage1-only] [--reuse] [--work DIR] [--threads N] [--check] [--json-out FILE]
+                    [--shortlist K] [--queries A,B] [--quick] [--stage1-only] [--reuse] [--work DIR] [--threads N] [--check] [--json-out FILE]
 --stage1-only: with --stage2 ref, skip the ibex compare runs (stage-2 ranks then cover only
 the set's own scans in the shortlist; the stage-1 figures are complete).
 --reuse: take the 'ibex query' results saved in WORK by an earlier run with the same
 --basis and --stage2 (to add the stage-2 pairs or re-read a finished reference file).
+--queries A,B: query only these files of the set (base names; the library is unchanged).
+--quick: the ./run demo check (test real_query_fadul): Fadul_F and Fadul_K against the 40
+casings alone (no distractors; the basis is fitted on all 40, the query included), shortlist 8.
 --shortlist K: stage-1 shortlist (default: that of 'ibex query', max(50, 1% of N)).
 --check: exit 1 unless the targets hold (first mate at rank 1 for all but one query with a
 mate, every mate in the top 5, stage-1 recall >= 0.99). Exit 77 without the real data.
@@ -194,12 +197,12 @@ def main():
     args = sys.argv[1:]
     opts, pos, i = {}, [], 0
     valued = ("--set", "--distractors", "--basis", "--stage2", "--ref", "--shortlist", "--work", "--threads",
-              "--json-out")
+              "--json-out", "--queries")
     while i < len(args):
         if args[i] in valued:
             opts[args[i]] = args[i + 1]
             i += 2
-        elif args[i] in ("--check", "--stage1-only", "--reuse"):
+        elif args[i] in ("--check", "--stage1-only", "--reuse", "--quick"):
             opts[args[i]] = True
             i += 1
         elif args[i] in ("-h", "--help"):
@@ -217,6 +220,9 @@ def main():
     if not os.path.isfile(man):
         print("skip: real data not found (%s)" % man)
         return 77
+    if "--quick" in opts:  # the ./run demo queries: Fadul F and K, the 40 casings alone, shortlist 8
+        opts.update({"--set": "fadul", "--distractors": "0", "--basis": "distractors", "--shortlist": "8"})
+        opts.setdefault("--queries", "Fadul_F.x3p,Fadul_K.x3p")
     setname = opts.get("--set", "fadul")
     if setname not in SETS:
         print("query_loo.py: unknown set %s (fadul, hamby44, hamby252)" % setname)
@@ -242,6 +248,8 @@ def main():
     head, rows = read_manifest(man)
     members = [(l, r) for l, r in rows if r["set"] == setname and r["kind"] == kind]
     qfiles = [os.path.join(data, r["relative_path"]) for _, r in members]
+    qsel = set(opts["--queries"].split(",")) if "--queries" in opts else None
+    qidx = [i for i, q in enumerate(qfiles) if qsel is None or os.path.basename(q) in qsel]
     key_of = {r["specimen_id"]: r["same_source_key"] for _, r in members}
     drows, dman = make_distractors(ibex, work, kind, spacing, size, nd) if nd > 0 else ([], None)
     dpath = {"%s:%s" % (r["set"], r["specimen_id"]): os.path.join(work, "distractors", r["relative_path"])
@@ -276,10 +284,12 @@ def main():
         if dman and ix["refit"]:
             print("query_loo.py: 'ibex index' refitted the basis with the set in it; use more distractors")
             return 1
-        print("basis fitted on %d distractors only" % (fit["kinds"][kind]["pca_fit_count"] if dman else 0))
-        results = lookup(ibex, lib, qfiles, kind, n_lib, K, stage2, True, threads)
+        print("basis fitted on %d distractors only" % fit["kinds"][kind]["pca_fit_count"] if dman else
+              "no distractors: basis fitted on the whole set, the queries included")
+        results = lookup(ibex, lib, [qfiles[i] for i in qidx], kind, n_lib, K, stage2, True, threads)
     else:
-        for qi, (ql, qr) in enumerate(members):
+        for qi in qidx:
+            ql, qr = members[qi]
             lib = os.path.join(work, "lib_q.h5")
             if os.path.exists(lib):
                 os.remove(lib)
@@ -290,7 +300,7 @@ def main():
             ix = index(ibex, lib)
             results += lookup(ibex, lib, [qfiles[qi]], kind, n_lib, K, stage2, False, threads)
             os.remove(lib)
-            print("  %d/%d %s (%.0f s)" % (qi + 1, len(members), qr["specimen_id"], time.time() - t0), flush=True)
+            print("  %d/%d %s (%.0f s)" % (len(results), len(qidx), qr["specimen_id"], time.time() - t0), flush=True)
 
     if not ("--reuse" in opts and os.path.exists(saved)):
         with open(saved, "w") as f:
@@ -385,8 +395,9 @@ def main():
     print("first true mate at rank 1: %d/%d; every mate in the top 5: %d/%d (queries with a mate); "
           "worst stage-1 mate rank %d of %d" % (tot["rank1"], n, tot["all_top5"], n, tot["worst_s1"], n_lib))
     for k in ks:
-        print("stage-1 top-%d: recall %d/%d of the mates exhaustive stage 2 ranks in its top 5, %d/%d of all mates" %
-              (k, tot["S_hit"][k], tot["S"], tot["mates_hit"][k], tot["mates"]))
+        print("stage-1 top-%d: recall %d/%d of the mates %s, %d/%d of all mates" %
+              (k, tot["S_hit"][k], tot["S"], "(no exhaustive stage 2: all)" if stage2 == "shortlist" else
+               "exhaustive stage 2 ranks in its top 5", tot["mates_hit"][k], tot["mates"]))
     print("stage 2 on the shortlist: lowest mate score %.3f, highest non-mate score %.3f" % (worst_mate, best_nonmate))
     if tot.get("unscored"):
         print("NOTE: %d shortlisted candidates have no stage-2 score (run again with --reuse to finish); "
@@ -397,7 +408,8 @@ def main():
             json.dump(summary, f, indent=1)
     if "--check" in opts:
         rec = summary["stage1_recall_of_exhaustive_top5"][str(K)]
-        if tot["rank1"] < n - 1 or tot["all_top5"] < n or (rec is not None and rec < 0.99):
+        # the rule: a true mate at rank 1 for at least 39 of 40 (all of a small set)
+        if tot["rank1"] < n - n // 40 or tot["all_top5"] < n or (rec is not None and rec < 0.99):
             print("FAIL: targets not met")
             return 1
     return 0
