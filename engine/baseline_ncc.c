@@ -309,10 +309,11 @@ static void work_free(work *w)
     free(w->bm);
 }
 
-/* Best NCC of b rotated by each of the angles (degrees) against a, at one level. */
+/* Best NCC of b rotated by each of the angles (degrees) against a, at one level; per_angle
+ * (optional) gets each angle's best NCC. */
 static ibex_status search(const level *a, const level *b, const double *angles, size_t n_angles,
                           double *best, double *best_angle, long *bsx, long *bsy, double *bov,
-                          ibex_diag *diag)
+                          double *per_angle, ibex_diag *diag)
 {
     work w;
     memset(&w, 0, sizeof w);
@@ -349,38 +350,24 @@ static ibex_status search(const level *a, const level *b, const double *angles, 
         long sx = 0, sy = 0;
         double ov = 0;
         double r = ncc_at(&w, a, b, angles[k] * deg, 0, &sx, &sy, &ov);
+        if (per_angle) per_angle[k] = r;
         if (r > *best) *best = r, *best_angle = angles[k], *bsx = sx, *bsy = sy, *bov = ov;
     }
     work_free(&w);
     return IBEX_OK;
 }
 
-ibex_status ibex__ncc_compare(const ibex__ncc_prep *pa, const ibex__ncc_prep *pb,
-                              ibex__ncc_result *res, ibex_diag *diag)
+/* Refine a coarse angle at the fine level, in FINE_STEP steps over +-COARSE_STEP/2. */
+static ibex_status refine(const level *a, const level *b, double centre, ibex__ncc_result *res,
+                          ibex_diag *diag)
 {
-    if (!pa || !pb || !res) return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "missing argument");
-    const level *a = &pa->lv[1], *b = &pb->lv[1];
-    if (fabs(a->spacing - b->spacing) > 0.05 * a->spacing)
-        return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1,
-                          "spacings differ after downsampling (%.3g vs %.3g um)",
-                          a->spacing * 1e6, b->spacing * 1e6);
-    /* Full turn on the coarse level, then the fine level around its best angle. */
-    double angles[64], best, best_angle = 0, ov = 0;
+    double angles[16], best, best_angle = centre, ov = 0;
     long sx = 0, sy = 0;
     size_t n = 0;
-    for (double t = 0; t < 360 - 1e-9 && n < 64; t += COARSE_STEP) angles[n++] = t;
-    ibex_status st = search(&pa->lv[0], &pb->lv[0], angles, n, &best, &best_angle, &sx, &sy, &ov, diag);
-    if (st) return st;
-    if (best < -1) /* no rotation gave enough overlap */
-        return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1,
-                          "surfaces never overlap by %.0f%% of the smaller valid area",
-                          MIN_OVERLAP * 100);
-    double centre = best_angle;
-    n = 0;
     for (double t = centre - COARSE_STEP / 2 + FINE_STEP; t < centre + COARSE_STEP / 2 - 1e-9;
          t += FINE_STEP)
         angles[n++] = t;
-    st = search(a, b, angles, n, &best, &best_angle, &sx, &sy, &ov, diag);
+    ibex_status st = search(a, b, angles, n, &best, &best_angle, &sx, &sy, &ov, NULL, diag);
     if (st) return st;
     if (best < -1)
         return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1,
@@ -393,4 +380,58 @@ ibex_status ibex__ncc_compare(const ibex__ncc_prep *pa, const ibex__ncc_prep *pb
     res->shift_y = (double)sy * a->spacing;
     res->overlap = ov;
     return IBEX_OK;
+}
+
+ibex_status ibex__ncc_candidates(const ibex__ncc_prep *pa, const ibex__ncc_prep *pb, size_t k,
+                                 double min_sep, ibex__ncc_result *res, size_t *n_out,
+                                 ibex_diag *diag)
+{
+    if (!pa || !pb || !res || !n_out || k == 0)
+        return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "missing argument");
+    const level *a = &pa->lv[1], *b = &pb->lv[1];
+    if (fabs(a->spacing - b->spacing) > 0.05 * a->spacing)
+        return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1,
+                          "spacings differ after downsampling (%.3g vs %.3g um)",
+                          a->spacing * 1e6, b->spacing * 1e6);
+    /* Full turn on the coarse level, then the fine level around the chosen angles. */
+    double angles[64], per[64], best, best_angle = 0, ov = 0;
+    long sx = 0, sy = 0;
+    size_t n = 0;
+    for (double t = 0; t < 360 - 1e-9 && n < 64; t += COARSE_STEP) angles[n++] = t;
+    ibex_status st = search(&pa->lv[0], &pb->lv[0], angles, n, &best, &best_angle, &sx, &sy, &ov,
+                            per, diag);
+    if (st) return st;
+    if (best < -1) /* no rotation gave enough overlap */
+        return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1,
+                          "surfaces never overlap by %.0f%% of the smaller valid area",
+                          MIN_OVERLAP * 100);
+    /* Greedy: the best coarse angle, then the best one at least min_sep (circularly) from
+     * every angle taken, and so on; ties go to the smaller angle, as in search. */
+    size_t taken[64], nt = 0;
+    while (nt < k) {
+        size_t pick = n;
+        for (size_t i = 0; i < n; i++) {
+            if (per[i] < -1) continue;
+            int ok = 1;
+            for (size_t j = 0; j < nt && ok; j++) {
+                double dd = fabs(angles[i] - angles[taken[j]]);
+                ok = fmin(dd, 360 - dd) >= min_sep - 1e-9;
+            }
+            if (ok && (pick == n || per[i] > per[pick])) pick = i;
+        }
+        if (pick == n) break;
+        taken[nt++] = pick;
+    }
+    for (size_t j = 0; j < nt; j++)
+        if ((st = refine(a, b, angles[taken[j]], &res[j], diag))) return st;
+    *n_out = nt;
+    return IBEX_OK;
+}
+
+ibex_status ibex__ncc_compare(const ibex__ncc_prep *pa, const ibex__ncc_prep *pb,
+                              ibex__ncc_result *res, ibex_diag *diag)
+{
+    if (!res) return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "missing argument");
+    size_t n = 0;
+    return ibex__ncc_candidates(pa, pb, 1, 360, res, &n, diag);
 }
