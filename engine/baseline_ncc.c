@@ -1,11 +1,11 @@
 /* baseline-ncc: masked areal NCC over a rotation grid (method in baseline_internal.h). */
 #include <fftw3.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "baseline_internal.h"
+#include "cmc_internal.h"
 #include "ibex_internal.h"
 
 #define TARGET_SPACING 25e-6   /* fine level; the coarse level is twice that */
@@ -145,41 +145,62 @@ void ibex__ncc_free(ibex__ncc_prep *p)
     free(p);
 }
 
-/* ---- FFT plans: FFTW's planner is not thread-safe, so plans are made under a lock and
- * cached by size; executing a plan on new arrays (fftwf_execute_dft_*) is. ---- */
+/* ---- FFT plans: FFTW's planner is not thread-safe, so plans are made under the engine's
+ * one planner lock (plan.c) and cached by size; executing a plan on new arrays
+ * (fftwf_execute_dft_*) is thread-safe. ---- */
 typedef struct plan_pair {
     size_t nx, ny;
     fftwf_plan fwd, inv;
 } plan_pair;
-static pthread_mutex_t plan_lock = PTHREAD_MUTEX_INITIALIZER;
 static plan_pair plans[16];
 static size_t n_plans;
 
-static const plan_pair *get_plans(size_t nx, size_t ny)
+/* ESTIMATE plans for nx x ny into pp; 0 on success. Call under the planner lock. */
+static int make_plans(size_t nx, size_t ny, plan_pair *pp)
+{
+    size_t nc = ny * (nx / 2 + 1);
+    float *r = fftwf_malloc(nx * ny * sizeof *r);
+    fftwf_complex *c = fftwf_malloc(nc * sizeof *c);
+    int ok = 0;
+    if (r && c) {
+        pp->fwd = fftwf_plan_dft_r2c_2d((int)ny, (int)nx, r, c, FFTW_ESTIMATE);
+        pp->inv = fftwf_plan_dft_c2r_2d((int)ny, (int)nx, c, r, FFTW_ESTIMATE);
+        ok = pp->fwd && pp->inv;
+        if (!ok) {
+            if (pp->fwd) fftwf_destroy_plan(pp->fwd);
+            if (pp->inv) fftwf_destroy_plan(pp->inv);
+        }
+        pp->nx = nx, pp->ny = ny;
+    }
+    fftwf_free(r);
+    fftwf_free(c);
+    return ok ? 0 : -1;
+}
+
+/* Cached plans for nx x ny; once the cache is full (many scan sizes in one process), plans
+ * made into *tmp for this call only, which the caller frees with drop_plans. */
+static const plan_pair *get_plans(size_t nx, size_t ny, plan_pair *tmp)
 {
     const plan_pair *found = NULL;
-    pthread_mutex_lock(&plan_lock);
+    ibex__fftw_lock();
     for (size_t i = 0; i < n_plans && !found; i++)
         if (plans[i].nx == nx && plans[i].ny == ny) found = &plans[i];
     if (!found && n_plans < sizeof plans / sizeof plans[0]) {
-        size_t nc = ny * (nx / 2 + 1);
-        float *r = fftwf_malloc(nx * ny * sizeof *r);
-        fftwf_complex *c = fftwf_malloc(nc * sizeof *c);
-        if (r && c) {
-            plan_pair *pp = &plans[n_plans];
-            pp->fwd = fftwf_plan_dft_r2c_2d((int)ny, (int)nx, r, c, FFTW_ESTIMATE);
-            pp->inv = fftwf_plan_dft_c2r_2d((int)ny, (int)nx, c, r, FFTW_ESTIMATE);
-            if (pp->fwd && pp->inv) {
-                pp->nx = nx, pp->ny = ny;
-                found = pp;
-                n_plans++;
-            }
-        }
-        fftwf_free(r);
-        fftwf_free(c);
+        if (make_plans(nx, ny, &plans[n_plans]) == 0) found = &plans[n_plans++];
+    } else if (!found && make_plans(nx, ny, tmp) == 0) {
+        found = tmp;
     }
-    pthread_mutex_unlock(&plan_lock);
+    ibex__fftw_unlock();
     return found;
+}
+
+static void drop_plans(const plan_pair *pp, plan_pair *tmp)
+{
+    if (pp != tmp) return; /* cached: kept for the process */
+    ibex__fftw_lock();
+    fftwf_destroy_plan(tmp->fwd);
+    fftwf_destroy_plan(tmp->inv);
+    ibex__fftw_unlock();
 }
 
 /* Smallest 2^a 3^b 5^c >= n: sizes FFTW handles fast. */
@@ -321,7 +342,9 @@ static ibex_status search(const level *a, const level *b, const double *angles, 
     w.L = fast_size(a->nx + w.D - 1);
     w.Ly = fast_size(a->ny + w.D - 1);
     w.nc = w.Ly * (w.L / 2 + 1);
-    w.pp = get_plans(w.L, w.Ly);
+    plan_pair tmp;
+    memset(&tmp, 0, sizeof tmp);
+    w.pp = get_plans(w.L, w.Ly, &tmp);
     if (!w.pp) return ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "no FFT plan");
     size_t nr = w.L * w.Ly;
     w.r = fftwf_malloc(nr * sizeof *w.r);
@@ -337,6 +360,7 @@ static ibex_status search(const level *a, const level *b, const double *angles, 
     if (!ok || !w.bz || !w.bm || !a2) {
         free(a2);
         work_free(&w);
+        drop_plans(w.pp, &tmp);
         return ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
     }
     for (size_t i = 0; i < na; i++) a2[i] = a->z[i] * a->z[i];
@@ -354,6 +378,7 @@ static ibex_status search(const level *a, const level *b, const double *angles, 
         if (r > *best) *best = r, *best_angle = angles[k], *bsx = sx, *bsy = sy, *bov = ov;
     }
     work_free(&w);
+    drop_plans(w.pp, &tmp);
     return IBEX_OK;
 }
 
