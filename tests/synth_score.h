@@ -4,8 +4,8 @@
  *               translations, on block-averaged copies of at most SYNTH_SCORE_SIDE points;
  *   bullets:    maximum normalised cross-correlation over lags of high-passed column-mean
  *               signatures of two land scans.
- * Hook: SYNTH_SCORE_CARTRIDGE / SYNTH_SCORE_BULLET name the functions the tests and the
- * bench call, with the signature  double f(const ibex_surface *a, const ibex_surface *b)
+ * Hook: SYNTH_SCORE_CARTRIDGE / SYNTH_SCORE_BULLET name the functions the tests
+ * call, with the signature  double f(const ibex_surface *a, const ibex_surface *b)
  * (higher = more similar). Bullets use IBEX's land comparator (synth_ibex_land_score);
  * cartridges the stand-in NCC (IBEX's CMC with pre-registration is tested in
  * tests/unit/test_prealign.c and calibrated in bench/bench_synth_calib.c). */
