@@ -33,6 +33,7 @@
 
 #include "bench.h"
 #include "ibex/ibex.h"
+#include "ibex/stats.h"
 
 #define FIELD 3.125e-3   /* side of the Fadul scans and of the generator's default field */
 #define T_XY_M 125e-6    /* CMC's translation threshold: 20 points at 6.25 um */
@@ -83,14 +84,11 @@ static double median_of(const double *v, int n)
     return n ? (n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2])) : NAN;
 }
 
-/* Share of (KM, KNM) pairs ordered correctly, ties count half: the ROC area. */
+/* ROC area (Mann-Whitney, ties half) of the harness's statistics (ibex/stats.h). */
 static double auc_of(const dist *d)
 {
-    double w = 0;
-    for (int i = 0; i < d->nkm; i++)
-        for (int j = 0; j < d->nknm; j++)
-            w += d->km[i] > d->knm[j] ? 1.0 : d->km[i] == d->knm[j] ? 0.5 : 0.0;
-    return d->nkm && d->nknm ? w / ((double)d->nkm * d->nknm) : NAN;
+    double a;
+    return ibex_stats_auc(d->km, (size_t)d->nkm, d->knm, (size_t)d->nknm, &a, NULL) ? NAN : a;
 }
 
 static double share_at_least(const double *v, int n, double t)
@@ -276,13 +274,19 @@ static int make_synth_lands(double difficulty, int barrels, int bullets, uint64_
 
 typedef struct summary {
     double km_min, km_med, km_max, km_mean, km_sd, knm_min, knm_med, knm_max, knm_mean, knm_sd;
-    double dprime, auc, tpr, fpr;  /* tpr / fpr: shares at or above the threshold */
+    double dprime, auc, auc_lo, auc_hi, tpr, fpr; /* tpr / fpr: shares at or above the
+                                                     threshold; AUC with a 95% bootstrap CI */
 } summary;
 
 static summary summarise(dist *d, double threshold)
 {
     summary s;
     s.auc = auc_of(d);
+    ibex_auc_ci_opts co;
+    ibex_auc_ci_opts_init(&co);
+    if (ibex_stats_auc_ci(d->km, (size_t)d->nkm, d->knm, (size_t)d->nknm, &co, &s.auc_lo,
+                          &s.auc_hi, NULL))
+        s.auc_lo = s.auc_hi = NAN;
     qsort(d->km, (size_t)d->nkm, sizeof(double), cmp_d);
     qsort(d->knm, (size_t)d->nknm, sizeof(double), cmp_d);
     s.km_min = d->nkm ? d->km[0] : NAN;
@@ -312,10 +316,11 @@ static json_t *summary_json(const dist *d, const summary *s, double spacing)
     json_object_set_new(o, "n_knm", json_integer(d->nknm));
     const double v[] = {s->km_min, s->km_med, s->km_max, s->km_mean, s->km_sd, s->knm_min,
                         s->knm_med, s->knm_max, s->knm_mean, s->knm_sd, s->dprime, s->auc,
-                        s->tpr, s->fpr, d->seconds};
+                        s->auc_lo, s->auc_hi, s->tpr, s->fpr, d->seconds};
     const char *k[] = {"km_min", "km_median", "km_max", "km_mean", "km_sd", "knm_min",
                        "knm_median", "knm_max", "knm_mean", "knm_sd", "d_prime", "auc",
-                       "km_at_or_above_threshold", "knm_at_or_above_threshold", "seconds"};
+                       "auc_ci95_lo", "auc_ci95_hi", "km_at_or_above_threshold",
+                       "knm_at_or_above_threshold", "seconds"};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
         json_object_set_new(o, k[i], isfinite(v[i]) ? json_real(v[i]) : json_null());
     return o;
@@ -373,7 +378,7 @@ static void print_row(const dist *d, const summary *s, const char *fmt_v)
     snprintf(f3, sizeof f3, "%s..%s (%s)", fmt_v, fmt_v, fmt_v);
     snprintf(km, sizeof km, f3, s->km_min, s->km_max, s->km_med);
     snprintf(knm, sizeof knm, f3, s->knm_min, s->knm_max, s->knm_med);
-    printf("%-20s %4d %4d  %-19s %6.2f  %-19s %6.2f  %6.2f %6.3f  %5.2f %5.2f %6.0f\n", d->name,
+    printf("%-24s %4d %4d  %-19s %6.2f  %-19s %6.2f  %6.2f %6.3f  %5.2f %5.2f %6.0f\n", d->name,
            d->nkm, d->nknm, km, s->km_mean, knm, s->knm_mean, s->dprime, s->auc, s->tpr, s->fpr,
            d->seconds);
 }
@@ -508,7 +513,7 @@ int main(int argc, char **argv)
     printf("cartridges: CMC count after full-circle pre-registration, at %.3g um (t_xy %.3g "
            "points = 125 um); tpr/fpr: share at CMC >= %u\n",
            spacing * 1e6, co.t_xy, co.id_threshold);
-    printf("%-20s %4s %4s  %-19s %6s  %-19s %6s  %6s %6s  %5s %5s %6s\n", "set", "KM", "KNM",
+    printf("%-24s %4s %4s  %-19s %6s  %-19s %6s  %6s %6s  %5s %5s %6s\n", "set", "KM", "KNM",
            "KM min..max (med)", "mean", "KNM min..max (med)", "mean", "d'", "AUC", "tpr", "fpr",
            "sec");
     json_t *all = json_array();
