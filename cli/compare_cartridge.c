@@ -307,6 +307,7 @@ int compare_cartridge_main(int argc, char **argv)
         json_object_set_new(o, "registration", reg);
         if (prealign) {
             json_t *x = json_object();
+            json_object_set_new(x, "found", json_boolean(pre.found));
             json_object_set_new(x, "theta_found_deg", json_real(pre.theta_found));
             json_object_set_new(x, "theta_applied_deg", json_real(pre.theta));
             json_object_set_new(x, "ncc", json_real(pre.ncc));
@@ -350,7 +351,10 @@ int compare_cartridge_main(int argc, char **argv)
         printf("High-CMC (Tong):         A->B %u%s  B->A %u%s  => %u\n", r->dir[0].cmc_high,
                r->dir[0].high_pass ? "" : " (theta test failed)", r->dir[1].cmc_high,
                r->dir[1].high_pass ? "" : " (theta test failed)", r->cmc_high);
-        if (prealign)
+        if (prealign && !pre.found)
+            printf("prealign:                no rotation found (too few valid points or no "
+                   "overlap); B compared untouched\n");
+        else if (prealign)
             printf("prealign:                found %g deg (whole-surface NCC %.3f), B turned by "
                    "%g deg before CMC, %.0f ms\n", pre.theta_found, pre.ncc, pre.theta,
                    1e3 * pre.seconds);

@@ -73,6 +73,7 @@ ibex_status ibex_prealign_run(const ibex_surface *a, const ibex_surface *b,
     for (size_t i = 1; i < nc; i++)
         if (c[i].ncc > r.ncc) r = c[i];
     ibex_prealign_result res;
+    res.found = 1;
     res.theta_found = wrap(r.angle_deg);
     res.theta = fabs(res.theta_found) <= o->snap_deg ? 0 : res.theta_found;
     res.ncc = r.ncc;
@@ -90,7 +91,10 @@ ibex_status ibex_cmc_plan_run_prealigned(const ibex_cmc_plan *p, const ibex_surf
     if (!p || !out) return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "no plan or output");
     ibex_prealign_result pr;
     ibex_status st = ibex_prealign_run(a, b, o, &pr, diag);
-    if (st) return st;
+    if (st == IBEX_ERR_FORMAT || st == IBEX_ERR_UNSUPPORTED)
+        memset(&pr, 0, sizeof pr); /* nothing to search on: CMC judges the surfaces as they are */
+    else if (st)
+        return st;
     if (pr.theta == 0) {
         st = ibex_cmc_plan_run(p, a, b, out, diag);
         if (!st && pre) *pre = pr;

@@ -28,6 +28,8 @@ typedef struct ibex_prealign_opts {
 } ibex_prealign_opts;
 
 typedef struct ibex_prealign_result {
+    int found;           /* 1; 0 only from ibex_cmc_plan_run_prealigned when the search had
+                            too few valid points or no overlap (all other fields 0) */
     double theta_found;  /* degrees in (-180, 180]: rotation of B onto A (CMC's convention) */
     double theta;        /* the rotation applied to B before CMC: theta_found or 0 (snap) */
     double ncc;          /* masked NCC of the whole surfaces at theta_found, in [-1, 1] */
@@ -45,7 +47,9 @@ ibex_status ibex_prealign_run(const ibex_surface *a, const ibex_surface *b,
                               ibex_diag *diag);
 
 /* ibex_cmc_plan_run after pre-registration: b is turned by theta0 (bilinear, about its
- * centre, as CMC turns it) and CMC runs on (a, turned b). Every rotation in the result is
+ * centre, as CMC turns it) and CMC runs on (a, turned b). When the search cannot run (too
+ * few valid points, no overlap) b is compared untouched, so CMC gives its own verdict
+ * (usually "unsuitable") rather than an error; pre->found then is 0. Every rotation in the result is
  * then expressed for the original b: theta, dir[0].theta and direction-0 cell thetas are
  * theta0 + CMC's (wrapped to (-180, 180]); direction 1 (B's cells found in A turned by t)
  * reports t - theta0. The direction-1 cell rectangles lie on b turned by theta0. With

@@ -256,8 +256,19 @@ static void test_bad_input(void)
     CHECK(ibex_prealign_run(NULL, a, NULL, &r, &d) == IBEX_ERR_ARG);
     CHECK(memcmp(&r, &before, sizeof r) == 0); /* out-param untouched on failure */
     ibex_cmc_plan *p = plan(a, 1);
-    ibex_cmc_result *res = NULL;
-    CHECK(ibex_cmc_plan_run_prealigned(p, a, e, NULL, &res, NULL, &d) != IBEX_OK && !res);
+    /* the search cannot run on an empty target: CMC judges the pair as it is (unsuitable) */
+    ibex_cmc_result *res = NULL, *plain = NULL;
+    ibex_prealign_result pre;
+    CHECK(ibex_cmc_plan_run_prealigned(p, a, e, NULL, &res, &pre, &d) == IBEX_OK);
+    CHECK(ibex_cmc_plan_run(p, a, e, &plain, &d) == IBEX_OK);
+    CHECK(res && plain && !pre.found && pre.theta == 0);
+    if (res && plain)
+        CHECK(res->verdict == IBEX_VERDICT_UNSUITABLE && plain->verdict == res->verdict &&
+              res->cmc == plain->cmc);
+    ibex_cmc_result_free(res);
+    ibex_cmc_result_free(plain);
+    /* other spacings are still refused */
+    CHECK(ibex_cmc_plan_run_prealigned(p, a, c, NULL, &res, NULL, &d) == IBEX_ERR_ARG);
     ibex_cmc_plan_free(p);
     ibex_surface_free(a);
     ibex_surface_free(c);
