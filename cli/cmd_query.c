@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "ibex/compare.h"
+#include "ibex/prealign.h"
 #include "index_model.h"
 #include "query_mpi.h"
 
@@ -37,6 +38,8 @@ static void help(void)
            "  --shortlist K    stage-1 shortlist size (default max(50, 1%% of the indexed\n"
            "                   specimens), capped at their number)\n"
            "  --stage1-only    skip stage 2: rank by the stage-1 similarity alone\n"
+           "  --prealign       cartridge stage 2: find the rotation over the full circle first\n"
+           "                   (as 'ibex compare --prealign'), for casings in any orientation\n"
            "  --exclude-self   leave out a library specimen with the query file's SHA-256\n"
            "  --kind cartridge|bullet  query kind (default: from the scan's metadata, else\n"
            "                   an elongated grid means a bullet land)\n"
@@ -117,6 +120,7 @@ int cmd_query(int argc, char **argv)
     static const struct option opts[] = {{"top", required_argument, 0, 'n'},
                                          {"shortlist", required_argument, 0, 'k'},
                                          {"stage1-only", no_argument, 0, '1'},
+                                         {"prealign", no_argument, 0, 'P'},
                                          {"exclude-self", no_argument, 0, 'x'},
                                          {"kind", required_argument, 0, 'K'},
                                          {"threads", required_argument, 0, 't'},
@@ -126,7 +130,7 @@ int cmd_query(int argc, char **argv)
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     long top = 10, shortlist = 0, threads = 0;
-    int json = 0, csv = 0, stage1_only = 0, exclude_self = 0, mpi = 0, c;
+    int json = 0, csv = 0, stage1_only = 0, exclude_self = 0, mpi = 0, prealign = 0, c;
     const char *kind_opt = NULL, *kind = IM_KIND_CARTRIDGE;
     int bullet = 0;
     char *e;
@@ -151,6 +155,7 @@ int cmd_query(int argc, char **argv)
             kind_opt = optarg;
             break;
         case '1': stage1_only = 1; break;
+        case 'P': prealign = 1; break;
         case 'x': exclude_self = 1; break;
         case 'j': json = 1; break;
         case 'c': csv = 1; break;
@@ -464,7 +469,10 @@ int cmd_query(int argc, char **argv)
                 ibex_diag dd;
                 memset(&dd, 0, sizeof dd);
                 ibex_cmc_result *res = NULL;
-                if (ibex_cmc_plan_run(plan, qprep[i], prep[cd->row], &res, &dd) == IBEX_OK) {
+                ibex_status s3 = prealign ? ibex_cmc_plan_run_prealigned(plan, qprep[i], prep[cd->row],
+                                                                         NULL, &res, NULL, &dd)
+                                          : ibex_cmc_plan_run(plan, qprep[i], prep[cd->row], &res, &dd);
+                if (s3 == IBEX_OK) {
                     cd->done = 1;
                     cd->score = res->score;
                     cd->cmc = res->cmc;
@@ -514,6 +522,7 @@ int cmd_query(int argc, char **argv)
             json_object_set_new(o, "not_indexed", json_integer((json_int_t)pending));
             json_object_set_new(o, "shortlist", json_integer((json_int_t)nc[i]));
             json_object_set_new(o, "stage2", json_boolean(!stage1_only));
+            json_object_set_new(o, "prealign", json_boolean(prealign && !stage1_only && !bullet));
             json_object_set_new(o, "stage1_seconds", json_real(t1 - t0));
             json_object_set_new(o, "stage2_seconds", json_real(t2 - t1));
             for (size_t h = 0; h < show; h++) {

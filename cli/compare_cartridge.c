@@ -10,17 +10,24 @@
 
 #include "cli.h"
 #include "ibex/compare.h"
+#include "ibex/prealign.h"
 
 static void help(void)
 {
     ibex_cmc_opts o;
     ibex_cmc_opts_init(&o);
+    ibex_prealign_opts pa;
+    ibex_prealign_opts_init(&pa);
     printf("Usage: ibex compare [options] A B\n\n"
            "Compare two cartridge-case breech faces (X3P topographies, or two 2D PNG images)\n"
            "by Congruent Matching Cells: A's cells are registered in B and B's in A over\n"
            "rotations %g..%g deg by %g, by masked normalised cross-correlation.\n\n"
            "  --json          one JSON object: verdict, cmc, cmc_high, score, cells, ...\n"
            "  --png OUT       picture of both surfaces with the congruent cells outlined\n"
+           "  --prealign      first find the rotation over the full circle (whole-surface\n"
+           "                  masked NCC, 6 deg steps at 50 um refined by 1 deg at 25 um),\n"
+           "                  turn B by it (unless within %g deg), then run CMC around it:\n"
+           "                  for casings scanned in any orientation\n"
            "  --cells N       N x N cell grid (default %u)\n"
            "  --threads N     worker threads (default: all; results do not depend on it)\n"
            "  --no-verify     read X3P files whose MD5 checksums do not match\n"
@@ -35,7 +42,7 @@ static void help(void)
            "Verdict: identification when cmc >= %u, elimination when <= %u, else\n"
            "inconclusive; unsuitable when either surface has fewer than %u usable cells.\n\n"
            "Exit status: 0 compared (any verdict), 1 input refused, 2 usage error.\n",
-           o.theta_min, o.theta_max, o.theta_step, o.cells_x, 100 * o.min_valid_frac, o.t_ccf,
+           o.theta_min, o.theta_max, o.theta_step, pa.snap_deg, o.cells_x, 100 * o.min_valid_frac, o.t_ccf,
            o.t_xy, o.t_theta, o.id_threshold, o.elim_threshold, o.id_threshold);
 }
 
@@ -175,12 +182,13 @@ int compare_cartridge_main(int argc, char **argv)
     static const struct option lo[] = {{"json", no_argument, 0, 'j'},
                                        {"png", required_argument, 0, 'p'},
                                        {"cells", required_argument, 0, 'c'},
+                                       {"prealign", no_argument, 0, 'P'},
                                        {"threads", required_argument, 0, 't'},
                                        {"no-verify", no_argument, 0, 'n'},
                                        {"kind", required_argument, 0, 'k'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
-    int json = 0, c;
+    int json = 0, prealign = 0, c;
     unsigned flags = 0;
     const char *png = NULL;
     ibex_cmc_opts co;
@@ -190,6 +198,7 @@ int compare_cartridge_main(int argc, char **argv)
         switch (c) {
         case 'j': json = 1; break;
         case 'p': png = optarg; break;
+        case 'P': prealign = 1; break;
         case 'c': {
             char *e;
             long v = strtol(optarg, &e, 10);
@@ -251,7 +260,9 @@ int compare_cartridge_main(int argc, char **argv)
         goto out;
     }
     ibex_cmc_result *r;
-    st = ibex_cmc_plan_run(plan, a, b, &r, &d);
+    ibex_prealign_result pre;
+    st = prealign ? ibex_cmc_plan_run_prealigned(plan, a, b, NULL, &r, &pre, &d)
+                  : ibex_cmc_plan_run(plan, a, b, &r, &d);
     double t2 = now();
     if (st) {
         /* name the surface the engine complained about */
@@ -294,11 +305,22 @@ int compare_cartridge_main(int argc, char **argv)
         json_object_set_new(reg, "dy_um", json_real(r->dy * um));
         json_object_set_new(reg, "full_ccf", json_real(r->full_ccf));
         json_object_set_new(o, "registration", reg);
+        if (prealign) {
+            json_t *x = json_object();
+            json_object_set_new(x, "found", json_boolean(pre.found));
+            json_object_set_new(x, "theta_found_deg", json_real(pre.theta_found));
+            json_object_set_new(x, "theta_applied_deg", json_real(pre.theta));
+            json_object_set_new(x, "ncc", json_real(pre.ncc));
+            json_object_set_new(x, "overlap", json_real(pre.overlap));
+            json_object_set_new(x, "ms", json_real(1e3 * pre.seconds));
+            json_object_set_new(o, "prealign", x);
+        }
         json_object_set_new(o, "spacing_um", json_real(um));
         for (size_t i = 0; i < r->n_cells; i++) json_array_append_new(cells, cell_json(&r->cells[i]));
         json_object_set_new(o, "cells", cells);
         json_t *cfg = json_object();
         json_object_set_new(cfg, "cells", json_integer(co.cells_x));
+        json_object_set_new(cfg, "prealign", json_boolean(prealign));
         json_object_set_new(cfg, "theta_min", json_real(co.theta_min));
         json_object_set_new(cfg, "theta_max", json_real(co.theta_max));
         json_object_set_new(cfg, "theta_step", json_real(co.theta_step));
@@ -329,6 +351,13 @@ int compare_cartridge_main(int argc, char **argv)
         printf("High-CMC (Tong):         A->B %u%s  B->A %u%s  => %u\n", r->dir[0].cmc_high,
                r->dir[0].high_pass ? "" : " (theta test failed)", r->dir[1].cmc_high,
                r->dir[1].high_pass ? "" : " (theta test failed)", r->cmc_high);
+        if (prealign && !pre.found)
+            printf("prealign:                no rotation found (too few valid points or no "
+                   "overlap); B compared untouched\n");
+        else if (prealign)
+            printf("prealign:                found %g deg (whole-surface NCC %.3f), B turned by "
+                   "%g deg before CMC, %.0f ms\n", pre.theta_found, pre.ncc, pre.theta,
+                   1e3 * pre.seconds);
         printf("registration (B on A):   theta %g deg, dx %g (%.0f um), dy %g (%.0f um), "
                "full-scan CCF %.3f\n", r->theta, r->dx, r->dx * um, r->dy, r->dy * um, r->full_ccf);
         printf("score:                   %.3f\n", r->score);

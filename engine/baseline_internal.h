@@ -31,6 +31,13 @@ void ibex__ncc_free(ibex__ncc_prep *p);
 /* Re-entrant: may run on many pairs at once. */
 ibex_status ibex__ncc_compare(const ibex__ncc_prep *a, const ibex__ncc_prep *b,
                               ibex__ncc_result *res, ibex_diag *diag);
+/* The same search keeping up to k rotations: the best coarse angles at least min_sep
+ * degrees apart (best first), each refined at the fine level as ibex__ncc_compare refines
+ * its one (k = 1 is ibex__ncc_compare). res holds k entries; *n_out gets how many. For
+ * callers that weigh several rotations (prealign.c: 180-degree twins of line patterns). */
+ibex_status ibex__ncc_candidates(const ibex__ncc_prep *a, const ibex__ncc_prep *b, size_t k,
+                                 double min_sep, ibex__ncc_result *res, size_t *n_out,
+                                 ibex_diag *diag);
 
 typedef struct ibex__profile ibex__profile;
 typedef struct ibex__ccf_result {

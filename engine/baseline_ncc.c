@@ -146,7 +146,8 @@ void ibex__ncc_free(ibex__ncc_prep *p)
 }
 
 /* ---- FFT plans: FFTW's planner is not thread-safe, so plans are made under the engine's
- * one planner lock (plan.c) and cached by size; executing a plan on new arrays is safe. ---- */
+ * one planner lock (plan.c) and cached by size; executing a plan on new arrays
+ * (fftwf_execute_dft_*) is thread-safe. ---- */
 typedef struct plan_pair {
     size_t nx, ny;
     fftwf_plan fwd, inv;
@@ -154,31 +155,52 @@ typedef struct plan_pair {
 static plan_pair plans[16];
 static size_t n_plans;
 
-static const plan_pair *get_plans(size_t nx, size_t ny)
+/* ESTIMATE plans for nx x ny into pp; 0 on success. Call under the planner lock. */
+static int make_plans(size_t nx, size_t ny, plan_pair *pp)
+{
+    size_t nc = ny * (nx / 2 + 1);
+    float *r = fftwf_malloc(nx * ny * sizeof *r);
+    fftwf_complex *c = fftwf_malloc(nc * sizeof *c);
+    int ok = 0;
+    if (r && c) {
+        pp->fwd = fftwf_plan_dft_r2c_2d((int)ny, (int)nx, r, c, FFTW_ESTIMATE);
+        pp->inv = fftwf_plan_dft_c2r_2d((int)ny, (int)nx, c, r, FFTW_ESTIMATE);
+        ok = pp->fwd && pp->inv;
+        if (!ok) {
+            if (pp->fwd) fftwf_destroy_plan(pp->fwd);
+            if (pp->inv) fftwf_destroy_plan(pp->inv);
+        }
+        pp->nx = nx, pp->ny = ny;
+    }
+    fftwf_free(r);
+    fftwf_free(c);
+    return ok ? 0 : -1;
+}
+
+/* Cached plans for nx x ny; once the cache is full (many scan sizes in one process), plans
+ * made into *tmp for this call only, which the caller frees with drop_plans. */
+static const plan_pair *get_plans(size_t nx, size_t ny, plan_pair *tmp)
 {
     const plan_pair *found = NULL;
     ibex__fftw_lock();
     for (size_t i = 0; i < n_plans && !found; i++)
         if (plans[i].nx == nx && plans[i].ny == ny) found = &plans[i];
     if (!found && n_plans < sizeof plans / sizeof plans[0]) {
-        size_t nc = ny * (nx / 2 + 1);
-        float *r = fftwf_malloc(nx * ny * sizeof *r);
-        fftwf_complex *c = fftwf_malloc(nc * sizeof *c);
-        if (r && c) {
-            plan_pair *pp = &plans[n_plans];
-            pp->fwd = fftwf_plan_dft_r2c_2d((int)ny, (int)nx, r, c, FFTW_ESTIMATE);
-            pp->inv = fftwf_plan_dft_c2r_2d((int)ny, (int)nx, c, r, FFTW_ESTIMATE);
-            if (pp->fwd && pp->inv) {
-                pp->nx = nx, pp->ny = ny;
-                found = pp;
-                n_plans++;
-            }
-        }
-        fftwf_free(r);
-        fftwf_free(c);
+        if (make_plans(nx, ny, &plans[n_plans]) == 0) found = &plans[n_plans++];
+    } else if (!found && make_plans(nx, ny, tmp) == 0) {
+        found = tmp;
     }
     ibex__fftw_unlock();
     return found;
+}
+
+static void drop_plans(const plan_pair *pp, plan_pair *tmp)
+{
+    if (pp != tmp) return; /* cached: kept for the process */
+    ibex__fftw_lock();
+    fftwf_destroy_plan(tmp->fwd);
+    fftwf_destroy_plan(tmp->inv);
+    ibex__fftw_unlock();
 }
 
 typedef struct work {
@@ -296,10 +318,11 @@ static void work_free(work *w)
     free(w->bm);
 }
 
-/* Best NCC of b rotated by each of the angles (degrees) against a, at one level. */
+/* Best NCC of b rotated by each of the angles (degrees) against a, at one level; per_angle
+ * (optional) gets each angle's best NCC. */
 static ibex_status search(const level *a, const level *b, const double *angles, size_t n_angles,
                           double *best, double *best_angle, long *bsx, long *bsy, double *bov,
-                          ibex_diag *diag)
+                          double *per_angle, ibex_diag *diag)
 {
     work w;
     memset(&w, 0, sizeof w);
@@ -307,7 +330,9 @@ static ibex_status search(const level *a, const level *b, const double *angles, 
     w.L = ibex__fft_good_size(a->nx + w.D - 1);
     w.Ly = ibex__fft_good_size(a->ny + w.D - 1);
     w.nc = w.Ly * (w.L / 2 + 1);
-    w.pp = get_plans(w.L, w.Ly);
+    plan_pair tmp;
+    memset(&tmp, 0, sizeof tmp);
+    w.pp = get_plans(w.L, w.Ly, &tmp);
     if (!w.pp) return ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "no FFT plan");
     size_t nr = w.L * w.Ly;
     w.r = fftwf_malloc(nr * sizeof *w.r);
@@ -323,6 +348,7 @@ static ibex_status search(const level *a, const level *b, const double *angles, 
     if (!ok || !w.bz || !w.bm || !a2) {
         free(a2);
         work_free(&w);
+        drop_plans(w.pp, &tmp);
         return ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
     }
     for (size_t i = 0; i < na; i++) a2[i] = a->z[i] * a->z[i];
@@ -336,38 +362,25 @@ static ibex_status search(const level *a, const level *b, const double *angles, 
         long sx = 0, sy = 0;
         double ov = 0;
         double r = ncc_at(&w, a, b, angles[k] * deg, 0, &sx, &sy, &ov);
+        if (per_angle) per_angle[k] = r;
         if (r > *best) *best = r, *best_angle = angles[k], *bsx = sx, *bsy = sy, *bov = ov;
     }
     work_free(&w);
+    drop_plans(w.pp, &tmp);
     return IBEX_OK;
 }
 
-ibex_status ibex__ncc_compare(const ibex__ncc_prep *pa, const ibex__ncc_prep *pb,
-                              ibex__ncc_result *res, ibex_diag *diag)
+/* Refine a coarse angle at the fine level, in FINE_STEP steps over +-COARSE_STEP/2. */
+static ibex_status refine(const level *a, const level *b, double centre, ibex__ncc_result *res,
+                          ibex_diag *diag)
 {
-    if (!pa || !pb || !res) return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "missing argument");
-    const level *a = &pa->lv[1], *b = &pb->lv[1];
-    if (fabs(a->spacing - b->spacing) > 0.05 * a->spacing)
-        return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1,
-                          "spacings differ after downsampling (%.3g vs %.3g um)",
-                          a->spacing * 1e6, b->spacing * 1e6);
-    /* Full turn on the coarse level, then the fine level around its best angle. */
-    double angles[64], best, best_angle = 0, ov = 0;
+    double angles[16], best, best_angle = centre, ov = 0;
     long sx = 0, sy = 0;
     size_t n = 0;
-    for (double t = 0; t < 360 - 1e-9 && n < 64; t += COARSE_STEP) angles[n++] = t;
-    ibex_status st = search(&pa->lv[0], &pb->lv[0], angles, n, &best, &best_angle, &sx, &sy, &ov, diag);
-    if (st) return st;
-    if (best < -1) /* no rotation gave enough overlap */
-        return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1,
-                          "surfaces never overlap by %.0f%% of the smaller valid area",
-                          MIN_OVERLAP * 100);
-    double centre = best_angle;
-    n = 0;
     for (double t = centre - COARSE_STEP / 2 + FINE_STEP; t < centre + COARSE_STEP / 2 - 1e-9;
          t += FINE_STEP)
         angles[n++] = t;
-    st = search(a, b, angles, n, &best, &best_angle, &sx, &sy, &ov, diag);
+    ibex_status st = search(a, b, angles, n, &best, &best_angle, &sx, &sy, &ov, NULL, diag);
     if (st) return st;
     if (best < -1)
         return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1,
@@ -380,4 +393,58 @@ ibex_status ibex__ncc_compare(const ibex__ncc_prep *pa, const ibex__ncc_prep *pb
     res->shift_y = (double)sy * a->spacing;
     res->overlap = ov;
     return IBEX_OK;
+}
+
+ibex_status ibex__ncc_candidates(const ibex__ncc_prep *pa, const ibex__ncc_prep *pb, size_t k,
+                                 double min_sep, ibex__ncc_result *res, size_t *n_out,
+                                 ibex_diag *diag)
+{
+    if (!pa || !pb || !res || !n_out || k == 0)
+        return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "missing argument");
+    const level *a = &pa->lv[1], *b = &pb->lv[1];
+    if (fabs(a->spacing - b->spacing) > 0.05 * a->spacing)
+        return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1,
+                          "spacings differ after downsampling (%.3g vs %.3g um)",
+                          a->spacing * 1e6, b->spacing * 1e6);
+    /* Full turn on the coarse level, then the fine level around the chosen angles. */
+    double angles[64], per[64], best, best_angle = 0, ov = 0;
+    long sx = 0, sy = 0;
+    size_t n = 0;
+    for (double t = 0; t < 360 - 1e-9 && n < 64; t += COARSE_STEP) angles[n++] = t;
+    ibex_status st = search(&pa->lv[0], &pb->lv[0], angles, n, &best, &best_angle, &sx, &sy, &ov,
+                            per, diag);
+    if (st) return st;
+    if (best < -1) /* no rotation gave enough overlap */
+        return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1,
+                          "surfaces never overlap by %.0f%% of the smaller valid area",
+                          MIN_OVERLAP * 100);
+    /* Greedy: the best coarse angle, then the best one at least min_sep (circularly) from
+     * every angle taken, and so on; ties go to the smaller angle, as in search. */
+    size_t taken[64], nt = 0;
+    while (nt < k) {
+        size_t pick = n;
+        for (size_t i = 0; i < n; i++) {
+            if (per[i] < -1) continue;
+            int ok = 1;
+            for (size_t j = 0; j < nt && ok; j++) {
+                double dd = fabs(angles[i] - angles[taken[j]]);
+                ok = fmin(dd, 360 - dd) >= min_sep - 1e-9;
+            }
+            if (ok && (pick == n || per[i] > per[pick])) pick = i;
+        }
+        if (pick == n) break;
+        taken[nt++] = pick;
+    }
+    for (size_t j = 0; j < nt; j++)
+        if ((st = refine(a, b, angles[taken[j]], &res[j], diag))) return st;
+    *n_out = nt;
+    return IBEX_OK;
+}
+
+ibex_status ibex__ncc_compare(const ibex__ncc_prep *pa, const ibex__ncc_prep *pb,
+                              ibex__ncc_result *res, ibex_diag *diag)
+{
+    if (!res) return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "missing argument");
+    size_t n = 0;
+    return ibex__ncc_candidates(pa, pb, 1, 360, res, &n, diag);
 }

@@ -4,11 +4,11 @@
  *               translations, on block-averaged copies of at most SYNTH_SCORE_SIDE points;
  *   bullets:    maximum normalised cross-correlation over lags of high-passed column-mean
  *               signatures of two land scans.
- * Hook: SYNTH_SCORE_CARTRIDGE / SYNTH_SCORE_BULLET name the functions the tests and the
- * bench call, with the signature  double f(const ibex_surface *a, const ibex_surface *b)
+ * Hook: SYNTH_SCORE_CARTRIDGE / SYNTH_SCORE_BULLET name the functions the tests
+ * call, with the signature  double f(const ibex_surface *a, const ibex_surface *b)
  * (higher = more similar). Bullets use IBEX's land comparator (synth_ibex_land_score);
- * cartridges use the stand-in NCC until IBEX's CMC comparator is on main: define
- * SYNTH_SCORE_CARTRIDGE to it (before including this header) then. */
+ * cartridges the stand-in NCC (IBEX's CMC with pre-registration is tested in
+ * tests/unit/test_prealign.c and calibrated in bench/bench_synth_calib.c). */
 #ifndef IBEX_TEST_SYNTH_SCORE_H
 #define IBEX_TEST_SYNTH_SCORE_H
 
@@ -279,7 +279,7 @@ static inline double synth_ibex_land_score(const ibex_surface *sa, const ibex_su
 }
 
 #ifndef SYNTH_SCORE_CARTRIDGE
-#define SYNTH_SCORE_CARTRIDGE synth_ncc_cartridge /* until the CMC comparator is on main */
+#define SYNTH_SCORE_CARTRIDGE synth_ncc_cartridge
 #endif
 #ifndef SYNTH_SCORE_BULLET
 #define SYNTH_SCORE_BULLET synth_ibex_land_score

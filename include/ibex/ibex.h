@@ -13,6 +13,7 @@
 #include "ibex/synth.h"
 #include "ibex/index.h"
 #include "ibex/compare.h"
+#include "ibex/prealign.h"
 
 #define IBEX_VERSION_STRING "0.1.0"
 

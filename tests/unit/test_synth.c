@@ -2,8 +2,10 @@
  * or call order), geometry against the reported ground truth, realistic magnitudes,
  * land-numbering rotation, refused options, and that same-source pairs score higher than
  * different-source pairs: bullets under IBEX's land and bullet comparators; cartridges
- * under a rotation/translation-searched NCC (tests/synth_score.h) standing in for IBEX's
- * CMC comparator until it is on main (SYNTH_SCORE_CARTRIDGE is the hook to switch). */
+ * under a rotation/translation-searched NCC (tests/synth_score.h), an independent reference
+ * written apart from IBEX's comparators. Cartridges under IBEX's CMC comparator (with the
+ * full-circle pre-registration the generator's random orientations need) are checked in
+ * test_prealign.c. */
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
