@@ -42,8 +42,8 @@ static double flops_of(const ibex__fft *f, int transforms)
 
 /* Mean and standard deviation of the valid points (std 1 when flat or empty), so the
  * FFT sees values of order 1 and float rounding stays far below the NCC tolerance. */
-static void moments(const float *z, const unsigned char *m, size_t s, size_t w, size_t h,
-                    double *mean, double *sd, size_t *count)
+void ibex__xc_moments(const float *z, const unsigned char *m, size_t s, size_t w, size_t h,
+                      double *mean, double *sd, size_t *count)
 {
     double sum = 0, sum2 = 0;
     size_t k = 0;
@@ -74,7 +74,7 @@ static size_t fill3(float *dst, size_t nx, size_t ny, const float *z, const unsi
 {
     double mu, sd;
     size_t k;
-    moments(z, m, s, w, h, &mu, &sd, &k);
+    ibex__xc_moments(z, m, s, w, h, &mu, &sd, &k);
     size_t nr = nx * ny;
     float *a = dst, *b = dst + nr, *c = dst + 2 * nr;
     memset(dst, 0, 3 * nr * sizeof *dst);
