@@ -203,26 +203,25 @@ static size_t extract_region(const dir_ctx *c, thread_ws *w, long rx, long ry)
 {
     const ibex_surface *g = c->tgt;
     size_t nvalid = 0;
+    /* columns of the region inside the target: [ua, ub) */
+    long ua = rx < 0 ? -rx : 0, ub = rx + (long)c->rw > (long)g->nx ? (long)g->nx - rx : (long)c->rw;
+    if (ub < ua) ub = ua;
     for (size_t v = 0; v < c->rh; v++) {
         long sy = ry + (long)v;
         float *dz = w->reg + v * c->rw;
         unsigned char *dm = w->regm + v * c->rw;
-        if (sy < 0 || sy >= (long)g->ny) {
+        if (sy < 0 || sy >= (long)g->ny || ub == ua) {
             memset(dm, 0, c->rw);
             continue;
         }
-        for (size_t u = 0; u < c->rw; u++) {
-            long sx = rx + (long)u;
-            if (sx < 0 || sx >= (long)g->nx) {
-                dm[u] = 0;
-                dz[u] = 0;
-            } else {
-                size_t k = (size_t)sy * g->nx + (size_t)sx;
-                dm[u] = w->rotm[k];
-                dz[u] = w->rot[k];
-                nvalid += dm[u];
-            }
-        }
+        size_t k = (size_t)sy * g->nx + (size_t)(rx + ua), n = (size_t)(ub - ua);
+        memset(dz, 0, (size_t)ua * sizeof *dz);
+        memset(dm, 0, (size_t)ua);
+        memcpy(dz + ua, w->rot + k, n * sizeof *dz);
+        memcpy(dm + ua, w->rotm + k, n);
+        memset(dz + ub, 0, (c->rw - (size_t)ub) * sizeof *dz);
+        memset(dm + ub, 0, c->rw - (size_t)ub);
+        for (size_t u = 0; u < n; u++) nvalid += dm[ua + u];
     }
     return nvalid;
 }
