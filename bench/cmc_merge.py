@@ -90,8 +90,7 @@ def main(argv):
             {"a": k[0], "b": k[1], "match": pairs[k]["match"], "cmc": pairs[k]["cmc"],
              "ref_cmc": rp[k]["cmc"], "cmc_high": pairs[k]["cmc_high"],
              "ref_cmc_high": rp[k]["cmc_high"]} for k in diff]
-        out["ref_verdicts_differing"] = sum(
-            (min(pairs[k]["cmc"]) >= thr) != (min(rp[k]["cmc"]) >= thr) for k in both)
+        out["ref_verdicts_differing"] = sum(verdict(pairs[k]) != verdict(rp[k]) for k in both)
     print(json.dumps(out))
 
 
