@@ -4,44 +4,17 @@
  *    patch of the region (a single clear maximum);
  *  - whole comparisons: against itself every cell congruent at (0, 0, 0); every cell's CCF
  *    is at most the exhaustive one (the search evaluates a subset of the lags with the same
- *    formula); 1 and 2 threads identical bit for bit; SIMD and scalar kernels within 1e-5. */
+ *    formula); 1 and 2 threads identical bit for bit; SIMD and scalar kernels within 1e-5.
+ * Surfaces: tests/wave_fixture.h (shared with test_cmc.c). */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
+#include "wave_fixture.h"
 #include "cmc_internal.h"
 #include "ibex/compare.h"
-
-static uint64_t rs = 0x2545F4914F6CDD1DULL;
-static double rnd(void)
-{
-    rs ^= rs << 13;
-    rs ^= rs >> 7;
-    rs ^= rs << 17;
-    return (double)(rs >> 11) / 9007199254740992.0;
-}
-
-/* Smooth random texture: a few waves of wavelength 3..8 points. */
-#define NW 24
-static double wa[NW], wu[NW], wv[NW], wp[NW];
-static void make_waves(void)
-{
-    for (int k = 0; k < NW; k++) {
-        double lam = 3 + 5 * rnd(), ang = 2 * M_PI * rnd();
-        wu[k] = cos(ang) / lam;
-        wv[k] = sin(ang) / lam;
-        wa[k] = 0.5 + rnd();
-        wp[k] = 2 * M_PI * rnd();
-    }
-}
-static double wave(double x, double y)
-{
-    double s = 0;
-    for (int k = 0; k < NW; k++) s += wa[k] * sin(2 * M_PI * (wu[k] * x + wv[k] * y) + wp[k]);
-    return s * 1e-6;
-}
 
 static void test_lag6(void)
 {
@@ -95,7 +68,7 @@ static void test_one_search(void)
     unsigned char *m = malloc(nx * ny);
     for (size_t y = 0; y < ny; y++)
         for (size_t x = 0; x < nx; x++) {
-            z[y * nx + x] = (float)wave((double)x, (double)y);
+            z[y * nx + x] = (float)f((double)x, (double)y);
             m[y * nx + x] = hypot((double)x - 60, (double)y - 55) < 52;
         }
     float *t = malloc(w * h * sizeof *t);
@@ -163,25 +136,6 @@ static void test_one_search(void)
     free(tm);
     free(z);
     free(m);
-}
-
-/* Annulus-masked surface, B(q) = wave(R(phi) (q - c) + c + t). */
-static ibex_surface *make(size_t n, double phi_deg, double tx, double ty)
-{
-    ibex_surface *s;
-    if (ibex_surface_create(n, n, 6.25e-6, 6.25e-6, &s)) return NULL;
-    double c = ((double)n - 1) / 2, ph = phi_deg * M_PI / 180, co = cos(ph), si = sin(ph);
-    for (size_t y = 0; y < n; y++)
-        for (size_t x = 0; x < n; x++) {
-            double ux = (double)x - c, uy = (double)y - c;
-            double px = co * ux - si * uy + c + tx, py = si * ux + co * uy + c + ty;
-            double r = hypot(px - c, py - c);
-            if (r > 0.36 * c && r < 0.98 * c) {
-                s->z[y * n + x] = (float)wave(px, py);
-                s->valid[y * n + x] = 1;
-            }
-        }
-    return s;
 }
 
 static ibex_cmc_result *run(const ibex_cmc_opts *o, const ibex_surface *a, const ibex_surface *b)
