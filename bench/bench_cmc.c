@@ -4,10 +4,16 @@
  *   {"bench":"cmc_preprocess",...}, {"bench":"cmc_fftw",...}, {"bench":"cmc_summary",...}
  * Usage: bench_cmc DATA_DIR [--limit N] [--threads T] [--pairs] [--check-threads]
  *        [--scalar] [--measure] [--region F] [--spacing UM] [--only A,B] [--from I] [--to J]
+ *        [--exhaustive] [--coarse-to-fine] [--verify] [--factor D] [--keep K]
+ *        bench_cmc --raw N   preprocessing time of a raw synthetic N x N casing scan
  * Pairs run in a fixed order: the known matches, then the non-matches shuffled (fixed seed).
  * --from/--to run indices [I, J) of that order, --part K/M every M-th pair from K (to split
  * the 780 pairs over processes; merge the cmc_pair lines with bench/cmc_merge.py).
- * --check-threads reruns every pair on 1 thread and reports any difference in counts. */
+ * --check-threads reruns every pair on 1 thread and reports any difference in counts.
+ * --exhaustive (the default): the plain FFT search of every lag, the method. --coarse-to-fine:
+ * the experimental search of ibex_cmc_opts (--factor, --keep tune it). --verify runs every
+ * pair both ways and prints a cmc_verify line per pair (counts equal? cells and (cell,
+ * rotation) searches differing). */
 #include <fftw3.h>
 #include <getopt.h>
 #include <math.h>
@@ -20,6 +26,7 @@
 
 #include "ibex/compare.h"
 #include "ibex/io.h"
+#include "ibex/synth.h"
 
 static double cpu_now(void)
 {
@@ -137,6 +144,56 @@ static double fftw_gflops(size_t nx, size_t ny, double *us_per)
     return 2.5 * n * log2(n) / per * 1e-9;
 }
 
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Preprocessing of a raw scan: a synthetic casing of n x n points (the default 3.125 mm
+ * field, so 2.6 um spacing at n = 1200) through the full pipeline (levelling, outliers,
+ * breech-face region, resampling to 6.25 um, band-pass); median wall and CPU time of reps. */
+static int bench_raw(size_t n, int reps)
+{
+    ibex_synth_opts so;
+    ibex_synth_opts_init(&so);
+    so.size = n;
+    ibex_surface *raw;
+    ibex_diag d;
+    if (ibex_synth_cartridge(11, 1, &so, &raw, NULL, &d)) {
+        fprintf(stderr, "bench_cmc: synth: %s\n", d.message);
+        return 1;
+    }
+    ibex_preprocess_opts po;
+    ibex_preprocess_opts_init(&po);
+    po.mode = IBEX_PREPROCESS_FULL;
+    double w[64], c[64];
+    if (reps > 64) reps = 64;
+    size_t onx = 0, ony = 0;
+    for (int r = 0; r < reps; r++) {
+        ibex_surface *out;
+        double t0 = now(), c0 = cpu_now();
+        if (ibex_preprocess(raw, &po, &out, NULL, &d)) {
+            fprintf(stderr, "bench_cmc: preprocess: %s\n", d.message);
+            return 1;
+        }
+        w[r] = now() - t0;
+        c[r] = cpu_now() - c0;
+        onx = out->nx;
+        ony = out->ny;
+        ibex_surface_free(out);
+    }
+    qsort(w, (size_t)reps, sizeof *w, cmp_dbl);
+    qsort(c, (size_t)reps, sizeof *c, cmp_dbl);
+    printf("{\"bench\":\"cmc_preprocess_raw\",\"nx\":%zu,\"ny\":%zu,\"spacing_um\":%.3f,"
+           "\"out_nx\":%zu,\"out_ny\":%zu,\"reps\":%d,\"ms_median\":%.2f,\"ms_min\":%.2f,"
+           "\"cpu_ms_median\":%.2f}\n",
+           raw->nx, raw->ny, raw->dx * 1e6, onx, ony, reps, 1e3 * w[reps / 2], 1e3 * w[0],
+           1e3 * c[reps / 2]);
+    ibex_surface_free(raw);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option lo[] = {
@@ -145,9 +202,12 @@ int main(int argc, char **argv)
         {"scalar", no_argument, 0, 's'}, {"measure", no_argument, 0, 'm'},
         {"region", required_argument, 0, 'r'}, {"spacing", required_argument, 0, 'S'},
         {"only", required_argument, 0, 'o'}, {"from", required_argument, 0, 'F'},
-        {"to", required_argument, 0, 'T'}, {"part", required_argument, 0, 'P'}, {0, 0, 0, 0}};
+        {"to", required_argument, 0, 'T'}, {"part", required_argument, 0, 'P'},
+        {"exhaustive", no_argument, 0, 'E'}, {"coarse-to-fine", no_argument, 0, 'C'}, {"verify", no_argument, 0, 'V'},
+        {"raw", required_argument, 0, 'R'}, {"factor", required_argument, 0, 'D'}, {"keep", required_argument, 0, 'K'},
+        {0, 0, 0, 0}};
     size_t limit = 0, from = 0, to = (size_t)-1, part_k = 0, part_m = 1;
-    int pairs = 0, check = 0, opt;
+    int pairs = 0, check = 0, verify = 0, opt;
     const char *only = NULL;
     ibex_cmc_opts co;
     ibex_cmc_opts_init(&co);
@@ -164,6 +224,12 @@ int main(int argc, char **argv)
         case 'r': co.region_factor = atof(optarg); break;
         case 'S': po.spacing = atof(optarg) * 1e-6; break;
         case 'o': only = optarg; break;
+        case 'E': co.coarse_to_fine = 0; break;
+        case 'C': co.coarse_to_fine = 1; break;
+        case 'V': verify = co.coarse_to_fine = 1; break;
+        case 'R': return bench_raw(strtoul(optarg, NULL, 10), 15);
+        case 'D': co.coarse_factor = (unsigned)atoi(optarg); break;
+        case 'K': co.coarse_keep = (unsigned)atoi(optarg); break;
         case 'F': from = strtoul(optarg, NULL, 10); break;
         case 'T': to = strtoul(optarg, NULL, 10); break;
         case 'P':
@@ -212,6 +278,20 @@ int main(int argc, char **argv)
     c1.threads = 1;
     ibex_cmc_plan *plan1 = NULL;
     if (check && ibex_cmc_plan_create(&c1, &plan1, NULL)) return 1;
+    /* --verify: the same pair by the exhaustive search, compared count by count and cell by
+     * cell; the fast plan also counts (cell, rotation) searches whose best lag differs */
+    ibex_cmc_opts ce = co;
+    ce.coarse_to_fine = 0;
+    ibex_cmc_plan *plane = NULL;
+    if (verify) {
+        co.verify_search = 1;
+        ibex_cmc_plan_free(plan);
+        if (ibex_cmc_plan_create(&co, &plan, NULL) || ibex_cmc_plan_create(&ce, &plane, NULL))
+            return 1;
+    }
+    size_t vdiff = 0, vcell = 0, vsearch = 0, nsearch = 0, nfall = 0;
+    unsigned long long nlags = 0;
+    double t_fine = 0;
     size_t np = ns * (ns - 1) / 2;
     double *cmc = calloc(np, sizeof *cmc), *high = calloc(np, sizeof *high),
            *score = calloc(np, sizeof *score);
@@ -283,6 +363,33 @@ int main(int argc, char **argv)
                        sc[i].name, sc[j].name, truth[k], r->dir[0].cmc, r->dir[1].cmc,
                        r->dir[0].cmc_high, r->dir[1].cmc_high, r->score, r->theta, r->dx, r->dy,
                        r->full_ccf, ibex_verdict_name(r->verdict), r->t_total * 1e3, cpu * 1e3);
+            nsearch += r->searches;
+            nfall += r->fallbacks;
+            nlags += r->lags_direct;
+            t_fine += r->t_fine;
+            vsearch += r->search_mismatches;
+            if (verify) {
+                ibex_cmc_result *re;
+                if (ibex_cmc_plan_run(plane, sc[i].s, sc[j].s, &re, &d)) return 1;
+                int same = re->dir[0].cmc == r->dir[0].cmc && re->dir[1].cmc == r->dir[1].cmc &&
+                           re->dir[0].cmc_high == r->dir[0].cmc_high &&
+                           re->dir[1].cmc_high == r->dir[1].cmc_high;
+                size_t cd = 0;
+                for (size_t e = 0; e < r->n_cells; e++)
+                    cd += re->cells[e].cmc != r->cells[e].cmc ||
+                          re->cells[e].cmc_high != r->cells[e].cmc_high ||
+                          re->cells[e].dx != r->cells[e].dx || re->cells[e].dy != r->cells[e].dy ||
+                          re->cells[e].theta != r->cells[e].theta;
+                vdiff += !same;
+                vcell += cd;
+                printf("{\"bench\":\"cmc_verify\",\"a\":\"%s\",\"b\":\"%s\",\"same_counts\":%d,"
+                       "\"exhaustive_cmc\":[%u,%u],\"exhaustive_cmc_high\":[%u,%u],"
+                       "\"cells_differing\":%zu,\"searches\":%zu,\"searches_differing\":%zu}\n",
+                       sc[i].name, sc[j].name, same, re->dir[0].cmc, re->dir[1].cmc,
+                       re->dir[0].cmc_high, re->dir[1].cmc_high, cd, r->searches,
+                       r->search_mismatches);
+                ibex_cmc_result_free(re);
+            }
             if (check) {
                 ibex_cmc_result *r1;
                 if (ibex_cmc_plan_run(plan1, sc[i].s, sc[j].s, &r1, &d)) return 1;
@@ -334,12 +441,16 @@ done:;
            "\"preprocess_ms_max\":%.2f,\"stage_thread_s\":{\"rotate\":%.3f,\"fft\":%.3f,\"ncc_and_regions\":%.3f,"
            "\"decision\":%.4f},\"fft_size\":[%zu,%zu],\"fft_gflops\":%.2f,\"fftw_own_gflops\":%.2f,"
            "\"fftw_us_per_transform\":%.2f,\"comparison_bytes\":%zu,\"peak_rss_mib\":%.1f,"
-           "\"thread_mismatches\":%zu}\n",
+           "\"thread_mismatches\":%zu,\"search\":\"%s\",\"searches\":%zu,\"fallbacks\":%zu,"
+           "\"lags_direct_per_search\":%.1f,\"fine_thread_s\":%.3f,\"verify_pairs_differing\":%zu,"
+           "\"verify_cells_differing\":%zu,\"verify_searches_differing\":%zu}\n",
            k ? t_cpu / k : 0, k ? k / t_all : 0, k ? 1e3 * t_all / k : 0, 1e3 * tpre / ns, 1e3 * tpre_max, t_rot, t_fft,
            t_ncc, t_dec, fftnx, fftny, t_fft > 0 ? flops / t_fft * 1e-9 : 0, gf, us, bytes,
-           ru.ru_maxrss / 1024.0, mism);
+           ru.ru_maxrss / 1024.0, mism, co.coarse_to_fine ? "coarse-to-fine" : "exhaustive", nsearch,
+           nfall, nsearch ? (double)nlags / (double)nsearch : 0.0, t_fine, vdiff, vcell, vsearch);
     ibex_cmc_plan_free(plan);
     ibex_cmc_plan_free(plan1);
+    ibex_cmc_plan_free(plane);
     for (size_t i = 0; i < ns; i++) ibex_surface_free(sc[i].s);
     free(sc);
     free(cmc);

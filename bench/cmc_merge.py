@@ -2,7 +2,9 @@
 """Merge the cmc_pair lines of one or more bench_cmc runs (pairs split with --from/--to)
 and print one JSON summary: CMC distributions for known matches and non-matches, AUC,
 errors at the identification threshold, time per comparison.
-Usage: cmc_merge.py RUN.jsonl [RUN.jsonl ...] [--threshold 6]"""
+Usage: cmc_merge.py RUN.jsonl [RUN.jsonl ...] [--threshold 6] [--ref REF.jsonl]
+--ref: compare the CMC counts (both rules, both directions) pair by pair with another run
+(e.g. the exhaustive search) and report how many pairs are identical and which differ."""
 import json
 import sys
 from collections import Counter
@@ -18,24 +20,36 @@ def auc(pos, neg):
     return s / (len(pos) * len(neg))
 
 
+def load(files):
+    pairs = {}
+    for f in files:
+        for line in open(f):
+            if '"cmc_pair"' not in line:
+                continue
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError:  # a run still being written
+                continue
+            pairs[(r["a"], r["b"])] = r
+    return pairs
+
+
 def main(argv):
     thr = 6
+    ref = None
     files = []
     i = 0
     while i < len(argv):
         if argv[i] == "--threshold":
             thr = int(argv[i + 1])
             i += 2
+        elif argv[i] == "--ref":
+            ref = argv[i + 1]
+            i += 2
         else:
             files.append(argv[i])
             i += 1
-    pairs = {}
-    for f in files:
-        for line in open(f):
-            if '"cmc_pair"' not in line:
-                continue
-            r = json.loads(line)
-            pairs[(r["a"], r["b"])] = r
+    pairs = load(files)
     rows = list(pairs.values())
     out = {"bench": "cmc_merged", "pairs": len(rows), "threshold": thr}
     m = [r for r in rows if r["match"]]
@@ -65,6 +79,18 @@ def main(argv):
         ms = sorted(r["ms"] for r in rows)
         out["ms_median"] = ms[len(ms) // 2]
         out["ms_mean"] = sum(ms) / len(ms)
+    if ref:
+        rp = load([ref])
+        both = [k for k in pairs if k in rp]
+        diff = [k for k in both if pairs[k]["cmc"] != rp[k]["cmc"] or
+                pairs[k]["cmc_high"] != rp[k]["cmc_high"]]
+        out["ref_pairs_compared"] = len(both)
+        out["ref_pairs_identical"] = len(both) - len(diff)
+        out["ref_pairs_differing"] = [
+            {"a": k[0], "b": k[1], "match": pairs[k]["match"], "cmc": pairs[k]["cmc"],
+             "ref_cmc": rp[k]["cmc"], "cmc_high": pairs[k]["cmc_high"],
+             "ref_cmc_high": rp[k]["cmc_high"]} for k in diff]
+        out["ref_verdicts_differing"] = sum(verdict(pairs[k]) != verdict(rp[k]) for k in both)
     print(json.dumps(out))
 
 

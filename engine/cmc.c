@@ -135,8 +135,12 @@ typedef struct thread_ws {
     unsigned char *rotm;
     float *reg;
     unsigned char *regm;
-    double sec[3]; /* rotate, fft, other */
+    ibex__cf_work cf;          /* coarse-to-fine search */
+    ibex__cf_target tg;
+    ibex__xc_template spare;   /* a cell's full spectra when the search falls back */
+    double sec[4]; /* rotate, fft, other, full-resolution climbs */
     double flops;
+    size_t searches, fallbacks, mismatches;
 } thread_ws;
 
 typedef struct dir_ctx {
@@ -150,6 +154,10 @@ typedef struct dir_ctx {
     size_t *nmin;
     cell_res *res;                  /* [used cell][theta] */
     thread_ws *ws;
+    int fast, verify;               /* coarse-to-fine search; also run the FFT path */
+    unsigned D, keep;
+    ibex__cf_cell *cf;              /* per used cell (fast) */
+    float shift, scale;             /* target normalisation for the direct sums */
 } dir_ctx;
 
 static void cell_rect(const dir_ctx *c, size_t g, size_t *x, size_t *y)
@@ -176,6 +184,48 @@ static void do_template(size_t slot, unsigned t, void *vctx)
     c->nmin[i] = nm < 4 ? 4 : nm;
 }
 
+static void do_cf_cell(size_t i, unsigned t, void *vctx)
+{
+    dir_ctx *c = vctx;
+    size_t x, y;
+    cell_rect(c, c->cell_idx[i], &x, &y);
+    const ibex_surface *s = c->ref;
+    /* allocation failure leaves tf NULL: run_direction reports it */
+    if (ibex__cf_cell_init(&c->cf[i], &c->ws[t].cf.coarse, c->D, s->z + y * s->nx + x,
+                           s->valid + y * s->nx + x, s->nx, c->cw, c->ch,
+                           c->p->o.min_overlap_frac) == IBEX_OK)
+        c->nmin[i] = c->cf[i].nmin;
+}
+
+/* Region of the rotated target for used cell i (invalid outside the target) into w->reg;
+ * returns its valid count. */
+static size_t extract_region(const dir_ctx *c, thread_ws *w, long rx, long ry)
+{
+    const ibex_surface *g = c->tgt;
+    size_t nvalid = 0;
+    /* columns of the region inside the target: [ua, ub) */
+    long ua = rx < 0 ? -rx : 0, ub = rx + (long)c->rw > (long)g->nx ? (long)g->nx - rx : (long)c->rw;
+    if (ub < ua) ub = ua;
+    for (size_t v = 0; v < c->rh; v++) {
+        long sy = ry + (long)v;
+        float *dz = w->reg + v * c->rw;
+        unsigned char *dm = w->regm + v * c->rw;
+        if (sy < 0 || sy >= (long)g->ny || ub == ua) {
+            memset(dm, 0, c->rw);
+            continue;
+        }
+        size_t k = (size_t)sy * g->nx + (size_t)(rx + ua), n = (size_t)(ub - ua);
+        memset(dz, 0, (size_t)ua * sizeof *dz);
+        memset(dm, 0, (size_t)ua);
+        memcpy(dz + ua, w->rot + k, n * sizeof *dz);
+        memcpy(dm + ua, w->rotm + k, n);
+        memset(dz + ub, 0, (c->rw - (size_t)ub) * sizeof *dz);
+        memset(dm + ub, 0, c->rw - (size_t)ub);
+        for (size_t u = 0; u < n; u++) nvalid += dm[ua + u];
+    }
+    return nvalid;
+}
+
 static void do_theta(size_t j, unsigned t, void *vctx)
 {
     dir_ctx *c = vctx;
@@ -183,47 +233,54 @@ static void do_theta(size_t j, unsigned t, void *vctx)
     const ibex_surface *g = c->tgt;
     double t0 = ibex__now();
     ibex__rotate(g->z, g->valid, g->nx, g->ny, c->p->theta[j], w->rot, w->rotm);
+    if (c->fast) ibex__cf_target_fill(&w->tg, w->rot, w->rotm, c->shift, c->scale);
     w->sec[0] += ibex__now() - t0;
     for (size_t i = c->lo; i < c->hi; i++) {
         size_t x, y;
         cell_rect(c, c->cell_idx[i], &x, &y);
         long rx = (long)x + c->ox - (long)c->lx, ry = (long)y + c->oy - (long)c->ly;
+        cell_res *r = &c->res[i * c->p->ntheta + j];
         double t1 = ibex__now();
-        size_t nvalid = 0;
-        /* Region of the rotated target, invalid outside it. */
-        for (size_t v = 0; v < c->rh; v++) {
-            long sy = ry + (long)v;
-            float *dz = w->reg + v * c->rw;
-            unsigned char *dm = w->regm + v * c->rw;
-            if (sy < 0 || sy >= (long)g->ny) {
-                memset(dm, 0, c->rw);
-                continue;
-            }
-            for (size_t u = 0; u < c->rw; u++) {
-                long sx = rx + (long)u;
-                if (sx < 0 || sx >= (long)g->nx) {
-                    dm[u] = 0;
-                    dz[u] = 0;
-                } else {
-                    size_t k = (size_t)sy * g->nx + (size_t)sx;
-                    dm[u] = w->rotm[k];
-                    dz[u] = w->rot[k];
-                    nvalid += dm[u];
+        ibex__xc_peak pk = {IBEX__NO_SCORE, 0, 0, 0};
+        if (c->fast) {
+            double mu, sd;
+            size_t nvalid = ibex__cf_region_count(&w->cf, c->p->k, &w->tg, rx, ry, c->rw, c->rh,
+                                                  &mu, &sd);
+            w->sec[2] += ibex__now() - t1;
+            if (nvalid >= c->nmin[i]) {
+                int fb;
+                w->searches++;
+                pk = ibex__cf_search(&w->cf, c->p->k, &c->cf[i], &w->tg, rx, ry, c->rw, c->rh, sd,
+                                     c->keep, &w->sec[1], &w->flops, &fb);
+                if (fb) { /* the FFT path, with this cell's spectra made here */
+                    w->fallbacks++;
+                    extract_region(c, w, rx, ry);
+                    const ibex_surface *s = c->ref;
+                    ibex__xc_prepare(&w->xc, s->z + y * s->nx + x, s->valid + y * s->nx + x,
+                                     s->nx, c->cw, c->ch, &w->spare);
+                    pk = ibex__xc_run(&w->xc, c->p->k, &w->spare, w->reg, w->regm, c->rw, c->rw,
+                                      c->rh, c->nmin[i], NULL, &w->sec[1], &w->flops);
+                }
+                if (c->verify) {
+                    extract_region(c, w, rx, ry);
+                    ibex__xc_peak e = ibex__xc_run(&w->xc, c->p->k, &c->tpl[i - c->lo], w->reg,
+                                                   w->regm, c->rw, c->rw, c->rh, c->nmin[i], NULL,
+                                                   NULL, NULL);
+                    if (e.u != pk.u || e.v != pk.v || fabsf(e.ccf - pk.ccf) > 1e-4f)
+                        w->mismatches++;
                 }
             }
+        } else {
+            size_t nvalid = extract_region(c, w, rx, ry);
+            w->sec[2] += ibex__now() - t1;
+            /* below the minimum overlap no lag can qualify: no FFTs */
+            if (nvalid >= c->nmin[i])
+                pk = ibex__xc_run(&w->xc, c->p->k, &c->tpl[i - c->lo], w->reg, w->regm, c->rw,
+                                  c->rw, c->rh, c->nmin[i], NULL, &w->sec[1], &w->flops);
         }
-        w->sec[2] += ibex__now() - t1;
-        cell_res *r = &c->res[i * c->p->ntheta + j];
-        if (nvalid < c->nmin[i]) { /* no lag can reach the minimum overlap: skip the FFTs */
-            r->ccf = IBEX__NO_SCORE;
-            r->dx = r->dy = 0;
-            continue;
-        }
-        ibex__xc_peak pk = ibex__xc_run(&w->xc, c->p->k, &c->tpl[i - c->lo], w->reg, w->regm, c->rw,
-                                        c->rw, c->rh, c->nmin[i], NULL, &w->sec[1], &w->flops);
         r->ccf = pk.ccf;
-        r->dx = (int)(pk.u - (long)c->lx);
-        r->dy = (int)(pk.v - (long)c->ly);
+        r->dx = pk.ccf > IBEX__NO_SCORE ? (int)(pk.u - (long)c->lx) : 0;
+        r->dy = pk.ccf > IBEX__NO_SCORE ? (int)(pk.v - (long)c->ly) : 0;
     }
 }
 
@@ -358,6 +415,11 @@ static ibex_status decide(const dir_ctx *c, ibex_cmc_direction *d, ibex_cmc_cell
     return IBEX_OK;
 }
 
+static size_t w_coarse_bytes(const ibex__cf_target *t)
+{
+    return t->cnx * t->cny * (sizeof(float) + 1);
+}
+
 static void ws_free(thread_ws *ws, unsigned nt)
 {
     if (!ws) return;
@@ -367,6 +429,9 @@ static void ws_free(thread_ws *ws, unsigned nt)
         free(ws[t].rotm);
         free(ws[t].reg);
         free(ws[t].regm);
+        ibex__cf_work_free(&ws[t].cf);
+        ibex__cf_target_free(&ws[t].tg);
+        ibex__fft_dealloc(ws[t].spare.spec);
     }
     free(ws);
 }
@@ -419,23 +484,53 @@ static ibex_status run_direction(const ibex_cmc_plan *p, const ibex_surface *ref
         free(idx);
         return ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "cannot make FFT plans");
     }
+    /* coarse-to-fine when asked for and the cells can be decimated (at least 4 coarse
+     * points per side) */
+    c.D = o->coarse_factor ? o->coarse_factor : 2;
+    c.keep = o->coarse_keep ? o->coarse_keep : 4;
+    c.fast = o->coarse_to_fine && c.D >= 2 && c.D <= 15 && c.cw / c.D >= 4 && c.ch / c.D >= 4;
+    c.verify = c.fast && o->verify_search;
+    const ibex__fft *cfft = NULL;
+    if (c.fast) {
+        cfft = ibex__fft_get(p->cache, ibex__fft_good_size((c.rw + 2 * c.D - 2) / c.D),
+                             ibex__fft_good_size((c.rh + 2 * c.D - 2) / c.D));
+        if (!cfft) {
+            free(idx);
+            return ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "cannot make FFT plans");
+        }
+        /* the direct sums see heights of order one */
+        double mu, sd;
+        size_t k;
+        ibex__xc_moments(tgt->z, tgt->valid, tgt->nx, tgt->nx, tgt->ny, &mu, &sd, &k);
+        c.shift = (float)mu;
+        c.scale = (float)(1.0 / sd);
+    }
     res->fft_nx = fft->nx;
     res->fft_ny = fft->ny;
     unsigned nt = ibex__parallel_threads(o->threads);
     size_t nth = p->ntheta, tn = tgt->nx * tgt->ny, rn = c.rw * c.rh;
+    size_t nlag = (c.rw - c.cw + 1) * (c.rh - c.ch + 1);
+    /* coarse padding (blocks) so every cell's coarse region lies inside the coarse target */
+    long ext = (long)(c.lx > c.ly ? c.lx : c.ly) + labs(c.ox) + labs(c.oy) +
+               (long)(ref->nx > tgt->nx ? ref->nx - tgt->nx : 0) +
+               (long)(ref->ny > tgt->ny ? ref->ny - tgt->ny : 0);
+    size_t cpad = (size_t)ext / c.D + 2;
     c.ws = calloc(nt, sizeof *c.ws);
     /* Template spectra are held for a batch of cells within a fixed budget, so memory stays
      * bounded for large grids; the target is rotated once per batch. Results do not depend
-     * on the batching: every (cell, rotation) is computed the same way. */
+     * on the batching: every (cell, rotation) is computed the same way. The coarse-to-fine
+     * search needs no full spectra (unless verifying): one batch. */
+    int spectra = !c.fast || c.verify;
     size_t per = 6 * fft->nc * sizeof(float);
     size_t batch = (o->template_budget ? o->template_budget : IBEX__TEMPLATE_BUDGET) / per;
     if (batch < 1) batch = 1;
-    if (batch > c.ncell) batch = c.ncell;
+    if (batch > c.ncell || !spectra) batch = c.ncell;
     c.tpl = calloc(batch + 1, sizeof *c.tpl);
     c.nmin = calloc(c.ncell + 1, sizeof *c.nmin);
     c.res = calloc(c.ncell * nth + 1, sizeof *c.res);
+    c.cf = c.fast ? calloc(c.ncell + 1, sizeof *c.cf) : NULL;
     ibex_status st = IBEX_OK;
-    if (!c.ws || !c.tpl || !c.nmin || !c.res) st = IBEX_ERR_NOMEM;
+    if (!c.ws || !c.tpl || !c.nmin || !c.res || (c.fast && !c.cf)) st = IBEX_ERR_NOMEM;
     for (unsigned t = 0; !st && t < nt; t++) {
         thread_ws *w = &c.ws[t];
         if ((st = ibex__xc_work_init(&w->xc, fft))) break;
@@ -444,16 +539,34 @@ static ibex_status run_direction(const ibex_cmc_plan *p, const ibex_surface *ref
         w->reg = malloc(rn * sizeof *w->reg);
         w->regm = malloc(rn);
         if (!w->rot || !w->rotm || !w->reg || !w->regm) st = IBEX_ERR_NOMEM;
+        if (!st && c.fast) {
+            size_t row = c.rw > c.cw ? c.rw : c.cw;
+            if ((st = ibex__cf_work_init(&w->cf, cfft, nlag, row))) break;
+            if ((st = ibex__cf_target_alloc(&w->tg, tgt->nx, tgt->ny, c.D, cpad))) break;
+            if (!(w->spare.spec = ibex__fft_alloc(6 * fft->nc))) st = IBEX_ERR_NOMEM;
+        }
     }
-    for (size_t i = 0; !st && i < batch; i++)
+    for (size_t i = 0; !st && spectra && i < batch; i++)
         if (!(c.tpl[i].spec = ibex__fft_alloc(6 * fft->nc))) st = IBEX_ERR_NOMEM;
+    for (size_t i = 0; !st && c.fast && i < c.ncell; i++)
+        if (!(c.cf[i].coarse.spec = ibex__fft_alloc(6 * cfft->nc))) st = IBEX_ERR_NOMEM;
+    if (!st && c.fast) {
+        ibex__parallel_for(c.ncell, o->threads, do_cf_cell, &c);
+        for (size_t i = 0; i < c.ncell; i++)
+            if (!c.cf[i].tf) st = IBEX_ERR_NOMEM;
+    }
     size_t bytes = nt * (6 * fft->nx * fft->ny + 18 * fft->nc) * sizeof(float) +
-                   nt * (tn + rn) * (sizeof(float) + 1) + batch * per +
+                   nt * (tn + rn) * (sizeof(float) + 1) + (spectra ? batch * per : 0) +
                    c.ncell * nth * sizeof *c.res;
+    if (c.fast && c.ws)
+        bytes += nt * ((6 * cfft->nx * cfft->ny + 18 * cfft->nc + cfft->nx * cfft->ny) *
+                           sizeof(float) + nlag * (sizeof(float) + sizeof(unsigned)) +
+                       2 * tn * sizeof(float) + w_coarse_bytes(&c.ws[0].tg) + per) +
+                 c.ncell * (2 * c.cw * c.ch * sizeof(float) + 6 * cfft->nc * sizeof(float));
     if (bytes > res->bytes_peak) res->bytes_peak = bytes;
     for (c.lo = 0; !st && c.lo < c.ncell; c.lo = c.hi) {
         c.hi = c.lo + batch < c.ncell ? c.lo + batch : c.ncell;
-        ibex__parallel_for(c.hi - c.lo, o->threads, do_template, &c);
+        if (spectra) ibex__parallel_for(c.hi - c.lo, o->threads, do_template, &c);
         ibex__parallel_for(nth, o->threads, do_theta, &c);
     }
     if (!st) {
@@ -465,11 +578,21 @@ static ibex_status run_direction(const ibex_cmc_plan *p, const ibex_surface *ref
         res->t_rotate += c.ws[t].sec[0];
         res->t_fft += c.ws[t].sec[1];
         res->t_ncc += c.ws[t].sec[2];
+        res->t_fine += c.ws[t].sec[3];
         res->fft_flops += c.ws[t].flops;
+        res->lags_direct += c.ws[t].cf.evals;
+        res->searches += c.ws[t].searches;
+        res->fallbacks += c.ws[t].fallbacks;
+        res->search_mismatches += c.ws[t].mismatches;
     }
     ws_free(c.ws, nt);
     for (size_t i = 0; c.tpl && i < batch; i++) ibex__fft_dealloc(c.tpl[i].spec);
     free(c.tpl);
+    for (size_t i = 0; c.cf && i < c.ncell; i++) {
+        ibex__cf_cell_free(&c.cf[i]);
+        ibex__fft_dealloc(c.cf[i].coarse.spec);
+    }
+    free(c.cf);
     free(c.nmin);
     free(c.res);
     free(idx);

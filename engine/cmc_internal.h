@@ -26,6 +26,11 @@ typedef struct ibex__kernels {
     void (*ncc_row)(const float *sfg, const float *sf, const float *sff, const float *sg,
                     const float *sgg, const float *sn, size_t len, float nmin, float var_floor,
                     float *out);
+    /* The six masked sums of one lag, directly (coarse-to-fine search, cmc_search.c):
+     * template rows tf = f m, tm = m (tw x th, stride ts) against target rows g1 = g m,
+     * gm = m (stride gs); out = {Sfg, Sf, Sff, Sg, Sgg, Sn} as the six maps of spec6. */
+    void (*lag6)(const float *tf, const float *tm, size_t ts, size_t tw, size_t th,
+                 const float *g1, const float *gm, size_t gs, double *out);
 } ibex__kernels;
 
 const ibex__kernels *ibex__kernels_scalar(void);
@@ -76,6 +81,11 @@ typedef struct ibex__xc_template {
     size_t nvalid;
 } ibex__xc_template;
 
+/* Mean and standard deviation of the valid points of a w x h block (stride s; m NULL: use
+ * isfinite); sd is 1 when flat or empty. Both masked NCC paths normalise by these. */
+void ibex__xc_moments(const float *z, const unsigned char *m, size_t s, size_t w, size_t h,
+                      double *mean, double *sd, size_t *count);
+
 /* t: w x h heights (row stride ts) with mask tm (NULL: use isfinite). Spectra written
  * to tpl->spec (caller allocated with ibex__fft_alloc, 6*nc floats). Uses w->real as scratch. */
 void ibex__xc_prepare(ibex__xc_work *w, const float *t, const unsigned char *tm, size_t ts,
@@ -95,6 +105,75 @@ typedef struct ibex__xc_peak {
 ibex__xc_peak ibex__xc_run(ibex__xc_work *w, const ibex__kernels *k, const ibex__xc_template *tpl,
                            const float *r, const unsigned char *rm, size_t rs, size_t rw,
                            size_t rh, size_t nmin, float *map, double *seconds, double *flops);
+
+/* ---- coarse-to-fine search (cmc_search.c) ----
+ * The exhaustive path above evaluates every lag of a cell by FFT. The coarse-to-fine path
+ * evaluates the masked NCC of every lag on D x D block means (the same FFT code at 1/D^2 of
+ * the points), takes the best local maxima there, and climbs from each at full resolution
+ * with the masked NCC computed directly (lag6 kernel), same formula, same rounding of the
+ * overlap count, same variance floor, same first-maximum rule. */
+
+/* A reference cell ready for the search. */
+typedef struct ibex__cf_cell {
+    float *tf, *tm;                /* w x h: normalised heights times mask (as fill3), mask */
+    size_t w, h, nvalid, nmin;     /* nmin: minimum overlap of the full-resolution lags */
+    ibex__xc_template coarse;      /* coarse template (spectra in coarse.spec) */
+    size_t coarse_nmin;
+} ibex__cf_cell;
+
+/* One rotated target, for every cell of one rotation. */
+typedef struct ibex__cf_target {
+    size_t nx, ny;
+    float *g1, *gm;                /* heights (scaled, 0 where invalid) and mask as 0/1 */
+    unsigned D;                    /* coarse factor */
+    size_t cpad, cnx, cny;         /* coarse block I covers target x in D (I - cpad) + [0, D) */
+    float *cz;                     /* coarse block means */
+    unsigned char *cm;             /* coarse block valid: at least half its points valid */
+} ibex__cf_target;
+
+/* Per-thread scratch of the search. */
+typedef struct ibex__cf_work {
+    ibex__xc_work coarse;          /* coarse FFT scratch */
+    float *map;                    /* coarse NCC of every coarse lag */
+    float *val;                    /* full-resolution NCC of the lags evaluated, by lag */
+    unsigned *stamp;               /* val[i] belongs to the current search iff stamp[i] == gen */
+    unsigned gen;
+    float *ones;                   /* a row of ones (region moments through lag6) */
+    size_t nlag, nones;
+    unsigned long long evals;      /* lags evaluated directly */
+} ibex__cf_work;
+
+ibex_status ibex__cf_work_init(ibex__cf_work *w, const ibex__fft *coarse, size_t max_lags,
+                               size_t max_row);
+void ibex__cf_work_free(ibex__cf_work *w);
+
+/* Fills c (arrays malloc'd here, coarse.spec by the caller: 6 nc floats of the coarse FFT)
+ * from the w x h cell at z (stride s, mask m); cw is scratch of the coarse size. */
+ibex_status ibex__cf_cell_init(ibex__cf_cell *c, ibex__xc_work *cw, unsigned D, const float *z,
+                               const unsigned char *m, size_t s, size_t w, size_t h,
+                               double min_overlap_frac);
+void ibex__cf_cell_free(ibex__cf_cell *c);
+
+/* Target arrays of the rotated heights rot/rotm (nx x ny): g1 = (rot - shift) * scale on
+ * valid points (the NCC does not change; the float sums stay well conditioned). */
+ibex_status ibex__cf_target_alloc(ibex__cf_target *t, size_t nx, size_t ny, unsigned D,
+                                  size_t cpad);
+void ibex__cf_target_fill(ibex__cf_target *t, const float *rot, const unsigned char *rotm,
+                          float shift, float scale);
+void ibex__cf_target_free(ibex__cf_target *t);
+
+/* Valid points of the region rw x rh at (rx, ry) of the target (outside: invalid), with
+ * the mean and standard deviation fill3 would normalise it by (sd 1 when flat). */
+size_t ibex__cf_region_count(ibex__cf_work *w, const ibex__kernels *k, const ibex__cf_target *t,
+                             long rx, long ry, size_t rw, size_t rh, double *mean, double *sd);
+/* Best lag of cell c in that region, meant to equal ibex__xc_run's answer: the `keep` best
+ * coarse local maxima are climbed at full resolution. seconds[0] += coarse FFT time,
+ * seconds[1] += other coarse work, seconds[2] += full-resolution climbs. *fallback = 1 (and
+ * no score) when the coarse level cannot rank the lags: the caller runs the FFT path. */
+ibex__xc_peak ibex__cf_search(ibex__cf_work *w, const ibex__kernels *k, const ibex__cf_cell *c,
+                              const ibex__cf_target *t, long rx, long ry, size_t rw, size_t rh,
+                              double region_sd, unsigned keep, double *seconds, double *flops,
+                              int *fallback);
 
 /* Direct masked NCC for the full-scan score: masked NCC of a and b
  * at one pose (b sampled at a's points rotated by theta about b's centre and shifted). */

@@ -42,8 +42,8 @@ static double flops_of(const ibex__fft *f, int transforms)
 
 /* Mean and standard deviation of the valid points (std 1 when flat or empty), so the
  * FFT sees values of order 1 and float rounding stays far below the NCC tolerance. */
-static void moments(const float *z, const unsigned char *m, size_t s, size_t w, size_t h,
-                    double *mean, double *sd, size_t *count)
+void ibex__xc_moments(const float *z, const unsigned char *m, size_t s, size_t w, size_t h,
+                      double *mean, double *sd, size_t *count)
 {
     double sum = 0, sum2 = 0;
     size_t k = 0;
@@ -74,21 +74,27 @@ static size_t fill3(float *dst, size_t nx, size_t ny, const float *z, const unsi
 {
     double mu, sd;
     size_t k;
-    moments(z, m, s, w, h, &mu, &sd, &k);
+    ibex__xc_moments(z, m, s, w, h, &mu, &sd, &k);
     size_t nr = nx * ny;
     float *a = dst, *b = dst + nr, *c = dst + 2 * nr;
-    memset(dst, 0, 3 * nr * sizeof *dst);
     float fmu = (float)mu, inv = (float)(1.0 / sd);
-    for (size_t y = 0; y < h; y++)
+    /* every point written once: the data, zeros for invalid points and the padding */
+    for (size_t y = 0; y < h; y++) {
+        size_t o = y * nx;
         for (size_t x = 0; x < w; x++) {
             size_t i = y * s + x;
-            if (m ? !m[i] : !isfinite(z[i])) continue;
+            if (m ? !m[i] : !isfinite(z[i])) {
+                a[o + x] = b[o + x] = c[o + x] = 0.0f;
+                continue;
+            }
             float v = (z[i] - fmu) * inv;
-            size_t o = y * nx + x;
-            a[o] = v;
-            b[o] = v * v;
-            c[o] = 1.0f;
+            a[o + x] = v;
+            b[o + x] = v * v;
+            c[o + x] = 1.0f;
         }
+        for (size_t q = 0; q < 3; q++) memset(dst + q * nr + o + w, 0, (nx - w) * sizeof *dst);
+    }
+    for (size_t q = 0; q < 3; q++) memset(dst + q * nr + h * nx, 0, (ny - h) * nx * sizeof *dst);
     return k;
 }
 

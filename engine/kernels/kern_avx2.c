@@ -77,7 +77,63 @@ static void ncc_row_avx2(const float *sfg, const float *sf, const float *sff, co
                                         len - i, nmin, var_floor, out + i);
 }
 
-static const ibex__kernels avx2 = {"avx2", spec6_avx2, ncc_row_avx2};
+static double hsum(__m256 v)
+{
+    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+    __m256d d = _mm256_add_pd(_mm256_cvtps_pd(lo), _mm256_cvtps_pd(hi));
+    __m128d e = _mm_add_pd(_mm256_castpd256_pd128(d), _mm256_extractf128_pd(d, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(e, _mm_unpackhi_pd(e, e)));
+}
+
+/* Float lanes within a row band, double across bands: each lane sums at most 8 rows of
+ * one column run, so float rounding stays near 1e-7 relative. */
+static void lag6_avx2(const float *tf, const float *tm, size_t ts, size_t tw, size_t th,
+                      const float *g1, const float *gm, size_t gs, double *out)
+{
+    static const int lanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+    size_t full = tw & ~(size_t)7, rest = tw - full;
+    __m256i tail = _mm256_loadu_si256((const __m256i *)(lanes + 8 - rest));
+    double acc[6] = {0, 0, 0, 0, 0, 0};
+    for (size_t y0 = 0; y0 < th; y0 += 8) {
+        size_t y1 = y0 + 8 < th ? y0 + 8 : th;
+        __m256 a = _mm256_setzero_ps(), b = a, c = a, d = a, e = a, n = a;
+        for (size_t y = y0; y < y1; y++) {
+            const float *f = tf + y * ts, *m = tm + y * ts, *g = g1 + y * gs, *h = gm + y * gs;
+            for (size_t x = 0; x <= tw; x += 8) {
+                __m256 fv, mv, gv, hv;
+                if (x < full) {
+                    fv = _mm256_loadu_ps(f + x);
+                    mv = _mm256_loadu_ps(m + x);
+                    gv = _mm256_loadu_ps(g + x);
+                    hv = _mm256_loadu_ps(h + x);
+                } else if (rest) {
+                    fv = _mm256_maskload_ps(f + x, tail);
+                    mv = _mm256_maskload_ps(m + x, tail);
+                    gv = _mm256_maskload_ps(g + x, tail);
+                    hv = _mm256_maskload_ps(h + x, tail);
+                } else {
+                    break;
+                }
+                __m256 fh = _mm256_mul_ps(fv, hv), mg = _mm256_mul_ps(mv, gv);
+                a = _mm256_fmadd_ps(fv, gv, a);
+                b = _mm256_add_ps(fh, b);
+                c = _mm256_fmadd_ps(fh, fv, c);
+                d = _mm256_add_ps(mg, d);
+                e = _mm256_fmadd_ps(mg, gv, e);
+                n = _mm256_fmadd_ps(mv, hv, n);
+            }
+        }
+        acc[0] += hsum(a);
+        acc[1] += hsum(b);
+        acc[2] += hsum(c);
+        acc[3] += hsum(d);
+        acc[4] += hsum(e);
+        acc[5] += hsum(n);
+    }
+    for (int i = 0; i < 6; i++) out[i] = acc[i];
+}
+
+static const ibex__kernels avx2 = {"avx2", spec6_avx2, ncc_row_avx2, lag6_avx2};
 
 const ibex__kernels *ibex__kernels_avx2_table(void);
 const ibex__kernels *ibex__kernels_avx2_table(void)

@@ -49,7 +49,32 @@ static void ncc_row_scalar(const float *sfg, const float *sf, const float *sff, 
     }
 }
 
-static const ibex__kernels scalar = {"scalar", spec6_scalar, ncc_row_scalar};
+/* Sums in double: the reference the SIMD variant (float lanes) must agree with. */
+static void lag6_scalar(const float *tf, const float *tm, size_t ts, size_t tw, size_t th,
+                        const float *g1, const float *gm, size_t gs, double *out)
+{
+    double a = 0, b = 0, c = 0, d = 0, e = 0, n = 0;
+    for (size_t y = 0; y < th; y++) {
+        const float *f = tf + y * ts, *m = tm + y * ts, *g = g1 + y * gs, *h = gm + y * gs;
+        for (size_t x = 0; x < tw; x++) {
+            double fv = f[x], mv = m[x], gv = g[x], hv = h[x];
+            a += fv * gv;
+            b += fv * hv;
+            c += fv * fv * hv;
+            d += mv * gv;
+            e += mv * gv * gv;
+            n += mv * hv;
+        }
+    }
+    out[0] = a;
+    out[1] = b;
+    out[2] = c;
+    out[3] = d;
+    out[4] = e;
+    out[5] = n;
+}
+
+static const ibex__kernels scalar = {"scalar", spec6_scalar, ncc_row_scalar, lag6_scalar};
 
 const ibex__kernels *ibex__kernels_scalar(void)
 {

@@ -98,6 +98,21 @@ typedef struct ibex_cmc_opts {
                                    not bit-reproducible between runs); default 0 = ESTIMATE */
     size_t template_budget;     /* bytes of cell spectra held at once (cells are processed in
                                    batches within it; results do not change); 0 = 24 MiB */
+    /* Search for each cell's best lag at each rotation. Default (coarse_to_fine = 0): the
+     * exhaustive search, every lag of every cell by FFT; the reference method.
+     * coarse_to_fine = 1 (experimental, not the method): the masked NCC of every lag on
+     * coarse_factor x coarse_factor block means ranks the lags, and full-resolution hill
+     * climbs from the coarse_keep best coarse maxima evaluate the exact masked NCC of the
+     * lags they visit. It misses the exhaustive maximum of a few percent of (cell, rotation)
+     * searches on the Fadul set (on non-matching cells the NCC map is close to white noise
+     * at the pixel scale, so no coarse level predicts where its maximum is) and so changes
+     * some CMC counts: see docs/cmc-speed.md. Cells with fewer than 4 coarse points per side are
+     * searched exhaustively. */
+    int coarse_to_fine;
+    unsigned coarse_factor;     /* 0 = 2 */
+    unsigned coarse_keep;       /* coarse maxima climbed per cell and rotation; 0 = 4 */
+    int verify_search;          /* with coarse_to_fine: also run the exhaustive search and
+                                   count the searches whose best lag differs (slow; bench) */
 } ibex_cmc_opts;
 
 typedef struct ibex_cmc_plan ibex_cmc_plan;
@@ -150,6 +165,12 @@ typedef struct ibex_cmc_result {
     double fft_flops;      /* floating-point operations of the FFT stage (2.5 N log2 N each) */
     size_t fft_nx, fft_ny; /* FFT size of the cell correlations */
     size_t bytes_peak;     /* memory held by the run's buffers */
+    /* coarse-to-fine search: thread-seconds of the full-resolution climbs, lags evaluated
+     * directly, (cell, rotation) searches, those left to the FFT path, and (verify_search)
+     * those whose best lag or CCF (beyond 1e-4) differs from the exhaustive search */
+    double t_fine;
+    unsigned long long lags_direct;
+    size_t searches, fallbacks, search_mismatches;
 } ibex_cmc_result;
 
 void ibex_cmc_opts_init(ibex_cmc_opts *o);
