@@ -6,11 +6,11 @@
 #include <complex.h>
 #include <fftw3.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ibex/index.h"
+#include "cmc_internal.h"
 #include "ibex_internal.h"
 
 /* One half-plane FFT bin inside the band: where it is, which ring pair it feeds with which
@@ -31,9 +31,6 @@ struct ibex_descriptor {
     size_t p;         /* raw length */
     size_t n_cross;   /* number of ring pairs */
 };
-
-/* FFTW's planner is not thread-safe: every plan this file makes goes through this lock. */
-static pthread_mutex_t plan_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void ibex_descriptor_opts_init(ibex_descriptor_opts *o)
 {
@@ -147,9 +144,9 @@ ibex_status ibex_descriptor_create(const ibex_descriptor_opts *opts, ibex_descri
         ibex_descriptor_free(p);
         return IBEX_ERR_NOMEM;
     }
-    pthread_mutex_lock(&plan_lock);
+    ibex__fftw_lock();
     p->plan = fftwf_plan_dft_r2c_2d((int)n, (int)n, in, outc, FFTW_ESTIMATE);
-    pthread_mutex_unlock(&plan_lock);
+    ibex__fftw_unlock();
     fftwf_free(in);
     fftwf_free(outc);
     if (!p->plan) {
@@ -164,9 +161,9 @@ void ibex_descriptor_free(ibex_descriptor *p)
 {
     if (!p) return;
     if (p->plan) {
-        pthread_mutex_lock(&plan_lock);
+        ibex__fftw_lock();
         fftwf_destroy_plan(p->plan);
-        pthread_mutex_unlock(&plan_lock);
+        ibex__fftw_unlock();
     }
     free(p->bins);
     free(p->ring_w);

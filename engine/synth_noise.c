@@ -2,12 +2,12 @@
  * Gaussian blur, value noise, sparse line profiles. Pure computation. */
 #include <fftw3.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ibex/ibex.h"
 #include "synth_internal.h"
+#include "cmc_internal.h"
 
 #define TWO_PI 6.283185307179586
 
@@ -60,10 +60,11 @@ typedef struct plan_entry {
     fftwf_plan plan;
 } plan_entry;
 
+/* Plans are made and destroyed under the engine's one planner lock (plan.c): FFTW's planner
+ * is not thread-safe, wherever it is called from. */
 #define MAX_PLANS 32
 static plan_entry plans[MAX_PLANS];
 static int n_plans;
-static pthread_mutex_t plan_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* A cached plan, or (cache full) a new one that *owned says the caller must free with
  * drop_plan. */
@@ -71,7 +72,7 @@ static fftwf_plan get_plan(size_t nx, size_t ny, int *owned)
 {
     fftwf_plan p = NULL;
     *owned = 0;
-    pthread_mutex_lock(&plan_lock);
+    ibex__fftw_lock();
     for (int i = 0; i < n_plans; i++)
         if (plans[i].nx == nx && plans[i].ny == ny) {
             p = plans[i].plan;
@@ -103,15 +104,15 @@ static fftwf_plan get_plan(size_t nx, size_t ny, int *owned)
         fftwf_free(in);
         fftwf_free(out);
     }
-    pthread_mutex_unlock(&plan_lock);
+    ibex__fftw_unlock();
     return p;
 }
 
 static void drop_plan(fftwf_plan p)
 {
-    pthread_mutex_lock(&plan_lock);
+    ibex__fftw_lock();
     fftwf_destroy_plan(p);
-    pthread_mutex_unlock(&plan_lock);
+    ibex__fftw_unlock();
 }
 
 /* Frequency (cycles per metre) of FFT bin i of n at spacing h. */
