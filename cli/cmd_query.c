@@ -16,7 +16,7 @@
 
 #include "cli.h"
 #include "ibex/compare.h"
-#include "index_model.h"
+#include "query.h"
 
 /* The only library preprocessing this stage 2 knows: surfaces stored as read, so each
  * side is prepared exactly as 'ibex compare' prepares a scan file. */
@@ -61,16 +61,7 @@ static double now_s(void)
     return t.tv_sec + 1e-9 * t.tv_nsec;
 }
 
-typedef struct cand {
-    size_t row;     /* library row */
-    float stage1;
-    int done;       /* stage 2 ran */
-    double score;
-    unsigned cmc, cmc_high, cells_a, cells_b; /* bullets: cmc = CMS count */
-    double ccf;                               /* bullets: land CCF */
-    ibex_verdict verdict;
-    char err[160];  /* stage 2 failure, else empty */
-} cand;
+typedef query_cand cand;
 
 static int cand_cmp(const void *a, const void *b)
 {
@@ -107,6 +98,102 @@ static void csv_field(const char *s)
     putchar('"');
 }
 
+static void print_results(const query_result *res, const char *path, char **qpath, size_t nq, long top,
+                          int stage1_only, int json, int csv)
+{
+    const size_t Kq = res->Kq, nix = res->nix, pending = res->pending, *nc = res->nc;
+    const row_info *ri = res->ri;
+    const char *kind = res->kind;
+    int bullet = res->bullet;
+    double t0 = res->t0, t1 = res->t1, t2 = res->t2;
+    /* Output */
+    if (csv)
+        printf("query,rank,row,id,firearm_id,same_source_key,stage1,score,%s,verdict\n",
+               bullet ? "cms,ccf" : "cmc,cmc_high");
+    for (size_t i = 0; i < nq; i++) {
+        const cand *cl = res->cands + i * Kq;
+        size_t show = top && (size_t)top < nc[i] ? (size_t)top : nc[i];
+        if (json) {
+            json_t *o = json_object(), *arr = json_array();
+            json_object_set_new(o, "query", json_string(qpath[i]));
+            json_object_set_new(o, "library", json_string(path));
+            json_object_set_new(o, "kind", json_string(kind));
+            json_object_set_new(o, "indexed", json_integer((json_int_t)nix));
+            json_object_set_new(o, "not_indexed", json_integer((json_int_t)pending));
+            json_object_set_new(o, "shortlist", json_integer((json_int_t)nc[i]));
+            json_object_set_new(o, "stage2", json_boolean(!stage1_only));
+            json_object_set_new(o, "stage1_seconds", json_real(t1 - t0));
+            json_object_set_new(o, "stage2_seconds", json_real(t2 - t1));
+            for (size_t h = 0; h < show; h++) {
+                const cand *cd = &cl[h];
+                json_t *a = json_object();
+                json_object_set_new(a, "rank", json_integer((json_int_t)(h + 1)));
+                json_object_set_new(a, "row", json_integer((json_int_t)cd->row));
+                json_object_set_new(a, "id", json_string(str_or(ri[cd->row].id, "")));
+                json_object_set_new(a, "firearm_id", ri[cd->row].firearm_id ? json_string(ri[cd->row].firearm_id) : json_null());
+                json_object_set_new(a, "same_source_key",
+                                    ri[cd->row].same_source_key ? json_string(ri[cd->row].same_source_key) : json_null());
+                json_object_set_new(a, "stage1", json_real(cd->stage1));
+                if (cd->done) {
+                    json_object_set_new(a, "score", json_real(cd->score));
+                    if (bullet) {
+                        json_object_set_new(a, "cms", json_integer(cd->cmc));
+                        json_object_set_new(a, "ccf", json_real(cd->ccf));
+                    } else {
+                        json_object_set_new(a, "cmc", json_integer(cd->cmc));
+                        json_object_set_new(a, "cmc_high", json_integer(cd->cmc_high));
+                    }
+                    json_object_set_new(a, "verdict", json_string(ibex_verdict_name(cd->verdict)));
+                } else {
+                    json_object_set_new(a, "score", json_null());
+                    json_object_set_new(a, "cmc", json_null());
+                    json_object_set_new(a, "verdict", json_null());
+                    if (cd->err[0]) json_object_set_new(a, "error", json_string(cd->err));
+                }
+                json_array_append_new(arr, a);
+            }
+            json_object_set_new(o, "candidates", arr);
+            json_dumpf(o, stdout, JSON_COMPACT);
+            putchar('\n');
+            json_decref(o);
+        } else if (csv) {
+            for (size_t h = 0; h < show; h++) {
+                const cand *cd = &cl[h];
+                csv_field(qpath[i]);
+                printf(",%zu,%zu,", h + 1, cd->row);
+                csv_field(ri[cd->row].id);
+                putchar(',');
+                csv_field(ri[cd->row].firearm_id);
+                putchar(',');
+                csv_field(ri[cd->row].same_source_key);
+                if (cd->done && bullet)
+                    printf(",%.4f,%.3f,%u,%.4f,%s\n", cd->stage1, cd->score, cd->cmc, cd->ccf,
+                           ibex_verdict_name(cd->verdict));
+                else if (cd->done)
+                    printf(",%.4f,%.3f,%u,%u,%s\n", cd->stage1, cd->score, cd->cmc, cd->cmc_high,
+                           ibex_verdict_name(cd->verdict));
+                else
+                    printf(",%.4f,,,,\n", cd->stage1);
+            }
+        } else {
+            printf("query %s: %zu indexed %s specimens, shortlist %zu, stage 1 %.2f s, stage 2 %.1f s%s\n",
+                   qpath[i], nix, kind, nc[i], t1 - t0, t2 - t1, stage1_only ? " (skipped)" : "");
+            printf("%4s  %-24s %-10s %-16s %7s %8s %4s  %s\n", "rank", "id", "firearm", "source_key", "stage1",
+                   "score", bullet ? "cms" : "cmc", "verdict");
+            for (size_t h = 0; h < show; h++) {
+                const cand *cd = &cl[h];
+                printf("%4zu  %-24s %-10s %-16s %7.3f ", h + 1, str_or(ri[cd->row].id, "?"),
+                       str_or(ri[cd->row].firearm_id, "-"), str_or(ri[cd->row].same_source_key, "-"), cd->stage1);
+                if (cd->done)
+                    printf("%8.2f %4u  %s\n", cd->score, cd->cmc, ibex_verdict_name(cd->verdict));
+                else
+                    printf("%8s %4s  %s\n", "-", "-", cd->err[0] ? cd->err : "-");
+            }
+            if (i + 1 < nq) putchar('\n');
+        }
+    }
+}
+
 int cmd_query(int argc, char **argv)
 {
     static const struct option opts[] = {{"top", required_argument, 0, 'n'},
@@ -121,8 +208,7 @@ int cmd_query(int argc, char **argv)
                                          {0, 0, 0, 0}};
     long top = 10, shortlist = 0, threads = 0;
     int json = 0, csv = 0, stage1_only = 0, exclude_self = 0, c;
-    const char *kind_opt = NULL, *kind = IM_KIND_CARTRIDGE;
-    int bullet = 0;
+    const char *kind_opt = NULL;
     char *e;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -158,12 +244,50 @@ int cmd_query(int argc, char **argv)
     char **qpath = argv + optind + 1;
     size_t nq = (size_t)(argc - optind - 1);
 
+    /* Queries first: a bad query file is refused before any work on the library. */
+    ibex_surface **qs = calloc(nq, sizeof *qs);
+    ibex_diag d;
+    memset(&d, 0, sizeof d);
+    query_result res;
+    memset(&res, 0, sizeof res);
+    int rc = qs ? EXIT_OK : cli_fail_status(IBEX_ERR_NOMEM, NULL);
+    for (size_t i = 0; rc == EXIT_OK && i < nq; i++) {
+        ibex_status st = ibex_surface_read(qpath[i], 0, &qs[i], &d);
+        if (st != IBEX_OK) rc = cli_fail_status(st, &d);
+    }
+    if (rc == EXIT_OK) {
+        query_opts qo = {path, qpath, qs, nq, shortlist, threads, stage1_only, exclude_self, json || csv, kind_opt};
+        rc = query_run(&qo, &res);
+    }
+    if (rc == EXIT_OK) print_results(&res, path, qpath, nq, top, stage1_only, json, csv);
+    query_result_clear(&res);
+    for (size_t i = 0; qs && i < nq; i++) ibex_surface_free(qs[i]);
+    free(qs);
+    return rc;
+}
+
+void query_result_clear(query_result *res)
+{
+    free(res->cands);
+    free(res->nc);
+    im_free_rows(res->ri, res->N);
+    memset(res, 0, sizeof *res);
+}
+
+int query_run(const query_opts *o, query_result *res)
+{
+    const char *path = o->lib_path, *kind_opt = o->kind_opt, *kind = IM_KIND_CARTRIDGE;
+    char **qpath = o->names;
+    ibex_surface **qs = o->qs;
+    size_t nq = o->nq;
+    long shortlist = o->shortlist, threads = o->threads;
+    int stage1_only = o->stage1_only, exclude_self = o->exclude_self, bullet = 0;
     ibex_diag d;
     memset(&d, 0, sizeof d);
     ibex_status st;
     int rc = EXIT_OK;
     ibex_library *lib = NULL;
-    ibex_surface **qs = calloc(nq, sizeof *qs), **qprep = calloc(nq, sizeof *qprep);
+    ibex_surface **qprep = calloc(nq, sizeof *qprep);
     size_t *self_row = calloc(nq, sizeof *self_row);
     unsigned char *has_self = calloc(nq, 1);
     row_info *ri = NULL;
@@ -183,14 +307,13 @@ int cmd_query(int argc, char **argv)
     ibex_land_opts_init(&lo);
     ibex_land_signature **qsig = calloc(nq, sizeof *qsig), **csig = NULL;
     double t0 = now_s(), t1 = 0, t2 = 0;
-    if (!qs || !qprep || !self_row || !has_self || !qsig) {
+    if (!qprep || !self_row || !has_self || !qsig) {
         st = IBEX_ERR_NOMEM;
         goto fail;
     }
 
-    /* Queries first: a bad query file is refused before any work on the library. */
+    /* One kind per batch. */
     for (size_t i = 0; i < nq; i++) {
-        if ((st = ibex_surface_read(qpath[i], 0, &qs[i], &d)) != IBEX_OK) goto fail;
         int b = query_is_bullet(qs[i], kind_opt);
         if (i && b != bullet) {
             cli_error("%s: a %s scan, but %s is a %s scan: query cartridge cases and bullet lands separately",
@@ -285,7 +408,7 @@ int cmd_query(int argc, char **argv)
         rc = EXIT_REFUSED;
         goto out;
     }
-    if (pending && !json && !csv)
+    if (pending && !o->quiet)
         fprintf(stderr, "%s: warning: %zu %s specimens are not indexed (run 'ibex index %s')\n", cli_prog,
                 pending, kind, path);
     if ((st = ibex_index_create(dim, &ix)) != IBEX_OK || (st = ibex_index_add(ix, rows, nix)) != IBEX_OK) goto fail;
@@ -415,7 +538,7 @@ int cmd_query(int argc, char **argv)
         size_t npairs = 0;
         for (size_t i = 0; i < nq; i++) npairs += nc[i];
         size_t done = 0;
-        int progress = cli_isatty_err() && !json && !csv;
+        int progress = cli_isatty_err() && !o->quiet;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
         for (size_t k = 0; k < nq * Kq; k++) {
             size_t i = k / Kq, h = k % Kq;
@@ -472,94 +595,12 @@ int cmd_query(int argc, char **argv)
     }
     t2 = now_s();
 
-    /* Output */
-    if (csv)
-        printf("query,rank,row,id,firearm_id,same_source_key,stage1,score,%s,verdict\n",
-               bullet ? "cms,ccf" : "cmc,cmc_high");
-    for (size_t i = 0; i < nq; i++) {
-        cand *cl = cands + i * Kq;
-        if (!stage1_only) qsort(cl, nc[i], sizeof *cl, cand_cmp);
-        size_t show = top && (size_t)top < nc[i] ? (size_t)top : nc[i];
-        if (json) {
-            json_t *o = json_object(), *arr = json_array();
-            json_object_set_new(o, "query", json_string(qpath[i]));
-            json_object_set_new(o, "library", json_string(path));
-            json_object_set_new(o, "kind", json_string(kind));
-            json_object_set_new(o, "indexed", json_integer((json_int_t)nix));
-            json_object_set_new(o, "not_indexed", json_integer((json_int_t)pending));
-            json_object_set_new(o, "shortlist", json_integer((json_int_t)nc[i]));
-            json_object_set_new(o, "stage2", json_boolean(!stage1_only));
-            json_object_set_new(o, "stage1_seconds", json_real(t1 - t0));
-            json_object_set_new(o, "stage2_seconds", json_real(t2 - t1));
-            for (size_t h = 0; h < show; h++) {
-                const cand *cd = &cl[h];
-                json_t *a = json_object();
-                json_object_set_new(a, "rank", json_integer((json_int_t)(h + 1)));
-                json_object_set_new(a, "row", json_integer((json_int_t)cd->row));
-                json_object_set_new(a, "id", json_string(str_or(ri[cd->row].id, "")));
-                json_object_set_new(a, "firearm_id", ri[cd->row].firearm_id ? json_string(ri[cd->row].firearm_id) : json_null());
-                json_object_set_new(a, "same_source_key",
-                                    ri[cd->row].same_source_key ? json_string(ri[cd->row].same_source_key) : json_null());
-                json_object_set_new(a, "stage1", json_real(cd->stage1));
-                if (cd->done) {
-                    json_object_set_new(a, "score", json_real(cd->score));
-                    if (bullet) {
-                        json_object_set_new(a, "cms", json_integer(cd->cmc));
-                        json_object_set_new(a, "ccf", json_real(cd->ccf));
-                    } else {
-                        json_object_set_new(a, "cmc", json_integer(cd->cmc));
-                        json_object_set_new(a, "cmc_high", json_integer(cd->cmc_high));
-                    }
-                    json_object_set_new(a, "verdict", json_string(ibex_verdict_name(cd->verdict)));
-                } else {
-                    json_object_set_new(a, "score", json_null());
-                    json_object_set_new(a, "cmc", json_null());
-                    json_object_set_new(a, "verdict", json_null());
-                    if (cd->err[0]) json_object_set_new(a, "error", json_string(cd->err));
-                }
-                json_array_append_new(arr, a);
-            }
-            json_object_set_new(o, "candidates", arr);
-            json_dumpf(o, stdout, JSON_COMPACT);
-            putchar('\n');
-            json_decref(o);
-        } else if (csv) {
-            for (size_t h = 0; h < show; h++) {
-                const cand *cd = &cl[h];
-                csv_field(qpath[i]);
-                printf(",%zu,%zu,", h + 1, cd->row);
-                csv_field(ri[cd->row].id);
-                putchar(',');
-                csv_field(ri[cd->row].firearm_id);
-                putchar(',');
-                csv_field(ri[cd->row].same_source_key);
-                if (cd->done && bullet)
-                    printf(",%.4f,%.3f,%u,%.4f,%s\n", cd->stage1, cd->score, cd->cmc, cd->ccf,
-                           ibex_verdict_name(cd->verdict));
-                else if (cd->done)
-                    printf(",%.4f,%.3f,%u,%u,%s\n", cd->stage1, cd->score, cd->cmc, cd->cmc_high,
-                           ibex_verdict_name(cd->verdict));
-                else
-                    printf(",%.4f,,,,\n", cd->stage1);
-            }
-        } else {
-            printf("query %s: %zu indexed %s specimens, shortlist %zu, stage 1 %.2f s, stage 2 %.1f s%s\n",
-                   qpath[i], nix, kind, nc[i], t1 - t0, t2 - t1, stage1_only ? " (skipped)" : "");
-            printf("%4s  %-24s %-10s %-16s %7s %8s %4s  %s\n", "rank", "id", "firearm", "source_key", "stage1",
-                   "score", bullet ? "cms" : "cmc", "verdict");
-            for (size_t h = 0; h < show; h++) {
-                const cand *cd = &cl[h];
-                printf("%4zu  %-24s %-10s %-16s %7.3f ", h + 1, str_or(ri[cd->row].id, "?"),
-                       str_or(ri[cd->row].firearm_id, "-"), str_or(ri[cd->row].same_source_key, "-"), cd->stage1);
-                if (cd->done)
-                    printf("%8.2f %4u  %s\n", cd->score, cd->cmc, ibex_verdict_name(cd->verdict));
-                else
-                    printf("%8s %4s  %s\n", "-", "-", cd->err[0] ? cd->err : "-");
-            }
-            if (i + 1 < nq) putchar('\n');
-        }
-    }
-    free(nc);
+    for (size_t i = 0; i < nq && !stage1_only; i++) qsort(cands + i * Kq, nc[i], sizeof *cands, cand_cmp);
+    *res = (query_result){cands, nc, Kq, N, nix, pending, ri, kind, bullet, t0, t1, t2};
+    cands = NULL;
+    nc = NULL;
+    ri = NULL;
+    N = 0;
     goto out;
 fail:
     rc = cli_fail_status(st, &d);
@@ -572,9 +613,7 @@ out:
     free(csig);
     for (size_t i = 0; qsig && i < nq; i++) ibex_land_signature_free(qsig[i]);
     free(qsig);
-    for (size_t i = 0; qs && i < nq; i++) ibex_surface_free(qs[i]);
     for (size_t i = 0; qprep && i < nq; i++) ibex_surface_free(qprep[i]);
-    free(qs);
     free(qprep);
     free(self_row);
     free(has_self);

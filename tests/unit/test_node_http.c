@@ -274,7 +274,7 @@ int main(void)
     ibex_trust *t = NULL;
     CHECK(ibex_trust_read(peers, &t, &d) == IBEX_OK);
     ibex_node_pull_stats ps;
-    CHECK_MSG(ibex_node_pull(base, peer, t, pull_dir, 0, NULL, &ps, &d) == IBEX_OK, "%s", d.message);
+    CHECK_MSG(ibex_node_pull(base, peer, t, pull_dir, NULL, &ps, &d) == IBEX_OK, "%s", d.message);
     CHECK(ps.fetched == 1 && ps.stored == 1 && ps.refused == 0 && ps.cursor == 1);
     CHECK(count_packages(pull_dir) == 1);
     {
@@ -290,7 +290,7 @@ int main(void)
         CHECK(got && gn == pn && memcmp(got, pbytes, pn) == 0);
         free(got);
     }
-    CHECK(ibex_node_pull(base, peer, t, pull_dir, 0, NULL, &ps, &d) == IBEX_OK && ps.fetched == 0 && ps.cursor == 1);
+    CHECK(ibex_node_pull(base, peer, t, pull_dir, NULL, &ps, &d) == IBEX_OK && ps.fetched == 0 && ps.cursor == 1);
     /* Four more packages (other parameters, other bytes); a pull stopped after two resumes
      * from its cursor and ends with every package stored exactly once. */
     for (int i = 0; i < 4; i++) {
@@ -304,9 +304,10 @@ int main(void)
         CHECK(b && signed_req(peer, "POST", "/v1/specimens", b, m, &r) == 201);
         free(b);
     }
-    CHECK(ibex_node_pull(base, peer, t, pull_dir, 2, NULL, &ps, &d) == IBEX_OK && ps.stored == 2 && ps.cursor == 3);
+    const ibex_node_pull_opts two = {.max_items = 2};
+    CHECK(ibex_node_pull(base, peer, t, pull_dir, &two, &ps, &d) == IBEX_OK && ps.stored == 2 && ps.cursor == 3);
     CHECK(count_packages(pull_dir) == 3);
-    CHECK(ibex_node_pull(base, peer, t, pull_dir, 0, NULL, &ps, &d) == IBEX_OK && ps.stored == 2 && ps.cursor == 5);
+    CHECK(ibex_node_pull(base, peer, t, pull_dir, NULL, &ps, &d) == IBEX_OK && ps.stored == 2 && ps.cursor == 5);
     CHECK(count_packages(pull_dir) == 5 && count_packages(spool) == 5);
     {
         /* Same names and bytes on both sides; no temporary files left. */
