@@ -124,14 +124,27 @@ json_t *ibex__federate_merge(json_t *local, const char *self, const ibex__forwar
         json_t *a = f[i].status == 200 && f[i].body ? json_loadb(f[i].body, f[i].size, 0, &je) : NULL;
         json_t *e = json_pack("{s:s, s:i, s:f}", "node", f[i].peer->name, "status", (int)f[i].status,
                               "seconds", f[i].seconds);
+        json_t *sub_nodes = a ? json_object_get(a, "nodes") : NULL;
+        if (a && json_array_size(sub_nodes)) {
+            /* The peer's list says how it and its own peers did; add the round trip to its entry. */
+            take(all, a, f[i].peer->name);
+            size_t k;
+            json_t *sub;
+            json_array_foreach(sub_nodes, k, sub) {
+                if (!json_is_object(sub)) continue;
+                json_t *cp = json_deep_copy(sub);
+                const char *nm = json_string_value(json_object_get(cp, "node"));
+                if (k == 0 && nm && !strcmp(nm, f[i].peer->name)) json_object_set_new(cp, "seconds", json_real(f[i].seconds));
+                json_array_append_new(nodes, cp);
+            }
+            json_decref(e);
+            json_decref(a);
+            continue;
+        }
         if (a) {
             take(all, a, f[i].peer->name);
             json_object_set_new(e, "candidates", json_integer((json_int_t)json_array_size(json_object_get(a, "candidates"))));
             if (json_is_true(json_object_get(a, "seen"))) json_object_set_new(e, "seen", json_true());
-            /* the peer's own peers, one level flattened */
-            size_t k;
-            json_t *sub;
-            json_array_foreach(json_object_get(a, "nodes"), k, sub) json_array_append(nodes, sub);
         } else {
             const char *why = f[i].error[0] ? f[i].error : NULL;
             json_t *b = !why && f[i].body ? json_loadb(f[i].body, f[i].size, 0, &je) : NULL;

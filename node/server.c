@@ -831,11 +831,12 @@ ibex_status ibex_node_server_create(const ibex_node_server_opts *o, ibex_node_se
         flags |= MHD_USE_TLS;
     }
     S->d = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, S, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        flags, 0, NULL, NULL, on_request, S, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, S,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->threads, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)o->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_URI_LOG_CALLBACK, on_uri,
-        S, MHD_OPTION_NOTIFY_COMPLETED, on_completed, S, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, S,
+        S, MHD_OPTION_NOTIFY_COMPLETED, on_completed, S,
         o->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, S->tls_cert,
         MHD_OPTION_HTTPS_MEM_KEY, S->tls_key, MHD_OPTION_END);
     if (!S->d) {

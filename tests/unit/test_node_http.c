@@ -256,13 +256,22 @@ int main(void)
     CHECK(signed_req(peer, "POST", "/v1/specimens", pbytes, pn, &r) == 200 && strstr(r.body, "\"duplicate\":true"));
     chunked_ = 0;
     CHECK(count_packages(spool) == 1);
-    /* Query: the package verifies, the search is not built yet: 501. */
+    /* Query: the package verifies, but this node has no library: 501. A query id seen before
+     * (a forwarding loop) is answered with an empty list; a malformed one is refused. */
     {
         size_t bl = sodium_base64_encoded_len(pn, sodium_base64_VARIANT_ORIGINAL);
-        char *b64 = malloc(bl), *body = malloc(bl + 64);
+        char *b64 = malloc(bl), *body = malloc(bl + 128);
         sodium_bin2base64(b64, bl, pbytes, pn, sodium_base64_VARIANT_ORIGINAL);
-        snprintf(body, bl + 64, "{\"package\":\"%s\",\"top\":5}", b64);
-        CHECK(signed_req(peer, "POST", "/v1/query", body, strlen(body), &r) == 501 && has_error(&r, "not available yet"));
+        snprintf(body, bl + 128, "{\"package\":\"%s\",\"top\":5}", b64);
+        CHECK(signed_req(peer, "POST", "/v1/query", body, strlen(body), &r) == 501 && has_error(&r, "no reference library"));
+        snprintf(body, bl + 128, "{\"package\":\"%s\",\"query_id\":\"0123456789abcdef0123456789abcdef\"}", b64);
+        CHECK(signed_req(peer, "POST", "/v1/query", body, strlen(body), &r) == 501);
+        CHECK(signed_req(peer, "POST", "/v1/query", body, strlen(body), &r) == 200 && strstr(r.body, "\"seen\":true") &&
+              strstr(r.body, "\"candidates\":[]"));
+        snprintf(body, bl + 128, "{\"package\":\"%s\",\"query_id\":\"0123\"}", b64);
+        CHECK(signed_req(peer, "POST", "/v1/query", body, strlen(body), &r) == 400);
+        snprintf(body, bl + 128, "{\"package\":\"%s\",\"shortlist\":100000}", b64);
+        CHECK(signed_req(peer, "POST", "/v1/query", body, strlen(body), &r) == 400);
         free(b64);
         free(body);
     }
