@@ -282,7 +282,8 @@ static int node_serve(int argc, char **argv)
         {"share", required_argument, 0, 'S'},  {"max-shortlist", required_argument, 0, 'M'},
         {"fanout", required_argument, 0, 'F'}, {"peer-timeout", required_argument, 0, 'T'},
         {"max-hops", required_argument, 0, 'H'}, {"query-threads", required_argument, 0, 'Q'},
-        {"peer-ca", required_argument, 0, 'c'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"peer-ca", required_argument, 0, 'c'}, {"idle-timeout", required_argument, 0, 'I'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     ibex_node_server_opts o;
     ibex_node_server_opts_init(&o);
     o.listen = NULL;
@@ -303,9 +304,10 @@ static int node_serve(int argc, char **argv)
         case 'F':
         case 'T':
         case 'H':
-        case 'Q': {
+        case 'Q':
+        case 'I': {
             char *end;
-            long lo = c == 'H' || c == 'F' ? 0 : 1, hi = c == 'T' ? 3600 : c == 'H' ? 8 : c == 'M' ? 1000 : 256;
+            long lo = c == 'H' || c == 'F' ? 0 : 1, hi = c == 'T' || c == 'I' ? 3600 : c == 'H' ? 8 : c == 'M' ? 1000 : 256;
             num = strtol(optarg, &end, 10);
             if (*end || num < lo || num > hi) return cli_usage_error("%s needs %ld..%ld", argv[optind - 1], lo, hi);
             if (c == 'M') o.max_shortlist = (unsigned)num;
@@ -313,6 +315,7 @@ static int node_serve(int argc, char **argv)
             if (c == 'T') o.peer_timeout_s = (unsigned)num;
             if (c == 'H') o.max_hops = (unsigned)num;
             if (c == 'Q') nl.threads = num;
+            if (c == 'I') o.timeout_s = (unsigned)num;
             break;
         }
         case 'c': o.peer_ca = optarg; break;
@@ -375,6 +378,8 @@ static int node_serve(int argc, char **argv)
                    "  --peer-timeout SEC  deadline of a forwarded query (default %u)\n"
                    "  --max-hops N        forwarding depth a query may ask for (default %u)\n"
                    "  --peer-ca PEM       CA bundle for https peers\n"
+                   "  --idle-timeout SEC  close a connection idle this long (default %u; a pool\n"
+                   "                      thread busy with a long query leaves its others idle)\n"
                    "  --tls-cert PEM --tls-key PEM   serve HTTPS\n"
                    "  --max-body MIB      largest request body (default %zu; 413 past it)\n"
                    "  --max-memory MIB    request bodies held at once (default %zu; 503 past it)\n"
@@ -384,7 +389,7 @@ static int node_serve(int argc, char **argv)
                    "  --log FILE          request log (default stderr)   --quiet  no request log\n"
                    "  --exit-after SEC    stop after SEC seconds (tests)\n\n"
                    "Prints 'listening on http(s)://HOST:PORT' once ready.\n",
-                   NODE_SHARE_DEFAULT, o.max_shortlist, o.fanout, o.peer_timeout_s, o.max_hops,
+                   NODE_SHARE_DEFAULT, o.max_shortlist, o.fanout, o.peer_timeout_s, o.max_hops, o.timeout_s,
                    o.max_body >> 20, o.max_memory >> 20, o.threads, o.nonce_capacity);
             return EXIT_OK;
         default: return cli_usage_error("unknown option");
@@ -471,6 +476,7 @@ static int client_opts(int argc, char **argv, client_args *a, const char *usage,
     memset(a, 0, sizeof *a);
     a->top = 10;
     a->hops = 1;
+    a->shortlist = -1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         char *end;
         switch (c) {
@@ -496,7 +502,7 @@ static int client_opts(int argc, char **argv, client_args *a, const char *usage,
             break;
         case 's':
             a->shortlist = strtol(optarg, &end, 10);
-            if (*end || a->shortlist < 1 || a->shortlist > 1000) return cli_usage_error("--shortlist needs 1..1000");
+            if (*end || a->shortlist < 0 || a->shortlist > 1000) return cli_usage_error("--shortlist needs 0..1000");
             break;
         case 'H':
             a->hops = strtol(optarg, &end, 10);
@@ -666,7 +672,8 @@ static int print_query(const ibex_node_response *r)
         if (json_is_number(sc)) printf("%8.2f ", json_number_value(sc));
         else printf("%8s ", "-");
         printf("%7.3f %4lld  %s\n", json_number_value(json_object_get(c, "stage1")),
-               (long long)json_integer_value(cm), v ? v : json_string_value(json_object_get(c, "error")));
+               (long long)json_integer_value(cm),
+               v ? v : json_is_string(json_object_get(c, "error")) ? json_string_value(json_object_get(c, "error")) : "-");
     }
     json_array_foreach(json_object_get(j, "nodes"), i, c) {
         const char *e = json_string_value(json_object_get(c, "error"));
@@ -709,7 +716,8 @@ static int node_query(int argc, char **argv)
                          "node it lives on and what that node's policy shares (its id by default).\n\n"
                          "  --federate       the node also asks its peers and merges their lists\n"
                          "  --top N          candidates wanted (default 10)\n"
-                         "  --shortlist K    stage-2 shortlist per node (default: the node's, 5)\n"
+                         "  --shortlist K    stage-2 shortlist per node (default 5, at most the node's\n"
+                         "                   --max-shortlist; 0 = stage 1 only, no scores or verdicts)\n"
                          "  --hops H         forwarding depth with --federate (default 1)\n"
                          "  --deadline SEC   how long a node waits for its peers (default: its own)\n");
     if (rc) return rc < 0 ? EXIT_OK : rc;
@@ -735,7 +743,7 @@ static int node_query(int argc, char **argv)
     free(data);
     json_t *o = json_pack("{s:s, s:i, s:b}", "package", b64, "top", (int)a.top, "federate", a.federate);
     free(b64);
-    if (a.shortlist) json_object_set_new(o, "shortlist", json_integer(a.shortlist));
+    if (a.shortlist >= 0) json_object_set_new(o, "shortlist", json_integer(a.shortlist));
     if (a.federate) json_object_set_new(o, "hops", json_integer(a.hops));
     if (a.deadline) json_object_set_new(o, "deadline_s", json_integer(a.deadline));
     char *body = json_dumps(o, JSON_COMPACT);

@@ -202,7 +202,9 @@ ibex_status node_library_query(void *user, const unsigned char *pkg, size_t n, u
         cli_error("this node's library is empty (nothing stored yet)");
     } else if (params_match(pkg, n, nl->lib_path)) {
         char *names[1] = {"package"};
-        query_opts qo = {nl->lib_path, names, &s, 1, (long)shortlist, nl->threads, 0, 0, 1, NULL};
+        /* shortlist 0: stage 1 alone, the best `top` by similarity */
+        query_opts qo = {nl->lib_path, names, &s, 1, shortlist ? (long)shortlist : (long)top, nl->threads,
+                         shortlist == 0, 0, 1, NULL};
         rc = query_run(&qo, &res);
     }
     cli_capture(NULL, 0);

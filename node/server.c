@@ -490,13 +490,13 @@ static enum MHD_Result h_query(ibex_node_server *S, struct MHD_Connection *c, co
            *qid = json_object_get(j, "query_id");
     long long top = 10, shortlist = S->max_shortlist < 5 ? S->max_shortlist : 5, hops = 1, deadline = S->peer_timeout;
     if (!json_is_object(j) || !json_is_string(pkg) || !opt_int(j, "top", 1, 1000, &top) ||
-        !opt_int(j, "shortlist", 1, S->max_shortlist, &shortlist) || !opt_int(j, "hops", 0, S->max_hops, &hops) ||
+        !opt_int(j, "shortlist", 0, S->max_shortlist, &shortlist) || !opt_int(j, "hops", 0, S->max_hops, &hops) ||
         !opt_int(j, "deadline_s", 1, 3600, &deadline) || (fed && !json_is_boolean(fed)) ||
         (qid && !lower_hex(json_string_value(qid), 32))) {
         json_decref(j);
         return send_error(S, c, m, r, 400,
                           "body must be {\"package\": BASE64_OF_A_SIGNED_PACKAGE} with optional \"top\": 1..1000, "
-                          "\"shortlist\": 1..%u, \"federate\": bool, \"hops\": 0..%u, \"query_id\": 32 hex digits, "
+                          "\"shortlist\": 0..%u, \"federate\": bool, \"hops\": 0..%u, \"query_id\": 32 hex digits, "
                           "\"deadline_s\": 1..3600",
                           S->max_shortlist, S->max_hops);
     }

@@ -55,7 +55,7 @@ typedef ibex_status (*ibex_node_store_fn)(void *user, const unsigned char *pkg, 
                                           const char *sha256_hex, char *note, size_t note_size,
                                           ibex_diag *diag);
 /* Rank the library against the scan in a verified package: stage 1 over the index, stage 2
- * on a shortlist of at most `shortlist`. *json_out (malloc'd) is a JSON object
+ * on a shortlist of at most `shortlist` (0: stage 1 only, ranked by its similarity). *json_out (malloc'd) is a JSON object
  * {"kind", "indexed", "shortlist", "candidates": [{"rank", "score", "stage1", "verdict", ...
  * and only the metadata fields the node's policy shares}]}, best first, at most top. */
 typedef ibex_status (*ibex_node_query_fn)(void *user, const unsigned char *pkg, size_t n,
