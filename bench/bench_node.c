@@ -102,6 +102,7 @@ static void *run_client(void *arg)
         if (rc != CURLE_OK || code != g_expect) {
             if (!c->errors) c->first_bad = rc != CURLE_OK ? -(long)rc : code;
             c->errors++;
+            if (rc != CURLE_OK) usleep(100000); /* a node that is down is not hammered */
             continue;
         }
         if (c->n == c->cap) {

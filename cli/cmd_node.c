@@ -291,7 +291,7 @@ static int node_serve(int argc, char **argv)
     char spool_buf[4200];
     long exit_after = 0, num;
     int quiet = 0, c;
-    node_library nl = {NULL, NULL, NULL, 1};
+    node_library nl = {NULL, NULL, NULL, 0};
     const char *share = NODE_SHARE_DEFAULT;
     char why[300];
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -373,7 +373,8 @@ static int node_serve(int argc, char **argv)
                    "                      surfaces are never sent in answers)\n"
                    "  --max-shortlist K   largest stage-2 shortlist a query may ask for (default %u;\n"
                    "                      stage 2 costs about a second per cartridge pair)\n"
-                   "  --query-threads N   stage-2 threads per query (default 1)\n"
+                   "  --query-threads N   stage-2 threads of a query (default: all cores); queries\n"
+                   "                      run one at a time against the library\n"
                    "  --fanout N          peers a federated query goes to, at most (default %u)\n"
                    "  --peer-timeout SEC  deadline of a forwarded query (default %u)\n"
                    "  --max-hops N        forwarding depth a query may ask for (default %u)\n"

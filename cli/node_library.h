@@ -25,7 +25,7 @@ typedef struct node_library {
     const char *lib_path;
     const ibex_trust *trust; /* whose packages are stored */
     char *share;             /* policy: comma-separated field names */
-    long threads;            /* stage-2 threads per query (1 on a busy node) */
+    long threads;            /* stage-2 threads of a query; 0 = all cores */
 } node_library;
 
 /* Checks a --share list (known fields, no surfaces): 1 if valid, else 0 and the reason. */

@@ -44,7 +44,7 @@ struct ibex_node_server {
     ibex_node_store_fn store;
     ibex_node_query_fn query;
     void *library_user;
-    pthread_rwlock_t lib_lock; /* queries share it, a store holds it alone */
+    pthread_rwlock_t lib_lock; /* held by one store or one query at a time (see local_query) */
     int lib_lock_ok;
     unsigned max_shortlist, fanout, peer_timeout, max_hops;
     char *peer_ca;
@@ -463,7 +463,11 @@ static ibex_status local_query(ibex_node_server *S, const unsigned char *d, size
     ibex_diag diag;
     memset(&diag, 0, sizeof diag);
     char *text = NULL;
-    pthread_rwlock_rdlock(&S->lib_lock);
+    /* Exclusive, like a store: each query opens the library file, and HDF5 shares one open
+     * file between the handles of a process (closing one closes the other's objects), so two
+     * handles on the library must not overlap. Stage 2 of the query runs in parallel instead
+     * (--query-threads). */
+    pthread_rwlock_wrlock(&S->lib_lock);
     ibex_status st = S->query(S->library_user, d, n, top, shortlist, &text, &diag);
     pthread_rwlock_unlock(&S->lib_lock);
     json_error_t je;
@@ -787,7 +791,7 @@ ibex_status ibex_node_server_create(const ibex_node_server_opts *o, ibex_node_se
     S->fanout = o->fanout;
     S->peer_timeout = o->peer_timeout_s ? o->peer_timeout_s : 1;
     S->max_hops = o->max_hops;
-    /* Stores must not wait behind a stream of queries: writers first. */
+    /* Stores and queries queue on it in turn. */
     pthread_rwlockattr_t ra;
     pthread_rwlockattr_init(&ra);
     pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
