@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
+#include "ibex_internal.h"
 #include "node_internal.h"
 
 typedef struct job {
@@ -21,23 +21,16 @@ typedef struct job {
     const char *ca_file;
 } job;
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
 static void *forward_one(void *arg)
 {
     job *j = arg;
     ibex__forward *f = j->f;
     ibex_node_response r;
     ibex_diag d;
-    double t0 = now_s();
+    double t0 = ibex__now();
     ibex_status st = ibex_node_request(f->peer->url, j->key, "POST", "/v1/query", j->body, j->len,
                                        "application/json", j->timeout_s, j->ca_file, &r, &d);
-    f->seconds = now_s() - t0;
+    f->seconds = ibex__now() - t0;
     if (st) {
         snprintf(f->error, sizeof f->error, "%.290s", d.message);
         return NULL;
