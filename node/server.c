@@ -44,8 +44,7 @@ struct ibex_node_server {
     ibex_node_store_fn store;
     ibex_node_query_fn query;
     void *library_user;
-    pthread_rwlock_t lib_lock; /* held by one store or one query at a time (see local_query) */
-    int lib_lock_ok;
+    pthread_mutex_t lib_lock; /* held by one store or one query at a time (see local_query) */
     unsigned max_shortlist, fanout, peer_timeout, max_hops;
     char *peer_ca;
     ibex__nonce_cache *query_ids; /* queries seen lately: a forwarding loop ends here */
@@ -353,9 +352,9 @@ static enum MHD_Result h_push(ibex_node_server *S, struct MHD_Connection *c, con
     char note[400] = "no library configured (spool only)";
     if (S->store) {
         memset(&diag, 0, sizeof diag);
-        pthread_rwlock_wrlock(&S->lib_lock);
+        pthread_mutex_lock(&S->lib_lock);
         ibex_status ls = S->store(S->library_user, r->body, r->n, hex, note, sizeof note, &diag);
-        pthread_rwlock_unlock(&S->lib_lock);
+        pthread_mutex_unlock(&S->lib_lock);
         if (ls) {
             atomic_fetch_add(&S->lib_refused, 1);
             return send_error(S, c, m, r, library_status(ls), "not stored: %s",
@@ -451,7 +450,7 @@ static void *forward_thread(void *arg)
     return NULL;
 }
 
-/* The local search, under the shared library lock. *out: its answer, or NULL with msg. */
+/* The local search, under the library lock. *out: its answer, or NULL with msg. */
 static ibex_status local_query(ibex_node_server *S, const unsigned char *d, size_t n, unsigned top,
                                unsigned shortlist, json_t **out, char *msg, size_t msg_size)
 {
@@ -467,9 +466,9 @@ static ibex_status local_query(ibex_node_server *S, const unsigned char *d, size
      * file between the handles of a process (closing one closes the other's objects), so two
      * handles on the library must not overlap. Stage 2 of the query runs in parallel instead
      * (--query-threads). */
-    pthread_rwlock_wrlock(&S->lib_lock);
+    pthread_mutex_lock(&S->lib_lock);
     ibex_status st = S->query(S->library_user, d, n, top, shortlist, &text, &diag);
-    pthread_rwlock_unlock(&S->lib_lock);
+    pthread_mutex_unlock(&S->lib_lock);
     json_error_t je;
     if (!st && !(*out = text ? json_loads(text, 0, &je) : NULL)) {
         st = IBEX_ERR_FORMAT;
@@ -752,7 +751,7 @@ void ibex_node_server_free(ibex_node_server *S)
     ibex__spool_free(S->spool);
     ibex__nonce_free(S->nonces);
     ibex__nonce_free(S->query_ids);
-    if (S->lib_lock_ok) pthread_rwlock_destroy(&S->lib_lock);
+    pthread_mutex_destroy(&S->lib_lock);
     free(S->peer_ca);
     free(S->tls_cert);
     if (S->tls_key) {
@@ -791,12 +790,7 @@ ibex_status ibex_node_server_create(const ibex_node_server_opts *o, ibex_node_se
     S->fanout = o->fanout;
     S->peer_timeout = o->peer_timeout_s ? o->peer_timeout_s : 1;
     S->max_hops = o->max_hops;
-    /* Stores and queries queue on it in turn. */
-    pthread_rwlockattr_t ra;
-    pthread_rwlockattr_init(&ra);
-    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-    S->lib_lock_ok = pthread_rwlock_init(&S->lib_lock, &ra) == 0;
-    pthread_rwlockattr_destroy(&ra);
+    pthread_mutex_init(&S->lib_lock, NULL);
     S->max_skew = o->max_skew_s;
     S->log = o->log;
     S->started = time(NULL);
@@ -810,7 +804,7 @@ ibex_status ibex_node_server_create(const ibex_node_server_opts *o, ibex_node_se
         goto fail;
     }
     /* A nonce must outlive every timestamp that would still be accepted with it. */
-    if (!S->lib_lock_ok || (o->peer_ca && !(S->peer_ca = ibex__strdup(o->peer_ca)))) {
+    if (o->peer_ca && !(S->peer_ca = ibex__strdup(o->peer_ca))) {
         st = ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
         goto fail;
     }
