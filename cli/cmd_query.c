@@ -599,8 +599,7 @@ int query_run(const query_opts *o, query_result *res)
     *res = (query_result){cands, nc, Kq, N, nix, pending, ri, kind, bullet, t0, t1, t2};
     cands = NULL;
     nc = NULL;
-    ri = NULL;
-    N = 0;
+    ri = NULL; /* handed over; N stays for the cleanup of prep and csig below */
     goto out;
 fail:
     rc = cli_fail_status(st, &d);
