@@ -410,7 +410,7 @@ static int node_serve(int argc, char **argv)
         if (!(trust = load_trust(o.peers_path, &trc))) return trc;
         nl.lib_path = o.lib_path;
         nl.trust = trust;
-        nl.share = (char *)share;
+        nl.share = share;
         o.store = node_library_store;
         o.query = node_library_query;
         o.library_user = &nl;

@@ -24,7 +24,7 @@ int index_update(const char *path, int refit, int json, int quiet);
 typedef struct node_library {
     const char *lib_path;
     const ibex_trust *trust; /* whose packages are stored */
-    char *share;             /* policy: comma-separated field names */
+    const char *share;       /* policy: comma-separated field names */
     long threads;            /* stage-2 threads of a query; 0 = all cores */
 } node_library;
 
