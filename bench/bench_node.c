@@ -4,10 +4,14 @@
  * process this program starts and stops). Bounded in count and time; loopback only.
  *
  *   bench_node IBEX [--clients 200] [--seconds 60] [--endpoint query|health|push] [--x3p FILE]
+ *              [--lib LIB.h5 [--shortlist K] [--timeout S]]
  *
- * query: POST /v1/query with a signed package (the node verifies it and answers 501 until
- * the library query lands, so this measures auth + package verification); health: GET
- * /v1/health (auth only); push: POST /v1/specimens of the same package (verify + duplicate). */
+ * query: POST /v1/query with a signed package. With --lib the node searches that (indexed)
+ * library: stage 1, then stage 2 (CMC) on a shortlist of K (0 = stage 1 only) and answers 200;
+ * without it the node verifies the package and answers 501 (auth + verification alone).
+ * health: GET /v1/health (auth only); push: POST /v1/specimens of the same package (verify +
+ * duplicate). A request still in flight when the S seconds end is waited for (up to
+ * --timeout, default 600 s) and counted. */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -37,7 +41,7 @@ typedef struct client {
 static const char *g_base, *g_method, *g_target, *g_ctype;
 static const char *g_body;
 static size_t g_body_n;
-static long g_expect;
+static long g_expect, g_timeout = 600;
 static ibex_node_key *g_key;
 static double g_end;
 
@@ -84,7 +88,7 @@ static void *run_client(void *arg)
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
         curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
+        curl_easy_setopt(h, CURLOPT_TIMEOUT, g_timeout);
         if (g_body) {
             curl_easy_setopt(h, CURLOPT_POSTFIELDS, g_body);
             curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)g_body_n);
@@ -98,6 +102,7 @@ static void *run_client(void *arg)
         if (rc != CURLE_OK || code != g_expect) {
             if (!c->errors) c->first_bad = rc != CURLE_OK ? -(long)rc : code;
             c->errors++;
+            if (rc != CURLE_OK) usleep(100000); /* a node that is down is not hammered */
             continue;
         }
         if (c->n == c->cap) {
@@ -134,16 +139,20 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_node IBEX [--clients N] [--seconds S] [--endpoint query|health|push] [--x3p FILE]\n");
         return 2;
     }
-    const char *ibex = argv[1], *endpoint = "query", *x3p = NULL;
-    int clients = 200, seconds = 60;
+    const char *ibex = argv[1], *endpoint = "query", *x3p = NULL, *lib = NULL;
+    int clients = 200, seconds = 60, shortlist = 1;
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--clients")) clients = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--seconds")) seconds = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--endpoint")) endpoint = argv[i + 1];
         else if (!strcmp(argv[i], "--x3p")) x3p = argv[i + 1];
+        else if (!strcmp(argv[i], "--lib")) lib = argv[i + 1];
+        else if (!strcmp(argv[i], "--shortlist")) shortlist = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--timeout")) g_timeout = atol(argv[i + 1]);
     }
-    if (clients < 1 || clients > 1000 || seconds < 1 || seconds > 600) {
-        fprintf(stderr, "bench_node: clients 1..1000, seconds 1..600\n");
+    if (clients < 1 || clients > 1000 || seconds < 1 || seconds > 600 || shortlist < 0 || shortlist > 10 ||
+        g_timeout < 1 || g_timeout > 3600) {
+        fprintf(stderr, "bench_node: clients 1..1000, seconds 1..600, shortlist 0..10, timeout 1..3600\n");
         return 2;
     }
     char dir[] = "/tmp/ibex-bench-node-XXXXXX";
@@ -182,10 +191,10 @@ int main(int argc, char **argv)
         char *b64 = malloc(bl);
         sodium_bin2base64(b64, bl, bytes, n, sodium_base64_VARIANT_ORIGINAL);
         body = malloc(bl + 64);
-        snprintf(body, bl + 64, "{\"package\":\"%s\",\"top\":10}", b64);
+        snprintf(body, bl + 64, "{\"package\":\"%s\",\"top\":10,\"shortlist\":%d}", b64, shortlist);
         free(b64);
         g_method = "POST", g_target = "/v1/query", g_body = body, g_body_n = strlen(body);
-        g_ctype = "application/json", g_expect = 501;
+        g_ctype = "application/json", g_expect = lib ? 200 : 501;
     } else if (!strcmp(endpoint, "push")) {
         g_method = "POST", g_target = "/v1/specimens", g_body = (const char *)bytes, g_body_n = n;
         g_ctype = "application/octet-stream", g_expect = 200; /* the first push is 201, see below */
@@ -197,13 +206,20 @@ int main(int argc, char **argv)
     int pfd[2];
     if (pipe(pfd)) return 1;
     char exit_after[32];
-    snprintf(exit_after, sizeof exit_after, "%d", seconds + 60);
+    snprintf(exit_after, sizeof exit_after, "%ld", seconds + g_timeout + 60);
+    char idle[32]; /* connections wait behind long queries: as long as a client does */
+    snprintf(idle, sizeof idle, "%ld", g_timeout);
     pid_t pid = fork();
     if (pid == 0) {
         dup2(pfd[1], 1);
         close(pfd[0]);
-        execl(ibex, ibex, "node", "serve", "--listen", "127.0.0.1:0", "--key", keyp, "--peers", peers,
-              "--spool", spool, "--quiet", "--threads", "4", "--exit-after", exit_after, (char *)NULL);
+        if (lib)
+            execl(ibex, ibex, "node", "serve", "--listen", "127.0.0.1:0", "--key", keyp, "--peers", peers,
+                  "--spool", spool, "--quiet", "--threads", "4", "--exit-after", exit_after, "--lib", lib,
+                  "--max-shortlist", "10", "--idle-timeout", idle, (char *)NULL);
+        else
+            execl(ibex, ibex, "node", "serve", "--listen", "127.0.0.1:0", "--key", keyp, "--peers", peers,
+                  "--spool", spool, "--quiet", "--threads", "4", "--exit-after", exit_after, (char *)NULL);
         _exit(127);
     }
     close(pfd[1]);
@@ -254,9 +270,9 @@ int main(int argc, char **argv)
     double p50 = total ? all[total / 2] : 0, p99 = total ? all[(size_t)(total * 0.99)] : 0;
     printf("{\"bench\":\"node\",\"endpoint\":\"%s\",\"clients\":%d,\"clients_started\":%d,\"seconds\":%.1f,"
            "\"package_bytes\":%zu,\"requests_ok\":%zu,\"errors\":%zu,\"first_error\":%ld,"
-           "\"throughput_rps\":%.1f,\"p50_ms\":%.2f,\"p99_ms\":%.2f,\"node_rss_idle_kib\":%ld,"
+           "\"shortlist\":%d,\"library\":%s,\"throughput_rps\":%.2f,\"p50_ms\":%.2f,\"p99_ms\":%.2f,\"node_rss_idle_kib\":%ld,"
            "\"node_rss_peak_kib\":%ld,\"node_exit\":%d}\n",
-           endpoint, clients, started, wall, n, total, errors, first_bad, total / wall, p50 * 1e3, p99 * 1e3,
+           endpoint, clients, started, wall, n, total, errors, first_bad, shortlist, lib ? "true" : "false", total / wall, p50 * 1e3, p99 * 1e3,
            rss_idle, rss_peak, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     free(all);
     free(cs);

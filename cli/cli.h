@@ -15,6 +15,10 @@ extern const char *cli_prog;
 int cli_fail_status(ibex_status s, const ibex_diag *d);
 /* "ibex info: message" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Until called again with NULL, this thread's cli_error and cli_fail_status messages go to
+ * buf (the first one is kept) instead of stderr: the node serving a query or an ingest
+ * returns them in its answer. */
+void cli_capture(char *buf, size_t size);
 /* Usage error: message plus a hint to --help. Returns EXIT_USAGE. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "node_library.h"
 
 static void export_help(void)
 {
@@ -114,21 +115,33 @@ static const char *param(char **kv, const char *key)
     return NULL;
 }
 
-/* Verify, read and store one package. 0 stored, 1 skipped (already there), -1 refused. */
+/* Read one package file and store it (exchange_import_mem). */
 static int import_one(ibex_library **libp, const char *libpath, const char *path,
                       const ibex_trust *trust, char *id, size_t idsize)
 {
     ibex_diag d;
     unsigned char *bytes = NULL;
     size_t n = 0;
+    char sha[65];
+    ibex_status st = ibex_file_read_all(path, IBEX_PACKAGE_MAX_SIZE, &bytes, &n, &d);
+    if (!st) st = ibex_file_sha256(path, sha, &d);
+    int result = st ? -1 : exchange_import_mem(libp, libpath, bytes, n, path, sha, trust, id, idsize);
+    if (st) cli_fail_status(st, &d);
+    free(bytes);
+    return result;
+}
+
+int exchange_import_mem(ibex_library **libp, const char *libpath, const unsigned char *bytes, size_t n,
+                        const char *path, const char *sha256, const ibex_trust *trust, char *id, size_t idsize)
+{
+    ibex_diag d;
     const ibex_peer *signer = NULL;
     ibex_surface *s = NULL;
     char **params = NULL;
     ibex_specimen sp;
     memset(&sp, 0, sizeof sp);
     int result = -1;
-    ibex_status st = ibex_file_read_all(path, IBEX_PACKAGE_MAX_SIZE, &bytes, &n, &d);
-    if (!st) st = ibex_package_verify_mem(bytes, n, path, trust, IBEX_PACKAGE_CHECK_X3P, &signer, NULL, &d);
+    ibex_status st = ibex_package_verify_mem(bytes, n, path, trust, IBEX_PACKAGE_CHECK_X3P, &signer, NULL, &d);
     if (!st) st = ibex_package_read_params(bytes, n, path, &params, &d);
     if (!st) st = ibex_surface_read_x3p_mem(bytes, n, path, 0, &s, &d);
     if (st) {
@@ -153,10 +166,7 @@ static int import_one(ibex_library **libp, const char *libpath, const char *path
                   got ? got : "none", want ? want : "none");
         goto done;
     }
-    if ((st = ibex_file_sha256(path, sp.sha256, &d))) {
-        cli_fail_status(st, &d);
-        goto done;
-    }
+    snprintf(sp.sha256, sizeof sp.sha256, "%s", sha256);
     snprintf(id, idsize, "%s:%s", signer->name,
              s->meta.specimen_id ? s->meta.specimen_id : sp.sha256);
     size_t row;
@@ -178,7 +188,6 @@ done:
     ibex_meta_clear(&sp.meta);
     ibex_package_params_free(params);
     ibex_surface_free(s);
-    free(bytes);
     return result;
 }
 

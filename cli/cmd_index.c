@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "index_model.h"
+#include "node_library.h"
 
 static void help(void)
 {
@@ -91,7 +92,11 @@ int cmd_index(int argc, char **argv)
         }
     }
     if (argc - optind != 1) return cli_usage_error("expected one library file");
-    const char *path = argv[optind];
+    return index_update(argv[optind], refit, json, 0);
+}
+
+int index_update(const char *path, int refit, int json, int quiet)
+{
     double t0 = now_s();
 
     ibex_diag d;
@@ -114,7 +119,7 @@ int cmd_index(int argc, char **argv)
     ibex_pca *fitted = NULL;
     index_model m;
     memset(&m, 0, sizeof m);
-    int progress = cli_isatty_err() && !json;
+    int progress = cli_isatty_err() && !json && !quiet;
     size_t n_new = 0, n_done = 0, n_refused = 0, n_other = 0, w0 = 0;
     size_t kind_done[IM_N_KINDS] = {0}, kind_fit[IM_N_KINDS] = {0};
     int did_fit = 0, pending_kinds = 0;
@@ -240,7 +245,7 @@ int cmd_index(int argc, char **argv)
         if ((st = ibex_library_commit(lib, &d)) != IBEX_OK) goto fail;
     }
 
-    {
+    if (!quiet) {
         double secs = now_s() - t0;
         if (json) {
             json_t *o = json_object();

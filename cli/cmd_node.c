@@ -7,12 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
 #include "cli.h"
 #include "ibex/node.h"
 #include "ibex/package.h"
+#include "node_library.h"
 
 static void help_main(FILE *f)
 {
@@ -25,9 +27,10 @@ static void help_main(FILE *f)
                "                                        run a node (HTTP, authenticated)\n"
                "  health|stats --peer URL --key KEY     ask a node how it is\n"
                "  push PKG.x3p... --peer URL --key KEY  send packages to a node\n"
-               "  pull --peer URL --key KEY --trust PEERS --out DIR\n"
+               "  pull --peer URL --key KEY --trust PEERS --out DIR [--lib LIB.h5]\n"
                "                                        replicate a node's packages (resumable)\n"
-               "  query PKG.x3p --peer URL --key KEY    ask a node for candidates (not built yet)\n\n"
+               "  query SCAN.x3p --peer URL --key KEY [--federate]\n"
+               "                                        ranked candidates from a node (and its peers)\n\n"
                "'ibex node SUBCOMMAND --help' describes one. Formats: docs/exchange-format.md,\n"
                "protocol and deployment (TLS): docs/node.md.\n"
                "Exit status: 0 success, 1 refused or failed, 2 usage error.\n");
@@ -276,16 +279,46 @@ static int node_serve(int argc, char **argv)
         {"max-memory", required_argument, 0, 'm'}, {"threads", required_argument, 0, 't'},
         {"log", required_argument, 0, 'g'},    {"quiet", no_argument, 0, 'q'},
         {"exit-after", required_argument, 0, 'x'}, {"nonces", required_argument, 0, 'N'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+        {"share", required_argument, 0, 'S'},  {"max-shortlist", required_argument, 0, 'M'},
+        {"fanout", required_argument, 0, 'F'}, {"peer-timeout", required_argument, 0, 'T'},
+        {"max-hops", required_argument, 0, 'H'}, {"query-threads", required_argument, 0, 'Q'},
+        {"peer-ca", required_argument, 0, 'c'}, {"idle-timeout", required_argument, 0, 'I'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     ibex_node_server_opts o;
     ibex_node_server_opts_init(&o);
     o.listen = NULL;
     const char *log_path = NULL;
     char spool_buf[4200];
-    long exit_after = 0;
+    long exit_after = 0, num;
     int quiet = 0, c;
+    node_library nl = {NULL, NULL, NULL, 0};
+    const char *share = NODE_SHARE_DEFAULT;
+    char why[300];
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
+        case 'S':
+            if (!node_library_share_ok(optarg, why, sizeof why)) return cli_usage_error("--share: %s", why);
+            share = optarg;
+            break;
+        case 'M':
+        case 'F':
+        case 'T':
+        case 'H':
+        case 'Q':
+        case 'I': {
+            char *end;
+            long lo = c == 'H' || c == 'F' ? 0 : 1, hi = c == 'T' || c == 'I' ? 3600 : c == 'H' ? 8 : c == 'M' ? 1000 : 256;
+            num = strtol(optarg, &end, 10);
+            if (*end || num < lo || num > hi) return cli_usage_error("%s needs %ld..%ld", argv[optind - 1], lo, hi);
+            if (c == 'M') o.max_shortlist = (unsigned)num;
+            if (c == 'F') o.fanout = (unsigned)num;
+            if (c == 'T') o.peer_timeout_s = (unsigned)num;
+            if (c == 'H') o.max_hops = (unsigned)num;
+            if (c == 'Q') nl.threads = num;
+            if (c == 'I') o.timeout_s = (unsigned)num;
+            break;
+        }
+        case 'c': o.peer_ca = optarg; break;
         case 'l': o.listen = optarg; break;
         case 'k': o.key_path = optarg; break;
         case 'p': o.peers_path = optarg; break;
@@ -332,7 +365,22 @@ static int node_serve(int argc, char **argv)
                    "  --key KEY           this node's secret key\n"
                    "  --peers PEERS       trust list: who may call, whose packages are accepted\n"
                    "  --spool DIR         accepted packages (default LIB.h5.spool with --lib)\n"
-                   "  --lib LIB.h5        reference library (ingest and query: not built yet)\n"
+                   "  --lib LIB.h5        reference library: pushed packages are stored in it (as\n"
+                   "                      'ibex import', then indexed) and POST /v1/query searches it\n"
+                   "  --share FIELDS      what answers say about a specimen, comma-separated: id,\n"
+                   "                      kind, region, set, firearm_id, same_source_key, sha256 or\n"
+                   "                      metadata keys (default '%s'; '' = scores and verdicts only;\n"
+                   "                      surfaces are never sent in answers)\n"
+                   "  --max-shortlist K   largest stage-2 shortlist a query may ask for (default %u;\n"
+                   "                      stage 2 costs about a second per cartridge pair)\n"
+                   "  --query-threads N   stage-2 threads of a query (default: all cores); queries\n"
+                   "                      run one at a time against the library\n"
+                   "  --fanout N          peers a federated query goes to, at most (default %u)\n"
+                   "  --peer-timeout SEC  deadline of a forwarded query (default %u)\n"
+                   "  --max-hops N        forwarding depth a query may ask for (default %u)\n"
+                   "  --peer-ca PEM       CA bundle for https peers\n"
+                   "  --idle-timeout SEC  close a connection idle this long (default %u; a pool\n"
+                   "                      thread busy with a long query leaves its others idle)\n"
                    "  --tls-cert PEM --tls-key PEM   serve HTTPS\n"
                    "  --max-body MIB      largest request body (default %zu; 413 past it)\n"
                    "  --max-memory MIB    request bodies held at once (default %zu; 503 past it)\n"
@@ -342,6 +390,7 @@ static int node_serve(int argc, char **argv)
                    "  --log FILE          request log (default stderr)   --quiet  no request log\n"
                    "  --exit-after SEC    stop after SEC seconds (tests)\n\n"
                    "Prints 'listening on http(s)://HOST:PORT' once ready.\n",
+                   NODE_SHARE_DEFAULT, o.max_shortlist, o.fanout, o.peer_timeout_s, o.max_hops, o.timeout_s,
                    o.max_body >> 20, o.max_memory >> 20, o.threads, o.nonce_capacity);
             return EXIT_OK;
         default: return cli_usage_error("unknown option");
@@ -355,6 +404,17 @@ static int node_serve(int argc, char **argv)
         o.spool_dir = spool_buf;
     }
     if (o.max_memory < o.max_body) o.max_memory = o.max_body;
+    ibex_trust *trust = NULL;
+    if (o.lib_path) {
+        int trc = EXIT_OK;
+        if (!(trust = load_trust(o.peers_path, &trc))) return trc;
+        nl.lib_path = o.lib_path;
+        nl.trust = trust;
+        nl.share = share;
+        o.store = node_library_store;
+        o.query = node_library_query;
+        o.library_user = &nl;
+    }
     FILE *logf = NULL;
     if (quiet) o.log = NULL;
     else if (log_path) {
@@ -377,6 +437,7 @@ static int node_serve(int argc, char **argv)
     ibex_status s = ibex_node_server_create(&o, &srv, &d);
     if (s) {
         if (logf) fclose(logf);
+        ibex_trust_free(trust);
         return cli_fail_status(s, &d);
     }
     char host[128];
@@ -384,22 +445,21 @@ static int node_serve(int argc, char **argv)
     char *colon = strrchr(host, ':');
     if (colon) *colon = '\0';
     printf("listening on %s://%s:%u\n", o.tls_cert ? "https" : "http", host, ibex_node_server_port(srv));
-    if (o.lib_path)
-        printf("note: library ingest and query are not built yet; accepted packages go to %s\n", o.spool_dir);
     fflush(stdout);
     if (exit_after) alarm((unsigned)exit_after);
     int sig = 0;
     sigwait(&set, &sig);
     ibex_node_server_free(srv);
+    ibex_trust_free(trust);
     if (logf) fclose(logf);
     return EXIT_OK;
 }
 
 /* ---- client subcommands ---- */
 typedef struct client_args {
-    const char *peer, *key, *trust, *out, *ca;
-    int json;
-    long top, max;
+    const char *peer, *key, *trust, *out, *ca, *lib;
+    int json, federate;
+    long top, max, shortlist, hops, deadline, rate;
 } client_args;
 
 static int client_opts(int argc, char **argv, client_args *a, const char *usage, const char *extra)
@@ -409,10 +469,15 @@ static int client_opts(int argc, char **argv, client_args *a, const char *usage,
         {"trust", required_argument, 0, 't'}, {"out", required_argument, 0, 'o'},
         {"ca", required_argument, 0, 'c'},   {"json", no_argument, 0, 'j'},
         {"top", required_argument, 0, 'T'},  {"max", required_argument, 0, 'm'},
+        {"lib", required_argument, 0, 'L'},  {"limit-rate", required_argument, 0, 'r'},
+        {"federate", no_argument, 0, 'f'},   {"shortlist", required_argument, 0, 's'},
+        {"hops", required_argument, 0, 'H'}, {"deadline", required_argument, 0, 'd'},
         {"help", no_argument, 0, 'h'},       {0, 0, 0, 0}};
     int c;
     memset(a, 0, sizeof *a);
     a->top = 10;
+    a->hops = 1;
+    a->shortlist = -1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         char *end;
         switch (c) {
@@ -429,6 +494,24 @@ static int client_opts(int argc, char **argv, client_args *a, const char *usage,
         case 'm':
             a->max = strtol(optarg, &end, 10);
             if (*end || a->max < 1) return cli_usage_error("--max needs a count >= 1");
+            break;
+        case 'L': a->lib = optarg; break;
+        case 'f': a->federate = 1; break;
+        case 'r':
+            a->rate = strtol(optarg, &end, 10);
+            if (*end || a->rate < 1 || a->rate > 1000000) return cli_usage_error("--limit-rate needs 1..1000000 KiB/s");
+            break;
+        case 's':
+            a->shortlist = strtol(optarg, &end, 10);
+            if (*end || a->shortlist < 0 || a->shortlist > 1000) return cli_usage_error("--shortlist needs 0..1000");
+            break;
+        case 'H':
+            a->hops = strtol(optarg, &end, 10);
+            if (*end || a->hops < 0 || a->hops > 8) return cli_usage_error("--hops needs 0..8");
+            break;
+        case 'd':
+            a->deadline = strtol(optarg, &end, 10);
+            if (*end || a->deadline < 1 || a->deadline > 3600) return cli_usage_error("--deadline needs 1..3600 s");
             break;
         case 'h':
             printf("Usage: %s\n\n%s"
@@ -524,12 +607,17 @@ static int node_pull(int argc, char **argv)
 {
     client_args a;
     int rc = client_opts(argc, argv, &a,
-                         "ibex node pull --peer URL --key KEY --trust PEERS --out DIR [--max N] [--json]",
+                         "ibex node pull --peer URL --key KEY --trust PEERS --out DIR [--lib LIB.h5]\n"
+                         "                     [--max N] [--limit-rate KIB] [--json]",
                          "Copy the node's packages into DIR (SEQ-SHA256.x3p), each verified against\n"
-                         "PEERS before it is stored. DIR/.cursor remembers where to resume.\n\n"
-                         "  --trust PEERS  whose packages to accept\n"
-                         "  --out DIR      destination (created if missing)\n"
-                         "  --max N        stop after N packages\n");
+                         "PEERS before it is stored. DIR/.cursor remembers where to resume: a pull\n"
+                         "killed at any point resumes there and stores nothing twice.\n\n"
+                         "  --trust PEERS     whose packages to accept\n"
+                         "  --out DIR         destination (created if missing)\n"
+                         "  --lib LIB.h5      also store each package in this library, as 'ibex import'\n"
+                         "                    (duplicates skipped), and index it\n"
+                         "  --max N           stop after N packages\n"
+                         "  --limit-rate KIB  download at most KIB KiB/s\n");
     if (rc) return rc < 0 ? EXIT_OK : rc;
     if (optind < argc) return cli_usage_error("unexpected argument '%s'", argv[optind]);
     if (!a.trust || !a.out) return cli_usage_error("need --trust PEERS and --out DIR");
@@ -538,17 +626,21 @@ static int node_pull(int argc, char **argv)
     if (t) {
         ibex_node_pull_stats st;
         ibex_diag d;
-        ibex_status s = ibex_node_pull(a.peer, k, t, a.out, (size_t)a.max, a.ca, &st, &d);
+        node_library nl = {a.lib, t, NULL, 0};
+        ibex_node_pull_opts po = {(size_t)a.max, a.ca, a.rate * 1024, a.lib ? node_library_store : NULL, &nl};
+        ibex_status s = ibex_node_pull(a.peer, k, t, a.out, &po, &st, &d);
         if (a.json) {
-            json_t *o = json_pack("{s:b, s:I, s:I, s:I, s:I}", "ok", !s, "fetched", (json_int_t)st.fetched,
+            json_t *o = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "ok", !s, "fetched", (json_int_t)st.fetched,
                                   "stored", (json_int_t)st.stored, "refused", (json_int_t)st.refused,
-                                  "cursor", (json_int_t)st.cursor);
+                                  "cursor", (json_int_t)st.cursor, "library_stored", (json_int_t)st.library_stored,
+                                  "library_skipped", (json_int_t)st.library_skipped);
             json_dumpf(o, stdout, JSON_INDENT(2));
             putchar('\n');
             json_decref(o);
         } else {
             printf("pulled %zu, stored %zu, refused %zu; cursor %" PRIu64 "\n", st.fetched, st.stored,
                    st.refused, st.cursor);
+            if (a.lib) printf("library %s: %zu stored, %zu skipped\n", a.lib, st.library_stored, st.library_skipped);
         }
         if (s) rc = cli_fail_status(s, &d);
     }
@@ -557,41 +649,115 @@ static int node_pull(int argc, char **argv)
     return rc;
 }
 
+/* A query answer as a table: rank, node, id, score, CMC, verdict; then each node's status. */
+static int print_query(const ibex_node_response *r)
+{
+    if (r->status != 200) return report("/v1/query", r, 0);
+    json_error_t je;
+    json_t *j = json_loadb((const char *)r->body, r->size, 0, &je);
+    if (!j) return report("/v1/query", r, 0);
+    const char *kind = json_string_value(json_object_get(j, "kind"));
+    int bullet = kind && !strcmp(kind, "bullet");
+    printf("query %s at %s\n", json_string_value(json_object_get(j, "query_id")),
+           json_string_value(json_object_get(j, "node")));
+    printf("%4s  %-12s %-28s %8s %7s %4s  %s\n", "rank", "node", "id", "score", "stage1", bullet ? "cms" : "cmc",
+           "verdict");
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(j, "candidates"), i, c) {
+        const char *id = json_string_value(json_object_get(c, "id"));
+        json_t *sc = json_object_get(c, "score"), *cm = json_object_get(c, bullet ? "cms" : "cmc");
+        const char *v = json_string_value(json_object_get(c, "verdict"));
+        printf("%4lld  %-12s %-28s ", (long long)json_integer_value(json_object_get(c, "rank")),
+               json_string_value(json_object_get(c, "node")), id ? id : "-");
+        if (json_is_number(sc)) printf("%8.2f ", json_number_value(sc));
+        else printf("%8s ", "-");
+        printf("%7.3f %4lld  %s\n", json_number_value(json_object_get(c, "stage1")),
+               (long long)json_integer_value(cm),
+               v ? v : json_is_string(json_object_get(c, "error")) ? json_string_value(json_object_get(c, "error")) : "-");
+    }
+    json_array_foreach(json_object_get(j, "nodes"), i, c) {
+        const char *e = json_string_value(json_object_get(c, "error"));
+        printf("node %s: %lld, %lld candidates%s%s\n", json_string_value(json_object_get(c, "node")),
+               (long long)json_integer_value(json_object_get(c, "status")),
+               (long long)json_integer_value(json_object_get(c, "candidates")), e ? ": " : "", e ? e : "");
+    }
+    json_decref(j);
+    return EXIT_OK;
+}
+
+/* The scan signed with this node's key, in memory (a package is re-signed: the asking node
+ * vouches for the query; its preprocessing parameters are kept). */
+static ibex_status signed_scan(const char *path, const ibex_node_key *k, unsigned char **data, size_t *n,
+                               ibex_diag *d)
+{
+    char tmp[] = "/tmp/ibex-query-XXXXXX";
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        memset(d, 0, sizeof *d);
+        snprintf(d->message, sizeof d->message, "cannot make a temporary file: %s", strerror(errno));
+        return IBEX_ERR_IO;
+    }
+    close(fd);
+    ibex_status s = ibex_package_sign(path, tmp, NULL, k, d);
+    if (!s) s = ibex_file_read_all(tmp, IBEX_PACKAGE_MAX_SIZE, data, n, d);
+    unlink(tmp);
+    return s;
+}
+
 static int node_query(int argc, char **argv)
 {
     client_args a;
-    int rc = client_opts(argc, argv, &a, "ibex node query PKG.x3p --peer URL --key KEY [--top N] [--json]",
-                         "Send a signed package to a node's POST /v1/query for ranked candidates.\n"
-                         "Nodes answer 501 until the reference library query is built.\n\n"
-                         "  --top N      candidates wanted (default 10)\n");
+    int rc = client_opts(argc, argv, &a,
+                         "ibex node query SCAN.x3p --peer URL --key KEY [--federate] [--top N]\n"
+                         "                      [--shortlist K] [--hops H] [--deadline SEC] [--json]",
+                         "Ask a node for the candidates of its library that best match the scan\n"
+                         "(POST /v1/query; the scan travels as a package signed with KEY). Each\n"
+                         "candidate has its rank, score, stage-1 similarity, CMC counts, verdict, the\n"
+                         "node it lives on and what that node's policy shares (its id by default).\n\n"
+                         "  --federate       the node also asks its peers and merges their lists\n"
+                         "  --top N          candidates wanted (default 10)\n"
+                         "  --shortlist K    stage-2 shortlist per node (default 5, at most the node's\n"
+                         "                   --max-shortlist; 0 = stage 1 only, no scores or verdicts)\n"
+                         "  --hops H         forwarding depth with --federate (default 1)\n"
+                         "  --deadline SEC   how long a node waits for its peers (default: its own)\n");
     if (rc) return rc < 0 ? EXIT_OK : rc;
-    if (argc - optind != 1) return cli_usage_error("need exactly one package");
+    if (argc - optind != 1) return cli_usage_error("need exactly one scan");
     ibex_node_key *k = load_key(a.key, &rc);
     if (!k) return rc;
     unsigned char *data = NULL;
     size_t n;
     ibex_diag d;
-    ibex_status s = ibex_file_read_all(argv[optind], IBEX_PACKAGE_MAX_SIZE, &data, &n, &d);
+    ibex_status s = signed_scan(argv[optind], k, &data, &n, &d);
     if (s) {
         ibex_node_key_free(k);
         return cli_fail_status(s, &d);
     }
     size_t bl = sodium_base64_encoded_len(n, sodium_base64_VARIANT_ORIGINAL);
     char *b64 = malloc(bl);
-    if (!b64) return EXIT_REFUSED;
+    if (!b64) {
+        free(data);
+        ibex_node_key_free(k);
+        return cli_fail_status(IBEX_ERR_NOMEM, NULL);
+    }
     sodium_bin2base64(b64, bl, data, n, sodium_base64_VARIANT_ORIGINAL);
     free(data);
-    json_t *o = json_pack("{s:s, s:i}", "package", b64, "top", (int)a.top);
+    json_t *o = json_pack("{s:s, s:i, s:b}", "package", b64, "top", (int)a.top, "federate", a.federate);
     free(b64);
+    if (a.shortlist >= 0) json_object_set_new(o, "shortlist", json_integer(a.shortlist));
+    if (a.federate) json_object_set_new(o, "hops", json_integer(a.hops));
+    if (a.deadline) json_object_set_new(o, "deadline_s", json_integer(a.deadline));
     char *body = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     ibex_node_response r;
-    s = ibex_node_request(a.peer, k, "POST", "/v1/query", body, strlen(body), "application/json", 120,
-                          a.ca, &r, &d);
+    /* The node's own deadline for its peers, plus its local search. */
+    long timeout = (a.deadline ? a.deadline : 3600) + 600;
+    s = ibex_node_request(a.peer, k, "POST", "/v1/query", body, strlen(body), "application/json", timeout, a.ca,
+                          &r, &d);
     free(body);
     ibex_node_key_free(k);
     if (s) return cli_fail_status(s, &d);
-    rc = report("/v1/query", &r, a.json);
+    rc = a.json ? report("/v1/query", &r, 1) : print_query(&r);
     ibex_node_response_clear(&r);
     return rc;
 }

@@ -18,7 +18,7 @@
 #include "cli.h"
 #include "ibex/compare.h"
 #include "ibex/prealign.h"
-#include "index_model.h"
+#include "query.h"
 #include "query_mpi.h"
 
 /* The only library preprocessing this stage 2 knows: surfaces stored as read, so each
@@ -69,16 +69,7 @@ static double now_s(void)
     return t.tv_sec + 1e-9 * t.tv_nsec;
 }
 
-typedef struct cand {
-    size_t row;     /* library row */
-    float stage1;
-    int done;       /* stage 2 ran */
-    double score;
-    unsigned cmc, cmc_high, cells_a, cells_b; /* bullets: cmc = CMS count */
-    double ccf;                               /* bullets: land CCF */
-    ibex_verdict verdict;
-    char err[160];  /* stage 2 failure, else empty */
-} cand;
+typedef query_cand cand;
 
 static int cand_cmp(const void *a, const void *b)
 {
@@ -115,403 +106,20 @@ static void csv_field(const char *s)
     putchar('"');
 }
 
-int cmd_query(int argc, char **argv)
+static void print_results(const query_result *res, const char *path, char **qpath, size_t nq, long top,
+                          int stage1_only, int prealign, int json, int csv)
 {
-    static const struct option opts[] = {{"top", required_argument, 0, 'n'},
-                                         {"shortlist", required_argument, 0, 'k'},
-                                         {"stage1-only", no_argument, 0, '1'},
-                                         {"prealign", no_argument, 0, 'P'},
-                                         {"exclude-self", no_argument, 0, 'x'},
-                                         {"kind", required_argument, 0, 'K'},
-                                         {"threads", required_argument, 0, 't'},
-                                         {"json", no_argument, 0, 'j'},
-                                         {"csv", no_argument, 0, 'c'},
-                                         {"mpi", no_argument, 0, 'M'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    long top = 10, shortlist = 0, threads = 0;
-    int json = 0, csv = 0, stage1_only = 0, exclude_self = 0, mpi = 0, prealign = 0, c;
-    const char *kind_opt = NULL, *kind = IM_KIND_CARTRIDGE;
-    int bullet = 0;
-    char *e;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'n':
-            top = strtol(optarg, &e, 10);
-            if (*e || top < 0 || top > 1000000) return cli_usage_error("--top wants 0..1000000, not '%s'", optarg);
-            break;
-        case 'k':
-            shortlist = strtol(optarg, &e, 10);
-            if (*e || shortlist < 1 || shortlist > 1000000)
-                return cli_usage_error("--shortlist wants 1..1000000, not '%s'", optarg);
-            break;
-        case 't':
-            threads = strtol(optarg, &e, 10);
-            if (*e || threads < 1 || threads > 1024) return cli_usage_error("--threads wants 1..1024, not '%s'", optarg);
-            break;
-        case 'K':
-            if (strcmp(optarg, "cartridge") && strcmp(optarg, "bullet"))
-                return cli_usage_error("--kind must be cartridge or bullet, not '%s'", optarg);
-            kind_opt = optarg;
-            break;
-        case '1': stage1_only = 1; break;
-        case 'P': prealign = 1; break;
-        case 'x': exclude_self = 1; break;
-        case 'j': json = 1; break;
-        case 'c': csv = 1; break;
-        case 'M': mpi = 1; break;
-        case 'h': help(); return EXIT_OK;
-        default: return cli_usage_error("unknown option");
-        }
-    }
-    if (json && csv) return cli_usage_error("--json and --csv exclude each other");
-    if (argc - optind < 2) return cli_usage_error("expected a library and at least one query file");
-    const char *path = argv[optind];
-    char **qpath = argv + optind + 1;
-    size_t nq = (size_t)(argc - optind - 1);
-    query_shard sh; /* --mpi: this rank's slab of rows (query_mpi.c) */
-    int mrc = qs_begin(&sh, mpi);
-    if (mrc != EXIT_OK) return mrc;
-
-    ibex_diag d;
-    memset(&d, 0, sizeof d);
-    ibex_status st;
-    int rc = EXIT_OK;
-    ibex_library *lib = NULL;
-    ibex_surface **qs = calloc(nq, sizeof *qs), **qprep = calloc(nq, sizeof *qprep);
-    size_t *self_row = calloc(nq, sizeof *self_row);
-    unsigned char *has_self = calloc(nq, 1);
-    row_info *ri = NULL;
-    size_t N = 0, n = 0, dim = 0, nix = 0, K = 0;
-    float *rows = NULL, *raw = NULL, *q = NULL;
-    size_t *map = NULL;
-    ibex_index *ix = NULL;
-    ibex_hit *hits = NULL;
-    size_t *nh = NULL;
-    cand *cands = NULL;
-    ibex_descriptor *dp = NULL;
-    ibex_cmc_plan *plan = NULL;
-    ibex_surface **prep = NULL;
-    index_model m;
-    memset(&m, 0, sizeof m);
-    ibex_land_opts lo;
-    ibex_land_opts_init(&lo);
-    ibex_land_signature **qsig = calloc(nq, sizeof *qsig), **csig = NULL;
-    double t0 = now_s(), t1 = 0, t2 = 0;
-    if (!qs || !qprep || !self_row || !has_self || !qsig) {
-        st = IBEX_ERR_NOMEM;
-        goto fail;
-    }
-
-    /* Queries first: a bad query file is refused before any work on the library. */
-    for (size_t i = 0; i < nq; i++) {
-        if ((st = ibex_surface_read(qpath[i], 0, &qs[i], &d)) != IBEX_OK) goto fail;
-        int b = query_is_bullet(qs[i], kind_opt);
-        if (i && b != bullet) {
-            cli_error("%s: a %s scan, but %s is a %s scan: query cartridge cases and bullet lands separately",
-                      qpath[i], b ? "bullet land" : "cartridge", qpath[0], bullet ? "bullet land" : "cartridge");
-            rc = EXIT_REFUSED;
-            goto out;
-        }
-        bullet = b;
-    }
-    kind = bullet ? "bullet" : IM_KIND_CARTRIDGE;
-
-    if ((st = ibex_library_open(path, NULL, &lib, &d)) != IBEX_OK) goto fail;
-    N = ibex_library_count(lib);
-    const char *params = ibex_library_params(lib);
-    if (!params || strcmp(params, known_params)) {
-        cli_error("%s: library built with preprocessing parameters '%s'; this query knows only '%.*s'", path,
-                  params ? params : "(none)", (int)strlen(known_params) - 1, known_params);
-        rc = EXIT_REFUSED;
-        goto out;
-    }
-    {
-        ibex_diag dm;
-        memset(&dm, 0, sizeof dm);
-        size_t have_kind = 0;
-        for (size_t r = 0; r < N && !have_kind; r++) {
-            ibex_specimen sp;
-            memset(&sp, 0, sizeof sp);
-            if (ibex_library_get_info(lib, r, &sp, NULL) == IBEX_OK && sp.kind && !strcmp(sp.kind, kind)) have_kind = 1;
-            ibex_specimen_clear(&sp);
-        }
-        if (!have_kind) {
-            cli_error("%s: a %s scan, but the library %s holds no %s specimens", qpath[0],
-                      bullet ? "bullet land" : "cartridge", path, kind);
-            rc = EXIT_REFUSED;
-            goto out;
-        }
-        if (im_load(lib, kind, &m, &dm) != IBEX_OK) {
-            cli_error("%s: no %s index in this library (%s); run 'ibex index %s' first", path, kind, dm.message,
-                      path);
-            rc = EXIT_REFUSED;
-            goto out;
-        }
-    }
-    {
-        ibex_descriptor_opts o;
-        char text[IBEX_DESCRIPTOR_OPTS_TEXT];
-        im_default_opts(kind, &o, text, sizeof text);
-        if (strcmp(text, m.opts_text)) {
-            cli_error("%s: index built with other descriptor parameters ('%s', this ibex uses '%s'); rebuild it "
-                      "with 'ibex index --refit %s'",
-                      path, m.opts_text, text, path);
-            rc = EXIT_REFUSED;
-            goto out;
-        }
-    }
-    if ((st = ibex_library_index_get_shape(lib, &n, &dim, &d)) != IBEX_OK) goto fail;
-    if (n > N || (n && dim != ibex_pca_dim_out(m.pca))) {
-        cli_error("%s: index is %zu x %zu for %zu specimens and a %zu-dimensional model; rebuild it with "
-                  "'ibex index --refit %s'",
-                  path, n, dim, N, ibex_pca_dim_out(m.pca), path);
-        rc = EXIT_REFUSED;
-        goto out;
-    }
-    dim = ibex_pca_dim_out(m.pca);
-    if ((st = im_read_rows(lib, N, &ri, &d)) != IBEX_OK) goto fail;
-    size_t row0, row1; /* this rank's rows (all of them without --mpi), nr of them indexed */
-    qs_rows(&sh, N, &row0, &row1);
-    size_t nr = (row1 < n ? row1 : n) > row0 ? (row1 < n ? row1 : n) - row0 : 0;
-    rows = malloc((nr * dim + 1) * sizeof *rows);
-    map = malloc((nr + 1) * sizeof *map);
-    if (!rows || !map) {
-        st = IBEX_ERR_NOMEM;
-        goto fail;
-    }
-    if (nr && (st = ibex_library_index_read(lib, row0, nr, rows, &d)) != IBEX_OK) goto fail;
-    /* In-memory index: indexed (unit, non-zero) rows of the query's kind. */
-    size_t pending = 0;
-    for (size_t r = row0; r < row1; r++) {
-        if (strcmp(ri[r].kind, kind)) continue;
-        if (r >= n) {
-            pending++;
-            continue;
-        }
-        double s2 = 0;
-        for (size_t j = 0; j < dim; j++) s2 += (double)rows[(r - row0) * dim + j] * rows[(r - row0) * dim + j];
-        if (!(s2 > 0.25) || !isfinite(s2)) {
-            pending++;
-            continue;
-        }
-        if (nix != r - row0) memmove(rows + nix * dim, rows + (r - row0) * dim, dim * sizeof *rows);
-        map[nix++] = r;
-    }
-    /* nix and pending become the totals over the ranks; this rank's rows start at 'first'. */
-    size_t nix_here = nix, first = 0;
-    if ((rc = qs_counts(&sh, &nix, &pending, &first)) != EXIT_OK) goto out;
-    if (!nix) {
-        cli_error("%s: no indexed %s specimens; run 'ibex index %s' first", path, kind, path);
-        rc = EXIT_REFUSED;
-        goto out;
-    }
-    if (pending && !json && !csv)
-        fprintf(stderr, "%s: warning: %zu %s specimens are not indexed (run 'ibex index %s')\n", cli_prog,
-                pending, kind, path);
-    if ((st = ibex_index_create(dim, &ix)) != IBEX_OK || (st = ibex_index_add(ix, rows, nix_here)) != IBEX_OK)
-        goto fail;
-
-    K = shortlist ? (size_t)shortlist : (nix + 99) / 100 > 50 ? (nix + 99) / 100 : 50;
-    for (size_t i = 0; i < nq; i++) {
-        char sha[65];
-        if (exclude_self && ibex_file_sha256(qpath[i], sha, NULL) == IBEX_OK &&
-            ibex_library_find_hash(lib, sha, &self_row[i]))
-            has_self[i] = 1;
-    }
-    size_t Kq = K + (exclude_self ? 1 : 0); /* room to drop the query itself */
-    if (Kq > nix) Kq = nix;
-
-    /* Stage 1: descriptors of the queries with the library's options, one batch. */
-    if ((st = ibex_descriptor_create(&m.opts, &dp, &d)) != IBEX_OK) goto fail;
-    size_t p = ibex_descriptor_size(dp);
-    if (p != ibex_pca_dim_in(m.pca)) {
-        cli_error("%s: PCA model expects %zu descriptor values, the descriptor gives %zu; rebuild with 'ibex index "
-                  "--refit'",
-                  path, ibex_pca_dim_in(m.pca), p);
-        rc = EXIT_REFUSED;
-        goto out;
-    }
-    raw = malloc(nq * p * sizeof *raw);
-    q = malloc(nq * dim * sizeof *q);
-    hits = malloc(nq * Kq * sizeof *hits);
-    nh = calloc(nq, sizeof *nh);
-    cands = calloc(nq * Kq, sizeof *cands);
-    if (!raw || !q || !hits || !nh || !cands) {
-        st = IBEX_ERR_NOMEM;
-        goto fail;
-    }
-    for (size_t i = 0; i < nq; i++) {
-        if (bullet)
-            st = im_land_descriptor(dp, qs[i], &lo, qpath[i], raw + i * p, &qsig[i], &d);
-        else
-            st = ibex_descriptor_run(dp, qs[i], qpath[i], raw + i * p, &d);
-        if (st != IBEX_OK) {
-            if (!d.file[0]) snprintf(d.file, sizeof d.file, "%s", qpath[i]);
-            goto fail;
-        }
-    }
-    ibex_pca_project(m.pca, raw, nq, q);
-    {
-        /* One SGEMV (SGEMM for a batch); with --mpi over this rank's part of the index. */
-        size_t nb = 0;
-        st = ibex_index_query_part(ix, q, nq, Kq, first, nix, hits, &nb);
-        for (size_t i = 0; i < nq; i++) nh[i] = nb < Kq ? nb : Kq;
-    }
-    if (st != IBEX_OK) goto fail;
-    /* Hits -> library rows; with --mpi, the ranks' lists merged into the global top Kq. */
-    if ((rc = qs_shortlist(&sh, hits, nh, nq, Kq, map, first)) != EXIT_OK) goto out;
-    size_t *nc = calloc(nq, sizeof *nc);
-    if (!nc) {
-        st = IBEX_ERR_NOMEM;
-        goto fail;
-    }
-    for (size_t i = 0; i < nq; i++) {
-        for (size_t h = 0; h < nh[i] && nc[i] < K; h++) {
-            size_t r = hits[i * Kq + h].row;
-            if (has_self[i] && r == self_row[i]) continue;
-            cand *cd = &cands[i * Kq + nc[i]++];
-            cd->row = r;
-            cd->stage1 = hits[i * Kq + h].score;
-        }
-    }
-    t1 = now_s();
-
-    /* Stage 2: prepare each shortlisted specimen once, then every pair in parallel. */
-    if (!stage1_only) {
-        ibex_preprocess_opts po;
-        ibex_preprocess_opts_init(&po);
-        ibex_cmc_opts co;
-        ibex_cmc_opts_init(&co);
-        co.threads = 1; /* parallel over pairs instead */
-        if ((st = ibex_cmc_plan_create(&co, &plan, &d)) != IBEX_OK) {
-            free(nc);
-            goto fail;
-        }
-        prep = calloc(N ? N : 1, sizeof *prep);
-        csig = calloc(N ? N : 1, sizeof *csig);
-        unsigned char *need = calloc(N ? N : 1, 1);
-        size_t *ulist = malloc((N + 1) * sizeof *ulist), nu = 0;
-        if (!prep || !csig || !need || !ulist) {
-            free(need);
-            free(ulist);
-            free(nc);
-            st = IBEX_ERR_NOMEM;
-            goto fail;
-        }
-        for (size_t i = 0; i < nq; i++)
-            for (size_t h = 0; h < nc[i]; h++)
-                if (qs_owns(&sh, cands[i * Kq + h].row) && !need[cands[i * Kq + h].row]++)
-                    ulist[nu++] = cands[i * Kq + h].row;
-        int nthreads = threads ? (int)threads : omp_get_max_threads();
-        char (*perr)[200] = calloc(N ? N : 1, sizeof *perr);
-        int qfail = 0;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
-        for (size_t u = 0; u < nu + nq; u++) {
-            ibex_diag dd;
-            memset(&dd, 0, sizeof dd);
-            if (u < nq) {
-                if (!bullet && ibex_preprocess(qs[u], &po, &qprep[u], NULL, &dd) != IBEX_OK) {
-#pragma omp critical(query_msg)
-                    {
-                        cli_error("%s: preprocessing failed: %s", qpath[u], dd.message);
-                        qfail = 1;
-                    }
-                }
-                continue;
-            }
-            size_t r = ulist[u - nq];
-            ibex_surface *s = NULL;
-            ibex_status s2 = ibex_library_get_surface(lib, r, &s, &dd);
-            if (s2 == IBEX_OK && !bullet) s2 = ibex_preprocess(s, &po, &prep[r], NULL, &dd);
-            if (s2 == IBEX_OK && bullet) s2 = ibex_land_signature_create(s, &lo, &csig[r], &dd);
-            ibex_surface_free(s);
-            if (s2 != IBEX_OK && perr) snprintf(perr[r], sizeof perr[r], "%.190s", dd.message);
-        }
-        if (qfail) {
-            free(need);
-            free(ulist);
-            free(nc);
-            free(perr);
-            rc = EXIT_REFUSED;
-            goto out;
-        }
-        size_t npairs = 0;
-        for (size_t i = 0; i < nq; i++)
-            for (size_t h = 0; h < nc[i]; h++) npairs += qs_owns(&sh, cands[i * Kq + h].row);
-        size_t done = 0;
-        int progress = cli_isatty_err() && !json && !csv;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
-        for (size_t k = 0; k < nq * Kq; k++) {
-            size_t i = k / Kq, h = k % Kq;
-            if (h >= nc[i] || !qs_owns(&sh, cands[k].row)) continue; /* --mpi: another rank's */
-            cand *cd = &cands[k];
-            if (bullet && !csig[cd->row]) {
-                snprintf(cd->err, sizeof cd->err, "%.150s", perr && perr[cd->row][0] ? perr[cd->row] : "no signature");
-            } else if (bullet) {
-                ibex_diag dd;
-                memset(&dd, 0, sizeof dd);
-                ibex_land_result lr;
-                if (ibex_land_compare(qsig[i], csig[cd->row], &lr, &dd) == IBEX_OK) {
-                    cd->done = 1;
-                    cd->score = isfinite(lr.score) ? lr.score : 0;
-                    cd->cmc = lr.cms > 0 ? (unsigned)lr.cms : 0;
-                    cd->ccf = lr.ccf;
-                    cd->verdict = cd->score >= IBEX_LAND_ID     ? IBEX_VERDICT_IDENTIFICATION
-                                  : cd->score <= IBEX_LAND_ELIM ? IBEX_VERDICT_ELIMINATION
-                                                                : IBEX_VERDICT_INCONCLUSIVE;
-                } else {
-                    snprintf(cd->err, sizeof cd->err, "%.150s", dd.message);
-                }
-            } else if (!bullet && !prep[cd->row]) {
-                snprintf(cd->err, sizeof cd->err, "%.150s", perr && perr[cd->row][0] ? perr[cd->row] : "not prepared");
-            } else if (!bullet) {
-                ibex_diag dd;
-                memset(&dd, 0, sizeof dd);
-                ibex_cmc_result *res = NULL;
-                ibex_status s3 = prealign ? ibex_cmc_plan_run_prealigned(plan, qprep[i], prep[cd->row],
-                                                                         NULL, &res, NULL, &dd)
-                                          : ibex_cmc_plan_run(plan, qprep[i], prep[cd->row], &res, &dd);
-                if (s3 == IBEX_OK) {
-                    cd->done = 1;
-                    cd->score = res->score;
-                    cd->cmc = res->cmc;
-                    cd->cmc_high = res->cmc_high;
-                    cd->cells_a = res->dir[0].cells_used;
-                    cd->cells_b = res->dir[1].cells_used;
-                    cd->verdict = res->verdict;
-                    ibex_cmc_result_free(res);
-                } else {
-                    snprintf(cd->err, sizeof cd->err, "%.150s", dd.message);
-                }
-            }
-            if (progress) {
-#pragma omp critical(query_msg)
-                {
-                    done++;
-                    fprintf(stderr, "\r%s: stage 2 %zu/%zu", cli_prog, done, npairs);
-                    if (done == npairs) fputc('\n', stderr);
-                }
-            }
-        }
-        free(need);
-        free(ulist);
-        free(perr);
-    }
-    /* --mpi: rank 0 collects the other ranks' stage-2 results and prints. */
-    if ((rc = qs_gather(&sh, cands, sizeof *cands, offsetof(cand, row), nc, nq, Kq)) != EXIT_OK || !qs_root(&sh)) {
-        free(nc);
-        goto out;
-    }
-    t2 = now_s();
-
+    const size_t Kq = res->Kq, nix = res->nix, pending = res->pending, *nc = res->nc;
+    const row_info *ri = res->ri;
+    const char *kind = res->kind;
+    int bullet = res->bullet;
+    double t0 = res->t0, t1 = res->t1, t2 = res->t2;
     /* Output */
     if (csv)
         printf("query,rank,row,id,firearm_id,same_source_key,stage1,score,%s,verdict\n",
                bullet ? "cms,ccf" : "cmc,cmc_high");
     for (size_t i = 0; i < nq; i++) {
-        cand *cl = cands + i * Kq;
-        if (!stage1_only) qsort(cl, nc[i], sizeof *cl, cand_cmp);
+        const cand *cl = res->cands + i * Kq;
         size_t show = top && (size_t)top < nc[i] ? (size_t)top : nc[i];
         if (json) {
             json_t *o = json_object(), *arr = json_array();
@@ -593,7 +201,446 @@ int cmd_query(int argc, char **argv)
             if (i + 1 < nq) putchar('\n');
         }
     }
-    free(nc);
+}
+
+int cmd_query(int argc, char **argv)
+{
+    static const struct option opts[] = {{"top", required_argument, 0, 'n'},
+                                         {"shortlist", required_argument, 0, 'k'},
+                                         {"stage1-only", no_argument, 0, '1'},
+                                         {"prealign", no_argument, 0, 'P'},
+                                         {"exclude-self", no_argument, 0, 'x'},
+                                         {"kind", required_argument, 0, 'K'},
+                                         {"threads", required_argument, 0, 't'},
+                                         {"json", no_argument, 0, 'j'},
+                                         {"csv", no_argument, 0, 'c'},
+                                         {"mpi", no_argument, 0, 'M'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    long top = 10, shortlist = 0, threads = 0;
+    int json = 0, csv = 0, stage1_only = 0, exclude_self = 0, mpi = 0, prealign = 0, c;
+    const char *kind_opt = NULL;
+    char *e;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'n':
+            top = strtol(optarg, &e, 10);
+            if (*e || top < 0 || top > 1000000) return cli_usage_error("--top wants 0..1000000, not '%s'", optarg);
+            break;
+        case 'k':
+            shortlist = strtol(optarg, &e, 10);
+            if (*e || shortlist < 1 || shortlist > 1000000)
+                return cli_usage_error("--shortlist wants 1..1000000, not '%s'", optarg);
+            break;
+        case 't':
+            threads = strtol(optarg, &e, 10);
+            if (*e || threads < 1 || threads > 1024) return cli_usage_error("--threads wants 1..1024, not '%s'", optarg);
+            break;
+        case 'K':
+            if (strcmp(optarg, "cartridge") && strcmp(optarg, "bullet"))
+                return cli_usage_error("--kind must be cartridge or bullet, not '%s'", optarg);
+            kind_opt = optarg;
+            break;
+        case '1': stage1_only = 1; break;
+        case 'P': prealign = 1; break;
+        case 'x': exclude_self = 1; break;
+        case 'j': json = 1; break;
+        case 'c': csv = 1; break;
+        case 'M': mpi = 1; break;
+        case 'h': help(); return EXIT_OK;
+        default: return cli_usage_error("unknown option");
+        }
+    }
+    if (json && csv) return cli_usage_error("--json and --csv exclude each other");
+    if (argc - optind < 2) return cli_usage_error("expected a library and at least one query file");
+    const char *path = argv[optind];
+    char **qpath = argv + optind + 1;
+    size_t nq = (size_t)(argc - optind - 1);
+    query_shard sh; /* --mpi: this rank's slab of rows (query_mpi.c) */
+    int mrc = qs_begin(&sh, mpi);
+    if (mrc != EXIT_OK) return mrc;
+
+    /* Queries first: a bad query file is refused before any work on the library. */
+    ibex_surface **qs = calloc(nq, sizeof *qs);
+    ibex_diag d;
+    memset(&d, 0, sizeof d);
+    query_result res;
+    memset(&res, 0, sizeof res);
+    int rc = qs ? EXIT_OK : cli_fail_status(IBEX_ERR_NOMEM, NULL);
+    for (size_t i = 0; rc == EXIT_OK && i < nq; i++) {
+        ibex_status st = ibex_surface_read(qpath[i], 0, &qs[i], &d);
+        if (st != IBEX_OK) rc = cli_fail_status(st, &d);
+    }
+    if (rc == EXIT_OK) {
+        query_opts qo = {path,         qpath,         qs,          nq,       shortlist, threads,
+                         stage1_only,  exclude_self,  json || csv, kind_opt, prealign,  &sh};
+        rc = query_run(&qo, &res);
+    }
+    if (rc == EXIT_OK && qs_root(&sh)) print_results(&res, path, qpath, nq, top, stage1_only, prealign, json, csv);
+    query_result_clear(&res);
+    for (size_t i = 0; qs && i < nq; i++) ibex_surface_free(qs[i]);
+    free(qs);
+    return qs_end(&sh, rc);
+}
+
+void query_result_clear(query_result *res)
+{
+    free(res->cands);
+    free(res->nc);
+    im_free_rows(res->ri, res->N);
+    memset(res, 0, sizeof *res);
+}
+
+int query_run(const query_opts *o, query_result *res)
+{
+    const char *path = o->lib_path, *kind_opt = o->kind_opt, *kind = IM_KIND_CARTRIDGE;
+    char **qpath = o->names;
+    ibex_surface **qs = o->qs;
+    size_t nq = o->nq;
+    long shortlist = o->shortlist, threads = o->threads;
+    int stage1_only = o->stage1_only, exclude_self = o->exclude_self, bullet = 0;
+    query_shard local, *sh = o->shard;
+    if (!sh) { /* one process owning every row */
+        qs_begin(&local, 0);
+        sh = &local;
+    }
+    ibex_diag d;
+    memset(&d, 0, sizeof d);
+    ibex_status st;
+    int rc = EXIT_OK;
+    ibex_library *lib = NULL;
+    ibex_surface **qprep = calloc(nq, sizeof *qprep);
+    size_t *self_row = calloc(nq, sizeof *self_row);
+    unsigned char *has_self = calloc(nq, 1);
+    row_info *ri = NULL;
+    size_t N = 0, n = 0, dim = 0, nix = 0, K = 0;
+    float *rows = NULL, *raw = NULL, *q = NULL;
+    size_t *map = NULL;
+    ibex_index *ix = NULL;
+    ibex_hit *hits = NULL;
+    size_t *nh = NULL;
+    cand *cands = NULL;
+    ibex_descriptor *dp = NULL;
+    ibex_cmc_plan *plan = NULL;
+    ibex_surface **prep = NULL;
+    index_model m;
+    memset(&m, 0, sizeof m);
+    ibex_land_opts lo;
+    ibex_land_opts_init(&lo);
+    ibex_land_signature **qsig = calloc(nq, sizeof *qsig), **csig = NULL;
+    double t0 = now_s(), t1 = 0, t2 = 0;
+    if (!qprep || !self_row || !has_self || !qsig) {
+        st = IBEX_ERR_NOMEM;
+        goto fail;
+    }
+
+    /* One kind per batch. */
+    for (size_t i = 0; i < nq; i++) {
+        int b = query_is_bullet(qs[i], kind_opt);
+        if (i && b != bullet) {
+            cli_error("%s: a %s scan, but %s is a %s scan: query cartridge cases and bullet lands separately",
+                      qpath[i], b ? "bullet land" : "cartridge", qpath[0], bullet ? "bullet land" : "cartridge");
+            rc = EXIT_REFUSED;
+            goto out;
+        }
+        bullet = b;
+    }
+    kind = bullet ? "bullet" : IM_KIND_CARTRIDGE;
+
+    if ((st = ibex_library_open(path, NULL, &lib, &d)) != IBEX_OK) goto fail;
+    N = ibex_library_count(lib);
+    const char *params = ibex_library_params(lib);
+    if (!params || strcmp(params, known_params)) {
+        cli_error("%s: library built with preprocessing parameters '%s'; this query knows only '%.*s'", path,
+                  params ? params : "(none)", (int)strlen(known_params) - 1, known_params);
+        rc = EXIT_REFUSED;
+        goto out;
+    }
+    {
+        ibex_diag dm;
+        memset(&dm, 0, sizeof dm);
+        size_t have_kind = 0;
+        for (size_t r = 0; r < N && !have_kind; r++) {
+            ibex_specimen sp;
+            memset(&sp, 0, sizeof sp);
+            if (ibex_library_get_info(lib, r, &sp, NULL) == IBEX_OK && sp.kind && !strcmp(sp.kind, kind)) have_kind = 1;
+            ibex_specimen_clear(&sp);
+        }
+        if (!have_kind) {
+            cli_error("%s: a %s scan, but the library %s holds no %s specimens", qpath[0],
+                      bullet ? "bullet land" : "cartridge", path, kind);
+            rc = EXIT_REFUSED;
+            goto out;
+        }
+        if (im_load(lib, kind, &m, &dm) != IBEX_OK) {
+            cli_error("%s: no %s index in this library (%s); run 'ibex index %s' first", path, kind, dm.message,
+                      path);
+            rc = EXIT_REFUSED;
+            goto out;
+        }
+    }
+    {
+        ibex_descriptor_opts o;
+        char text[IBEX_DESCRIPTOR_OPTS_TEXT];
+        im_default_opts(kind, &o, text, sizeof text);
+        if (strcmp(text, m.opts_text)) {
+            cli_error("%s: index built with other descriptor parameters ('%s', this ibex uses '%s'); rebuild it "
+                      "with 'ibex index --refit %s'",
+                      path, m.opts_text, text, path);
+            rc = EXIT_REFUSED;
+            goto out;
+        }
+    }
+    if ((st = ibex_library_index_get_shape(lib, &n, &dim, &d)) != IBEX_OK) goto fail;
+    if (n > N || (n && dim != ibex_pca_dim_out(m.pca))) {
+        cli_error("%s: index is %zu x %zu for %zu specimens and a %zu-dimensional model; rebuild it with "
+                  "'ibex index --refit %s'",
+                  path, n, dim, N, ibex_pca_dim_out(m.pca), path);
+        rc = EXIT_REFUSED;
+        goto out;
+    }
+    dim = ibex_pca_dim_out(m.pca);
+    if ((st = im_read_rows(lib, N, &ri, &d)) != IBEX_OK) goto fail;
+    size_t row0, row1; /* this rank's rows (all of them without --mpi), nr of them indexed */
+    qs_rows(sh, N, &row0, &row1);
+    size_t nr = (row1 < n ? row1 : n) > row0 ? (row1 < n ? row1 : n) - row0 : 0;
+    rows = malloc((nr * dim + 1) * sizeof *rows);
+    map = malloc((nr + 1) * sizeof *map);
+    if (!rows || !map) {
+        st = IBEX_ERR_NOMEM;
+        goto fail;
+    }
+    if (nr && (st = ibex_library_index_read(lib, row0, nr, rows, &d)) != IBEX_OK) goto fail;
+    /* In-memory index: indexed (unit, non-zero) rows of the query's kind. */
+    size_t pending = 0;
+    for (size_t r = row0; r < row1; r++) {
+        if (strcmp(ri[r].kind, kind)) continue;
+        if (r >= n) {
+            pending++;
+            continue;
+        }
+        double s2 = 0;
+        const float *v = rows + (r - row0) * dim;
+        for (size_t j = 0; j < dim; j++) s2 += (double)v[j] * v[j];
+        if (!(s2 > 0.25) || !isfinite(s2)) {
+            pending++;
+            continue;
+        }
+        if (nix != r - row0) memmove(rows + nix * dim, v, dim * sizeof *rows);
+        map[nix++] = r;
+    }
+    /* nix and pending become the totals over the ranks; this rank's rows start at 'first'. */
+    size_t nix_here = nix, first = 0;
+    if ((rc = qs_counts(sh, &nix, &pending, &first)) != EXIT_OK) goto out;
+    if (!nix) {
+        cli_error("%s: no indexed %s specimens; run 'ibex index %s' first", path, kind, path);
+        rc = EXIT_REFUSED;
+        goto out;
+    }
+    if (pending && !o->quiet)
+        fprintf(stderr, "%s: warning: %zu %s specimens are not indexed (run 'ibex index %s')\n", cli_prog,
+                pending, kind, path);
+    if ((st = ibex_index_create(dim, &ix)) != IBEX_OK || (st = ibex_index_add(ix, rows, nix_here)) != IBEX_OK)
+        goto fail;
+
+    K = shortlist ? (size_t)shortlist : (nix + 99) / 100 > 50 ? (nix + 99) / 100 : 50;
+    for (size_t i = 0; i < nq; i++) {
+        char sha[65];
+        if (exclude_self && ibex_file_sha256(qpath[i], sha, NULL) == IBEX_OK &&
+            ibex_library_find_hash(lib, sha, &self_row[i]))
+            has_self[i] = 1;
+    }
+    size_t Kq = K + (exclude_self ? 1 : 0); /* room to drop the query itself */
+    if (Kq > nix) Kq = nix;
+
+    /* Stage 1: descriptors of the queries with the library's options, one batch. */
+    if ((st = ibex_descriptor_create(&m.opts, &dp, &d)) != IBEX_OK) goto fail;
+    size_t p = ibex_descriptor_size(dp);
+    if (p != ibex_pca_dim_in(m.pca)) {
+        cli_error("%s: PCA model expects %zu descriptor values, the descriptor gives %zu; rebuild with 'ibex index "
+                  "--refit'",
+                  path, ibex_pca_dim_in(m.pca), p);
+        rc = EXIT_REFUSED;
+        goto out;
+    }
+    raw = malloc(nq * p * sizeof *raw);
+    q = malloc(nq * dim * sizeof *q);
+    hits = malloc(nq * Kq * sizeof *hits);
+    nh = calloc(nq, sizeof *nh);
+    cands = calloc(nq * Kq, sizeof *cands);
+    if (!raw || !q || !hits || !nh || !cands) {
+        st = IBEX_ERR_NOMEM;
+        goto fail;
+    }
+    for (size_t i = 0; i < nq; i++) {
+        if (bullet)
+            st = im_land_descriptor(dp, qs[i], &lo, qpath[i], raw + i * p, &qsig[i], &d);
+        else
+            st = ibex_descriptor_run(dp, qs[i], qpath[i], raw + i * p, &d);
+        if (st != IBEX_OK) {
+            if (!d.file[0]) snprintf(d.file, sizeof d.file, "%s", qpath[i]);
+            goto fail;
+        }
+    }
+    ibex_pca_project(m.pca, raw, nq, q);
+    {
+        /* One SGEMV (SGEMM for a batch); with --mpi over this rank's part of the index. */
+        size_t nb = 0;
+        st = ibex_index_query_part(ix, q, nq, Kq, first, nix, hits, &nb);
+        for (size_t i = 0; i < nq; i++) nh[i] = nb < Kq ? nb : Kq;
+    }
+    if (st != IBEX_OK) goto fail;
+    /* Hits -> library rows; with --mpi, the ranks' lists merged into the global top Kq. */
+    if ((rc = qs_shortlist(sh, hits, nh, nq, Kq, map, first)) != EXIT_OK) goto out;
+    size_t *nc = calloc(nq, sizeof *nc);
+    if (!nc) {
+        st = IBEX_ERR_NOMEM;
+        goto fail;
+    }
+    for (size_t i = 0; i < nq; i++) {
+        for (size_t h = 0; h < nh[i] && nc[i] < K; h++) {
+            size_t r = hits[i * Kq + h].row;
+            if (has_self[i] && r == self_row[i]) continue;
+            cand *cd = &cands[i * Kq + nc[i]++];
+            cd->row = r;
+            cd->stage1 = hits[i * Kq + h].score;
+        }
+    }
+    t1 = now_s();
+
+    /* Stage 2: prepare each shortlisted specimen once, then every pair in parallel. */
+    if (!stage1_only) {
+        ibex_preprocess_opts po;
+        ibex_preprocess_opts_init(&po);
+        ibex_cmc_opts co;
+        ibex_cmc_opts_init(&co);
+        co.threads = 1; /* parallel over pairs instead */
+        if ((st = ibex_cmc_plan_create(&co, &plan, &d)) != IBEX_OK) {
+            free(nc);
+            goto fail;
+        }
+        prep = calloc(N ? N : 1, sizeof *prep);
+        csig = calloc(N ? N : 1, sizeof *csig);
+        unsigned char *need = calloc(N ? N : 1, 1);
+        size_t *ulist = malloc((N + 1) * sizeof *ulist), nu = 0;
+        if (!prep || !csig || !need || !ulist) {
+            free(need);
+            free(ulist);
+            free(nc);
+            st = IBEX_ERR_NOMEM;
+            goto fail;
+        }
+        for (size_t i = 0; i < nq; i++)
+            for (size_t h = 0; h < nc[i]; h++)
+                if (qs_owns(sh, cands[i * Kq + h].row) && !need[cands[i * Kq + h].row]++)
+                    ulist[nu++] = cands[i * Kq + h].row;
+        int nthreads = threads ? (int)threads : omp_get_max_threads();
+        char (*perr)[200] = calloc(N ? N : 1, sizeof *perr);
+        int qfail = 0;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
+        for (size_t u = 0; u < nu + nq; u++) {
+            ibex_diag dd;
+            memset(&dd, 0, sizeof dd);
+            if (u < nq) {
+                if (!bullet && ibex_preprocess(qs[u], &po, &qprep[u], NULL, &dd) != IBEX_OK) {
+#pragma omp critical(query_msg)
+                    {
+                        cli_error("%s: preprocessing failed: %s", qpath[u], dd.message);
+                        qfail = 1;
+                    }
+                }
+                continue;
+            }
+            size_t r = ulist[u - nq];
+            ibex_surface *s = NULL;
+            ibex_status s2 = ibex_library_get_surface(lib, r, &s, &dd);
+            if (s2 == IBEX_OK && !bullet) s2 = ibex_preprocess(s, &po, &prep[r], NULL, &dd);
+            if (s2 == IBEX_OK && bullet) s2 = ibex_land_signature_create(s, &lo, &csig[r], &dd);
+            ibex_surface_free(s);
+            if (s2 != IBEX_OK && perr) snprintf(perr[r], sizeof perr[r], "%.190s", dd.message);
+        }
+        if (qfail) {
+            free(need);
+            free(ulist);
+            free(nc);
+            free(perr);
+            rc = EXIT_REFUSED;
+            goto out;
+        }
+        size_t npairs = 0;
+        for (size_t i = 0; i < nq; i++)
+            for (size_t h = 0; h < nc[i]; h++) npairs += qs_owns(sh, cands[i * Kq + h].row);
+        size_t done = 0;
+        int progress = cli_isatty_err() && !o->quiet;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
+        for (size_t k = 0; k < nq * Kq; k++) {
+            size_t i = k / Kq, h = k % Kq;
+            if (h >= nc[i] || !qs_owns(sh, cands[k].row)) continue; /* --mpi: another rank's */
+            cand *cd = &cands[k];
+            if (bullet && !csig[cd->row]) {
+                snprintf(cd->err, sizeof cd->err, "%.150s", perr && perr[cd->row][0] ? perr[cd->row] : "no signature");
+            } else if (bullet) {
+                ibex_diag dd;
+                memset(&dd, 0, sizeof dd);
+                ibex_land_result lr;
+                if (ibex_land_compare(qsig[i], csig[cd->row], &lr, &dd) == IBEX_OK) {
+                    cd->done = 1;
+                    cd->score = isfinite(lr.score) ? lr.score : 0;
+                    cd->cmc = lr.cms > 0 ? (unsigned)lr.cms : 0;
+                    cd->ccf = lr.ccf;
+                    cd->verdict = cd->score >= IBEX_LAND_ID     ? IBEX_VERDICT_IDENTIFICATION
+                                  : cd->score <= IBEX_LAND_ELIM ? IBEX_VERDICT_ELIMINATION
+                                                                : IBEX_VERDICT_INCONCLUSIVE;
+                } else {
+                    snprintf(cd->err, sizeof cd->err, "%.150s", dd.message);
+                }
+            } else if (!bullet && !prep[cd->row]) {
+                snprintf(cd->err, sizeof cd->err, "%.150s", perr && perr[cd->row][0] ? perr[cd->row] : "not prepared");
+            } else if (!bullet) {
+                ibex_diag dd;
+                memset(&dd, 0, sizeof dd);
+                ibex_cmc_result *res = NULL;
+                ibex_status s3 = o->prealign ? ibex_cmc_plan_run_prealigned(plan, qprep[i], prep[cd->row],
+                                                                            NULL, &res, NULL, &dd)
+                                             : ibex_cmc_plan_run(plan, qprep[i], prep[cd->row], &res, &dd);
+                if (s3 == IBEX_OK) {
+                    cd->done = 1;
+                    cd->score = res->score;
+                    cd->cmc = res->cmc;
+                    cd->cmc_high = res->cmc_high;
+                    cd->cells_a = res->dir[0].cells_used;
+                    cd->cells_b = res->dir[1].cells_used;
+                    cd->verdict = res->verdict;
+                    ibex_cmc_result_free(res);
+                } else {
+                    snprintf(cd->err, sizeof cd->err, "%.150s", dd.message);
+                }
+            }
+            if (progress) {
+#pragma omp critical(query_msg)
+                {
+                    done++;
+                    fprintf(stderr, "\r%s: stage 2 %zu/%zu", cli_prog, done, npairs);
+                    if (done == npairs) fputc('\n', stderr);
+                }
+            }
+        }
+        free(need);
+        free(ulist);
+        free(perr);
+    }
+    /* --mpi: rank 0 collects the other ranks' stage-2 results; the others are done. */
+    if ((rc = qs_gather(sh, cands, sizeof *cands, offsetof(cand, row), nc, nq, Kq)) != EXIT_OK) {
+        free(nc);
+        goto out;
+    }
+    t2 = now_s();
+
+    for (size_t i = 0; i < nq && !stage1_only; i++) qsort(cands + i * Kq, nc[i], sizeof *cands, cand_cmp);
+    *res = (query_result){cands, nc, Kq, N, nix, pending, ri, kind, bullet, t0, t1, t2};
+    cands = NULL;
+    nc = NULL;
+    ri = NULL; /* handed over; N stays for the cleanup of prep and csig below */
     goto out;
 fail:
     rc = cli_fail_status(st, &d);
@@ -606,9 +653,7 @@ out:
     free(csig);
     for (size_t i = 0; qsig && i < nq; i++) ibex_land_signature_free(qsig[i]);
     free(qsig);
-    for (size_t i = 0; qs && i < nq; i++) ibex_surface_free(qs[i]);
     for (size_t i = 0; qprep && i < nq; i++) ibex_surface_free(qprep[i]);
-    free(qs);
     free(qprep);
     free(self_row);
     free(has_self);
@@ -625,5 +670,5 @@ out:
     im_clear(&m);
     im_free_rows(ri, N);
     if (lib) ibex_library_close(lib, NULL);
-    return qs_end(&sh, rc);
+    return rc;
 }

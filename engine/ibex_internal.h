@@ -25,6 +25,7 @@ static inline int ibex__mul_ok(size_t a, size_t b, size_t *out)
 }
 
 char *ibex__strdup(const char *s); /* NULL in, NULL out */
+double ibex__now(void);            /* monotonic seconds (engine/parallel.c) */
 
 /* k-th smallest of v[0..n) (n > 0, k < n) by quickselect (Hoare partition, middle pivot);
  * reorders v. O(n) on average: medians and quantiles without a full sort. */

@@ -78,10 +78,10 @@ void ibex_node_response_clear(ibex_node_response *r)
     memset(r, 0, sizeof *r);
 }
 
-ibex_status ibex_node_request(const char *base_url, const ibex_node_key *key, const char *method,
-                              const char *target, const void *body, size_t n,
-                              const char *content_type, long timeout_s, const char *ca_file,
-                              ibex_node_response *out, ibex_diag *diag)
+static ibex_status request(const char *base_url, const ibex_node_key *key, const char *method,
+                           const char *target, const void *body, size_t n, const char *content_type,
+                           long timeout_s, const char *ca_file, long max_recv, ibex_node_response *out,
+                           ibex_diag *diag)
 {
     if (!base_url || !key || !method || !target || !out || target[0] != '/')
         return ibex__fail(diag, IBEX_ERR_ARG, base_url ? base_url : "", -1, "bad request arguments");
@@ -124,6 +124,7 @@ ibex_status ibex_node_request(const char *base_url, const ibex_node_key *key, co
     curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s > 0 ? timeout_s : 60L);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
     if (ca_file) curl_easy_setopt(c, CURLOPT_CAINFO, ca_file);
+    if (max_recv > 0) curl_easy_setopt(c, CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)max_recv);
     if (strcmp(method, "GET") != 0) {
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, n ? (const char *)body : "");
@@ -146,6 +147,14 @@ ibex_status ibex_node_request(const char *base_url, const ibex_node_key *key, co
     out->size = s.n;
     memcpy(out->sha256, s.sha256, sizeof out->sha256);
     return IBEX_OK;
+}
+
+ibex_status ibex_node_request(const char *base_url, const ibex_node_key *key, const char *method,
+                              const char *target, const void *body, size_t n,
+                              const char *content_type, long timeout_s, const char *ca_file,
+                              ibex_node_response *out, ibex_diag *diag)
+{
+    return request(base_url, key, method, target, body, n, content_type, timeout_s, ca_file, 0, out, diag);
 }
 
 /* ---- pull replication ---- */
@@ -196,8 +205,10 @@ static uint64_t read_cursor(const char *dir)
     return strtoull(buf, NULL, 10);
 }
 
+/* One package: fetch, check against the listing, verify, library (o->store), then the file.
+ * The file is written last, so a package found by name was handed to the library too. */
 static ibex_status pull_one(const char *base_url, const ibex_node_key *key, const ibex_trust *trust,
-                            const char *dir, uint64_t seq, const char *sha_hex, const char *ca_file,
+                            const char *dir, uint64_t seq, const char *sha_hex, const ibex_node_pull_opts *o,
                             ibex_node_pull_stats *stats, ibex_diag *diag)
 {
     unsigned char sha[32];
@@ -210,7 +221,10 @@ static ibex_status pull_one(const char *base_url, const ibex_node_key *key, cons
     if (stat(path, &fs) == 0) return IBEX_OK; /* stored before the cursor was saved: once only */
     snprintf(target, sizeof target, "/v1/specimens/%" PRIu64, seq);
     ibex_node_response r;
-    ibex_status st = ibex_node_request(base_url, key, "GET", target, NULL, 0, NULL, 120, ca_file, &r, diag);
+    /* A rate cap slows the body: allow for it in the deadline. */
+    long timeout = 120 + (o->max_recv_bytes_s > 0 ? (long)(IBEX_PACKAGE_MAX_SIZE / (size_t)o->max_recv_bytes_s) : 0);
+    ibex_status st = request(base_url, key, "GET", target, NULL, 0, NULL, timeout, o->ca_file,
+                             o->max_recv_bytes_s, &r, diag);
     if (st) return st;
     stats->fetched++;
     if (r.status != 200) {
@@ -228,15 +242,25 @@ static ibex_status pull_one(const char *base_url, const ibex_node_key *key, cons
         st = ibex_package_verify_mem(r.body, r.size, target, trust, IBEX_PACKAGE_CHECK_X3P, NULL, &fault, diag);
     }
     if (st) stats->refused++;
-    else if (!(st = write_file_atomic(dir, name, r.body, r.size, diag))) stats->stored++;
+    if (!st && o->store) {
+        char note[300] = "";
+        if (!(st = o->store(o->store_user, r.body, r.size, sha_hex, note, sizeof note, diag))) {
+            if (strncmp(note, "skipped", 7) == 0) stats->library_skipped++;
+            else stats->library_stored++;
+        }
+    }
+    if (!st && !(st = write_file_atomic(dir, name, r.body, r.size, diag))) stats->stored++;
     ibex_node_response_clear(&r);
     return st;
 }
 
 ibex_status ibex_node_pull(const char *base_url, const ibex_node_key *key, const ibex_trust *trust,
-                           const char *out_dir, size_t max_items, const char *ca_file,
+                           const char *out_dir, const ibex_node_pull_opts *o,
                            ibex_node_pull_stats *stats, ibex_diag *diag)
 {
+    static const ibex_node_pull_opts defaults = {0};
+    if (!o) o = &defaults;
+    size_t max_items = o->max_items;
     if (!base_url || !key || !trust || !out_dir || !stats)
         return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "missing argument to pull");
     if (mkdir(out_dir, 0700) != 0 && errno != EEXIST)
@@ -252,7 +276,7 @@ ibex_status ibex_node_pull(const char *base_url, const ibex_node_key *key, const
         if (want == 0) break;
         snprintf(target, sizeof target, "/v1/specimens?since=%" PRIu64 "&limit=%zu", cursor, want);
         ibex_node_response r;
-        ibex_status st = ibex_node_request(base_url, key, "GET", target, NULL, 0, NULL, 60, ca_file, &r, diag);
+        ibex_status st = ibex_node_request(base_url, key, "GET", target, NULL, 0, NULL, 60, o->ca_file, &r, diag);
         if (st) return st;
         json_error_t je;
         json_t *j = r.status == 200 ? json_loadb((const char *)r.body, r.size, 0, &je) : NULL;
@@ -274,7 +298,7 @@ ibex_status ibex_node_pull(const char *base_url, const ibex_node_key *key, const
                 break;
             }
             uint64_t seq = (uint64_t)json_integer_value(js);
-            if ((st = pull_one(base_url, key, trust, out_dir, seq, json_string_value(jh), ca_file, stats, diag)))
+            if ((st = pull_one(base_url, key, trust, out_dir, seq, json_string_value(jh), o, stats, diag)))
                 break;
             /* Save the cursor after each package: a pull killed here resumes after it. */
             char num[32];

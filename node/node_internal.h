@@ -42,4 +42,27 @@ int ibex__spool_parse_name_parts(uint64_t seq, const char *hex, unsigned char sh
 /* Parses such a name; 1 on success. */
 int ibex__spool_parse_name(const char *name, uint64_t *seq, unsigned char sha256[32]);
 
+/* Federation (node/federate.c). One forwarded query: the peer, then its answer. */
+typedef struct ibex__forward {
+    const ibex_peer *peer; /* has a URL */
+    long status;           /* HTTP status; 0 when no answer came */
+    char error[300];       /* transport failure (timeout, refused connection) */
+    double seconds;
+    char *body;            /* the answer (JSON text), malloc'd */
+    size_t size;
+} ibex__forward;
+
+/* POSTs body to /v1/query of each f[i].peer at once (a thread each), timeout_s each. */
+void ibex__forward_all(ibex__forward *f, size_t n, const ibex_node_key *key, const char *body,
+                       size_t len, long timeout_s, const char *ca_file);
+void ibex__forward_clear(ibex__forward *f, size_t n);
+
+/* json_t from jansson; declared here without including it. */
+struct json_t;
+/* Merged, re-ranked candidate list (at most top) of the local answer (NULL when none) and
+ * the peers' answers, each candidate marked with its "node"; one entry per peer (status,
+ * count, seconds or error) is appended to the array nodes. NULL when out of memory. */
+struct json_t *ibex__federate_merge(struct json_t *local, const char *self, const ibex__forward *f,
+                                    size_t n, size_t top, struct json_t *nodes);
+
 #endif

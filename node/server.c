@@ -41,6 +41,13 @@ struct ibex_node_server {
     ibex__nonce_cache *nonces;
     char *tls_cert, *tls_key; /* PEM text; MHD keeps pointers to it */
     char *lib_path;
+    ibex_node_store_fn store;
+    ibex_node_query_fn query;
+    void *library_user;
+    pthread_mutex_t lib_lock; /* held by one store or one query at a time (see local_query) */
+    unsigned max_shortlist, fanout, peer_timeout, max_hops;
+    char *peer_ca;
+    ibex__nonce_cache *query_ids; /* queries seen lately: a forwarding loop ends here */
     size_t max_body, max_memory;
     int max_skew;
     FILE *log;
@@ -48,7 +55,7 @@ struct ibex_node_server {
     time_t started;
     atomic_size_t mem_in_use;
     atomic_ullong requests, refused_auth, refused_size, refused_busy, accepted, duplicates,
-        refused_packages;
+        refused_packages, lib_stored, lib_skipped, lib_refused, queries, queries_seen, forwarded;
 };
 
 typedef struct request {
@@ -274,7 +281,8 @@ static enum MHD_Result h_stats(ibex_node_server *S, struct MHD_Connection *c, co
     uint64_t bytes, last;
     ibex__spool_totals(S->spool, &count, &bytes, &last);
     json_t *j = json_pack(
-        "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}",
+        "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:I, s:I, s:I, "
+        "s:I}",
         "node", ibex_node_key_name(S->key), "uptime_s", (json_int_t)(time(NULL) - S->started),
         "requests", (json_int_t)atomic_load(&S->requests),
         "refused_auth", (json_int_t)atomic_load(&S->refused_auth),
@@ -286,7 +294,12 @@ static enum MHD_Result h_stats(ibex_node_server *S, struct MHD_Connection *c, co
         "spool_packages", (json_int_t)count, "spool_bytes", (json_int_t)bytes,
         "spool_last_seq", (json_int_t)last, "nonces_live", (json_int_t)ibex__nonce_count(S->nonces),
         "body_memory_in_use", (json_int_t)atomic_load(&S->mem_in_use),
-        "body_memory_limit", (json_int_t)S->max_memory, "library", S->lib_path != NULL);
+        "body_memory_limit", (json_int_t)S->max_memory, "library", S->lib_path != NULL,
+        "library_stored", (json_int_t)atomic_load(&S->lib_stored),
+        "library_skipped", (json_int_t)atomic_load(&S->lib_skipped),
+        "library_refused", (json_int_t)atomic_load(&S->lib_refused),
+        "queries", (json_int_t)atomic_load(&S->queries), "queries_seen", (json_int_t)atomic_load(&S->queries_seen),
+        "queries_forwarded", (json_int_t)atomic_load(&S->forwarded));
     return send_json(S, c, m, r, 200, j, NULL);
 }
 
@@ -312,19 +325,16 @@ static enum MHD_Result check_package(ibex_node_server *S, struct MHD_Connection 
     return send_error(S, c, m, r, code, "package refused: %s", msg);
 }
 
-/* Hook for the reference library (issue 7): once ibex's HDF5 library lands, ingest the
- * verified package here (under the library's own lock), so a pushed specimen becomes
- * searchable. Until then accepted packages live in the spool only. */
-static const char *library_ingest(ibex_node_server *S, const unsigned char *d, size_t n,
-                                  const ibex_peer *signer)
+/* HTTP status for a refusal by the library code: its input was refused, or it failed. */
+static unsigned library_status(ibex_status st)
 {
-    (void)d;
-    (void)n;
-    (void)signer;
-    return S->lib_path ? "not ingested: library ingest is not built yet (spool only)"
-                       : "no library configured (spool only)";
+    return st == IBEX_ERR_NOMEM || st == IBEX_ERR_LIMIT ? 503 : st == IBEX_ERR_IO ? 500 : 422;
 }
 
+/* Push: verify, then the library (when plugged in; it refuses what it cannot hold, such as
+ * other preprocessing parameters, before anything is stored), then the spool. A crash
+ * between the two leaves the specimen in the library only; the pusher's retry finds it
+ * there (skipped) and spools the package. */
 static enum MHD_Result h_push(ibex_node_server *S, struct MHD_Connection *c, const char *m, request *r)
 {
     const ibex_peer *signer = NULL;
@@ -335,14 +345,27 @@ static enum MHD_Result h_push(ibex_node_server *S, struct MHD_Connection *c, con
     int dup;
     ibex_diag diag;
     char buf[1100];
-    ibex_status st = ibex__spool_put(S->spool, r->body, r->n, &seq, &dup, &diag);
-    if (st) return send_error(S, c, m, r, 500, "cannot store: %s", ibex_diag_format(&diag, st, buf, sizeof buf));
-    const char *lib = dup ? "already held" : library_ingest(S, r->body, r->n, signer);
-    atomic_fetch_add(dup ? &S->duplicates : &S->accepted, 1);
     unsigned char h[32];
     char hex[65];
     ibex__sha256(r->body, r->n, h);
     sodium_bin2hex(hex, sizeof hex, h, 32);
+    char note[400] = "no library configured (spool only)";
+    if (S->store) {
+        memset(&diag, 0, sizeof diag);
+        pthread_mutex_lock(&S->lib_lock);
+        ibex_status ls = S->store(S->library_user, r->body, r->n, hex, note, sizeof note, &diag);
+        pthread_mutex_unlock(&S->lib_lock);
+        if (ls) {
+            atomic_fetch_add(&S->lib_refused, 1);
+            return send_error(S, c, m, r, library_status(ls), "not stored: %s",
+                              ibex_diag_format(&diag, ls, buf, sizeof buf));
+        }
+        atomic_fetch_add(strncmp(note, "skipped", 7) == 0 ? &S->lib_skipped : &S->lib_stored, 1);
+    }
+    ibex_status st = ibex__spool_put(S->spool, r->body, r->n, &seq, &dup, &diag);
+    if (st) return send_error(S, c, m, r, 500, "cannot store: %s", ibex_diag_format(&diag, st, buf, sizeof buf));
+    const char *lib = note;
+    atomic_fetch_add(dup ? &S->duplicates : &S->accepted, 1);
     return send_json(S, c, m, r, dup ? 200 : 201,
                      json_pack("{s:I, s:s, s:s, s:b, s:s}", "seq", (json_int_t)seq, "sha256", hex,
                                "signer", signer->name, "duplicate", dup, "library", lib),
@@ -402,17 +425,92 @@ static enum MHD_Result h_get(ibex_node_server *S, struct MHD_Connection *c, cons
     return ret;
 }
 
+/* An optional integer member in [lo, hi]; 0 when present and out of range or not an integer. */
+static int opt_int(json_t *j, const char *key, long long lo, long long hi, long long *v)
+{
+    json_t *x = json_object_get(j, key);
+    if (!x) return 1;
+    if (!json_is_integer(x) || json_integer_value(x) < lo || json_integer_value(x) > hi) return 0;
+    *v = json_integer_value(x);
+    return 1;
+}
+
+typedef struct fctx {
+    ibex_node_server *S;
+    ibex__forward *fw;
+    size_t nf;
+    const char *body;
+    long budget;
+} fctx;
+
+static void *forward_thread(void *arg)
+{
+    fctx *f = arg;
+    ibex__forward_all(f->fw, f->nf, f->S->key, f->body, strlen(f->body), f->budget, f->S->peer_ca);
+    return NULL;
+}
+
+/* The local search, under the library lock. *out: its answer, or NULL with msg. */
+static ibex_status local_query(ibex_node_server *S, const unsigned char *d, size_t n, unsigned top,
+                               unsigned shortlist, json_t **out, char *msg, size_t msg_size)
+{
+    *out = NULL;
+    if (!S->query) {
+        snprintf(msg, msg_size, "this node has no reference library to query");
+        return IBEX_ERR_UNSUPPORTED;
+    }
+    ibex_diag diag;
+    memset(&diag, 0, sizeof diag);
+    char *text = NULL;
+    /* Exclusive, like a store: each query opens the library file, and HDF5 shares one open
+     * file between the handles of a process (closing one closes the other's objects), so two
+     * handles on the library must not overlap. Stage 2 of the query runs in parallel instead
+     * (--query-threads). */
+    pthread_mutex_lock(&S->lib_lock);
+    ibex_status st = S->query(S->library_user, d, n, top, shortlist, &text, &diag);
+    pthread_mutex_unlock(&S->lib_lock);
+    json_error_t je;
+    if (!st && !(*out = text ? json_loads(text, 0, &je) : NULL)) {
+        st = IBEX_ERR_FORMAT;
+        snprintf(diag.message, sizeof diag.message, "the library query gave no JSON answer");
+        memset(diag.file, 0, sizeof diag.file);
+    }
+    free(text);
+    if (st) ibex_diag_format(&diag, st, msg, msg_size);
+    return st;
+}
+
+/* POST /v1/query: {"package": BASE64, "top", "shortlist", "federate", "hops", "query_id",
+ * "deadline_s"} (docs/node.md). The package is verified like a push; then the local library is
+ * searched and, with "federate", the query goes on to the peers with URLs (at most fanout,
+ * not the caller, hops - 1 left) and the ranked lists are merged. */
 static enum MHD_Result h_query(ibex_node_server *S, struct MHD_Connection *c, const char *m, request *r)
 {
     json_error_t je;
     json_t *j = json_loadb((const char *)r->body, r->n, JSON_REJECT_DUPLICATES, &je);
     if (!j) return send_error(S, c, m, r, 400, "body is not JSON: %s (line %d)", je.text, je.line);
-    json_t *pkg = json_object_get(j, "package"), *top = json_object_get(j, "top");
-    if (!json_is_object(j) || !json_is_string(pkg) ||
-        (top && (!json_is_integer(top) || json_integer_value(top) < 1 || json_integer_value(top) > 1000))) {
+    json_t *pkg = json_object_get(j, "package"), *fed = json_object_get(j, "federate"),
+           *qid = json_object_get(j, "query_id");
+    long long top = 10, shortlist = S->max_shortlist < 5 ? S->max_shortlist : 5, hops = 1, deadline = S->peer_timeout;
+    if (!json_is_object(j) || !json_is_string(pkg) || !opt_int(j, "top", 1, 1000, &top) ||
+        !opt_int(j, "shortlist", 0, S->max_shortlist, &shortlist) || !opt_int(j, "hops", 0, S->max_hops, &hops) ||
+        !opt_int(j, "deadline_s", 1, 3600, &deadline) || (fed && !json_is_boolean(fed)) ||
+        (qid && !lower_hex(json_string_value(qid), 32))) {
         json_decref(j);
         return send_error(S, c, m, r, 400,
-                          "body must be {\"package\": BASE64_OF_A_SIGNED_PACKAGE, \"top\": 1..1000 (optional)}");
+                          "body must be {\"package\": BASE64_OF_A_SIGNED_PACKAGE} with optional \"top\": 1..1000, "
+                          "\"shortlist\": 0..%u, \"federate\": bool, \"hops\": 0..%u, \"query_id\": 32 hex digits, "
+                          "\"deadline_s\": 1..3600",
+                          S->max_shortlist, S->max_hops);
+    }
+    int federate = json_is_true(fed);
+    char id[33];
+    if (qid) {
+        memcpy(id, json_string_value(qid), 33);
+    } else {
+        unsigned char rnd[16];
+        randombytes_buf(rnd, sizeof rnd);
+        sodium_bin2hex(id, sizeof id, rnd, sizeof rnd);
     }
     const char *b64 = json_string_value(pkg);
     size_t b64n = json_string_length(pkg), n = 0;
@@ -424,20 +522,95 @@ static enum MHD_Result h_query(ibex_node_server *S, struct MHD_Connection *c, co
         size_t pad = (b64n >= 1 && b64[b64n - 1] == '=') + (b64n >= 2 && b64[b64n - 2] == '=');
         n = (size_t)len - pad;
     }
-    json_decref(j);
     if (len < 0 || b64n == 0) {
+        json_decref(j);
         free(d);
         return send_error(S, c, m, r, 400, "package is not valid base64");
     }
     const ibex_peer *signer;
     int ok;
     enum MHD_Result ret = check_package(S, c, m, r, d, n, &signer, &ok);
+    if (!ok) {
+        json_decref(j);
+        free(d);
+        return ret;
+    }
+    atomic_fetch_add(&S->queries, 1);
+    const char *self = ibex_node_key_name(S->key);
+    /* A query id seen before means a forwarding loop (or a retry): nothing new to add. */
+    int fresh = ibex__nonce_check(S->query_ids, "query", id, time(NULL));
+    if (fresh <= 0) {
+        json_decref(j);
+        free(d);
+        if (fresh < 0) return send_error(S, c, m, r, 503, "busy: too many queries in flight");
+        atomic_fetch_add(&S->queries_seen, 1);
+        return send_json(S, c, m, r, 200,
+                         json_pack("{s:s, s:s, s:b, s:[], s:[]}", "node", self, "query_id", id, "seen", 1,
+                                   "candidates", "nodes"),
+                         "query seen before");
+    }
+    /* Peers to ask: those with a URL, not this node, not the caller; at most fanout. */
+    ibex__forward *fw = NULL;
+    size_t nf = 0;
+    char *fbody = NULL;
+    long budget = deadline < (long long)S->peer_timeout ? (long)deadline : (long)S->peer_timeout;
+    if (federate && hops > 0 && budget > 2) {
+        size_t np = ibex_trust_count(S->trust);
+        fw = calloc(np ? np : 1, sizeof *fw);
+        for (size_t i = 0; fw && i < np && nf < S->fanout; i++) {
+            const ibex_peer *p = ibex_trust_get(S->trust, i);
+            if (!p->url || !strcmp(p->name, self) || !strcmp(p->name, r->node)) continue;
+            fw[nf++].peer = p;
+        }
+        json_t *fj = json_pack("{s:O, s:I, s:I, s:b, s:I, s:s, s:I}", "package", pkg, "top", (json_int_t)top,
+                               "shortlist", (json_int_t)shortlist, "federate", 1, "hops", (json_int_t)(hops - 1),
+                               "query_id", id, "deadline_s", (json_int_t)(budget - 2));
+        fbody = fj ? json_dumps(fj, JSON_COMPACT) : NULL;
+        json_decref(fj);
+        if (!fbody) nf = 0;
+    }
+    json_decref(j);
+    /* Forward first (threads), search here meanwhile, then merge. */
+    fctx fc = {S, fw, nf, fbody, budget};
+    pthread_t fth;
+    int fstarted = 0;
+    if (nf) {
+        fstarted = pthread_create(&fth, NULL, forward_thread, &fc) == 0;
+        if (fstarted) atomic_fetch_add(&S->forwarded, nf);
+    }
+    char lmsg[1100] = "";
+    json_t *local = NULL;
+    ibex_status lst = local_query(S, d, n, (unsigned)top, (unsigned)shortlist, &local, lmsg, sizeof lmsg);
     free(d);
-    if (!ok) return ret;
-    /* The ranked search needs the reference library and index (issue 7): not built yet. */
-    return send_error(S, c, m, r, 501,
-                      "query is not available yet: the package from '%s' verified, but searching the "
-                      "reference library is not built on this node", signer->name);
+    if (nf && !fstarted) {
+        forward_thread(&fc);
+        atomic_fetch_add(&S->forwarded, nf);
+    }
+    if (fstarted) pthread_join(fth, NULL);
+    free(fbody);
+    if (!federate && lst) {
+        free(fw);
+        return send_error(S, c, m, r, lst == IBEX_ERR_UNSUPPORTED ? 501 : library_status(lst), "query: %s", lmsg);
+    }
+    json_t *nodes = json_array();
+    json_t *le = json_pack("{s:s, s:i}", "node", self, "status", lst ? (int)library_status(lst) : 200);
+    if (lst) json_object_set_new(le, "error", json_string(lmsg));
+    else json_object_set_new(le, "candidates", json_integer((json_int_t)json_array_size(json_object_get(local, "candidates"))));
+    json_array_append_new(nodes, le);
+    json_t *merged = ibex__federate_merge(local, self, fw, nf, (size_t)top, nodes);
+    ibex__forward_clear(fw, nf);
+    free(fw);
+    if (!merged) {
+        json_decref(local);
+        json_decref(nodes);
+        return send_error(S, c, m, r, 503, "out of memory");
+    }
+    json_t *out = json_pack("{s:s, s:s, s:I, s:o, s:o}", "node", self, "query_id", id, "hops", (json_int_t)hops,
+                            "candidates", merged, "nodes", nodes);
+    json_t *kind = json_object_get(local, "kind");
+    if (kind) json_object_set(out, "kind", kind);
+    json_decref(local);
+    return send_json(S, c, m, r, 200, out, federate ? "federated query" : "query");
 }
 
 static enum MHD_Result route(ibex_node_server *S, struct MHD_Connection *c, const char *url,
@@ -535,6 +708,10 @@ void ibex_node_server_opts_init(ibex_node_server_opts *o)
     o->max_skew_s = IBEX_NODE_MAX_SKEW;
     o->nonce_capacity = (size_t)1 << 20;
     o->log = stderr;
+    o->max_shortlist = 10;
+    o->fanout = 8;
+    o->peer_timeout_s = 60;
+    o->max_hops = 2;
 }
 
 static int parse_listen(const char *s, struct sockaddr_storage *ss, int *v6)
@@ -573,6 +750,9 @@ void ibex_node_server_free(ibex_node_server *S)
     ibex_trust_free(S->trust);
     ibex__spool_free(S->spool);
     ibex__nonce_free(S->nonces);
+    ibex__nonce_free(S->query_ids);
+    pthread_mutex_destroy(&S->lib_lock);
+    free(S->peer_ca);
     free(S->tls_cert);
     if (S->tls_key) {
         sodium_memzero(S->tls_key, strlen(S->tls_key));
@@ -603,6 +783,14 @@ ibex_status ibex_node_server_create(const ibex_node_server_opts *o, ibex_node_se
     pthread_mutex_init(&S->log_lock, NULL);
     S->max_body = o->max_body;
     S->max_memory = o->max_memory;
+    S->store = o->store;
+    S->query = o->query;
+    S->library_user = o->library_user;
+    S->max_shortlist = o->max_shortlist ? o->max_shortlist : 1;
+    S->fanout = o->fanout;
+    S->peer_timeout = o->peer_timeout_s ? o->peer_timeout_s : 1;
+    S->max_hops = o->max_hops;
+    pthread_mutex_init(&S->lib_lock, NULL);
     S->max_skew = o->max_skew_s;
     S->log = o->log;
     S->started = time(NULL);
@@ -616,7 +804,13 @@ ibex_status ibex_node_server_create(const ibex_node_server_opts *o, ibex_node_se
         goto fail;
     }
     /* A nonce must outlive every timestamp that would still be accepted with it. */
-    if (!(S->nonces = ibex__nonce_create(o->nonce_capacity, 2 * o->max_skew_s + 1))) {
+    if (o->peer_ca && !(S->peer_ca = ibex__strdup(o->peer_ca))) {
+        st = ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
+        goto fail;
+    }
+    /* Query ids are remembered for longer than any forwarded query may take. */
+    if (!(S->query_ids = ibex__nonce_create(65536, 2 * (int)S->peer_timeout + 60)) ||
+        !(S->nonces = ibex__nonce_create(o->nonce_capacity, 2 * o->max_skew_s + 1))) {
         st = ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "cannot allocate the replay table");
         goto fail;
     }
@@ -635,11 +829,12 @@ ibex_status ibex_node_server_create(const ibex_node_server_opts *o, ibex_node_se
         flags |= MHD_USE_TLS;
     }
     S->d = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, S, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        flags, 0, NULL, NULL, on_request, S, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, S,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->threads, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)o->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_URI_LOG_CALLBACK, on_uri,
-        S, MHD_OPTION_NOTIFY_COMPLETED, on_completed, S, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, S,
+        S, MHD_OPTION_NOTIFY_COMPLETED, on_completed, S,
         o->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, S->tls_cert,
         MHD_OPTION_HTTPS_MEM_KEY, S->tls_key, MHD_OPTION_END);
     if (!S->d) {

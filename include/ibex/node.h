@@ -42,6 +42,26 @@ ibex_status ibex_node_auth_sign(const ibex_node_key *k, const char *method, cons
                                 const void *body, size_t n, long long timestamp,
                                 const char *nonce, ibex_node_auth *out, ibex_diag *diag);
 
+/* ---- the node's reference library, plugged in by the program that runs the server ----
+ * The ibex command wires these to the code of 'ibex import', 'ibex index' and 'ibex query'
+ * (cli/node_library.c). They run on pool threads; the server never runs a store during a
+ * query or another store. Messages go to diag (non-OK) and come back in the HTTP answer. */
+
+/* Store a verified package in the library (the checks of 'ibex import': preprocessing
+ * parameters must match, a specimen already held is skipped; nothing half-written), then
+ * bring the index up to date so it can be queried. note gets what happened, e.g.
+ * "stored lab-a:Fadul 1-1". Non-OK: refused, nothing stored. */
+typedef ibex_status (*ibex_node_store_fn)(void *user, const unsigned char *pkg, size_t n,
+                                          const char *sha256_hex, char *note, size_t note_size,
+                                          ibex_diag *diag);
+/* Rank the library against the scan in a verified package: stage 1 over the index, stage 2
+ * on a shortlist of at most `shortlist` (0: stage 1 only, ranked by its similarity). *json_out (malloc'd) is a JSON object
+ * {"kind", "indexed", "shortlist", "candidates": [{"rank", "score", "stage1", "verdict", ...
+ * and only the metadata fields the node's policy shares}]}, best first, at most top. */
+typedef ibex_status (*ibex_node_query_fn)(void *user, const unsigned char *pkg, size_t n,
+                                          unsigned top, unsigned shortlist, char **json_out,
+                                          ibex_diag *diag);
+
 /* ---- server ---- */
 typedef struct ibex_node_server ibex_node_server;
 
@@ -50,7 +70,15 @@ typedef struct ibex_node_server_opts {
     const char *key_path;    /* this node's secret key */
     const char *peers_path;  /* trust list: who may call, whose packages are accepted */
     const char *spool_dir;   /* accepted packages (created if missing) */
-    const char *lib_path;    /* HDF5 reference library, NULL for none (not used yet) */
+    const char *lib_path;    /* HDF5 reference library, NULL for none (shown in stats) */
+    ibex_node_store_fn store; /* library ingest behind POST /v1/specimens; NULL: spool only */
+    ibex_node_query_fn query; /* POST /v1/query against this node's library; NULL: none */
+    void *library_user;      /* passed to store and query */
+    unsigned max_shortlist;  /* largest stage-2 shortlist a query may ask for (default 10) */
+    unsigned fanout;         /* peers a federated query is forwarded to, at most (default 8) */
+    unsigned peer_timeout_s; /* deadline of a forwarded query (default 60 s) */
+    unsigned max_hops;       /* forwarding depth a query may ask for (default 2) */
+    const char *peer_ca;     /* PEM CA bundle for https peers (NULL: system default) */
     const char *tls_cert;    /* PEM certificate and key for HTTPS, both or neither */
     const char *tls_key;
     size_t max_body;         /* largest request body (413 past it) */
@@ -90,15 +118,25 @@ void ibex_node_response_clear(ibex_node_response *r);
 
 typedef struct ibex_node_pull_stats {
     size_t fetched, stored, refused;
+    size_t library_stored, library_skipped; /* what store reported (0 without store) */
     uint64_t cursor; /* where the next pull starts */
 } ibex_node_pull_stats;
 
+typedef struct ibex_node_pull_opts {
+    size_t max_items;        /* stop after this many packages; 0: no limit */
+    const char *ca_file;     /* PEM CA bundle for https (NULL: system default) */
+    long max_recv_bytes_s;   /* download rate cap in bytes/s; 0: none */
+    ibex_node_store_fn store; /* also store each package in a library; NULL: directory only */
+    void *store_user;
+} ibex_node_pull_opts;
+
 /* Pull replication: fetch every package after the cursor saved in out_dir/.cursor,
- * verify each against trust, store it as out_dir/SEQ-SHA256.x3p (write-then-rename) and
- * advance the cursor after each one, so an interrupted pull resumes where it stopped.
- * max_items 0 means no limit. A refused package stops the pull (IBEX_ERR_INTEGRITY). */
+ * verify each against trust, hand it to o->store (when set; its note starting "skipped"
+ * counts as library_skipped), store it as out_dir/SEQ-SHA256.x3p (write-then-rename) and
+ * advance the cursor after each one, so an interrupted pull resumes where it stopped and
+ * stores nothing twice. o NULL: defaults. A refused package stops the pull. */
 ibex_status ibex_node_pull(const char *base_url, const ibex_node_key *key, const ibex_trust *trust,
-                           const char *out_dir, size_t max_items, const char *ca_file,
+                           const char *out_dir, const ibex_node_pull_opts *o,
                            ibex_node_pull_stats *stats, ibex_diag *diag);
 
 #ifdef __cplusplus

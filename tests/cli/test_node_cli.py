@@ -123,7 +123,8 @@ with tempfile.TemporaryDirectory() as d:
         r = run("node", "pull", *B, "--trust", P("peers.txt"), "--out", P("pulled"), "--json")
         expect(r.returncode == 0 and json.loads(r.stdout)["fetched"] == 0, "second pull fetches nothing", r)
         r = run("node", "query", P("pkg.x3p"), *B)
-        expect(r.returncode == 1 and "501" in r.stderr, "query answers 501 until the library lands", r)
+        expect(r.returncode == 1 and "501" in r.stderr and "no reference library" in r.stderr,
+               "query of a node without --lib answers 501", r)
         r = run("node", "stats", *B, "--json")
         expect(r.returncode == 0 and json.loads(r.stdout)["body"]["packages_accepted"] == 1, "stats", r)
     finally:

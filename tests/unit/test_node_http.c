@@ -256,13 +256,22 @@ int main(void)
     CHECK(signed_req(peer, "POST", "/v1/specimens", pbytes, pn, &r) == 200 && strstr(r.body, "\"duplicate\":true"));
     chunked_ = 0;
     CHECK(count_packages(spool) == 1);
-    /* Query: the package verifies, the search is not built yet: 501. */
+    /* Query: the package verifies, but this node has no library: 501. A query id seen before
+     * (a forwarding loop) is answered with an empty list; a malformed one is refused. */
     {
         size_t bl = sodium_base64_encoded_len(pn, sodium_base64_VARIANT_ORIGINAL);
-        char *b64 = malloc(bl), *body = malloc(bl + 64);
+        char *b64 = malloc(bl), *body = malloc(bl + 128);
         sodium_bin2base64(b64, bl, pbytes, pn, sodium_base64_VARIANT_ORIGINAL);
-        snprintf(body, bl + 64, "{\"package\":\"%s\",\"top\":5}", b64);
-        CHECK(signed_req(peer, "POST", "/v1/query", body, strlen(body), &r) == 501 && has_error(&r, "not available yet"));
+        snprintf(body, bl + 128, "{\"package\":\"%s\",\"top\":5}", b64);
+        CHECK(signed_req(peer, "POST", "/v1/query", body, strlen(body), &r) == 501 && has_error(&r, "no reference library"));
+        snprintf(body, bl + 128, "{\"package\":\"%s\",\"query_id\":\"0123456789abcdef0123456789abcdef\"}", b64);
+        CHECK(signed_req(peer, "POST", "/v1/query", body, strlen(body), &r) == 501);
+        CHECK(signed_req(peer, "POST", "/v1/query", body, strlen(body), &r) == 200 && strstr(r.body, "\"seen\":true") &&
+              strstr(r.body, "\"candidates\":[]"));
+        snprintf(body, bl + 128, "{\"package\":\"%s\",\"query_id\":\"0123\"}", b64);
+        CHECK(signed_req(peer, "POST", "/v1/query", body, strlen(body), &r) == 400);
+        snprintf(body, bl + 128, "{\"package\":\"%s\",\"shortlist\":100000}", b64);
+        CHECK(signed_req(peer, "POST", "/v1/query", body, strlen(body), &r) == 400);
         free(b64);
         free(body);
     }
@@ -274,7 +283,7 @@ int main(void)
     ibex_trust *t = NULL;
     CHECK(ibex_trust_read(peers, &t, &d) == IBEX_OK);
     ibex_node_pull_stats ps;
-    CHECK_MSG(ibex_node_pull(base, peer, t, pull_dir, 0, NULL, &ps, &d) == IBEX_OK, "%s", d.message);
+    CHECK_MSG(ibex_node_pull(base, peer, t, pull_dir, NULL, &ps, &d) == IBEX_OK, "%s", d.message);
     CHECK(ps.fetched == 1 && ps.stored == 1 && ps.refused == 0 && ps.cursor == 1);
     CHECK(count_packages(pull_dir) == 1);
     {
@@ -290,7 +299,7 @@ int main(void)
         CHECK(got && gn == pn && memcmp(got, pbytes, pn) == 0);
         free(got);
     }
-    CHECK(ibex_node_pull(base, peer, t, pull_dir, 0, NULL, &ps, &d) == IBEX_OK && ps.fetched == 0 && ps.cursor == 1);
+    CHECK(ibex_node_pull(base, peer, t, pull_dir, NULL, &ps, &d) == IBEX_OK && ps.fetched == 0 && ps.cursor == 1);
     /* Four more packages (other parameters, other bytes); a pull stopped after two resumes
      * from its cursor and ends with every package stored exactly once. */
     for (int i = 0; i < 4; i++) {
@@ -304,9 +313,10 @@ int main(void)
         CHECK(b && signed_req(peer, "POST", "/v1/specimens", b, m, &r) == 201);
         free(b);
     }
-    CHECK(ibex_node_pull(base, peer, t, pull_dir, 2, NULL, &ps, &d) == IBEX_OK && ps.stored == 2 && ps.cursor == 3);
+    const ibex_node_pull_opts two = {.max_items = 2};
+    CHECK(ibex_node_pull(base, peer, t, pull_dir, &two, &ps, &d) == IBEX_OK && ps.stored == 2 && ps.cursor == 3);
     CHECK(count_packages(pull_dir) == 3);
-    CHECK(ibex_node_pull(base, peer, t, pull_dir, 0, NULL, &ps, &d) == IBEX_OK && ps.stored == 2 && ps.cursor == 5);
+    CHECK(ibex_node_pull(base, peer, t, pull_dir, NULL, &ps, &d) == IBEX_OK && ps.stored == 2 && ps.cursor == 5);
     CHECK(count_packages(pull_dir) == 5 && count_packages(spool) == 5);
     {
         /* Same names and bytes on both sides; no temporary files left. */
