@@ -167,6 +167,7 @@ int cmd_query(int argc, char **argv)
     size_t *self_row = calloc(nq, sizeof *self_row);
     unsigned char *has_self = calloc(nq, 1);
     row_info *ri = NULL;
+    unsigned char *kcode = NULL; /* per row: 0 another kind, 1 + im_kind_index */
     size_t N = 0, n = 0, dim = 0, nix = 0, K = 0;
     float *rows = NULL, *raw = NULL, *q = NULL;
     size_t *map = NULL;
@@ -182,7 +183,7 @@ int cmd_query(int argc, char **argv)
     ibex_land_opts lo;
     ibex_land_opts_init(&lo);
     ibex_land_signature **qsig = calloc(nq, sizeof *qsig), **csig = NULL;
-    double t0 = now_s(), t1 = 0, t2 = 0;
+    double t0 = now_s(), t1 = 0, t2 = 0, t_open = 0, t_load = 0, t_search = 0;
     if (!qs || !qprep || !self_row || !has_self || !qsig) {
         st = IBEX_ERR_NOMEM;
         goto fail;
@@ -215,12 +216,10 @@ int cmd_query(int argc, char **argv)
         ibex_diag dm;
         memset(&dm, 0, sizeof dm);
         size_t have_kind = 0;
-        for (size_t r = 0; r < N && !have_kind; r++) {
-            ibex_specimen sp;
-            memset(&sp, 0, sizeof sp);
-            if (ibex_library_get_info(lib, r, &sp, NULL) == IBEX_OK && sp.kind && !strcmp(sp.kind, kind)) have_kind = 1;
-            ibex_specimen_clear(&sp);
-        }
+        /* The kind column in one pass (hyperslab reads), not one table read per row. */
+        if ((st = im_read_kinds(lib, N, &kcode, &d)) != IBEX_OK) goto fail;
+        unsigned char want = (unsigned char)(im_kind_index(kind) + 1);
+        for (size_t r = 0; r < N && !have_kind; r++) have_kind = kcode[r] == want;
         if (!have_kind) {
             cli_error("%s: a %s scan, but the library %s holds no %s specimens", qpath[0],
                       bullet ? "bullet land" : "cartridge", path, kind);
@@ -255,18 +254,21 @@ int cmd_query(int argc, char **argv)
         goto out;
     }
     dim = ibex_pca_dim_out(m.pca);
-    if ((st = im_read_rows(lib, N, &ri, &d)) != IBEX_OK) goto fail;
+    t_open = now_s();
+    /* Table details only for the candidates (filled after stage 1). */
+    ri = calloc(N ? N : 1, sizeof *ri);
     rows = malloc((n * dim + 1) * sizeof *rows);
     map = malloc((n + 1) * sizeof *map);
-    if (!rows || !map) {
+    if (!ri || !rows || !map) {
         st = IBEX_ERR_NOMEM;
         goto fail;
     }
     if (n && (st = ibex_library_index_read(lib, 0, n, rows, &d)) != IBEX_OK) goto fail;
     /* In-memory index: indexed (unit, non-zero) rows of the query's kind. */
     size_t pending = 0;
+    const unsigned char kwant = (unsigned char)(im_kind_index(kind) + 1);
     for (size_t r = 0; r < N; r++) {
-        if (strcmp(ri[r].kind, kind)) continue;
+        if (kcode[r] != kwant) continue;
         if (r >= n) {
             pending++;
             continue;
@@ -289,6 +291,9 @@ int cmd_query(int argc, char **argv)
         fprintf(stderr, "%s: warning: %zu %s specimens are not indexed (run 'ibex index %s')\n", cli_prog,
                 pending, kind, path);
     if ((st = ibex_index_create(dim, &ix)) != IBEX_OK || (st = ibex_index_add(ix, rows, nix)) != IBEX_OK) goto fail;
+    free(rows); /* the index holds its own copy */
+    rows = NULL;
+    t_load = now_s();
 
     K = shortlist ? (size_t)shortlist : (nix + 99) / 100 > 50 ? (nix + 99) / 100 : 50;
     for (size_t i = 0; i < nq; i++) {
@@ -330,6 +335,7 @@ int cmd_query(int argc, char **argv)
         }
     }
     ibex_pca_project(m.pca, raw, nq, q);
+    t_search = now_s();
     if (nq == 1) {
         st = ibex_index_query(ix, q, Kq, hits, &nh[0]);
     } else {
@@ -353,6 +359,16 @@ int cmd_query(int argc, char **argv)
         }
     }
     t1 = now_s();
+    for (size_t i = 0; i < nq; i++) {
+        size_t *rl = malloc((nc[i] + 1) * sizeof *rl);
+        for (size_t h = 0; rl && h < nc[i]; h++) rl[h] = cands[i * Kq + h].row;
+        st = rl ? im_fill_rows(lib, rl, nc[i], ri, &d) : IBEX_ERR_NOMEM;
+        free(rl);
+        if (st != IBEX_OK) {
+            free(nc);
+            goto fail;
+        }
+    }
 
     /* Stage 2: prepare each shortlisted specimen once, then every pair in parallel. */
     if (!stage1_only) {
@@ -491,6 +507,17 @@ int cmd_query(int argc, char **argv)
             json_object_set_new(o, "stage2", json_boolean(!stage1_only));
             json_object_set_new(o, "stage1_seconds", json_real(t1 - t0));
             json_object_set_new(o, "stage2_seconds", json_real(t2 - t1));
+            /* The parts: reading queries and opening the library (kind column), loading the
+             * index into memory, query descriptors, and the search itself (SGEMV/SGEMM +
+             * top-K) for the whole batch. */
+            json_t *tm = json_object();
+            json_object_set_new(tm, "open", json_real(t_open - t0));
+            json_object_set_new(tm, "load_index", json_real(t_load - t_open));
+            json_object_set_new(tm, "descriptors", json_real(t_search - t_load));
+            json_object_set_new(tm, "search", json_real(t1 - t_search));
+            json_object_set_new(tm, "stage2", json_real(t2 - t1));
+            json_object_set_new(tm, "queries", json_integer((json_int_t)nq));
+            json_object_set_new(o, "timing", tm);
             for (size_t h = 0; h < show; h++) {
                 const cand *cd = &cl[h];
                 json_t *a = json_object();
@@ -590,6 +617,7 @@ out:
     ibex_cmc_plan_free(plan);
     im_clear(&m);
     im_free_rows(ri, N);
+    free(kcode);
     if (lib) ibex_library_close(lib, NULL);
     return rc;
 }
