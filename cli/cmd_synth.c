@@ -398,8 +398,8 @@ static void src_result_clear(src_result *r)
 
 /* --lib: the library and its transaction. Commits every COMMIT_SCANS stored scans or
  * COMMIT_SECONDS, as ingest does, so a killed run loses at most that much. */
-#define COMMIT_SCANS 8192
-#define COMMIT_SECONDS 5.0
+#define COMMIT_SCANS 2048
+#define COMMIT_SECONDS 2.0
 typedef struct lib_sink {
     ibex_library *lib;
     const char *path;
