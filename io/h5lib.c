@@ -251,6 +251,8 @@ static const char *h5msg(char buf[256])
     return buf;
 }
 
+const char *ibex__h5_error(char buf[256]) { return h5msg(buf); }
+
 static void h5_init(void)
 {
     static int done = 0;
@@ -1256,8 +1258,7 @@ ibex_status ibex_library_get_surface(ibex_library *lib, size_t row, ibex_surface
     const char *names[2] = {"height", "mask"};
     char serr[200];
     int stacked = ibex__stack_read(lib->file, gpath, sidx, nx, ny, s->z, s->valid, serr, sizeof serr);
-    if (stacked < 0)
-        st = ibex__fail(diag, IBEX_ERR_INTEGRITY, lib->path, -1, "row %zu: %s: %s", row, serr, h5msg(b));
+    if (stacked < 0) st = ibex__fail(diag, IBEX_ERR_INTEGRITY, lib->path, -1, "row %zu: %s", row, serr);
     for (int k = 0; k < 2 && st == IBEX_OK && !stacked; k++) {
         snprintf(dpath, sizeof dpath, "%s/%s", gpath, names[k]);
         hid_t d = H5Dopen2(lib->file, dpath, H5P_DEFAULT);

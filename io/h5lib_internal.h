@@ -56,6 +56,10 @@ void ibex__library_lock(void);
 void ibex__library_unlock(void);
 hid_t ibex__library_file(const ibex_library *lib);
 
+/* The innermost message of HDF5's error stack (then cleared); call right after the
+ * failing call, before any other HDF5 call resets the stack. */
+const char *ibex__h5_error(char buf[256]);
+
 /* Packed surface stacks (h5lib_stack.c; schema 2). Path of the stack of nx x ny surfaces. */
 void ibex__stack_path(size_t nx, size_t ny, char *out, size_t size);
 /* Appends n surfaces of nx x ny; *first = stack index of the first. 1 ok, 0 HDF5 failure. */

@@ -131,7 +131,9 @@ int ibex__stack_read(hid_t file, const char *gpath, uint64_t index, size_t nx, s
             H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, cnt, NULL);
             if (H5Dread(d, k == 0 ? H5T_NATIVE_FLOAT : H5T_NATIVE_UINT8, ms, fs, H5P_DEFAULT,
                         k == 0 ? (void *)z : (void *)valid) < 0) {
-                snprintf(err, errsize, "corrupted data in %s[%llu]", dpath, (unsigned long long)index);
+                char b[256];
+                ibex__h5_error(b);
+                snprintf(err, errsize, "corrupted data in %s[%llu]: %s", dpath, (unsigned long long)index, b);
                 ok = 0;
             }
             H5Sclose(ms);
