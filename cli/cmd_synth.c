@@ -461,11 +461,17 @@ static int lib_sink_put(lib_sink *ls, src_result *res, long n, ibex_diag *d)
             ls->sp[m] = res[i].spec[k]; /* shallow: res keeps ownership */
             ls->sf[m++] = res[i].surf[k];
         }
-    if (m && (ls->st = ibex_library_add_batch(ls->lib, ls->sp, ls->sf, m, NULL, d)) != IBEX_OK) return -1;
+    if (m && (ls->st = ibex_library_add_batch(ls->lib, ls->sp, ls->sf, m, NULL, d)) != IBEX_OK) {
+        ls->pending = 0; /* the failed batch rolled the whole transaction back */
+        return -1;
+    }
     ls->pending += (long)m;
     ls->count = ibex_library_count(ls->lib);
     if (ls->pending >= COMMIT_SCANS || now_s() - ls->t_commit >= COMMIT_SECONDS) {
-        if ((ls->st = ibex_library_commit(ls->lib, d)) != IBEX_OK) return -1;
+        if ((ls->st = ibex_library_commit(ls->lib, d)) != IBEX_OK) {
+            ls->pending = 0;
+            return -1;
+        }
         ls->stored += ls->pending;
         ls->pending = 0;
         ls->commits++;
