@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -421,6 +422,7 @@ static ibex_status lib_sink_open(lib_sink *ls, const char *path, int nosync, ibe
     o.params = synth_lib_params;
     o.flags = IBEX_LIBRARY_WRITE | IBEX_LIBRARY_PACKED | (nosync ? IBEX_LIBRARY_NOSYNC : 0);
     ls->path = path;
+    signal(SIGXFSZ, SIG_IGN); /* a file-size limit is a write error (EFBIG), rolled back, not death */
     ibex_status st = access(path, F_OK) != 0 ? ibex_library_create(path, &o, &ls->lib, d)
                                              : ibex_library_open(path, &o, &ls->lib, d);
     if (st == IBEX_OK && (st = ibex_library_begin(ls->lib, d)) != IBEX_OK) {

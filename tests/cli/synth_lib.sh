@@ -64,6 +64,20 @@ done
 "$tool" dump "$T/k.h5" >"$T/k.txt" || no "dump completed"
 diff "$T/ref.txt" "$T/k.txt" >/dev/null || no "killed + rerun library differs from an uninterrupted run"
 
+# --- full disk (ulimit -f, about 9 MB: room for one commit of 2,048 scans): exit 1 naming
+# the library, which opens with whole commits only; a rerun completes it ---
+( ulimit -f 9000; exec "$IBEX" "${args[@]}" --lib "$T/full.h5" ) >/dev/null 2>"$T/full.err"
+rc=$?
+[ $rc -eq 1 ] || no "full disk: exit $rc, expected 1"
+grep -q "full.h5.*File too large" "$T/full.err" || no "full disk: no clear error: $(cat "$T/full.err")"
+[ -e "$T/full.h5-journal" ] && no "full disk: journal left behind"
+n=$("$tool" count "$T/full.h5") || no "full disk: library does not open"
+echo "full disk: $n specimens committed"
+[ $((n % 2048)) -eq 0 ] && [ "$n" -lt 6000 ] || no "full disk: $n rows is not whole commits of 2048"
+"$IBEX" "${args[@]}" --lib "$T/full.h5" >/dev/null || no "rerun after the full disk"
+"$tool" dump "$T/full.h5" >"$T/full.txt" || no "dump full"
+diff "$T/ref.txt" "$T/full.txt" >/dev/null || no "full disk + rerun differs from an uninterrupted run"
+
 # --- usage ---
 "$IBEX" synth cartridge --out "$T/x" --lib "$T/x.h5" >/dev/null 2>&1
 [ $? -eq 2 ] || no "--out with --lib is not a usage error"
