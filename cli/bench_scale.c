@@ -68,13 +68,11 @@ typedef struct child_run {
 /* Runs this ibex binary with args (NULL-terminated), stdout to out_path (or /dev/null). */
 static int run_self(const char *out_path, child_run *cr, char *const *args)
 {
-    char exe[4096];
-    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (k <= 0) return -1;
-    exe[k] = 0;
+    /* /proc/self/exe is this very binary even if its file was replaced meanwhile. */
+    char exe[] = "/proc/self/exe", name[] = "ibex";
     char *argv[32];
     size_t n = 0;
-    argv[n++] = exe;
+    argv[n++] = name;
     for (size_t i = 0; args[i] && n < 31; i++) argv[n++] = args[i];
     argv[n] = NULL;
     posix_spawn_file_actions_t fa;
