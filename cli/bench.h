@@ -149,9 +149,12 @@ int bench_write_file(const char *path, const char *text);
 
 int bench_speed_main(int argc, char **argv);
 
+#include <jansson.h>
+/* {median, min, max, repeats, unit} of v[n] (sorted in place): how every timing is reported. */
+json_t *bench_spread(double *v, size_t n, const char *unit);
+
 /* ---- library scale (issue 7; bench_scale.c) ------------------------------------------- */
 
-#include <jansson.h>
 #include <stdio.h>
 /* Builds (or reuses, in dir) libraries of the given sizes, indexes and queries them; *out
  * gets the figures. Prints one line and returns nonzero on failure. */

@@ -43,21 +43,6 @@ static double now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* {median, min, max, repeats, unit}; v sorted in place. */
-static json_t *spread(double *v, size_t n, const char *unit)
-{
-    qsort(v, n, sizeof *v, cmp_d);
-    double med = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-    return json_pack("{s:f, s:f, s:f, s:I, s:s}", "median", med, "min", v[0], "max", v[n - 1], "repeats",
-                     (json_int_t)n, "unit", unit);
-}
-
 /* Result of one child run. */
 typedef struct child_run {
     int status;       /* exit code, or -1 */
@@ -200,8 +185,8 @@ static json_t *stage1_inprocess(const char *lib_path, size_t repeats, double gem
         }
         double bytes = (double)n * (double)dim * sizeof(float);
         double flops = 2.0 * (double)n * (double)dim;
-        json_t *j1 = spread(t1, repeats, "s"), *j2 = spread(t2, repeats, "s");
-        json_t *js1 = spread(s1, repeats, "s"), *js2 = spread(s2, repeats, "s"), *jb = spread(tb, repeats, "s");
+        json_t *j1 = bench_spread(t1, repeats, "s"), *j2 = bench_spread(t2, repeats, "s");
+        json_t *js1 = bench_spread(s1, repeats, "s"), *js2 = bench_spread(s2, repeats, "s"), *jb = bench_spread(tb, repeats, "s");
         double m1 = json_real_value(json_object_get(j1, "median")), m2 = json_real_value(json_object_get(j2, "median"));
         double ms1 = json_real_value(json_object_get(js1, "median")), ms2 = json_real_value(json_object_get(js2, "median"));
         double mb = json_real_value(json_object_get(jb, "median"));
@@ -329,12 +314,12 @@ static json_t *one_size(scale_ctx *c, size_t n)
         json_decref(lines);
     }
     if (ok) {
-        json_object_set_new(o, "query_open_and_load_seconds", spread(openv, c->repeats, "s"));
-        json_object_set_new(o, "query_after_open_seconds", spread(after, c->repeats, "s"));
-        json_object_set_new(o, "query_search_seconds", spread(search, c->repeats, "s"));
-        json_object_set_new(o, "query_process_seconds", spread(total, c->repeats, "s"));
+        json_object_set_new(o, "query_open_and_load_seconds", bench_spread(openv, c->repeats, "s"));
+        json_object_set_new(o, "query_after_open_seconds", bench_spread(after, c->repeats, "s"));
+        json_object_set_new(o, "query_search_seconds", bench_spread(search, c->repeats, "s"));
+        json_object_set_new(o, "query_process_seconds", bench_spread(total, c->repeats, "s"));
         /* On a shared machine wall time mostly waits for a core: CPU time is the work. */
-        json_object_set_new(o, "query_process_cpu_seconds", spread(cpu, c->repeats, "s"));
+        json_object_set_new(o, "query_process_cpu_seconds", bench_spread(cpu, c->repeats, "s"));
         json_object_set_new(o, "query_peak_rss_kib", json_integer(rss));
     }
     free(after), free(openv), free(search), free(total), free(cpu);

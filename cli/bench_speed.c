@@ -31,7 +31,7 @@ static int cmp_d(const void *a, const void *b)
 }
 
 /* {median, min, max, repeats} of v (sorted in place). */
-static json_t *spread(double *v, size_t n, const char *unit)
+json_t *bench_spread(double *v, size_t n, const char *unit)
 {
     qsort(v, n, sizeof *v, cmp_d);
     double med = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
@@ -73,7 +73,7 @@ static json_t *fft_rate(size_t n, int threads, unsigned flags, size_t repeats, d
     fftwf_destroy_plan(f), fftwf_destroy_plan(b);
     fftwf_free(r), fftwf_free(c);
     if (!g) return NULL;
-    json_t *o = spread(g, repeats, "GFLOP/s (2.5 N log2 N per real transform)");
+    json_t *o = bench_spread(g, repeats, "GFLOP/s (2.5 N log2 N per real transform)");
     *med_gflops = median_of(o);
     free(g);
     return o;
@@ -137,11 +137,11 @@ static json_t *compare_rate(const char *manifest, const char *kind, const char *
         }
     }
     if (ok) {
-        json_t *c1 = spread(r1, repeats, "comparisons/s"), *c2 = spread(r2, repeats, "comparisons/s");
+        json_t *c1 = bench_spread(r1, repeats, "comparisons/s"), *c2 = bench_spread(r2, repeats, "comparisons/s");
         out = json_pack("{s:s, s:s, s:I, s:I, s:o, s:o, s:o, s:f}", "method", m->name, "set",
                         man.scan[0].set, "scans", (json_int_t)n, "pair_rounds_per_repeat",
                         (json_int_t)rounds,
-                        "prepare_seconds_per_scan", spread(tp, repeats, "s"),
+                        "prepare_seconds_per_scan", bench_spread(tp, repeats, "s"),
                         "comparisons_per_second_1_thread", c1, "comparisons_per_second_2_threads", c2,
                         "scaling_2_over_1", median_of(c2) / median_of(c1));
     }
