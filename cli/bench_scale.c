@@ -471,7 +471,7 @@ int bench_scale_plot(json_t *scale, const char *png)
     if (!(ymax > 0) || !(ymin < ymax)) ymin = ymax > 0 ? ymax / 10 : 1e-3, ymax = ymax > 0 ? ymax : 1;
     bench_plot *fig = bench_plot_create_ex(800, 560, "Query latency against library size (synthetic casings)",
                                           "casings in the library", "milliseconds", x[0] / 2, x[n - 1] * 2, ymin / 2,
-                                          ymax * 3, BENCH_PLOT_LOGX | BENCH_PLOT_LOGY);
+                                          ymax * 40, BENCH_PLOT_LOGX | BENCH_PLOT_LOGY); /* room for the legend */
     static const char *lab[3] = {"stage-1 search (SGEMV + top-50), 1 thread", "stage-1 search, 2 threads",
                                  "ibex query after open (descriptor + search)"};
     static const int col[3] = {0, 1, 3};
@@ -480,7 +480,7 @@ int bench_scale_plot(json_t *scale, const char *png)
         bench_plot_errorbars(fig, x, l[c], h[c], n, col[c]);
         bench_plot_points(fig, x, y[c], n, col[c], NULL);
     }
-    if (fig) bench_plot_legend(fig, 3);
+    if (fig) bench_plot_legend(fig, 0);
     return fig ? bench_plot_write(fig, png) : -1;
 }
 
