@@ -112,7 +112,9 @@ static double stream_pass(const float *x, size_t n, int t)
 {
     double t0 = now();
     float total = 0;
-#pragma omp parallel for reduction(+ : total) num_threads(t) schedule(static)
+    /* simd: lets the sum be reassociated into vector lanes, so the pass runs at memory
+     * speed rather than at one dependent add per cycle. */
+#pragma omp parallel for simd reduction(+ : total) num_threads(t) schedule(static)
     for (size_t i = 0; i < n; i++) total += x[i];
     sink = total;
     return now() - t0;
