@@ -149,4 +149,20 @@ int bench_write_file(const char *path, const char *text);
 
 int bench_speed_main(int argc, char **argv);
 
+#include <jansson.h>
+/* {median, min, max, repeats, unit} of v[n] (sorted in place): how every timing is reported. */
+json_t *bench_spread(double *v, size_t n, const char *unit);
+
+/* ---- library scale (issue 7; bench_scale.c) ------------------------------------------- */
+
+#include <stdio.h>
+/* Builds (or reuses, in dir) libraries of the given sizes, indexes and queries them; *out
+ * gets the figures. Prints one line and returns nonzero on failure. */
+int bench_scale_collect(const size_t *sizes, size_t n_sizes, const char *dir, size_t repeats, size_t n_queries,
+                        size_t stage2_pairs, int verbose, json_t **out);
+int bench_scale_plot(json_t *scale, const char *png);       /* latency against size; 0 ok */
+void bench_scale_markdown(json_t *scale, FILE *f);         /* the table */
+void bench_scale_remove_dir(const char *dir);              /* a mkdtemp folder of ours */
+int bench_scale_main(int argc, char **argv);               /* ibex bench scale */
+
 #endif

@@ -31,7 +31,7 @@ static int cmp_d(const void *a, const void *b)
 }
 
 /* {median, min, max, repeats} of v (sorted in place). */
-static json_t *spread(double *v, size_t n, const char *unit)
+json_t *bench_spread(double *v, size_t n, const char *unit)
 {
     qsort(v, n, sizeof *v, cmp_d);
     double med = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
@@ -73,7 +73,7 @@ static json_t *fft_rate(size_t n, int threads, unsigned flags, size_t repeats, d
     fftwf_destroy_plan(f), fftwf_destroy_plan(b);
     fftwf_free(r), fftwf_free(c);
     if (!g) return NULL;
-    json_t *o = spread(g, repeats, "GFLOP/s (2.5 N log2 N per real transform)");
+    json_t *o = bench_spread(g, repeats, "GFLOP/s (2.5 N log2 N per real transform)");
     *med_gflops = median_of(o);
     free(g);
     return o;
@@ -137,11 +137,11 @@ static json_t *compare_rate(const char *manifest, const char *kind, const char *
         }
     }
     if (ok) {
-        json_t *c1 = spread(r1, repeats, "comparisons/s"), *c2 = spread(r2, repeats, "comparisons/s");
+        json_t *c1 = bench_spread(r1, repeats, "comparisons/s"), *c2 = bench_spread(r2, repeats, "comparisons/s");
         out = json_pack("{s:s, s:s, s:I, s:I, s:o, s:o, s:o, s:f}", "method", m->name, "set",
                         man.scan[0].set, "scans", (json_int_t)n, "pair_rounds_per_repeat",
                         (json_int_t)rounds,
-                        "prepare_seconds_per_scan", spread(tp, repeats, "s"),
+                        "prepare_seconds_per_scan", bench_spread(tp, repeats, "s"),
                         "comparisons_per_second_1_thread", c1, "comparisons_per_second_2_threads", c2,
                         "scaling_2_over_1", median_of(c2) / median_of(c1));
     }
@@ -155,13 +155,18 @@ static json_t *compare_rate(const char *manifest, const char *kind, const char *
 static void usage_speed(FILE *f)
 {
     fprintf(f, "Usage: ibex bench speed [--size N] [--repeats R] [--manifest M.tsv] [--out DIR]\n"
-               "                        [--quick] [--json]\n\n"
+               "                        [--scale-dir DIR] [--quick] [--json]\n\n"
                "Measures, each as median, min and max over R repeats:\n"
                "  FFT: 2D float r2c + c2r of N x N (default 512) with the FFTW_ESTIMATE plans the baseline\n"
                "       comparators use, against FFTW's own FFTW_MEASURE plan; 1 and 2 threads\n"
                "  comparisons/s (1 and 2 threads) and preparation per scan of each kind's default\n"
                "       method on the first scans of fadul and hamby44-small (if the data is there)\n"
-               "  peak memory (getrusage). Query latency against library size comes with the index.\n"
+               "  peak memory (getrusage)\n"
+               "  query latency against library size: libraries of 10^3, 10^4, 10^5, 10^6 synthetic\n"
+               "       casings (--quick: 10^3, 10^4) built with 'ibex synth --lib' and indexed; stage 1\n"
+               "       with 1 and 2 threads, ibex query after open (details: 'ibex bench scale')\n"
+               "  --scale-dir DIR keeps those libraries and reuses them (default: built in a\n"
+               "       temporary folder and removed).\n"
                "  --out DIR writes speed.json and speed.md; --json prints the JSON.\n"
                "  --quick: N = 256, R = 3, 4 scans per kind.\n");
 }
@@ -172,9 +177,10 @@ int bench_speed_main(int argc, char **argv)
         {"size", required_argument, 0, 'n'}, {"repeats", required_argument, 0, 'r'},
         {"manifest", required_argument, 0, 'm'}, {"out", required_argument, 0, 'o'},
         {"quick", no_argument, 0, 'q'}, {"json", no_argument, 0, 'j'},
+        {"scale-dir", required_argument, 0, 'S'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     size_t size = 0, repeats = 0;
-    const char *manifest = NULL, *out = NULL;
+    const char *manifest = NULL, *out = NULL, *scale_dir = NULL;
     int quick = 0, json = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -194,6 +200,7 @@ int bench_speed_main(int argc, char **argv)
         case 'm': manifest = optarg; break;
         case 'o': out = optarg; break;
         case 'q': quick = 1; break;
+        case 'S': scale_dir = optarg; break;
         case 'j': json = 1; break;
         case 'h': usage_speed(stdout); return EXIT_OK;
         default: return cli_usage_error("unknown option");
@@ -259,19 +266,40 @@ int bench_speed_main(int argc, char **argv)
     }
     omp_set_num_threads(cores);
     struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
+    getrusage(RUSAGE_SELF, &ru); /* before the library runs: their children report their own */
+
+    /* Query latency against library size (bench_scale.c). */
+    json_t *scale = NULL;
+    {
+        static const size_t full[4] = {1000, 10000, 100000, 1000000}, q[2] = {1000, 10000};
+        char tmpd[4200] = "";
+        const char *dir = scale_dir;
+        if (!dir) {
+            const char *t = getenv("TMPDIR");
+            snprintf(tmpd, sizeof tmpd, "%s/ibex-scale-XXXXXX", t && *t ? t : "/tmp");
+            dir = mkdtemp(tmpd);
+        }
+        int bad = !dir || bench_scale_collect(quick ? q : full, quick ? 2 : 4, dir, repeats, quick ? 4 : 8,
+                                              quick ? 0 : 4, 0, &scale);
+        if (tmpd[0] && dir) bench_scale_remove_dir(tmpd);
+        if (bad) {
+            json_decref(fft), json_decref(cmp);
+            return EXIT_REFUSED;
+        }
+        omp_set_num_threads(cores);
+    }
     char cpu[256], rev[96];
     bench_cpu_model(cpu, sizeof cpu);
     bench_git_revision(rev, sizeof rev);
     double load_end = bench_load_average();
-    json_t *root = json_pack("{s:s, s:s, s:s, s:{s:s, s:i, s:f, s:f}, s:{s:I, s:I}, s:o, s:o, s:I, s:n}",
+    json_t *root = json_pack("{s:s, s:s, s:s, s:{s:s, s:i, s:f, s:f}, s:{s:I, s:I}, s:o, s:o, s:I, s:o}",
                              "report", "ibex bench speed", "ibex_version", IBEX_VERSION_STRING,
                              "git_revision", rev, "machine", "cpu_model", cpu, "cores", cores,
                              "load_average_1min_after_fft", isfinite(load_fft) ? load_fft : -1.0,
                              "load_average_1min_at_end", isfinite(load_end) ? load_end : -1.0,
                              "configuration", "size", (json_int_t)size, "repeats", (json_int_t)repeats,
                              "fft", fft, "comparisons", cmp, "peak_memory_kib", (json_int_t)ru.ru_maxrss,
-                             "query_latency_vs_library_size");
+                             "query_latency_vs_library_size", scale);
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     int rc = text ? EXIT_OK : EXIT_REFUSED;
     if (text && out) {
@@ -309,6 +337,11 @@ int bench_speed_main(int argc, char **argv)
             if (fig) bench_plot_legend(fig, 1);
             snprintf(p, pl, "%s/fft_vs_size.png", out);
             if (!fig || bench_plot_write(fig, p)) {
+                cli_error("%s: cannot draw the plot", p);
+                rc = EXIT_REFUSED;
+            }
+            snprintf(p, pl, "%s/latency_vs_size.png", out);
+            if (!rc && bench_scale_plot(scale, p)) {
                 cli_error("%s: cannot draw the plot", p);
                 rc = EXIT_REFUSED;
             }
@@ -350,9 +383,11 @@ int bench_speed_main(int argc, char **argv)
                         1e3 * json_real_value(json_object_get(pp, "max")));
             }
             fprintf(f, "| peak memory (MiB) | %.1f | |\n\n![FFT throughput against size](fft_vs_size.png)\n\n"
-                       "FLOPs counted as 2.5 N log2 N per real 2D transform of N points. Query latency "
-                       "against library size: not measured yet (needs the reference index).\n",
+                       "FLOPs counted as 2.5 N log2 N per real 2D transform of N points.\n\n"
+                       "## Query latency against library size\n\n",
                     (double)ru.ru_maxrss / 1024);
+            bench_scale_markdown(scale, f);
+            fprintf(f, "\n![query latency against library size](latency_vs_size.png)\n");
             fclose(f);
             snprintf(p, pl, "%s/speed.md", out);
             rc = bench_write_file(p, md) ? EXIT_REFUSED : EXIT_OK;

@@ -12,13 +12,16 @@
 static void usage_bench(FILE *f)
 {
     fprintf(f, "Usage: ibex bench accuracy [OPTIONS]\n"
-               "       ibex bench speed [OPTIONS]\n\n"
+               "       ibex bench speed [OPTIONS]\n"
+               "       ibex bench scale [OPTIONS]\n\n"
                "accuracy: score every pair of a set of scans with ground truth and report the\n"
                "  score distributions, ROC and AUC (bootstrap interval), error rates at the\n"
                "  method's threshold, equal-error rate, rank of the first true mate (top-1/5/10)\n"
                "  and score-based likelihood ratios. 'ibex bench accuracy --help' for options.\n"
                "speed: FFT throughput against FFTW, 1 vs 2 threads, comparisons per second,\n"
-               "  peak memory. 'ibex bench speed --help' for options.\n");
+               "  peak memory. 'ibex bench speed --help' for options.\n"
+               "scale: reference libraries of 10^3..10^6 synthetic casings: build, index and query\n"
+               "  rates, memory, recall. 'ibex bench scale --help' for options.\n");
 }
 
 static void usage_accuracy(FILE *f)
@@ -215,7 +218,8 @@ int cmd_bench(int argc, char **argv)
     int rc;
     if (!strcmp(sub, "accuracy")) rc = accuracy_main(argc - 1, argv + 1);
     else if (!strcmp(sub, "speed")) rc = bench_speed_main(argc - 1, argv + 1);
-    else return cli_usage_error("unknown bench subcommand '%s' (accuracy or speed)", sub);
+    else if (!strcmp(sub, "scale")) rc = bench_scale_main(argc - 1, argv + 1);
+    else return cli_usage_error("unknown bench subcommand '%s' (accuracy, speed or scale)", sub);
     bench_plot_cleanup();
     return rc;
 }

@@ -181,46 +181,72 @@ int index_update(const char *path, int refit, int json, int quiet)
         if (!nt) continue;
         if ((st = ibex_descriptor_create(&dopt, &dp, &d)) != IBEX_OK) goto fail;
         size_t p = ibex_descriptor_size(dp);
+        /* Raw descriptors are p = 8,664 floats (35 KB) a row: never hold them for all rows
+         * (35 GB at 10^6). The basis is fitted on at most IBEX_PCA_FIT_MAX rows at an even
+         * stride over the rows to index; then rows are described and projected in chunks. */
+        const size_t CH = 4096;
+        size_t nfit = need_fit ? (nt < IBEX_PCA_FIT_MAX ? nt : IBEX_PCA_FIT_MAX) : 0;
+        size_t cap = nfit > CH ? nfit : CH;
         free(raw);
         free(ok);
-        raw = malloc(nt * p * sizeof *raw);
-        ok = calloc(nt, 1);
-        if (!raw || !ok) {
+        raw = malloc((cap < nt ? cap : nt) * p * sizeof *raw);
+        ok = calloc(cap < nt ? cap : nt, 1);
+        size_t *sel = malloc((cap + 1) * sizeof *sel);
+        if (!raw || !ok || !sel) {
+            free(sel);
             st = IBEX_ERR_NOMEM;
             goto fail;
         }
-        compute_raw(lib, dp, bullet, todo, nt, p, raw, ok, ri, progress);
-        /* compact the usable rows (refused ones stay zero rows) */
-        size_t g = 0;
-        for (size_t i = 0; i < nt; i++) {
-            if (!ok[i]) {
-                n_refused++;
-                memset(rows + todo[i] * D, 0, D * sizeof *rows);
-                continue;
-            }
-            if (g != i) memmove(raw + g * p, raw + i * p, p * sizeof *raw);
-            todo[g++] = todo[i];
-        }
         const ibex_pca *use = m.pca;
         size_t fit_n = 0;
-        if (need_fit && g >= 2) {
-            if ((st = ibex_pca_fit(raw, g, p, D, IBEX_PCA_FIT_MAX, 0, &fitted, &d)) != IBEX_OK) goto fail;
-            use = fitted;
-            fit_n = g < IBEX_PCA_FIT_MAX ? g : IBEX_PCA_FIT_MAX;
-            w0 = 0; /* every row of the kind changes: rewrite the matrix */
-        }
-        if (use) {
-            if (ibex_pca_dim_in(use) != p || ibex_pca_dim_out(use) != D) {
-                cli_error("%s: stored %s PCA model is %zu -> %zu, expected %zu -> %zu; rebuild with 'ibex index "
-                          "--refit'",
-                          path, kind, ibex_pca_dim_in(use), ibex_pca_dim_out(use), p, D);
-                rc = EXIT_REFUSED;
-                goto out;
+        int reuse = 0; /* the fit rows are all the rows, all described: project them as they are */
+        if (nfit) {
+            for (size_t i = 0; i < nfit; i++) sel[i] = todo[i * nt / nfit];
+            compute_raw(lib, dp, bullet, sel, nfit, p, raw, ok, ri, progress);
+            size_t g = 0;
+            for (size_t i = 0; i < nfit; i++) {
+                if (!ok[i]) continue;
+                if (g != i) memmove(raw + g * p, raw + i * p, p * sizeof *raw);
+                g++;
             }
-            for (size_t i = 0; i < g; i++) ibex_pca_project(use, raw + i * p, 1, rows + todo[i] * D);
-            n_done += g;
-            kind_done[kk] = g;
+            if (g >= 2) {
+                if ((st = ibex_pca_fit(raw, g, p, D, IBEX_PCA_FIT_MAX, 0, &fitted, &d)) != IBEX_OK) {
+                    free(sel);
+                    goto fail;
+                }
+                use = fitted;
+                fit_n = g;
+                w0 = 0; /* every row of the kind changes: rewrite the matrix */
+            }
+            reuse = nfit == nt && g == nfit;
         }
+        if (use && (ibex_pca_dim_in(use) != p || ibex_pca_dim_out(use) != D)) {
+            cli_error("%s: stored %s PCA model is %zu -> %zu, expected %zu -> %zu; rebuild with 'ibex index "
+                      "--refit'",
+                      path, kind, ibex_pca_dim_in(use), ibex_pca_dim_out(use), p, D);
+            free(sel);
+            rc = EXIT_REFUSED;
+            goto out;
+        }
+        for (size_t c0 = 0; use && c0 < nt; c0 += CH) {
+            size_t cn = nt - c0 < CH ? nt - c0 : CH;
+            if (!reuse) {
+                memset(ok, 0, cn);
+                compute_raw(lib, dp, bullet, todo + c0, cn, p, raw, ok, ri, progress);
+            }
+            for (size_t i = 0; i < cn; i++) {
+                float *dst = rows + todo[c0 + i] * D;
+                if (!ok[i]) { /* refused: a zero row, which queries skip */
+                    n_refused++;
+                    memset(dst, 0, D * sizeof *dst);
+                    continue;
+                }
+                ibex_pca_project(use, raw + i * p, 1, dst);
+                kind_done[kk]++;
+                n_done++;
+            }
+        }
+        free(sel);
         if (fitted) {
             /* Stage the model; it is written in the same transaction as the rows. */
             if (!did_fit && (st = ibex_library_begin(lib, &d)) != IBEX_OK) goto fail;

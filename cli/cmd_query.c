@@ -133,6 +133,17 @@ static void print_results(const query_result *res, const char *path, char **qpat
             json_object_set_new(o, "prealign", json_boolean(prealign && !stage1_only && !bullet));
             json_object_set_new(o, "stage1_seconds", json_real(t1 - t0));
             json_object_set_new(o, "stage2_seconds", json_real(t2 - t1));
+            /* The parts: reading queries and opening the library (kind column), loading the
+             * index into memory, query descriptors, and the search itself (SGEMV/SGEMM +
+             * top-K) for the whole batch. */
+            json_t *tm = json_object();
+            json_object_set_new(tm, "open", json_real(res->t_open - t0));
+            json_object_set_new(tm, "load_index", json_real(res->t_load - res->t_open));
+            json_object_set_new(tm, "descriptors", json_real(res->t_search - res->t_load));
+            json_object_set_new(tm, "search", json_real(t1 - res->t_search));
+            json_object_set_new(tm, "stage2", json_real(t2 - t1));
+            json_object_set_new(tm, "queries", json_integer((json_int_t)nq));
+            json_object_set_new(o, "timing", tm);
             for (size_t h = 0; h < show; h++) {
                 const cand *cd = &cl[h];
                 json_t *a = json_object();
@@ -313,6 +324,7 @@ int query_run(const query_opts *o, query_result *res)
     size_t *self_row = calloc(nq, sizeof *self_row);
     unsigned char *has_self = calloc(nq, 1);
     row_info *ri = NULL;
+    unsigned char *kcode = NULL; /* per row: 0 another kind, 1 + im_kind_index */
     size_t N = 0, n = 0, dim = 0, nix = 0, K = 0;
     float *rows = NULL, *raw = NULL, *q = NULL;
     size_t *map = NULL;
@@ -328,7 +340,7 @@ int query_run(const query_opts *o, query_result *res)
     ibex_land_opts lo;
     ibex_land_opts_init(&lo);
     ibex_land_signature **qsig = calloc(nq, sizeof *qsig), **csig = NULL;
-    double t0 = now_s(), t1 = 0, t2 = 0;
+    double t0 = now_s(), t1 = 0, t2 = 0, t_open = 0, t_load = 0, t_search = 0;
     if (!qprep || !self_row || !has_self || !qsig) {
         st = IBEX_ERR_NOMEM;
         goto fail;
@@ -360,11 +372,24 @@ int query_run(const query_opts *o, query_result *res)
         ibex_diag dm;
         memset(&dm, 0, sizeof dm);
         size_t have_kind = 0;
-        for (size_t r = 0; r < N && !have_kind; r++) {
-            ibex_specimen sp;
-            memset(&sp, 0, sizeof sp);
-            if (ibex_library_get_info(lib, r, &sp, NULL) == IBEX_OK && sp.kind && !strcmp(sp.kind, kind)) have_kind = 1;
-            ibex_specimen_clear(&sp);
+        int model_ok = im_load(lib, kind, &m, &dm) == IBEX_OK;
+        /* ibex index writes non-zero rows only for kinds that have a model: when the query's
+         * kind is the only one, every non-zero index row is of that kind and the table need
+         * not be read at all (at 10^6 rows the kind column costs seconds). Otherwise the
+         * kind column, in one pass of hyperslab reads. */
+        int single = model_ok;
+        for (int k = 0; single && k < IM_N_KINDS; k++) {
+            char *t = NULL;
+            if (strcmp(im_kinds[k], kind) && ibex_library_model_get_text(lib, im_kinds[k], "descriptor_opts", &t, NULL) == IBEX_OK)
+                single = 0;
+            free(t);
+        }
+        if (single) {
+            have_kind = 1; /* checked below: no indexed row means no specimen of the kind */
+        } else {
+            if ((st = im_read_kinds(lib, N, &kcode, &d)) != IBEX_OK) goto fail;
+            unsigned char want = (unsigned char)(im_kind_index(kind) + 1);
+            for (size_t r = 0; r < N && !have_kind; r++) have_kind = kcode[r] == want;
         }
         if (!have_kind) {
             cli_error("%s: a %s scan, but the library %s holds no %s specimens", qpath[0],
@@ -372,7 +397,7 @@ int query_run(const query_opts *o, query_result *res)
             rc = EXIT_REFUSED;
             goto out;
         }
-        if (im_load(lib, kind, &m, &dm) != IBEX_OK) {
+        if (!model_ok) {
             cli_error("%s: no %s index in this library (%s); run 'ibex index %s' first", path, kind, dm.message,
                       path);
             rc = EXIT_REFUSED;
@@ -400,21 +425,24 @@ int query_run(const query_opts *o, query_result *res)
         goto out;
     }
     dim = ibex_pca_dim_out(m.pca);
-    if ((st = im_read_rows(lib, N, &ri, &d)) != IBEX_OK) goto fail;
+    t_open = now_s();
+    /* Table details only for the candidates (filled after stage 1). */
+    ri = calloc(N ? N : 1, sizeof *ri);
     size_t row0, row1; /* this rank's rows (all of them without --mpi), nr of them indexed */
     qs_rows(sh, N, &row0, &row1);
     size_t nr = (row1 < n ? row1 : n) > row0 ? (row1 < n ? row1 : n) - row0 : 0;
     rows = malloc((nr * dim + 1) * sizeof *rows);
     map = malloc((nr + 1) * sizeof *map);
-    if (!rows || !map) {
+    if (!ri || !rows || !map) {
         st = IBEX_ERR_NOMEM;
         goto fail;
     }
     if (nr && (st = ibex_library_index_read(lib, row0, nr, rows, &d)) != IBEX_OK) goto fail;
     /* In-memory index: indexed (unit, non-zero) rows of the query's kind. */
     size_t pending = 0;
+    const unsigned char kwant = (unsigned char)(im_kind_index(kind) + 1);
     for (size_t r = row0; r < row1; r++) {
-        if (strcmp(ri[r].kind, kind)) continue;
+        if (kcode && kcode[r] != kwant) continue;
         if (r >= n) {
             pending++;
             continue;
@@ -438,10 +466,13 @@ int query_run(const query_opts *o, query_result *res)
         goto out;
     }
     if (pending && !o->quiet)
-        fprintf(stderr, "%s: warning: %zu %s specimens are not indexed (run 'ibex index %s')\n", cli_prog,
-                pending, kind, path);
+        fprintf(stderr, "%s: warning: %zu %s%sspecimens are not indexed (run 'ibex index %s')\n", cli_prog,
+                pending, kcode ? kind : "", kcode ? " " : "", path);
     if ((st = ibex_index_create(dim, &ix)) != IBEX_OK || (st = ibex_index_add(ix, rows, nix_here)) != IBEX_OK)
         goto fail;
+    free(rows); /* the index holds its own copy */
+    rows = NULL;
+    t_load = now_s();
 
     K = shortlist ? (size_t)shortlist : (nix + 99) / 100 > 50 ? (nix + 99) / 100 : 50;
     for (size_t i = 0; i < nq; i++) {
@@ -483,6 +514,7 @@ int query_run(const query_opts *o, query_result *res)
         }
     }
     ibex_pca_project(m.pca, raw, nq, q);
+    t_search = now_s();
     {
         /* One SGEMV (SGEMM for a batch); with --mpi over this rank's part of the index. */
         size_t nb = 0;
@@ -507,6 +539,16 @@ int query_run(const query_opts *o, query_result *res)
         }
     }
     t1 = now_s();
+    for (size_t i = 0; i < nq; i++) { /* table details of the shortlisted rows */
+        size_t *rl = malloc((nc[i] + 1) * sizeof *rl);
+        for (size_t h = 0; rl && h < nc[i]; h++) rl[h] = cands[i * Kq + h].row;
+        st = rl ? im_fill_rows(lib, rl, nc[i], ri, &d) : IBEX_ERR_NOMEM;
+        free(rl);
+        if (st != IBEX_OK) {
+            free(nc);
+            goto fail;
+        }
+    }
 
     /* Stage 2: prepare each shortlisted specimen once, then every pair in parallel. */
     if (!stage1_only) {
@@ -637,7 +679,7 @@ int query_run(const query_opts *o, query_result *res)
     t2 = now_s();
 
     for (size_t i = 0; i < nq && !stage1_only; i++) qsort(cands + i * Kq, nc[i], sizeof *cands, cand_cmp);
-    *res = (query_result){cands, nc, Kq, N, nix, pending, ri, kind, bullet, t0, t1, t2};
+    *res = (query_result){cands, nc, Kq, N, nix, pending, ri, kind, bullet, t0, t1, t2, t_open, t_load, t_search};
     cands = NULL;
     nc = NULL;
     ri = NULL; /* handed over; N stays for the cleanup of prep and csig below */
@@ -669,6 +711,7 @@ out:
     ibex_cmc_plan_free(plan);
     im_clear(&m);
     im_free_rows(ri, N);
+    free(kcode);
     if (lib) ibex_library_close(lib, NULL);
     return rc;
 }

@@ -77,25 +77,64 @@ void im_clear(index_model *m)
 
 static char *dup0(const char *s) { return s ? strdup(s) : NULL; }
 
+/* Columns by hyperslab reads (one pass per column, not one HDF5 read per row). */
 ibex_status im_read_rows(ibex_library *lib, size_t n, row_info **out, ibex_diag *diag)
 {
     row_info *r = calloc(n ? n : 1, sizeof *r);
-    if (!r) return IBEX_ERR_NOMEM;
-    for (size_t i = 0; i < n; i++) {
-        ibex_specimen sp;
-        memset(&sp, 0, sizeof sp);
-        ibex_status st = ibex_library_get_info(lib, i, &sp, diag);
-        if (st != IBEX_OK) {
-            im_free_rows(r, i);
-            return st;
+    char **col = malloc((n ? n : 1) * sizeof *col);
+    ibex_status st = r && col ? IBEX_OK : IBEX_ERR_NOMEM;
+    static const char *const names[4] = {"id", "kind", "firearm_id", "same_source_key"};
+    for (int c = 0; c < 4 && st == IBEX_OK; c++) {
+        st = ibex_library_column_read(lib, names[c], 0, n, col, diag);
+        for (size_t i = 0; st == IBEX_OK && i < n; i++) {
+            char **dst = c == 0 ? &r[i].id : c == 1 ? &r[i].kind : c == 2 ? &r[i].firearm_id : &r[i].same_source_key;
+            *dst = col[i];
+            if (c == 1 && !*dst && !(*dst = strdup(""))) st = IBEX_ERR_NOMEM;
         }
-        r[i].id = dup0(sp.id);
-        r[i].kind = dup0(sp.kind ? sp.kind : "");
-        r[i].firearm_id = dup0(sp.firearm_id);
-        r[i].same_source_key = dup0(sp.same_source_key);
-        ibex_specimen_clear(&sp);
+    }
+    free(col);
+    if (st != IBEX_OK) {
+        im_free_rows(r, n);
+        return st;
     }
     *out = r;
+    return IBEX_OK;
+}
+
+ibex_status im_read_kinds(ibex_library *lib, size_t n, unsigned char **out, ibex_diag *diag)
+{
+    unsigned char *k = malloc(n ? n : 1);
+    char **col = malloc((n ? n : 1) * sizeof *col);
+    ibex_status st = k && col ? IBEX_OK : IBEX_ERR_NOMEM;
+    if (st == IBEX_OK) st = ibex_library_column_read(lib, "kind", 0, n, col, diag);
+    for (size_t i = 0; st == IBEX_OK && i < n; i++) {
+        k[i] = (unsigned char)(col[i] ? im_kind_index(col[i]) + 1 : 0);
+        free(col[i]);
+    }
+    free(col);
+    if (st != IBEX_OK) {
+        free(k);
+        return st;
+    }
+    *out = k;
+    return IBEX_OK;
+}
+
+ibex_status im_fill_rows(ibex_library *lib, const size_t *rows, size_t n, row_info *r, ibex_diag *diag)
+{
+    for (size_t i = 0; i < n; i++) {
+        row_info *x = &r[rows[i]];
+        if (x->kind) continue; /* filled already */
+        ibex_specimen sp;
+        memset(&sp, 0, sizeof sp);
+        ibex_status st = ibex_library_get_info(lib, rows[i], &sp, diag);
+        if (st != IBEX_OK) return st;
+        x->id = dup0(sp.id);
+        x->kind = dup0(sp.kind ? sp.kind : "");
+        x->firearm_id = dup0(sp.firearm_id);
+        x->same_source_key = dup0(sp.same_source_key);
+        ibex_specimen_clear(&sp);
+    }
     return IBEX_OK;
 }
 

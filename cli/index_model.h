@@ -34,8 +34,12 @@ void im_clear(index_model *m);
 typedef struct row_info {
     char *id, *kind, *firearm_id, *same_source_key;
 } row_info;
-/* Reads kind/id/firearm/same_source_key of rows [0, n). */
+/* Reads kind/id/firearm/same_source_key of rows [0, n) (column reads). */
 ibex_status im_read_rows(ibex_library *lib, size_t n, row_info **out, ibex_diag *diag);
+/* Kind codes of rows [0, n): 0 = another kind, else 1 + im_kind_index (one column read). */
+ibex_status im_read_kinds(ibex_library *lib, size_t n, unsigned char **out, ibex_diag *diag);
+/* Fills r[rows[i]] for the listed rows only (r zeroed, n_rows entries); skips filled ones. */
+ibex_status im_fill_rows(ibex_library *lib, const size_t *rows, size_t n, row_info *r, ibex_diag *diag);
 void im_free_rows(row_info *r, size_t n);
 
 #endif

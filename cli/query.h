@@ -38,6 +38,7 @@ typedef struct query_result {
     const char *kind;
     int bullet;
     double t0, t1, t2;   /* start, end of stage 1, end of stage 2 (monotonic seconds) */
+    double t_open, t_load, t_search; /* library open, index loaded, search started */
 } query_result;
 
 /* Runs both stages. EXIT_OK with *res filled, or EXIT_REFUSED after a cli_error message

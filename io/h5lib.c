@@ -39,11 +39,11 @@ static const column fixed_cols[] = {
     {"source_path", C_STR}, {"set", C_STR},      {"firearm_id", C_STR},      {"same_source_key", C_STR},
     {"ingest_time", C_I64}, {"nx", C_U64},       {"ny", C_U64},              {"dx", C_F64},
     {"dy", C_F64},         {"x0", C_F64},        {"y0", C_F64},              {"zkind", C_U8},
-    {"n_valid", C_U64},    {"surface", C_STR},
+    {"n_valid", C_U64},    {"surface", C_STR},     {"surface_index", C_U64},
 };
 enum {
     K_ID, K_KIND, K_REGION, K_SHA, K_SRC, K_SET, K_FIREARM, K_SSK, K_TIME, K_NX, K_NY, K_DX, K_DY,
-    K_X0, K_Y0, K_ZKIND, K_NVALID, K_SURFACE, N_FIXED
+    K_X0, K_Y0, K_ZKIND, K_NVALID, K_SURFACE, K_SURFIDX, N_FIXED
 };
 #define META_PREFIX "meta_"
 
@@ -204,6 +204,8 @@ struct ibex_library {
     size_t count;
     char *params;
     smap ids, hashes;
+    int keys_loaded; /* ids/hashes filled (writers at open; readers on first lookup) */
+    int packed;      /* surfaces go to packed stacks (schema 2) */
     int explicit_txn;
     int data_locked; /* byte 1 held exclusively (writer, during a transaction) */
     ibex_library_preprocess_fn preprocess;
@@ -248,6 +250,8 @@ static const char *h5msg(char buf[256])
     if (!buf[0]) snprintf(buf, 256, "HDF5 call failed");
     return buf;
 }
+
+const char *ibex__h5_error(char buf[256]) { return h5msg(buf); }
 
 static void h5_init(void)
 {
@@ -554,7 +558,28 @@ static ibex_status open_h5(ibex_library *lib, const char *expect_params, ibex_di
                           "library was built with other preprocessing parameters (stored: \"%.150s\", "
                           "asked: \"%.150s\")",
                           lib->params, expect_params);
-    return load_keys(lib, diag);
+    char *layout = attr_read_str(lib->file, "surface_layout");
+    lib->packed = layout && !strcmp(layout, "packed");
+    free(layout);
+    /* The id and hash maps cost a pass over two columns (seconds at 10^6 specimens): a
+     * writer needs them for every add, a reader only for a lookup, so it builds them then. */
+    lib->keys_loaded = 0;
+    if (!lib->writable) return IBEX_OK;
+    ibex_status st2 = load_keys(lib, diag);
+    lib->keys_loaded = st2 == IBEX_OK;
+    return st2;
+}
+
+/* Readers: fill the id/hash maps on the first lookup (under the library lock). */
+static int ensure_keys(const ibex_library *clib)
+{
+    ibex_library *lib = (ibex_library *)clib; /* the maps are a cache of the table */
+    if (lib->keys_loaded) return 1;
+    if (lib->file < 0 || lib->table < 0) return 0;
+    smap_free(&lib->ids);
+    smap_free(&lib->hashes);
+    lib->keys_loaded = load_keys(lib, NULL) == IBEX_OK;
+    return lib->keys_loaded;
 }
 
 static ibex_status library_open(const char *path, const ibex_library_opts *o, ibex_library **out,
@@ -709,15 +734,16 @@ static int write_params(hid_t file, const char *params)
     return ok;
 }
 
-static int build_schema(hid_t file, const char *params)
+static int build_schema(hid_t file, const char *params, int packed)
 {
-    uint32_t ver = IBEX_LIBRARY_SCHEMA_VERSION;
+    /* Version 2 only where it is needed: a version-1 reader cannot read packed stacks. */
+    uint32_t ver = packed ? 2 : 1;
     char now[32];
     iso_time(time(NULL), now, sizeof now);
     int ok = attr_write_str(file, "ibex_format", FORMAT_NAME) &&
              attr_write_num(file, "schema_version", H5T_STD_U32LE, H5T_NATIVE_UINT32, &ver) &&
              attr_write_str(file, "ibex_version", IBEX_VERSION_STRING) && attr_write_str(file, "created", now) &&
-             write_params(file, params);
+             attr_write_str(file, "surface_layout", packed ? "packed" : "groups") && write_params(file, params);
     if (!ok) return 0;
     hsize_t zero = 0, unlim = H5S_UNLIMITED, chunk = TABLE_CHUNK;
     hid_t sp = H5Screate_simple(1, &zero, &unlim);
@@ -773,7 +799,7 @@ ibex_status ibex_library_create(const char *path, const ibex_library_opts *o, ib
     hid_t f = fapl >= 0 ? H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl) : -1;
     if (fapl >= 0) H5Pclose(fapl);
     char b[256];
-    int ok = f >= 0 && build_schema(f, o && o->params ? o->params : "");
+    int ok = f >= 0 && build_schema(f, o && o->params ? o->params : "", o && (o->flags & IBEX_LIBRARY_PACKED));
     if (!ok) h5msg(b);
     if (f >= 0 && H5Fclose(f) < 0 && ok) {
         ok = 0;
@@ -914,93 +940,170 @@ static int write_surface(hid_t g, const ibex_surface *s, const char *id)
     return ok;
 }
 
-static ibex_status add_locked(ibex_library *lib, const ibex_specimen *sp, const ibex_surface *s, size_t *row_out,
-                              ibex_diag *diag)
+/* Checks one specimen against the library and the earlier ones of its batch. */
+static ibex_status check_spec(ibex_library *lib, const ibex_specimen *sp, const ibex_surface *s, smap *bid,
+                              smap *bhash, ibex_diag *diag)
 {
-    if (!lib->writable) return ibex__fail(diag, IBEX_ERR_ARG, lib->path, -1, "library not open for writing");
     if (!sp || !sp->id || !sp->id[0]) return ibex__fail(diag, IBEX_ERR_ARG, lib->path, -1, "specimen has no id");
     if (!valid_hex64(sp->sha256))
         return ibex__fail(diag, IBEX_ERR_ARG, lib->path, -1, "specimen %s: sha256 must be 64 lower-case hex digits", sp->id);
     if (!s || !s->z || !s->valid || !s->nx || !s->ny)
         return ibex__fail(diag, IBEX_ERR_ARG, lib->path, -1, "specimen %s: empty surface", sp->id);
     size_t dup;
-    if (smap_get(&lib->ids, sp->id, &dup))
+    if (smap_get(&lib->ids, sp->id, &dup) || smap_get(bid, sp->id, &dup))
         return ibex__fail(diag, IBEX_ERR_INTEGRITY, lib->path, -1, "duplicate id '%s' (already row %zu)", sp->id, dup);
-    if (smap_get(&lib->hashes, sp->sha256, &dup))
+    if (smap_get(&lib->hashes, sp->sha256, &dup) || smap_get(bhash, sp->sha256, &dup))
         return ibex__fail(diag, IBEX_ERR_INTEGRITY, lib->path, -1, "duplicate scan of '%s' (same sha256 as row %zu)",
                           sp->id, dup);
+    size_t row = lib->count + bid->n;
+    if (!smap_put(bid, sp->id, row) || !smap_put(bhash, sp->sha256, row))
+        return ibex__fail(diag, IBEX_ERR_NOMEM, lib->path, -1, "out of memory");
+    return IBEX_OK;
+}
+
+/* Surfaces of rows [row0, row0+n): packed stacks (runs of one size) or one group each. */
+static int write_surfaces(ibex_library *lib, const ibex_specimen *sp, const ibex_surface *const *s, size_t n,
+                          size_t row0, char (*gpath)[96], uint64_t *sidx)
+{
+    if (lib->packed) {
+        const float **z = malloc((n ? n : 1) * sizeof *z);
+        const uint8_t **v = malloc((n ? n : 1) * sizeof *v);
+        int ok = z && v;
+        for (size_t i = 0; ok && i < n;) {
+            size_t j = i;
+            while (j < n && s[j]->nx == s[i]->nx && s[j]->ny == s[i]->ny) {
+                z[j - i] = s[j]->z;
+                v[j - i] = s[j]->valid;
+                j++;
+            }
+            uint64_t first = 0;
+            ok = ibex__stack_append(lib->file, s[i]->nx, s[i]->ny, j - i, z, v, &first);
+            for (size_t k = i; ok && k < j; k++) {
+                ibex__stack_path(s[i]->nx, s[i]->ny, gpath[k], sizeof gpath[k]);
+                sidx[k] = first + (k - i);
+            }
+            i = j;
+        }
+        free(z);
+        free(v);
+        return ok;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t row = row0 + i;
+        char bucket[64];
+        snprintf(bucket, sizeof bucket, "/surfaces/b%06zu", row / SURF_BUCKET);
+        snprintf(gpath[i], sizeof gpath[i], "%s/s%09zu", bucket, row);
+        sidx[i] = 0;
+        hid_t bg = ensure_group(lib->file, bucket);
+        hid_t g = bg >= 0 ? H5Gcreate2(bg, gpath[i] + strlen(bucket) + 1, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
+        int ok = g >= 0 && write_surface(g, s[i], sp[i].id);
+        if (g >= 0) H5Gclose(g);
+        if (bg >= 0) H5Gclose(bg);
+        if (!ok) return 0;
+    }
+    return 1;
+}
+
+/* The table rows of a batch, in one extent change and one write. */
+static int write_rows(ibex_library *lib, const ibex_specimen *sp, const ibex_surface *const *s, size_t n,
+                      size_t row0, char (*gpath)[96], const uint64_t *sidx)
+{
+    size_t nc = n_cols();
+    slot *r = calloc(n * nc, sizeof *r);
+    if (!r) return 0;
+    static char empty[] = "";
+    int64_t now = (int64_t)time(NULL);
+#define S_(v) ((v) ? (char *)(v) : empty)
+    for (size_t i = 0; i < n; i++) {
+        slot *x = r + i * nc;
+        const ibex_specimen *p = &sp[i];
+        ibex_surface_stats stt;
+        ibex_surface_get_stats(s[i], &stt);
+        x[K_ID].s = S_(p->id);
+        x[K_KIND].s = S_(p->kind);
+        x[K_REGION].s = S_(p->region);
+        x[K_SHA].s = (char *)p->sha256;
+        x[K_SRC].s = S_(p->source_path);
+        x[K_SET].s = S_(p->set);
+        x[K_FIREARM].s = S_(p->firearm_id);
+        x[K_SSK].s = S_(p->same_source_key);
+        x[K_TIME].i = p->ingest_time ? p->ingest_time : now;
+        x[K_NX].u = s[i]->nx;
+        x[K_NY].u = s[i]->ny;
+        x[K_DX].f = s[i]->dx;
+        x[K_DY].f = s[i]->dy;
+        x[K_X0].f = s[i]->x0;
+        x[K_Y0].f = s[i]->y0;
+        x[K_ZKIND].b = (uint8_t)s[i]->zkind;
+        x[K_NVALID].u = stt.n_valid;
+        x[K_SURFACE].s = gpath[i];
+        x[K_SURFIDX].u = sidx[i];
+        for (size_t k = 0; k < ibex_meta_count(); k++)
+            x[N_FIXED + k].s = S_(ibex_meta_get(&p->meta, ibex_meta_key(k)));
+    }
+#undef S_
+    /* Memory type of the columns this file has (an older table may lack new ones). */
+    hid_t ft = H5Dget_type(lib->table);
+    hid_t mt = read_type(ft, NULL);
+    H5Tclose(ft);
+    hsize_t newsize = row0 + n, start = row0, cnt = n;
+    int ok = mt >= 0 && H5Dset_extent(lib->table, &newsize) >= 0;
+    if (ok) {
+        hid_t fs = H5Dget_space(lib->table);
+        hid_t ms = H5Screate_simple(1, &cnt, NULL);
+        H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &cnt, NULL);
+        ok = H5Dwrite(lib->table, mt, ms, fs, H5P_DEFAULT, r) >= 0;
+        H5Sclose(ms);
+        H5Sclose(fs);
+    }
+    if (mt >= 0) H5Tclose(mt);
+    free(r);
+    return ok;
+}
+
+static ibex_status add_batch_locked(ibex_library *lib, const ibex_specimen *sp, const ibex_surface *const *s,
+                                    size_t n, size_t *row_out, ibex_diag *diag)
+{
+    if (!lib->writable) return ibex__fail(diag, IBEX_ERR_ARG, lib->path, -1, "library not open for writing");
+    if (!n) return IBEX_OK;
+    if (!sp || !s) return ibex__fail(diag, IBEX_ERR_ARG, lib->path, -1, "no specimens");
+    smap bid, bhash;
+    memset(&bid, 0, sizeof bid);
+    memset(&bhash, 0, sizeof bhash);
+    ibex_status st = IBEX_OK;
+    for (size_t i = 0; i < n && st == IBEX_OK; i++) st = check_spec(lib, &sp[i], s[i], &bid, &bhash, diag);
+    smap_free(&bid);
+    smap_free(&bhash);
+    if (st != IBEX_OK) return st;
     if (lib->ctl.poisoned) txn_abort(lib);
     if (lib->file < 0) return ibex__fail(diag, IBEX_ERR_IO, lib->path, -1, "library could not be reopened after a failure");
     int auto_txn = !lib->ctl.in_txn;
-    ibex_status st = txn_begin(lib, diag);
-    if (st != IBEX_OK) return st;
-    size_t row = lib->count;
-    char bucket[64], gpath[96];
-    snprintf(bucket, sizeof bucket, "/surfaces/b%06zu", row / SURF_BUCKET);
-    snprintf(gpath, sizeof gpath, "%s/s%09zu", bucket, row);
-    hid_t bg = ensure_group(lib->file, bucket);
-    hid_t g = bg >= 0 ? H5Gcreate2(bg, gpath + strlen(bucket) + 1, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
-    int ok = g >= 0 && write_surface(g, s, sp->id);
-    if (g >= 0) H5Gclose(g);
-    if (bg >= 0) H5Gclose(bg);
-    if (ok) {
-        size_t nc = n_cols();
-        slot *r = calloc(nc, sizeof *r);
-        if (!r) {
-            txn_abort(lib);
-            return ibex__fail(diag, IBEX_ERR_NOMEM, lib->path, -1, "out of memory");
-        }
-        ibex_surface_stats stt;
-        ibex_surface_get_stats(s, &stt);
-        static char empty[] = "";
-#define S_(v) ((v) ? (char *)(v) : empty)
-        r[K_ID].s = S_(sp->id);
-        r[K_KIND].s = S_(sp->kind);
-        r[K_REGION].s = S_(sp->region);
-        r[K_SHA].s = (char *)sp->sha256;
-        r[K_SRC].s = S_(sp->source_path);
-        r[K_SET].s = S_(sp->set);
-        r[K_FIREARM].s = S_(sp->firearm_id);
-        r[K_SSK].s = S_(sp->same_source_key);
-        r[K_TIME].i = sp->ingest_time ? sp->ingest_time : (int64_t)time(NULL);
-        r[K_NX].u = s->nx;
-        r[K_NY].u = s->ny;
-        r[K_DX].f = s->dx;
-        r[K_DY].f = s->dy;
-        r[K_X0].f = s->x0;
-        r[K_Y0].f = s->y0;
-        r[K_ZKIND].b = (uint8_t)s->zkind;
-        r[K_NVALID].u = stt.n_valid;
-        r[K_SURFACE].s = gpath;
-        for (size_t k = 0; k < ibex_meta_count(); k++)
-            r[N_FIXED + k].s = S_(ibex_meta_get(&sp->meta, ibex_meta_key(k)));
-#undef S_
-        hsize_t newsize = row + 1, start = row, one = 1;
-        hid_t mt = row_type(0);
-        ok = H5Dset_extent(lib->table, &newsize) >= 0;
-        if (ok) {
-            hid_t fs = H5Dget_space(lib->table);
-            hid_t ms = H5Screate_simple(1, &one, NULL);
-            H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &one, NULL);
-            ok = H5Dwrite(lib->table, mt, ms, fs, H5P_DEFAULT, r) >= 0;
-            H5Sclose(ms);
-            H5Sclose(fs);
-        }
-        H5Tclose(mt);
-        free(r);
-    }
-    if (!ok || lib->ctl.poisoned) {
-        st = fail_h5(lib, diag, IBEX_ERR_IO, sp->id);
-        txn_abort(lib);
-        return st;
-    }
-    if (!smap_put(&lib->ids, sp->id, row) || !smap_put(&lib->hashes, sp->sha256, row)) {
+    if ((st = txn_begin(lib, diag)) != IBEX_OK) return st;
+    size_t row0 = lib->count;
+    char(*gpath)[96] = calloc(n, sizeof *gpath);
+    uint64_t *sidx = calloc(n, sizeof *sidx);
+    if (!gpath || !sidx) {
+        free(gpath);
+        free(sidx);
         txn_abort(lib);
         return ibex__fail(diag, IBEX_ERR_NOMEM, lib->path, -1, "out of memory");
     }
-    lib->count = row + 1;
+    int ok = write_surfaces(lib, sp, s, n, row0, gpath, sidx) && write_rows(lib, sp, s, n, row0, gpath, sidx);
+    free(gpath);
+    free(sidx);
+    if (!ok || lib->ctl.poisoned) {
+        st = fail_h5(lib, diag, IBEX_ERR_IO, n == 1 ? sp[0].id : "batch");
+        txn_abort(lib);
+        return st;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!smap_put(&lib->ids, sp[i].id, row0 + i) || !smap_put(&lib->hashes, sp[i].sha256, row0 + i)) {
+            txn_abort(lib);
+            return ibex__fail(diag, IBEX_ERR_NOMEM, lib->path, -1, "out of memory");
+        }
+    lib->count = row0 + n;
     if (auto_txn && (st = txn_commit(lib, diag)) != IBEX_OK) return st;
-    if (row_out) *row_out = row;
+    if (row_out) *row_out = row0;
     return IBEX_OK;
 }
 
@@ -1009,7 +1112,17 @@ ibex_status ibex_library_add(ibex_library *lib, const ibex_specimen *spec, const
 {
     if (!lib) return IBEX_ERR_ARG;
     ibex__library_lock();
-    ibex_status st = add_locked(lib, spec, s, row, diag);
+    ibex_status st = add_batch_locked(lib, spec, &s, 1, row, diag);
+    ibex__library_unlock();
+    return st;
+}
+
+ibex_status ibex_library_add_batch(ibex_library *lib, const ibex_specimen *specs, const ibex_surface *const *s,
+                                   size_t n, size_t *row0, ibex_diag *diag)
+{
+    if (!lib) return IBEX_ERR_ARG;
+    ibex__library_lock();
+    ibex_status st = add_batch_locked(lib, specs, s, n, row0, diag);
     ibex__library_unlock();
     return st;
 }
@@ -1024,7 +1137,7 @@ int ibex_library_find_hash(const ibex_library *lib, const char *sha256_hex, size
 {
     if (!lib || !sha256_hex) return 0;
     ibex__library_lock();
-    int r = smap_get(&lib->hashes, sha256_hex, row);
+    int r = ensure_keys(lib) && smap_get(&lib->hashes, sha256_hex, row);
     ibex__library_unlock();
     return r;
 }
@@ -1033,7 +1146,7 @@ int ibex_library_find_id(const ibex_library *lib, const char *id, size_t *row)
 {
     if (!lib || !id) return 0;
     ibex__library_lock();
-    int r = smap_get(&lib->ids, id, row);
+    int r = ensure_keys(lib) && smap_get(&lib->ids, id, row);
     ibex__library_unlock();
     return r;
 }
@@ -1125,6 +1238,7 @@ ibex_status ibex_library_get_surface(ibex_library *lib, size_t row, ibex_surface
     if (r[K_SURFACE].s) snprintf(gpath, sizeof gpath, "%s", r[K_SURFACE].s);
     double dx = r[K_DX].f, dy = r[K_DY].f, x0 = r[K_X0].f, y0 = r[K_Y0].f;
     int zk = r[K_ZKIND].b;
+    uint64_t sidx = r[K_SURFIDX].u;
     ibex_surface *s = NULL;
     st = ibex_surface_create(nx, ny, dx, dy, &s);
     if (st == IBEX_OK)
@@ -1142,7 +1256,10 @@ ibex_status ibex_library_get_surface(ibex_library *lib, size_t row, ibex_surface
     s->zkind = zk == 1 ? IBEX_Z_INTENSITY : IBEX_Z_HEIGHT;
     char dpath[160];
     const char *names[2] = {"height", "mask"};
-    for (int k = 0; k < 2 && st == IBEX_OK; k++) {
+    char serr[200];
+    int stacked = ibex__stack_read(lib->file, gpath, sidx, nx, ny, s->z, s->valid, serr, sizeof serr);
+    if (stacked < 0) st = ibex__fail(diag, IBEX_ERR_INTEGRITY, lib->path, -1, "row %zu: %s", row, serr);
+    for (int k = 0; k < 2 && st == IBEX_OK && !stacked; k++) {
         snprintf(dpath, sizeof dpath, "%s/%s", gpath, names[k]);
         hid_t d = H5Dopen2(lib->file, dpath, H5P_DEFAULT);
         if (d < 0) {
@@ -1176,6 +1293,64 @@ ibex_status ibex_library_get_surface(ibex_library *lib, size_t row, ibex_surface
 out:
     ibex__library_unlock();
     free(r);
+    return st;
+}
+
+ibex_status ibex_library_column_read(ibex_library *lib, const char *column, size_t row0, size_t n, char **out,
+                                     ibex_diag *diag)
+{
+    if (!lib || !column || (!out && n)) return IBEX_ERR_ARG;
+    if (row0 > lib->count || n > lib->count - row0)
+        return ibex__fail(diag, IBEX_ERR_ARG, lib->path, -1, "rows %zu..%zu past the %zu specimens", row0, row0 + n,
+                          lib->count);
+    ibex__library_lock();
+    ibex_status st = IBEX_OK;
+    char b[256];
+    hid_t ft = H5Dget_type(lib->table);
+    int mi = H5Tget_member_index(ft, column);
+    hid_t ct = mi >= 0 ? H5Tget_member_type(ft, (unsigned)mi) : -1;
+    int is_str = ct >= 0 && H5Tget_class(ct) == H5T_STRING && H5Tis_variable_str(ct) > 0;
+    if (ct >= 0) H5Tclose(ct);
+    H5Tclose(ft);
+    /* A compound of that one member: HDF5 converts just this column of each chunk. */
+    hid_t st_t = str_type(), mt = H5Tcreate(H5T_COMPOUND, sizeof(char *));
+    H5Tinsert(mt, column, 0, st_t);
+    H5Tclose(st_t);
+    const size_t block = 65536;
+    char **buf = is_str ? calloc(block, sizeof *buf) : NULL;
+    size_t done = 0;
+    if (!is_str)
+        st = ibex__fail(diag, IBEX_ERR_FORMAT, lib->path, -1, "/specimens has no string column '%s'", column);
+    else if (!buf)
+        st = ibex__fail(diag, IBEX_ERR_NOMEM, lib->path, -1, "out of memory");
+    for (size_t r0 = 0; st == IBEX_OK && r0 < n; r0 += block) {
+        hsize_t start = row0 + r0, cnt = n - r0 < block ? n - r0 : block;
+        hid_t fs = H5Dget_space(lib->table), ms = H5Screate_simple(1, &cnt, NULL);
+        H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &cnt, NULL);
+        memset(buf, 0, block * sizeof *buf);
+        if (H5Dread(lib->table, mt, ms, fs, H5P_DEFAULT, buf) < 0) {
+            st = ibex__fail(diag, IBEX_ERR_INTEGRITY, lib->path, -1, "cannot read /specimens column %s: %s", column,
+                            h5msg(b));
+        } else {
+            for (size_t i = 0; i < cnt; i++) {
+                out[r0 + i] = buf[i] && buf[i][0] ? ibex__strdup(buf[i]) : NULL;
+                if (buf[i] && buf[i][0] && !out[r0 + i]) st = IBEX_ERR_NOMEM;
+            }
+            done = r0 + cnt;
+            H5Dvlen_reclaim(mt, ms, H5P_DEFAULT, buf);
+            if (st == IBEX_ERR_NOMEM) st = ibex__fail(diag, st, lib->path, -1, "out of memory");
+        }
+        H5Sclose(ms);
+        H5Sclose(fs);
+    }
+    H5Tclose(mt);
+    free(buf);
+    ibex__library_unlock();
+    if (st != IBEX_OK)
+        for (size_t i = 0; i < done; i++) {
+            free(out[i]);
+            out[i] = NULL;
+        }
     return st;
 }
 

@@ -8,6 +8,7 @@
 #define IBEX_H5LIB_INTERNAL_H
 
 #include <hdf5.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ibex/library.h"
@@ -54,5 +55,19 @@ void ibex__journal_forget(ibex__jctl *ctl);
 void ibex__library_lock(void);
 void ibex__library_unlock(void);
 hid_t ibex__library_file(const ibex_library *lib);
+
+/* The innermost message of HDF5's error stack (then cleared); call right after the
+ * failing call, before any other HDF5 call resets the stack. */
+const char *ibex__h5_error(char buf[256]);
+
+/* Packed surface stacks (h5lib_stack.c; schema 2). Path of the stack of nx x ny surfaces. */
+void ibex__stack_path(size_t nx, size_t ny, char *out, size_t size);
+/* Appends n surfaces of nx x ny; *first = stack index of the first. 1 ok, 0 HDF5 failure. */
+int ibex__stack_append(hid_t file, size_t nx, size_t ny, size_t n, const float *const *z,
+                       const uint8_t *const *valid, uint64_t *first);
+/* Reads surface `index` of the stack at gpath: 1 read, 0 gpath is not a stack (a per-specimen
+ * group), -1 a stack whose read failed (err says why; the HDF5 error stack is kept). */
+int ibex__stack_read(hid_t file, const char *gpath, uint64_t index, size_t nx, size_t ny, float *z,
+                     uint8_t *valid, char *err, size_t errsize);
 
 #endif

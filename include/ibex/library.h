@@ -14,8 +14,9 @@
 extern "C" {
 #endif
 
-/* The schema this IBEX writes; it refuses files with a larger schema_version. */
-#define IBEX_LIBRARY_SCHEMA_VERSION 1
+/* The newest schema this IBEX reads; it refuses files with a larger schema_version. It
+ * writes version 1, or 2 for a library created with IBEX_LIBRARY_PACKED. */
+#define IBEX_LIBRARY_SCHEMA_VERSION 2
 
 typedef struct ibex_library ibex_library;
 
@@ -23,6 +24,8 @@ typedef struct ibex_library ibex_library;
 #define IBEX_LIBRARY_WRITE 0x1u   /* open for adding (one writer at a time) */
 #define IBEX_LIBRARY_NOSYNC 0x2u  /* no fsync: still safe against a killed process,
                                      not against power loss */
+#define IBEX_LIBRARY_PACKED 0x4u  /* create only: surfaces of one size share one stacked
+                                     dataset (schema 2; for large libraries of small scans) */
 
 /* The preprocessing hook: turns a surface as read into the surface stored (issue 4). */
 typedef ibex_status (*ibex_library_preprocess_fn)(const ibex_surface *in, ibex_surface **out,
@@ -84,11 +87,22 @@ ibex_status ibex_library_prepare(const ibex_library *lib, const ibex_surface *in
 ibex_status ibex_library_add(ibex_library *lib, const ibex_specimen *spec, const ibex_surface *s,
                              size_t *row, ibex_diag *diag);
 
+/* Appends n specimens (specs[i] with surface s[i]) in one write; the checks of
+ * ibex_library_add apply to each, and to duplicates within the batch. All or none are
+ * added. *row0 (optional) gets the row of the first. */
+ibex_status ibex_library_add_batch(ibex_library *lib, const ibex_specimen *specs, const ibex_surface *const *s,
+                                   size_t n, size_t *row0, ibex_diag *diag);
+
 size_t ibex_library_count(const ibex_library *lib);
 const char *ibex_library_params(const ibex_library *lib); /* stored parameters text */
 ibex_status ibex_library_get_info(ibex_library *lib, size_t row, ibex_specimen *out, ibex_diag *diag);
 ibex_status ibex_library_get_surface(ibex_library *lib, size_t row, ibex_surface **out, ibex_diag *diag);
-/* 1 and *row when found, else 0. */
+/* One string column of rows [row0, row0+n), read by hyperslabs of the column alone:
+ * out[i] is malloc'd (free each), NULL when empty. IBEX_ERR_FORMAT when the table has no
+ * such string column; on failure out holds nothing. */
+ibex_status ibex_library_column_read(ibex_library *lib, const char *column, size_t row0, size_t n, char **out,
+                                     ibex_diag *diag);
+/* 1 and *row when found, else 0 (a reader builds the maps on its first lookup). */
 int ibex_library_find_hash(const ibex_library *lib, const char *sha256_hex, size_t *row);
 int ibex_library_find_id(const ibex_library *lib, const char *id, size_t *row);
 

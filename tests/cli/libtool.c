@@ -6,9 +6,13 @@
  *       file re-read (bit-exact), its hash equals the source file's SHA-256.
  *   libtool count LIB                 open read-only, print the number of specimens
  *   libtool bump LIB                  set schema_version one above this IBEX's (bad input)
+ *   libtool dump LIB                  one line per row: the table fields ingest and
+ *       'synth --lib' both fill (not sha256/source_path/time) and an FNV-1a hash of the
+ *       surface's heights and mask as read back, to compare two libraries with diff
  * Exit 0 when all holds, 1 otherwise (each problem on stderr). */
 #include <hdf5.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,8 +121,54 @@ static int check(const char *libpath, const char *logpath)
     return bad ? 1 : 0;
 }
 
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+static const char *z0(const char *s) { return s ? s : "-"; }
+
+static int dump(const char *path)
+{
+    ibex_library *lib;
+    ibex_diag d;
+    if (ibex_library_open(path, NULL, &lib, &d) != IBEX_OK) {
+        fprintf(stderr, "dump: %s: %s\n", path, d.message);
+        return 1;
+    }
+    int rc = 0;
+    for (size_t r = 0; r < ibex_library_count(lib) && !rc; r++) {
+        ibex_specimen sp;
+        ibex_surface *s = NULL;
+        memset(&sp, 0, sizeof sp);
+        if (ibex_library_get_info(lib, r, &sp, &d) != IBEX_OK || ibex_library_get_surface(lib, r, &s, &d) != IBEX_OK) {
+            fprintf(stderr, "dump: %s row %zu: %s\n", path, r, d.message);
+            rc = 1;
+            ibex_specimen_clear(&sp);
+            break;
+        }
+        uint64_t h = 1469598103934665603ull;
+        for (size_t i = 0; i < s->nx * s->ny; i++) {
+            float z = s->valid[i] ? s->z[i] : 0.0f;
+            h = fnv(h, &z, sizeof z);
+            h = fnv(h, &s->valid[i], 1);
+        }
+        printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%zu\t%zu\t%.9g\t%.9g\t%.9g\t%.9g\t%zu\t%016llx\n",
+               z0(sp.id), z0(sp.kind), z0(sp.region), z0(sp.set), z0(sp.firearm_id), z0(sp.same_source_key),
+               z0(sp.meta.specimen_id), z0(sp.meta.firearm_serial), z0(sp.meta.case_number), z0(sp.meta.specimen_kind),
+               sp.nx, sp.ny, sp.dx, sp.dy, s->x0, s->y0, sp.n_valid, (unsigned long long)h);
+        ibex_specimen_clear(&sp);
+        ibex_surface_free(s);
+    }
+    ibex_library_close(lib, NULL);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 3 && !strcmp(argv[1], "dump")) return dump(argv[2]);
     if (argc >= 6 && !strcmp(argv[1], "mkscans")) return mkscans(argv[2], atoi(argv[3]), (unsigned)atoi(argv[4]), (size_t)atoi(argv[5]), argc > 6 ? argv[6] : "scan_");
     if (argc >= 3 && !strcmp(argv[1], "check")) return check(argv[2], argc > 3 ? argv[3] : NULL);
     if (argc >= 3 && !strcmp(argv[1], "count")) {
@@ -141,6 +191,6 @@ int main(int argc, char **argv)
         if (f >= 0) H5Fclose(f);
         return ok ? 0 : 1;
     }
-    fprintf(stderr, "usage: libtool mkscans DIR N SEED SIDE [PREFIX] | check LIB [LOG] | count LIB | bump LIB\n");
+    fprintf(stderr, "usage: libtool mkscans DIR N SEED SIDE [PREFIX] | check LIB [LOG] | count LIB | bump LIB | dump LIB\n");
     return 2;
 }
