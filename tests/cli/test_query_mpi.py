@@ -61,6 +61,7 @@ def strip_times(out, fmt):
         for o in objs:
             o.pop("stage1_seconds", None)
             o.pop("stage2_seconds", None)
+            o.pop("timing", None)
         return objs
     if fmt == "text":
         return re.sub(r"stage 1 [0-9.]+ s, stage 2 [0-9.]+ s", "stage 1 T, stage 2 T", out)
