@@ -480,7 +480,7 @@ static void md_study(FILE *f, const bench_study *st, const figures *g, char name
 int bench_report_write(const bench_study *st, size_t n_studies, const bench_report_opts *o,
                        char **json_out)
 {
-    if (mkdir(o->out_dir, 0777) != 0 && errno != EEXIST) {
+    if (cli_make_dirs(o->out_dir) != 0) {
         cli_error("%s: cannot create the report folder: %s", o->out_dir, strerror(errno));
         return 1;
     }

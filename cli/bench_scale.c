@@ -401,7 +401,7 @@ int bench_scale_collect(const size_t *sizes, size_t n_sizes, const char *dir, si
     c.n_queries = n_queries ? (n_queries > 16 ? 16 : n_queries) : 8;
     c.stage2_pairs = stage2_pairs;
     c.verbose = verbose;
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+    if (cli_make_dirs(dir) != 0) {
         cli_error("%s: cannot create: %s", dir, strerror(errno));
         return -1;
     }
@@ -628,7 +628,7 @@ int bench_scale_main(int argc, char **argv)
     json_object_set_new(res, "git_revision", json_string(rev));
     json_object_set_new(res, "load_average_1min_at_end", json_real(bench_load_average()));
     if (out) {
-        if (mkdir(out, 0777) != 0 && errno != EEXIST) {
+        if (cli_make_dirs(out) != 0) {
             cli_error("%s: cannot create the report folder: %s", out, strerror(errno));
             json_decref(res);
             return EXIT_REFUSED;

@@ -303,7 +303,7 @@ int bench_speed_main(int argc, char **argv)
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     int rc = text ? EXIT_OK : EXIT_REFUSED;
     if (text && out) {
-        if (mkdir(out, 0777) != 0 && errno != EEXIST) {
+        if (cli_make_dirs(out) != 0) {
             cli_error("%s: cannot create the report folder: %s", out, strerror(errno));
             rc = EXIT_REFUSED;
         }

@@ -28,6 +28,9 @@ const char *cli_data_dir(void);
 /* 1 if stderr is a terminal (progress bars only then). */
 int cli_isatty_err(void);
 
+/* mkdir -p: creates a folder and its missing parents; 0, or -1 with errno set. */
+int cli_make_dirs(const char *path);
+
 /* Subcommands: each parses its own options (getopt_long, options anywhere). */
 int cmd_info(int argc, char **argv);
 int cmd_convert(int argc, char **argv);

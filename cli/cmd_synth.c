@@ -106,12 +106,6 @@ static int append(src_result *r, const char *s)
     return 0;
 }
 
-static int make_dir(const char *path)
-{
-    if (mkdir(path, 0777) == 0 || errno == EEXIST) return 0;
-    return -1;
-}
-
 /* SHA-256 (hex) and size of a file. */
 static int file_digest(const char *path, char hex[65], long long *size)
 {
@@ -250,7 +244,7 @@ static ibex_status run_firearm(const job_cfg *c, long fi, src_result *r)
     snprintf(dir, sizeof dir, "%s", id);
     char dpath[4096];
     snprintf(dpath, sizeof dpath, "%s/%s", c->out, dir);
-    if (!c->to_lib && make_dir(dpath)) {
+    if (!c->to_lib && cli_make_dirs(dpath)) {
         ibex_synth_firearm_free(f);
         snprintf(r->diag.file, sizeof r->diag.file, "%.500s", dpath);
         snprintf(r->diag.message, sizeof r->diag.message, "cannot make directory: %s",
@@ -290,7 +284,7 @@ static ibex_status run_barrel(const job_cfg *c, long bi, src_result *r)
     char id[32], dpath[4096];
     snprintf(id, sizeof id, "B%0*ld", c->wsrc, bi + 1);
     snprintf(dpath, sizeof dpath, "%s/%s", c->out, id);
-    if (!c->to_lib && make_dir(dpath)) {
+    if (!c->to_lib && cli_make_dirs(dpath)) {
         ibex_synth_barrel_free(b);
         snprintf(r->diag.file, sizeof r->diag.file, "%.500s", dpath);
         snprintf(r->diag.message, sizeof r->diag.message, "cannot make directory: %s",
@@ -677,7 +671,7 @@ int cmd_synth(int argc, char **argv)
     if (libpath) {
         if ((st = lib_sink_open(&ls, libpath, nosync, &d))) return cli_fail_status(st, &d);
     } else {
-        if (make_dir(out)) {
+        if (cli_make_dirs(out)) {
             cli_error("%s: cannot make directory: %s", out, strerror(errno));
             return EXIT_REFUSED;
         }
