@@ -106,6 +106,26 @@ static void csv_field(const char *s)
     putchar('"');
 }
 
+void query_cand_json(json_t *a, const query_cand *cd, int bullet)
+{
+    if (cd->done) {
+        json_object_set_new(a, "score", json_real(cd->score));
+        if (bullet) {
+            json_object_set_new(a, "cms", json_integer(cd->cmc));
+            json_object_set_new(a, "ccf", json_real(cd->ccf));
+        } else {
+            json_object_set_new(a, "cmc", json_integer(cd->cmc));
+            json_object_set_new(a, "cmc_high", json_integer(cd->cmc_high));
+        }
+        json_object_set_new(a, "verdict", json_string(ibex_verdict_name(cd->verdict)));
+    } else {
+        json_object_set_new(a, "score", json_null());
+        json_object_set_new(a, "cmc", json_null());
+        json_object_set_new(a, "verdict", json_null());
+        if (cd->err[0]) json_object_set_new(a, "error", json_string(cd->err));
+    }
+}
+
 static void print_results(const query_result *res, const char *path, char **qpath, size_t nq, long top,
                           int stage1_only, int prealign, int json, int csv)
 {
@@ -154,22 +174,7 @@ static void print_results(const query_result *res, const char *path, char **qpat
                 json_object_set_new(a, "same_source_key",
                                     ri[cd->row].same_source_key ? json_string(ri[cd->row].same_source_key) : json_null());
                 json_object_set_new(a, "stage1", json_real(cd->stage1));
-                if (cd->done) {
-                    json_object_set_new(a, "score", json_real(cd->score));
-                    if (bullet) {
-                        json_object_set_new(a, "cms", json_integer(cd->cmc));
-                        json_object_set_new(a, "ccf", json_real(cd->ccf));
-                    } else {
-                        json_object_set_new(a, "cmc", json_integer(cd->cmc));
-                        json_object_set_new(a, "cmc_high", json_integer(cd->cmc_high));
-                    }
-                    json_object_set_new(a, "verdict", json_string(ibex_verdict_name(cd->verdict)));
-                } else {
-                    json_object_set_new(a, "score", json_null());
-                    json_object_set_new(a, "cmc", json_null());
-                    json_object_set_new(a, "verdict", json_null());
-                    if (cd->err[0]) json_object_set_new(a, "error", json_string(cd->err));
-                }
+                query_cand_json(a, cd, bullet);
                 json_array_append_new(arr, a);
             }
             json_object_set_new(o, "candidates", arr);

@@ -157,21 +157,7 @@ static json_t *answer(const query_result *res, const char *share, unsigned top, 
         for (size_t i = 0; i < nf; i++) share_field(a, list[i], &res->ri[cd->row], have ? &sp : NULL);
         ibex_specimen_clear(&sp);
         json_object_set_new(a, "stage1", json_real(cd->stage1));
-        if (cd->done) {
-            json_object_set_new(a, "score", json_real(cd->score));
-            if (res->bullet) {
-                json_object_set_new(a, "cms", json_integer(cd->cmc));
-                json_object_set_new(a, "ccf", json_real(cd->ccf));
-            } else {
-                json_object_set_new(a, "cmc", json_integer(cd->cmc));
-                json_object_set_new(a, "cmc_high", json_integer(cd->cmc_high));
-            }
-            json_object_set_new(a, "verdict", json_string(ibex_verdict_name(cd->verdict)));
-        } else {
-            json_object_set_new(a, "score", json_null());
-            json_object_set_new(a, "verdict", json_null());
-            if (cd->err[0]) json_object_set_new(a, "error", json_string(cd->err));
-        }
+        query_cand_json(a, cd, res->bullet);
         json_array_append_new(arr, a);
     }
     if (lib) ibex_library_close(lib, NULL);

@@ -3,6 +3,8 @@
 #ifndef IBEX_CLI_QUERY_H
 #define IBEX_CLI_QUERY_H
 
+#include <jansson.h>
+
 #include "index_model.h"
 
 typedef struct query_cand {
@@ -45,5 +47,8 @@ typedef struct query_result {
  * (no index, other parameters, wrong kind, ...). */
 int query_run(const query_opts *o, query_result *res);
 void query_result_clear(query_result *res);
+/* The stage-2 fields of one candidate (score, cmc or cms, verdict, error) into a JSON
+ * object: one shape for 'ibex query --json' and the node's /v1/query answer. */
+void query_cand_json(json_t *a, const query_cand *cd, int bullet);
 
 #endif
