@@ -94,6 +94,7 @@ static char *b64_package;
 static json_t *query(unsigned port, const ibex_node_key *k, const char *extra, long *status)
 {
     char url[64], *body = malloc(strlen(b64_package) + 256);
+    if (!body) return NULL;
     snprintf(url, sizeof url, "http://127.0.0.1:%u", port);
     sprintf(body, "{\"package\":\"%s\"%s%s}", b64_package, extra[0] ? "," : "", extra);
     ibex_node_response r;

@@ -261,6 +261,10 @@ int main(void)
     {
         size_t bl = sodium_base64_encoded_len(pn, sodium_base64_VARIANT_ORIGINAL);
         char *b64 = malloc(bl), *body = malloc(bl + 128);
+        if (!b64 || !body) {
+            fprintf(stderr, "out of memory\n");
+            return 1;
+        }
         sodium_bin2base64(b64, bl, pbytes, pn, sodium_base64_VARIANT_ORIGINAL);
         snprintf(body, bl + 128, "{\"package\":\"%s\",\"top\":5}", b64);
         CHECK(signed_req(peer, "POST", "/v1/query", body, strlen(body), &r) == 501 && has_error(&r, "no reference library"));
