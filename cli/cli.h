@@ -28,6 +28,11 @@ const char *cli_data_dir(void);
 /* 1 if stderr is a terminal (progress bars only then). */
 int cli_isatty_err(void);
 
+/* The kind of a scan without a stated one: its metadata's specimen_kind when that is
+ * "cartridge" or "bullet", else "bullet" for an elongated grid (one side at least twice
+ * the other, as land scans are) and "cartridge" otherwise. */
+const char *cli_scan_kind(const ibex_surface *s);
+
 /* mkdir -p: creates a folder and its missing parents; 0, or -1 with errno set. */
 int cli_make_dirs(const char *path);
 

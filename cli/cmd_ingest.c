@@ -58,7 +58,9 @@ static void help(void)
            ".x3p/.png below it. Files already in the library (same SHA-256) are skipped. Crash-safe:\n"
            "a line is printed for a specimen only once it is committed, and a killed ingest\n"
            "leaves the library as of its last commit.\n\n"
-           "  --kind cartridge|bullet  specimen kind (with --manifest: only rows of that kind)\n"
+           "  --kind cartridge|bullet  specimen kind (with --manifest: only rows of that kind);\n"
+           "                           default: the scan's metadata, else an elongated grid\n"
+           "                           means a bullet land, any other a cartridge case\n"
            "  --meta KEY=VALUE         metadata for every file (repeatable); keys: the OpenFMC /\n"
            "                           ISO 25178-72 fields of 'ibex info' (agency, case_number,\n"
            "                           firearm_make, firearm_model, firearm_serial, calibre,\n"
@@ -347,7 +349,7 @@ static int build_spec(ibex_specimen *sp, item *it, const char *kind_opt, char **
         else ibex_meta_set(&sp->meta, k, v);
         *eq = '=';
     }
-    sp->kind = (char *)(kind ? kind : "unknown");
+    sp->kind = (char *)(kind ? kind : cli_scan_kind(it->surf));
     ibex_meta_set(&sp->meta, "specimen_kind", sp->kind);
     const char *region = sp->meta.region;
     if (!region) region = !strcmp(sp->kind, "cartridge") ? "breech-face" : !strcmp(sp->kind, "bullet") ? "land" : "";

@@ -83,10 +83,7 @@ static int cand_cmp(const void *a, const void *b)
 
 static int query_is_bullet(const ibex_surface *s, const char *kind_opt)
 {
-    if (kind_opt) return !strcmp(kind_opt, "bullet");
-    const char *k = s->meta.specimen_kind;
-    if (k && *k) return !strcmp(k, "bullet");
-    return s->nx >= 2 * s->ny || s->ny >= 2 * s->nx;
+    return !strcmp(kind_opt ? kind_opt : cli_scan_kind(s), "bullet");
 }
 
 static const char *str_or(const char *s, const char *dflt) { return s && *s ? s : dflt; }

@@ -81,6 +81,13 @@ const char *cli_data_dir(void)
 
 int cli_isatty_err(void) { return isatty(2); }
 
+const char *cli_scan_kind(const ibex_surface *s)
+{
+    const char *k = s->meta.specimen_kind;
+    if (k && (!strcmp(k, "cartridge") || !strcmp(k, "bullet"))) return k;
+    return s->nx >= 2 * s->ny || s->ny >= 2 * s->nx ? "bullet" : "cartridge";
+}
+
 int cli_make_dirs(const char *path)
 {
     char buf[4096];
