@@ -1,4 +1,5 @@
 /* Node client (libcurl): signed requests, and pull replication into a directory. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -254,6 +255,22 @@ static ibex_status pull_one(const char *base_url, const ibex_node_key *key, cons
     return st;
 }
 
+/* Temporary files a killed pull left behind (write_file_atomic renames only complete
+ * packages into place): removed before a pull resumes. One pull per mirror folder at a time. */
+static void drop_leftovers(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (strncmp(de->d_name, ".tmp-", 5) != 0) continue;
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        unlink(path);
+    }
+    closedir(d);
+}
+
 ibex_status ibex_node_pull(const char *base_url, const ibex_node_key *key, const ibex_trust *trust,
                            const char *out_dir, const ibex_node_pull_opts *o,
                            ibex_node_pull_stats *stats, ibex_diag *diag)
@@ -266,6 +283,7 @@ ibex_status ibex_node_pull(const char *base_url, const ibex_node_key *key, const
     if (mkdir(out_dir, 0700) != 0 && errno != EEXIST)
         return ibex__fail(diag, IBEX_ERR_IO, out_dir, -1, "cannot create: %s", strerror(errno));
     memset(stats, 0, sizeof *stats);
+    drop_leftovers(out_dir);
     uint64_t cursor = read_cursor(out_dir);
     stats->cursor = cursor;
     size_t done = 0;
