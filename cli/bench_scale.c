@@ -36,13 +36,6 @@ extern char **environ;
 #define PER_FIREARM 4     /* library casings per firearm; queries are shot 5 */
 #define TOPK 50
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* Result of one child run. */
 typedef struct child_run {
     int status;       /* exit code, or -1 */
@@ -64,14 +57,14 @@ static int run_self(const char *out_path, child_run *cr, char *const *args)
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, out_path ? out_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
     pid_t pid;
-    double t0 = now();
+    double t0 = cli_now();
     int e = posix_spawn(&pid, exe, &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     if (e) return -1;
     int st = 0;
     struct rusage ru;
     if (wait4(pid, &st, 0, &ru) != pid) return -1;
-    cr->wall = now() - t0;
+    cr->wall = cli_now() - t0;
     cr->cpu = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_sec +
               1e-6 * (double)ru.ru_stime.tv_usec;
     cr->max_rss_kib = ru.ru_maxrss;
@@ -110,14 +103,14 @@ static volatile float sink;
  * a scan over the same rows). */
 static double stream_pass(const float *x, size_t n, int t)
 {
-    double t0 = now();
+    double t0 = cli_now();
     float total = 0;
     /* simd: lets the sum be reassociated into vector lanes, so the pass runs at memory
      * speed rather than at one dependent add per cycle. */
 #pragma omp parallel for simd reduction(+ : total) num_threads(t) schedule(static)
     for (size_t i = 0; i < n; i++) total += x[i];
     sink = total;
-    return now() - t0;
+    return cli_now() - t0;
 }
 
 /* GFLOP/s of a 1024^3 SGEMM with t threads (best of 3): the compute roofline. */
@@ -131,9 +124,9 @@ static double sgemm_peak(int t)
         for (size_t i = 0; i < (size_t)n * n; i++) a[i] = b[i] = (float)(i % 7) * 0.1f;
         omp_set_num_threads(t);
         for (int r = 0; r < 3; r++) {
-            double t0 = now();
+            double t0 = cli_now();
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-            double g = 2.0 * n * n * n / (now() - t0) / 1e9;
+            double g = 2.0 * n * n * n / (cli_now() - t0) / 1e9;
             if (g > best) best = g;
         }
     }
@@ -170,20 +163,20 @@ static json_t *stage1_inprocess(const char *lib_path, size_t repeats, double gem
         for (size_t r = 0; r < repeats; r++) {
             const float *q = rr + ((r * 7919) % n) * dim; /* a library row as the query */
             omp_set_num_threads(1);
-            double a = now();
+            double a = cli_now();
             ibex_index_query(ix, q, k, hits, &nh);
-            t1[r] = now() - a;
+            t1[r] = cli_now() - a;
             omp_set_num_threads(2);
-            a = now();
+            a = cli_now();
             ibex_index_query(ix, q, k, hits, &nh);
-            t2[r] = now() - a;
+            t2[r] = cli_now() - a;
             s1[r] = stream_pass(rr, n * dim, 1);
             s2[r] = stream_pass(rr, n * dim, 2);
             omp_set_num_threads(1);
             size_t qb = nb < n ? nb : n;
-            a = now();
+            a = cli_now();
             ibex_index_query_batch(ix, rr, qb, k, hits, &nh);
-            tb[r] = (now() - a) / (double)qb;
+            tb[r] = (cli_now() - a) / (double)qb;
         }
         double bytes = (double)n * (double)dim * sizeof(float);
         double flops = 2.0 * (double)n * (double)dim;

@@ -17,13 +17,6 @@
 #include "bench.h"
 #include "cli.h"
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static int cmp_d(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -57,18 +50,18 @@ static json_t *fft_rate(size_t n, int threads, unsigned flags, size_t repeats, d
     for (size_t i = 0; i < n * n; i++) r[i] = (float)((i * 2654435761u) % 1000) * 1e-3f;
     double *g = malloc(repeats * sizeof *g);
     /* Iterations per repeat: enough for ~40 ms, measured on a warm-up. */
-    double t0 = now();
+    double t0 = cli_now();
     fftwf_execute(f), fftwf_execute(b);
-    double one = now() - t0;
+    double one = cli_now() - t0;
     size_t iters = (size_t)fmax(1, fmin(1000, 0.04 / fmax(one, 1e-6)));
     double flops = 2 * 2.5 * (double)(n * n) * log2((double)(n * n)); /* 2 transforms */
     for (size_t k = 0; k < repeats && g; k++) {
-        t0 = now();
+        t0 = cli_now();
         for (size_t i = 0; i < iters; i++) {
             fftwf_execute(f);
             fftwf_execute(b);
         }
-        g[k] = flops * (double)iters / (now() - t0) * 1e-9;
+        g[k] = flops * (double)iters / (cli_now() - t0) * 1e-9;
     }
     fftwf_destroy_plan(f), fftwf_destroy_plan(b);
     fftwf_free(r), fftwf_free(c);
@@ -100,7 +93,7 @@ static json_t *compare_rate(const char *manifest, const char *kind, const char *
     json_t *out = NULL;
     int ok = prep && tp && r1 && r2;
     for (size_t k = 0; k < repeats && ok; k++) {
-        double t0 = now();
+        double t0 = cli_now();
         for (size_t i = 0; i < n && ok; i++) {
             if (prep[i]) m->prep_free(prep[i]), prep[i] = NULL;
             ibex_diag d;
@@ -108,7 +101,7 @@ static json_t *compare_rate(const char *manifest, const char *kind, const char *
             ibex_status s = m->prepare(man.scan[i].path, &prep[i], m->ctx, &d);
             if (s) ok = 0, cli_fail_status(s, &d);
         }
-        tp[k] = (now() - t0) / (double)n;
+        tp[k] = (cli_now() - t0) / (double)n;
     }
     size_t npairs = n * (n - 1) / 2;
     /* Each repeat runs all pairs `rounds` times: enough work (>= ~50 ms, timed on a warm-up
@@ -117,7 +110,7 @@ static json_t *compare_rate(const char *manifest, const char *kind, const char *
     for (int th = 1; th <= 2 && ok; th++) {
         omp_set_num_threads(th);
         for (size_t k = 0; k <= repeats && ok; k++) { /* k == 0: warm-up */
-            double t0 = now();
+            double t0 = cli_now();
             size_t total = npairs * rounds;
 #pragma omp parallel for schedule(dynamic, 1)
             for (size_t p = 0; p < total; p++) {
@@ -128,7 +121,7 @@ static json_t *compare_rate(const char *manifest, const char *kind, const char *
                 /* a failed pair still took its time: counted the same */
                 (void)m->compare_prepared(prep[i], prep[j], &r, m->ctx, NULL);
             }
-            double dt = now() - t0;
+            double dt = cli_now() - t0;
             if (k == 0) {
                 if (th == 1) rounds = (size_t)fmax(1, fmin(1e6, ceil(0.05 / fmax(dt, 1e-9))));
                 continue;

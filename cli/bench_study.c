@@ -8,13 +8,6 @@
 #include "bench.h"
 #include "cli.h"
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 void bench_study_free(bench_study *st)
 {
     if (!st) return;
@@ -70,7 +63,7 @@ int bench_study_run(bench_study *st, const bench_method *m, const bench_manifest
         cli_error("out of memory");
         return 1;
     }
-    double t0 = now();
+    double t0 = cli_now();
     size_t done = 0;
     if (m->prepare) {
 #pragma omp parallel for schedule(dynamic, 1)
@@ -84,7 +77,7 @@ int bench_study_run(bench_study *st, const bench_method *m, const bench_manifest
         }
         progress("preparing scans", n, n);
     }
-    st->seconds_prepare = now() - t0;
+    st->seconds_prepare = cli_now() - t0;
     int rc = 0;
     /* A scan the method cannot read (unsupported format) is skipped and reported; any
      * other failure (unreadable, corrupt) stops the run. */
@@ -154,7 +147,7 @@ int bench_study_run(bench_study *st, const bench_method *m, const bench_manifest
         for (size_t j = i + 1; j < n; j++)
             if (!strcmp(st->scan[i]->set, st->scan[j]->set)) pa[k] = i, pb[k] = j, k++;
 
-    t0 = now();
+    t0 = cli_now();
     done = 0;
     int first_fail_reported = 0;
     st->threads = omp_get_max_threads();
@@ -195,7 +188,7 @@ int bench_study_run(bench_study *st, const bench_method *m, const bench_manifest
         if (omp_get_thread_num() == 0) progress("comparing pairs", now_done, npairs);
     }
     progress("comparing pairs", npairs, npairs);
-    st->seconds_compare = now() - t0;
+    st->seconds_compare = cli_now() - t0;
 
     /* Failed pairs take the worst score any pair reached, so they count as
      * non-identifications instead of vanishing from the statistics. */

@@ -25,6 +25,9 @@ int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* $IBEX_DATA, else ../shared/datasets/real beside the source checkout. */
 const char *cli_data_dir(void);
 
+/* Monotonic clock in seconds, for the timings the subcommands print. */
+double cli_now(void);
+
 /* 1 if stderr is a terminal (progress bars only then). */
 int cli_isatty_err(void);
 

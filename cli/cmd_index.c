@@ -36,13 +36,6 @@ static void help(void)
            IBEX_INDEX_DIM, IBEX_PCA_FIT_MAX);
 }
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
 /* Raw descriptors of rows[0..n) into raw (n x p); ok[i] = 0 when a specimen is refused. */
 static void compute_raw(ibex_library *lib, const ibex_descriptor *dp, int bullet, const size_t *rows, size_t n,
                         size_t p, float *raw, unsigned char *ok, const row_info *ri, int progress)
@@ -97,7 +90,7 @@ int cmd_index(int argc, char **argv)
 
 int index_update(const char *path, int refit, int json, int quiet)
 {
-    double t0 = now_s();
+    double t0 = cli_now();
 
     ibex_diag d;
     memset(&d, 0, sizeof d);
@@ -272,7 +265,7 @@ int index_update(const char *path, int refit, int json, int quiet)
     }
 
     if (!quiet) {
-        double secs = now_s() - t0;
+        double secs = cli_now() - t0;
         if (json) {
             json_t *o = json_object();
             json_object_set_new(o, "library", json_string(path));

@@ -62,13 +62,6 @@ static void help(void)
            IBEX_LAND_ID, IBEX_LAND_ELIM);
 }
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
 typedef query_cand cand;
 
 static int cand_cmp(const void *a, const void *b)
@@ -342,7 +335,7 @@ int query_run(const query_opts *o, query_result *res)
     ibex_land_opts lo;
     ibex_land_opts_init(&lo);
     ibex_land_signature **qsig = calloc(nq, sizeof *qsig), **csig = NULL;
-    double t0 = now_s(), t1 = 0, t2 = 0, t_open = 0, t_load = 0, t_search = 0;
+    double t0 = cli_now(), t1 = 0, t2 = 0, t_open = 0, t_load = 0, t_search = 0;
     if (!qprep || !self_row || !has_self || !qsig) {
         st = IBEX_ERR_NOMEM;
         goto fail;
@@ -427,7 +420,7 @@ int query_run(const query_opts *o, query_result *res)
         goto out;
     }
     dim = ibex_pca_dim_out(m.pca);
-    t_open = now_s();
+    t_open = cli_now();
     /* Table details only for the candidates (filled after stage 1). */
     ri = calloc(N ? N : 1, sizeof *ri);
     size_t row0, row1; /* this rank's rows (all of them without --mpi), nr of them indexed */
@@ -474,7 +467,7 @@ int query_run(const query_opts *o, query_result *res)
         goto fail;
     free(rows); /* the index holds its own copy */
     rows = NULL;
-    t_load = now_s();
+    t_load = cli_now();
 
     K = shortlist ? (size_t)shortlist : (nix + 99) / 100 > 50 ? (nix + 99) / 100 : 50;
     for (size_t i = 0; i < nq; i++) {
@@ -516,7 +509,7 @@ int query_run(const query_opts *o, query_result *res)
         }
     }
     ibex_pca_project(m.pca, raw, nq, q);
-    t_search = now_s();
+    t_search = cli_now();
     {
         /* One SGEMV (SGEMM for a batch); with --mpi over this rank's part of the index. */
         size_t nb = 0;
@@ -540,7 +533,7 @@ int query_run(const query_opts *o, query_result *res)
             cd->stage1 = hits[i * Kq + h].score;
         }
     }
-    t1 = now_s();
+    t1 = cli_now();
     for (size_t i = 0; i < nq; i++) { /* table details of the shortlisted rows */
         size_t *rl = malloc((nc[i] + 1) * sizeof *rl);
         for (size_t h = 0; rl && h < nc[i]; h++) rl[h] = cands[i * Kq + h].row;
@@ -678,7 +671,7 @@ int query_run(const query_opts *o, query_result *res)
         free(nc);
         goto out;
     }
-    t2 = now_s();
+    t2 = cli_now();
 
     for (size_t i = 0; i < nq && !stage1_only; i++) qsort(cands + i * Kq, nc[i], sizeof *cands, cand_cmp);
     *res = (query_result){cands, nc, Kq, N, nix, pending, ri, kind, bullet, t0, t1, t2, t_open, t_load, t_search};

@@ -352,13 +352,6 @@ static int digits(long n)
     return d;
 }
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static int parse_long(const char *s, long lo, long hi, long *out)
 {
     char *e;
@@ -423,7 +416,7 @@ static ibex_status lib_sink_open(lib_sink *ls, const char *path, int nosync, ibe
         ibex_library_close(ls->lib, NULL);
         ls->lib = NULL;
     }
-    ls->t_commit = now_s();
+    ls->t_commit = cli_now();
     ls->count = ls->lib ? ibex_library_count(ls->lib) : 0;
     return ls->st = st;
 }
@@ -463,7 +456,7 @@ static int lib_sink_put(lib_sink *ls, src_result *res, long n, ibex_diag *d)
     }
     ls->pending += (long)m;
     ls->count = ibex_library_count(ls->lib);
-    if (ls->pending >= COMMIT_SCANS || now_s() - ls->t_commit >= COMMIT_SECONDS) {
+    if (ls->pending >= COMMIT_SCANS || cli_now() - ls->t_commit >= COMMIT_SECONDS) {
         if ((ls->st = ibex_library_commit(ls->lib, d)) != IBEX_OK) {
             ls->pending = 0;
             return -1;
@@ -471,7 +464,7 @@ static int lib_sink_put(lib_sink *ls, src_result *res, long n, ibex_diag *d)
         ls->stored += ls->pending;
         ls->pending = 0;
         ls->commits++;
-        ls->t_commit = now_s();
+        ls->t_commit = cli_now();
         if ((ls->st = ibex_library_begin(ls->lib, d)) != IBEX_OK) return -1;
     }
     return 0;
@@ -700,7 +693,7 @@ int cmd_synth(int argc, char **argv)
         if (want > per_batch) per_batch = want;
     }
     int tty = cli_isatty_err(), rc = EXIT_OK;
-    double t0 = now_s(), last = t0;
+    double t0 = cli_now(), last = t0;
     src_result *resbuf = calloc(2 * (size_t)per_batch, sizeof *resbuf);
     pthread_t *tid = calloc((size_t)threads, sizeof *tid);
     if (!resbuf || !tid) {
@@ -752,7 +745,7 @@ int cmd_synth(int argc, char **argv)
             }
         }
         done += b.count * cfg.per_source * cfg.lands;
-        double t = now_s();
+        double t = cli_now();
         if (tty && (t - last > 0.2 || done == total)) {
             fprintf(stderr, "\r%s: %ld/%ld scans", cli_prog, done, total);
             last = t;
@@ -782,7 +775,7 @@ int cmd_synth(int argc, char **argv)
         }
         if ((st = ibex__atomic_commit_sync(tmp, mpath, !nosync, &d))) return cli_fail_status(st, &d);
     }
-    double secs = now_s() - t0;
+    double secs = cli_now() - t0;
     if (json) {
         json_t *o = json_object();
         json_object_set_new(o, "kind", json_string(kind));

@@ -46,13 +46,6 @@ static void help(void)
            o.t_xy, o.t_theta, o.id_threshold, o.elim_threshold, o.id_threshold);
 }
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static json_t *cell_json(const ibex_cmc_cell *c)
 {
     json_t *o = json_object();
@@ -242,7 +235,7 @@ int compare_cartridge_main(int argc, char **argv)
     ibex_preprocess_info ia, ib;
     ibex_diag d;
     ibex_status st;
-    double t0 = now();
+    double t0 = cli_now();
     if ((st = ibex_preprocess(ra, &po, &a, &ia, &d))) {
         snprintf(d.file, sizeof d.file, "%s", pa);
         rc = cli_fail_status(st, &d);
@@ -253,7 +246,7 @@ int compare_cartridge_main(int argc, char **argv)
         rc = cli_fail_status(st, &d);
         goto out;
     }
-    double t1 = now();
+    double t1 = cli_now();
     ibex_cmc_plan *plan;
     if ((st = ibex_cmc_plan_create(&co, &plan, &d))) {
         rc = cli_fail_status(st, &d);
@@ -263,7 +256,7 @@ int compare_cartridge_main(int argc, char **argv)
     ibex_prealign_result pre;
     st = prealign ? ibex_cmc_plan_run_prealigned(plan, a, b, NULL, &r, &pre, &d)
                   : ibex_cmc_plan_run(plan, a, b, &r, &d);
-    double t2 = now();
+    double t2 = cli_now();
     if (st) {
         /* name the surface the engine complained about */
         if (!strcmp(d.file, "A")) snprintf(d.file, sizeof d.file, "%s", pa);
