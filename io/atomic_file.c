@@ -1,6 +1,7 @@
 /* Write-then-rename helpers. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,17 @@
 
 #include "atomic_file.h"
 #include "ibex_internal.h"
+
+/* The process umask, read once: umask() can only be read by setting it, which races with
+ * other threads doing the same (ibex synth writes from several). */
+static mode_t process_umask;
+static pthread_once_t umask_once = PTHREAD_ONCE_INIT;
+
+static void read_umask(void)
+{
+    process_umask = umask(0);
+    umask(process_umask);
+}
 
 ibex_status ibex__atomic_begin(const char *path, char *tmp, size_t tmp_size, ibex_diag *diag)
 {
@@ -24,9 +36,8 @@ ibex_status ibex__atomic_begin(const char *path, char *tmp, size_t tmp_size, ibe
                           strerror(e));
     }
     /* mkstemp makes 0600; give the file the mode a plain create would have. */
-    mode_t mask = umask(0);
-    umask(mask);
-    (void)fchmod(fd, 0666 & ~mask); /* on failure 0600 stays: safe, only less convenient */
+    pthread_once(&umask_once, read_umask);
+    (void)fchmod(fd, 0666 & ~process_umask); /* on failure 0600 stays: safe, only less convenient */
     close(fd);
     return IBEX_OK;
 }
@@ -53,4 +64,28 @@ ibex_status ibex__atomic_commit_sync(const char *tmp, const char *path, int sync
 void ibex__atomic_abort(const char *tmp)
 {
     if (tmp && tmp[0]) unlink(tmp);
+}
+
+ibex_status ibex__atomic_write(const char *path, const void *data, size_t n, int sync, ibex_diag *diag)
+{
+    char tmp[4096];
+    ibex_status st = ibex__atomic_begin(path, tmp, sizeof tmp, diag);
+    if (st) return st;
+    int fd = open(tmp, O_WRONLY | O_CLOEXEC);
+    const unsigned char *p = data;
+    size_t done = 0;
+    while (fd >= 0 && done < n) {
+        ssize_t w = write(fd, p + done, n - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) break;
+        done += (size_t)w;
+    }
+    int e = errno;
+    int closed = fd >= 0 && close(fd) == 0;
+    if (!closed && done == n) e = errno;
+    if (done < n || !closed) {
+        unlink(tmp);
+        return ibex__fail(diag, IBEX_ERR_IO, path, -1, "cannot write: %s", strerror(e ? e : EIO));
+    }
+    return ibex__atomic_commit_sync(tmp, path, sync, diag);
 }

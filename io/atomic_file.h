@@ -12,6 +12,8 @@ ibex_status ibex__atomic_commit(const char *tmp, const char *path, ibex_diag *di
 /* Same; sync = 0 skips the fsync (still never a partial file, but not durable on power
  * loss): for bulk writers such as ibex synth --no-sync. */
 ibex_status ibex__atomic_commit_sync(const char *tmp, const char *path, int sync, ibex_diag *diag);
+/* The whole of a file in one go: PATH.tmp-XXXXXX written, synced unless sync = 0, renamed. */
+ibex_status ibex__atomic_write(const char *path, const void *data, size_t n, int sync, ibex_diag *diag);
 /* Remove tmp (no-op for ""). */
 void ibex__atomic_abort(const char *tmp);
 

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "h5lib_internal.h"
 #include "ibex/ibex.h"
 #include "ibex_internal.h"
@@ -781,14 +782,8 @@ ibex_status ibex_library_create(const char *path, const ibex_library_opts *o, ib
     if (!path || !out) return ibex__fail(diag, IBEX_ERR_ARG, path ? path : "", -1, "no path");
     if (access(path, F_OK) == 0) return ibex__fail(diag, IBEX_ERR_IO, path, -1, "already exists");
     char tmp[4200];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path) >= (int)sizeof tmp)
-        return ibex__fail(diag, IBEX_ERR_ARG, path, -1, "path too long");
-    int fd = mkstemp(tmp);
-    if (fd < 0) return ibex__fail(diag, IBEX_ERR_IO, path, -1, "cannot create a file beside it: %s", strerror(errno));
-    mode_t um = umask(0);
-    umask(um);
-    fchmod(fd, 0666 & ~um); /* mkstemp makes 0600; a library is as shareable as any file */
-    close(fd);
+    ibex_status st0 = ibex__atomic_begin(path, tmp, sizeof tmp, diag);
+    if (st0) return st0;
     ibex__library_lock();
     h5_init();
     ibex__jctl ctl;
@@ -811,7 +806,7 @@ ibex_status ibex_library_create(const char *path, const ibex_library_opts *o, ib
         if (ctl.poisoned) return ibex__fail(diag, IBEX_ERR_IO, path, -1, "%s failed: %s", ctl.what, strerror(ctl.err));
         return ibex__fail(diag, IBEX_ERR_IO, path, -1, "cannot create library: %s", b);
     }
-    fd = open(tmp, O_RDONLY);
+    int fd = open(tmp, O_RDONLY);
     if (fd >= 0) {
         fsync(fd);
         close(fd);

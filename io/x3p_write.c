@@ -242,6 +242,25 @@ static int add_member(zip_t *za, const char *name, const void *data, size_t size
            zip_file_set_mtime(za, (zip_uint64_t)idx, MEMBER_MTIME, 0) == 0;
 }
 
+/* The bytes of a closed in-memory archive. */
+static int archive_bytes(zip_source_t *src, unsigned char **out, size_t *n)
+{
+    zip_stat_t st;
+    zip_stat_init(&st);
+    if (zip_source_stat(src, &st) != 0 || !(st.valid & ZIP_STAT_SIZE) || zip_source_open(src) != 0)
+        return 0;
+    unsigned char *b = malloc(st.size ? (size_t)st.size : 1);
+    zip_int64_t got = b ? zip_source_read(src, b, st.size) : -1;
+    zip_source_close(src);
+    if (got < 0 || (zip_uint64_t)got != st.size) {
+        free(b);
+        return 0;
+    }
+    *out = b;
+    *n = (size_t)st.size;
+    return 1;
+}
+
 ibex_status ibex_surface_write_x3p(const ibex_surface *s, const char *path, unsigned flags,
                                    ibex_diag *diag)
 {
@@ -254,8 +273,12 @@ ibex_status ibex_surface_write_x3p(const ibex_surface *s, const char *path, unsi
     int xml_n = 0, vendor_n = 0;
     xmlChar *xml = NULL, *vendor = NULL;
     zip_t *za = NULL;
-    char tmp[4096], data_md5[33], xml_md5[33], md5file[64];
-    tmp[0] = '\0';
+    zip_source_t *src = NULL;
+    zip_error_t ze;
+    zip_error_init(&ze);
+    unsigned char *zbytes = NULL;
+    size_t zn = 0;
+    char data_md5[33], xml_md5[33], md5file[64];
     unsigned char *data = encode_points(s, f64, &dn);
     if (!data || !ibex__md5_hex(data, dn, data_md5)) {
         st = ibex__fail(diag, IBEX_ERR_NOMEM, path, -1, "out of memory encoding points");
@@ -273,9 +296,11 @@ ibex_status ibex_surface_write_x3p(const ibex_surface *s, const char *path, unsi
     }
     snprintf(md5file, sizeof md5file, "%s *main.xml\n", xml_md5);
 
-    if ((st = ibex__atomic_begin(path, tmp, sizeof tmp, diag))) goto done;
-    int err = 0;
-    za = zip_open(tmp, ZIP_CREATE | ZIP_TRUNCATE, &err);
+    /* The archive is built in memory and written in one go: libzip never opens files of its
+     * own (its file source failed once, unexplained, under parallel ibex synth writers). */
+    src = zip_source_buffer_create(NULL, 0, 0, &ze);
+    za = src ? zip_open_from_source(src, ZIP_TRUNCATE, &ze) : NULL;
+    if (za) zip_source_keep(src); /* the archive's close frees its reference; ours stays */
     int ok = za && add_member(za, "main.xml", xml, (size_t)xml_n) &&
              add_member(za, "bindata/data.bin", data, dn) &&
              add_member(za, "md5checksum.hex", md5file, strlen(md5file)) &&
@@ -286,14 +311,20 @@ ibex_status ibex_surface_write_x3p(const ibex_surface *s, const char *path, unsi
         ok = add_member(za, e->blobs[i].name, e->blobs[i].data, e->blobs[i].size);
     }
     if (!ok || zip_close(za) != 0) {
-        st = ibex__fail(diag, IBEX_ERR_IO, path, -1, "cannot write the archive: %s",
-                        za ? zip_strerror(za) : "zip_open failed");
+        st = ibex__fail(diag, IBEX_ERR_IO, path, -1, "cannot build the archive: %s",
+                        za ? zip_strerror(za) : zip_error_strerror(&ze));
         if (za) zip_discard(za);
-        ibex__atomic_abort(tmp);
         goto done;
     }
-    st = ibex__atomic_commit_sync(tmp, path, (flags & IBEX_WRITE_NO_SYNC) == 0, diag);
+    if (!archive_bytes(src, &zbytes, &zn)) {
+        st = ibex__fail(diag, IBEX_ERR_NOMEM, path, -1, "out of memory reading the archive back");
+        goto done;
+    }
+    st = ibex__atomic_write(path, zbytes, zn, (flags & IBEX_WRITE_NO_SYNC) == 0, diag);
 done:
+    zip_error_fini(&ze);
+    if (src) zip_source_free(src);
+    free(zbytes);
     free(data);
     xmlFree(xml);
     xmlFree(vendor);
