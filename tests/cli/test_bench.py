@@ -2,39 +2,11 @@
 """ibex bench end to end on synthetic scans written here (Python zipfile, independent of
 IBEX): the report folder is complete and well-formed and its AUC follows from its own pairs
 table; usage errors exit 2; bad manifests and bad scans exit 1 with one line naming the file."""
-import hashlib, json, math, os, random, struct, subprocess, sys, tempfile, zipfile
+import json, math, os, random, sys, tempfile
 
-sys.path.insert(0, os.path.join(os.environ["IBEX_SOURCE_ROOT"], "tests"))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench_report_check import check_report
-
-IBEX = os.environ["IBEX"]
-failures = 0
-
-def run(*args, cwd=None):
-    return subprocess.run([IBEX, *args], capture_output=True, text=True, cwd=cwd, timeout=600)
-
-def expect(cond, what):
-    global failures
-    if not cond:
-        failures += 1
-        print("FAIL:", what)
-
-def write_x3p(path, z, nx, ny, d):
-    data = struct.pack("<%dd" % (nx * ny), *z)
-    xml = f"""<?xml version="1.0" encoding="UTF-8"?>
-<p:ISO5436_2 xmlns:p="http://www.opengps.eu/2008/ISO5436_2"><Record1><Revision>ISO5436 - 2000</Revision>
-<FeatureType>SUR</FeatureType><Axes><CX><AxisType>I</AxisType><DataType>D</DataType><Increment>{d}</Increment>
-<Offset>0</Offset></CX><CY><AxisType>I</AxisType><DataType>D</DataType><Increment>{d}</Increment><Offset>0</Offset>
-</CY><CZ><AxisType>A</AxisType><DataType>D</DataType><Increment>1</Increment><Offset>0</Offset></CZ></Axes></Record1>
-<Record3><MatrixDimension><SizeX>{nx}</SizeX><SizeY>{ny}</SizeY><SizeZ>1</SizeZ></MatrixDimension><DataLink>
-<PointDataLink>bindata/data.bin</PointDataLink><MD5ChecksumPointData>{hashlib.md5(data).hexdigest()}</MD5ChecksumPointData></DataLink>
-</Record3><Record4><ChecksumFile>md5checksum.hex</ChecksumFile></Record4></p:ISO5436_2>
-""".encode()
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("main.xml", xml)
-        zf.writestr("bindata/data.bin", data)
-        zf.writestr("md5checksum.hex", hashlib.md5(xml).hexdigest() + " *main.xml\n")
-
+from harness import expect, finish, run, write_x3p
 def casing(rng, waves, n=128, d=6.25e-6):
     """A disc of a source's texture (plane waves), moved a little, plus measurement noise."""
     sx, sy = rng.uniform(-40e-6, 40e-6), rng.uniform(-40e-6, 40e-6)
@@ -68,7 +40,8 @@ with tempfile.TemporaryDirectory() as tmp:
         waves = source(rng)
         for k in range(3):
             rel = f"scans/s{s}_{k}.x3p"
-            write_x3p(os.path.join(data, rel), *casing(rng, waves))
+            z, nx, ny, d = casing(rng, waves)
+            write_x3p(os.path.join(data, rel), nx, ny, z, d)
             rows.append(f"{rel}\tcartridge\tsynth\tG{s}\tG{s}-{k}\tsynth:G{s}\n")
     manifest = os.path.join(data, "M.tsv")
     with open(manifest, "w") as f:
@@ -142,5 +115,4 @@ with tempfile.TemporaryDirectory() as tmp:
     expect(not os.path.exists(os.path.join(tmp, "bad-report", "report.json")),
            "no report left by refused runs")
 
-print("bench cli:", "ok" if not failures else f"{failures} failures")
-sys.exit(1 if failures else 0)
+finish("bench cli")

@@ -4,22 +4,10 @@ complete and well formed (every figure present and finite, per size), the librar
 hold what was asked, recall counts are consistent, the PNG is a PNG, and the scratch
 folder is removed. Timings are never asserted; the figures themselves are not either,
 except what follows from the protocol (a query's own 4 mates bound the counts)."""
-import json
-import math
-import os
-import subprocess
-import sys
-import tempfile
+import json, math, os, sys, tempfile
 
-IBEX = os.environ["IBEX"]
-fails = 0
-
-
-def check(name, cond, detail=""):
-    global fails
-    if not cond:
-        fails += 1
-        print("FAIL:", name, detail, file=sys.stderr)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from harness import check, finish, run
 
 
 def finite(x):
@@ -29,9 +17,8 @@ def finite(x):
 with tempfile.TemporaryDirectory() as t:
     out = os.path.join(t, "rep")
     env = dict(os.environ, TMPDIR=t)
-    p = subprocess.run([IBEX, "bench", "scale", "--sizes", "64,128", "--repeats", "2", "--queries", "2",
-                        "--stage2-pairs", "0", "--out", out, "--json"],
-                       capture_output=True, text=True, env=env, timeout=600)
+    p = run("bench", "scale", "--sizes", "64,128", "--repeats", "2", "--queries", "2",
+            "--stage2-pairs", "0", "--out", out, "--json", env=env)
     check("exit 0", p.returncode == 0, p.stderr)
     r = json.loads(p.stdout) if p.returncode == 0 else {}
     sizes = r.get("sizes", [])
@@ -67,8 +54,7 @@ with tempfile.TemporaryDirectory() as t:
             check("scale.png is a PNG", fh.read(8) == b"\x89PNG\r\n\x1a\n")
     left = [x for x in os.listdir(t) if x.startswith("ibex-scale-")]
     check("scratch folder removed", not left, left)
-    p = subprocess.run([IBEX, "bench", "scale", "--sizes", "12"], capture_output=True, text=True)
+    p = run("bench", "scale", "--sizes", "12")
     check("bad --sizes: exit 2", p.returncode == 2, p.stderr)
 
-print("%s" % ("all checks passed" if not fails else "%d failed" % fails))
-sys.exit(1 if fails else 0)
+finish("bench scale")

@@ -2,37 +2,14 @@
 """The ibex command as a user meets it: exit codes, --help everywhere, options after operands,
 JSON output, one-line errors naming the file, and no output file left by a refused input.
 Inputs are tiny X3P files written here with Python's zipfile (independent of IBEX)."""
-import hashlib, json, os, struct, subprocess, sys, tempfile, zipfile
+import json, os, sys, tempfile
 
-IBEX = os.environ["IBEX"]
-failures = 0
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from harness import expect, finish, run, write_x3p
 
-def run(*args):
-    return subprocess.run([IBEX, *args], capture_output=True, text=True)
-
-def expect(cond, what):
-    global failures
-    if not cond:
-        failures += 1
-        print("FAIL:", what)
 
 def tiny_x3p(path, nx=7, ny=5, md5_ok=True):
-    data = struct.pack("<%dd" % (nx * ny), *[(i % 11) * 1e-7 for i in range(nx * ny)])
-    md5 = hashlib.md5(data).hexdigest() if md5_ok else "0" * 32
-    xml = f"""<?xml version="1.0" encoding="UTF-8"?>
-<p:ISO5436_2 xmlns:p="http://www.opengps.eu/2008/ISO5436_2"><Record1><Revision>ISO5436 - 2000</Revision>
-<FeatureType>SUR</FeatureType><Axes><CX><AxisType>I</AxisType><DataType>D</DataType><Increment>2e-06</Increment>
-<Offset>0</Offset></CX><CY><AxisType>I</AxisType><DataType>D</DataType><Increment>2e-06</Increment><Offset>0</Offset>
-</CY><CZ><AxisType>A</AxisType><DataType>D</DataType><Increment>1</Increment><Offset>0</Offset></CZ></Axes></Record1>
-<Record3><MatrixDimension><SizeX>{nx}</SizeX><SizeY>{ny}</SizeY><SizeZ>1</SizeZ></MatrixDimension><DataLink>
-<PointDataLink>bindata/data.bin</PointDataLink><MD5ChecksumPointData>{md5}</MD5ChecksumPointData></DataLink>
-</Record3><Record4><ChecksumFile>md5checksum.hex</ChecksumFile></Record4></p:ISO5436_2>
-""".encode()
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("main.xml", xml)
-        z.writestr("bindata/data.bin", data)
-        z.writestr("md5checksum.hex", hashlib.md5(xml).hexdigest() + " *main.xml\n")
-
+    write_x3p(path, nx, ny, [(i % 11) * 1e-7 for i in range(nx * ny)], md5_ok=md5_ok)
 with tempfile.TemporaryDirectory() as d:
     good, bad_md5, trunc = (os.path.join(d, n) for n in ("good.x3p", "badmd5.x3p", "trunc.x3p"))
     tiny_x3p(good)
@@ -88,5 +65,4 @@ with tempfile.TemporaryDirectory() as d:
     expect(r.returncode == 0 and o.get("nx") == 4 and abs(o.get("dx_m", 0) - 4e-6) < 1e-15,
            "resample to 4 um gives a 4-point row")
 
-print(f"{failures} failure(s)")
-sys.exit(1 if failures else 0)
+finish("cli")

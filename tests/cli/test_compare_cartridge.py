@@ -3,41 +3,10 @@
 against a shifted copy (identification, JSON fields, per-cell table), against an unrelated
 texture (no identification), and refused inputs (tiny, land-shaped, missing; usage errors).
 Inputs are X3P files written here with Python's zipfile (independent of IBEX)."""
-import hashlib, json, math, os, random, struct, subprocess, sys, tempfile, zipfile
+import json, math, os, random, sys, tempfile
 
-IBEX = os.environ["IBEX"]
-failures = 0
-
-
-def run(*args):
-    return subprocess.run([IBEX, *args], capture_output=True, text=True)
-
-
-def expect(cond, what):
-    global failures
-    if not cond:
-        failures += 1
-        print("FAIL:", what)
-
-
-def write_x3p(path, nx, ny, z, dx=6.25e-6):
-    data = struct.pack("<%dd" % (nx * ny), *z)
-    md5 = hashlib.md5(data).hexdigest()
-    xml = f"""<?xml version="1.0" encoding="UTF-8"?>
-<p:ISO5436_2 xmlns:p="http://www.opengps.eu/2008/ISO5436_2"><Record1><Revision>ISO5436 - 2000</Revision>
-<FeatureType>SUR</FeatureType><Axes><CX><AxisType>I</AxisType><DataType>D</DataType><Increment>{dx}</Increment>
-<Offset>0</Offset></CX><CY><AxisType>I</AxisType><DataType>D</DataType><Increment>{dx}</Increment><Offset>0</Offset>
-</CY><CZ><AxisType>A</AxisType><DataType>D</DataType><Increment>1</Increment><Offset>0</Offset></CZ></Axes></Record1>
-<Record3><MatrixDimension><SizeX>{nx}</SizeX><SizeY>{ny}</SizeY><SizeZ>1</SizeZ></MatrixDimension><DataLink>
-<PointDataLink>bindata/data.bin</PointDataLink><MD5ChecksumPointData>{md5}</MD5ChecksumPointData></DataLink>
-</Record3><Record4><ChecksumFile>md5checksum.hex</ChecksumFile></Record4></p:ISO5436_2>
-""".encode()
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("main.xml", xml)
-        zf.writestr("bindata/data.bin", data)
-        zf.writestr("md5checksum.hex", hashlib.md5(xml).hexdigest() + " *main.xml\n")
-
-
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from harness import expect, finish, run, write_x3p
 def texture(seed):
     rnd = random.Random(seed)
     waves = []
@@ -66,9 +35,9 @@ with tempfile.TemporaryDirectory() as d:
     n = 160
     w1, w2 = texture(1), texture(2)
     a, b, other = (os.path.join(d, f) for f in ("a.x3p", "b.x3p", "other.x3p"))
-    write_x3p(a, n, n, breech_face(w1, n))
-    write_x3p(b, n, n, breech_face(w1, n, 4, -2))
-    write_x3p(other, n, n, breech_face(w2, n))
+    write_x3p(a, n, n, breech_face(w1, n), 6.25e-6)
+    write_x3p(b, n, n, breech_face(w1, n, 4, -2), 6.25e-6)
+    write_x3p(other, n, n, breech_face(w2, n), 6.25e-6)
 
     r = run("compare", a, b, "--json", "--kind", "cartridge")
     expect(r.returncode == 0, f"compare A B --json: exit 0 ({r.stderr.strip()})")
@@ -95,13 +64,13 @@ with tempfile.TemporaryDirectory() as d:
     expect("CMC (original" in r.stdout and "High-CMC" in r.stdout, "text output shows both rules")
 
     tiny = os.path.join(d, "tiny.x3p")
-    write_x3p(tiny, 20, 20, [1e-7 * (i % 7) for i in range(400)])
+    write_x3p(tiny, 20, 20, [1e-7 * (i % 7) for i in range(400)], 6.25e-6)
     r = run("compare", tiny, a, "--kind=cartridge")
     expect(r.returncode == 1 and "tiny.x3p" in r.stderr and "too small" in r.stderr,
            f"tiny surface refused naming the file ({r.stderr.strip()})")
 
     land = os.path.join(d, "land.x3p")
-    write_x3p(land, 300, 60, [1e-7 * (i % 13) for i in range(300 * 60)])
+    write_x3p(land, 300, 60, [1e-7 * (i % 13) for i in range(300 * 60)], 6.25e-6)
     r = run("compare", "--kind", "cartridge", land, a)
     expect(r.returncode == 1 and "land.x3p" in r.stderr, "land-shaped scan refused as a breech face")
 
@@ -112,5 +81,4 @@ with tempfile.TemporaryDirectory() as d:
     r = run("compare", "--kind", "cartridge", "--help")
     expect(r.returncode == 0 and "ibex compare" in r.stdout, "compare --help")
 
-print("failures:", failures)
-sys.exit(1 if failures else 0)
+finish("compare cartridge")

@@ -3,23 +3,10 @@
 relative rotation (the generator writes each scan's rotation into MANIFEST.tsv) are
 identified at that rotation with --prealign, while plain CMC, which searches -30..30 deg,
 is not; the JSON reports the search; --help texts and the bench method list name it."""
-import json, math, os, re, subprocess, sys, tempfile
+import json, math, os, re, sys, tempfile
 
-IBEX = os.environ["IBEX"]
-failures = 0
-
-
-def run(*args):
-    return subprocess.run([IBEX, *args], capture_output=True, text=True)
-
-
-def expect(cond, what):
-    global failures
-    if not cond:
-        failures += 1
-        print("FAIL:", what)
-
-
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from harness import expect, finish, run
 def wrap(t):
     t = math.fmod(t, 360.0)
     return t - 360 if t > 180 else t + 360 if t <= -180 else t
@@ -71,5 +58,4 @@ r = run("query", "--help")
 expect(r.returncode == 0 and "--prealign" in r.stdout, "query --help names --prealign")
 r = run("bench", "accuracy", "--list-methods")
 expect(r.returncode == 0 and "cmc-prealign" in r.stdout, "bench lists cmc-prealign")
-print("ok" if failures == 0 else f"{failures} failed")
-sys.exit(1 if failures else 0)
+finish("compare prealign")

@@ -4,39 +4,14 @@ unsigned, untrusted), then a real `ibex node serve` on an ephemeral loopback por
 health, push, pull and query from the command-line client. The X3P input is written here with
 Python's zipfile, and the signed package is read back with it (any zip/X3P tool can).
 Loopback only; the server is stopped at the end (and by --exit-after as a backstop)."""
-import hashlib, json, os, shutil, struct, subprocess, sys, tempfile, zipfile
+import json, os, shutil, subprocess, sys, tempfile, zipfile
 
-IBEX = os.environ["IBEX"]
-failures = 0
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from harness import IBEX, expect, finish, run, write_x3p
 
-def run(*args, timeout=60):
-    return subprocess.run([IBEX, *args], capture_output=True, text=True, timeout=timeout)
-
-def expect(cond, what, r=None):
-    global failures
-    if not cond:
-        failures += 1
-        print("FAIL:", what)
-        if r is not None:
-            print("  exit", r.returncode, "stdout:", r.stdout[-500:], "stderr:", r.stderr[-500:])
 
 def tiny_x3p(path, nx=9, ny=6):
-    data = struct.pack("<%dd" % (nx * ny), *[((i * 7) % 13) * 1e-7 for i in range(nx * ny)])
-    xml = f"""<?xml version="1.0" encoding="UTF-8"?>
-<p:ISO5436_2 xmlns:p="http://www.opengps.eu/2008/ISO5436_2"><Record1><Revision>ISO5436 - 2000</Revision>
-<FeatureType>SUR</FeatureType><Axes><CX><AxisType>I</AxisType><DataType>D</DataType><Increment>2e-06</Increment>
-<Offset>0</Offset></CX><CY><AxisType>I</AxisType><DataType>D</DataType><Increment>2e-06</Increment><Offset>0</Offset>
-</CY><CZ><AxisType>A</AxisType><DataType>D</DataType><Increment>1</Increment><Offset>0</Offset></CZ></Axes></Record1>
-<Record3><MatrixDimension><SizeX>{nx}</SizeX><SizeY>{ny}</SizeY><SizeZ>1</SizeZ></MatrixDimension><DataLink>
-<PointDataLink>bindata/data.bin</PointDataLink><MD5ChecksumPointData>{hashlib.md5(data).hexdigest()}</MD5ChecksumPointData></DataLink>
-</Record3><Record4><ChecksumFile>md5checksum.hex</ChecksumFile></Record4></p:ISO5436_2>
-""".encode()
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("main.xml", xml)
-        z.writestr("bindata/data.bin", data)
-        z.writestr("md5checksum.hex", hashlib.md5(xml).hexdigest() + " *main.xml\n")
-    return data
-
+    return write_x3p(path, nx, ny, [((i * 7) % 13) * 1e-7 for i in range(nx * ny)])
 with tempfile.TemporaryDirectory() as d:
     P = lambda n: os.path.join(d, n)
     # --help everywhere, usage errors exit 2
@@ -162,5 +137,4 @@ with tempfile.TemporaryDirectory() as d:
     log = open(P("node.log")).read()
     expect(" 401 GET /v1/health node=lab-c" in log, "refused request logged")
 
-print(f"{failures} failure(s)")
-sys.exit(1 if failures else 0)
+finish("node cli")

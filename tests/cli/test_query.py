@@ -11,25 +11,16 @@ usage: test_query.py MODELTOOL (IBEX from the environment)
 """
 import json, os, shutil, subprocess, sys, tempfile
 
-IBEX = os.environ["IBEX"]
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import harness
+from harness import check
+
 MODELTOOL = sys.argv[1]
-fails = 0
 
 
 def run(*args):
-    p = subprocess.run([IBEX] + list(args), capture_output=True, text=True)
+    p = harness.run(*args)
     return p.returncode, p.stdout, p.stderr
-
-
-def check(name, cond, detail=""):
-    global fails
-    if cond:
-        print("ok", name)
-    else:
-        fails += 1
-        print("FAIL", name, detail)
-
-
 def rows(lib, out):
     """Bytes of /index/descriptors (h5dump binary, little-endian float32)."""
     p = subprocess.run(["h5dump", "-d", "/index/descriptors", "-b", "LE", "-o", out, lib], capture_output=True)
@@ -187,8 +178,8 @@ def main():
         check("mixed kinds: exit 1", rc == 1 and "separately" in err, (rc, err))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print("%d failure(s)" % fails)
-    return 1 if fails else 0
+    print("%d failure(s)" % harness.failures())
+    return 1 if harness.failures() else 0
 
 
 if __name__ == "__main__":

@@ -23,7 +23,9 @@ usage: test_query_mpi.py [--real] (IBEX from the environment)
 """
 import json, os, re, shutil, subprocess, sys, tempfile
 
-IBEX = os.environ["IBEX"]
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from harness import IBEX, check, failures
+
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
            OMP_NUM_THREADS="1")
 # Under AddressSanitizer (./run test with CI=true) Open MPI's own allocations, freed by no
@@ -31,7 +33,6 @@ ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIR
 # checking is off for the ranks (memory errors are still caught), and stays on for the
 # single-process runs of the same query code.
 MPI_ENV = dict(ENV, ASAN_OPTIONS=(ENV.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":"))
-fails = 0
 
 
 def run(*args, ranks=0, timeout=240):
@@ -43,15 +44,6 @@ def run(*args, ranks=0, timeout=240):
     except subprocess.TimeoutExpired:
         return None, "", "timed out after %d s" % timeout
     return p.returncode, p.stdout, p.stderr
-
-
-def check(name, cond, detail=""):
-    global fails
-    if cond:
-        print("ok", name)
-    else:
-        fails += 1
-        print("FAIL", name, str(detail)[:2000])
 
 
 def strip_times(out, fmt):
@@ -101,7 +93,7 @@ def real(work):
     check("ingest the Fadul casings", rc == 0 and len(fad) == 40, (len(fad), err))
     rc, _, err = run("index", lib)
     check("index", rc == 0, err)
-    if fails:
+    if failures():
         return 1
     qs = [os.path.join(data, dict(zip(head, l.split("\t")))["relative_path"]) for l in fad]
     same("Fadul stage 1, 40 queries x 40 rows", ["query", "--stage1-only", "--top", "0", "--shortlist", "40",
@@ -109,8 +101,8 @@ def real(work):
     f = [q for q in qs if os.path.basename(q) == "Fadul_F.x3p"]
     same("Fadul_F both stages", ["query", "--json", "--exclude-self", "--shortlist", "4", "--top", "0", lib] + f,
          (2,), "json")
-    print("%d failure(s)" % fails)
-    return 1 if fails else 0
+    print("%d failure(s)" % failures())
+    return 1 if failures() else 0
 
 
 def main():
@@ -121,7 +113,7 @@ def main():
         if rc == 2 and "without MPI" in err:
             print("ok --mpi without MPI: usage error:", err.strip().splitlines()[0])
             print("SKIP: ibex built without MPI")
-            return 77 if fails == 0 else 1
+            return 77 if failures() == 0 else 1
         if "--real" in sys.argv[1:]:
             return real(work)
         b, c = os.path.join(work, "b"), os.path.join(work, "c")
@@ -172,8 +164,8 @@ def main():
              (2, 3), "csv")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print("%d failure(s)" % fails)
-    return 1 if fails else 0
+    print("%d failure(s)" % failures())
+    return 1 if failures() else 0
 
 
 MPIRUN = shutil.which("mpirun")

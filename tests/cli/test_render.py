@@ -2,20 +2,10 @@
 """`ibex render` as a user meets it. Inputs are PNGs written here with Python's zlib (independent
 of IBEX); outputs are checked with an independent PNG parser: signature, chunk CRCs, IHDR and the
 inflated pixel data of the right size."""
-import json, os, struct, subprocess, sys, tempfile, zlib
+import json, os, struct, sys, tempfile, zlib
 
-IBEX = os.environ["IBEX"]
-failures = 0
-
-def run(*args):
-    return subprocess.run([IBEX, *args], capture_output=True, text=True)
-
-def expect(cond, what):
-    global failures
-    if not cond:
-        failures += 1
-        print("FAIL:", what)
-
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from harness import expect, finish, run
 def chunk(kind, data):
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
@@ -113,5 +103,4 @@ with tempfile.TemporaryDirectory() as d:
     r = run("render", src, os.path.join(d, "no", "such", "dir", "o.png"))
     expect(r.returncode == 1 and r.stderr.count("\n") == 1, "unwritable output: exit 1, one line")
 
-print(f"{failures} failure(s)")
-sys.exit(1 if failures else 0)
+finish("render")

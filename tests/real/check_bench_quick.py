@@ -2,29 +2,20 @@
 """`ibex bench accuracy --quick` and `ibex bench speed --quick` on the shared real scans: the
 reports are complete and well-formed (keys, PNG validity and size, Markdown links, figures
 consistent with the pairs table). Accuracy values themselves are not asserted here."""
-import json, os, subprocess, sys, tempfile
+import json, os, sys, tempfile
 
-sys.path.insert(0, os.path.join(os.environ["IBEX_SOURCE_ROOT"], "tests"))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench_report_check import check_report
+from harness import expect, finish, run
 
-IBEX = os.environ["IBEX"]
 data = os.environ.get("IBEX_DATA") or os.environ["IBEX_DATA_DEFAULT"]
 manifest = os.path.join(data, "MANIFEST.tsv")
 if not os.path.isfile(manifest):
     print(f"SKIP: no real data at {data} (set IBEX_DATA)")
     sys.exit(77)
-failures = 0
-
-def expect(cond, what):
-    global failures
-    if not cond:
-        failures += 1
-        print("FAIL:", what)
-
 with tempfile.TemporaryDirectory() as tmp:
     out = os.path.join(tmp, "quick")
-    r = subprocess.run([IBEX, "bench", "accuracy", "--quick", "--manifest", manifest, "--out", out,
-                        "--json"], capture_output=True, text=True, timeout=900)
+    r = run("bench", "accuracy", "--quick", "--manifest", manifest, "--out", out, "--json", timeout=900)
     expect(r.returncode == 0, f"bench accuracy --quick: exit 0 ({r.stderr.strip()})")
     if r.returncode == 0:
         rep = check_report(out, expect, json.loads(r.stdout))
@@ -37,8 +28,7 @@ with tempfile.TemporaryDirectory() as tmp:
         expect(b.get("sets") == "hamby44-small" and b.get("n_scans") == 12 and b.get("n_pairs") == 66,
                "quick: the 12 Hamby 44 small lands, 66 pairs")
     sp = os.path.join(tmp, "speed")
-    r = subprocess.run([IBEX, "bench", "speed", "--quick", "--manifest", manifest, "--out", sp],
-                       capture_output=True, text=True, timeout=900)
+    r = run("bench", "speed", "--quick", "--manifest", manifest, "--out", sp, timeout=900)
     expect(r.returncode == 0, f"bench speed --quick: exit 0 ({r.stderr.strip()})")
     if r.returncode == 0:
         with open(os.path.join(sp, "speed.json")) as f:
@@ -56,5 +46,4 @@ with tempfile.TemporaryDirectory() as tmp:
                    f"{kind} comparisons/s measured")
         expect(os.path.isfile(os.path.join(sp, "speed.md")), "speed.md written")
 
-print("bench quick:", "ok" if not failures else f"{failures} failures")
-sys.exit(1 if failures else 0)
+finish("bench quick")
