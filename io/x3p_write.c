@@ -267,6 +267,7 @@ ibex_status ibex_surface_write_x3p(const ibex_surface *s, const char *path, unsi
     if (!s || !path || !s->z || !s->valid || s->nx == 0 || s->ny == 0 || !(s->dx > 0) ||
         !(s->dy > 0))
         return ibex__fail(diag, IBEX_ERR_ARG, path, -1, "invalid surface");
+    ibex__xml_ready();
     int f64 = (flags & IBEX_WRITE_FLOAT64) != 0;
     ibex_status st = IBEX_OK;
     size_t dn = 0;

@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,18 @@
 #include <libxml/parser.h>
 
 #include "xmlutil.h"
+
+static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
+
+static void xml_init(void)
+{
+    xmlInitParser();
+}
+
+void ibex__xml_ready(void)
+{
+    pthread_once(&xml_once, xml_init);
+}
 
 static void silence(void *ctx, const char *msg, ...)
 {
@@ -20,6 +33,7 @@ xmlDocPtr ibex__xml_parse_safe(const char *buf, size_t size, const char **why)
 {
     /* Messages go through ibex_diag, not libxml2's stderr printer. The handler is
      * per thread in libxml2, so every parsing thread sets it. */
+    ibex__xml_ready();
     xmlSetGenericErrorFunc(NULL, silence);
     if (size > INT_MAX) {
         *why = "main.xml is too large";

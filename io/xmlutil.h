@@ -6,6 +6,11 @@
 #include <stddef.h>
 #include <libxml/tree.h>
 
+/* libxml2's one-time set-up, which is not thread-safe when left to the first call that
+ * needs it (ibex synth and ibex ingest read and write X3P on several threads). Called by
+ * every entry point here and by the X3P writer; cheap after the first time. */
+void ibex__xml_ready(void);
+
 /* Parse with network access, DTD loading and entity substitution off; a document
  * that declares a DTD at all is refused (*why says so). NULL on failure. */
 xmlDocPtr ibex__xml_parse_safe(const char *buf, size_t size, const char **why);

@@ -47,7 +47,7 @@ done
 grep -q '"nx": 64' "$T/info.json" || no "info: nx"
 
 # the manifest feeds ibex ingest as the real sets' manifests do (ground truth kept)
-"$IBEX" ingest --no-sync "$T/lib.h5" --manifest "$M" > "$T/ingest.out" 2>&1 || no "ibex ingest refused the synthetic manifest: $(tail -n 1 "$T/ingest.out")"
+"$IBEX" ingest --no-sync "$T/lib.h5" --manifest "$M" > "$T/ingest.out" 2>&1 || no "ibex ingest refused the synthetic manifest: $(tail -n 40 "$T/ingest.out")"
 grep -q "library has 6 specimens" "$T/ingest.out" || no "ingest: expected 6 specimens"
 
 # --- bullets: determinism, keys = barrel land class, numbering rotation ---
