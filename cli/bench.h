@@ -158,8 +158,9 @@ json_t *bench_spread(double *v, size_t n, const char *unit);
 #include <stdio.h>
 /* Builds (or reuses, in dir) libraries of the given sizes, indexes and queries them; *out
  * gets the figures. Prints one line and returns nonzero on failure. */
-int bench_scale_collect(const size_t *sizes, size_t n_sizes, const char *dir, size_t repeats, size_t n_queries,
-                        size_t stage2_pairs, int verbose, json_t **out);
+#define BENCH_SCALE_GRID 64 /* default casing grid side: 64 x 64 points */
+int bench_scale_collect(const size_t *sizes, size_t n_sizes, size_t grid, const char *dir, size_t repeats,
+                        size_t n_queries, size_t stage2_pairs, int verbose, json_t **out);
 int bench_scale_plot(json_t *scale, const char *png);       /* latency against size; 0 ok */
 void bench_scale_markdown(json_t *scale, FILE *f);         /* the table */
 void bench_scale_remove_dir(const char *dir);              /* a mkdtemp folder of ours */

@@ -32,7 +32,6 @@
 extern char **environ;
 
 #define SCALE_SEED 1
-#define SCALE_SIZE 64     /* casing grid side: 64 x 64 points */
 #define PER_FIREARM 4     /* library casings per firearm; queries are shot 5 */
 #define TOPK 50
 
@@ -213,6 +212,7 @@ static json_t *stage1_inprocess(const char *lib_path, size_t repeats, double gem
 typedef struct scale_ctx {
     const char *dir;
     size_t repeats, n_queries, stage2_pairs;
+    char grid[16], tag[24]; /* --size for ibex synth; file-name tag ("" for the default grid) */
     char queries[16][4400]; /* query files: shot 5 of firearms 1..n_queries */
     double gemm1, gemm2;
     int verbose;
@@ -223,10 +223,10 @@ typedef struct scale_ctx {
 static int make_queries(scale_ctx *c)
 {
     char out[4200], nf[16];
-    snprintf(out, sizeof out, "%s/queries", c->dir);
+    snprintf(out, sizeof out, "%s/queries%s", c->dir, c->tag);
     snprintf(nf, sizeof nf, "%zu", c->n_queries);
     child_run cr;
-    char *args[] = {"synth", "cartridge", "--firearms", nf, "--per-firearm", "5", "--size", "64", "--seed", "1",
+    char *args[] = {"synth", "cartridge", "--firearms", nf, "--per-firearm", "5", "--size", c->grid, "--seed", "1",
                     "--out", out, "--no-sync", NULL};
     if (run_self(NULL, &cr, args)) return -1;
     for (size_t i = 0; i < c->n_queries; i++)
@@ -244,8 +244,8 @@ static long firearm_no(json_t *cand)
 static json_t *one_size(scale_ctx *c, size_t n)
 {
     char lib[4200], side[4200], outp[4200], nf[32];
-    snprintf(lib, sizeof lib, "%s/scale-%zu.h5", c->dir, n);
-    snprintf(side, sizeof side, "%s/scale-%zu.json", c->dir, n);
+    snprintf(lib, sizeof lib, "%s/scale-%zu%s.h5", c->dir, n, c->tag);
+    snprintf(side, sizeof side, "%s/scale-%zu%s.json", c->dir, n, c->tag);
     snprintf(outp, sizeof outp, "%s/query-%zu.out", c->dir, n);
     snprintf(nf, sizeof nf, "%zu", n / PER_FIREARM);
     /* Build and index, or reuse a complete library from an earlier run (its build figures
@@ -256,7 +256,7 @@ static json_t *one_size(scale_ctx *c, size_t n)
         unlink(lib);
         child_run b, ix;
         if (c->verbose) fprintf(stderr, "%s: bench scale: building %zu casings\n", cli_prog, n);
-        char *a1[] = {"synth", "cartridge", "--firearms", nf, "--per-firearm", "4", "--size", "64", "--seed", "1",
+        char *a1[] = {"synth", "cartridge", "--firearms", nf, "--per-firearm", "4", "--size", c->grid, "--seed", "1",
                       "--lib", lib, "--no-sync", NULL};
         if (run_self(NULL, &b, a1)) {
             cli_error("%s: building the library failed", lib);
@@ -384,12 +384,14 @@ static json_t *one_size(scale_ctx *c, size_t n)
     return o;
 }
 
-int bench_scale_collect(const size_t *sizes, size_t n_sizes, const char *dir, size_t repeats, size_t n_queries,
-                        size_t stage2_pairs, int verbose, json_t **out)
+int bench_scale_collect(const size_t *sizes, size_t n_sizes, size_t grid, const char *dir, size_t repeats,
+                        size_t n_queries, size_t stage2_pairs, int verbose, json_t **out)
 {
     scale_ctx c;
     memset(&c, 0, sizeof c);
     c.dir = dir;
+    snprintf(c.grid, sizeof c.grid, "%zu", grid);
+    if (grid != BENCH_SCALE_GRID) snprintf(c.tag, sizeof c.tag, "-g%zu", grid);
     c.repeats = repeats ? repeats : 5;
     c.n_queries = n_queries ? (n_queries > 16 ? 16 : n_queries) : 8;
     c.stage2_pairs = stage2_pairs;
@@ -421,10 +423,11 @@ int bench_scale_collect(const size_t *sizes, size_t n_sizes, const char *dir, si
         }
         json_array_append_new(arr, r);
     }
-    *out = json_pack("{s:s, s:i, s:i, s:i, s:i, s:f, s:f, s:o}", "what",
-                     "synthetic casings (ibex synth, 64 x 64 points, difficulty 0.5), 4 per firearm; queries are "
-                     "shot 5 of the first firearms",
-                     "seed", SCALE_SEED, "grid", SCALE_SIZE, "top_k", TOPK, "cores",
+    char what[200];
+    snprintf(what, sizeof what, "synthetic casings (ibex synth, %zu x %zu points, difficulty 0.5), 4 per firearm; "
+             "queries are shot 5 of the first firearms", grid, grid);
+    *out = json_pack("{s:s, s:i, s:I, s:i, s:i, s:f, s:f, s:o}", "what", what,
+                     "seed", SCALE_SEED, "grid", (json_int_t)grid, "top_k", TOPK, "cores",
                      (int)sysconf(_SC_NPROCESSORS_ONLN), "sgemm_1024_gflops_1_thread", c.gemm1,
                      "sgemm_1024_gflops_2_threads", c.gemm2, "sizes", arr);
     return 0;
@@ -537,8 +540,9 @@ int bench_scale_main(int argc, char **argv)
         {"repeats", required_argument, 0, 'r'}, {"queries", required_argument, 0, 'q'},
         {"stage2-pairs", required_argument, 0, 'p'}, {"out", required_argument, 0, 'o'},
         {"quick", no_argument, 0, 'Q'},         {"json", no_argument, 0, 'j'},
+        {"grid", required_argument, 0, 'g'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
-    size_t sizes[16], n_sizes = 0, repeats = 0, queries = 0, pairs = (size_t)-1;
+    size_t sizes[16], n_sizes = 0, repeats = 0, queries = 0, pairs = (size_t)-1, grid = BENCH_SCALE_GRID;
     const char *dir = NULL, *out = NULL;
     int quick = 0, json = 0, c;
     optind = 1;
@@ -559,13 +563,15 @@ int bench_scale_main(int argc, char **argv)
         }
         case 'r':
         case 'q':
-        case 'p': {
+        case 'p':
+        case 'g': {
             errno = 0;
             long v = strtol(optarg, &e, 10);
-            if (errno || *e || v < (c == 'p' ? 0 : 1) || v > (c == 'q' ? 16 : 1000))
-                return cli_usage_error("bad value '%s'", optarg);
+            long lo = c == 'p' ? 0 : c == 'g' ? 32 : 1, hi = c == 'q' ? 16 : c == 'g' ? 1024 : 1000;
+            if (errno || *e || v < lo || v > hi) return cli_usage_error("bad value '%s' (%ld..%ld)", optarg, lo, hi);
             if (c == 'r') repeats = (size_t)v;
             else if (c == 'q') queries = (size_t)v;
+            else if (c == 'g') grid = (size_t)v;
             else pairs = (size_t)v;
             break;
         }
@@ -574,14 +580,18 @@ int bench_scale_main(int argc, char **argv)
         case 'Q': quick = 1; break;
         case 'j': json = 1; break;
         case 'h':
-            printf("Usage: ibex bench scale [--sizes N,N,...] [--dir DIR] [--repeats R] [--queries Q]\n"
-                   "                        [--stage2-pairs P] [--out DIR] [--quick] [--json]\n\n"
-                   "Builds libraries of synthetic casings ('ibex synth --lib', 64 x 64 points, 4 per\n"
+            printf("Usage: ibex bench scale [--sizes N,N,...] [--grid G] [--dir DIR] [--repeats R]\n"
+                   "                        [--queries Q] [--stage2-pairs P] [--out DIR] [--quick] [--json]\n\n"
+                   "Builds libraries of synthetic casings ('ibex synth --lib', G x G points, 4 per\n"
                    "firearm), indexes them and queries them. Per size: build and index rate, size on\n"
                    "disk and in memory, stage-1 time (1 and 2 threads) against the streaming-read and\n"
                    "SGEMM rooflines, ibex query latency after open, peak resident memory, recall of\n"
                    "the true mates in the top 50, and stage 2 per pair. Timings: median, min, max of R.\n\n"
                    "  --sizes LIST     default 1000,10000,100000,1000000; --quick: 1000,4000\n"
+                   "  --grid G         casing grid side, 32..1024 (default 64: about 49 um per point\n"
+                   "                   over the 3.125 mm field; 256 gives 12 um, where CMC with\n"
+                   "                   --prealign tells synthetic mates apart (docs/synth.md), at\n"
+                   "                   16x the disk and indexing time)\n"
                    "  --dir DIR        keep the libraries there and reuse them on the next run\n"
                    "                   (default: a temporary folder, removed at the end)\n"
                    "  --repeats R      default 7 (--quick 3)\n"
@@ -613,7 +623,7 @@ int bench_scale_main(int argc, char **argv)
         dir = tmpd;
     }
     json_t *res = NULL;
-    int rc = bench_scale_collect(sizes, n_sizes, dir, repeats, queries, pairs, !json, &res) ? EXIT_REFUSED : EXIT_OK;
+    int rc = bench_scale_collect(sizes, n_sizes, grid, dir, repeats, queries, pairs, !json, &res) ? EXIT_REFUSED : EXIT_OK;
     if (tmpd[0]) bench_scale_remove_dir(tmpd);
     if (rc) return rc;
     char rev[96];
@@ -640,8 +650,8 @@ int bench_scale_main(int argc, char **argv)
         size_t ml = 0;
         FILE *f = open_memstream(&md, &ml);
         if (f) {
-            fprintf(f, "# IBEX library scale\n\nibex %s, git %s. Synthetic casings, 64 x 64 points; "
-                       "medians [min, max] over repeats.\n\n", IBEX_VERSION_STRING, rev);
+            fprintf(f, "# IBEX library scale\n\nibex %s, git %s. Synthetic casings, %zu x %zu points; "
+                       "medians [min, max] over repeats.\n\n", IBEX_VERSION_STRING, rev, grid, grid);
             bench_scale_markdown(res, f);
             fprintf(f, "\n![query latency against library size](scale.png)\n");
             fclose(f);

@@ -275,7 +275,7 @@ int bench_speed_main(int argc, char **argv)
             snprintf(tmpd, sizeof tmpd, "%s/ibex-scale-XXXXXX", t && *t ? t : "/tmp");
             dir = mkdtemp(tmpd);
         }
-        int bad = !dir || bench_scale_collect(quick ? q : full, quick ? 2 : 4, dir, repeats, quick ? 4 : 8,
+        int bad = !dir || bench_scale_collect(quick ? q : full, quick ? 2 : 4, BENCH_SCALE_GRID, dir, repeats, quick ? 4 : 8,
                                               quick ? 0 : 4, 0, &scale);
         if (tmpd[0] && dir) bench_scale_remove_dir(tmpd);
         if (bad) {

@@ -56,5 +56,16 @@ with tempfile.TemporaryDirectory() as t:
     check("scratch folder removed", not left, left)
     p = run("bench", "scale", "--sizes", "12")
     check("bad --sizes: exit 2", p.returncode == 2, p.stderr)
+    check("default grid recorded", r.get("grid") == 64 and "64 x 64" in r.get("what", ""), r.get("grid"))
+    # another grid: its libraries are kept apart from the default ones in --dir
+    keep = os.path.join(t, "keep")
+    p = run("bench", "scale", "--sizes", "64", "--grid", "48", "--repeats", "1", "--queries", "1",
+            "--stage2-pairs", "0", "--dir", keep, "--json")
+    g = json.loads(p.stdout) if p.returncode == 0 else {}
+    check("--grid 48: exit 0", p.returncode == 0, p.stderr)
+    check("--grid 48 recorded", g.get("grid") == 48 and "48 x 48" in g.get("what", ""), g.get("what"))
+    check("--grid 48 library tagged", os.path.isfile(os.path.join(keep, "scale-64-g48.h5")),
+          os.listdir(keep) if os.path.isdir(keep) else "no folder")
+    check("bad --grid: exit 2", run("bench", "scale", "--grid", "8").returncode == 2)
 
 finish("bench scale")
