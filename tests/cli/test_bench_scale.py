@@ -46,7 +46,11 @@ with tempfile.TemporaryDirectory() as t:
         check("%d bound named" % n, "bandwidth" in s1.get("bound", ""), s1.get("bound"))
         rc = s.get("recall", {})
         check("%d recall protocol" % n, rc.get("queries") == 2 and rc.get("true_mates") == 8, rc)
-        check("%d recall counts" % n, 0 <= rc.get("in_top_10", -1) <= rc.get("in_top_50", -1) <= 8, rc)
+        check("%d recall counts" % n, 0 <= rc.get("in_top_10", -1) <= rc.get("in_top_50", -1)
+              <= rc.get("in_shortlist", -1) <= 8, rc)
+        check("%d shortlist max(50, 1%%)" % n, rc.get("shortlist") == max(50, n // 100), rc)
+        check("%d recall at shortlist" % n, finite(rc.get("recall_at_shortlist")) and
+              abs(rc["recall_at_shortlist"] - rc.get("in_shortlist", -1) / 8) < 1e-12, rc)
     for f in ("scale.json", "scale.md", "scale.png"):
         check("report has " + f, os.path.isfile(os.path.join(out, f)))
     if os.path.isfile(os.path.join(out, "scale.png")):
