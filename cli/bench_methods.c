@@ -70,22 +70,30 @@ static ibex_status cmc_prepare(const char *path, void **prep, void *ctx, ibex_di
     return IBEX_OK;
 }
 static void cmc_free(void *p) { ibex_surface_free(p); }
-static ibex_status cmc_compare(const void *a, const void *b, bench_pair_result *out, void *ctx,
-                               ibex_diag *diag)
+/* One CMC pair, plain or after the full-circle pre-registration (cmc-prealign, below);
+ * aux[3] is the full-scan CCF, or the pre-registration angle. */
+static ibex_status cmc_pair(const void *a, const void *b, int prealign, bench_pair_result *out, ibex_diag *diag)
 {
-    (void)ctx;
     pthread_once(&cmc_once, cmc_plan_init);
     if (cmc_plan_status) return cmc_plan_status;
     ibex_cmc_result *r = NULL;
-    ibex_status st = ibex_cmc_plan_run(cmc_plan, a, b, &r, diag);
+    ibex_prealign_result pre;
+    ibex_status st = prealign ? ibex_cmc_plan_run_prealigned(cmc_plan, a, b, NULL, &r, &pre, diag)
+                              : ibex_cmc_plan_run(cmc_plan, a, b, &r, diag);
     if (st) return st;
     out->score = r->cmc;
     out->aux[0] = r->cmc_high;
     out->aux[1] = r->score;
     out->aux[2] = r->theta;
-    out->aux[3] = r->full_ccf;
+    out->aux[3] = prealign ? pre.theta_found : r->full_ccf;
     ibex_cmc_result_free(r);
     return IBEX_OK;
+}
+static ibex_status cmc_compare(const void *a, const void *b, bench_pair_result *out, void *ctx,
+                               ibex_diag *diag)
+{
+    (void)ctx;
+    return cmc_pair(a, b, 0, out, diag);
 }
 
 /* ---- cmc-prealign: the same CMC after a full-circle pre-registration (ibex/prealign.h),
@@ -94,19 +102,7 @@ static ibex_status cmcp_compare(const void *a, const void *b, bench_pair_result 
                                 ibex_diag *diag)
 {
     (void)ctx;
-    pthread_once(&cmc_once, cmc_plan_init);
-    if (cmc_plan_status) return cmc_plan_status;
-    ibex_cmc_result *r = NULL;
-    ibex_prealign_result pre;
-    ibex_status st = ibex_cmc_plan_run_prealigned(cmc_plan, a, b, NULL, &r, &pre, diag);
-    if (st) return st;
-    out->score = r->cmc;
-    out->aux[0] = r->cmc_high;
-    out->aux[1] = r->score;
-    out->aux[2] = r->theta;
-    out->aux[3] = pre.theta_found;
-    ibex_cmc_result_free(r);
-    return IBEX_OK;
+    return cmc_pair(a, b, 1, out, diag);
 }
 
 /* ---- baseline-ncc (cartridge cases) ---- */
