@@ -4,6 +4,7 @@
  * SGEMM for a batch of queries). Stage 2: each shortlisted pair is re-scored with the
  * full comparison of 'ibex compare' (cartridges: the same preprocessing, then CMC), the
  * pairs in parallel; the list is ranked by the CMC score. */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stddef.h>
@@ -41,6 +42,9 @@ static void help(void)
            "  --prealign       cartridge stage 2: find the rotation over the full circle first\n"
            "                   (as 'ibex compare --prealign'), for casings in any orientation\n"
            "  --exclude-self   leave out a library specimen with the query file's SHA-256\n"
+           "  --within FILE    search only the specimens whose ids FILE lists (one per line;\n"
+           "                   blank lines and '#' comments skipped): both stages, shortlist\n"
+           "                   rule applied to them; an unknown id is refused\n"
            "  --kind cartridge|bullet  query kind (default: from the scan's metadata, else\n"
            "                   an elongated grid means a bullet land)\n"
            "  --threads N      worker threads for stage 2 (default: all)\n"
@@ -221,11 +225,12 @@ int cmd_query(int argc, char **argv)
                                          {"json", no_argument, 0, 'j'},
                                          {"csv", no_argument, 0, 'c'},
                                          {"mpi", no_argument, 0, 'M'},
+                                         {"within", required_argument, 0, 'W'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     long top = 10, shortlist = 0, threads = 0;
     int json = 0, csv = 0, stage1_only = 0, exclude_self = 0, mpi = 0, prealign = 0, c;
-    const char *kind_opt = NULL;
+    const char *kind_opt = NULL, *within = NULL;
     char *e;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -253,6 +258,7 @@ int cmd_query(int argc, char **argv)
         case 'j': json = 1; break;
         case 'c': csv = 1; break;
         case 'M': mpi = 1; break;
+        case 'W': within = optarg; break;
         case 'h': help(); return EXIT_OK;
         default: return cli_usage_error("unknown option");
         }
@@ -279,7 +285,8 @@ int cmd_query(int argc, char **argv)
     }
     if (rc == EXIT_OK) {
         query_opts qo = {path,         qpath,         qs,          nq,       shortlist, threads,
-                         stage1_only,  exclude_self,  json || csv, kind_opt, prealign,  &sh};
+                         stage1_only,  exclude_self,  json || csv, kind_opt, prealign,  &sh,
+                         within};
         rc = query_run(&qo, &res);
     }
     if (rc == EXIT_OK && qs_root(&sh)) print_results(&res, path, qpath, nq, top, stage1_only, prealign, json, csv);
@@ -295,6 +302,59 @@ void query_result_clear(query_result *res)
     free(res->nc);
     im_free_rows(res->ri, res->N);
     memset(res, 0, sizeof *res);
+}
+
+/* --within FILE: allow[r] = 1 for the rows of the ids FILE lists. EXIT_REFUSED (after a
+ * message naming the file and line) for an unreadable file, an unknown id or no id. */
+static int read_within(const char *file, ibex_library *lib, size_t N, unsigned char **allow_out)
+{
+    FILE *f = fopen(file, "r");
+    if (!f) {
+        cli_error("%s: cannot read the --within list: %s", file, strerror(errno));
+        return EXIT_REFUSED;
+    }
+    unsigned char *allow = calloc(N ? N : 1, 1);
+    char line[4096];
+    size_t lineno = 0, nid = 0;
+    int rc = allow ? EXIT_OK : cli_fail_status(IBEX_ERR_NOMEM, NULL);
+    while (rc == EXIT_OK && fgets(line, sizeof line, f)) {
+        lineno++;
+        size_t len = strlen(line);
+        if (len == sizeof line - 1 && line[len - 1] != '\n') {
+            cli_error("%s:%zu: line longer than %zu bytes", file, lineno, sizeof line - 2);
+            rc = EXIT_REFUSED;
+            break;
+        }
+        char *id = line;
+        while (*id == ' ' || *id == '\t') id++;
+        len = strcspn(id, "\r\n");
+        while (len && (id[len - 1] == ' ' || id[len - 1] == '\t')) len--;
+        id[len] = 0;
+        if (!*id || *id == '#') continue;
+        size_t row;
+        if (!ibex_library_find_id(lib, id, &row) || row >= N) {
+            cli_error("%s:%zu: no specimen '%s' in the library", file, lineno, id);
+            rc = EXIT_REFUSED;
+            break;
+        }
+        allow[row] = 1;
+        nid++;
+    }
+    if (rc == EXIT_OK && ferror(f)) {
+        cli_error("%s: read error: %s", file, strerror(errno));
+        rc = EXIT_REFUSED;
+    }
+    if (rc == EXIT_OK && !nid) {
+        cli_error("%s: the --within list names no specimen", file);
+        rc = EXIT_REFUSED;
+    }
+    fclose(f);
+    if (rc != EXIT_OK) {
+        free(allow);
+        allow = NULL;
+    }
+    *allow_out = allow;
+    return rc;
 }
 
 int query_run(const query_opts *o, query_result *res)
@@ -320,6 +380,7 @@ int query_run(const query_opts *o, query_result *res)
     unsigned char *has_self = calloc(nq, 1);
     row_info *ri = NULL;
     unsigned char *kcode = NULL; /* per row: 0 another kind, 1 + im_kind_index */
+    unsigned char *allow = NULL; /* --within: per row 1 = searched */
     size_t N = 0, n = 0, dim = 0, nix = 0, K = 0;
     float *rows = NULL, *raw = NULL, *q = NULL;
     size_t *map = NULL;
@@ -356,6 +417,7 @@ int query_run(const query_opts *o, query_result *res)
 
     if ((st = ibex_library_open(path, NULL, &lib, &d)) != IBEX_OK) goto fail;
     N = ibex_library_count(lib);
+    if (o->within && (rc = read_within(o->within, lib, N, &allow)) != EXIT_OK) goto out;
     const char *params = ibex_library_params(lib);
     if (!params || strcmp(params, known_params)) {
         cli_error("%s: library built with preprocessing parameters '%s'; this query knows only '%.*s'", path,
@@ -437,7 +499,7 @@ int query_run(const query_opts *o, query_result *res)
     size_t pending = 0;
     const unsigned char kwant = (unsigned char)(im_kind_index(kind) + 1);
     for (size_t r = row0; r < row1; r++) {
-        if (kcode && kcode[r] != kwant) continue;
+        if ((kcode && kcode[r] != kwant) || (allow && !allow[r])) continue;
         if (r >= n) {
             pending++;
             continue;
@@ -455,6 +517,11 @@ int query_run(const query_opts *o, query_result *res)
     /* nix and pending become the totals over the ranks; this rank's rows start at 'first'. */
     size_t nix_here = nix, first = 0;
     if ((rc = qs_counts(sh, &nix, &pending, &first)) != EXIT_OK) goto out;
+    if (!nix && allow) {
+        cli_error("%s: none of the specimens listed in %s is an indexed %s specimen", path, o->within, kind);
+        rc = EXIT_REFUSED;
+        goto out;
+    }
     if (!nix) {
         cli_error("%s: no indexed %s specimens; run 'ibex index %s' first", path, kind, path);
         rc = EXIT_REFUSED;
@@ -694,6 +761,7 @@ out:
     free(qprep);
     free(self_row);
     free(has_self);
+    free(allow);
     free(rows);
     free(raw);
     free(q);

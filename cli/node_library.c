@@ -190,7 +190,7 @@ ibex_status node_library_query(void *user, const unsigned char *pkg, size_t n, u
         char *names[1] = {"package"};
         /* shortlist 0: stage 1 alone, the best `top` by similarity */
         query_opts qo = {nl->lib_path, names, &s, 1, shortlist ? (long)shortlist : (long)top, nl->threads,
-                         shortlist == 0, 0, 1, NULL, 0, NULL};
+                         shortlist == 0, 0, 1, NULL, 0, NULL, NULL};
         rc = query_run(&qo, &res);
     }
     cli_capture(NULL, 0);

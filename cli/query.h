@@ -30,6 +30,7 @@ typedef struct query_opts {
     const char *kind_opt; /* "cartridge", "bullet" or NULL (from the scans) */
     int prealign;        /* cartridge stage 2 with the full-circle pre-registration */
     struct query_shard *shard; /* --mpi (query_mpi.h); NULL: one process owning every row */
+    const char *within;  /* file of specimen ids, one per line: search only those; NULL = all */
 } query_opts;
 
 typedef struct query_result {

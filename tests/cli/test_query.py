@@ -118,6 +118,33 @@ def main():
         check("exclude-self drops the query's own specimen", rc == 0 and len(ids) == 3 and
               not any(i.endswith("F02-2") for i in ids), ids)
 
+        # --within: both stages over the listed specimens only, the stage-1 order of the
+        # full search kept among them
+        rc, out, _ = run("query", "--json", "--stage1-only", "--shortlist", "15", "--top", "0", lib, query)
+        full = [x["id"] for x in json.loads(out)["candidates"]] if rc == 0 else []
+        pick = full[1::3]  # 5 ids spread over the ranking
+        wl = os.path.join(work, "within.txt")
+        with open(wl, "w") as f:
+            f.write("# picked\n\n" + "\n".join("  %s " % i for i in pick) + "\n")
+        rc, out, err = run("query", "--json", "--stage1-only", "--top", "0", lib, query, "--within", wl)
+        got = [x["id"] for x in json.loads(out)["candidates"]] if rc == 0 else []
+        check("within: exactly the listed ids, in stage-1 order", len(full) == 15 and got == pick, (got, pick, err))
+        rc, out, err = run("query", "--json", "--within", wl, "--shortlist", "2", lib, query)
+        c = json.loads(out)["candidates"] if rc == 0 else []
+        check("within + stage 2: scored candidates from the list", rc == 0 and len(c) == 2 and
+              all(x["id"] in pick and x["verdict"] for x in c), (rc, out, err))
+        with open(wl, "a") as f:
+            f.write("no-such-id\n")
+        rc, _, err = run("query", "--within", wl, lib, query)
+        check("within: unknown id refused with file and line", rc == 1 and "within.txt:8" in err and
+              "no-such-id" in err, (rc, err))
+        with open(wl, "w") as f:
+            f.write("# nothing\n")
+        rc, _, err = run("query", "--within", wl, lib, query)
+        check("within: empty list refused", rc == 1 and "names no specimen" in err, (rc, err))
+        rc, _, err = run("query", "--within", os.path.join(work, "none.txt"), lib, query)
+        check("within: missing list refused", rc == 1 and "none.txt" in err, (rc, err))
+
         rc, _, err = run("query", "--kind", "bullet", lib, query)
         check("--kind bullet on a cartridge library: exit 1", rc == 1 and "no bullet specimens" in err and query in err,
               (rc, err))
