@@ -12,12 +12,21 @@ up in the stage-1 ranking: recall = the share of them inside the default shortli
 max(50, 1% of the library), and inside the top 50. The true mates' ranks are reported too.
 
 Cost: ~0.6 s per CMC pair on 2 cores at G = 256, so 1,000 casings take ~10 min per query.
-Files go to --dir (lib.h5, q/, s1.json, exh.json) and are reused when present.
+
+With --sample R (for libraries where every pair is out of reach) stage 2 re-scores, per
+query, a sample of the library instead of all of it: the stage-1 top S (--keep, default
+50), every true mate, and R specimens drawn at random (seeded) from the rest, through
+'ibex query --within'. The true mates that this re-scoring ranks in its top T are looked
+up in the full stage-1 ranking (recall at the default shortlist and at 50), and the
+random draw estimates how many of the specimens not re-scored would outrank each mate
+(share of the draw scoring at least the mate's score, times the number not re-scored).
+
+Files go to --dir (lib.h5, q/, s1*.json|csv, exh*.json) and are reused when present.
 
 usage: scale_exhaustive.py [--ibex PATH] [--dir DIR] [--firearms F] [--grid G] [--queries Q]
-                           [--top T] [--json]
+                           [--top T] [--sample R [--keep S] [--seed X]] [--json]
 """
-import argparse, json, os, subprocess, sys
+import argparse, csv, json, os, random, subprocess, sys
 
 
 def run(ibex, args, out=None):
@@ -33,6 +42,63 @@ def ranking(path):
         return [[(c["id"], c.get("firearm_id")) for c in json.loads(line)["candidates"]] for line in f if line.strip()]
 
 
+def stage1_csv(path):
+    """Stage-1 ranking of one query from 'ibex query --csv': [(id, firearm_id)], best first."""
+    with open(path, newline="") as f:
+        return [(r["id"], r["firearm_id"]) for r in csv.DictReader(f)]
+
+
+def sampled(a, lib, queries, n):
+    """--sample mode: re-score top S + mates + R random per query; recall of the mates."""
+    k = max(50, n // 100)
+    width = max(2, len(str(a.firearms)))
+    rows, hit_k, hit_50, total = [], 0, 0, 0
+    for qi, qpath in enumerate(queries):
+        s1 = os.path.join(a.dir, "s1-q%d.csv" % (qi + 1))
+        if not os.path.exists(s1):
+            run(a.ibex, ["query", "--stage1-only", "--csv", "--shortlist", str(n), "--top", "0", lib, qpath], s1)
+        r1 = stage1_csv(s1)
+        rank1 = {sid: i + 1 for i, (sid, _) in enumerate(r1)}
+        want = "F%0*d" % (width, qi + 1)
+        mates = [sid for sid, fid in r1 if fid == want]
+        head = [sid for sid, _ in r1[:a.keep]]
+        rest = [sid for sid, fid in r1[a.keep:] if fid != want]
+        draw = random.Random(a.seed * 1000 + qi).sample(rest, min(a.sample, len(rest)))
+        ids = list(dict.fromkeys(head + mates + draw))
+        ex = os.path.join(a.dir, "exh-q%d-s%d-k%d.json" % (qi + 1, a.sample, a.keep))
+        if not os.path.exists(ex):
+            wl = ex + ".ids"
+            with open(wl, "w") as f:
+                f.write("\n".join(ids) + "\n")
+            run(a.ibex, ["query", "--prealign", "--json", "--within", wl, "--shortlist", str(len(ids)), "--top", "0",
+                         lib, qpath], ex)
+        with open(ex) as f:
+            cands = json.loads(f.readline())["candidates"]
+        score = {c["id"]: c["score"] for c in cands}
+        order = [c["id"] for c in cands]  # ibex query's stage-2 order: score, then CMC, stage 1
+        rank2 = {sid: i + 1 for i, sid in enumerate(order)}
+        drawn = [score[sid] for sid in draw if sid in score]
+        unscored = n - len(ids)
+        per_mate = []
+        for sid in mates:
+            over = sum(1 for v in drawn if v >= score[sid])
+            est = over / len(drawn) * unscored if drawn else None
+            per_mate.append({"id": sid, "stage1_rank": rank1[sid], "cmc_score": score[sid], "sample_rank": rank2[sid],
+                             "drawn_at_or_above": over, "est_unscored_above": est})
+            if rank2[sid] <= a.top:
+                total += 1
+                hit_k += rank1[sid] <= k
+                hit_50 += rank1[sid] <= 50
+        best_non = max((score[sid] for sid in ids if sid not in mates), default=None)
+        rows.append({"query": qpath, "rescored": len(ids), "drawn": len(drawn), "mates": per_mate,
+                     "best_non_mate_score": best_non,
+                     "sample_top": [(sid, round(score[sid], 2), rank1[sid]) for sid in order[:a.top]]})
+    return {"library": n, "grid": a.grid, "queries": a.queries, "top": a.top, "shortlist": k, "mode": "sample",
+            "keep": a.keep, "sample": a.sample, "mates_in_top": total,
+            "recall_at_shortlist": hit_k / total if total else None,
+            "recall_at_50": hit_50 / total if total else None, "per_query": rows}, hit_k, hit_50, total, k
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--ibex", default=os.environ.get("IBEX", "build/cli/ibex"))
@@ -41,6 +107,9 @@ def main():
     ap.add_argument("--grid", type=int, default=256)
     ap.add_argument("--queries", type=int, default=2)
     ap.add_argument("--top", type=int, default=5)
+    ap.add_argument("--sample", type=int, default=0, help="re-score a sample: R random specimens (see above)")
+    ap.add_argument("--keep", type=int, default=50, help="--sample: stage-1 top S re-scored too")
+    ap.add_argument("--seed", type=int, default=1, help="--sample: seed of the random draw")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     os.makedirs(a.dir, exist_ok=True)
@@ -54,6 +123,21 @@ def main():
         run(a.ibex, ["synth", "cartridge", "--firearms", str(a.queries), "--per-firearm", "5", "--size",
                      str(a.grid), "--seed", "1", "--out", qdir, "--no-sync"])
     queries = [os.path.join(qdir, "F%02d" % (i + 1), "F%02d-5.x3p" % (i + 1)) for i in range(a.queries)]
+    if a.sample:
+        res, hit_k, hit_50, total, k = sampled(a, lib, queries, n)
+        if a.json:
+            print(json.dumps(res, indent=2))
+            return
+        print(f"library {n} casings at {a.grid}^2, {a.queries} queries; re-scored by CMC (--prealign): stage-1 top "
+              f"{a.keep} + true mates + {a.sample} drawn at random")
+        for r in res["per_query"]:
+            m = ", ".join(f"{x['stage1_rank']}->{x['sample_rank']} ({x['cmc_score']:.1f}; est. "
+                          f"{x['est_unscored_above']:.0f} unscored above)" for x in r["mates"])
+            print(f"  {os.path.basename(r['query'])}: true mates, stage-1 rank -> re-scored rank (score): {m}; "
+                  f"best non-mate {r['best_non_mate_score']:.1f}")
+        print(f"recall of the true mates re-scored into the top {a.top}: {hit_k}/{total} in the default shortlist "
+              f"({k}), {hit_50}/{total} in the stage-1 top 50")
+        return
     s1, ex = os.path.join(a.dir, "s1.json"), os.path.join(a.dir, "exh.json")
     common = ["--json", "--shortlist", str(n), "--top", "0", lib, *queries]
     if not os.path.exists(s1):
