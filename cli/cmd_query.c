@@ -676,6 +676,7 @@ int query_run(const query_opts *o, query_result *res)
             for (size_t h = 0; h < nc[i]; h++) npairs += qs_owns(sh, cands[i * Kq + h].row);
         size_t done = 0;
         int progress = cli_isatty_err() && !o->quiet;
+        double t_stage2 = cli_now();
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
         for (size_t k = 0; k < nq * Kq; k++) {
             size_t i = k / Kq, h = k % Kq;
@@ -724,7 +725,10 @@ int query_run(const query_opts *o, query_result *res)
 #pragma omp critical(query_msg)
                 {
                     done++;
-                    fprintf(stderr, "\r%s: stage 2 %zu/%zu", cli_prog, done, npairs);
+                    /* remaining time from the mean pair time so far (pairs cost about the same) */
+                    double el = cli_now() - t_stage2, left = done ? el / (double)done * (double)(npairs - done) : 0;
+                    fprintf(stderr, "\r%s: stage 2 %zu/%zu pairs, %.0f s, about %.0f s left   ", cli_prog, done,
+                            npairs, el, left);
                     if (done == npairs) fputc('\n', stderr);
                 }
             }
