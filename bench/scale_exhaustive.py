@@ -15,11 +15,13 @@ Cost: ~0.6 s per CMC pair on 2 cores at G = 256, so 1,000 casings take ~10 min p
 
 With --sample R (for libraries where every pair is out of reach) stage 2 re-scores, per
 query, a sample of the library instead of all of it: the stage-1 top S (--keep, default
-50), every true mate, and R specimens drawn at random (seeded) from the rest, through
-'ibex query --within'. The true mates that this re-scoring ranks in its top T are looked
-up in the full stage-1 ranking (recall at the default shortlist and at 50), and the
-random draw estimates how many of the specimens not re-scored would outrank each mate
-(share of the draw scoring at least the mate's score, times the number not re-scored).
+50), every true mate, and R specimens drawn at random (seeded, uniform over the other
+firearms' casings by the ids 'ibex synth --lib' gives them), through 'ibex query
+--within'. The true mates that this re-scoring ranks in its top T are looked up in the
+stage-1 ranking, read down to the default shortlist max(50, 1%) (recall at the shortlist
+and at 50), and the draw estimates how many of the specimens not re-scored would outrank
+each mate (share of the draw scoring at least the mate's score, times the number not
+re-scored; with none of R above, a 95% upper bound on that share is 3/R).
 
 Files go to --dir (lib.h5, q/, s1*.json|csv, exh*.json) and are reused when present.
 
@@ -54,18 +56,28 @@ def sampled(a, lib, queries, n):
     width = max(2, len(str(a.firearms)))
     rows, hit_k, hit_50, total = [], 0, 0, 0
     for qi, qpath in enumerate(queries):
-        s1 = os.path.join(a.dir, "s1-q%d.csv" % (qi + 1))
+        # The stage-1 ranking down to the default shortlist (filling the table details of
+        # every row would cost minutes at 10^6); rows below it have rank > len(r1).
+        depth = min(n, max(k, a.keep))
+        s1 = os.path.join(a.dir, "s1-q%d-d%d.csv" % (qi + 1, depth))
         if not os.path.exists(s1):
-            run(a.ibex, ["query", "--stage1-only", "--csv", "--shortlist", str(n), "--top", "0", lib, qpath], s1)
+            run(a.ibex, ["query", "--stage1-only", "--csv", "--shortlist", str(depth), "--top", "0", lib, qpath], s1)
         r1 = stage1_csv(s1)
         rank1 = {sid: i + 1 for i, (sid, _) in enumerate(r1)}
         want = "F%0*d" % (width, qi + 1)
-        mates = [sid for sid, fid in r1 if fid == want]
+        # ids as 'ibex synth --lib' names them: SET:FIREARM-SHOT, 4 shots per firearm
+        prefix = r1[0][0].split(":")[0] + ":"
+        name = lambda f, shot: "%sF%0*d-%d" % (prefix, width, f, shot)
+        mates = [name(qi + 1, shot) for shot in range(1, 5)]
         head = [sid for sid, _ in r1[:a.keep]]
-        rest = [sid for sid, fid in r1[a.keep:] if fid != want]
-        draw = random.Random(a.seed * 1000 + qi).sample(rest, min(a.sample, len(rest)))
+        taken, draw, rng = set(head) | set(mates), [], random.Random(a.seed * 1000 + qi)
+        while len(draw) < min(a.sample, n - len(taken)):
+            sid = name(rng.randrange(1, a.firearms + 1), rng.randrange(1, 5))
+            if sid not in taken:
+                taken.add(sid)
+                draw.append(sid)
         ids = list(dict.fromkeys(head + mates + draw))
-        ex = os.path.join(a.dir, "exh-q%d-s%d-k%d.json" % (qi + 1, a.sample, a.keep))
+        ex = os.path.join(a.dir, "exh-q%d-k%d-r%d-seed%d.json" % (qi + 1, a.keep, a.sample, a.seed))
         if not os.path.exists(ex):
             wl = ex + ".ids"
             with open(wl, "w") as f:
@@ -83,16 +95,17 @@ def sampled(a, lib, queries, n):
         for sid in mates:
             over = sum(1 for v in drawn if v >= score[sid])
             est = over / len(drawn) * unscored if drawn else None
-            per_mate.append({"id": sid, "stage1_rank": rank1[sid], "cmc_score": score[sid], "sample_rank": rank2[sid],
+            r = rank1.get(sid)  # None: below the stage-1 depth read, so outside the shortlist
+            per_mate.append({"id": sid, "stage1_rank": r, "cmc_score": score[sid], "sample_rank": rank2[sid],
                              "drawn_at_or_above": over, "est_unscored_above": est})
             if rank2[sid] <= a.top:
                 total += 1
-                hit_k += rank1[sid] <= k
-                hit_50 += rank1[sid] <= 50
+                hit_k += r is not None and r <= k
+                hit_50 += r is not None and r <= 50
         best_non = max((score[sid] for sid in ids if sid not in mates), default=None)
         rows.append({"query": qpath, "rescored": len(ids), "drawn": len(drawn), "mates": per_mate,
                      "best_non_mate_score": best_non,
-                     "sample_top": [(sid, round(score[sid], 2), rank1[sid]) for sid in order[:a.top]]})
+                     "sample_top": [(sid, round(score[sid], 2), rank1.get(sid)) for sid in order[:a.top]]})
     return {"library": n, "grid": a.grid, "queries": a.queries, "top": a.top, "shortlist": k, "mode": "sample",
             "keep": a.keep, "sample": a.sample, "mates_in_top": total,
             "recall_at_shortlist": hit_k / total if total else None,
@@ -131,7 +144,7 @@ def main():
         print(f"library {n} casings at {a.grid}^2, {a.queries} queries; re-scored by CMC (--prealign): stage-1 top "
               f"{a.keep} + true mates + {a.sample} drawn at random")
         for r in res["per_query"]:
-            m = ", ".join(f"{x['stage1_rank']}->{x['sample_rank']} ({x['cmc_score']:.1f}; est. "
+            m = ", ".join(f"{x['stage1_rank'] or '>%d' % res['shortlist']}->{x['sample_rank']} ({x['cmc_score']:.1f}; est. "
                           f"{x['est_unscored_above']:.0f} unscored above)" for x in r["mates"])
             print(f"  {os.path.basename(r['query'])}: true mates, stage-1 rank -> re-scored rank (score): {m}; "
                   f"best non-mate {r['best_non_mate_score']:.1f}")
