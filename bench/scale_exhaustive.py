@@ -50,10 +50,8 @@ def stage1_csv(path):
         return [(r["id"], r["firearm_id"]) for r in csv.DictReader(f)]
 
 
-def sampled(a, lib, queries, n):
+def sampled(a, lib, queries, n, k, width):
     """--sample mode: re-score top S + mates + R random per query; recall of the mates."""
-    k = max(50, n // 100)
-    width = max(2, len(str(a.firearms)))
     rows, hit_k, hit_50, total = [], 0, 0, 0
     for qi, qpath in enumerate(queries):
         # The stage-1 ranking down to the default shortlist (filling the table details of
@@ -107,9 +105,9 @@ def sampled(a, lib, queries, n):
                      "best_non_mate_score": best_non,
                      "sample_top": [(sid, round(score[sid], 2), rank1.get(sid)) for sid in order[:a.top]]})
     return {"library": n, "grid": a.grid, "queries": a.queries, "top": a.top, "shortlist": k, "mode": "sample",
-            "keep": a.keep, "sample": a.sample, "mates_in_top": total,
+            "keep": a.keep, "sample": a.sample, "mates_in_top": total, "in_shortlist": hit_k, "in_top_50": hit_50,
             "recall_at_shortlist": hit_k / total if total else None,
-            "recall_at_50": hit_50 / total if total else None, "per_query": rows}, hit_k, hit_50, total, k
+            "recall_at_50": hit_50 / total if total else None, "per_query": rows}
 
 
 def main():
@@ -136,8 +134,10 @@ def main():
         run(a.ibex, ["synth", "cartridge", "--firearms", str(a.queries), "--per-firearm", "5", "--size",
                      str(a.grid), "--seed", "1", "--out", qdir, "--no-sync"])
     queries = [os.path.join(qdir, "F%02d" % (i + 1), "F%02d-5.x3p" % (i + 1)) for i in range(a.queries)]
+    k = max(50, -(-n // 100))  # ibex query's default shortlist: max(50, 1% rounded up)
+    width = max(2, len(str(a.firearms)))  # ibex synth's firearm id width
     if a.sample:
-        res, hit_k, hit_50, total, k = sampled(a, lib, queries, n)
+        res = sampled(a, lib, queries, n, k, width)
         if a.json:
             print(json.dumps(res, indent=2))
             return
@@ -148,8 +148,8 @@ def main():
                           f"{x['est_unscored_above']:.0f} unscored above)" for x in r["mates"])
             print(f"  {os.path.basename(r['query'])}: true mates, stage-1 rank -> re-scored rank (score): {m}; "
                   f"best non-mate {r['best_non_mate_score']:.1f}")
-        print(f"recall of the true mates re-scored into the top {a.top}: {hit_k}/{total} in the default shortlist "
-              f"({k}), {hit_50}/{total} in the stage-1 top 50")
+        print(f"recall of the true mates re-scored into the top {a.top}: {res['in_shortlist']}/{res['mates_in_top']} "
+              f"in the default shortlist ({k}), {res['in_top_50']}/{res['mates_in_top']} in the stage-1 top 50")
         return
     s1, ex = os.path.join(a.dir, "s1.json"), os.path.join(a.dir, "exh.json")
     common = ["--json", "--shortlist", str(n), "--top", "0", lib, *queries]
@@ -157,13 +157,12 @@ def main():
         run(a.ibex, ["query", "--stage1-only", *common], s1)
     if not os.path.exists(ex):
         run(a.ibex, ["query", "--prealign", *common], ex)
-    k = max(50, n // 100)
     rows, hit_k, hit_50, total = [], 0, 0, 0
     for qi, (r1, r2) in enumerate(zip(ranking(s1), ranking(ex))):
         rank1 = {sid: i + 1 for i, (sid, _) in enumerate(r1)}
         top = [sid for sid, _ in r2[:a.top]]
         ranks = [rank1.get(sid) for sid in top]
-        want = "F%0*d" % (max(2, len(str(a.firearms))), qi + 1)  # ibex synth's id width
+        want = "F%0*d" % (width, qi + 1)
         mates1 = [i + 1 for i, (_, fid) in enumerate(r1) if fid == want]
         mates2 = [i + 1 for i, (_, fid) in enumerate(r2) if fid == want]
         hit_k += sum(1 for r in ranks if r and r <= k)

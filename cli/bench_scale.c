@@ -29,6 +29,7 @@
 
 #include "bench.h"
 #include "cli.h"
+#include "query.h"
 
 extern char **environ;
 
@@ -329,7 +330,7 @@ static json_t *one_size(scale_ctx *c, size_t n)
      * default shortlist of ibex query, max(50, 1% of the library), which stage 2 re-scores. */
     {
         child_run q;
-        size_t k = n / 100 > TOPK ? n / 100 : TOPK;
+        size_t k = query_default_shortlist(n);
         char ks[32];
         snprintf(ks, sizeof ks, "%zu", k);
         char *a[24] = {"query", "--json", "--stage1-only", "--top", ks, "--shortlist", ks, lib};

@@ -304,6 +304,12 @@ void query_result_clear(query_result *res)
     memset(res, 0, sizeof *res);
 }
 
+size_t query_default_shortlist(size_t n)
+{
+    size_t pct = (n + 99) / 100;
+    return pct > 50 ? pct : 50;
+}
+
 /* --within FILE: allow[r] = 1 for the rows of the ids FILE lists. EXIT_REFUSED (after a
  * message naming the file and line) for an unreadable file, an unknown id or no id. */
 static int read_within(const char *file, ibex_library *lib, size_t N, unsigned char **allow_out)
@@ -314,20 +320,14 @@ static int read_within(const char *file, ibex_library *lib, size_t N, unsigned c
         return EXIT_REFUSED;
     }
     unsigned char *allow = calloc(N ? N : 1, 1);
-    char line[4096];
-    size_t lineno = 0, nid = 0;
+    char *line = NULL;
+    size_t cap = 0, lineno = 0, nid = 0;
     int rc = allow ? EXIT_OK : cli_fail_status(IBEX_ERR_NOMEM, NULL);
-    while (rc == EXIT_OK && fgets(line, sizeof line, f)) {
+    while (rc == EXIT_OK && getline(&line, &cap, f) >= 0) {
         lineno++;
-        size_t len = strlen(line);
-        if (len == sizeof line - 1 && line[len - 1] != '\n') {
-            cli_error("%s:%zu: line longer than %zu bytes", file, lineno, sizeof line - 2);
-            rc = EXIT_REFUSED;
-            break;
-        }
         char *id = line;
         while (*id == ' ' || *id == '\t') id++;
-        len = strcspn(id, "\r\n");
+        size_t len = strcspn(id, "\r\n");
         while (len && (id[len - 1] == ' ' || id[len - 1] == '\t')) len--;
         id[len] = 0;
         if (!*id || *id == '#') continue;
@@ -348,6 +348,7 @@ static int read_within(const char *file, ibex_library *lib, size_t N, unsigned c
         cli_error("%s: the --within list names no specimen", file);
         rc = EXIT_REFUSED;
     }
+    free(line);
     fclose(f);
     if (rc != EXIT_OK) {
         free(allow);
@@ -536,7 +537,7 @@ int query_run(const query_opts *o, query_result *res)
     rows = NULL;
     t_load = cli_now();
 
-    K = shortlist ? (size_t)shortlist : (nix + 99) / 100 > 50 ? (nix + 99) / 100 : 50;
+    K = shortlist ? (size_t)shortlist : query_default_shortlist(nix);
     for (size_t i = 0; i < nq; i++) {
         char sha[65];
         if (exclude_self && ibex_file_sha256(qpath[i], sha, NULL) == IBEX_OK &&

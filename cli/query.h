@@ -44,6 +44,8 @@ typedef struct query_result {
     double t_open, t_load, t_search; /* library open, index loaded, search started */
 } query_result;
 
+/* The default stage-1 shortlist for n indexed specimens: max(50, 1% of n rounded up). */
+size_t query_default_shortlist(size_t n);
 /* Runs both stages. EXIT_OK with *res filled, or EXIT_REFUSED after a cli_error message
  * (no index, other parameters, wrong kind, ...). */
 int query_run(const query_opts *o, query_result *res);
