@@ -28,6 +28,7 @@ typedef struct axis {
     char type;   /* 'I' incremental or 'A' absolute */
     char dtype;  /* 'I' int16, 'L' int32, 'F' float32, 'D' float64, 0 unset */
     double inc, off;
+    double to_m; /* factor to metres (CZ only; 1 for files in metres) */
 } axis;
 
 static ibex_status fail(reader *r, ibex_status s, const char *fmt, ...) IBEX__PRINTF(3, 4);
@@ -244,7 +245,7 @@ static ibex_status read_points(reader *r, xmlNodePtr rec3, const axis *cz, ibex_
             xmlChar *t = xmlNodeGetContent(d);
             double v;
             if (t && parse_number((const char *)t, &v) && isfinite(v))
-                s->z[i] = (float)(cz->off + v * cz->inc);
+                s->z[i] = (float)((cz->off + v * cz->inc) * cz->to_m);
             xmlFree(t);
             i++;
         }
@@ -280,7 +281,7 @@ static ibex_status read_points(reader *r, xmlNodePtr rec3, const axis *cz, ibex_
     }
     if (!st) {
         for (size_t i = 0; i < n; i++) {
-            double v = cz->off + decode(data + i * tsz, cz->dtype) * cz->inc;
+            double v = (cz->off + decode(data + i * tsz, cz->dtype) * cz->inc) * cz->to_m;
             int ok = isfinite(v) && (!vb || (vb[i >> 3] >> (i & 7) & 1));
             s->z[i] = ok ? (float)v : NAN;
         }
@@ -406,30 +407,24 @@ static ibex_status keep_extras(reader *r, const char *xml, size_t xml_n, const c
 
 /* Files in the wild store micrometres (or millimetres) where the standard says metres.
  * Toolmark scans have lateral spacing between ~0.1 um and ~100 um, so the increment's
- * magnitude tells the unit: <= 2e-4 metres, <= 0.2 millimetres, <= 200 micrometres. */
-static ibex_status normalise_units(reader *r, ibex_surface *s)
+ * magnitude tells the unit: <= 2e-4 metres, <= 0.2 millimetres, <= 200 micrometres.
+ * The factor is found before the points are read so that each height is scaled once, in
+ * double precision, before it is rounded to float. */
+static ibex_status unit_factor(reader *r, double dx, double dy, double *f, const char **unit)
 {
-    double d = s->dx > s->dy ? s->dx : s->dy, f;
-    const char *unit;
+    double d = dx > dy ? dx : dy;
+    *f = 1;
+    *unit = NULL;
     if (d <= 2e-4) return IBEX_OK;
     if (d <= 0.2) {
-        f = 1e-3;
-        unit = "millimetres";
+        *f = 1e-3;
+        *unit = "millimetres";
     } else if (d <= 200) {
-        f = 1e-6;
-        unit = "micrometres";
+        *f = 1e-6;
+        *unit = "micrometres";
     } else {
         return fail(r, IBEX_ERR_FORMAT, "increment %g is implausible for a toolmark scan in any unit", d);
     }
-    s->dx *= f;
-    s->dy *= f;
-    s->x0 *= f;
-    s->y0 *= f;
-    size_t n = s->nx * s->ny;
-    for (size_t i = 0; i < n; i++)
-        if (s->valid[i]) s->z[i] = (float)(s->z[i] * f);
-    snprintf(s->units_note, sizeof s->units_note,
-             "file stores %s (increment %g), normalised to metres", unit, d);
     return IBEX_OK;
 }
 
@@ -492,12 +487,18 @@ static ibex_status parse_doc(reader *r, const char *xml, size_t xml_n, ibex_surf
                   nx, ny, IBEX_MAX_POINTS, IBEX_MAX_SIDE);
         goto done;
     }
-    if ((st = ibex_surface_create(nx, ny, cx.inc, cy.inc, &s))) {
+    const char *unit;
+    if ((st = unit_factor(r, cx.inc, cy.inc, &cz.to_m, &unit))) goto done;
+    if ((st = ibex_surface_create(nx, ny, cx.inc * cz.to_m, cy.inc * cz.to_m, &s))) {
         fail(r, st, "cannot allocate a %zu x %zu surface", nx, ny);
         goto done;
     }
-    s->x0 = cx.off;
-    s->y0 = cy.off;
+    s->x0 = cx.off * cz.to_m;
+    s->y0 = cy.off * cz.to_m;
+    if (unit)
+        snprintf(s->units_note, sizeof s->units_note,
+                 "file stores %s (increment %g), normalised to metres", unit,
+                 cx.inc > cy.inc ? cx.inc : cy.inc);
     if ((st = read_points(r, rec3, &cz, s))) goto done;
     if ((st = read_record2(ibex__xml_child(root, "Record2"), &s->meta)) || (st = read_vendor(r, &s->meta)))
         goto done;
@@ -512,7 +513,6 @@ static ibex_status parse_doc(reader *r, const char *xml, size_t xml_n, ibex_surf
         free(ck);
         if (st) goto done;
     }
-    if ((st = normalise_units(r, s))) goto done;
     {
         ibex_surface_stats ss;
         ibex_surface_get_stats(s, &ss);

@@ -29,12 +29,17 @@ def heights(z, prefix):
     r1, r3 = root.find("Record1"), root.find("Record3")
     dt = r1.find("Axes/CZ/DataType").text.strip()
     inc = float(r1.find("Axes/CZ/Increment").text) if r1.find("Axes/CZ/Increment") is not None else 1.0
+    # A lateral increment of a millimetre or more is no toolmark scan in metres: the file
+    # stores micrometres (README), and IBEX writes metres.
+    to_m = 1e-6 if float(r1.find("Axes/CX/Increment").text) >= 1e-3 else 1.0
     raw = z.read(prefix + r3.find("DataLink/PointDataLink").text.strip())
     a = array.array({"D": "d", "F": "f"}[dt])
     a.frombytes(raw)
     if sys.byteorder != "little":
         a.byteswap()
-    return array.array("f", (v * inc for v in a) if inc != 1.0 else a)
+    if inc == 1.0 and to_m == 1.0:
+        return array.array("f", a)
+    return array.array("f", (v * inc * to_m for v in a))
 
 def check(src, out):
     errs = []

@@ -42,9 +42,16 @@ def x3p_heights(path):
         dtype = next(e.text for e in cz.iter() if e.tag.split("}")[-1] == "DataType").strip()
         bin_name = next(n for n in names if n.endswith("bindata/data.bin") and "__MACOSX" not in n)
         raw = z.read(bin_name)
+        cx = next(e for e in root.iter() if e.tag.split("}")[-1] == "CX")
+        inc = float(next(e.text for e in cx.iter() if e.tag.split("}")[-1] == "Increment"))
     dt = {"D": "<f8", "F": "<f4", "L": "<i4", "I": "<i2"}[dtype]
-    z = np.frombuffer(raw, dtype=dt)[: size["SizeX"] * size["SizeY"]]
-    return z.astype(np.float32).reshape(size["SizeY"], size["SizeX"])
+    z = np.frombuffer(raw, dtype=dt)[: size["SizeX"] * size["SizeY"]].astype(np.float64)
+    # A lateral increment of a millimetre or more is no toolmark scan in metres: the file
+    # stores micrometres (README), and the library holds metres.
+    if inc >= 1e-3:
+        z = z * 1e-6
+    with np.errstate(invalid="ignore", over="ignore"):
+        return z.astype(np.float32).reshape(size["SizeY"], size["SizeX"])
 
 failures = 0
 def fail(msg):
