@@ -434,7 +434,7 @@ int main(int argc, char **argv)
     }
     ibex_cmc_opts co;
     ibex_cmc_opts_init(&co);
-    co.t_xy = T_XY_M / spacing;
+    co.t_xy_m = T_XY_M;
     ibex_cmc_plan *plan;
     if (ibex_cmc_plan_create(&co, &plan, NULL)) return 1;
     dist d[16];
@@ -512,7 +512,7 @@ int main(int argc, char **argv)
     }
     printf("cartridges: CMC count after full-circle pre-registration, at %.3g um (t_xy %.3g "
            "points = 125 um); tpr/fpr: share at CMC >= %u\n",
-           spacing * 1e6, co.t_xy, co.id_threshold);
+           spacing * 1e6, co.t_xy_m / spacing, co.id_threshold);
     printf("%-24s %4s %4s  %-19s %6s  %-19s %6s  %6s %6s  %5s %5s %6s\n", "set", "KM", "KNM",
            "KM min..max (med)", "mean", "KNM min..max (med)", "mean", "d'", "AUC", "tpr", "fpr",
            "sec");

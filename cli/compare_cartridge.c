@@ -35,17 +35,19 @@ static void help(void)
            "  --no-verify     read X3P files whose MD5 checksums do not match\n"
            "  --kind cartridge|bullet  force the kind (bullets go to the bullet comparison)\n"
            "  -h, --help      this text\n\n"
-           "Method (fixed): scans resampled to 6.25 um; uncropped scans get the breech-face\n"
-           "region, robust plane levelling and a 16-500 um Gaussian band-pass (already\n"
-           "processed scans are only levelled). Cells need %.0f%% valid points; a cell is\n"
-           "congruent when CCF >= %.2f and its shift and rotation are within %g points and\n"
+           "Method (fixed, in physical units at any spacing): both scans compared at 6.25 um,\n"
+           "or at the coarser scan's spacing when that is coarser (no scan is upsampled);\n"
+           "what a scan needs is read from its content: uncropped scans get the breech-face\n"
+           "region, robust plane levelling and a 16-500 um Gaussian band-pass; scans already\n"
+           "cropped and band-limited are only levelled. Cells need %.0f%% valid points; a cell\n"
+           "is congruent when CCF >= %.2f and its shift and rotation are within %g um and\n"
            "%g deg of the consensus (Song 2018). cmc = original rule (Song 2013), cmc_high =\n"
            "High-CMC (Tong 2015), each the smaller of the two directions.\n"
            "Verdict: identification when cmc >= %u, elimination when <= %u, else\n"
            "inconclusive; unsuitable when either surface has fewer than %u usable cells.\n\n"
            "Exit status: 0 compared (any verdict), 1 input refused, 2 usage error.\n",
            o.theta_min, o.theta_max, o.theta_step, pa.snap_deg, o.cells_x, 100 * o.min_valid_frac, o.t_ccf,
-           o.t_xy, o.t_theta, o.id_threshold, o.elim_threshold, o.id_threshold);
+           o.t_xy_m * 1e6, o.t_theta, o.id_threshold, o.elim_threshold, o.id_threshold);
 }
 
 static json_t *cell_json(const ibex_cmc_cell *c)
@@ -234,6 +236,7 @@ int compare_cartridge_main(int argc, char **argv)
     }
     ibex_preprocess_opts po;
     ibex_preprocess_opts_init(&po);
+    po.spacing = ibex_preprocess_pair_spacing(ra, rb, &po);
     ibex_preprocess_info ia, ib;
     ibex_diag d;
     ibex_status st;
@@ -320,7 +323,7 @@ int compare_cartridge_main(int argc, char **argv)
         json_object_set_new(cfg, "theta_max", json_real(co.theta_max));
         json_object_set_new(cfg, "theta_step", json_real(co.theta_step));
         json_object_set_new(cfg, "region_factor", json_real(co.region_factor));
-        json_object_set_new(cfg, "t_xy", json_real(co.t_xy));
+        json_object_set_new(cfg, "t_xy_um", json_real(co.t_xy_m * 1e6));
         json_object_set_new(cfg, "t_theta", json_real(co.t_theta));
         json_object_set_new(cfg, "t_ccf", json_real(co.t_ccf));
         json_object_set_new(cfg, "min_valid_fraction", json_real(co.min_valid_frac));

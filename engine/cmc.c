@@ -48,7 +48,7 @@ void ibex_cmc_opts_init(ibex_cmc_opts *o)
     o->region_factor = 3;
     o->min_valid_frac = 0.15;
     o->min_overlap_frac = 0.5;
-    o->t_xy = 20;
+    o->t_xy_m = 125e-6;
     o->t_theta = 6;
     o->t_ccf = 0.5;
     o->tau = 1;
@@ -75,7 +75,7 @@ ibex_status ibex_cmc_plan_create(const ibex_cmc_opts *o, ibex_cmc_plan **out, ib
     if (!(o->min_valid_frac >= 0 && o->min_valid_frac <= 1) ||
         !(o->min_overlap_frac >= 0 && o->min_overlap_frac <= 1))
         return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "fractions must be in [0, 1]");
-    if (!(o->t_xy >= 0) || !(o->t_theta >= 0) || !isfinite(o->t_ccf) || !isfinite(o->t_xy) ||
+    if (!(o->t_xy_m >= 0) || !(o->t_theta >= 0) || !isfinite(o->t_ccf) || !isfinite(o->t_xy_m) ||
         !isfinite(o->t_theta))
         return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "bad congruence thresholds");
     ibex_cmc_plan *p = calloc(1, sizeof *p);
@@ -303,6 +303,7 @@ static ibex_status decide(const dir_ctx *c, ibex_cmc_direction *d, ibex_cmc_cell
     const ibex_cmc_opts *o = &c->p->o;
     size_t nt = c->p->ntheta, n = c->ncell;
     const double *th = c->p->theta;
+    const double t_xy = o->t_xy_m / c->ref->dx; /* the physical threshold in points */
     double *buf = malloc((3 * n + 1) * sizeof *buf);
     size_t *best = malloc((n + 1) * sizeof *best);
     unsigned char *cand = calloc(n * nt + 1, 1);
@@ -349,7 +350,7 @@ static ibex_status decide(const dir_ctx *c, ibex_cmc_direction *d, ibex_cmc_cell
         cell->theta = th[best[i]];
         cell->dx = r->dx;
         cell->dy = r->dy;
-        cell->cmc = fabs(r->dx - d->dx) <= o->t_xy && fabs(r->dy - d->dy) <= o->t_xy &&
+        cell->cmc = fabs(r->dx - d->dx) <= t_xy && fabs(r->dy - d->dy) <= t_xy &&
                     fabs(th[best[i]] - d->theta) <= o->t_theta + 1e-9 && r->ccf >= o->t_ccf;
         d->cmc += (unsigned)cell->cmc;
         if (cell->cmc) d->score += r->ccf;
@@ -369,7 +370,7 @@ static ibex_status decide(const dir_ctx *c, ibex_cmc_direction *d, ibex_cmc_cell
         for (size_t i = 0; i < n; i++) {
             const cell_res *r = &c->res[i * nt + j];
             if (r->ccf <= IBEX__NO_SCORE) continue;
-            if (fabs(r->dx - ax) <= o->t_xy && fabs(r->dy - ay) <= o->t_xy && r->ccf >= o->t_ccf) {
+            if (fabs(r->dx - ax) <= t_xy && fabs(r->dy - ay) <= t_xy && r->ccf >= o->t_ccf) {
                 cand[i * nt + j] = 1;
                 count[j]++;
             }

@@ -1,12 +1,18 @@
 /* Cartridge-case preprocessing: each step a function, its parameters logged in info->steps.
- * Order: robust plane levelling and outlier removal, breech-face region (exterior disc and
- * firing-pin impression, only for uncropped scans), block mean by the whole factor between
- * the native and the target spacing (anti-aliasing), bilinear resampling to the common
- * spacing, Gaussian band-pass there (fewer points: a 5-megapixel image preprocesses in a
- * few hundred ms), crop to the valid bounding box. Scans found already processed (cropped exterior, at the
- * target spacing: the CSAFE Fadul files were cropped, levelled, Gaussian filtered and
- * downsampled by their authors) are only levelled and cropped: filtering twice would
- * narrow their band. */
+ * What a scan needs is read from its content, never from its spacing or its source:
+ *  - cropped: the corners of its valid bounding box (outside the inscribed ellipse) hold
+ *    almost no valid point, so the exterior is gone already; otherwise the breech-face
+ *    region is found (exterior disc, firing-pin impression);
+ *  - band-limited: a cropped scan whose energy at wavelengths beyond the long cut-off is a
+ *    small part of the whole was filtered by whoever cropped it (CSAFE's Fadul and Cadre
+ *    files: 22-38 % of the RMS; a raw scan: 96 %); filtering twice would narrow its band.
+ * Order: robust plane levelling and outlier removal, breech-face region (uncropped scans),
+ * block mean by the whole factor between the native and the target spacing (anti-aliasing),
+ * bilinear resampling to the target spacing, Gaussian band-pass there (fewer points: a
+ * 5-megapixel image preprocesses in a few hundred ms; skipped for band-limited scans), crop
+ * to the valid bounding box. Resampling policy: a scan is never upsampled; a scan coarser
+ * than the target keeps its spacing, and ibex_preprocess_pair_spacing chooses one spacing
+ * for two scans so that only the finer one is resampled. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -159,21 +165,6 @@ static ibex_status level(ibex_surface *s, double k, ibex_preprocess_info *info)
     free(w);
     free(res);
     return IBEX_OK;
-}
-
-/* Fraction of valid points on the outermost ring of the grid. */
-static double border_valid(const ibex_surface *s)
-{
-    size_t k = 0, t = 0;
-    for (size_t x = 0; x < s->nx; x++) {
-        k += s->valid[x] + s->valid[(s->ny - 1) * s->nx + x];
-        t += 2;
-    }
-    for (size_t y = 0; y < s->ny; y++) {
-        k += s->valid[y * s->nx] + s->valid[y * s->nx + s->nx - 1];
-        t += 2;
-    }
-    return t ? (double)k / (double)t : 0;
 }
 
 /* Breech-face region of an uncropped scan: keep the disc inscribed in the valid bounding
@@ -348,6 +339,94 @@ static ibex_status crop_valid(ibex_surface **s)
     return st ? st : replace(s, c);
 }
 
+/* Fraction of the valid bounding box's corners (outside its inscribed ellipse) that is
+ * valid: about 0 for a scan cropped to the breech face, about 1 for a whole scan. */
+static double corner_valid(const ibex_surface *s)
+{
+    size_t x0 = s->nx, x1 = 0, y0 = s->ny, y1 = 0;
+    for (size_t y = 0; y < s->ny; y++)
+        for (size_t x = 0; x < s->nx; x++)
+            if (s->valid[y * s->nx + x]) {
+                if (x < x0) x0 = x;
+                if (x > x1) x1 = x;
+                if (y < y0) y0 = y;
+                if (y > y1) y1 = y;
+            }
+    if (x0 >= x1 || y0 >= y1) return 1;
+    double cx = 0.5 * (double)(x0 + x1), cy = 0.5 * (double)(y0 + y1);
+    double ax = 0.5 * (double)(x1 - x0), ay = 0.5 * (double)(y1 - y0);
+    size_t k = 0, t = 0;
+    for (size_t y = y0; y <= y1; y++)
+        for (size_t x = x0; x <= x1; x++) {
+            double u = ((double)x - cx) / ax, v = ((double)y - cy) / ay;
+            if (u * u + v * v <= 1) continue;
+            t++;
+            k += s->valid[y * s->nx + x];
+        }
+    return t ? (double)k / (double)t : 1;
+}
+
+/* RMS of the part of a levelled surface beyond wavelength lambda, over its whole RMS. */
+static ibex_status long_wave_fraction(const ibex_surface *s, double lambda, double *out)
+{
+    size_t n = s->nx * s->ny;
+    float *h = malloc(n * sizeof *h);
+    if (!h) return IBEX_ERR_NOMEM;
+    ibex_status st = ibex__bandpass(s->z, s->valid, s->nx, s->ny, s->dx, s->dy, 0, lambda, h);
+    if (st) {
+        free(h);
+        return st;
+    }
+    double m = 0, e = 0, el = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (s->valid[i]) {
+            m += s->z[i];
+            k++;
+        }
+    m = k ? m / (double)k : 0;
+    for (size_t i = 0; i < n; i++)
+        if (s->valid[i]) {
+            double z = s->z[i] - m, l = (double)s->z[i] - h[i];
+            e += z * z;
+            el += l * l;
+        }
+    free(h);
+    *out = e > 0 ? sqrt(el / e) : 0;
+    return IBEX_OK;
+}
+
+#define CROPPED_CORNERS 0.25   /* valid fraction of the corners below which a scan is cropped
+                                  (cropped scans: 1-6 %, the edge of the disc; whole scans ~100 %) */
+#define BAND_LIMITED 0.6       /* long-wave RMS fraction below which a scan was band-passed */
+#define SPACING_TOL 0.02       /* spacings this close (relative) count as equal */
+
+static int near_spacing(double d, double target)
+{
+    return fabs(d - target) <= SPACING_TOL * target;
+}
+
+/* One spacing for comparing two scans: the target, or the coarser scan's spacing when that
+ * is coarser than the target; a spacing within 2 % of the target counts as the target. */
+double ibex_preprocess_pair_spacing(const ibex_surface *a, const ibex_surface *b,
+                                    const ibex_preprocess_opts *o)
+{
+    ibex_preprocess_opts dflt;
+    if (!o) {
+        ibex_preprocess_opts_init(&dflt);
+        o = &dflt;
+    }
+    double t = o->spacing;
+    const ibex_surface *s[2] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        if (!s[i]) continue;
+        double d = s[i]->dx > s[i]->dy ? s[i]->dx : s[i]->dy;
+        if (t > 0 && near_spacing(d, t)) continue;
+        if (d > t) t = d;
+    }
+    return t;
+}
+
 ibex_status ibex_preprocess(const ibex_surface *in, const ibex_preprocess_opts *o,
                             ibex_surface **out, ibex_preprocess_info *info, ibex_diag *diag)
 {
@@ -381,23 +460,39 @@ ibex_status ibex_preprocess(const ibex_surface *in, const ibex_preprocess_opts *
         *out = s;
         return IBEX_OK;
     }
-    double bv = border_valid(s);
-    int at_spacing = fabs(s->dx - target) <= 0.02 * target && fabs(s->dy - target) <= 0.02 * target;
-    int processed = o->mode == IBEX_PREPROCESS_AUTO && s->zkind == IBEX_Z_HEIGHT && bv < 0.1 &&
-                    at_spacing;
-    info->already_processed = processed;
-    int full = o->mode == IBEX_PREPROCESS_FULL || (o->mode == IBEX_PREPROCESS_AUTO && !processed);
-    if (processed) logf_(info, "already processed (cropped, %.3g um): level only", s->dx * 1e6);
+    /* never upsample: a scan coarser than the target keeps its own spacing */
+    double native = s->dx > s->dy ? s->dx : s->dy;
+    if (native > target && !near_spacing(native, target)) {
+        target = native;
+        logf_(info, "kept %.4g um (coarser than the target; never upsampled)", native * 1e6);
+    }
+    int at_spacing = near_spacing(s->dx, target) && near_spacing(s->dy, target);
+    int auto_mode = o->mode == IBEX_PREPROCESS_AUTO && s->zkind == IBEX_Z_HEIGHT;
+    double cv = corner_valid(s);
+    info->cropped = cv < CROPPED_CORNERS;
+    int full = o->mode == IBEX_PREPROCESS_FULL || (auto_mode && !info->cropped);
     if ((st = level(s, full ? o->outlier_k : 0, info))) goto fail;
     logf_(info, "plane: robust LS (3 sigma trimmed x3)%s", full ? "" : ", no outlier removal");
+    int bandpass = full && (o->lambda_short > 0 || o->lambda_long > 0);
+    if (auto_mode && info->cropped) {
+        /* cropped already: band-pass only if whoever cropped it did not filter it */
+        double lf = 0;
+        if (o->lambda_long > 0 && (st = long_wave_fraction(s, o->lambda_long, &lf))) goto fail;
+        info->long_wave_fraction = lf;
+        info->band_limited = o->lambda_long > 0 && lf < BAND_LIMITED;
+        bandpass = !info->band_limited && (o->lambda_short > 0 || o->lambda_long > 0);
+        info->already_processed = info->band_limited;
+        logf_(info, "cropped (corners %.0f%% valid)%s: RMS beyond %.0f um %.0f%%", 100 * cv,
+              info->band_limited ? ", band-limited" : "", o->lambda_long * 1e6, 100 * lf);
+    }
     if (full && o->outlier_k > 0) logf_(info, "outliers: %zu beyond %.1f sigma", info->outliers, o->outlier_k);
-    if (full && bv >= 0.1 && (o->crop_exterior || o->remove_firing_pin))
+    if (full && !info->cropped && (o->crop_exterior || o->remove_firing_pin))
         if ((st = region(s, o, info))) goto fail;
     size_t f = (size_t)floor(target / s->dx + 1e-9);
     if (full && f >= 2 && !at_spacing) {
         if ((st = block_shrink(&s, f))) goto fail;
         logf_(info, "block mean %zu x %zu (anti-alias) to %.4g um", f, f, s->dx * 1e6);
-        at_spacing = fabs(s->dx - target) <= 0.02 * target && fabs(s->dy - target) <= 0.02 * target;
+        at_spacing = near_spacing(s->dx, target) && near_spacing(s->dy, target);
     }
     if (!at_spacing) {
         ibex_surface *r;
@@ -405,7 +500,7 @@ ibex_status ibex_preprocess(const ibex_surface *in, const ibex_preprocess_opts *
         replace(&s, r);
         logf_(info, "resampled %.4g -> %.4g um", info->spacing_in * 1e6, target * 1e6);
     }
-    if (full && (o->lambda_short > 0 || o->lambda_long > 0)) {
+    if (bandpass) {
         if ((st = ibex__bandpass(s->z, s->valid, s->nx, s->ny, s->dx, s->dy, o->lambda_short,
                                  o->lambda_long, s->z)))
             goto fail;

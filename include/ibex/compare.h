@@ -4,8 +4,10 @@
  *  - preprocessing: robust plane levelling, outlier removal, breech-face region (exterior and
  *    firing-pin impression removed when the scan is not already cropped), block mean and
  *    bilinear resampling to a common lateral spacing, Gaussian regression band-pass
- *    (ISO 16610-61 weighting, 16-500 um as cmcR, NaN-aware by normalised convolution). Scans that were already processed (cropped,
- *    levelled and at the target spacing, like the Fadul scans of CSAFE) are only levelled.
+ *    (ISO 16610-61 weighting, 16-500 um as cmcR, NaN-aware by normalised convolution). What a
+ *    scan needs is read from its content: a scan already cropped to the breech face and
+ *    band-limited (the CSAFE-processed Fadul and Cadre files) is only levelled; no scan is
+ *    upsampled (see ibex_preprocess_pair_spacing).
  *  - correlation: masked normalised cross-correlation (Padfield 2012) computed with FFTs,
  *    exact for masks: every lag is normalised over the points valid in both surfaces.
  *  - CMC: the reference is cut into a grid of cells; each cell is registered in the target
@@ -48,7 +50,12 @@ typedef struct ibex_preprocess_opts {
 
 /* What was done, with the parameters used (also recorded in out->meta.comment). */
 typedef struct ibex_preprocess_info {
-    int already_processed;   /* AUTO found a cropped, levelled scan at the target spacing */
+    int already_processed;   /* AUTO found a cropped, band-limited scan: levelled only */
+    int cropped;             /* the exterior was already removed (corners of the valid
+                                bounding box hold < 25 % valid points) */
+    int band_limited;        /* cropped, and the RMS beyond lambda_long is < 60 % of the
+                                whole: filtered already, so not band-passed again */
+    double long_wave_fraction; /* that RMS fraction (cropped scans in AUTO mode) */
     double spacing_in, spacing_out;
     double plane[3];         /* z = p0 + p1 * x + p2 * y removed (x, y in metres) */
     size_t outliers;         /* points invalidated as outliers */
@@ -58,6 +65,11 @@ typedef struct ibex_preprocess_info {
 } ibex_preprocess_info;
 
 void ibex_preprocess_opts_init(ibex_preprocess_opts *o);
+/* The lateral spacing at which two scans are compared: o->spacing, or the coarser scan's
+ * own spacing when that is coarser (no scan is upsampled); spacings within 2 % of o->spacing
+ * count as o->spacing. Preprocess both scans with opts.spacing set to it. o may be NULL. */
+double ibex_preprocess_pair_spacing(const ibex_surface *a, const ibex_surface *b,
+                                    const ibex_preprocess_opts *o);
 /* info may be NULL. A surface with no valid point is returned unchanged (CMC then says
  * "unsuitable"); an oversized one is refused. */
 ibex_status ibex_preprocess(const ibex_surface *in, const ibex_preprocess_opts *o,
@@ -86,7 +98,8 @@ typedef struct ibex_cmc_opts {
                                    (cmcR drops cells more than 85% missing; Chen 2017: 15%) */
     double min_overlap_frac;    /* a lag counts only when the overlap has at least this
                                    fraction of the cell's valid points; default 0.5 */
-    double t_xy;                /* translation threshold, pixels; default 20 (Song 2018) */
+    double t_xy_m;              /* translation threshold, metres; default 125e-6 (Song 2018's
+                                   20 points at 6.25 um, so the same at any spacing) */
     double t_theta;             /* rotation threshold, degrees; default 6 (Song 2018) */
     double t_ccf;               /* correlation threshold; default 0.5 (Song 2018) */
     unsigned tau;               /* High-CMC: thetas within tau of the top count; default 1 */

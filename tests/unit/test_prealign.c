@@ -60,7 +60,6 @@ static ibex_cmc_plan *plan(const ibex_surface *s, unsigned threads)
 {
     ibex_cmc_opts o;
     ibex_cmc_opts_init(&o);
-    o.t_xy = 125e-6 / s->dx;
     o.threads = threads;
     ibex_cmc_plan *p = NULL;
     CHECK(ibex_cmc_plan_create(&o, &p, NULL) == IBEX_OK);
