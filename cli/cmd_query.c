@@ -24,6 +24,31 @@
 
 /* The only library preprocessing this stage 2 knows: surfaces stored as read, so each
  * side is prepared exactly as 'ibex compare' prepares a scan file. */
+/* Prepared scans of different spacings (scans are never upsampled, so a coarser instrument's
+ * scan keeps its own): the finer of the pair is prepared again at the coarser spacing, into
+ * *tmp, which the caller frees. */
+static ibex_status pair_at_one_spacing(ibex_library *lib, size_t row, const ibex_surface *qraw,
+                                       const ibex_preprocess_opts *po, ibex_surface **qa,
+                                       ibex_surface **cb, ibex_surface **tmp, ibex_diag *dd)
+{
+    double a = (*qa)->dx, b = (*cb)->dx;
+    *tmp = NULL;
+    if (fabs(a - b) <= 0.01 * (a > b ? a : b)) return IBEX_OK;
+    ibex_preprocess_opts o = *po;
+    o.spacing = a > b ? a : b;
+    if (a > b) {
+        ibex_surface *raw = NULL;
+        ibex_status st = ibex_library_get_surface(lib, row, &raw, dd);
+        if (st == IBEX_OK) st = ibex_preprocess(raw, &o, tmp, NULL, dd);
+        ibex_surface_free(raw);
+        if (st == IBEX_OK) *cb = *tmp;
+        return st;
+    }
+    ibex_status st = ibex_preprocess(qraw, &o, tmp, NULL, dd);
+    if (st == IBEX_OK) *qa = *tmp;
+    return st;
+}
+
 static const char known_params[] = "preprocess=none\n";
 
 static void help(void)
@@ -706,9 +731,12 @@ int query_run(const query_opts *o, query_result *res)
                 ibex_diag dd;
                 memset(&dd, 0, sizeof dd);
                 ibex_cmc_result *res = NULL;
-                ibex_status s3 = o->prealign ? ibex_cmc_plan_run_prealigned(plan, qprep[i], prep[cd->row],
-                                                                            NULL, &res, NULL, &dd)
-                                             : ibex_cmc_plan_run(plan, qprep[i], prep[cd->row], &res, &dd);
+                ibex_surface *qa = qprep[i], *cb = prep[cd->row], *tmp = NULL;
+                ibex_status s3 = pair_at_one_spacing(lib, cd->row, qs[i], &po, &qa, &cb, &tmp, &dd);
+                if (s3 == IBEX_OK)
+                    s3 = o->prealign ? ibex_cmc_plan_run_prealigned(plan, qa, cb, NULL, &res, NULL, &dd)
+                                     : ibex_cmc_plan_run(plan, qa, cb, &res, &dd);
+                ibex_surface_free(tmp);
                 if (s3 == IBEX_OK) {
                     cd->done = 1;
                     cd->score = res->score;

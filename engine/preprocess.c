@@ -399,7 +399,7 @@ static ibex_status long_wave_fraction(const ibex_surface *s, double lambda, doub
 #define CROPPED_CORNERS 0.25   /* valid fraction of the corners below which a scan is cropped
                                   (cropped scans: 1-6 %, the edge of the disc; whole scans ~100 %) */
 #define BAND_LIMITED 0.6       /* long-wave RMS fraction below which a scan was band-passed */
-#define SPACING_TOL 0.02       /* spacings this close (relative) count as equal */
+#define SPACING_TOL 0.01       /* spacings this close (relative) count as equal (as in CMC) */
 
 static int near_spacing(double d, double target)
 {
@@ -407,7 +407,7 @@ static int near_spacing(double d, double target)
 }
 
 /* One spacing for comparing two scans: the target, or the coarser scan's spacing when that
- * is coarser than the target; a spacing within 2 % of the target counts as the target. */
+ * is coarser than the target; a spacing within 1 % of the target counts as the target. */
 double ibex_preprocess_pair_spacing(const ibex_surface *a, const ibex_surface *b,
                                     const ibex_preprocess_opts *o)
 {

@@ -66,7 +66,7 @@ typedef struct ibex_preprocess_info {
 
 void ibex_preprocess_opts_init(ibex_preprocess_opts *o);
 /* The lateral spacing at which two scans are compared: o->spacing, or the coarser scan's
- * own spacing when that is coarser (no scan is upsampled); spacings within 2 % of o->spacing
+ * own spacing when that is coarser (no scan is upsampled); spacings within 1 % of o->spacing
  * count as o->spacing. Preprocess both scans with opts.spacing set to it. o may be NULL. */
 double ibex_preprocess_pair_spacing(const ibex_surface *a, const ibex_surface *b,
                                     const ibex_preprocess_opts *o);

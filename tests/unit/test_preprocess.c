@@ -72,6 +72,27 @@ static ibex_surface *plane_scan(size_t n, double dx, int cropped)
     return s;
 }
 
+/* A breech face already cropped to a disc: band-limited texture (wavelengths ~50-150 um)
+ * plus, when bowl > 0, a bowl of that depth (form, far beyond the 500 um cut-off). */
+static ibex_surface *disc_scan(size_t n, double dx, double bowl)
+{
+    ibex_surface *s = NULL;
+    CHECK(ibex_surface_create(n, n, dx, dx, &s) == IBEX_OK);
+    double c = ((double)n - 1) / 2, R = 0.45 * (double)n;
+    for (size_t y = 0; y < n; y++)
+        for (size_t x = 0; x < n; x++) {
+            size_t i = y * n + x;
+            double r = hypot((double)x - c, (double)y - c);
+            if (r > R) continue;
+            double u = (double)x * dx, v = (double)y * dx;
+            double t = 1e-6 * (sin(2 * M_PI * u / 80e-6) * cos(2 * M_PI * v / 110e-6) +
+                               0.5 * sin(2 * M_PI * (u + v) / 150e-6));
+            s->z[i] = (float)(t + bowl * (r / R) * (r / R));
+            s->valid[i] = 1;
+        }
+    return s;
+}
+
 int main(void)
 {
     const double lams[] = {16e-6, 50e-6, 100e-6, 200e-6, 500e-6, 1000e-6};
@@ -126,5 +147,37 @@ int main(void)
     fprintf(stderr, "raw 3.125 um: %s\n", info.steps);
     ibex_surface_free(p);
     ibex_surface_free(s);
+
+    /* what a scan needs comes from its content, not its spacing: a cropped band-limited
+     * disc at 7.4 um is only levelled and keeps its spacing (never upsampled to 6.25) */
+    ibex_preprocess_opts_init(&o);
+    s = disc_scan(300, 7.4e-6, 0);
+    CHECK(ibex_preprocess(s, &o, &p, &info, &d) == IBEX_OK);
+    fprintf(stderr, "cropped band-limited 7.4 um: %s\n", info.steps);
+    CHECK(info.cropped == 1 && info.band_limited == 1 && info.already_processed == 1);
+    CHECK(info.long_wave_fraction < 0.2);
+    CHECK(p && fabs(p->dx - 7.4e-6) < 1e-12 && strstr(info.steps, "band-pass") == NULL);
+    ibex_surface_free(p);
+    ibex_surface_free(s);
+    /* the same disc with a 30 um bowl left in it: cropped but not filtered, so band-passed */
+    s = disc_scan(300, 7.4e-6, 30e-6);
+    CHECK(ibex_preprocess(s, &o, &p, &info, &d) == IBEX_OK);
+    fprintf(stderr, "cropped with form: %s\n", info.steps);
+    CHECK(info.cropped == 1 && info.band_limited == 0 && info.already_processed == 0);
+    CHECK(info.long_wave_fraction > 0.8);
+    CHECK(strstr(info.steps, "band-pass") != NULL && strstr(info.steps, "exterior") == NULL);
+    ibex_surface_free(p);
+    ibex_surface_free(s);
+
+    /* one spacing for a pair: the coarser of the target and the scans; within 1 % = target */
+    ibex_surface *f = disc_scan(40, 3.125e-6, 0), *g = disc_scan(40, 7.4e-6, 0),
+                 *h = disc_scan(40, 6.2e-6, 0);
+    CHECK_NEAR(ibex_preprocess_pair_spacing(f, f, &o), 6.25e-6, 1e-15);
+    CHECK_NEAR(ibex_preprocess_pair_spacing(f, g, &o), 7.4e-6, 1e-15);
+    CHECK_NEAR(ibex_preprocess_pair_spacing(g, h, NULL), 7.4e-6, 1e-15);
+    CHECK_NEAR(ibex_preprocess_pair_spacing(h, f, &o), 6.25e-6, 1e-15);
+    ibex_surface_free(f);
+    ibex_surface_free(g);
+    ibex_surface_free(h);
     return check_exit();
 }
