@@ -389,7 +389,12 @@ static ibex_status decide(const dir_ctx *c, ibex_cmc_direction *d, ibex_cmc_cell
                 k++;
             }
         d->high_theta = sum / (double)k;
-        d->high_pass = hi - lo <= o->t_theta + 1e-9;
+        /* Tong 2015: the high-count angles must form one peak. As cmcR does, the peak must
+         * also sit at the original rule's consensus angle: without that, non-matches pass
+         * with a peak near 0 deg, where many cells of two unrelated surfaces sharing form
+         * and orientation correlate at the same shift. */
+        d->high_pass = hi - lo <= o->t_theta + 1e-9 &&
+                       fabs(d->high_theta - d->theta) <= o->t_theta + 1e-9;
         if (d->high_pass) {
             for (size_t i = 0; i < n; i++) {
                 size_t b = nt;
@@ -617,6 +622,14 @@ static ibex_status check_surface(const ibex_cmc_opts *o, const ibex_surface *s, 
     return IBEX_OK;
 }
 
+/* A direction whose High-CMC test fails counts no High-CMC cell. */
+static void high_cmc_fail(ibex_cmc_direction *d, ibex_cmc_cell *cells, size_t n)
+{
+    d->high_pass = 0;
+    d->cmc_high = 0;
+    for (size_t i = 0; i < n; i++) cells[i].cmc_high = 0;
+}
+
 ibex_status ibex_cmc_plan_run(const ibex_cmc_plan *p, const ibex_surface *a,
                               const ibex_surface *b, ibex_cmc_result **out, ibex_diag *diag)
 {
@@ -645,6 +658,11 @@ ibex_status ibex_cmc_plan_run(const ibex_cmc_plan *p, const ibex_surface *a,
             return st;
         }
     }
+    /* The two directions' High-CMC angles must be opposite (B turned by t onto A is A turned
+     * by -t onto B); when they are not, neither direction's High-CMC stands. */
+    if (r->dir[0].high_pass && r->dir[1].high_pass &&
+        fabs(r->dir[0].high_theta + r->dir[1].high_theta) > o->t_theta + 1e-9)
+        for (unsigned d = 0; d < 2; d++) high_cmc_fail(&r->dir[d], r->cells + d * ng, ng);
     r->spacing = a->dx;
     r->cmc = r->dir[0].cmc < r->dir[1].cmc ? r->dir[0].cmc : r->dir[1].cmc;
     r->cmc_high = r->dir[0].cmc_high < r->dir[1].cmc_high ? r->dir[0].cmc_high : r->dir[1].cmc_high;

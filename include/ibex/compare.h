@@ -149,7 +149,9 @@ typedef struct ibex_cmc_direction {
     unsigned cells_used;
     unsigned cmc;          /* original rule (Song 2013) */
     unsigned cmc_high;     /* High-CMC (Tong 2015); 0 when its theta test fails */
-    int high_pass;         /* the High-CMC theta-mode test passed */
+    int high_pass;         /* the High-CMC theta test passed: one peak of high-count angles,
+                              within t_theta of this direction's consensus theta, and
+                              opposite to the other direction's peak within t_theta */
     double theta, dx, dy;  /* consensus (medians, original rule): rotation deg, shift points */
     double high_theta;     /* centre of the High-CMC theta mode, degrees */
     double score;          /* sum of CCF over the original rule's congruent cells */

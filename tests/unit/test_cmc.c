@@ -1,6 +1,7 @@
 /* CMC on analytic surfaces: a surface against itself (CCF 1, every cell congruent), against
  * a rotated and shifted copy of itself evaluated from the same formula (shift recovered
- * exactly, angle within the grid step), 1 vs 2 threads identical, SIMD vs scalar. */
+ * exactly, angle within the grid step), 1 vs 2 threads identical, SIMD vs scalar; the High-CMC
+ * angle tests (one peak, at the consensus angle, opposite in the two directions) on each. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,6 +20,19 @@ static ibex_cmc_result *run(const ibex_cmc_opts *o, const ibex_surface *a, const
     ibex_status st = ibex_cmc_plan_run(p, a, b, &r, &d);
     CHECK_MSG(st == IBEX_OK, "%s", d.message);
     ibex_cmc_plan_free(p);
+    /* A direction's High-CMC stands only when its peak is at the original rule's consensus
+     * angle and the two directions' peaks are opposite; otherwise it counts nothing. */
+    for (unsigned d = 0; r && d < 2; d++) {
+        const ibex_cmc_direction *x = &r->dir[d], *y = &r->dir[1 - d];
+        if (x->high_pass)
+            CHECK_MSG(fabs(x->high_theta - x->theta) <= o->t_theta + 1e-9 &&
+                          fabs(x->high_theta + y->high_theta) <= o->t_theta + 1e-9,
+                      "dir %u: High-CMC peak %g, consensus %g, other direction %g", d,
+                      x->high_theta, x->theta, y->high_theta);
+        else
+            CHECK_MSG(x->cmc_high == 0, "dir %u: High-CMC test failed but counts %u", d,
+                      x->cmc_high);
+    }
     return r;
 }
 
@@ -126,6 +140,7 @@ int main(void)
         fprintf(stderr, "unrelated: cmc %u high %u verdict %s\n", r->cmc, r->cmc_high,
                 ibex_verdict_name(r->verdict));
         CHECK(r->verdict != IBEX_VERDICT_IDENTIFICATION);
+        CHECK_MSG(r->cmc_high < 6, "unrelated textures: High-CMC %u", r->cmc_high);
     }
     ibex_cmc_result_free(r);
     ibex_surface_free(b);
