@@ -189,11 +189,12 @@ static ibex_bullet_verdict land_verdict(double s)
 
 static json_t *land_json(const ibex_land_result *r)
 {
-    return json_pack("{s:f,s:f,s:f,s:f,s:i,s:i,s:i,s:f,s:f,s:f}", "ccf", r->ccf, "lag_um",
-                     r->lag_m * 1e6, "overlap", r->overlap, "distance_um", r->distance * 1e6,
-                     "cms", r->cms, "matches", r->matches, "mismatches", r->mismatches,
-                     "matches_per_mm", r->matches_per_mm, "mismatches_per_mm",
-                     r->mismatches_per_mm, "score", r->score);
+    return json_pack("{s:f,s:f,s:f,s:f,s:f,s:i,s:i,s:i,s:f,s:f,s:f,s:f}", "ccf", r->ccf,
+                     "lag_um", r->lag_m * 1e6, "overlap", r->overlap, "distance_um",
+                     r->distance * 1e6, "distance_rel", r->distance_rel, "cms", r->cms,
+                     "matches", r->matches, "mismatches", r->mismatches, "matches_per_mm",
+                     r->matches_per_mm, "mismatches_per_mm", r->mismatches_per_mm,
+                     "match_share", r->match_share, "score", r->score);
 }
 
 static json_t *sig_json(const land_in *l)
@@ -331,10 +332,11 @@ static int land_to_land(const char *pa, const char *pb, int js, const char *png)
         rc = emit_json(o);
     } else {
         printf("land A: %s\nland B: %s\n", pa, pb);
-        printf("ccf %.3f at lag %.1f um, overlap %.0f%%, distance %.3f um\n", r.ccf,
-               r.lag_m * 1e6, r.overlap * 100, r.distance * 1e6);
-        printf("striae: %d matching, %d not, longest consecutive run (CMS) %d; %.1f/mm matching\n",
-               r.matches, r.mismatches, r.cms, r.matches_per_mm);
+        printf("ccf %.3f at lag %.1f um, overlap %.0f%%, distance %.3f um (%.2f of the RMS)\n",
+               r.ccf, r.lag_m * 1e6, r.overlap * 100, r.distance * 1e6, r.distance_rel);
+        printf("striae: %d matching, %d not (share matched %.2f), longest consecutive run (CMS) "
+               "%d; %.1f/mm matching\n", r.matches, r.mismatches, r.match_share, r.cms,
+               r.matches_per_mm);
         printf("land score: %.3f\nverdict: %s\n", r.score, ibex_bullet_verdict_name(v));
     }
 out:

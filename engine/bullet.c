@@ -40,19 +40,29 @@ ibex_status ibex_land_compare(const ibex_land_signature *a, const ibex_land_sign
     r.lag_m = r.lag * a->spacing;
     r.overlap = (double)(hi - lo) / (double)shorter;
     r.overlap_m = (hi - lo) * a->spacing;
-    double ss = 0;
+    double ss = 0, sa = 0, sb = 0;
     size_t m = 0;
     for (long i = lo; i < hi; i++) {
         if (!a->valid[i] || !b->valid[i - r.lag]) continue;
-        double d = (double)a->sig[i] - b->sig[i - r.lag];
+        double x = a->sig[i], y = b->sig[i - r.lag], d = x - y;
         ss += d * d;
+        sa += x * x;
+        sb += y * y;
         m++;
     }
     r.distance = m ? sqrt(ss / m) : 0.0;
+    /* Relative to the signatures' own RMS: striae amplitude differs between instruments,
+     * ammunition and filters, the shape of the difference does not. */
+    r.distance_rel = sa + sb > 0 ? sqrt(2 * ss / (sa + sb)) : 0.0;
     ibex__striae_match(a, b, r.lag, lo, hi, &r.matches, &r.mismatches, &r.cms);
     double mm = r.overlap_m * 1e3;
     r.matches_per_mm = mm > 0 ? r.matches / mm : 0;
     r.mismatches_per_mm = mm > 0 ? r.mismatches / mm : 0;
+    /* Striae density per mm depends on the lateral resolution and noise of the scan; the
+     * share of striae that find a partner does not. */
+    r.match_share = r.matches + r.mismatches > 0
+                        ? 2.0 * r.matches / (2.0 * r.matches + r.mismatches)
+                        : 0.0;
     double f[IBEX_LAND_NFEAT];
     ibex_land_features(&r, f);
     r.score = ibex_land_model_score(f);

@@ -86,6 +86,8 @@ typedef struct ibex_land_result {
     int cms;               /* longest run of consecutive matching striae */
     int matches, mismatches; /* striae matched / unmatched in the overlap */
     double matches_per_mm, mismatches_per_mm;
+    double match_share;    /* matched striae / all striae of both lands in the overlap, 2m/(2m+u) */
+    double distance_rel;   /* distance / RMS of the two aligned signatures (unit-free) */
     double score;          /* calibrated land score: P(same land) from the logistic model */
 } ibex_land_result;
 
@@ -94,8 +96,9 @@ typedef struct ibex_land_result {
 ibex_status ibex_land_compare(const ibex_land_signature *a, const ibex_land_signature *b,
                               ibex_land_result *res, ibex_diag *diag);
 
-/* Land-score model: logistic regression on features (see docs/bullet.md). */
-#define IBEX_LAND_NFEAT 5
+/* Land-score model: logistic regression on features that mean the same at any spacing,
+ * amplitude and land width (ccf, cms, match_share, distance_rel; see docs/bullet.md). */
+#define IBEX_LAND_NFEAT 4
 void ibex_land_features(const ibex_land_result *r, double f[IBEX_LAND_NFEAT]);
 const char *ibex_land_feature_name(int i);
 double ibex_land_model_score(const double f[IBEX_LAND_NFEAT]);
