@@ -2,7 +2,8 @@
  * What a scan needs is read from its content, never from its spacing or its source:
  *  - cropped: the corners of its valid bounding box (outside the inscribed ellipse) hold
  *    almost no valid point, so the exterior is gone already; otherwise the breech-face
- *    region is found (exterior disc, firing-pin impression);
+ *    region is found from the radial profile about the primer's centre: primer edge and
+ *    firing-pin impression, sector by sector (region());
  *  - band-limited: a cropped scan whose energy at wavelengths beyond the long cut-off is a
  *    small part of the whole was filtered by whoever cropped it (CSAFE's Fadul and Cadre
  *    files: 22-38 % of the RMS; a raw scan: 96 %); filtering twice would narrow its band.
@@ -167,12 +168,12 @@ static ibex_status level(ibex_surface *s, double k, ibex_preprocess_info *info)
     return IBEX_OK;
 }
 
-/* Breech-face region of an uncropped scan: keep the disc inscribed in the valid bounding
- * box about the valid centroid (the primer), and mask the firing-pin impression: the
+/* Fallback breech-face region, when region() finds no flat primer: keep the disc inscribed
+ * in the valid bounding box about the valid centroid, and mask the firing-pin impression: the
  * central rings whose median level departs from the breech face (the annulus 0.6-0.9 R)
  * by more than 3 robust sigma, grown by 10%. */
-static ibex_status region(ibex_surface *s, const ibex_preprocess_opts *o,
-                          ibex_preprocess_info *info)
+static ibex_status region_inscribed(ibex_surface *s, const ibex_preprocess_opts *o,
+                                    ibex_preprocess_info *info)
 {
     size_t nx = s->nx, ny = s->ny, x0 = nx, x1 = 0, y0 = ny, y1 = 0, k = 0;
     double mx = 0, my = 0;
@@ -272,6 +273,479 @@ static ibex_status region(ibex_surface *s, const ibex_preprocess_opts *o,
     free(ring);
     free(ann);
     return st;
+}
+
+/* Segmentation of an uncropped (raw) scan, all in physical units:
+ *  - centre: the point about which the scan is most concentric (least height variance
+ *    within 40 um rings, on 40 um block means), searched over the middle 30 % of the
+ *    valid box: primer edge, gap, firing-pin impression and flow-back share it;
+ *  - radial profile: median height in 20 um rings about it (3-ring running median);
+ *  - primer gap: the most prominent interior minimum of the profile (>= 20 um below the
+ *    heights on both sides), else the end of the data;
+ *  - breech face: walking inwards from the gap, the first 100 um of flat profile (slope
+ *    <= 0.1) gives its level; it is grown inwards and outwards over the rings whose median
+ *    is within max(10 um, 3 robust sigma of the ring medians) of that level, and the plane
+ *    of the points in it removed; twice, so the rings are measured on the breech-face plane;
+ *  - edges, in 36 sectors of 10 deg (primer, aperture and pin need not be concentric): the
+ *    sector's face is its longest run of rings within that tolerance meeting the face ring;
+ *    outwards it ends at the primer edge (rounded into the gap), inwards at the firing-pin
+ *    impression (the pit, and the primer flowed back into the firing-pin aperture, above
+ *    the face); both cut with a 40 um margin, the radii interpolated between sectors.
+ * No flat primer in the profile: the inscribed disc (region_inscribed). info->plane stays
+ * the whole scan's plane; the face plane removed here is not added to it. */
+#define SEG_CELL 40e-6      /* block size of the centre search */
+#define SEG_BIN 20e-6       /* ring width of the radial profile */
+#define SEG_SEARCH 0.15     /* centre searched within +-15 % of the valid box's smaller side */
+#define SEG_PROMINENCE 20e-6 /* the gap lies this far below the profile on both sides */
+#define SEG_FLAT_SLOPE 0.1  /* flat profile: |dz/dr| at most this */
+#define SEG_FLAT_RUN 100e-6 /* flat run that anchors the breech-face level */
+#define SEG_TOL_MIN 10e-6   /* rings within max(this, 3 sigma) of the face level belong to it */
+#define SEG_MARGIN 40e-6   /* cut inside the primer edge and outside the firing pin */
+
+/* Height variance about ring means (ring width 1 cell) within radius rl of (cx, cy) on the
+ * block-mean grid g (cnx x cny, NAN = empty). */
+static double ring_variance(const float *g, size_t cnx, size_t cny, double cx, double cy,
+                            double rl, double *acc)
+{
+    size_t nb = (size_t)rl + 2;
+    memset(acc, 0, 3 * nb * sizeof *acc);
+    size_t ylo = cy > rl ? (size_t)(cy - rl) : 0, xlo = cx > rl ? (size_t)(cx - rl) : 0;
+    size_t yhi = (size_t)fmin((double)cny - 1, cy + rl), xhi = (size_t)fmin((double)cnx - 1, cx + rl);
+    for (size_t y = ylo; y <= yhi; y++)
+        for (size_t x = xlo; x <= xhi; x++) {
+            float z = g[y * cnx + x];
+            if (isnan(z)) continue;
+            double r = hypot((double)x - cx, (double)y - cy);
+            if (r >= rl) continue;
+            double *a = acc + 3 * (size_t)r;
+            a[0] += 1;
+            a[1] += z;
+            a[2] += (double)z * z;
+        }
+    double v = 0, n = 0;
+    for (size_t b = 0; b < nb; b++) {
+        double *a = acc + 3 * b;
+        if (a[0] < 2) continue;
+        v += a[2] - a[1] * a[1] / a[0];
+        n += a[0];
+    }
+    return n > 0 ? v / n : INFINITY;
+}
+
+/* Radial profile about (cx, cy) (points): median height of every sst-th point in rings of
+ * width bw points; prof[b] = NAN for rings with fewer than 8 valid points. */
+static ibex_status radial_profile(const ibex_surface *s, double cx, double cy, double bw,
+                                  size_t nb, size_t sst, float *prof, size_t *cnt)
+{
+    size_t nx = s->nx, ny = s->ny, *off = calloc(nb + 1, sizeof *off);
+    if (!off) return IBEX_ERR_NOMEM;
+    memset(cnt, 0, nb * sizeof *cnt);
+    for (size_t y = 0; y < ny; y += sst)
+        for (size_t x = 0; x < nx; x += sst) {
+            if (!s->valid[y * nx + x]) continue;
+            size_t b = (size_t)(hypot((double)x - cx, (double)y - cy) / bw);
+            if (b < nb) cnt[b]++;
+        }
+    for (size_t b = 0; b < nb; b++) off[b + 1] = off[b] + cnt[b];
+    float *v = malloc((off[nb] ? off[nb] : 1) * sizeof *v);
+    size_t *fill = calloc(nb, sizeof *fill);
+    if (!v || !fill) {
+        free(off);
+        free(v);
+        free(fill);
+        return IBEX_ERR_NOMEM;
+    }
+    for (size_t y = 0; y < ny; y += sst)
+        for (size_t x = 0; x < nx; x += sst) {
+            size_t i = y * nx + x;
+            if (!s->valid[i]) continue;
+            size_t b = (size_t)(hypot((double)x - cx, (double)y - cy) / bw);
+            if (b < nb) v[off[b] + fill[b]++] = s->z[i];
+        }
+    float *raw = malloc(nb * sizeof *raw);
+    if (!raw) {
+        free(off);
+        free(v);
+        free(fill);
+        return IBEX_ERR_NOMEM;
+    }
+    for (size_t b = 0; b < nb; b++)
+        raw[b] = cnt[b] >= 8 ? (float)medianf(v + off[b], cnt[b]) : NAN;
+    for (size_t b = 0; b < nb; b++) { /* 3-ring running median */
+        float w[3];
+        size_t k = 0;
+        for (size_t c = b ? b - 1 : 0; c <= b + 1 && c < nb; c++)
+            if (!isnan(raw[c])) w[k++] = raw[c];
+        prof[b] = isnan(raw[b]) ? NAN : (float)medianf(w, k);
+    }
+    free(raw);
+    free(off);
+    free(v);
+    free(fill);
+    return IBEX_OK;
+}
+
+/* Robust plane of the valid points whose radius about (cx, cy) lies in [r0, r1) (points),
+ * subtracted from the whole surface; robust sigma of the residuals in that ring to *sig. */
+static ibex_status face_plane(ibex_surface *s, double cx, double cy, double r0, double r1,
+                              size_t sst, double *sig)
+{
+    size_t nx = s->nx, ny = s->ny, n = nx * ny;
+    unsigned char *w = calloc(n, 1);
+    float *res = malloc(n * sizeof *res);
+    if (!w || !res) {
+        free(w);
+        free(res);
+        return IBEX_ERR_NOMEM;
+    }
+    for (size_t y = 0; y < ny; y += sst)
+        for (size_t x = 0; x < nx; x += sst) {
+            size_t i = y * nx + x;
+            double r = hypot((double)x - cx, (double)y - cy);
+            w[i] = s->valid[i] && r >= r0 && r < r1;
+        }
+    double p[3] = {0, 0, 0};
+    *sig = 0;
+    for (int it = 0; it < 3; it++) {
+        double q[3];
+        if (!fit_plane(s, w, sst, cx, cy, q)) break;
+        memcpy(p, q, sizeof p);
+        size_t k = 0;
+        for (size_t y = 0; y < ny; y += sst)
+            for (size_t x = 0; x < nx; x += sst) {
+                size_t i = y * nx + x;
+                double r = hypot((double)x - cx, (double)y - cy);
+                if (s->valid[i] && r >= r0 && r < r1)
+                    res[k++] = (float)fabs(s->z[i] - (p[0] + p[1] * ((double)x - cx) + p[2] * ((double)y - cy)));
+            }
+        *sig = 1.4826 * medianf(res, k);
+        for (size_t y = 0; y < ny; y += sst)
+            for (size_t x = 0; x < nx; x += sst) {
+                size_t i = y * nx + x;
+                double r = hypot((double)x - cx, (double)y - cy);
+                double e = s->z[i] - (p[0] + p[1] * ((double)x - cx) + p[2] * ((double)y - cy));
+                w[i] = s->valid[i] && r >= r0 && r < r1 && fabs(e) <= 3 * *sig;
+            }
+    }
+    for (size_t y = 0; y < ny; y++)
+        for (size_t x = 0; x < nx; x++) {
+            size_t i = y * nx + x;
+            if (s->valid[i])
+                s->z[i] = (float)(s->z[i] - (p[0] + p[1] * ((double)x - cx) + p[2] * ((double)y - cy)));
+        }
+    free(w);
+    free(res);
+    return IBEX_OK;
+}
+
+/* Grow the run [*b0, *b1) of rings within tol of level zb as far as it goes both ways. */
+static void grow_run(const float *prof, size_t nb, double zb, double tol, size_t *b0, size_t *b1)
+{
+    while (*b0 > 0 && !isnan(prof[*b0 - 1]) && fabs(prof[*b0 - 1] - zb) <= tol) (*b0)--;
+    while (*b1 < nb && !isnan(prof[*b1]) && fabs(prof[*b1] - zb) <= tol) (*b1)++;
+}
+
+/* Per-sector edges: in each of SEG_NS angular sectors about (cx, cy), the median height in
+ * rings of width bw points (3-ring running median); the face there is the longest run of
+ * rings within tol of zb (inside ring bg) that meets the whole scan's face ring [g0, g1);
+ * rin/rout in points (equal when none), smoothed by a running median of 3 sectors. Rings
+ * near the centre (under 20 points per sector) with under 5 valid points in a sector take
+ * the whole ring's median gprof. */
+#define SEG_NS 36
+static ibex_status sector_edges(const ibex_surface *s, double cx, double cy, double bw,
+                                size_t g0, size_t g1, size_t bg, double zb, double tol,
+                                const float *gprof, size_t gnb, double *rin, double *rout)
+{
+    size_t nx = s->nx, ny = s->ny, nb = bg + 1, nc = SEG_NS * nb;
+    size_t *cnt = calloc(nc + 1, sizeof *cnt), *fill = calloc(nc, sizeof *fill);
+    float *v = NULL, *pr = malloc(nb * sizeof *pr), *sm = malloc(nb * sizeof *sm);
+    ibex_status st = IBEX_OK;
+    if (!cnt || !fill || !pr || !sm) st = IBEX_ERR_NOMEM;
+    for (int pass = 0; pass < 2 && !st; pass++) {
+        for (size_t y = 0; y < ny; y++)
+            for (size_t x = 0; x < nx; x++) {
+                size_t i = y * nx + x;
+                if (!s->valid[i]) continue;
+                double ex = (double)x - cx, ey = (double)y - cy;
+                size_t b = (size_t)(hypot(ex, ey) / bw);
+                if (b >= nb) continue;
+                double a = atan2(ey, ex) / (2 * M_PI) + 0.5; /* [0, 1] */
+                size_t k = (size_t)(a * SEG_NS) % SEG_NS, c = k * nb + b;
+                if (pass == 0) cnt[c + 1]++;
+                else v[cnt[c] + fill[c]++] = s->z[i];
+            }
+        if (pass == 0) {
+            for (size_t c = 0; c < nc; c++) cnt[c + 1] += cnt[c];
+            if (!(v = malloc((cnt[nc] ? cnt[nc] : 1) * sizeof *v))) st = IBEX_ERR_NOMEM;
+        }
+    }
+    double ri[SEG_NS], ro[SEG_NS];
+    for (size_t k = 0; k < SEG_NS && !st; k++) {
+        for (size_t b = 0; b < nb; b++) {
+            size_t c = k * nb + b, m = cnt[c + 1] - cnt[c];
+            /* rings too short in a sector (near the centre) take the whole ring's median */
+            int short_ring = 2 * M_PI * ((double)b + 0.5) * bw * bw < 20 * SEG_NS;
+            pr[b] = m >= 5 ? (float)medianf(v + cnt[c], m) : short_ring && b < gnb ? gprof[b] : NAN;
+        }
+        for (size_t b = 0; b < nb; b++) {
+            float w[3];
+            size_t m = 0;
+            for (size_t c = b ? b - 1 : 0; c <= b + 1 && c < nb; c++)
+                if (!isnan(pr[c])) w[m++] = pr[c];
+            sm[b] = isnan(pr[b]) ? NAN : (float)medianf(w, m);
+        }
+        /* the longest run of rings within tol that meets the face ring [g0, g1) */
+        size_t b0 = 0, b1 = 0, b = 0;
+#define SEG_IN(b) (!isnan(sm[b]) && fabs(sm[b] - zb) <= tol)
+        while (b < bg) {
+            if (!SEG_IN(b)) {
+                b++;
+                continue;
+            }
+            size_t r0 = b;
+            while (b < bg && SEG_IN(b)) b++;
+            if (r0 < g1 && b > g0 && b - r0 > b1 - b0) {
+                b0 = r0;
+                b1 = b;
+            }
+        }
+#undef SEG_IN
+        ri[k] = (double)b0 * bw;
+        ro[k] = (double)b1 * bw;
+    }
+    for (size_t k = 0; k < SEG_NS && !st; k++) {
+        double a[3] = {ri[(k + SEG_NS - 1) % SEG_NS], ri[k], ri[(k + 1) % SEG_NS]};
+        double b[3] = {ro[(k + SEG_NS - 1) % SEG_NS], ro[k], ro[(k + 1) % SEG_NS]};
+        rin[k] = fmax(fmin(a[0], a[1]), fmin(fmax(a[0], a[1]), a[2]));
+        rout[k] = fmax(fmin(b[0], b[1]), fmin(fmax(b[0], b[1]), b[2]));
+    }
+    free(cnt);
+    free(fill);
+    free(v);
+    free(pr);
+    free(sm);
+    return st;
+}
+
+/* r(theta) interpolated between sector centres */
+static double sector_r(const double *r, double ex, double ey)
+{
+    double a = (atan2(ey, ex) / (2 * M_PI) + 0.5) * SEG_NS - 0.5;
+    double f = floor(a), t = a - f;
+    size_t k0 = (size_t)((long)f + SEG_NS) % SEG_NS, k1 = (k0 + 1) % SEG_NS;
+    return (1 - t) * r[k0] + t * r[k1];
+}
+
+static ibex_status region(ibex_surface *s, const ibex_preprocess_opts *o,
+                          ibex_preprocess_info *info)
+{
+    size_t nx = s->nx, ny = s->ny, x0 = nx, x1 = 0, y0 = ny, y1 = 0;
+    for (size_t y = 0; y < ny; y++)
+        for (size_t x = 0; x < nx; x++)
+            if (s->valid[y * nx + x]) {
+                if (x < x0) x0 = x;
+                if (x > x1) x1 = x;
+                if (y < y0) y0 = y;
+                if (y > y1) y1 = y;
+            }
+    if (x0 > x1) return IBEX_OK;
+    double dx = s->dx;
+    /* block means for the centre search */
+    size_t bs = (size_t)fmax(1, floor(SEG_CELL / dx + 0.5)), cnx = nx / bs, cny = ny / bs;
+    double side = fmin((double)(x1 - x0), (double)(y1 - y0)); /* points */
+    double hs = SEG_SEARCH * side / (double)bs, rl = (0.5 - SEG_SEARCH) * side / (double)bs;
+    if (cnx < 8 || cny < 8 || rl < 8) return region_inscribed(s, o, info);
+    float *g = malloc(cnx * cny * sizeof *g);
+    double *acc = malloc(3 * ((size_t)rl + 2) * sizeof *acc);
+    if (!g || !acc) {
+        free(g);
+        free(acc);
+        return IBEX_ERR_NOMEM;
+    }
+    for (size_t cy = 0; cy < cny; cy++)
+        for (size_t cx = 0; cx < cnx; cx++) {
+            double sum = 0;
+            size_t k = 0;
+            for (size_t v = 0; v < bs; v++)
+                for (size_t u = 0; u < bs; u++) {
+                    size_t i = (cy * bs + v) * nx + cx * bs + u;
+                    if (s->valid[i]) {
+                        sum += s->z[i];
+                        k++;
+                    }
+                }
+            g[cy * cnx + cx] = 2 * k >= bs * bs ? (float)(sum / (double)k) : NAN;
+        }
+    /* coarse-to-fine search (block units; block (i) covers points [i bs, (i+1) bs)) */
+    double bx = (0.5 * (double)(x0 + x1) + 0.5) / (double)bs - 0.5;
+    double by = (0.5 * (double)(y0 + y1) + 0.5) / (double)bs - 0.5;
+    double best = INFINITY, ccx = bx, ccy = by;
+    double step[3] = {fmax(1, hs / 8), 1, 0.25}; /* each level spans +-1 step of the last */
+    for (int lv = 0; lv < 3; lv++) {
+        double sp = lv ? step[lv - 1] : hs, ox = lv ? ccx : bx, oy = lv ? ccy : by;
+        for (double v = -sp; v <= sp + 1e-9; v += step[lv])
+            for (double u = -sp; u <= sp + 1e-9; u += step[lv]) {
+                if (fabs(ox + u - bx) > hs || fabs(oy + v - by) > hs) continue;
+                double c = ring_variance(g, cnx, cny, ox + u, oy + v, rl, acc);
+                if (c < best) {
+                    best = c;
+                    ccx = ox + u;
+                    ccy = oy + v;
+                }
+            }
+    }
+    free(g);
+    free(acc);
+    double mx = (ccx + 0.5) * (double)bs - 0.5, my = (ccy + 0.5) * (double)bs - 0.5; /* points */
+    /* radial profile out to the farthest corner of the valid box */
+    double bw = SEG_BIN / dx, rmax = 0;
+    const double cxs[2] = {(double)x0, (double)x1}, cys[2] = {(double)y0, (double)y1};
+    for (int a = 0; a < 2; a++)
+        for (int b = 0; b < 2; b++) rmax = fmax(rmax, hypot(cxs[a] - mx, cys[b] - my));
+    size_t nb = (size_t)(rmax / bw) + 1, sst = 1;
+    while (nx * ny / (sst * sst) > 250000) sst++;
+    float *prof = malloc(nb * sizeof *prof);
+    size_t *cnt = malloc(nb * sizeof *cnt);
+    if (!prof || !cnt) {
+        free(prof);
+        free(cnt);
+        return IBEX_ERR_NOMEM;
+    }
+    ibex_status st = radial_profile(s, mx, my, bw, nb, sst, prof, cnt);
+    size_t b0 = 0, b1 = 0, bg = nb;
+    double zb = 0, sig = 0, tol = SEG_TOL_MIN;
+    if (!st) {
+        /* primer gap: the most prominent interior minimum */
+        double bestp = SEG_PROMINENCE;
+        float *lmax = malloc(nb * sizeof *lmax);
+        if (!lmax) st = IBEX_ERR_NOMEM;
+        for (size_t b = 0; lmax && b < nb; b++) {
+            float prev = b ? lmax[b - 1] : -INFINITY;
+            lmax[b] = isnan(prof[b]) ? prev : fmaxf(prev, prof[b]);
+        }
+        float rmx = -INFINITY;
+        for (size_t b = nb; lmax && b-- > 1;) {
+            if (isnan(prof[b])) continue;
+            double pr = fmin(lmax[b - 1], rmx) - prof[b];
+            if (pr >= bestp) {
+                bestp = pr;
+                bg = b;
+            }
+            rmx = fmaxf(rmx, prof[b]);
+        }
+        free(lmax);
+        if (bg == nb) /* no gap: the data ends at the primer */
+            while (bg > 0 && isnan(prof[bg - 1])) bg--;
+        /* the first flat run inwards from the gap anchors the face level */
+        size_t run = (size_t)ceil(SEG_FLAT_RUN / SEG_BIN), lo = 0;
+        int found = 0;
+        for (size_t e = bg; !st && e >= run + 2 && !found; e--) {
+            size_t ok = 1;
+            for (size_t b = e - run; b < e && ok; b++)
+                ok = b + 1 < nb && !isnan(prof[b - 1]) && !isnan(prof[b]) && !isnan(prof[b + 1]) &&
+                     fabs((double)prof[b + 1] - prof[b - 1]) <= 2 * SEG_FLAT_SLOPE * SEG_BIN;
+            if (ok) {
+                lo = e - run;
+                found = 1;
+            }
+        }
+        if (!st && found) {
+            float tmp[64];
+            size_t k = 0;
+            for (size_t b = lo; b < lo + run && k < 64; b++) tmp[k++] = prof[b];
+            zb = medianf(tmp, k);
+            b0 = lo;
+            b1 = lo + run;
+            for (int it = 0; it < 3 && !st; it++) {
+                grow_run(prof, nb, zb, tol, &b0, &b1);
+                if (b1 > bg) b1 = bg;
+                if (it == 2) break;
+                /* the breech-face plane over the run found, then the profile again */
+                if ((st = face_plane(s, mx, my, (double)b0 * bw, (double)b1 * bw, sst, &sig))) break;
+                if ((st = radial_profile(s, mx, my, bw, nb, sst, prof, cnt))) break;
+                /* level and scatter of the ring medians over the middle half of the run */
+                size_t c0 = b0 + (b1 - b0) / 4, c1 = b1 - (b1 - b0) / 4, k = 0;
+                float *t = malloc((c1 - c0 + 1) * sizeof *t);
+                if (!t) {
+                    st = IBEX_ERR_NOMEM;
+                    break;
+                }
+                for (size_t b = c0; b < c1; b++)
+                    if (!isnan(prof[b])) t[k++] = prof[b];
+                zb = medianf(t, k);
+                for (size_t j = 0; j < k; j++) t[j] = (float)fabs(t[j] - zb);
+                tol = fmax(SEG_TOL_MIN, 3 * 1.4826 * medianf(t, k));
+                free(t);
+                /* restart from the middle of the run */
+                size_t mid = (b0 + b1) / 2;
+                b0 = mid;
+                b1 = mid + 1;
+            }
+        }
+        if (!st && !found) {
+            free(prof);
+            free(cnt);
+            logf_(info, "no flat primer in the radial profile");
+            return region_inscribed(s, o, info);
+        }
+    }
+    if (st) {
+        free(prof);
+        free(cnt);
+        return st;
+    }
+    /* edges sector by sector, walked from the middle of the face ring */
+    double rin[SEG_NS], rout[SEG_NS], em = SEG_MARGIN / dx;
+    if ((st = sector_edges(s, mx, my, bw, b0, b1, bg, zb, tol, prof, nb, rin, rout))) {
+        free(prof);
+        free(cnt);
+        return st;
+    }
+    free(prof);
+    free(cnt);
+    double rimin = INFINITY, rimax = 0, romin = INFINITY, romax = 0;
+    for (size_t k = 0; k < SEG_NS; k++) {
+        if (rout[k] <= rin[k]) rin[k] = rout[k] = (double)(b0 + b1) / 2 * bw; /* no face */
+        rin[k] = o->remove_firing_pin && rin[k] > 0 ? rin[k] + em : 0;
+        rout[k] = o->crop_exterior ? rout[k] - em : INFINITY;
+        rimin = fmin(rimin, rin[k]);
+        rimax = fmax(rimax, rin[k]);
+        romin = fmin(romin, rout[k]);
+        romax = fmax(romax, rout[k]);
+    }
+    for (size_t y = 0; y < ny; y++)
+        for (size_t x = 0; x < nx; x++) {
+            double ex = (double)x - mx, ey = (double)y - my, r = hypot(ex, ey);
+            if (r > sector_r(rout, ex, ey) || r < sector_r(rin, ex, ey)) {
+                s->valid[y * nx + x] = 0;
+                s->z[y * nx + x] = NAN;
+            }
+        }
+    double re = 0, rf = 0;
+    for (size_t k = 0; k < SEG_NS; k++) {
+        re += rout[k] / SEG_NS;
+        rf += rin[k] / SEG_NS;
+    }
+    info->centre_x = mx * dx;
+    info->centre_y = my * s->dy;
+    logf_(info,
+          "breech face: level %.1f um (sigma %.1f, tol %.1f) over r %.0f-%.0f um about "
+          "(%.0f, %.0f) um, gap at %.0f um",
+          zb * 1e6, sig * 1e6, tol * 1e6, (double)b0 * bw * dx * 1e6, (double)b1 * bw * dx * 1e6,
+          mx * dx * 1e6, my * s->dy * 1e6, (double)bg * bw * dx * 1e6);
+    if (o->crop_exterior) {
+        info->r_outer = re * dx;
+        logf_(info, "exterior: outside r=%.0f um (%.0f-%.0f by sector) masked", re * dx * 1e6,
+              romin * dx * 1e6, romax * dx * 1e6);
+    }
+    if (o->remove_firing_pin) {
+        info->r_firing_pin = rf * dx;
+        if (rf > 0)
+            logf_(info, "firing pin: inside r=%.0f um (%.0f-%.0f by sector) masked", rf * dx * 1e6,
+                  rimin * dx * 1e6, rimax * dx * 1e6);
+        else logf_(info, "firing pin: none found");
+    }
+    return IBEX_OK;
 }
 
 static ibex_status replace(ibex_surface **s, ibex_surface *n)

@@ -93,6 +93,33 @@ static ibex_surface *disc_scan(size_t n, double dx, double bowl)
     return s;
 }
 
+/* A raw-like scan (n x n at dx, every point valid): a flat textured primer face to radius
+ * re about (cx, cy) (points), rounded into a 150 um deep gap down to re + 300 um, the
+ * casing head 30 um above the face beyond re + 600 um, a 80 um deep firing-pin pit of
+ * radius rp with a 40 um wall, and a 20 um tilt across the scan. */
+static ibex_surface *raw_scan(size_t n, double dx, double cx, double cy, double re, double rp)
+{
+    ibex_surface *s = NULL;
+    CHECK(ibex_surface_create(n, n, dx, dx, &s) == IBEX_OK);
+    for (size_t y = 0; y < n; y++)
+        for (size_t x = 0; x < n; x++) {
+            size_t i = y * n + x;
+            double u = (double)x * dx, v = (double)y * dx, r = hypot((double)x - cx, (double)y - cy) * dx;
+            double z = 1e-6 * (sin(2 * M_PI * u / 80e-6) * cos(2 * M_PI * v / 110e-6) +
+                               0.5 * sin(2 * M_PI * (u + v) / 150e-6));
+            if (r < rp) z -= 80e-6;
+            else if (r < rp + 40e-6) z -= 80e-6 * (1 - (r - rp) / 40e-6);
+            double g = (r - re) / 300e-6;
+            if (r > re && r <= re + 300e-6) z -= 150e-6 * g * g;
+            else if (r > re + 300e-6 && r <= re + 400e-6) z -= 150e-6;
+            else if (r > re + 400e-6 && r <= re + 600e-6) z += -150e-6 + 180e-6 * (r - re - 400e-6) / 200e-6;
+            else if (r > re + 600e-6) z += 30e-6;
+            s->z[i] = (float)(z + 20e-6 * (double)x / (double)n);
+            s->valid[i] = 1;
+        }
+    return s;
+}
+
 int main(void)
 {
     const double lams[] = {16e-6, 50e-6, 100e-6, 200e-6, 500e-6, 1000e-6};
@@ -168,6 +195,34 @@ int main(void)
     CHECK(strstr(info.steps, "band-pass") != NULL && strstr(info.steps, "exterior") == NULL);
     ibex_surface_free(p);
     ibex_surface_free(s);
+
+    /* a raw scan: primer edge and firing-pin pit found about the primer's centre */
+    {
+        ibex_preprocess_opts ro;
+        ibex_preprocess_opts_init(&ro);
+        ro.mode = IBEX_PREPROCESS_FULL;
+        ro.lambda_short = ro.lambda_long = 0;
+        double rdx = 7.4e-6, rcx = 330, rcy = 310, re = 1.6e-3, rp = 0.5e-3;
+        ibex_surface *rs = raw_scan(640, rdx, rcx, rcy, re, rp), *rpp = NULL;
+        CHECK(ibex_preprocess(rs, &ro, &rpp, &info, &d) == IBEX_OK);
+        fprintf(stderr, "raw: %s\n", info.steps);
+        fprintf(stderr, "raw: centre (%.0f, %.0f) um, exterior r %.0f um, firing pin r %.0f um\n",
+                info.centre_x * 1e6, info.centre_y * 1e6, info.r_outer * 1e6, info.r_firing_pin * 1e6);
+        CHECK(info.cropped == 0);
+        CHECK_NEAR(info.centre_x, rcx * rdx, 30e-6);
+        CHECK_NEAR(info.centre_y, rcy * rdx, 30e-6);
+        /* edge: where the rounded edge leaves the face by 10 um (+77 um), less the 40 um margin */
+        CHECK_NEAR(info.r_outer, re + 37e-6, 60e-6);
+        /* firing pin: the pit's wall (0.5-0.54 mm) plus the 40 um margin */
+        CHECK_NEAR(info.r_firing_pin, rp + 70e-6, 60e-6);
+        /* kept: the annulus between them, about pi (1.64^2 - 0.57^2) mm^2 */
+        double kept = info.valid_fraction * (double)rpp->nx * (double)rpp->ny * rpp->dx * rpp->dy;
+        double ring = M_PI * ((re + 37e-6) * (re + 37e-6) - (rp + 70e-6) * (rp + 70e-6));
+        fprintf(stderr, "raw: kept %.3f mm^2, annulus %.3f mm^2\n", kept * 1e6, ring * 1e6);
+        CHECK_NEAR(kept / ring, 1, 0.1);
+        ibex_surface_free(rpp);
+        ibex_surface_free(rs);
+    }
 
     /* one spacing for a pair: the coarser of the target and the scans; within 1 % = target */
     ibex_surface *f = disc_scan(40, 3.125e-6, 0), *g = disc_scan(40, 7.4e-6, 0),
