@@ -3,7 +3,8 @@
 micrometres) with the method's one fixed configuration: `ibex compare` on the CSAFE-processed
 files is read as processed from their content (cropped, band-limited), compared at their own
 spacing (not upsampled), no different-firearm pair is identified and no same-firearm pair
-eliminated; the raw pair is identified; `ibex query` ranks a Cadre casing's mates first in a
+eliminated; the raw pair is identified, and each raw scan segments close to CSAFE's processed
+file of the same casing and is identified against it; `ibex query` ranks a Cadre casing's mates first in a
 library that also holds Fadul casings at 6.25 um. Ground truth: MANIFEST.tsv (firearm_id)."""
 import csv, json, os, sys, tempfile
 
@@ -53,6 +54,22 @@ if len(raw) == 2:
         print(f"raw pair: cmc {j['cmc']} {j['verdict']}; {j['a']['preprocessing']}")
         check("raw scans read as raw", not j["a"]["already_processed"] and not j["b"]["already_processed"])
         check("raw pair of one firearm identified", j["verdict"] == "identification", j["cmc"])
+    # Each raw scan against the CSAFE-processed file of the same casing: the segmented
+    # breech face must be close to CSAFE's (valid share within 0.1) and identified.
+    for rp in raw:
+        proc = rp.replace("_raw.x3p", ".x3p")
+        if not os.path.isfile(proc):
+            continue
+        r = run("compare", "--json", rp, proc)
+        if not check(f"{os.path.basename(rp)} vs its processed file compared", r.returncode == 0, r.stderr):
+            continue
+        j = json.loads(r.stdout)
+        va, vb = j["a"]["prepared_valid_fraction"], j["b"]["prepared_valid_fraction"]
+        print(f"{os.path.basename(rp)} vs processed: cmc {j['cmc']} {j['verdict']}, valid {va:.3f} vs {vb:.3f}")
+        check(f"{os.path.basename(rp)}: breech face close to CSAFE's (valid {va:.3f} vs {vb:.3f})",
+              abs(va - vb) <= 0.1)
+        check(f"{os.path.basename(rp)} vs its processed file identified", j["verdict"] == "identification",
+              j["cmc"])
 
 # A library of two instruments: the Cadre processed casings and six Fadul casings.
 fadul = sorted(r["relative_path"] for r in csv.DictReader(open(man), delimiter="\t") if r["set"] == "fadul")[:6]
