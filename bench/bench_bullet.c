@@ -54,42 +54,62 @@ static ibex_bullet_result *bullets(const set *sa, const char *a, const set *sb, 
     return r;
 }
 
-/* Groove error (um) against grooves_bulletN.csv for the hamby44 lands. */
+/* Percentile q (0..1) of v[0..n) (sorted in place), linear between order statistics. */
+static double pct(double *v, int n, double q)
+{
+    qsort(v, (size_t)n, sizeof *v, bd_cmp_double);
+    double x = q * (n - 1);
+    int i = (int)x;
+    return i + 1 < n ? v[i] + (x - i) * (v[i + 1] - v[i]) : v[n - 1];
+}
+
+/* Groove error (um) against every grooves*.csv (manual positions at a crosscut) of set s:
+ * per set, median / p90 / max of |error| over both sides, and the mean signed bias per side. */
 static void grooves(const char *data, const set *s)
 {
-    double el = 0, er = 0, ml = 0, mr = 0;
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/%s", data, s->sub);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    double e[512], bl = 0, br = 0;
     int n = 0;
-    for (int b = 1; b <= 2; b++) {
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (strncmp(de->d_name, "grooves", 7) || l < 4 || strcmp(de->d_name + l - 4, ".csv")) continue;
         char path[2048], line[1024];
-        snprintf(path, sizeof path, "%s/bullet/hamby44/grooves_bullet%d.csv", data, b);
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
         FILE *f = fopen(path, "r");
         if (!f) continue;
         while (fgets(line, sizeof line, f)) {
             char name[256];
             double gl, gr;
             if (sscanf(line, "\"%255[^\"]\",\"%*[^\"]\",%lf,%lf", name, &gl, &gr) != 3) continue;
-            for (int i = 0; i < s->n; i++) {
+            for (int i = 0; i < s->n && n + 2 <= 512; i++) {
                 if (strcmp(s->v[i].name, name) || !s->v[i].sig) continue;
                 double dl = s->v[i].sig->groove_left * 1e6 - gl;
                 double dr = s->v[i].sig->groove_right * 1e6 - gr;
-                printf("{\"groove\":\"%s\",\"manual_left_um\":%.1f,\"found_left_um\":%.1f,"
+                printf("{\"groove\":\"%s/%s\",\"manual_left_um\":%.1f,\"found_left_um\":%.1f,"
                        "\"manual_right_um\":%.1f,\"found_right_um\":%.1f}\n",
-                       name, gl, gl + dl, gr, gr + dr);
-                el += fabs(dl);
-                er += fabs(dr);
-                if (fabs(dl) > ml) ml = fabs(dl);
-                if (fabs(dr) > mr) mr = fabs(dr);
-                n++;
+                       s->sub, name, gl, gl + dl, gr, gr + dr);
+                e[n++] = fabs(dl);
+                e[n++] = fabs(dr);
+                bl += dl;
+                br += dr;
             }
         }
         fclose(f);
     }
+    closedir(d);
     if (!n) return;
-    printf("{\"grooves\":\"hamby44\",\"lands\":%d,\"mean_abs_err_left_um\":%.1f,"
-           "\"mean_abs_err_right_um\":%.1f,\"max_err_left_um\":%.1f,\"max_err_right_um\":%.1f}\n",
-           n, el / n, er / n, ml, mr);
-    fprintf(stderr, "grooves vs manual (hamby44, %d lands): mean |error| left %.0f um, right "
-            "%.0f um; max %.0f / %.0f um\n", n, el / n, er / n, ml, mr);
+    int lands = n / 2;
+    double med = pct(e, n, 0.5), p90 = pct(e, n, 0.9), mx = e[n - 1];
+    printf("{\"grooves\":\"%s\",\"lands\":%d,\"median_abs_err_um\":%.1f,\"p90_abs_err_um\":%.1f,"
+           "\"max_abs_err_um\":%.1f,\"bias_left_um\":%.1f,\"bias_right_um\":%.1f}\n",
+           s->sub, lands, med, p90, mx, bl / lands, br / lands);
+    fprintf(stderr, "grooves vs manual (%s, %d lands): |error| median %.0f um, p90 %.0f um, max "
+            "%.0f um; mean bias left %+.0f um, right %+.0f um\n", s->sub, lands, med, p90, mx,
+            bl / lands, br / lands);
 }
 
 static double auc_set(const set *s, double *minm, double *maxn)
@@ -129,10 +149,13 @@ int main(int argc, char **argv)
     if (!data || !data[0]) data = IBEX_SOURCE_ROOT "/../shared/datasets/real";
     ibex_land_opts o;
     ibex_land_opts_init(&o);
-    set sets[3] = {{"bullet/hamby44", IBEX_LAND_AXIS_X, NULL, 0},
-                   {"bullet/hamby252", IBEX_LAND_AXIS_Y, NULL, 0},
-                   {"bullet/hamby44_small", IBEX_LAND_AXIS_X, NULL, 0}};
-    for (int k = 0; k < 3; k++) {
+    /* houston (another instrument) is reported, not a target: its ground truth is barrel-level. */
+    enum { NSETS = 4 };
+    set sets[NSETS] = {{"bullet/hamby44", IBEX_LAND_AXIS_X, NULL, 0},
+                       {"bullet/hamby252", IBEX_LAND_AXIS_Y, NULL, 0},
+                       {"bullet/hamby44_small", IBEX_LAND_AXIS_X, NULL, 0},
+                       {"bullet/houston", IBEX_LAND_AXIS_X, NULL, 0}};
+    for (int k = 0; k < NSETS; k++) {
         sets[k].n = bd_load(data, sets[k].sub, sets[k].axis, &o, repeats, &sets[k].v);
         if (sets[k].n < 0) {
             fprintf(stderr, "bench_bullet: no data at %s/%s\n", data, sets[k].sub);
@@ -143,7 +166,7 @@ int main(int argc, char **argv)
             o.spacing * 1e6, repeats);
 
     /* Extraction and orientation. */
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < NSETS; k++) {
         const set *s = &sets[k];
         int ok = 0, usable = 0;
         double tmax = 0, tsum = 0, cmax = 0, csum = 0;
@@ -171,6 +194,7 @@ int main(int argc, char **argv)
                 s->sub, s->n, usable, ok, s->n, tsum / s->n, tmax, csum / s->n, cmax);
     }
     grooves(data, &sets[0]);
+    grooves(data, &sets[3]);
 
     /* Land AUC per set. */
     for (int k = 0; k < 3; k++) {
@@ -270,6 +294,22 @@ int main(int argc, char **argv)
         ibex_bullet_result_free(r);
     }
 
+    /* Houston (Sensofar, 1.935 um): BA-B30 and BA-B50 share barrel A, BB-B50 is barrel B. */
+    {
+        const char *pairs[3][2] = {{"BA-B30", "BA-B50"}, {"BB-B50", "BA-B30"}, {"BB-B50", "BA-B50"}};
+        for (int k = 0; k < 3; k++) {
+            r = bullets(&sets[3], pairs[k][0], &sets[3], pairs[k][1]);
+            if (!r) continue;
+            printf("{\"check\":\"houston %s vs %s\",\"verdict\":\"%s\",\"phase\":%zu,\"sam\":%.4f,"
+                   "\"runner_up\":%.4f}\n", pairs[k][0], pairs[k][1],
+                   ibex_bullet_verdict_name(r->verdict), r->best_phase, r->score, r->runner_up);
+            fprintf(stderr, "  (info) houston bullets %s vs %s (%s): %s at phase %zu, SAM %.3f, next "
+                    "%.3f\n", pairs[k][0], pairs[k][1], k ? "different barrels" : "same barrel",
+                    ibex_bullet_verdict_name(r->verdict), r->best_phase, r->score, r->runner_up);
+            ibex_bullet_result_free(r);
+        }
+    }
+
     /* Speed: all within-set pairs of hamby44 and hamby252, repeated. */
     {
         int np = 0;
@@ -320,7 +360,7 @@ int main(int argc, char **argv)
     printf("{\"peak_rss_mib\":%.1f}\n", ru.ru_maxrss / 1024.0);
     fprintf(stderr, "peak memory (RSS): %.1f MiB\n", ru.ru_maxrss / 1024.0);
     fprintf(stderr, "%d target(s) missed\n", misses);
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < NSETS; k++) {
         for (int i = 0; i < sets[k].n; i++) ibex_land_signature_free(sets[k].v[i].sig);
         free(sets[k].v);
     }

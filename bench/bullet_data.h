@@ -61,6 +61,17 @@ static inline void bd_parse_name(const char *name, char *bullet, size_t bsz, int
         if (*q == '_') q++;
         *land = atoi(q);
     }
+    /* "HFSCP-BA-B30-L1" -> bullet "BA-B30" (between the first '-' and the last "-L<n>"), land 1. */
+    const char *dash = strchr(name, '-'), *l = NULL;
+    for (const char *t = name; !q && (t = strstr(t, "-L")); t++)
+        if (isdigit((unsigned char)t[2])) l = t;
+    if (!p && !q && dash && l && l > dash) {
+        size_t k = (size_t)(l - dash - 1);
+        if (k + 1 > bsz) k = bsz - 1;
+        memcpy(bullet, dash + 1, k);
+        bullet[k] = 0;
+        *land = atoi(l + 2);
+    }
 }
 
 /* same_source_key of data-relative path rel, from MANIFEST.tsv. */

@@ -371,18 +371,27 @@ static int arc_residual(const float *p, size_t n, size_t lo, size_t hi, float *r
     return 1;
 }
 
-/* Groove shoulders: from the middle of the land outward, the land ends where the arc residual
- * (median over +-10 um) rises above 16 robust SDs (at least 2 um), the shoulder climbing towards the groove
- * engraved area, or where the data stop. Two rounds: the arc is refitted between the grooves
- * of the first round. */
+/* Groove shoulders. The arc residual, smoothed over 50 um (sigma) so that striae and the waviness
+ * of the land average out, stays near zero on the land and departs from it at a groove: up the
+ * groove wall, or first down where the land rolls off below the arc before the wall. From the
+ * middle of the land outward, the land ends where the smoothed residual departs, of either sign,
+ * by more than 4 robust SDs of its own values on the fitted part (noise differs by instrument
+ * and land), and at least 8 um (a physical floor, so that a smooth land's tiny SD does not cut
+ * it at the first tool mark); or where the data stop. The boundary is then walked back to where
+ * the departure starts (below 3/4 of the threshold): the threshold is crossed part-way up the
+ * shoulder. Three rounds, the arc refitted between the grooves of the previous round, so that
+ * a wide land's arc is not decided by its middle half only. */
+#define GROOVE_SMOOTH 50e-6 /* sigma of the residual smoothing (m) */
+#define GROOVE_SDS 4.0      /* departure threshold in robust SDs of the smoothed residual */
+#define GROOVE_FLOOR 8e-6   /* ... and at least this (m) */
+#define GROOVE_BACK 0.75    /* the departure starts where it falls below this share of it */
 static ibex_status grooves(const float *p, size_t n, double du, size_t *gl, size_t *gr,
                            float *r)
 {
     uint8_t *keep = malloc(n);
-    float *tmp = malloc(n * sizeof *tmp);
-    float *win = malloc(64 * sizeof *win);
+    float *tmp = malloc(n * sizeof *tmp), *s = malloc(n * sizeof *s);
     ibex_status st = IBEX_OK;
-    if (!keep || !tmp || !win) {
+    if (!keep || !tmp || !s) {
         st = IBEX_ERR_NOMEM;
         goto done;
     }
@@ -394,20 +403,27 @@ static ibex_status grooves(const float *p, size_t n, double du, size_t *gl, size
         goto done;
     }
     size_t lo = first + (last - first) / 4, hi = last - (last - first) / 4;
-    size_t hw = (size_t)lround(10e-6 / du);
-    if (hw > 31) hw = 31;
     size_t gap_max = (size_t)lround(40e-6 / du) + 1;
-    for (int round = 0; round < 2; round++) {
+    for (int round = 0; round < 3; round++) {
         double mad;
         if (!arc_residual(p, n, lo, hi, r, keep, tmp, &mad)) {
             st = IBEX_ERR_UNSUPPORTED;
             goto done;
         }
-        double thr = fmax(16 * 1.4826 * mad, 2e-6);
-        size_t mid = (lo + hi) / 2;
-        size_t L = mid, R = mid;
+        ibex__gauss_nan(r, n, GROOVE_SMOOTH / du, s);
+        /* Robust SD of the smoothed residual where the arc was fitted. */
+        size_t m = 0;
+        for (size_t i = lo; i < hi; i++)
+            if (isfinite(p[i])) tmp[m++] = s[i];
+        double med = median_f(tmp, m);
+        m = 0;
+        for (size_t i = lo; i < hi; i++)
+            if (isfinite(p[i])) tmp[m++] = (float)fabs(s[i] - med);
+        double thr = fmax(GROOVE_SDS * 1.4826 * median_f(tmp, m), GROOVE_FLOOR);
+        size_t mid = (lo + hi) / 2, L = mid, R = mid;
         for (int side = 0; side < 2; side++) {
             size_t i = mid, gap = 0, edge = mid;
+            int hit = 0;
             for (;;) {
                 if (side == 0 ? i <= first : i + 1 >= last) break;
                 i = side == 0 ? i - 1 : i + 1;
@@ -416,11 +432,17 @@ static ibex_status grooves(const float *p, size_t n, double du, size_t *gl, size
                     continue;
                 }
                 gap = 0;
-                size_t m = 0;
-                size_t a = i > hw ? i - hw : 0, b = i + hw + 1 < n ? i + hw + 1 : n;
-                for (size_t k = a; k < b; k++)
-                    if (isfinite(r[k])) win[m++] = r[k];
-                if (m && median_f(win, m) > thr) break;
+                if (fabs(s[i]) > thr) {
+                    hit = 1;
+                    break;
+                }
+                edge = i;
+            }
+            if (hit) {
+                /* Back to where the departure (of the sign it crossed with) starts. */
+                double sg = s[i] > 0 ? 1 : -1;
+                while (i != mid && (!isfinite(p[i]) || sg * s[i] > GROOVE_BACK * thr))
+                    i = side == 0 ? i + 1 : i - 1;
                 edge = i;
             }
             if (side == 0) L = edge;
@@ -428,23 +450,15 @@ static ibex_status grooves(const float *p, size_t n, double du, size_t *gl, size
         }
         lo = L;
         hi = R + 1;
-    }
-    /* The threshold fires part-way up a shoulder: walk back down it to the foot (the local
-     * minimum of the smoothed residual), where the land proper ends. */
-    {
-        double mad;
-        if (!arc_residual(p, n, lo, hi, r, keep, tmp, &mad)) {
-            st = IBEX_ERR_UNSUPPORTED;
-            goto done;
-        }
-        ibex__gauss_nan(r, n, 10e-6 / du, tmp);
-        size_t L = lo, R = hi - 1;
-        while (L + 1 < R && (!isfinite(tmp[L]) || !(tmp[L + 1] > tmp[L]))) L++;
-        while (R > L + 1 && (!isfinite(tmp[R]) || !(tmp[R - 1] > tmp[R]))) R--;
-        lo = L;
-        hi = R + 1;
+        if (hi <= lo + 10) break;
     }
     if (hi <= lo + 10) {
+        st = IBEX_ERR_UNSUPPORTED;
+        goto done;
+    }
+    /* r: the residual of the arc fitted between the final grooves. */
+    double mad;
+    if (!arc_residual(p, n, lo, hi, r, keep, tmp, &mad)) {
         st = IBEX_ERR_UNSUPPORTED;
         goto done;
     }
@@ -453,7 +467,7 @@ static ibex_status grooves(const float *p, size_t n, double du, size_t *gl, size
 done:
     free(keep);
     free(tmp);
-    free(win);
+    free(s);
     return st;
 }
 

@@ -3,6 +3,8 @@
  *   the striae's wavelength and positions, whichever axis the land lies along;
  * - a signature against a shifted copy peaks at exactly that lag, and the CCF agrees with a
  *   naive O(N^2) Pearson reference at every lag;
+ * - groove shoulders of both kinds on a wavy land (a wall rising above the arc; a roll-off
+ *   below the arc before a wall and missing data) are found where they start;
  * - a bullet against its own lands rotated by a phase finds that phase;
  * - bad inputs (profile, all-NaN, too narrow, no agreeing crosscut, image, single land,
  *   no usable land) give errors or inconclusive/unsuitable verdicts, never NaN scores. */
@@ -94,6 +96,52 @@ static void test_sinusoid(int along_x)
     if (peaks >= 2) CHECK_NEAR((last - first) / (peaks - 1) * 1e6, LAMBDA * 1e6, 0.5);
     /* Positions: every peak within one signature sample (2 um) of a crest of the sinusoid. */
     CHECK_MSG(maxdev <= 2.0e-6, "max peak offset %.2f um", maxdev * 1e6);
+    ibex_land_signature_free(g);
+    ibex_surface_free(s);
+}
+
+/* Both kinds of groove shoulder, at a coarser spacing (1.935 um) on a land that is wavy
+ * (+-3 um over 400 um, more than any striae) besides its arc. Left: a wall rising above the
+ * arc from 250 um. Right: the land rolls off below the arc from 1585 um (a slope of 0.2,
+ * 20 um deep at 1685 um), a wall climbs 40 um to 20 um above the arc, a groove floor of
+ * 100 um follows and the data stop. The threshold must follow the waviness (16 SDs of the
+ * raw residual, as before, sit above the whole right shoulder and keep the groove in), and a
+ * departure below the arc counts as well as one above. Tolerance: left within 60 um inside
+ * its wall (trimming of remnants takes up to 50 um); right from 60 um before the roll-off's
+ * start to short of its bottom (1685 um): the 50 um smoothing, pulled up by the wall, cuts
+ * it part-way down (about 80 um in here), never at the wall or beyond. */
+#define SPW 1.935e-6
+static void test_grooves_wavy(void)
+{
+    const size_t nw = 1000, nl = 160;
+    const double gl = 250e-6, gr = 1585e-6, w = 100e-6, R = 4.5e-3, xc = nw * SPW / 2;
+    ibex_surface *s;
+    CHECK(ibex_surface_create(nw, nl, SPW, SPW, &s) == IBEX_OK);
+    if (!s) return;
+    for (size_t y = 0; y < nl; y++)
+        for (size_t u = 0; u < nw; u++) {
+            double x = u * SPW, z = -(x - xc) * (x - xc) / (2 * R);
+            z += 3e-6 * sin(2 * M_PI * x / 400e-6) + 0.5e-6 * sin(2 * M_PI * (x - PHASE) / LAMBDA);
+            z += 0.03e-6 * (urand() - 0.5);
+            int ok = 1;
+            if (x < gl) z += (gl - x) * 0.4;
+            else if (x > gr && x <= gr + w) z -= 0.2 * (x - gr);
+            else if (x > gr + w && x <= gr + w + 40e-6) z += -20e-6 + (x - gr - w);
+            else if (x > gr + w + 40e-6 && x <= gr + w + 140e-6) z += 20e-6;
+            else if (x > gr + w) ok = 0;
+            s->z[y * nw + u] = ok ? (float)z : NAN;
+            s->valid[y * nw + u] = (uint8_t)ok;
+        }
+    ibex_land_signature *g = NULL;
+    ibex_diag d;
+    ibex_status st = ibex_land_signature_create(s, NULL, &g, &d);
+    CHECK_MSG(st == IBEX_OK, "%s", d.message);
+    if (!st) {
+        CHECK_MSG(g->groove_left >= gl - 2e-6 && g->groove_left <= gl + 60e-6, "left %.1f um",
+                  g->groove_left * 1e6);
+        CHECK_MSG(g->groove_right < gr + w && g->groove_right >= gr - 60e-6, "right %.1f um",
+                  g->groove_right * 1e6);
+    }
     ibex_land_signature_free(g);
     ibex_surface_free(s);
 }
@@ -315,6 +363,7 @@ int main(void)
 {
     test_sinusoid(1);
     test_sinusoid(0);
+    test_grooves_wavy();
     test_shift();
     test_bullet_phase();
     test_bad();
