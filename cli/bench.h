@@ -4,7 +4,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <jansson.h>
 #include "ibex/ibex.h"
+#include "ibex/calibration.h"
 
 /* ---- comparison methods ------------------------------------------------------------ */
 
@@ -35,6 +38,10 @@ typedef struct bench_method {
     ibex_status (*compare)(const char *path_a, const char *path_b, bench_pair_result *out,
                            void *ctx, ibex_diag *diag);
     void *ctx;
+    /* Sets the method's fitted or tuned parts were developed on (comma-separated, NULL =
+     * none): figures on them are in-sample, and the report says so. */
+    const char *developed_on;
+    const char *developed_how;
 } bench_method;
 
 size_t bench_method_count(void);
@@ -136,6 +143,32 @@ typedef struct bench_report_opts {
 
 /* Figures, plots, report.json, report.md and pairs_<kind>.tsv into opts->out_dir.
  * *json_out (if not NULL) receives the report as a JSON string to free(). */
+/* ---- calibrated likelihood ratios (bench_calib.c) ---------------------------------------- */
+
+typedef struct bench_calib_scheme {
+    double *log10_lr;         /* per pair (order of bench_calib.score), NaN when not fitted */
+    size_t n_used, n_same, n_diff, misleading_same, misleading_diff;
+    double cllr, cllr_min;
+} bench_calib_scheme;
+typedef struct bench_calib {
+    size_t n;                 /* pairs */
+    double *score;            /* oriented scores, higher = more similar */
+    int *same;
+    bench_calib_scheme lso;   /* leave the pair's sources out */
+    bench_calib_scheme loso;  /* leave the pair's study (set) out; has_loso = several sets */
+    int has_loso;
+    ibex_calibration all;     /* fit on every pair (in-sample) */
+    int all_ok;
+} bench_calib;
+#define PLOT_W_CAL 800
+#define PLOT_H_CAL 560
+int bench_calib_compute(const bench_study *st, bench_calib *c);
+void bench_calib_free(bench_calib *c);
+json_t *bench_calib_json(const bench_calib *c);
+void bench_calib_md(FILE *f, const bench_calib *c, const char *ece_png, const char *tippett_png);
+int bench_calib_plots(const bench_study *st, const bench_calib *c, const char *ece_path,
+                      const char *tippett_path);
+
 int bench_report_write(const bench_study *st, size_t n_studies, const bench_report_opts *o,
                        char **json_out);
 

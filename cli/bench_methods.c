@@ -213,31 +213,37 @@ static const bench_method methods[] = {
      "cells, -30..30 deg by 3, thresholds 20 px / 6 deg / CCF 0.5, both directions, count = "
      "the smaller direction",
      "CMC count", 6, 1, {"cmc_high", "cmc_score", "theta_deg", "full_ccf"},
-     cmc_prepare, cmc_free, cmc_compare, NULL, NULL},
+     cmc_prepare, cmc_free, cmc_compare, NULL, NULL, "fadul",
+     "preprocessing and cell settings were developed and checked on Fadul (thresholds from "
+     "Song 2018)"},
     {"cmc-prealign", "cartridge",
      "the cmc method after a full-circle pre-registration (ibex/prealign.h: whole-surface "
      "masked NCC over a full turn, 6 deg at 50 um then 1 deg at 25 um; the target turned by "
      "it unless within 15 deg), for casings scanned in any orientation",
      "CMC count", 6, 1, {"cmc_high", "cmc_score", "theta_deg", "prealign_deg"},
-     cmc_prepare, cmc_free, cmcp_compare, NULL, NULL},
+     cmc_prepare, cmc_free, cmcp_compare, NULL, NULL, "fadul",
+     "preprocessing and cell settings were developed and checked on Fadul"},
     {"baseline-ncc", "cartridge",
      "BASELINE: max masked areal NCC over translations and rotations (full turn in 6 deg "
      "steps at 50 um, refined in 1 deg steps at 25 um) of block-averaged, 0.25 mm Gaussian "
      "high-passed surfaces",
      "baseline max NCC", 0.40, 1, {"angle_deg", "shift_x_um", "shift_y_um", "overlap"},
-     ncc_prepare, ncc_free, ncc_compare, NULL, NULL},
+     ncc_prepare, ncc_free, ncc_compare, NULL, NULL, NULL, NULL},
     {"bullet-land", "bullet",
      "land-to-land score of the bullet engine (ibex/bullet.h): P(same land) from a logistic "
-     "model on CCF, consecutive matching striae, matches per mm and distance of aligned "
-     "crosscut signatures",
+     "model on CCF, consecutive matching striae, share of striae matched and relative "
+     "distance of aligned crosscut signatures",
      "land score P(same land)", IBEX_LAND_MATCH, 1, {"ccf", "cms", "lag_um", "overlap"},
-     land_prepare, land_free, land_compare, NULL, NULL},
+     land_prepare, land_free, land_compare, NULL, NULL, "hamby44,hamby252,hamby44-small",
+     "the land-score model was fitted on every land pair of Hamby 44 and Hamby 252 "
+     "(bench/fit_land_model; Hamby 44 small holds the same scans) and the signature "
+     "settings chosen on them"},
     {"baseline-ccf", "bullet",
      "BASELINE: max Pearson correlation over lags of land profiles averaged along the "
      "striae (2 um grid, 15% trimmed each side, form removed by a quadratic fit and a "
      "100 um Gaussian high-pass)",
      "baseline max CCF", 0.60, 1, {"lag_um", "overlap", NULL, NULL},
-     ccf_prepare, ccf_free, ccf_compare, NULL, NULL},
+     ccf_prepare, ccf_free, ccf_compare, NULL, NULL, NULL, NULL},
 };
 
 size_t bench_method_count(void) { return sizeof methods / sizeof methods[0]; }

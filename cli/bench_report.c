@@ -98,6 +98,7 @@ typedef struct figures {
     size_t n_queries;
     double top1, top5, top10;
     ibex_slr *slr;
+    bench_calib cal;
 } figures;
 
 static double sgn(const bench_study *st) { return st->method->higher_is_match ? 1 : -1; }
@@ -107,6 +108,7 @@ static void figures_free(figures *f)
     free(f->m), free(f->nm), free(f->rank);
     ibex_roc_free(f->roc);
     ibex_slr_free(f->slr);
+    bench_calib_free(&f->cal);
 }
 
 static int same_key(const bench_study *st, size_t i, size_t j)
@@ -148,6 +150,7 @@ static int compute(const bench_study *st, const bench_report_opts *o, figures *f
         (s = ibex_stats_error_rates(f->m, f->n_m, f->nm, f->n_nm, thr, &f->fpr, &f->fnr, &d)) ||
         (s = ibex_slr_create(f->m, f->n_m, f->nm, f->n_nm, &f->slr, &d)))
         return cli_fail_status(s, &d);
+    if (bench_calib_compute(st, &f->cal)) return 1;
     ibex_roc_get_eer(f->roc, &f->eer, &f->eer_thr);
     f->eer_thr *= sgn(st);
     f->fp = (size_t)llround(f->fpr * (double)f->n_nm);
@@ -330,12 +333,14 @@ static json_t *summary(const double *v, size_t n, double s)
     return o;
 }
 
-static void study_files(const bench_study *st, char names[4][64])
+static void study_files(const bench_study *st, char names[6][64])
 {
     snprintf(names[0], 64, "scores_%s.png", st->kind);
     snprintf(names[1], 64, "roc_%s.png", st->kind);
     snprintf(names[2], 64, "rank_%s.png", st->kind);
     snprintf(names[3], 64, "pairs_%s.tsv", st->kind);
+    snprintf(names[4], 64, "ece_%s.png", st->kind);
+    snprintf(names[5], 64, "tippett_%s.png", st->kind);
 }
 
 static int write_pairs(const bench_study *st, const figures *f, const char *path)
@@ -372,8 +377,28 @@ static int write_pairs(const bench_study *st, const figures *f, const char *path
     return rc;
 }
 
+/* The study's sets that the method was developed on (comma-separated into buf). */
+static void in_sample_sets(const bench_study *st, char *buf, size_t cap)
+{
+    buf[0] = 0;
+    const char *dev = st->method->developed_on;
+    if (!dev) return;
+    char sets[sizeof st->sets];
+    snprintf(sets, sizeof sets, "%s", st->sets);
+    for (char *save = NULL, *t = strtok_r(sets, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        size_t l = strlen(t);
+        const char *p = dev;
+        int hit = 0;
+        while ((p = strstr(p, t))) {
+            if ((p == dev || p[-1] == ',') && (p[l] == 0 || p[l] == ',')) hit = 1;
+            p += l;
+        }
+        if (hit) snprintf(buf + strlen(buf), cap - strlen(buf), "%s%s", buf[0] ? "," : "", t);
+    }
+}
+
 static json_t *study_json(const bench_study *st, const figures *f, const bench_report_opts *o,
-                          char names[4][64])
+                          char names[6][64])
 {
     const bench_method *m = st->method;
     json_t *j = json_object();
@@ -436,6 +461,12 @@ static json_t *study_json(const bench_study *st, const figures *f, const bench_r
                                             "cllr_leave_one_out", jnum(ibex_slr_get_cllr(f->slr)),
                                             "log10_lr_at_threshold", jnum(ibex_slr_log10(f->slr, sgn(st) * m->threshold)),
                                             "log10_lr_table", table));
+    json_object_set_new(j, "calibrated_lr", bench_calib_json(&f->cal));
+    char ins[256];
+    in_sample_sets(st, ins, sizeof ins);
+    json_object_set_new(j, "in_sample", ins[0] ? json_pack("{s:s, s:s}", "sets", ins, "why",
+                                                           m->developed_how)
+                                               : json_null());
     json_object_set_new(j, "timing", json_pack("{s:f, s:f, s:o, s:i}", "prepare_seconds",
                                                st->seconds_prepare, "compare_seconds", st->seconds_compare,
                                                "pairs_per_second",
@@ -447,13 +478,20 @@ static json_t *study_json(const bench_study *st, const figures *f, const bench_r
     return j;
 }
 
-static void md_study(FILE *f, const bench_study *st, const figures *g, char names[4][64])
+static void md_study(FILE *f, const bench_study *st, const figures *g, char names[6][64])
 {
     const bench_method *m = st->method;
     double hm, hn;
     ibex_slr_get_bandwidths(g->slr, &hm, &hn);
     fprintf(f, "## %s: %s on %s\n\n", st->kind, m->name, st->sets);
     fprintf(f, "%s.\n\n", m->description);
+    char ins[256];
+    in_sample_sets(st, ins, sizeof ins);
+    if (ins[0])
+        fprintf(f, "**In-sample** on %s: %s. Figures on other studies are out-of-sample.\n\n",
+                ins, m->developed_how);
+    else
+        fprintf(f, "Out-of-sample: the method was not developed on %s.\n\n", st->sets);
     fprintf(f, "| figure | value |\n|---|---|\n");
     fprintf(f, "| scans / pairs (match + non-match) | %zu / %zu (%zu + %zu) |\n", st->n, g->n_m + g->n_nm, g->n_m, g->n_nm);
     if (st->n_failed) fprintf(f, "| failed comparisons (scored as the worst score) | %zu |\n", st->n_failed);
@@ -475,6 +513,7 @@ static void md_study(FILE *f, const bench_study *st, const figures *g, char name
     }
     fprintf(f, "![Score distributions](%s)\n\n![ROC curve](%s)\n\n![Rank curve](%s)\n\n", names[0], names[1], names[2]);
     fprintf(f, "Every pair with its score and log10 LR: [%s](%s).\n\n", names[3], names[3]);
+    bench_calib_md(f, &g->cal, names[4], names[5]);
 }
 
 int bench_report_write(const bench_study *st, size_t n_studies, const bench_report_opts *o,
@@ -488,7 +527,7 @@ int bench_report_write(const bench_study *st, size_t n_studies, const bench_repo
     if (!fig) return cli_error("out of memory"), 1;
     int rc = 0;
     for (size_t i = 0; i < n_studies && !rc; i++) rc = compute(&st[i], o, &fig[i]);
-    char (*names)[4][64] = calloc(n_studies ? n_studies : 1, sizeof *names);
+    char (*names)[6][64] = calloc(n_studies ? n_studies : 1, sizeof *names);
     if (!names) rc = 1;
     size_t plen = strlen(o->out_dir) + 80;
     char *path = malloc(plen);
@@ -505,6 +544,17 @@ int bench_report_write(const bench_study *st, size_t n_studies, const bench_repo
         }
         snprintf(path, plen, "%s/%s", o->out_dir, names[i][3]);
         if (!rc) rc = write_pairs(&st[i], &fig[i], path);
+        char *p2 = malloc(plen);
+        if (!p2) rc = 1;
+        if (!rc) {
+            snprintf(path, plen, "%s/%s", o->out_dir, names[i][4]);
+            snprintf(p2, plen, "%s/%s", o->out_dir, names[i][5]);
+            if (bench_calib_plots(&st[i], &fig[i].cal, path, p2)) {
+                cli_error("%s: cannot draw the calibration plots", path);
+                rc = 1;
+            }
+        }
+        free(p2);
     }
     char cpu[256], rev[96], when[64];
     bench_cpu_model(cpu, sizeof cpu);

@@ -20,6 +20,7 @@
 #include "ibex/compare.h"
 #include "ibex/prealign.h"
 #include "query.h"
+#include "ibex/calibration.h"
 #include "query_mpi.h"
 
 /* The only library preprocessing this stage 2 knows: surfaces stored as read, so each
@@ -81,7 +82,9 @@ static void help(void)
            "  -h, --help       this text\n\n"
            "Columns: rank, specimen id, firearm_id and same_source_key (when the library has\n"
            "them), stage-1 cosine, CMC score (mean over both directions of the summed CCF of\n"
-           "congruent cells), CMC count (smaller direction, original rule) and verdict.\n"
+           "congruent cells), CMC count (smaller direction, original rule), log10 LR of the\n"
+           "CMC count from the calibration shipped with IBEX (casings, stage 2 without\n"
+           "--prealign; docs/calibration.md) and verdict.\n"
            "Bullets: a query is one land scan, compared with the library's land scans: stage 1\n"
            "uses the profile descriptor of the land signature, stage 2 the bullet engine's land\n"
            "comparison; score = calibrated land score, the cmc column holds the CMS count, and\n"
@@ -153,6 +156,9 @@ static void print_results(const query_result *res, const char *path, char **qpat
     const char *kind = res->kind;
     int bullet = res->bullet;
     double t0 = res->t0, t1 = res->t1, t2 = res->t2;
+    /* The shipped calibration is for the CMC count of the default method. */
+    const ibex_calibration *cal =
+        bullet || prealign || stage1_only ? NULL : ibex_calibration_shipped("cartridge");
     /* Output */
     if (csv)
         printf("query,rank,row,id,firearm_id,same_source_key,stage1,score,%s,verdict\n",
@@ -194,6 +200,11 @@ static void print_results(const query_result *res, const char *path, char **qpat
                                     ri[cd->row].same_source_key ? json_string(ri[cd->row].same_source_key) : json_null());
                 json_object_set_new(a, "stage1", json_real(cd->stage1));
                 query_cand_json(a, cd, bullet);
+                if (cal && cd->done) {
+                    double l = ibex_calibration_log10_lr(cal, cd->cmc);
+                    json_object_set_new(a, "log10_lr", json_real(l));
+                    json_object_set_new(a, "lr_verbal", json_string(ibex_lr_verbal(l)));
+                }
                 json_array_append_new(arr, a);
             }
             json_object_set_new(o, "candidates", arr);
@@ -222,13 +233,16 @@ static void print_results(const query_result *res, const char *path, char **qpat
         } else {
             printf("query %s: %zu indexed %s specimens, shortlist %zu, stage 1 %.2f s, stage 2 %.1f s%s\n",
                    qpath[i], nix, kind, nc[i], t1 - t0, t2 - t1, stage1_only ? " (skipped)" : "");
-            printf("%4s  %-24s %-10s %-16s %7s %8s %4s  %s\n", "rank", "id", "firearm", "source_key", "stage1",
-                   "score", bullet ? "cms" : "cmc", "verdict");
+            printf("%4s  %-24s %-10s %-16s %7s %8s %4s %s %s\n", "rank", "id", "firearm", "source_key", "stage1",
+                   "score", bullet ? "cms" : "cmc", cal ? "log10LR" : "", "verdict");
             for (size_t h = 0; h < show; h++) {
                 const cand *cd = &cl[h];
                 printf("%4zu  %-24s %-10s %-16s %7.3f ", h + 1, str_or(ri[cd->row].id, "?"),
                        str_or(ri[cd->row].firearm_id, "-"), str_or(ri[cd->row].same_source_key, "-"), cd->stage1);
-                if (cd->done)
+                if (cd->done && cal)
+                    printf("%8.2f %4u %7.2f %s\n", cd->score, cd->cmc,
+                           ibex_calibration_log10_lr(cal, cd->cmc), ibex_verdict_name(cd->verdict));
+                else if (cd->done)
                     printf("%8.2f %4u  %s\n", cd->score, cd->cmc, ibex_verdict_name(cd->verdict));
                 else
                     printf("%8s %4s  %s\n", "-", "-", cd->err[0] ? cd->err : "-");

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "ibex/calibration.h"
 #include "ibex/compare.h"
 #include "ibex/prealign.h"
 
@@ -42,9 +43,13 @@ static void help(void)
            "cropped and band-limited are only levelled. Cells need %.0f%% valid points; a cell\n"
            "is congruent when CCF >= %.2f and its shift and rotation are within %g um and\n"
            "%g deg of the consensus (Song 2018). cmc = original rule (Song 2013), cmc_high =\n"
-           "High-CMC (Tong 2015), each the smaller of the two directions.\n"
+           "High-CMC (Tong 2015, with cmcR's angle checks), each the smaller of the two\n"
+           "directions; High-CMC is reported, not used in the verdict.\n"
            "Verdict: identification when cmc >= %u, elimination when <= %u, else\n"
-           "inconclusive; unsuitable when either surface has fewer than %u usable cells.\n\n"
+           "inconclusive; unsuitable when either surface has fewer than %u usable cells.\n"
+           "Likelihood ratio: log10 LR of cmc from the calibration shipped with IBEX (default\n"
+           "method only), bounded by the empirical bounds its data support (ELUB), with the\n"
+           "ENFSI verbal scale (docs/calibration.md).\n\n"
            "Exit status: 0 compared (any verdict), 1 input refused, 2 usage error.\n",
            o.theta_min, o.theta_max, o.theta_step, pa.snap_deg, o.cells_x, 100 * o.min_valid_frac, o.t_ccf,
            o.t_xy_m * 1e6, o.t_theta, o.id_threshold, o.elim_threshold, o.id_threshold);
@@ -73,6 +78,24 @@ static json_t *cell_json(const ibex_cmc_cell *c)
         json_object_set_new(o, "high_ccf", json_real(c->high_ccf));
     }
     return o;
+}
+
+/* The shipped calibration holds for the default method only (its cell grid, no prealign). */
+static const ibex_calibration *calibration_for(const ibex_cmc_opts *co, int prealign)
+{
+    ibex_cmc_opts def;
+    ibex_cmc_opts_init(&def);
+    if (prealign || co->cells_x != def.cells_x || co->cells_y != def.cells_y) return NULL;
+    return ibex_calibration_shipped("cartridge");
+}
+
+static json_t *lr_json(const ibex_calibration *cal, double cmc)
+{
+    if (!cal) return json_null();
+    double l = ibex_calibration_log10_lr(cal, cmc);
+    return json_pack("{s:f, s:s, s:s, s:[f,f], s:s}", "log10_lr", l, "verbal", ibex_lr_verbal(l),
+                     "calibration", cal->id, "log10_bounds", cal->log10_lo, cal->log10_hi,
+                     "score", cal->score);
 }
 
 static json_t *input_json(const char *path, const ibex_surface *raw, const ibex_surface *s,
@@ -280,6 +303,7 @@ int compare_cartridge_main(int argc, char **argv)
         json_object_set_new(o, "cmc", json_integer(r->cmc));
         json_object_set_new(o, "cmc_high", json_integer(r->cmc_high));
         json_object_set_new(o, "score", json_real(r->score));
+        json_object_set_new(o, "lr", lr_json(calibration_for(&co, prealign), r->cmc));
         for (int k = 0; k < 2; k++) {
             const ibex_cmc_direction *dd = &r->dir[k];
             json_t *x = json_object();
@@ -361,6 +385,20 @@ int compare_cartridge_main(int argc, char **argv)
         printf("score:                   %.3f\n", r->score);
         printf("verdict:                 %s  (identification at CMC >= %u)\n",
                ibex_verdict_name(r->verdict), co.id_threshold);
+        const ibex_calibration *cal = calibration_for(&co, prealign);
+        if (cal) {
+            double l = ibex_calibration_log10_lr(cal, r->cmc);
+            printf("likelihood ratio:        log10 LR %.2f (LR %.3g%s): %s\n"
+                   "                         (calibration %s, bounded to [%.2f, %.2f] by what "
+                   "its data support)\n", l, pow(10, l),
+                   l >= cal->log10_hi || l <= cal->log10_lo ? ", at its bound" : "",
+                   ibex_lr_verbal(l), cal->id, cal->log10_lo, cal->log10_hi);
+        } else {
+            ibex_cmc_opts def;
+            ibex_cmc_opts_init(&def);
+            printf("likelihood ratio:        none (the shipped calibration is for the default "
+                   "method: %ux%u cells, no --prealign)\n", def.cells_x, def.cells_y);
+        }
         printf("time:                    preprocess %.0f ms, compare %.0f ms (%s)\n",
                1e3 * (t1 - t0), 1e3 * (t2 - t1), ibex_cmc_plan_simd(plan));
     }

@@ -55,6 +55,12 @@ with tempfile.TemporaryDirectory() as d:
         used = [c for c in o["cells"] if c["used"]]
         expect(all(-1 <= c["ccf"] <= 1 for c in used), "cell CCF in [-1, 1]")
         expect(math.isfinite(o["score"]), "finite score")
+        lr = o["lr"]
+        lo, hi = lr["log10_bounds"]
+        expect(lo < 0 < hi and lo <= lr["log10_lr"] <= hi, f"LR within its ELUB bounds ({lr})")
+        expect(lr["log10_lr"] > 0 and lr["verbal"].endswith("for same source"),
+               f"identified pair: LR supports same source ({lr})")
+        expect(lr["calibration"] and lr["score"] == "cmc", "LR names its calibration and score")
     except (ValueError, KeyError) as e:
         expect(False, f"compare --json parses: {e}")
 
@@ -62,6 +68,11 @@ with tempfile.TemporaryDirectory() as d:
     expect(r.returncode == 0 and "verdict:" in r.stdout and "identification " not in r.stdout.split("verdict:")[1][:20],
            "unrelated texture: not an identification")
     expect("CMC (original" in r.stdout and "High-CMC" in r.stdout, "text output shows both rules")
+    expect("likelihood ratio:" in r.stdout and "for different sources" in r.stdout,
+           "text output: the unrelated pair's LR supports different sources")
+    r = run("compare", "--json", "--cells", "6", a, b)
+    expect(r.returncode == 0 and json.loads(r.stdout).get("lr", 0) is None,
+           "no LR outside the calibrated configuration (--cells 6)")
 
     tiny = os.path.join(d, "tiny.x3p")
     write_x3p(tiny, 20, 20, [1e-7 * (i % 7) for i in range(400)], 6.25e-6)
