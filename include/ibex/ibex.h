@@ -14,6 +14,7 @@
 #include "ibex/index.h"
 #include "ibex/compare.h"
 #include "ibex/prealign.h"
+#include "ibex/calibration.h"
 
 #define IBEX_VERSION_STRING "0.1.0"
 
