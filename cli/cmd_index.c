@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "ibex/calibration.h"
 #include "index_model.h"
 #include "node_library.h"
 
@@ -252,6 +253,12 @@ int index_update(const char *path, int refit, int json, int quiet)
                 (st = ibex_library_model_put_text(lib, kind, "pca_flags", "0", &d)) ||
                 (st = ibex_library_model_put_matrix(lib, kind, "pca_mean", 1, p, ibex_pca_get_mean(fitted), &d)) ||
                 (st = ibex_library_model_put_matrix(lib, kind, "pca_basis", D, p, ibex_pca_get_basis(fitted), &d)))
+                goto fail;
+            /* The library keeps the LR calibration it was indexed with (ibex query uses it). */
+            const ibex_calibration *cal = ibex_calibration_shipped(kind);
+            char ctext[512];
+            if (cal && ibex_calibration_format(cal, ctext, sizeof ctext) &&
+                (st = ibex_library_model_put_text(lib, kind, "calibration", ctext, &d)))
                 goto fail;
         } else if (have) {
             kind_fit[kk] = m.fit_count;

@@ -157,8 +157,7 @@ static void print_results(const query_result *res, const char *path, char **qpat
     int bullet = res->bullet;
     double t0 = res->t0, t1 = res->t1, t2 = res->t2;
     /* The shipped calibration is for the CMC count of the default method. */
-    const ibex_calibration *cal =
-        bullet || prealign || stage1_only ? NULL : ibex_calibration_shipped("cartridge");
+    const ibex_calibration *cal = bullet || prealign || stage1_only || !res->has_cal ? NULL : &res->cal;
     /* Output */
     if (csv)
         printf("query,rank,row,id,firearm_id,same_source_key,stage1,score,%s,verdict\n",
@@ -189,6 +188,7 @@ static void print_results(const query_result *res, const char *path, char **qpat
             json_object_set_new(tm, "stage2", json_real(t2 - t1));
             json_object_set_new(tm, "queries", json_integer((json_int_t)nq));
             json_object_set_new(o, "timing", tm);
+            json_object_set_new(o, "lr_calibration", cal ? json_string(cal->id) : json_null());
             for (size_t h = 0; h < show; h++) {
                 const cand *cd = &cl[h];
                 json_t *a = json_object();
@@ -457,6 +457,19 @@ int query_run(const query_opts *o, query_result *res)
 
     if ((st = ibex_library_open(path, NULL, &lib, &d)) != IBEX_OK) goto fail;
     N = ibex_library_count(lib);
+    ibex_calibration qcal;
+    int qhas = 0;
+    memset(&qcal, 0, sizeof qcal);
+    if (!bullet) {
+        /* The calibration the library was indexed with, else the one shipped with IBEX. */
+        char *ct = NULL;
+        qhas = ibex_library_model_get_text(lib, IM_KIND_CARTRIDGE, "calibration", &ct, NULL) ==
+                   IBEX_OK &&
+               ibex_calibration_parse(ct, &qcal, NULL) == IBEX_OK;
+        free(ct);
+        const ibex_calibration *sc = ibex_calibration_shipped(IM_KIND_CARTRIDGE);
+        if (!qhas && sc) qcal = *sc, qhas = 1;
+    }
     if (o->within && (rc = read_within(o->within, lib, N, &allow)) != EXIT_OK) goto out;
     const char *params = ibex_library_params(lib);
     if (!params || strcmp(params, known_params)) {
@@ -788,7 +801,8 @@ int query_run(const query_opts *o, query_result *res)
     t2 = cli_now();
 
     for (size_t i = 0; i < nq && !stage1_only; i++) qsort(cands + i * Kq, nc[i], sizeof *cands, cand_cmp);
-    *res = (query_result){cands, nc, Kq, N, nix, pending, ri, kind, bullet, t0, t1, t2, t_open, t_load, t_search};
+    *res = (query_result){cands, nc, Kq, N, nix, pending, ri, kind, bullet, t0, t1, t2, t_open, t_load, t_search,
+                          qcal, qhas};
     cands = NULL;
     nc = NULL;
     ri = NULL; /* handed over; N stays for the cleanup of prep and csig below */

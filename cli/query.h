@@ -4,6 +4,7 @@
 #define IBEX_CLI_QUERY_H
 
 #include <jansson.h>
+#include "ibex/calibration.h"
 
 #include "index_model.h"
 
@@ -42,6 +43,8 @@ typedef struct query_result {
     int bullet;
     double t0, t1, t2;   /* start, end of stage 1, end of stage 2 (monotonic seconds) */
     double t_open, t_load, t_search; /* library open, index loaded, search started */
+    ibex_calibration cal;  /* LR calibration: the library's (stored by ibex index), else shipped */
+    int has_cal;
 } query_result;
 
 /* The default stage-1 shortlist for n indexed specimens: max(50, 1% of n rounded up). */

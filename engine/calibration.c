@@ -1,6 +1,7 @@
 /* Score-to-LR calibration (equal-prior logistic regression), ELUB bounds, Cllr, Cllr_min by
  * pool-adjacent-violators, ECE, and the ENFSI verbal scale. See include/ibex/calibration.h. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -289,4 +290,67 @@ const char *ibex_lr_verbal(double log10_lr)
                     : "very strong support for different sources";
     return same ? "extremely strong support for same source"
                 : "extremely strong support for different sources";
+}
+
+size_t ibex_calibration_format(const ibex_calibration *c, char *buf, size_t cap)
+{
+    if (!c || !buf || !cap) return 0;
+    int n = snprintf(buf, cap,
+                     "id=%s;score=%s;a=%.17g;b=%.17g;log10_lo=%.17g;log10_hi=%.17g;n_match=%zu;"
+                     "n_nonmatch=%zu",
+                     c->id, c->score, c->a, c->b, c->log10_lo, c->log10_hi, c->n_match,
+                     c->n_nonmatch);
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+/* The value of key in "k=v;k=v" text into v (cap bytes); 0 when absent or too long. */
+static int field(const char *text, const char *key, char *v, size_t cap)
+{
+    size_t kl = strlen(key);
+    for (const char *p = text; p && *p; p = strchr(p, ';') ? strchr(p, ';') + 1 : NULL) {
+        if (strncmp(p, key, kl) || p[kl] != '=') continue;
+        const char *e = strchr(p + kl + 1, ';');
+        size_t l = e ? (size_t)(e - (p + kl + 1)) : strlen(p + kl + 1);
+        if (l >= cap) return 0;
+        memcpy(v, p + kl + 1, l);
+        v[l] = 0;
+        return 1;
+    }
+    return 0;
+}
+
+ibex_status ibex_calibration_parse(const char *text, ibex_calibration *out, ibex_diag *diag)
+{
+    if (!text || !out) return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "no calibration text");
+    ibex_calibration c;
+    memset(&c, 0, sizeof c);
+    char v[128];
+    if (!field(text, "id", c.id, sizeof c.id) || !c.id[0])
+        return ibex__fail(diag, IBEX_ERR_FORMAT, "", -1, "calibration: no id");
+    if (!field(text, "score", c.score, sizeof c.score))
+        return ibex__fail(diag, IBEX_ERR_FORMAT, "", -1, "calibration %s: no score", c.id);
+    const char *num[4] = {"a", "b", "log10_lo", "log10_hi"};
+    double *dst[4] = {&c.a, &c.b, &c.log10_lo, &c.log10_hi};
+    for (int k = 0; k < 4; k++) {
+        char *e;
+        if (!field(text, num[k], v, sizeof v) || !(*dst[k] = strtod(v, &e), e != v && !*e) ||
+            !isfinite(*dst[k]))
+            return ibex__fail(diag, IBEX_ERR_FORMAT, "", -1, "calibration %s: field %s missing or "
+                              "not a finite number", c.id, num[k]);
+    }
+    const char *cnt[2] = {"n_match", "n_nonmatch"};
+    size_t *cd[2] = {&c.n_match, &c.n_nonmatch};
+    for (int k = 0; k < 2; k++) {
+        char *e;
+        if (!field(text, cnt[k], v, sizeof v) || v[0] == '-' ||
+            !(*cd[k] = (size_t)strtoull(v, &e, 10), e != v && !*e))
+            return ibex__fail(diag, IBEX_ERR_FORMAT, "", -1, "calibration %s: field %s missing or "
+                              "not a count", c.id, cnt[k]);
+    }
+    if (!(c.log10_lo <= 0 && c.log10_hi >= 0))
+        return ibex__fail(diag, IBEX_ERR_FORMAT, "", -1,
+                          "calibration %s: bounds [%g, %g] do not contain 0", c.id, c.log10_lo,
+                          c.log10_hi);
+    *out = c;
+    return IBEX_OK;
 }

@@ -60,6 +60,14 @@ double ibex_ece(const double *log10_lr, const int *same, size_t n, double prior_
  * each "for same source" or "for different sources" (LR 1: no support either way). */
 const char *ibex_lr_verbal(double log10_lr);
 
+/* As text, to store with a reference library ("id=...;score=...;a=...;b=...;log10_lo=...;
+ * log10_hi=...;n_match=...;n_nonmatch=..."; numbers round-trip exactly). The text is written
+ * into buf (cap bytes); returns its length, or 0 when it does not fit. */
+size_t ibex_calibration_format(const ibex_calibration *c, char *buf, size_t cap);
+/* Back from that text: IBEX_ERR_FORMAT naming the field when one is missing or unreadable,
+ * or when the bounds are not lo <= 0 <= hi. */
+ibex_status ibex_calibration_parse(const char *text, ibex_calibration *out, ibex_diag *diag);
+
 /* The calibration shipped with IBEX for a kind's default method ("cartridge": the CMC
  * count; "bullet": the bullet score, SAM), or NULL when none is shipped. */
 const ibex_calibration *ibex_calibration_shipped(const char *kind);

@@ -95,6 +95,16 @@ def main():
         if ok:
             c = res[0]["candidates"]
             check("query: an F01 casing at rank 1", c[0]["firearm_id"] == "F01", c[0])
+            # the library keeps the LR calibration it was indexed with (ibex index stores it)
+            check("query: LRs from the library's stored calibration",
+                  res[0].get("lr_calibration", "").startswith("cartridge-cmc/")
+                  and all("log10_lr" in x and "lr_verbal" in x for x in c), res[0].get("lr_calibration"))
+            check("query: the top mate's LR supports same source", c[0]["log10_lr"] > 0, c[0])
+            if shutil.which("h5dump"):
+                p = subprocess.run(["h5dump", "-a", "/index/cartridge/calibration", lib],
+                                   capture_output=True, text=True)
+                check("index stored the calibration in the library",
+                      p.returncode == 0 and "id=cartridge-cmc/" in p.stdout, p.stdout[-300:])
             check("query: ranks 1..5, scores descending",
                   [x["rank"] for x in c] == [1, 2, 3, 4, 5] and all(c[i]["score"] >= c[i + 1]["score"] for i in range(4)))
             check("query: verdict words", all(x["verdict"] in ("identification", "inconclusive", "elimination",

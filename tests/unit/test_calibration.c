@@ -110,6 +110,23 @@ int main(void)
         }
     }
     CHECK(ibex_calibration_shipped("no such kind") == NULL);
+
+    /* text round trip (as stored with a library) and refused texts */
+    char txt[512];
+    CHECK(ibex_calibration_format(&c, txt, sizeof txt) > 0);
+    ibex_calibration back;
+    CHECK(ibex_calibration_parse(txt, &back, &d) == IBEX_OK);
+    CHECK(!strcmp(back.id, c.id) && !strcmp(back.score, c.score) && back.a == c.a &&
+          back.b == c.b && back.log10_lo == c.log10_lo && back.log10_hi == c.log10_hi &&
+          back.n_match == c.n_match && back.n_nonmatch == c.n_nonmatch);
+    CHECK(ibex_calibration_format(&c, txt, 10) == 0);
+    const char *bad_txt[] = {"", "id=x;score=cmc;a=1;b=1;log10_lo=-1;log10_hi=1;n_match=3",
+                             "id=x;score=cmc;a=1;b=nan;log10_lo=-1;log10_hi=1;n_match=3;n_nonmatch=4",
+                             "id=x;score=cmc;a=1;b=2;log10_lo=1;log10_hi=2;n_match=3;n_nonmatch=4",
+                             "id=x;score=cmc;a=1x;b=2;log10_lo=-1;log10_hi=2;n_match=3;n_nonmatch=4",
+                             "id=x;score=cmc;a=1;b=2;log10_lo=-1;log10_hi=2;n_match=-3;n_nonmatch=4"};
+    for (size_t k = 0; k < sizeof bad_txt / sizeof *bad_txt; k++)
+        CHECK_MSG(ibex_calibration_parse(bad_txt[k], &back, &d) == IBEX_ERR_FORMAT, "%s", bad_txt[k]);
     free(s);
     free(lab);
     free(ll);
