@@ -25,7 +25,7 @@ static size_t intern(const char **names, size_t *n, const char *s)
     return (*n)++;
 }
 
-/* Fit on the rows keep() accepts; 0 when both classes are present. */
+/* Fit on the rows use[] marks; 0 when both classes are present. */
 static int fit_subset(const pair_row *r, size_t n, const unsigned char *use, double *s, int *y,
                       ibex_calibration *c)
 {

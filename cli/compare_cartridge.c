@@ -80,15 +80,6 @@ static json_t *cell_json(const ibex_cmc_cell *c)
     return o;
 }
 
-/* The shipped calibration holds for the default method only (its cell grid, no prealign). */
-static const ibex_calibration *calibration_for(const ibex_cmc_opts *co, int prealign)
-{
-    ibex_cmc_opts def;
-    ibex_cmc_opts_init(&def);
-    if (prealign || co->cells_x != def.cells_x || co->cells_y != def.cells_y) return NULL;
-    return ibex_calibration_shipped("cartridge");
-}
-
 static json_t *lr_json(const ibex_calibration *cal, double cmc)
 {
     if (!cal) return json_null();
@@ -303,7 +294,7 @@ int compare_cartridge_main(int argc, char **argv)
         json_object_set_new(o, "cmc", json_integer(r->cmc));
         json_object_set_new(o, "cmc_high", json_integer(r->cmc_high));
         json_object_set_new(o, "score", json_real(r->score));
-        json_object_set_new(o, "lr", lr_json(calibration_for(&co, prealign), r->cmc));
+        json_object_set_new(o, "lr", lr_json(ibex_calibration_shipped_cmc(&co, prealign), r->cmc));
         for (int k = 0; k < 2; k++) {
             const ibex_cmc_direction *dd = &r->dir[k];
             json_t *x = json_object();
@@ -385,7 +376,7 @@ int compare_cartridge_main(int argc, char **argv)
         printf("score:                   %.3f\n", r->score);
         printf("verdict:                 %s  (identification at CMC >= %u)\n",
                ibex_verdict_name(r->verdict), co.id_threshold);
-        const ibex_calibration *cal = calibration_for(&co, prealign);
+        const ibex_calibration *cal = ibex_calibration_shipped_cmc(&co, prealign);
         if (cal) {
             double l = ibex_calibration_log10_lr(cal, r->cmc);
             printf("likelihood ratio:        log10 LR %.2f (LR %.3g%s): %s\n"

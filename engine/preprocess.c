@@ -168,6 +168,34 @@ static ibex_status level(ibex_surface *s, double k, ibex_preprocess_info *info)
     return IBEX_OK;
 }
 
+/* Mean of the f x f block (bx, by) of s: NAN unless at least half its points are valid. */
+static float block_mean(const ibex_surface *s, size_t f, size_t bx, size_t by)
+{
+    double sum = 0;
+    size_t k = 0;
+    for (size_t v = 0; v < f; v++)
+        for (size_t u = 0; u < f; u++) {
+            size_t i = (by * f + v) * s->nx + bx * f + u;
+            if (s->valid[i]) {
+                sum += s->z[i];
+                k++;
+            }
+        }
+    return k && 2 * k >= f * f ? (float)(sum / (double)k) : NAN;
+}
+
+/* out[b] = median of the valid ones of in[b-1..b+1] (NAN where in[b] is NAN). */
+static void running_median3(const float *in, size_t nb, float *out)
+{
+    for (size_t b = 0; b < nb; b++) {
+        float w[3];
+        size_t k = 0;
+        for (size_t c = b ? b - 1 : 0; c <= b + 1 && c < nb; c++)
+            if (!isnan(in[c])) w[k++] = in[c];
+        out[b] = isnan(in[b]) ? NAN : (float)medianf(w, k);
+    }
+}
+
 /* Fallback breech-face region, when region() finds no flat primer: keep the disc inscribed
  * in the valid bounding box about the valid centroid, and mask the firing-pin impression: the
  * central rings whose median level departs from the breech face (the annulus 0.6-0.9 R)
@@ -371,13 +399,7 @@ static ibex_status radial_profile(const ibex_surface *s, double cx, double cy, d
     }
     for (size_t b = 0; b < nb; b++)
         raw[b] = cnt[b] >= 8 ? (float)medianf(v + off[b], cnt[b]) : NAN;
-    for (size_t b = 0; b < nb; b++) { /* 3-ring running median */
-        float w[3];
-        size_t k = 0;
-        for (size_t c = b ? b - 1 : 0; c <= b + 1 && c < nb; c++)
-            if (!isnan(raw[c])) w[k++] = raw[c];
-        prof[b] = isnan(raw[b]) ? NAN : (float)medianf(w, k);
-    }
+    running_median3(raw, nb, prof);
     free(raw);
     free(off);
     free(v);
@@ -391,9 +413,10 @@ static ibex_status face_plane(ibex_surface *s, double cx, double cy, double r0, 
                               size_t sst, double *sig)
 {
     size_t nx = s->nx, ny = s->ny, n = nx * ny;
-    unsigned char *w = calloc(n, 1);
+    unsigned char *ring = calloc(n, 1), *w = malloc(n);
     float *res = malloc(n * sizeof *res);
-    if (!w || !res) {
+    if (!ring || !w || !res) {
+        free(ring);
         free(w);
         free(res);
         return IBEX_ERR_NOMEM;
@@ -402,8 +425,10 @@ static ibex_status face_plane(ibex_surface *s, double cx, double cy, double r0, 
         for (size_t x = 0; x < nx; x += sst) {
             size_t i = y * nx + x;
             double r = hypot((double)x - cx, (double)y - cy);
-            w[i] = s->valid[i] && r >= r0 && r < r1;
+            ring[i] = s->valid[i] && r >= r0 && r < r1;
         }
+    memcpy(w, ring, n);
+#define FACE_RESIDUAL(x, y, i) (s->z[i] - (p[0] + p[1] * ((double)(x) - cx) + p[2] * ((double)(y) - cy)))
     double p[3] = {0, 0, 0};
     *sig = 0;
     for (int it = 0; it < 3; it++) {
@@ -412,27 +437,22 @@ static ibex_status face_plane(ibex_surface *s, double cx, double cy, double r0, 
         memcpy(p, q, sizeof p);
         size_t k = 0;
         for (size_t y = 0; y < ny; y += sst)
-            for (size_t x = 0; x < nx; x += sst) {
-                size_t i = y * nx + x;
-                double r = hypot((double)x - cx, (double)y - cy);
-                if (s->valid[i] && r >= r0 && r < r1)
-                    res[k++] = (float)fabs(s->z[i] - (p[0] + p[1] * ((double)x - cx) + p[2] * ((double)y - cy)));
-            }
+            for (size_t x = 0; x < nx; x += sst)
+                if (ring[y * nx + x]) res[k++] = (float)fabs(FACE_RESIDUAL(x, y, y * nx + x));
         *sig = 1.4826 * medianf(res, k);
         for (size_t y = 0; y < ny; y += sst)
             for (size_t x = 0; x < nx; x += sst) {
                 size_t i = y * nx + x;
-                double r = hypot((double)x - cx, (double)y - cy);
-                double e = s->z[i] - (p[0] + p[1] * ((double)x - cx) + p[2] * ((double)y - cy));
-                w[i] = s->valid[i] && r >= r0 && r < r1 && fabs(e) <= 3 * *sig;
+                w[i] = ring[i] && fabs(FACE_RESIDUAL(x, y, i)) <= 3 * *sig;
             }
     }
     for (size_t y = 0; y < ny; y++)
         for (size_t x = 0; x < nx; x++) {
             size_t i = y * nx + x;
-            if (s->valid[i])
-                s->z[i] = (float)(s->z[i] - (p[0] + p[1] * ((double)x - cx) + p[2] * ((double)y - cy)));
+            if (s->valid[i]) s->z[i] = (float)FACE_RESIDUAL(x, y, i);
         }
+#undef FACE_RESIDUAL
+    free(ring);
     free(w);
     free(res);
     return IBEX_OK;
@@ -487,13 +507,7 @@ static ibex_status sector_edges(const ibex_surface *s, double cx, double cy, dou
             int short_ring = 2 * M_PI * ((double)b + 0.5) * bw * bw < 20 * SEG_NS;
             pr[b] = m >= 5 ? (float)medianf(v + cnt[c], m) : short_ring && b < gnb ? gprof[b] : NAN;
         }
-        for (size_t b = 0; b < nb; b++) {
-            float w[3];
-            size_t m = 0;
-            for (size_t c = b ? b - 1 : 0; c <= b + 1 && c < nb; c++)
-                if (!isnan(pr[c])) w[m++] = pr[c];
-            sm[b] = isnan(pr[b]) ? NAN : (float)medianf(w, m);
-        }
+        running_median3(pr, nb, sm);
         /* the longest run of rings within tol that meets the face ring [g0, g1) */
         size_t b0 = 0, b1 = 0, b = 0;
 #define SEG_IN(b) (!isnan(sm[b]) && fabs(sm[b] - zb) <= tol)
@@ -563,19 +577,7 @@ static ibex_status region(ibex_surface *s, const ibex_preprocess_opts *o,
         return IBEX_ERR_NOMEM;
     }
     for (size_t cy = 0; cy < cny; cy++)
-        for (size_t cx = 0; cx < cnx; cx++) {
-            double sum = 0;
-            size_t k = 0;
-            for (size_t v = 0; v < bs; v++)
-                for (size_t u = 0; u < bs; u++) {
-                    size_t i = (cy * bs + v) * nx + cx * bs + u;
-                    if (s->valid[i]) {
-                        sum += s->z[i];
-                        k++;
-                    }
-                }
-            g[cy * cnx + cx] = 2 * k >= bs * bs ? (float)(sum / (double)k) : NAN;
-        }
+        for (size_t cx = 0; cx < cnx; cx++) g[cy * cnx + cx] = block_mean(s, bs, cx, cy);
     /* coarse-to-fine search (block units; block (i) covers points [i bs, (i+1) bs)) */
     double bx = (0.5 * (double)(x0 + x1) + 0.5) / (double)bs - 0.5;
     double by = (0.5 * (double)(y0 + y1) + 0.5) / (double)bs - 0.5;
@@ -771,24 +773,9 @@ static ibex_status block_shrink(ibex_surface **ps, size_t f)
     r->dy = s->dy * (double)f;
     for (size_t y = 0; y < r->ny; y++)
         for (size_t x = 0; x < r->nx; x++) {
-            double sum = 0;
-            size_t k = 0;
-            for (size_t v = 0; v < f; v++)
-                for (size_t u = 0; u < f; u++) {
-                    size_t i = (y * f + v) * s->nx + x * f + u;
-                    if (s->valid[i]) {
-                        sum += s->z[i];
-                        k++;
-                    }
-                }
             size_t o2 = y * r->nx + x;
-            if (2 * k >= f * f && k) {
-                r->z[o2] = (float)(sum / (double)k);
-                r->valid[o2] = 1;
-            } else {
-                r->z[o2] = NAN;
-                r->valid[o2] = 0;
-            }
+            r->z[o2] = block_mean(s, f, x, y);
+            r->valid[o2] = !isnan(r->z[o2]);
         }
     r->x0 = s->x0;
     r->y0 = s->y0;

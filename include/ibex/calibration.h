@@ -71,6 +71,13 @@ ibex_status ibex_calibration_parse(const char *text, ibex_calibration *out, ibex
 /* The calibration shipped with IBEX for a kind's default method ("cartridge": the CMC
  * count; "bullet": the bullet score, SAM), or NULL when none is shipped. */
 const ibex_calibration *ibex_calibration_shipped(const char *kind);
+/* The shipped cartridge calibration when the CMC options score like the method it was fitted
+ * on (the defaults' cell grid, rotations, thresholds and cell validity; opts NULL = the
+ * defaults) and the target was not pre-registered; else NULL: a count of another
+ * configuration means something else. */
+struct ibex_cmc_opts;
+const ibex_calibration *ibex_calibration_shipped_cmc(const struct ibex_cmc_opts *opts,
+                                                     int prealigned);
 
 #ifdef __cplusplus
 }

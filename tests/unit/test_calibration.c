@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "ibex/calibration.h"
+#include "ibex/compare.h"
 
 /* Deterministic standard normal draws (Box-Muller on a 64-bit LCG). */
 static uint64_t rng = 12345;
@@ -110,6 +111,15 @@ int main(void)
         }
     }
     CHECK(ibex_calibration_shipped("no such kind") == NULL);
+    /* it applies to the default CMC method only */
+    ibex_cmc_opts co;
+    ibex_cmc_opts_init(&co);
+    CHECK(ibex_calibration_shipped_cmc(NULL, 0) == sc && ibex_calibration_shipped_cmc(&co, 0) == sc);
+    co.threads = 1; /* results do not depend on it */
+    CHECK(ibex_calibration_shipped_cmc(&co, 0) == sc);
+    CHECK(ibex_calibration_shipped_cmc(&co, 1) == NULL);
+    co.cells_x = co.cells_y = 6;
+    CHECK(ibex_calibration_shipped_cmc(&co, 0) == NULL);
 
     /* text round trip (as stored with a library) and refused texts */
     char txt[512];
