@@ -366,45 +366,42 @@ static ibex_status radial_profile(const ibex_surface *s, double cx, double cy, d
                                   size_t nb, size_t sst, float *prof, size_t *cnt)
 {
     size_t nx = s->nx, ny = s->ny, *off = calloc(nb + 1, sizeof *off);
-    if (!off) return IBEX_ERR_NOMEM;
-    memset(cnt, 0, nb * sizeof *cnt);
-    for (size_t y = 0; y < ny; y += sst)
-        for (size_t x = 0; x < nx; x += sst) {
-            if (!s->valid[y * nx + x]) continue;
-            size_t b = (size_t)(hypot((double)x - cx, (double)y - cy) / bw);
-            if (b < nb) cnt[b]++;
-        }
-    for (size_t b = 0; b < nb; b++) off[b + 1] = off[b] + cnt[b];
-    float *v = malloc((off[nb] ? off[nb] : 1) * sizeof *v);
     size_t *fill = calloc(nb, sizeof *fill);
-    if (!v || !fill) {
-        free(off);
-        free(v);
-        free(fill);
-        return IBEX_ERR_NOMEM;
+    float *raw = malloc(nb * sizeof *raw), *v = NULL;
+    ibex_status st = IBEX_OK;
+    if (!off || !fill || !raw) {
+        st = IBEX_ERR_NOMEM;
+        goto done;
     }
-    for (size_t y = 0; y < ny; y += sst)
-        for (size_t x = 0; x < nx; x += sst) {
-            size_t i = y * nx + x;
-            if (!s->valid[i]) continue;
-            size_t b = (size_t)(hypot((double)x - cx, (double)y - cy) / bw);
-            if (b < nb) v[off[b] + fill[b]++] = s->z[i];
+    memset(cnt, 0, nb * sizeof *cnt);
+    /* two passes over the sampled points: count per ring, then gather the heights */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t y = 0; y < ny; y += sst)
+            for (size_t x = 0; x < nx; x += sst) {
+                size_t i = y * nx + x;
+                if (!s->valid[i]) continue;
+                size_t b = (size_t)(hypot((double)x - cx, (double)y - cy) / bw);
+                if (b >= nb) continue;
+                if (pass == 0) cnt[b]++;
+                else v[off[b] + fill[b]++] = s->z[i];
+            }
+        if (pass == 0) {
+            for (size_t b = 0; b < nb; b++) off[b + 1] = off[b] + cnt[b];
+            if (!(v = malloc((off[nb] ? off[nb] : 1) * sizeof *v))) {
+                st = IBEX_ERR_NOMEM;
+                goto done;
+            }
         }
-    float *raw = malloc(nb * sizeof *raw);
-    if (!raw) {
-        free(off);
-        free(v);
-        free(fill);
-        return IBEX_ERR_NOMEM;
     }
     for (size_t b = 0; b < nb; b++)
         raw[b] = cnt[b] >= 8 ? (float)medianf(v + off[b], cnt[b]) : NAN;
     running_median3(raw, nb, prof);
+done:
     free(raw);
     free(off);
     free(v);
     free(fill);
-    return IBEX_OK;
+    return st;
 }
 
 /* Robust plane of the valid points whose radius about (cx, cy) lies in [r0, r1) (points),
