@@ -11,6 +11,8 @@
 #ifndef IBEX_BULLET_H
 #define IBEX_BULLET_H
 
+#include "ibex/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include "ibex/status.h"
@@ -37,7 +39,7 @@ typedef struct ibex_land_opts {
     double min_stability;  /* refuse when neighbouring bands correlate less than this (0.3) */
 } ibex_land_opts;
 
-void ibex_land_opts_init(ibex_land_opts *o);
+IBEX_API void ibex_land_opts_init(ibex_land_opts *o);
 
 /* A land signature. Read-only for callers; made by ibex_land_signature_create. */
 typedef struct ibex_land_signature {
@@ -66,14 +68,14 @@ typedef struct ibex_land_signature {
 
 /* IBEX_ERR_UNSUPPORTED for profiles (one row or column), intensity images, lands with no
  * usable crosscut or narrower than min_width; IBEX_ERR_FORMAT for no valid point. */
-ibex_status ibex_land_signature_create(const ibex_surface *s, const ibex_land_opts *o,
-                                       ibex_land_signature **out, ibex_diag *diag);
+IBEX_API ibex_status ibex_land_signature_create(const ibex_surface *s, const ibex_land_opts *o,
+                                                ibex_land_signature **out, ibex_diag *diag);
 /* A signature from a profile already extracted (values in metres, NaN = missing):
  * band-pass and striae only; for tests and for callers with their own crosscut. */
-ibex_status ibex_land_signature_from_profile(const float *profile, size_t n, double spacing,
-                                             const ibex_land_opts *o,
-                                             ibex_land_signature **out, ibex_diag *diag);
-void ibex_land_signature_free(ibex_land_signature *sig);
+IBEX_API ibex_status ibex_land_signature_from_profile(const float *profile, size_t n, double spacing,
+                                                      const ibex_land_opts *o,
+                                                      ibex_land_signature **out, ibex_diag *diag);
+IBEX_API void ibex_land_signature_free(ibex_land_signature *sig);
 
 /* Land-to-land comparison of two aligned signatures. */
 typedef struct ibex_land_result {
@@ -93,15 +95,15 @@ typedef struct ibex_land_result {
 
 /* Signatures must share their spacing (same opts). Overlaps shorter than half the shorter
  * signature are not considered. */
-ibex_status ibex_land_compare(const ibex_land_signature *a, const ibex_land_signature *b,
-                              ibex_land_result *res, ibex_diag *diag);
+IBEX_API ibex_status ibex_land_compare(const ibex_land_signature *a, const ibex_land_signature *b,
+                                       ibex_land_result *res, ibex_diag *diag);
 
 /* Land-score model: logistic regression on features that mean the same at any spacing,
  * amplitude and land width (ccf, cms, match_share, distance_rel; see docs/bullet.md). */
 #define IBEX_LAND_NFEAT 4
-void ibex_land_features(const ibex_land_result *r, double f[IBEX_LAND_NFEAT]);
-const char *ibex_land_feature_name(int i);
-double ibex_land_model_score(const double f[IBEX_LAND_NFEAT]);
+IBEX_API void ibex_land_features(const ibex_land_result *r, double f[IBEX_LAND_NFEAT]);
+IBEX_API const char *ibex_land_feature_name(int i);
+IBEX_API double ibex_land_model_score(const double f[IBEX_LAND_NFEAT]);
 
 typedef enum ibex_bullet_verdict {
     IBEX_BULLET_IDENTIFICATION = 0,
@@ -109,7 +111,7 @@ typedef enum ibex_bullet_verdict {
     IBEX_BULLET_ELIMINATION = 2,
     IBEX_BULLET_UNSUITABLE = 3
 } ibex_bullet_verdict;
-const char *ibex_bullet_verdict_name(ibex_bullet_verdict v); /* AFTE word */
+IBEX_API const char *ibex_bullet_verdict_name(ibex_bullet_verdict v); /* AFTE word */
 
 /* A bullet: n_lands land positions around its circumference (in firing order as numbered);
  * lands[i] NULL when land i is missing or unusable. */
@@ -147,9 +149,9 @@ typedef struct ibex_bullet_result {
  *  unsuitable      a bullet has no usable land;
  *  inconclusive    otherwise (including a bullet with a single usable land).
  * IBEX_ERR_ARG when a bullet has no land positions or signatures differ in spacing. */
-ibex_status ibex_bullet_compare(const ibex_bullet *a, const ibex_bullet *b,
-                                ibex_bullet_result **out, ibex_diag *diag);
-void ibex_bullet_result_free(ibex_bullet_result *r);
+IBEX_API ibex_status ibex_bullet_compare(const ibex_bullet *a, const ibex_bullet *b,
+                                         ibex_bullet_result **out, ibex_diag *diag);
+IBEX_API void ibex_bullet_result_free(ibex_bullet_result *r);
 
 #ifdef __cplusplus
 }

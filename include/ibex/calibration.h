@@ -9,6 +9,8 @@
 #ifndef IBEX_CALIBRATION_H
 #define IBEX_CALIBRATION_H
 
+#include "ibex/export.h"
+
 #include <stddef.h>
 #include "ibex/status.h"
 
@@ -32,52 +34,52 @@ typedef struct ibex_calibration {
  * so separable data still give a finite slope; then the ELUB bounds of its LRs on the same
  * data. IBEX_ERR_ARG without at least one pair of each class or with a non-finite score.
  * id and score name are copied (truncated) when not NULL. */
-ibex_status ibex_calibration_fit(const double *score, const int *same, size_t n,
-                                 const char *id, const char *score_name,
-                                 ibex_calibration *out, ibex_diag *diag);
+IBEX_API ibex_status ibex_calibration_fit(const double *score, const int *same, size_t n,
+                                          const char *id, const char *score_name,
+                                          ibex_calibration *out, ibex_diag *diag);
 
 /* Bounded log10 LR of a score (NaN for a NaN score). */
-double ibex_calibration_log10_lr(const ibex_calibration *c, double score);
+IBEX_API double ibex_calibration_log10_lr(const ibex_calibration *c, double score);
 
 /* ELUB bounds (log10) of a set of log10 LRs with labels: the widest interval around 0 in
  * which the LRs, with one misleading observation of each class added, keep a normalised
  * Bayes error below that of the neutral system (LR = 1) at every prior the interval
  * spans. 0 and 0 when nothing is supported. */
-void ibex_elub(const double *log10_lr, const int *same, size_t n, double *log10_lo,
-               double *log10_hi);
+IBEX_API void ibex_elub(const double *log10_lr, const int *same, size_t n, double *log10_lo,
+                        double *log10_hi);
 
 /* Cllr = 0.5 (mean log2(1 + 1/LR) over same-source + mean log2(1 + LR) over different-
  * source), Brummer and du Preez 2006; 0 perfect, 1 uninformative. NaN without both classes. */
-double ibex_cllr(const double *log10_lr, const int *same, size_t n);
+IBEX_API double ibex_cllr(const double *log10_lr, const int *same, size_t n);
 /* Cllr after the optimal monotone recalibration of the same LRs (PAV): what is lost to
  * discrimination; Cllr - Cllr_min is the calibration loss. */
-double ibex_cllr_min(const double *log10_lr, const int *same, size_t n);
+IBEX_API double ibex_cllr_min(const double *log10_lr, const int *same, size_t n);
 /* Empirical cross-entropy (bits) at prior log10 odds p: the ECE plot's curve (Ramos 2013). */
-double ibex_ece(const double *log10_lr, const int *same, size_t n, double prior_log10_odds);
+IBEX_API double ibex_ece(const double *log10_lr, const int *same, size_t n, double prior_log10_odds);
 
 /* ENFSI verbal equivalent: "no support", "weak support", "moderate support", "moderately
  * strong support", "strong support", "very strong support", "extremely strong support",
  * each "for same source" or "for different sources" (LR 1: no support either way). */
-const char *ibex_lr_verbal(double log10_lr);
+IBEX_API const char *ibex_lr_verbal(double log10_lr);
 
 /* As text, to store with a reference library ("id=...;score=...;a=...;b=...;log10_lo=...;
  * log10_hi=...;n_match=...;n_nonmatch=..."; numbers round-trip exactly). The text is written
  * into buf (cap bytes); returns its length, or 0 when it does not fit. */
-size_t ibex_calibration_format(const ibex_calibration *c, char *buf, size_t cap);
+IBEX_API size_t ibex_calibration_format(const ibex_calibration *c, char *buf, size_t cap);
 /* Back from that text: IBEX_ERR_FORMAT naming the field when one is missing or unreadable,
  * or when the bounds are not lo <= 0 <= hi. */
-ibex_status ibex_calibration_parse(const char *text, ibex_calibration *out, ibex_diag *diag);
+IBEX_API ibex_status ibex_calibration_parse(const char *text, ibex_calibration *out, ibex_diag *diag);
 
 /* The calibration shipped with IBEX for a kind's default method ("cartridge": the CMC
  * count; "bullet": the bullet score, SAM), or NULL when none is shipped. */
-const ibex_calibration *ibex_calibration_shipped(const char *kind);
+IBEX_API const ibex_calibration *ibex_calibration_shipped(const char *kind);
 /* The shipped cartridge calibration when the CMC options score like the method it was fitted
  * on (the defaults' cell grid, rotations, thresholds and cell validity; opts NULL = the
  * defaults) and the target was not pre-registered; else NULL: a count of another
  * configuration means something else. */
 struct ibex_cmc_opts;
-const ibex_calibration *ibex_calibration_shipped_cmc(const struct ibex_cmc_opts *opts,
-                                                     int prealigned);
+IBEX_API const ibex_calibration *ibex_calibration_shipped_cmc(const struct ibex_cmc_opts *opts,
+                                                              int prealigned);
 
 #ifdef __cplusplus
 }

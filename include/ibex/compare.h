@@ -18,6 +18,8 @@
 #ifndef IBEX_COMPARE_H
 #define IBEX_COMPARE_H
 
+#include "ibex/export.h"
+
 #include <stddef.h>
 #include "ibex/surface.h"
 
@@ -64,16 +66,16 @@ typedef struct ibex_preprocess_info {
     char steps[384];         /* one line: each step with its parameters */
 } ibex_preprocess_info;
 
-void ibex_preprocess_opts_init(ibex_preprocess_opts *o);
+IBEX_API void ibex_preprocess_opts_init(ibex_preprocess_opts *o);
 /* The lateral spacing at which two scans are compared: o->spacing, or the coarser scan's
  * own spacing when that is coarser (no scan is upsampled); spacings within 1 % of o->spacing
  * count as o->spacing. Preprocess both scans with opts.spacing set to it. o may be NULL. */
-double ibex_preprocess_pair_spacing(const ibex_surface *a, const ibex_surface *b,
-                                    const ibex_preprocess_opts *o);
+IBEX_API double ibex_preprocess_pair_spacing(const ibex_surface *a, const ibex_surface *b,
+                                             const ibex_preprocess_opts *o);
 /* info may be NULL. A surface with no valid point is returned unchanged (CMC then says
  * "unsuitable"); an oversized one is refused. */
-ibex_status ibex_preprocess(const ibex_surface *in, const ibex_preprocess_opts *o,
-                            ibex_surface **out, ibex_preprocess_info *info, ibex_diag *diag);
+IBEX_API ibex_status ibex_preprocess(const ibex_surface *in, const ibex_preprocess_opts *o,
+                                     ibex_surface **out, ibex_preprocess_info *info, ibex_diag *diag);
 
 /* ---- Congruent Matching Cells ----------------------------------------------------- */
 
@@ -83,7 +85,7 @@ typedef enum ibex_verdict {
     IBEX_VERDICT_ELIMINATION = 2,
     IBEX_VERDICT_UNSUITABLE = 3
 } ibex_verdict;
-const char *ibex_verdict_name(ibex_verdict v);
+IBEX_API const char *ibex_verdict_name(ibex_verdict v);
 
 /* Prepared surfaces larger than this on a side are refused (IBEX_ERR_LIMIT). */
 #define IBEX_CMC_MAX_SIDE 2048
@@ -188,24 +190,24 @@ typedef struct ibex_cmc_result {
     size_t searches, fallbacks, search_mismatches;
 } ibex_cmc_result;
 
-void ibex_cmc_opts_init(ibex_cmc_opts *o);
-ibex_status ibex_cmc_plan_create(const ibex_cmc_opts *o, ibex_cmc_plan **out, ibex_diag *diag);
+IBEX_API void ibex_cmc_opts_init(ibex_cmc_opts *o);
+IBEX_API ibex_status ibex_cmc_plan_create(const ibex_cmc_opts *o, ibex_cmc_plan **out, ibex_diag *diag);
 /* a and b are prepared surfaces (ibex_preprocess) with the same spacing. Re-entrant on a
  * const plan. A surface with too few usable cells gives OK and verdict "unsuitable". */
-ibex_status ibex_cmc_plan_run(const ibex_cmc_plan *p, const ibex_surface *a,
-                              const ibex_surface *b, ibex_cmc_result **out, ibex_diag *diag);
-void ibex_cmc_result_free(ibex_cmc_result *r);
-void ibex_cmc_plan_free(ibex_cmc_plan *p);
-const ibex_cmc_opts *ibex_cmc_plan_opts(const ibex_cmc_plan *p);
+IBEX_API ibex_status ibex_cmc_plan_run(const ibex_cmc_plan *p, const ibex_surface *a,
+                                       const ibex_surface *b, ibex_cmc_result **out, ibex_diag *diag);
+IBEX_API void ibex_cmc_result_free(ibex_cmc_result *r);
+IBEX_API void ibex_cmc_plan_free(ibex_cmc_plan *p);
+IBEX_API const ibex_cmc_opts *ibex_cmc_plan_opts(const ibex_cmc_plan *p);
 
 /* tgt resampled (bilinear, valid where its 4 neighbours are) into ref's grid at a CMC
  * registration (rotation theta in degrees, shift dx, dy in points, as in ibex_cmc_result),
  * so the two can be shown side by side, aligned. */
-ibex_status ibex_cmc_align(const ibex_surface *ref, const ibex_surface *tgt, double theta,
-                           double dx, double dy, ibex_surface **out, ibex_diag *diag);
+IBEX_API ibex_status ibex_cmc_align(const ibex_surface *ref, const ibex_surface *tgt, double theta,
+                                    double dx, double dy, ibex_surface **out, ibex_diag *diag);
 
 /* Name of the kernel set the plan uses ("avx2" or "scalar"). */
-const char *ibex_cmc_plan_simd(const ibex_cmc_plan *p);
+IBEX_API const char *ibex_cmc_plan_simd(const ibex_cmc_plan *p);
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,8 @@
 #ifndef IBEX_IMAGE_H
 #define IBEX_IMAGE_H
 
+#include "ibex/export.h"
+
 #include <stddef.h>
 #include "ibex/surface.h"
 
@@ -14,14 +16,14 @@ typedef struct ibex_image {
     unsigned char *rgb; /* w*h*3, row-major, top row first */
 } ibex_image;
 
-ibex_status ibex_image_create(size_t w, size_t h, ibex_image **out); /* black */
-void ibex_image_free(ibex_image *im);
-void ibex_image_fill(ibex_image *im, unsigned char r, unsigned char g, unsigned char b);
+IBEX_API ibex_status ibex_image_create(size_t w, size_t h, ibex_image **out); /* black */
+IBEX_API void ibex_image_free(ibex_image *im);
+IBEX_API void ibex_image_fill(ibex_image *im, unsigned char r, unsigned char g, unsigned char b);
 /* Copy src into dst with its top-left corner at (x, y), clipped. */
-void ibex_image_paste(ibex_image *dst, const ibex_image *src, long x, long y);
+IBEX_API void ibex_image_paste(ibex_image *dst, const ibex_image *src, long x, long y);
 /* One-pixel rectangle outline, clipped. */
-void ibex_image_rect(ibex_image *im, long x, long y, long w, long h,
-                     unsigned char r, unsigned char g, unsigned char b);
+IBEX_API void ibex_image_rect(ibex_image *im, long x, long y, long w, long h,
+                              unsigned char r, unsigned char g, unsigned char b);
 
 typedef enum ibex_render_style {
     IBEX_RENDER_COLOUR = 0,  /* height through a perceptual colour map */
@@ -36,9 +38,9 @@ typedef struct ibex_render_opts {
     unsigned char invalid_rgb[3]; /* colour of invalid points */
 } ibex_render_opts;
 
-void ibex_render_opts_init(ibex_render_opts *o);
+IBEX_API void ibex_render_opts_init(ibex_render_opts *o);
 /* Image row 0 is the surface's row 0 (y = 0 at the top, as X3P origin NW). */
-ibex_status ibex_surface_render(const ibex_surface *s, const ibex_render_opts *o, ibex_image **out);
+IBEX_API ibex_status ibex_surface_render(const ibex_surface *s, const ibex_render_opts *o, ibex_image **out);
 
 #ifdef __cplusplus
 }

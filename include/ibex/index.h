@@ -36,6 +36,8 @@
 #ifndef IBEX_INDEX_H
 #define IBEX_INDEX_H
 
+#include "ibex/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include "ibex/status.h"
@@ -61,41 +63,41 @@ typedef struct ibex_descriptor_opts {
     double w_radial, w_aniso, w_cross; /* block weights (1, 1, 1) */
 } ibex_descriptor_opts;
 
-void ibex_descriptor_opts_init(ibex_descriptor_opts *o);
+IBEX_API void ibex_descriptor_opts_init(ibex_descriptor_opts *o);
 /* Defaults for bullets (ibex_descriptor_run_profiles on land signatures): band 10..200 um,
  * the scale of striae (spacing 4 um; the grid options are unused for profiles). */
-void ibex_descriptor_opts_init_bullet(ibex_descriptor_opts *o);
+IBEX_API void ibex_descriptor_opts_init_bullet(ibex_descriptor_opts *o);
 
 /* Canonical text of the options ("ibex-descriptor-v1 spacing=1.6e-05 grid=256 ..."), for a
  * library attribute: two libraries (or a library and a query) are compatible when the
  * strings are equal. Needs at most IBEX_DESCRIPTOR_OPTS_TEXT bytes. Parsing refuses an
  * unknown version or key with IBEX_ERR_FORMAT; *o is written only on success. */
 #define IBEX_DESCRIPTOR_OPTS_TEXT 512
-void ibex_descriptor_opts_format(const ibex_descriptor_opts *o, char *buf, size_t size);
-ibex_status ibex_descriptor_opts_parse(const char *text, ibex_descriptor_opts *o, ibex_diag *diag);
+IBEX_API void ibex_descriptor_opts_format(const ibex_descriptor_opts *o, char *buf, size_t size);
+IBEX_API ibex_status ibex_descriptor_opts_parse(const char *text, ibex_descriptor_opts *o, ibex_diag *diag);
 
 /* Holds the FFT plan and the ring tables; ibex_descriptor_run on a const plan is
  * re-entrant (each call allocates its own work arrays). */
 typedef struct ibex_descriptor ibex_descriptor;
 
-ibex_status ibex_descriptor_create(const ibex_descriptor_opts *o, ibex_descriptor **out,
-                                   ibex_diag *diag);
-void ibex_descriptor_free(ibex_descriptor *p);
+IBEX_API ibex_status ibex_descriptor_create(const ibex_descriptor_opts *o, ibex_descriptor **out,
+                                            ibex_diag *diag);
+IBEX_API void ibex_descriptor_free(ibex_descriptor *p);
 /* Length of the raw descriptor (the input dimension of the PCA). */
-size_t ibex_descriptor_size(const ibex_descriptor *p);
-void ibex_descriptor_get_opts(const ibex_descriptor *p, ibex_descriptor_opts *o);
+IBEX_API size_t ibex_descriptor_size(const ibex_descriptor *p);
+IBEX_API void ibex_descriptor_get_opts(const ibex_descriptor *p, ibex_descriptor_opts *o);
 
 /* Raw descriptor of a breech-face surface into raw[ibex_descriptor_size(p)].
  * Refuses (IBEX_ERR_UNSUPPORTED) a surface with fewer than 1000 valid working-grid points
  * or with no height variation. name is used in messages (NULL ok). */
-ibex_status ibex_descriptor_run(const ibex_descriptor *p, const ibex_surface *s,
-                                const char *name, float *raw, ibex_diag *diag);
+IBEX_API ibex_status ibex_descriptor_run(const ibex_descriptor *p, const ibex_surface *s,
+                                         const char *name, float *raw, ibex_diag *diag);
 
 /* Raw descriptor of a bullet from n_lands cross-profiles (heights in metres, NaN = missing,
  * n_points[i] points each at spacing dx metres), same length as the breech-face one. */
-ibex_status ibex_descriptor_run_profiles(const ibex_descriptor *p, const float *const *profiles,
-                                         const size_t *n_points, size_t n_lands, double dx,
-                                         const char *name, float *raw, ibex_diag *diag);
+IBEX_API ibex_status ibex_descriptor_run_profiles(const ibex_descriptor *p, const float *const *profiles,
+                                                  const size_t *n_points, size_t n_lands, double dx,
+                                                  const char *name, float *raw, ibex_diag *diag);
 
 /* ---- PCA projection ----------------------------------------------------------------- */
 
@@ -113,18 +115,18 @@ typedef struct ibex_pca ibex_pca;
  * when n >= p, else the n x n Gram matrix. d <= p; when d >= n the components past the
  * rank of the data are left zero (those coordinates are then always 0). At most max_fit
  * rows are used (an even stride over the rows, deterministic); 0 = all. */
-ibex_status ibex_pca_fit(const float *x, size_t n, size_t p, size_t d, size_t max_fit,
-                         unsigned flags, ibex_pca **out, ibex_diag *diag);
+IBEX_API ibex_status ibex_pca_fit(const float *x, size_t n, size_t p, size_t d, size_t max_fit,
+                                  unsigned flags, ibex_pca **out, ibex_diag *diag);
 /* From stored mean[p] and basis[d*p] (as read back from a library). */
-ibex_status ibex_pca_create(size_t p, size_t d, const float *mean, const float *basis,
-                            ibex_pca **out);
-void ibex_pca_free(ibex_pca *pca);
-size_t ibex_pca_dim_in(const ibex_pca *pca);
-size_t ibex_pca_dim_out(const ibex_pca *pca);
-const float *ibex_pca_get_mean(const ibex_pca *pca);   /* p floats */
-const float *ibex_pca_get_basis(const ibex_pca *pca);  /* d x p floats, row-major */
+IBEX_API ibex_status ibex_pca_create(size_t p, size_t d, const float *mean, const float *basis,
+                                     ibex_pca **out);
+IBEX_API void ibex_pca_free(ibex_pca *pca);
+IBEX_API size_t ibex_pca_dim_in(const ibex_pca *pca);
+IBEX_API size_t ibex_pca_dim_out(const ibex_pca *pca);
+IBEX_API const float *ibex_pca_get_mean(const ibex_pca *pca);   /* p floats */
+IBEX_API const float *ibex_pca_get_basis(const ibex_pca *pca);  /* d x p floats, row-major */
 /* n raw rows -> n unit rows of length d (a zero projection gives a zero row). */
-ibex_status ibex_pca_project(const ibex_pca *pca, const float *x, size_t n, float *y);
+IBEX_API ibex_status ibex_pca_project(const ibex_pca *pca, const float *x, size_t n, float *y);
 
 /* ---- index -------------------------------------------------------------------------- */
 
@@ -137,33 +139,33 @@ typedef struct ibex_hit {
 
 #define IBEX_INDEX_MAX_DIM 4096
 
-ibex_status ibex_index_create(size_t d, ibex_index **out);
-void ibex_index_free(ibex_index *ix);
+IBEX_API ibex_status ibex_index_create(size_t d, ibex_index **out);
+IBEX_API void ibex_index_free(ibex_index *ix);
 /* Room for n rows in total, so adding them does not reallocate. */
-ibex_status ibex_index_reserve(ibex_index *ix, size_t n);
+IBEX_API ibex_status ibex_index_reserve(ibex_index *ix, size_t n);
 /* Append n rows of d floats. Refuses non-finite values (IBEX_ERR_ARG), leaving the index
  * unchanged. Rows are stored as given (ibex_pca_project output is already unit length). */
-ibex_status ibex_index_add(ibex_index *ix, const float *rows, size_t n);
-size_t ibex_index_count(const ibex_index *ix);
-size_t ibex_index_dim(const ibex_index *ix);
-const float *ibex_index_get_rows(const ibex_index *ix); /* count x dim, row-major */
-size_t ibex_index_memory(const ibex_index *ix);         /* bytes held */
+IBEX_API ibex_status ibex_index_add(ibex_index *ix, const float *rows, size_t n);
+IBEX_API size_t ibex_index_count(const ibex_index *ix);
+IBEX_API size_t ibex_index_dim(const ibex_index *ix);
+IBEX_API const float *ibex_index_get_rows(const ibex_index *ix); /* count x dim, row-major */
+IBEX_API size_t ibex_index_memory(const ibex_index *ix);         /* bytes held */
 
 /* Top k rows for query q[d] by dot product, best first (score descending, then row
  * ascending); *n_hits = min(k, count). hits has room for k. */
-ibex_status ibex_index_query(const ibex_index *ix, const float *q, size_t k, ibex_hit *hits,
-                             size_t *n_hits);
+IBEX_API ibex_status ibex_index_query(const ibex_index *ix, const float *q, size_t k, ibex_hit *hits,
+                                      size_t *n_hits);
 /* nq queries (row-major nq x d) scored with SGEMM; hits[i*k ..] holds query i's list. */
-ibex_status ibex_index_query_batch(const ibex_index *ix, const float *q, size_t nq, size_t k,
-                                   ibex_hit *hits, size_t *n_hits);
+IBEX_API ibex_status ibex_index_query_batch(const ibex_index *ix, const float *q, size_t nq, size_t k,
+                                            ibex_hit *hits, size_t *n_hits);
 /* One part of an index split across processes (docs/sharding.md): ix holds the rows
  * [first, first + count) of a whole index of `total` rows, and each row is scored with the
  * same BLAS call shape as ibex_index_query_batch over the whole would use, so the scores
  * are bitwise the same (a row's float sum depends on its place in the block). Hit rows are
  * global (first + local row); merging the parts' lists under (score descending, row
  * ascending) gives the whole index's list. Refuses first + count > total (IBEX_ERR_ARG). */
-ibex_status ibex_index_query_part(const ibex_index *ix, const float *q, size_t nq, size_t k, size_t first,
-                                  size_t total, ibex_hit *hits, size_t *n_hits);
+IBEX_API ibex_status ibex_index_query_part(const ibex_index *ix, const float *q, size_t nq, size_t k, size_t first,
+                                           size_t total, ibex_hit *hits, size_t *n_hits);
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,8 @@
 #ifndef IBEX_IO_H
 #define IBEX_IO_H
 
+#include "ibex/export.h"
+
 #include <stddef.h>
 #include "ibex/surface.h"
 #include "ibex/image.h"
@@ -20,30 +22,30 @@ extern "C" {
 /* Largest main.xml accepted, and largest zip member read. */
 #define IBEX_X3P_MAX_XML ((size_t)16 << 20)
 
-ibex_status ibex_surface_read_x3p(const char *path, unsigned flags, ibex_surface **out,
-                                  ibex_diag *diag);
+IBEX_API ibex_status ibex_surface_read_x3p(const char *path, unsigned flags, ibex_surface **out,
+                                           ibex_diag *diag);
 /* Same, from bytes in memory; name is used in messages. */
-ibex_status ibex_surface_read_x3p_mem(const void *data, size_t size, const char *name,
-                                      unsigned flags, ibex_surface **out, ibex_diag *diag);
+IBEX_API ibex_status ibex_surface_read_x3p_mem(const void *data, size_t size, const char *name,
+                                               unsigned flags, ibex_surface **out, ibex_diag *diag);
 /* Writes to PATH.tmp-XXXXXX and renames: never leaves a partial file at path. */
-ibex_status ibex_surface_write_x3p(const ibex_surface *s, const char *path, unsigned flags,
-                                   ibex_diag *diag);
+IBEX_API ibex_status ibex_surface_write_x3p(const ibex_surface *s, const char *path, unsigned flags,
+                                            ibex_diag *diag);
 
 /* PNG grey images (8/16 bit; colour is converted to luminance; alpha 0 = invalid).
  * spacing: metres per pixel, or 0 to take it from the file (pHYs / IBEX text
  * chunks) and else 1e-6. Heights come back as intensity 0..1 unless the PNG
  * was written by ibex_surface_write_png, whose text chunks restore metres. */
-ibex_status ibex_surface_read_png(const char *path, double spacing, ibex_surface **out,
-                                  ibex_diag *diag);
+IBEX_API ibex_status ibex_surface_read_png(const char *path, double spacing, ibex_surface **out,
+                                           ibex_diag *diag);
 /* 16-bit grey + alpha (mask), heights scaled to the full range; the scale,
  * offset and spacing go in text chunks so reading restores them (to 16-bit precision). */
-ibex_status ibex_surface_write_png(const ibex_surface *s, const char *path, ibex_diag *diag);
+IBEX_API ibex_status ibex_surface_write_png(const ibex_surface *s, const char *path, ibex_diag *diag);
 
 /* By extension (.x3p, .png), else by magic bytes. */
-ibex_status ibex_surface_read(const char *path, unsigned flags, ibex_surface **out,
-                              ibex_diag *diag);
+IBEX_API ibex_status ibex_surface_read(const char *path, unsigned flags, ibex_surface **out,
+                                       ibex_diag *diag);
 
-ibex_status ibex_image_write_png(const ibex_image *im, const char *path, ibex_diag *diag);
+IBEX_API ibex_status ibex_image_write_png(const ibex_image *im, const char *path, ibex_diag *diag);
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,8 @@
 #ifndef IBEX_LIBRARY_H
 #define IBEX_LIBRARY_H
 
+#include "ibex/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include "ibex/surface.h"
@@ -40,7 +42,7 @@ typedef struct ibex_library_opts {
     void *preprocess_user;
 } ibex_library_opts;
 
-void ibex_library_opts_init(ibex_library_opts *o);
+IBEX_API void ibex_library_opts_init(ibex_library_opts *o);
 
 /* One specimen's table row. Strings are owned (ibex_specimen_clear frees them). */
 typedef struct ibex_specimen {
@@ -60,75 +62,75 @@ typedef struct ibex_specimen {
     size_t n_valid;
 } ibex_specimen;
 
-void ibex_specimen_clear(ibex_specimen *s);
+IBEX_API void ibex_specimen_clear(ibex_specimen *s);
 
 /* Creates a new library (refuses an existing path) and opens it for writing. */
-ibex_status ibex_library_create(const char *path, const ibex_library_opts *o, ibex_library **out,
-                                ibex_diag *diag);
+IBEX_API ibex_status ibex_library_create(const char *path, const ibex_library_opts *o, ibex_library **out,
+                                         ibex_diag *diag);
 /* Opens an existing library (for writing with IBEX_LIBRARY_WRITE). Rolls back an
  * interrupted ingest first. Refuses non-libraries, truncated files, newer schemas and
  * (when o->params is set) other preprocessing parameters. o may be NULL. */
-ibex_status ibex_library_open(const char *path, const ibex_library_opts *o, ibex_library **out,
-                              ibex_diag *diag);
+IBEX_API ibex_status ibex_library_open(const char *path, const ibex_library_opts *o, ibex_library **out,
+                                       ibex_diag *diag);
 /* Commits any open transaction and closes. NULL ok. */
-ibex_status ibex_library_close(ibex_library *lib, ibex_diag *diag);
+IBEX_API ibex_status ibex_library_close(ibex_library *lib, ibex_diag *diag);
 
 /* Groups adds into one commit (cheaper than one commit per add). Without begin, each
  * add commits by itself. After a failed add the transaction is rolled back whole. */
-ibex_status ibex_library_begin(ibex_library *lib, ibex_diag *diag);
-ibex_status ibex_library_commit(ibex_library *lib, ibex_diag *diag);
+IBEX_API ibex_status ibex_library_begin(ibex_library *lib, ibex_diag *diag);
+IBEX_API ibex_status ibex_library_commit(ibex_library *lib, ibex_diag *diag);
 
 /* Runs the preprocess hook (or copies); safe to call from several threads at once. */
-ibex_status ibex_library_prepare(const ibex_library *lib, const ibex_surface *in, ibex_surface **out,
-                                 ibex_diag *diag);
+IBEX_API ibex_status ibex_library_prepare(const ibex_library *lib, const ibex_surface *in, ibex_surface **out,
+                                          ibex_diag *diag);
 
 /* Appends one specimen. Refuses a duplicate id or sha256 (IBEX_ERR_INTEGRITY), an
  * empty id or a bad hash (IBEX_ERR_ARG). *row (optional) gets its row number. */
-ibex_status ibex_library_add(ibex_library *lib, const ibex_specimen *spec, const ibex_surface *s,
-                             size_t *row, ibex_diag *diag);
+IBEX_API ibex_status ibex_library_add(ibex_library *lib, const ibex_specimen *spec, const ibex_surface *s,
+                                      size_t *row, ibex_diag *diag);
 
 /* Appends n specimens (specs[i] with surface s[i]) in one write; the checks of
  * ibex_library_add apply to each, and to duplicates within the batch. All or none are
  * added. *row0 (optional) gets the row of the first. */
-ibex_status ibex_library_add_batch(ibex_library *lib, const ibex_specimen *specs, const ibex_surface *const *s,
-                                   size_t n, size_t *row0, ibex_diag *diag);
+IBEX_API ibex_status ibex_library_add_batch(ibex_library *lib, const ibex_specimen *specs, const ibex_surface *const *s,
+                                            size_t n, size_t *row0, ibex_diag *diag);
 
-size_t ibex_library_count(const ibex_library *lib);
-const char *ibex_library_params(const ibex_library *lib); /* stored parameters text */
-ibex_status ibex_library_get_info(ibex_library *lib, size_t row, ibex_specimen *out, ibex_diag *diag);
-ibex_status ibex_library_get_surface(ibex_library *lib, size_t row, ibex_surface **out, ibex_diag *diag);
+IBEX_API size_t ibex_library_count(const ibex_library *lib);
+IBEX_API const char *ibex_library_params(const ibex_library *lib); /* stored parameters text */
+IBEX_API ibex_status ibex_library_get_info(ibex_library *lib, size_t row, ibex_specimen *out, ibex_diag *diag);
+IBEX_API ibex_status ibex_library_get_surface(ibex_library *lib, size_t row, ibex_surface **out, ibex_diag *diag);
 /* One string column of rows [row0, row0+n), read by hyperslabs of the column alone:
  * out[i] is malloc'd (free each), NULL when empty. IBEX_ERR_FORMAT when the table has no
  * such string column; on failure out holds nothing. */
-ibex_status ibex_library_column_read(ibex_library *lib, const char *column, size_t row0, size_t n, char **out,
-                                     ibex_diag *diag);
+IBEX_API ibex_status ibex_library_column_read(ibex_library *lib, const char *column, size_t row0, size_t n, char **out,
+                                              ibex_diag *diag);
 /* 1 and *row when found, else 0 (a reader builds the maps on its first lookup). */
-int ibex_library_find_hash(const ibex_library *lib, const char *sha256_hex, size_t *row);
-int ibex_library_find_id(const ibex_library *lib, const char *id, size_t *row);
+IBEX_API int ibex_library_find_hash(const ibex_library *lib, const char *sha256_hex, size_t *row);
+IBEX_API int ibex_library_find_id(const ibex_library *lib, const char *id, size_t *row);
 
 /* SHA-256 of a file's bytes as 64 lower-case hex digits (OpenSSL EVP). */
-ibex_status ibex_file_sha256(const char *path, char hex[65], ibex_diag *diag);
+IBEX_API ibex_status ibex_file_sha256(const char *path, char hex[65], ibex_diag *diag);
 
 /* Index placeholder /index/descriptors (N x d float32, filled by the indexer). */
-ibex_status ibex_library_index_get_shape(ibex_library *lib, size_t *n, size_t *d, ibex_diag *diag);
+IBEX_API ibex_status ibex_library_index_get_shape(ibex_library *lib, size_t *n, size_t *d, ibex_diag *diag);
 /* Writes rows [row0, row0+n) of width d (grows the matrix; d must match unless it is 0). */
-ibex_status ibex_library_index_write(ibex_library *lib, size_t row0, size_t n, size_t d,
-                                     const float *x, ibex_diag *diag);
-ibex_status ibex_library_index_read(ibex_library *lib, size_t row0, size_t n, float *x, ibex_diag *diag);
+IBEX_API ibex_status ibex_library_index_write(ibex_library *lib, size_t row0, size_t n, size_t d,
+                                              const float *x, ibex_diag *diag);
+IBEX_API ibex_status ibex_library_index_read(ibex_library *lib, size_t row0, size_t n, float *x, ibex_diag *diag);
 
 /* Per-kind index model under /index/<kind> (kind, name: letters, digits, '_', '-'):
  * named float32 matrices (rows x cols, e.g. pca_mean 1 x p, pca_basis d x p) and text
  * attributes (descriptor_opts, pca_fit_count). A put replaces; it joins the open
  * transaction (ibex_library_begin) or commits by itself, like ibex_library_index_write.
  * A get of something absent gives IBEX_ERR_FORMAT; *x / *text are malloc'd (free). */
-ibex_status ibex_library_model_put_matrix(ibex_library *lib, const char *kind, const char *name, size_t rows,
-                                          size_t cols, const float *x, ibex_diag *diag);
-ibex_status ibex_library_model_get_matrix(ibex_library *lib, const char *kind, const char *name, size_t *rows,
-                                          size_t *cols, float **x, ibex_diag *diag);
-ibex_status ibex_library_model_put_text(ibex_library *lib, const char *kind, const char *name, const char *text,
-                                        ibex_diag *diag);
-ibex_status ibex_library_model_get_text(ibex_library *lib, const char *kind, const char *name, char **text,
-                                        ibex_diag *diag);
+IBEX_API ibex_status ibex_library_model_put_matrix(ibex_library *lib, const char *kind, const char *name, size_t rows,
+                                                   size_t cols, const float *x, ibex_diag *diag);
+IBEX_API ibex_status ibex_library_model_get_matrix(ibex_library *lib, const char *kind, const char *name, size_t *rows,
+                                                   size_t *cols, float **x, ibex_diag *diag);
+IBEX_API ibex_status ibex_library_model_put_text(ibex_library *lib, const char *kind, const char *name, const char *text,
+                                                 ibex_diag *diag);
+IBEX_API ibex_status ibex_library_model_get_text(ibex_library *lib, const char *kind, const char *name, char **text,
+                                                 ibex_diag *diag);
 
 #ifdef __cplusplus
 }

@@ -3,6 +3,8 @@
 #ifndef IBEX_NODE_H
 #define IBEX_NODE_H
 
+#include "ibex/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,14 +35,14 @@ typedef struct ibex_node_auth {
  * "ibex-request/1\n" NODE "\n" METHOD "\n" TARGET "\n" TIMESTAMP "\n" NONCE "\n" BODYSHA256HEX "\n"
  * TARGET is the request target exactly as sent (path and query). Returns the length written
  * to out (0 when out_size is too small). */
-size_t ibex_node_auth_message(const char *node, const char *method, const char *target,
-                              const char *timestamp, const char *nonce,
-                              const unsigned char body_sha256[32], char *out, size_t out_size);
+IBEX_API size_t ibex_node_auth_message(const char *node, const char *method, const char *target,
+                                       const char *timestamp, const char *nonce,
+                                       const unsigned char body_sha256[32], char *out, size_t out_size);
 
 /* Sign a request. timestamp < 0 uses the current time; nonce NULL draws a random one. */
-ibex_status ibex_node_auth_sign(const ibex_node_key *k, const char *method, const char *target,
-                                const void *body, size_t n, long long timestamp,
-                                const char *nonce, ibex_node_auth *out, ibex_diag *diag);
+IBEX_API ibex_status ibex_node_auth_sign(const ibex_node_key *k, const char *method, const char *target,
+                                         const void *body, size_t n, long long timestamp,
+                                         const char *nonce, ibex_node_auth *out, ibex_diag *diag);
 
 /* ---- the node's reference library, plugged in by the program that runs the server ----
  * The ibex command wires these to the code of 'ibex import', 'ibex index' and 'ibex query'
@@ -92,12 +94,12 @@ typedef struct ibex_node_server_opts {
     FILE *log;               /* one line per request; NULL for none */
 } ibex_node_server_opts;
 
-void ibex_node_server_opts_init(ibex_node_server_opts *o);
+IBEX_API void ibex_node_server_opts_init(ibex_node_server_opts *o);
 /* Reads the key, trust list and spool, binds and starts serving on a thread pool. */
-ibex_status ibex_node_server_create(const ibex_node_server_opts *o, ibex_node_server **out,
-                                    ibex_diag *diag);
-unsigned ibex_node_server_port(const ibex_node_server *s); /* the bound port */
-void ibex_node_server_free(ibex_node_server *s);          /* stops serving; NULL ok */
+IBEX_API ibex_status ibex_node_server_create(const ibex_node_server_opts *o, ibex_node_server **out,
+                                             ibex_diag *diag);
+IBEX_API unsigned ibex_node_server_port(const ibex_node_server *s); /* the bound port */
+IBEX_API void ibex_node_server_free(ibex_node_server *s);          /* stops serving; NULL ok */
 
 /* ---- client (libcurl) ---- */
 typedef struct ibex_node_response {
@@ -110,11 +112,11 @@ typedef struct ibex_node_response {
 /* One signed request to base_url (e.g. "http://127.0.0.1:8080") + target ("/v1/health").
  * IBEX_OK whenever an HTTP answer came back, whatever its status. ca_file: PEM CA bundle for
  * https (NULL: system default). */
-ibex_status ibex_node_request(const char *base_url, const ibex_node_key *key, const char *method,
-                              const char *target, const void *body, size_t n,
-                              const char *content_type, long timeout_s, const char *ca_file,
-                              ibex_node_response *out, ibex_diag *diag);
-void ibex_node_response_clear(ibex_node_response *r);
+IBEX_API ibex_status ibex_node_request(const char *base_url, const ibex_node_key *key, const char *method,
+                                       const char *target, const void *body, size_t n,
+                                       const char *content_type, long timeout_s, const char *ca_file,
+                                       ibex_node_response *out, ibex_diag *diag);
+IBEX_API void ibex_node_response_clear(ibex_node_response *r);
 
 typedef struct ibex_node_pull_stats {
     size_t fetched, stored, refused;
@@ -135,9 +137,9 @@ typedef struct ibex_node_pull_opts {
  * counts as library_skipped), store it as out_dir/SEQ-SHA256.x3p (write-then-rename) and
  * advance the cursor after each one, so an interrupted pull resumes where it stopped and
  * stores nothing twice. o NULL: defaults. A refused package stops the pull. */
-ibex_status ibex_node_pull(const char *base_url, const ibex_node_key *key, const ibex_trust *trust,
-                           const char *out_dir, const ibex_node_pull_opts *o,
-                           ibex_node_pull_stats *stats, ibex_diag *diag);
+IBEX_API ibex_status ibex_node_pull(const char *base_url, const ibex_node_key *key, const ibex_trust *trust,
+                                    const char *out_dir, const ibex_node_pull_opts *o,
+                                    ibex_node_pull_stats *stats, ibex_diag *diag);
 
 #ifdef __cplusplus
 }

@@ -3,6 +3,8 @@
 #ifndef IBEX_PACKAGE_H
 #define IBEX_PACKAGE_H
 
+#include "ibex/export.h"
+
 #include <stddef.h>
 #include "ibex/status.h"
 #include "ibex/surface.h"
@@ -24,17 +26,17 @@ extern "C" {
 typedef struct ibex_node_key ibex_node_key;
 
 /* A new random key pair for the node called name. */
-ibex_status ibex_node_key_generate(const char *name, ibex_node_key **out, ibex_diag *diag);
+IBEX_API ibex_status ibex_node_key_generate(const char *name, ibex_node_key **out, ibex_diag *diag);
 /* Writes the secret key to path (mode 0600, refuses to overwrite an existing file) and the
  * public key to path.pub as one trust-list line "NAME HEX". */
-ibex_status ibex_node_key_write(const ibex_node_key *k, const char *path, ibex_diag *diag);
+IBEX_API ibex_status ibex_node_key_write(const ibex_node_key *k, const char *path, ibex_diag *diag);
 /* Reads a secret key file; refuses one that group or others can read. */
-ibex_status ibex_node_key_read(const char *path, ibex_node_key **out, ibex_diag *diag);
-void ibex_node_key_free(ibex_node_key *k); /* wipes the secret; NULL ok */
-const char *ibex_node_key_name(const ibex_node_key *k);
-void ibex_node_key_public_hex(const ibex_node_key *k, char hex[65]);
+IBEX_API ibex_status ibex_node_key_read(const char *path, ibex_node_key **out, ibex_diag *diag);
+IBEX_API void ibex_node_key_free(ibex_node_key *k); /* wipes the secret; NULL ok */
+IBEX_API const char *ibex_node_key_name(const ibex_node_key *k);
+IBEX_API void ibex_node_key_public_hex(const ibex_node_key *k, char hex[65]);
 /* Ed25519 detached signature of msg into sig[64]. */
-void ibex_node_key_sign(const ibex_node_key *k, const void *msg, size_t n, unsigned char sig[64]);
+IBEX_API void ibex_node_key_sign(const ibex_node_key *k, const void *msg, size_t n, unsigned char sig[64]);
 
 /* ---- trust list (peers.txt): "NAME PUBLIC_KEY_HEX [URL]" per line, '#' comments ---- */
 typedef struct ibex_trust ibex_trust;
@@ -45,17 +47,17 @@ typedef struct ibex_peer {
     const char *url; /* NULL when the line has none */
 } ibex_peer;
 
-ibex_status ibex_trust_read(const char *path, ibex_trust **out, ibex_diag *diag);
+IBEX_API ibex_status ibex_trust_read(const char *path, ibex_trust **out, ibex_diag *diag);
 /* Same from text in memory; name is used in messages. */
-ibex_status ibex_trust_read_mem(const char *text, size_t n, const char *name, ibex_trust **out,
-                                ibex_diag *diag);
-void ibex_trust_free(ibex_trust *t);
-size_t ibex_trust_count(const ibex_trust *t);
-const ibex_peer *ibex_trust_get(const ibex_trust *t, size_t i);              /* NULL past end */
-const ibex_peer *ibex_trust_find_name(const ibex_trust *t, const char *name); /* NULL if none */
-const ibex_peer *ibex_trust_find_key(const ibex_trust *t, const unsigned char pk[32]);
+IBEX_API ibex_status ibex_trust_read_mem(const char *text, size_t n, const char *name, ibex_trust **out,
+                                         ibex_diag *diag);
+IBEX_API void ibex_trust_free(ibex_trust *t);
+IBEX_API size_t ibex_trust_count(const ibex_trust *t);
+IBEX_API const ibex_peer *ibex_trust_get(const ibex_trust *t, size_t i);              /* NULL past end */
+IBEX_API const ibex_peer *ibex_trust_find_name(const ibex_trust *t, const char *name); /* NULL if none */
+IBEX_API const ibex_peer *ibex_trust_find_key(const ibex_trust *t, const unsigned char pk[32]);
 /* 1 when sig is a valid Ed25519 signature of msg by the peer's key. */
-int ibex_peer_verify(const ibex_peer *p, const void *msg, size_t n, const unsigned char sig[64]);
+IBEX_API int ibex_peer_verify(const ibex_peer *p, const void *msg, size_t n, const unsigned char sig[64]);
 
 /* ---- packages ---- */
 
@@ -75,13 +77,13 @@ typedef enum ibex_package_fault {
 /* Sign the X3P file in_path into out_path (write-then-rename). in_path must be a readable
  * X3P file. params NULL keeps the input's preprocessing member (if any); non-NULL replaces it
  * (an empty array removes it). Any earlier signature is replaced. */
-ibex_status ibex_package_sign(const char *in_path, const char *out_path,
-                              const char *const *params, const ibex_node_key *key,
-                              ibex_diag *diag);
+IBEX_API ibex_status ibex_package_sign(const char *in_path, const char *out_path,
+                                       const char *const *params, const ibex_node_key *key,
+                                       ibex_diag *diag);
 /* Write s as X3P and sign it, in one step. */
-ibex_status ibex_package_write(const ibex_surface *s, const char *out_path,
-                               const char *const *params, const ibex_node_key *key,
-                               ibex_diag *diag);
+IBEX_API ibex_status ibex_package_write(const ibex_surface *s, const char *out_path,
+                                        const char *const *params, const ibex_node_key *key,
+                                        ibex_diag *diag);
 
 /* Verify flags */
 #define IBEX_PACKAGE_CHECK_X3P 0x1u /* also read the X3P inside (refuse unreadable surfaces) */
@@ -89,24 +91,24 @@ ibex_status ibex_package_write(const ibex_surface *s, const char *out_path,
 /* Check the signature of the package bytes: the signer must be in trust and the signature
  * must cover every byte. On success *signer (if not NULL) points into trust.
  * fault, when not NULL, is always written (IBEX_PACKAGE_OK on success): it says why. */
-ibex_status ibex_package_verify_mem(const void *data, size_t size, const char *name,
-                                    const ibex_trust *trust, unsigned flags,
-                                    const ibex_peer **signer, ibex_package_fault *fault,
-                                    ibex_diag *diag);
-ibex_status ibex_package_verify(const char *path, const ibex_trust *trust, unsigned flags,
-                                const ibex_peer **signer, ibex_package_fault *fault,
-                                ibex_diag *diag);
+IBEX_API ibex_status ibex_package_verify_mem(const void *data, size_t size, const char *name,
+                                             const ibex_trust *trust, unsigned flags,
+                                             const ibex_peer **signer, ibex_package_fault *fault,
+                                             ibex_diag *diag);
+IBEX_API ibex_status ibex_package_verify(const char *path, const ibex_trust *trust, unsigned flags,
+                                         const ibex_peer **signer, ibex_package_fault *fault,
+                                         ibex_diag *diag);
 
 /* Preprocessing parameters of a package (unverified: verify first). *out is a
  * NULL-terminated key/value array (empty when the member is absent); free with
  * ibex_package_params_free. */
-ibex_status ibex_package_read_params(const void *data, size_t size, const char *name,
-                                     char ***out, ibex_diag *diag);
-void ibex_package_params_free(char **params);
+IBEX_API ibex_status ibex_package_read_params(const void *data, size_t size, const char *name,
+                                              char ***out, ibex_diag *diag);
+IBEX_API void ibex_package_params_free(char **params);
 
 /* Read a whole file (at most max bytes) into memory; free() the result. */
-ibex_status ibex_file_read_all(const char *path, size_t max, unsigned char **out, size_t *size,
-                               ibex_diag *diag);
+IBEX_API ibex_status ibex_file_read_all(const char *path, size_t max, unsigned char **out, size_t *size,
+                                        ibex_diag *diag);
 
 #ifdef __cplusplus
 }

@@ -14,6 +14,8 @@
 #ifndef IBEX_PREALIGN_H
 #define IBEX_PREALIGN_H
 
+#include "ibex/export.h"
+
 #include "ibex/compare.h"
 
 #ifdef __cplusplus
@@ -37,14 +39,14 @@ typedef struct ibex_prealign_result {
     double seconds;      /* wall clock of the search */
 } ibex_prealign_result;
 
-void ibex_prealign_opts_init(ibex_prealign_opts *o);
+IBEX_API void ibex_prealign_opts_init(ibex_prealign_opts *o);
 
 /* Coarse rotation of b onto a (prepared surfaces of one spacing, as for CMC). o may be
  * NULL (defaults). Fails (IBEX_ERR_FORMAT / IBEX_ERR_UNSUPPORTED) on surfaces with too few
  * valid points or that never overlap. */
-ibex_status ibex_prealign_run(const ibex_surface *a, const ibex_surface *b,
-                              const ibex_prealign_opts *o, ibex_prealign_result *out,
-                              ibex_diag *diag);
+IBEX_API ibex_status ibex_prealign_run(const ibex_surface *a, const ibex_surface *b,
+                                       const ibex_prealign_opts *o, ibex_prealign_result *out,
+                                       ibex_diag *diag);
 
 /* ibex_cmc_plan_run after pre-registration: b is turned by theta0 (bilinear, about its
  * centre, as CMC turns it) and CMC runs on (a, turned b). When the search cannot run (too
@@ -54,10 +56,10 @@ ibex_status ibex_prealign_run(const ibex_surface *a, const ibex_surface *b,
  * theta0 + CMC's (wrapped to (-180, 180]); direction 1 (B's cells found in A turned by t)
  * reports t - theta0. The direction-1 cell rectangles lie on b turned by theta0. With
  * theta0 = 0 the result is exactly ibex_cmc_plan_run's. pre (optional) gets the search. */
-ibex_status ibex_cmc_plan_run_prealigned(const ibex_cmc_plan *p, const ibex_surface *a,
-                                         const ibex_surface *b, const ibex_prealign_opts *o,
-                                         ibex_cmc_result **out, ibex_prealign_result *pre,
-                                         ibex_diag *diag);
+IBEX_API ibex_status ibex_cmc_plan_run_prealigned(const ibex_cmc_plan *p, const ibex_surface *a,
+                                                  const ibex_surface *b, const ibex_prealign_opts *o,
+                                                  ibex_cmc_result **out, ibex_prealign_result *pre,
+                                                  ibex_diag *diag);
 
 #ifdef __cplusplus
 }

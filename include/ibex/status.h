@@ -2,6 +2,8 @@
 #ifndef IBEX_STATUS_H
 #define IBEX_STATUS_H
 
+#include "ibex/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -18,7 +20,7 @@ typedef enum ibex_status {
     IBEX_ERR_UNSUPPORTED = 7
 } ibex_status;
 
-const char *ibex_strerror(ibex_status s);
+IBEX_API const char *ibex_strerror(ibex_status s);
 
 /* Where a failure happened and why, for a one-line message to a person.
  * Every field is filled by the failing call; the status is the contract. */
@@ -28,10 +30,10 @@ typedef struct ibex_diag {
     char message[512];   /* what is wrong, without the file name */
 } ibex_diag;
 
-void ibex_diag_clear(ibex_diag *d);
+IBEX_API void ibex_diag_clear(ibex_diag *d);
 
 /* "FILE: MESSAGE" (or just MESSAGE, or ibex_strerror(s) when the diag is empty). */
-const char *ibex_diag_format(const ibex_diag *d, ibex_status s, char *buf, unsigned long size);
+IBEX_API const char *ibex_diag_format(const ibex_diag *d, ibex_status s, char *buf, unsigned long size);
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,8 @@
 #ifndef IBEX_SURFACE_H
 #define IBEX_SURFACE_H
 
+#include "ibex/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include "ibex/status.h"
@@ -43,14 +45,14 @@ typedef struct ibex_meta {
 #undef IBEX_META_MEMBER_
 } ibex_meta;
 
-size_t ibex_meta_count(void);
-const char *ibex_meta_key(size_t i);         /* NULL past the end */
-const char *ibex_meta_describe(size_t i);    /* NULL past the end */
-const char *ibex_meta_get(const ibex_meta *m, const char *key); /* NULL if unset or unknown */
+IBEX_API size_t ibex_meta_count(void);
+IBEX_API const char *ibex_meta_key(size_t i);         /* NULL past the end */
+IBEX_API const char *ibex_meta_describe(size_t i);    /* NULL past the end */
+IBEX_API const char *ibex_meta_get(const ibex_meta *m, const char *key); /* NULL if unset or unknown */
 /* Copies value; NULL or "" unsets. IBEX_ERR_ARG for an unknown key. */
-ibex_status ibex_meta_set(ibex_meta *m, const char *key, const char *value);
-ibex_status ibex_meta_copy(ibex_meta *dst, const ibex_meta *src);
-void ibex_meta_clear(ibex_meta *m);
+IBEX_API ibex_status ibex_meta_set(ibex_meta *m, const char *key, const char *value);
+IBEX_API ibex_status ibex_meta_copy(ibex_meta *dst, const ibex_meta *src);
+IBEX_API void ibex_meta_clear(ibex_meta *m);
 
 typedef enum ibex_zkind {
     IBEX_Z_HEIGHT = 0,    /* z in metres (3D topography) */
@@ -75,26 +77,26 @@ typedef struct ibex_surface {
 } ibex_surface;
 
 /* All points invalid (NaN). Refuses sizes over IBEX_MAX_POINTS / IBEX_MAX_SIDE. */
-ibex_status ibex_surface_create(size_t nx, size_t ny, double dx, double dy, ibex_surface **out);
-void ibex_surface_free(ibex_surface *s);
-ibex_status ibex_surface_copy(const ibex_surface *s, ibex_surface **out);
+IBEX_API ibex_status ibex_surface_create(size_t nx, size_t ny, double dx, double dy, ibex_surface **out);
+IBEX_API void ibex_surface_free(ibex_surface *s);
+IBEX_API ibex_status ibex_surface_copy(const ibex_surface *s, ibex_surface **out);
 
 /* Set valid[] from isfinite(z[]) and put NaN in every invalid point. */
-void ibex_surface_sync_mask(ibex_surface *s);
+IBEX_API void ibex_surface_sync_mask(ibex_surface *s);
 
 /* Rectangle [x, x+w) x [y, y+h); metadata and vendor XML kept, grid-bound vendor files dropped. */
-ibex_status ibex_surface_crop(const ibex_surface *s, size_t x, size_t y, size_t w, size_t h,
-                              ibex_surface **out);
+IBEX_API ibex_status ibex_surface_crop(const ibex_surface *s, size_t x, size_t y, size_t w, size_t h,
+                                       ibex_surface **out);
 /* Resample to spacing (dx, dy) by bilinear interpolation over valid points only:
  * an output point is valid when all four neighbours are. */
-ibex_status ibex_surface_resample(const ibex_surface *s, double dx, double dy, ibex_surface **out);
+IBEX_API ibex_status ibex_surface_resample(const ibex_surface *s, double dx, double dy, ibex_surface **out);
 
 typedef struct ibex_surface_stats {
     size_t n_valid;
     double valid_fraction;
     double zmin, zmax, zmean, zrms; /* over valid points; NaN when none */
 } ibex_surface_stats;
-void ibex_surface_get_stats(const ibex_surface *s, ibex_surface_stats *st);
+IBEX_API void ibex_surface_get_stats(const ibex_surface *s, ibex_surface_stats *st);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,8 @@
 #ifndef IBEX_SYNTH_H
 #define IBEX_SYNTH_H
 
+#include "ibex/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include "ibex/status.h"
@@ -41,7 +43,7 @@ typedef struct ibex_synth_opts {
     int lands;            /* lands per barrel (bullets), 3..16; default 6 */
 } ibex_synth_opts;
 
-void ibex_synth_opts_init(ibex_synth_opts *o);
+IBEX_API void ibex_synth_opts_init(ibex_synth_opts *o);
 
 /* What the generator did to one specimen: the ground truth a comparator should recover.
  * Cartridge pose: the scan point q (metres from the grid centre) shows the casing point
@@ -61,41 +63,41 @@ typedef struct ibex_synth_truth {
 /* ---- cartridge cases ---- */
 typedef struct ibex_synth_firearm ibex_synth_firearm;
 
-ibex_status ibex_synth_firearm_create(uint64_t firearm_seed, const ibex_synth_opts *o,
-                                      ibex_synth_firearm **out, ibex_diag *diag);
-void ibex_synth_firearm_free(ibex_synth_firearm *f);   /* NULL ok */
-ibex_synth_pattern ibex_synth_firearm_get_pattern(const ibex_synth_firearm *f);
+IBEX_API ibex_status ibex_synth_firearm_create(uint64_t firearm_seed, const ibex_synth_opts *o,
+                                               ibex_synth_firearm **out, ibex_diag *diag);
+IBEX_API void ibex_synth_firearm_free(ibex_synth_firearm *f);   /* NULL ok */
+IBEX_API ibex_synth_pattern ibex_synth_firearm_get_pattern(const ibex_synth_firearm *f);
 
 /* One fired casing's breech-face scan (heights in metres, invalid outside the aperture and
  * inside the firing-pin hole). truth may be NULL. */
-ibex_status ibex_synth_cartridge_run(const ibex_synth_firearm *f, uint64_t shot_seed,
-                                     ibex_surface **out, ibex_synth_truth *truth,
-                                     ibex_diag *diag);
+IBEX_API ibex_status ibex_synth_cartridge_run(const ibex_synth_firearm *f, uint64_t shot_seed,
+                                              ibex_surface **out, ibex_synth_truth *truth,
+                                              ibex_diag *diag);
 /* Both steps at once (makes the firearm each call: slower when firing many shots). */
-ibex_status ibex_synth_cartridge(uint64_t firearm_seed, uint64_t shot_seed,
-                                 const ibex_synth_opts *o, ibex_surface **out,
-                                 ibex_synth_truth *truth, ibex_diag *diag);
+IBEX_API ibex_status ibex_synth_cartridge(uint64_t firearm_seed, uint64_t shot_seed,
+                                          const ibex_synth_opts *o, ibex_surface **out,
+                                          ibex_synth_truth *truth, ibex_diag *diag);
 
 /* ---- bullets ---- */
 typedef struct ibex_synth_barrel ibex_synth_barrel;
 
-ibex_status ibex_synth_barrel_create(uint64_t barrel_seed, const ibex_synth_opts *o,
-                                     ibex_synth_barrel **out, ibex_diag *diag);
-void ibex_synth_barrel_free(ibex_synth_barrel *b);     /* NULL ok */
-int ibex_synth_barrel_get_lands(const ibex_synth_barrel *b);
+IBEX_API ibex_status ibex_synth_barrel_create(uint64_t barrel_seed, const ibex_synth_opts *o,
+                                              ibex_synth_barrel **out, ibex_diag *diag);
+IBEX_API void ibex_synth_barrel_free(ibex_synth_barrel *b);     /* NULL ok */
+IBEX_API int ibex_synth_barrel_get_lands(const ibex_synth_barrel *b);
 
 /* Scan of land `land` (0-based, the bullet's own numbering) of the bullet fired with
  * bullet_seed. The barrel land that engraved it is (land + offset) mod lands, where the
  * offset is drawn per bullet (truth->land_class, truth->land_offset). */
-ibex_status ibex_synth_land_run(const ibex_synth_barrel *b, uint64_t bullet_seed, int land,
-                                ibex_surface **out, ibex_synth_truth *truth, ibex_diag *diag);
-ibex_status ibex_synth_land(uint64_t barrel_seed, uint64_t bullet_seed, int land,
-                            const ibex_synth_opts *o, ibex_surface **out,
-                            ibex_synth_truth *truth, ibex_diag *diag);
+IBEX_API ibex_status ibex_synth_land_run(const ibex_synth_barrel *b, uint64_t bullet_seed, int land,
+                                         ibex_surface **out, ibex_synth_truth *truth, ibex_diag *diag);
+IBEX_API ibex_status ibex_synth_land(uint64_t barrel_seed, uint64_t bullet_seed, int land,
+                                     const ibex_synth_opts *o, ibex_surface **out,
+                                     ibex_synth_truth *truth, ibex_diag *diag);
 
 /* Seed of item `index` under `parent` (splitmix64 mixing): how the CLI derives firearm,
  * shot, barrel and bullet seeds from one set seed. */
-uint64_t ibex_synth_seed_derive(uint64_t parent, uint64_t index);
+IBEX_API uint64_t ibex_synth_seed_derive(uint64_t parent, uint64_t index);
 
 #ifdef __cplusplus
 }
