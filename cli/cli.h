@@ -31,6 +31,12 @@ double cli_now(void);
 /* 1 if stderr is a terminal (progress bars only then). */
 int cli_isatty_err(void);
 
+/* The progress printer every subcommand passes to the library (ibex_progress_fn; user
+ * unused; never cancels): a bar on a terminal, else a line every 10 s and at the end. */
+int cli_progress(void *user, const char *stage, size_t done, size_t total, double eta_seconds);
+/* Ends a bar left on the terminal line (before other output). */
+void cli_progress_end(void);
+
 /* The kind of a scan without a stated one: its metadata's specimen_kind when that is
  * "cartridge" or "bullet", else "bullet" for an elongated grid (one side at least twice
  * the other, as land scans are) and "cartridge" otherwise. */

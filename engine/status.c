@@ -19,8 +19,25 @@ const char *ibex_strerror(ibex_status s)
     case IBEX_ERR_LIMIT: return "input exceeds a documented limit";
     case IBEX_ERR_INTEGRITY: return "integrity check failed";
     case IBEX_ERR_UNSUPPORTED: return "unsupported input";
+    case IBEX_ERR_CANCELLED: return "cancelled";
     }
     return "unknown status";
+}
+
+const char *ibex_status_name(ibex_status s)
+{
+    switch (s) {
+    case IBEX_OK: return "IBEX_OK";
+    case IBEX_ERR_NOMEM: return "IBEX_ERR_NOMEM";
+    case IBEX_ERR_ARG: return "IBEX_ERR_ARG";
+    case IBEX_ERR_IO: return "IBEX_ERR_IO";
+    case IBEX_ERR_FORMAT: return "IBEX_ERR_FORMAT";
+    case IBEX_ERR_LIMIT: return "IBEX_ERR_LIMIT";
+    case IBEX_ERR_INTEGRITY: return "IBEX_ERR_INTEGRITY";
+    case IBEX_ERR_UNSUPPORTED: return "IBEX_ERR_UNSUPPORTED";
+    case IBEX_ERR_CANCELLED: return "IBEX_ERR_CANCELLED";
+    }
+    return "IBEX_ERR_UNKNOWN";
 }
 
 void ibex_diag_clear(ibex_diag *d)

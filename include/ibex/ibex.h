@@ -3,6 +3,7 @@
 #define IBEX_IBEX_H
 
 #include "ibex/status.h"
+#include "ibex/progress.h"
 #include "ibex/surface.h"
 #include "ibex/image.h"
 #include "ibex/io.h"

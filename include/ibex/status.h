@@ -17,10 +17,13 @@ typedef enum ibex_status {
     IBEX_ERR_FORMAT = 4,
     IBEX_ERR_LIMIT = 5,
     IBEX_ERR_INTEGRITY = 6,
-    IBEX_ERR_UNSUPPORTED = 7
+    IBEX_ERR_UNSUPPORTED = 7,
+    IBEX_ERR_CANCELLED = 8     /* a progress callback asked to stop */
 } ibex_status;
 
 IBEX_API const char *ibex_strerror(ibex_status s);
+/* The enumerator's name, "IBEX_ERR_FORMAT" (for bindings that raise it as an error name). */
+IBEX_API const char *ibex_status_name(ibex_status s);
 
 /* Where a failure happened and why, for a one-line message to a person.
  * Every field is filled by the failing call; the status is the contract. */
