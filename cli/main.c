@@ -20,7 +20,9 @@ static const subcommand commands[] = {
     {"export", cmd_export, "write a library specimen as a signed exchange package (X3P)"},
     {"import", cmd_import, "verify signed exchange packages and add them to a library"},
     {"bench", cmd_bench, "benchmarks: accuracy (ROC, AUC, error rates) and speed reports"},
+#if IBEX_HAVE_NODE
     {"node", cmd_node, "network node: keygen, serve, push, pull, query"},
+#endif
     {"index", cmd_index, "build the stage-1 search index of a library (incremental)"},
     {"query", cmd_query, "rank a library's specimens against query scans (stage 1 + CMC)"},
 };
@@ -61,7 +63,8 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     if (!strcmp(name, "--version")) {
-        printf("ibex %s\n", IBEX_VERSION_STRING);
+        printf("ibex %s (features:%s%s%s)\n", IBEX_VERSION_STRING, IBEX_HAVE_HDF5 ? " hdf5" : "",
+               IBEX_HAVE_NODE ? " node" : "", IBEX_HAVE_PLOTS ? " plots" : "");
         return EXIT_OK;
     }
     for (size_t i = 0; i < N_COMMANDS; i++) {
@@ -71,6 +74,12 @@ int main(int argc, char **argv)
         cli_prog = prog;
         return commands[i].run(argc - 1, argv + 1);
     }
+#if !IBEX_HAVE_NODE
+    if (!strcmp(name, "node")) {
+        fprintf(stderr, "ibex node: this ibex was built without the network node (-Dnode=disabled)\n");
+        return EXIT_USAGE;
+    }
+#endif
     fprintf(stderr, "ibex: unknown command '%s'\n", name);
     usage(stderr);
     return EXIT_USAGE;

@@ -215,25 +215,6 @@ struct ibex_library {
 
 hid_t ibex__library_file(const ibex_library *lib) { return lib ? lib->file : -1; }
 
-void ibex_library_opts_init(ibex_library_opts *o)
-{
-    memset(o, 0, sizeof *o);
-}
-
-void ibex_specimen_clear(ibex_specimen *s)
-{
-    if (!s) return;
-    free(s->id);
-    free(s->kind);
-    free(s->region);
-    free(s->source_path);
-    free(s->set);
-    free(s->firearm_id);
-    free(s->same_source_key);
-    ibex_meta_clear(&s->meta);
-    memset(s, 0, sizeof *s);
-}
-
 /* The innermost HDF5 error description (HDF5's own printing is switched off). */
 static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data)
 {

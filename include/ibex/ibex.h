@@ -2,6 +2,7 @@
 #ifndef IBEX_IBEX_H
 #define IBEX_IBEX_H
 
+#include "ibex/config.h"
 #include "ibex/status.h"
 #include "ibex/progress.h"
 #include "ibex/surface.h"
@@ -16,7 +17,5 @@
 #include "ibex/compare.h"
 #include "ibex/prealign.h"
 #include "ibex/calibration.h"
-
-#define IBEX_VERSION_STRING "0.1.0"
 
 #endif

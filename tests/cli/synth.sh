@@ -1,5 +1,5 @@
 #!/bin/sh
-# ibex synth (issue 6): byte-identical output for the same seed (X3P files and MANIFEST.tsv,
+# ibex synth: byte-identical output for the same seed (X3P files and MANIFEST.tsv,
 # 1 thread vs 2), manifest columns equal to the real data set's header, sizes and SHA-256
 # checked with coreutils, ground-truth keys, files readable by ibex info, usage errors.
 set -u
@@ -47,8 +47,12 @@ done
 grep -q '"nx": 64' "$T/info.json" || no "info: nx"
 
 # the manifest feeds ibex ingest as the real sets' manifests do (ground truth kept)
+if "$IBEX" --version | grep -q " hdf5"; then
 "$IBEX" ingest --no-sync "$T/lib.h5" --manifest "$M" > "$T/ingest.out" 2>&1 || no "ibex ingest refused the synthetic manifest: $(tail -n 40 "$T/ingest.out")"
 grep -q "library has 6 specimens" "$T/ingest.out" || no "ingest: expected 6 specimens"
+else
+echo "note: built without HDF5; the manifest is not ingested" >&2
+fi
 
 # --- bullets: determinism, keys = barrel land class, numbering rotation ---
 "$IBEX" synth bullet --barrels 2 --bullets-per-barrel 2 --size 32 --seed 7 --out "$T/p" --json > "$T/p.json" || no "bullet run p"
