@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "ibex/compare.h"
+#include "ibex/experimental.h"
 #include "ibex/io.h"
 #include "ibex/synth.h"
 
@@ -211,6 +212,9 @@ int main(int argc, char **argv)
     const char *only = NULL;
     ibex_cmc_opts co;
     ibex_cmc_opts_init(&co);
+    ibex_cmc_experimental cx; /* --scalar, --coarse-to-fine and its knobs */
+    ibex_cmc_experimental_init(&cx);
+    co.experimental = &cx;
     ibex_preprocess_opts po;
     ibex_preprocess_opts_init(&po);
     while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -219,17 +223,17 @@ int main(int argc, char **argv)
         case 't': co.threads = (unsigned)atoi(optarg); break;
         case 'p': pairs = 1; break;
         case 'c': check = 1; break;
-        case 's': co.force_scalar = 1; break;
+        case 's': cx.force_scalar = 1; break;
         case 'm': co.fft_measure = 1; break;
         case 'r': co.region_factor = atof(optarg); break;
         case 'S': po.spacing = atof(optarg) * 1e-6; break;
         case 'o': only = optarg; break;
-        case 'E': co.coarse_to_fine = 0; break;
-        case 'C': co.coarse_to_fine = 1; break;
-        case 'V': verify = co.coarse_to_fine = 1; break;
+        case 'E': cx.coarse_to_fine = 0; break;
+        case 'C': cx.coarse_to_fine = 1; break;
+        case 'V': verify = cx.coarse_to_fine = 1; break;
         case 'R': return bench_raw(strtoul(optarg, NULL, 10), 15);
-        case 'D': co.coarse_factor = (unsigned)atoi(optarg); break;
-        case 'K': co.coarse_keep = (unsigned)atoi(optarg); break;
+        case 'D': cx.coarse_factor = (unsigned)atoi(optarg); break;
+        case 'K': cx.coarse_keep = (unsigned)atoi(optarg); break;
         case 'F': from = strtoul(optarg, NULL, 10); break;
         case 'T': to = strtoul(optarg, NULL, 10); break;
         case 'P':
@@ -281,10 +285,12 @@ int main(int argc, char **argv)
     /* --verify: the same pair by the exhaustive search, compared count by count and cell by
      * cell; the fast plan also counts (cell, rotation) searches whose best lag differs */
     ibex_cmc_opts ce = co;
-    ce.coarse_to_fine = 0;
+    ibex_cmc_experimental cxe = cx;
+    cxe.coarse_to_fine = 0;
+    ce.experimental = &cxe;
     ibex_cmc_plan *plane = NULL;
     if (verify) {
-        co.verify_search = 1;
+        cx.verify_search = 1;
         ibex_cmc_plan_free(plan);
         if (ibex_cmc_plan_create(&co, &plan, NULL) || ibex_cmc_plan_create(&ce, &plane, NULL))
             return 1;
@@ -446,7 +452,7 @@ done:;
            "\"verify_cells_differing\":%zu,\"verify_searches_differing\":%zu}\n",
            k ? t_cpu / k : 0, k ? k / t_all : 0, k ? 1e3 * t_all / k : 0, 1e3 * tpre / ns, 1e3 * tpre_max, t_rot, t_fft,
            t_ncc, t_dec, fftnx, fftny, t_fft > 0 ? flops / t_fft * 1e-9 : 0, gf, us, bytes,
-           ru.ru_maxrss / 1024.0, mism, co.coarse_to_fine ? "coarse-to-fine" : "exhaustive", nsearch,
+           ru.ru_maxrss / 1024.0, mism, cx.coarse_to_fine ? "coarse-to-fine" : "exhaustive", nsearch,
            nfall, nsearch ? (double)nlags / (double)nsearch : 0.0, t_fine, vdiff, vcell, vsearch);
     ibex_cmc_plan_free(plan);
     ibex_cmc_plan_free(plan1);

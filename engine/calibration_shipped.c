@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ibex/calibration.h"
+#include "ibex/experimental.h"
 #include "ibex/compare.h"
 
 /* CALIBRATION-BEGIN cartridge */
@@ -29,7 +30,8 @@ const ibex_calibration *ibex_calibration_shipped_cmc(const ibex_cmc_opts *o, int
               o->theta_max != d.theta_max || o->theta_step != d.theta_step ||
               o->region_factor != d.region_factor || o->min_valid_frac != d.min_valid_frac ||
               o->min_overlap_frac != d.min_overlap_frac || o->t_xy_m != d.t_xy_m ||
-              o->t_theta != d.t_theta || o->t_ccf != d.t_ccf || o->coarse_to_fine))
+              o->t_theta != d.t_theta || o->t_ccf != d.t_ccf ||
+              (o->experimental && o->experimental->coarse_to_fine)))
         return NULL;
     return &cartridge;
 }

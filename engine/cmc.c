@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ibex/experimental.h"
 #include "cmc_internal.h"
 #include "ibex_internal.h"
 
@@ -20,7 +21,8 @@
 #define IBEX__TEMPLATE_BUDGET ((size_t)24 << 20)
 
 struct ibex_cmc_plan {
-    ibex_cmc_opts o;
+    ibex_cmc_opts o;            /* o.experimental points to x */
+    ibex_cmc_experimental x;
     ibex__fft_cache *cache;
     const ibex__kernels *k;
     size_t ntheta;
@@ -41,6 +43,7 @@ const char *ibex_verdict_name(ibex_verdict v)
 void ibex_cmc_opts_init(ibex_cmc_opts *o)
 {
     memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
     o->cells_x = o->cells_y = 8;
     o->theta_min = -30;
     o->theta_max = 30;
@@ -56,14 +59,19 @@ void ibex_cmc_opts_init(ibex_cmc_opts *o)
     o->elim_threshold = 2;
 }
 
+void ibex_cmc_experimental_init(ibex_cmc_experimental *x)
+{
+    memset(x, 0, sizeof *x);
+    x->struct_size = sizeof *x;
+}
+
 ibex_status ibex_cmc_plan_create(const ibex_cmc_opts *o, ibex_cmc_plan **out, ibex_diag *diag)
 {
     ibex_cmc_opts d;
     if (!out) return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "no output pointer");
-    if (!o) {
-        ibex_cmc_opts_init(&d);
-        o = &d;
-    }
+    ibex_cmc_opts_init(&d);
+    if (!ibex__opts_merge(&d, sizeof d, o)) return ibex__opts_refused(diag, "ibex_cmc_opts");
+    o = &d;
     if (o->cells_x < 1 || o->cells_y < 1 || o->cells_x > 64 || o->cells_y > 64)
         return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "cell grid must be 1..64 per side");
     if (!(o->theta_step > 0) || !isfinite(o->theta_min) || !isfinite(o->theta_max) ||
@@ -81,6 +89,12 @@ ibex_status ibex_cmc_plan_create(const ibex_cmc_opts *o, ibex_cmc_plan **out, ib
     ibex_cmc_plan *p = calloc(1, sizeof *p);
     if (!p) return ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
     p->o = *o;
+    ibex_cmc_experimental_init(&p->x);
+    if (!ibex__opts_merge(&p->x, sizeof p->x, o->experimental)) {
+        ibex_cmc_plan_free(p);
+        return ibex__opts_refused(diag, "ibex_cmc_experimental");
+    }
+    p->o.experimental = &p->x;
     p->ntheta = (size_t)floor((o->theta_max - o->theta_min) / o->theta_step + 1e-9) + 1;
     p->theta = malloc(p->ntheta * sizeof *p->theta);
     p->cache = ibex__fft_cache_create(o->fft_measure);
@@ -92,7 +106,7 @@ ibex_status ibex_cmc_plan_create(const ibex_cmc_opts *o, ibex_cmc_plan **out, ib
         double t = o->theta_min + (double)j * o->theta_step;
         p->theta[j] = fabs(t) < 1e-9 ? 0 : t;
     }
-    p->k = o->force_scalar ? ibex__kernels_scalar() : ibex__kernels_best();
+    p->k = p->x.force_scalar ? ibex__kernels_scalar() : ibex__kernels_best();
     *out = p;
     return IBEX_OK;
 }
@@ -492,10 +506,11 @@ static ibex_status run_direction(const ibex_cmc_plan *p, const ibex_surface *ref
     }
     /* coarse-to-fine when asked for and the cells can be decimated (at least 4 coarse
      * points per side) */
-    c.D = o->coarse_factor ? o->coarse_factor : 2;
-    c.keep = o->coarse_keep ? o->coarse_keep : 4;
-    c.fast = o->coarse_to_fine && c.D >= 2 && c.D <= 15 && c.cw / c.D >= 4 && c.ch / c.D >= 4;
-    c.verify = c.fast && o->verify_search;
+    const ibex_cmc_experimental *x = &p->x;
+    c.D = x->coarse_factor ? x->coarse_factor : 2;
+    c.keep = x->coarse_keep ? x->coarse_keep : 4;
+    c.fast = x->coarse_to_fine && c.D >= 2 && c.D <= 15 && c.cw / c.D >= 4 && c.ch / c.D >= 4;
+    c.verify = c.fast && x->verify_search;
     const ibex__fft *cfft = NULL;
     if (c.fast) {
         cfft = ibex__fft_get(p->cache, ibex__fft_good_size((c.rw + 2 * c.D - 2) / c.D),

@@ -36,6 +36,7 @@ void ibex_descriptor_opts_init(ibex_descriptor_opts *o)
 {
     if (!o) return;
     memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
     o->spacing = 16e-6;
     o->grid = 256;
     o->lambda_min = 40e-6;
@@ -79,8 +80,8 @@ ibex_status ibex_descriptor_create(const ibex_descriptor_opts *opts, ibex_descri
 {
     ibex_descriptor_opts o;
     if (!out) return IBEX_ERR_ARG;
-    if (opts) o = *opts;
-    else ibex_descriptor_opts_init(&o);
+    ibex_descriptor_opts_init(&o);
+    if (!ibex__opts_merge(&o, sizeof o, opts)) return ibex__opts_refused(diag, "ibex_descriptor_opts");
     unsigned n = o.grid;
     if (n < 32 || n > 4096 || (n & (n - 1)))
         return ibex__fail(diag, IBEX_ERR_ARG, NULL, -1, "descriptor grid %u: need a power of two in 32..4096", n);

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include "ibex/status.h"
 
 #if defined(__GNUC__)
@@ -23,6 +24,24 @@ static inline int ibex__mul_ok(size_t a, size_t b, size_t *out)
     *out = a * b;
     return 1;
 }
+
+/* Public options structs start with `size_t struct_size` (the sizeof the caller was built
+ * with, set by the struct's _init function), so they can grow without breaking programs built
+ * against an older header: the library starts from its defaults in *local and takes the first
+ * struct_size bytes of *o (newer fields keep their defaults). NULL o: the defaults. 0 when
+ * struct_size cannot be a size of the struct (not set up by its _init function). */
+static inline int ibex__opts_merge(void *local, size_t local_size, const void *o)
+{
+    if (!o) return 1;
+    size_t n;
+    memcpy(&n, o, sizeof n);
+    if (n < sizeof n) return 0;
+    memcpy(local, o, n < local_size ? n : local_size);
+    memcpy(local, &local_size, sizeof local_size);
+    return 1;
+}
+/* The refusal of options whose size field was never set (IBEX_ERR_ARG). */
+ibex_status ibex__opts_refused(ibex_diag *d, const char *type);
 
 char *ibex__strdup(const char *s); /* NULL in, NULL out */
 double ibex__now(void);            /* monotonic seconds (engine/parallel.c) */

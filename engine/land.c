@@ -15,6 +15,7 @@ void ibex_land_opts_init(ibex_land_opts *o)
 {
     if (!o) return;
     memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
     o->axis = IBEX_LAND_AXIS_AUTO;
     o->spacing = 2e-6;
     o->band = 20e-6;
@@ -599,10 +600,9 @@ ibex_status ibex_land_signature_from_profile(const float *profile, size_t n, dou
                                              ibex_land_signature **out, ibex_diag *diag)
 {
     ibex_land_opts def;
-    if (!o) {
-        ibex_land_opts_init(&def);
-        o = &def;
-    }
+    ibex_land_opts_init(&def);
+    if (!ibex__opts_merge(&def, sizeof def, o)) return ibex__opts_refused(diag, "ibex_land_opts");
+    o = &def;
     if (!profile || !out || n < 2 || !(spacing > 0) || !opts_ok(o))
         return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "bad arguments for a land signature");
     size_t cap = (size_t)((n - 1) * spacing / o->spacing) + 2;
@@ -634,10 +634,9 @@ ibex_status ibex_land_signature_create(const ibex_surface *s, const ibex_land_op
                                        ibex_land_signature **out, ibex_diag *diag)
 {
     ibex_land_opts def;
-    if (!o) {
-        ibex_land_opts_init(&def);
-        o = &def;
-    }
+    ibex_land_opts_init(&def);
+    if (!ibex__opts_merge(&def, sizeof def, o)) return ibex__opts_refused(diag, "ibex_land_opts");
+    o = &def;
     if (!s || !out || !opts_ok(o))
         return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "bad arguments for a land signature");
     if (s->zkind != IBEX_Z_HEIGHT)

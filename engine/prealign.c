@@ -22,6 +22,7 @@
 void ibex_prealign_opts_init(ibex_prealign_opts *o)
 {
     memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
     o->snap_deg = 15;
 }
 
@@ -39,10 +40,9 @@ ibex_status ibex_prealign_run(const ibex_surface *a, const ibex_surface *b,
                               ibex_diag *diag)
 {
     ibex_prealign_opts d;
-    if (!o) {
-        ibex_prealign_opts_init(&d);
-        o = &d;
-    }
+    ibex_prealign_opts_init(&d);
+    if (!ibex__opts_merge(&d, sizeof d, o)) return ibex__opts_refused(diag, "ibex_prealign_opts");
+    o = &d;
     if (!a || !b || !out || !a->z || !a->valid || !b->z || !b->valid)
         return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "missing surface or output");
     if (!isfinite(o->snap_deg)) return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "bad snap angle");

@@ -26,6 +26,7 @@
 void ibex_preprocess_opts_init(ibex_preprocess_opts *o)
 {
     memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
     o->mode = IBEX_PREPROCESS_AUTO;
     o->spacing = 6.25e-6;
     o->max_side = 1024;
@@ -870,10 +871,9 @@ double ibex_preprocess_pair_spacing(const ibex_surface *a, const ibex_surface *b
                                     const ibex_preprocess_opts *o)
 {
     ibex_preprocess_opts dflt;
-    if (!o) {
-        ibex_preprocess_opts_init(&dflt);
-        o = &dflt;
-    }
+    ibex_preprocess_opts_init(&dflt);
+    if (!ibex__opts_merge(&dflt, sizeof dflt, o)) return NAN; /* struct_size not set */
+    o = &dflt;
     double t = o->spacing;
     const ibex_surface *s[2] = {a, b};
     for (int i = 0; i < 2; i++) {
@@ -890,10 +890,9 @@ ibex_status ibex_preprocess(const ibex_surface *in, const ibex_preprocess_opts *
 {
     ibex_preprocess_opts dflt;
     ibex_preprocess_info local;
-    if (!o) {
-        ibex_preprocess_opts_init(&dflt);
-        o = &dflt;
-    }
+    ibex_preprocess_opts_init(&dflt);
+    if (!ibex__opts_merge(&dflt, sizeof dflt, o)) return ibex__opts_refused(diag, "ibex_preprocess_opts");
+    o = &dflt;
     if (!info) info = &local;
     if (!in || !out || !in->z || !in->valid)
         return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "no surface");

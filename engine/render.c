@@ -11,6 +11,7 @@ void ibex_render_opts_init(ibex_render_opts *o)
 {
     if (!o) return;
     memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
     o->style = IBEX_RENDER_COLOUR;
     o->max_side = 0;
     o->clip_quantile = 0.01;
@@ -212,10 +213,9 @@ done:
 ibex_status ibex_surface_render(const ibex_surface *s, const ibex_render_opts *o, ibex_image **out)
 {
     ibex_render_opts def;
-    if (!o) {
-        ibex_render_opts_init(&def);
-        o = &def;
-    }
+    ibex_render_opts_init(&def);
+    if (!ibex__opts_merge(&def, sizeof def, o)) return IBEX_ERR_ARG; /* struct_size not set */
+    o = &def;
     if (!s || !out || !s->z || !s->valid || s->nx == 0 || s->ny == 0 || !(o->clip_quantile >= 0) ||
         !(o->clip_quantile < 0.5) ||
         (o->style != IBEX_RENDER_COLOUR && o->style != IBEX_RENDER_SHADED &&

@@ -74,6 +74,8 @@ ibex_status ibex_stats_auc(const double *match, size_t n_match, const double *no
 
 void ibex_auc_ci_opts_init(ibex_auc_ci_opts *o)
 {
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
     o->resamples = 2000;
     o->level = 0.95;
     o->seed = 1;
@@ -112,10 +114,9 @@ ibex_status ibex_stats_auc_ci(const double *match, size_t n_match, const double 
                               double *hi, ibex_diag *diag)
 {
     ibex_auc_ci_opts def;
-    if (!o) {
-        ibex_auc_ci_opts_init(&def);
-        o = &def;
-    }
+    ibex_auc_ci_opts_init(&def);
+    if (!ibex__opts_merge(&def, sizeof def, o)) return ibex__opts_refused(diag, "ibex_auc_ci_opts");
+    o = &def;
     if (o->resamples < 2 || !(o->level > 0 && o->level < 1))
         return ibex__fail(diag, IBEX_ERR_ARG, "", -1,
                           "bootstrap needs >= 2 resamples and a level in (0,1)");

@@ -81,3 +81,9 @@ char *ibex__strdup(const char *s)
     if (c) memcpy(c, s, n);
     return c;
 }
+
+ibex_status ibex__opts_refused(ibex_diag *d, const char *type)
+{
+    return ibex__fail(d, IBEX_ERR_ARG, "", -1, "%s: struct_size not set (initialise it with %s_init)", type,
+                      type);
+}

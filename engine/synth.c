@@ -42,6 +42,7 @@ void ibex_synth_opts_init(ibex_synth_opts *o)
 {
     if (!o) return;
     memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
     o->size = 0;
     o->spacing = 0;
     o->difficulty = 0.5;
@@ -235,10 +236,9 @@ ibex_status ibex_synth_firearm_create(uint64_t seed, const ibex_synth_opts *o,
                                       ibex_synth_firearm **out, ibex_diag *diag)
 {
     ibex_synth_opts def;
-    if (!o) {
-        ibex_synth_opts_init(&def);
-        o = &def;
-    }
+    ibex_synth_opts_init(&def);
+    if (!ibex__opts_merge(&def, sizeof def, o)) return ibex__opts_refused(diag, "ibex_synth_opts");
+    o = &def;
     if (!out) return ibex__fail(diag, IBEX_ERR_ARG, NULL, -1, "no output pointer");
     ibex_status bad = ibex__synth_check_opts(o, 1e-3, diag);
     if (bad) return bad;

@@ -57,10 +57,9 @@ ibex_status ibex_synth_barrel_create(uint64_t seed, const ibex_synth_opts *o,
                                      ibex_synth_barrel **out, ibex_diag *diag)
 {
     ibex_synth_opts def;
-    if (!o) {
-        ibex_synth_opts_init(&def);
-        o = &def;
-    }
+    ibex_synth_opts_init(&def);
+    if (!ibex__opts_merge(&def, sizeof def, o)) return ibex__opts_refused(diag, "ibex_synth_opts");
+    o = &def;
     if (!out) return ibex__fail(diag, IBEX_ERR_ARG, NULL, -1, "no output pointer");
     if (o->lands < 3 || o->lands > 16)
         return ibex__fail(diag, IBEX_ERR_ARG, NULL, -1, "lands %d outside 3..16", o->lands);

@@ -570,10 +570,9 @@ static ibex_status library_open(const char *path, const ibex_library_opts *o, ib
     if (!path || !out) return ibex__fail(diag, IBEX_ERR_ARG, path ? path : "", -1, "no path");
     h5_init();
     ibex_library_opts defo;
-    if (!o) {
-        ibex_library_opts_init(&defo);
-        o = &defo;
-    }
+    ibex_library_opts_init(&defo);
+    if (!ibex__opts_merge(&defo, sizeof defo, o)) return ibex__opts_refused(diag, "ibex_library_opts");
+    o = &defo;
     int writable = (o->flags & IBEX_LIBRARY_WRITE) != 0;
     int fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
     if (fd < 0) return ibex__fail(diag, IBEX_ERR_IO, path, -1, "cannot open: %s", strerror(errno));
@@ -761,6 +760,10 @@ ibex_status ibex_library_create(const char *path, const ibex_library_opts *o, ib
                                 ibex_diag *diag)
 {
     if (!path || !out) return ibex__fail(diag, IBEX_ERR_ARG, path ? path : "", -1, "no path");
+    ibex_library_opts wo;
+    ibex_library_opts_init(&wo);
+    if (!ibex__opts_merge(&wo, sizeof wo, o)) return ibex__opts_refused(diag, "ibex_library_opts");
+    o = &wo;
     if (access(path, F_OK) == 0) return ibex__fail(diag, IBEX_ERR_IO, path, -1, "already exists");
     char tmp[4200];
     ibex_status st0 = ibex__atomic_begin(path, tmp, sizeof tmp, diag);
@@ -775,7 +778,7 @@ ibex_status ibex_library_create(const char *path, const ibex_library_opts *o, ib
     hid_t f = fapl >= 0 ? H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl) : -1;
     if (fapl >= 0) H5Pclose(fapl);
     char b[256];
-    int ok = f >= 0 && build_schema(f, o && o->params ? o->params : "", o && (o->flags & IBEX_LIBRARY_PACKED));
+    int ok = f >= 0 && build_schema(f, o->params ? o->params : "", (o->flags & IBEX_LIBRARY_PACKED) != 0);
     if (!ok) h5msg(b);
     if (f >= 0 && H5Fclose(f) < 0 && ok) {
         ok = 0;
@@ -800,9 +803,6 @@ ibex_status ibex_library_create(const char *path, const ibex_library_opts *o, ib
                           strerror(e));
     }
     unlink(tmp);
-    ibex_library_opts wo;
-    if (o) wo = *o;
-    else ibex_library_opts_init(&wo);
     wo.flags |= IBEX_LIBRARY_WRITE;
     return ibex_library_open(path, &wo, out, diag);
 }

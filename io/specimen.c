@@ -7,6 +7,7 @@
 void ibex_library_opts_init(ibex_library_opts *o)
 {
     memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
 }
 
 void ibex_specimen_clear(ibex_specimen *s)

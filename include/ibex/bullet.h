@@ -29,6 +29,7 @@ typedef enum ibex_land_axis {
 } ibex_land_axis;
 
 typedef struct ibex_land_opts {
+    size_t struct_size; /* sizeof the struct, set by ibex_land_opts_init: lets it grow (ABI) */
     ibex_land_axis axis;   /* AUTO by default */
     double spacing;        /* signature spacing in metres (2e-6) */
     double band;           /* crosscut band unit along the striae, metres (20e-6); the band

@@ -40,6 +40,7 @@ typedef enum ibex_preprocess_mode {
 } ibex_preprocess_mode;
 
 typedef struct ibex_preprocess_opts {
+    size_t struct_size; /* sizeof the struct, set by ibex_preprocess_opts_init: lets it grow (ABI) */
     ibex_preprocess_mode mode; /* default AUTO */
     double spacing;          /* target lateral spacing in metres; default 6.25e-6 (cmcR, NIST) */
     size_t max_side;         /* then shrink further so no side exceeds this; default 1024 */
@@ -93,6 +94,7 @@ IBEX_API const char *ibex_verdict_name(ibex_verdict v);
 #define IBEX_CMC_MIN_CELL 8
 
 typedef struct ibex_cmc_opts {
+    size_t struct_size; /* sizeof the struct, set by ibex_cmc_opts_init: lets it grow (ABI) */
     unsigned cells_x, cells_y;  /* grid on the reference; default 8 x 8 (cmcR) */
     double theta_min, theta_max, theta_step; /* degrees; default -30, 30, 3 */
     double region_factor;       /* target region side / cell side; default 3 (cmcR) */
@@ -108,26 +110,12 @@ typedef struct ibex_cmc_opts {
     unsigned id_threshold;      /* identification when cmc >= this; default 6 (Song 2013) */
     unsigned elim_threshold;    /* elimination when cmc <= this; default 2 */
     unsigned threads;           /* 0 = OpenMP default; results never depend on it */
-    int force_scalar;           /* 1: scalar kernels (as IBEX_SIMD=scalar); default 0 */
     int fft_measure;            /* 1: FFTW_MEASURE plans (faster, chosen by timing, so
                                    not bit-reproducible between runs); default 0 = ESTIMATE */
     size_t template_budget;     /* bytes of cell spectra held at once (cells are processed in
                                    batches within it; results do not change); 0 = 24 MiB */
-    /* Search for each cell's best lag at each rotation. Default (coarse_to_fine = 0): the
-     * exhaustive search, every lag of every cell by FFT; the reference method.
-     * coarse_to_fine = 1 (experimental, not the method): the masked NCC of every lag on
-     * coarse_factor x coarse_factor block means ranks the lags, and full-resolution hill
-     * climbs from the coarse_keep best coarse maxima evaluate the exact masked NCC of the
-     * lags they visit. It misses the exhaustive maximum of a few percent of (cell, rotation)
-     * searches on the Fadul set (on non-matching cells the NCC map is close to white noise
-     * at the pixel scale, so no coarse level predicts where its maximum is) and so changes
-     * some CMC counts: see docs/cmc-speed.md. Cells with fewer than 4 coarse points per side are
-     * searched exhaustively. */
-    int coarse_to_fine;
-    unsigned coarse_factor;     /* 0 = 2 */
-    unsigned coarse_keep;       /* coarse maxima climbed per cell and rotation; 0 = 4 */
-    int verify_search;          /* with coarse_to_fine: also run the exhaustive search and
-                                   count the searches whose best lag differs (slow; bench) */
+    /* Switches that are not the method (ibex/experimental.h); NULL: none. */
+    const struct ibex_cmc_experimental *experimental;
 } ibex_cmc_opts;
 
 typedef struct ibex_cmc_plan ibex_cmc_plan;

@@ -32,6 +32,7 @@ typedef enum ibex_render_style {
 } ibex_render_style;
 
 typedef struct ibex_render_opts {
+    size_t struct_size; /* sizeof the struct, set by ibex_render_opts_init: lets it grow (ABI) */
     ibex_render_style style;
     size_t max_side;        /* shrink (by whole-pixel averaging) so neither side exceeds this; 0 = native */
     double clip_quantile;   /* colour range from this quantile to 1 - it (default 0.01) */

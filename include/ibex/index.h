@@ -50,6 +50,7 @@ extern "C" {
 /* ---- descriptor ------------------------------------------------------------------- */
 
 typedef struct ibex_descriptor_opts {
+    size_t struct_size; /* sizeof the struct, set by ibex_descriptor_opts_init: lets it grow (ABI) */
     double spacing;          /* working grid spacing, metres (16e-6) */
     unsigned grid;           /* working grid side, points, power of two (256) */
     double lambda_min;       /* shortest wavelength kept, metres (40e-6) */

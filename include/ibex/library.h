@@ -34,6 +34,7 @@ typedef ibex_status (*ibex_library_preprocess_fn)(const ibex_surface *in, ibex_s
                                                   void *user, ibex_diag *diag);
 
 typedef struct ibex_library_opts {
+    size_t struct_size; /* sizeof the struct, set by ibex_library_opts_init: lets it grow (ABI) */
     unsigned flags;
     /* Preprocessing parameters, canonical "key=value" lines. Stored by create; on open,
      * when not NULL, must equal the stored text or the open is refused. */

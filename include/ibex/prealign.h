@@ -23,6 +23,7 @@ extern "C" {
 #endif
 
 typedef struct ibex_prealign_opts {
+    size_t struct_size; /* sizeof the struct, set by ibex_prealign_opts_init: lets it grow (ABI) */
     /* A found |theta0| at or below this is taken as 0 (the target is not turned): CMC's
      * window already covers it, and an untouched target keeps plain CMC's counts.
      * Default 15 deg (half of CMC's default window); negative = always turn. */

@@ -25,6 +25,7 @@ IBEX_API ibex_status ibex_stats_auc(const double *match, size_t n_match, const d
 /* Percentile bootstrap interval for the AUC (Efron and Tibshirani 1993, ch. 13), resampling
  * matches and non-matches separately (stratified, so every resample keeps both sizes). */
 typedef struct ibex_auc_ci_opts {
+    size_t struct_size; /* sizeof the struct, set by ibex_auc_ci_opts_init: lets it grow (ABI) */
     size_t resamples;  /* default 2000 */
     double level;      /* default 0.95 */
     uint64_t seed;     /* default 1; the same seed gives the same interval */

@@ -27,6 +27,7 @@ typedef enum ibex_synth_pattern {
 } ibex_synth_pattern;
 
 typedef struct ibex_synth_opts {
+    size_t struct_size; /* sizeof the struct, set by ibex_synth_opts_init: lets it grow (ABI) */
     /* Grid. Cartridges: size x size points at spacing (defaults 500 and 6.25 um, a
      * 3.125 mm field). Bullets: the land width decides the number of columns and size is
      * the number of rows along the land (defaults 400 rows at 1.5625 um).

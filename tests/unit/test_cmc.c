@@ -9,6 +9,7 @@
 
 #include "check.h"
 #include "wave_fixture.h"
+#include "ibex/experimental.h"
 #include "ibex/compare.h"
 
 static ibex_cmc_result *run(const ibex_cmc_opts *o, const ibex_surface *a, const ibex_surface *b)
@@ -102,7 +103,10 @@ int main(void)
     ibex_cmc_result *rb = run(&ob, a, b);
     o1.threads = 1;
     o2.threads = 2;
-    os.force_scalar = 1;
+    ibex_cmc_experimental scalar;
+    ibex_cmc_experimental_init(&scalar);
+    scalar.force_scalar = 1;
+    os.experimental = &scalar;
     os.threads = 1;
     ibex_cmc_result *r1 = run(&o1, a, b), *r2 = run(&o2, a, b), *rsc = run(&os, a, b);
     if (r1 && r2 && rsc) {

@@ -14,6 +14,7 @@
 #include "check.h"
 #include "wave_fixture.h"
 #include "cmc_internal.h"
+#include "ibex/experimental.h"
 #include "ibex/compare.h"
 
 static void test_lag6(void)
@@ -158,7 +159,12 @@ static void test_compare(void)
     ibex_cmc_opts oe, of;
     ibex_cmc_opts_init(&oe);
     of = oe;
-    of.coarse_to_fine = 1;
+    ibex_cmc_experimental fast, fast_scalar;
+    ibex_cmc_experimental_init(&fast);
+    fast.coarse_to_fine = 1;
+    fast_scalar = fast;
+    fast_scalar.force_scalar = 1;
+    of.experimental = &fast;
     of.threads = 1;
 
     ibex_cmc_result *r = run(&of, a, a);
@@ -176,7 +182,7 @@ static void test_compare(void)
     of.threads = 2;
     ibex_cmc_result *r2 = run(&of, a, b);
     ibex_cmc_opts os = of;
-    os.force_scalar = 1;
+    os.experimental = &fast_scalar;
     ibex_cmc_result *rs2 = run(&os, a, b);
     if (rf && rs2) { /* SIMD (float lanes) and scalar (double) direct sums agree */
         double worst = 0;
