@@ -16,6 +16,7 @@
 #include "ibex/compare.h"
 #include "ibex/prealign.h"
 #include "ibex/calibration.h"
+#include "ibex/picture.h"
 
 #define IBEX_VERSION_STRING "0.1.0"
 
