@@ -336,6 +336,11 @@ ibex_status ibex_picture_cartridge(const ibex_surface *a, const ibex_surface *b,
     inf.title_y1 = y_title + 2 * LINE2 + 2 * LINE;
 
     long x0 = CM, x1 = CM + pw + CGAP;
+    /* narrow panels get the short captions */
+    if (ibex__text_width(cap0, 1) > pw + CGAP - 4 || ibex__text_width(cap1, 1) > W - CM - x1) {
+        snprintf(cap0, sizeof cap0, "%s, cells as in %s", k ? "B" : "A", arrow(k));
+        snprintf(cap1, sizeof cap1, "%s turned onto %s", k ? "A" : "B", k ? "B" : "A");
+    }
     text_fit(im, x0, y_cap, cap0, 1, pw + CGAP - 4, o.ink);
     text_fit(im, x1, y_cap, cap1, 1, W - CM - x1, o.ink);
     inf.origin_x[0] = x0;
