@@ -293,7 +293,7 @@ ibex_status ibex_picture_cartridge(const ibex_surface *a, const ibex_surface *b,
     legend_item leg[] = {{SW_FILL, o.congruent, "congruent"},
                          {SW_FILL, o.high_only, "congruent by High-CMC only"},
                          {SW_FILL, o.not_congruent, "used, not congruent"},
-                         {SW_DASHED, o.not_used, "not used (too few valid points)"},
+                         {SW_DASHED, o.not_used, "not used (too few valid points, or no lag)"},
                          {SW_FILL, o.missing, "missing data"}};
     const size_t nleg = sizeof leg / sizeof *leg;
 
