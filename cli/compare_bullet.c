@@ -13,6 +13,7 @@
 #include "ibex/bullet.h"
 #include "ibex/image.h"
 #include "ibex/io.h"
+#include "ibex/picture.h"
 #include "cli.h"
 
 static const char usage[] =
@@ -218,80 +219,25 @@ static int emit_json(json_t *o)
     return EXIT_OK;
 }
 
-/* --png: the aligned signatures of each compared pair (the best phase), drawn one under the
- * other as grey strips, like the two halves of a comparison microscope's field: a stria of
- * land A continues into land B across the thin line when the pair matches. Left bar: land
- * score, red (0) to green (1). Two strips of 28 px per pair, 10 px between pairs. */
-enum { STRIP = 28, GAP = 10, BAR = 14, MARGIN = 6 };
-
-static void put(ibex_image *im, long x, long y, unsigned char r, unsigned char g, unsigned char b)
+/* --png: the library's pictures (ibex/picture.h): one land pair, or the pairs of the best
+ * phase, titled with the given names. */
+static int write_png(const char *path, const char *na, const char *nb,
+                     const ibex_land_signature *a, const ibex_land_signature *b,
+                     const ibex_land_result *lr, const ibex_bullet *ba, const ibex_bullet *bb,
+                     const ibex_bullet_result *br)
 {
-    if (x < 0 || y < 0 || (size_t)x >= im->w || (size_t)y >= im->h) return;
-    unsigned char *p = im->rgb + 3 * ((size_t)y * im->w + (size_t)x);
-    p[0] = r;
-    p[1] = g;
-    p[2] = b;
-}
-
-static void strip(ibex_image *im, const ibex_land_signature *g, long x0, long y0)
-{
-    double ss = 0;
-    size_t m = 0;
-    for (size_t i = 0; i < g->n; i++)
-        if (g->valid[i]) {
-            ss += (double)g->sig[i] * g->sig[i];
-            m++;
-        }
-    double scale = m ? 2.5 * sqrt(ss / m) : 1;
-    for (size_t i = 0; i < g->n; i++) {
-        unsigned char r, gr, b;
-        if (!g->valid[i]) {
-            r = 20;
-            gr = 30;
-            b = 90;
-        } else {
-            double v = g->sig[i] / scale;
-            v = v > 1 ? 1 : v < -1 ? -1 : v;
-            r = gr = b = (unsigned char)lround(128 + 127 * v);
-        }
-        for (long y = 0; y < STRIP; y++) put(im, x0 + (long)i, y0 + y, r, gr, b);
-    }
-}
-
-static int write_png(const char *path, const ibex_land_signature *const *A,
-                     const ibex_land_signature *const *B, const ibex_land_result *R, size_t n)
-{
-    long lo = 0, hi = 1;
-    for (size_t k = 0; k < n; k++) {
-        long l = R[k].lag;
-        if (l < lo) lo = l;
-        if ((long)A[k]->n > hi) hi = (long)A[k]->n;
-        if ((long)B[k]->n + l > hi) hi = (long)B[k]->n + l;
-    }
-    size_t w = (size_t)(hi - lo) + BAR + 3 * MARGIN;
-    size_t h = n ? n * (2 * STRIP + 1) + (n - 1) * GAP + 2 * MARGIN : 2 * MARGIN + 1;
+    ibex_picture_opts po;
+    ibex_picture_opts_init(&po);
+    po.name_a = na;
+    po.name_b = nb;
     ibex_image *im = NULL;
     ibex_diag d;
-    ibex_status st = ibex_image_create(w, h, &im);
-    if (st) return cli_fail_status(st, NULL);
-    ibex_image_fill(im, 255, 255, 255);
-    for (size_t k = 0; k < n; k++) {
-        long y0 = MARGIN + (long)k * (2 * STRIP + 1 + GAP);
-        long x0 = MARGIN + BAR + MARGIN - lo; /* x of land A's sample 0 */
-        double sc = R[k].score;
-        unsigned char r = (unsigned char)lround(255 * (1 - sc)), g = (unsigned char)lround(200 * sc);
-        for (long y = 0; y < 2 * STRIP + 1; y++)
-            for (long x = 0; x < BAR; x++) put(im, MARGIN + x, y0 + y, r, g, 40);
-        strip(im, A[k], x0, y0);
-        for (long x = MARGIN + BAR + MARGIN; x < (long)w - MARGIN; x++)
-            put(im, x, y0 + STRIP, 230, 60, 40);
-        strip(im, B[k], x0 + R[k].lag, y0 + STRIP + 1);
-    }
     ibex_diag_clear(&d);
-    st = ibex_image_write_png(im, path, &d);
+    ibex_status st = lr ? ibex_picture_land(a, b, lr, &po, &im, NULL, &d)
+                        : ibex_picture_bullet(ba, bb, br, &po, &im, NULL, &d);
+    if (!st) st = ibex_image_write_png(im, path, &d);
     ibex_image_free(im);
-    if (st) return cli_fail_status(st, &d);
-    return EXIT_OK;
+    return st ? cli_fail_status(st, &d) : EXIT_OK;
 }
 
 /* One land against one land. */
@@ -321,10 +267,8 @@ static int land_to_land(const char *pa, const char *pb, int js, const char *png)
         goto out;
     }
     ibex_bullet_verdict v = land_verdict(r.score);
-    if (png) {
-        const ibex_land_signature *A1[1] = {a.sig}, *B1[1] = {b.sig};
-        if ((rc = write_png(png, A1, B1, &r, 1))) goto out;
-    }
+    if (png && (rc = write_png(png, base(pa), base(pb), a.sig, b.sig, &r, NULL, NULL, NULL)))
+        goto out;
     if (js) {
         json_t *o = json_pack("{s:s,s:s,s:o,s:o,s:o,s:f,s:s}", "kind", "bullet", "mode", "land",
                               "a", sig_json(&a), "b", sig_json(&b), "result", land_json(&r),
@@ -405,27 +349,12 @@ static int bullet_to_bullet(bullet_in *A, bullet_in *B, int js, int land_mode, c
         }
     }
     if (png) {
-        /* the best phase (or, one land against a bullet, the best pair) */
-        const ibex_land_signature **PA = calloc(nA + 1, sizeof *PA), **PB = calloc(nA + 1, sizeof *PB);
-        ibex_land_result *PR = calloc(nA + 1, sizeof *PR);
-        size_t np = 0;
-        if (PA && PB && PR) {
-            for (size_t i = 0; i < nA; i++) {
-                size_t j = land_mode ? bj : (i + r->best_phase) % r->n_phases;
-                if (land_mode && i != bi) continue;
-                if (j >= nB || !r->compared[i * nB + j]) continue;
-                PA[np] = la[i];
-                PB[np] = lb[j];
-                PR[np++] = r->pairs[i * nB + j];
-            }
-            rc = write_png(png, PA, PB, PR, np);
-        } else {
-            cli_error("out of memory");
-            rc = EXIT_REFUSED;
-        }
-        free(PA);
-        free(PB);
-        free(PR);
+        /* the best phase, or (one land against a bullet) the best pair */
+        size_t q = bi * nB + bj;
+        rc = land_mode && bestland >= 0
+                 ? write_png(png, base(ia[bi]->path), base(ib[bj]->path), la[bi], lb[bj],
+                             &r->pairs[q], NULL, NULL, NULL)
+                 : write_png(png, base(A->label), base(B->label), NULL, NULL, NULL, &ba, &bb, r);
         if (rc) {
             ibex_bullet_result_free(r);
             goto out;

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "ibex/calibration.h"
 #include "ibex/compare.h"
+#include "ibex/picture.h"
 #include "ibex/prealign.h"
 
 static void help(void)
@@ -105,64 +106,22 @@ static json_t *input_json(const char *path, const ibex_surface *raw, const ibex_
     return o;
 }
 
-/* Two thick outlines so a cell stays visible over the colour map. */
-static void box(ibex_image *im, long x, long y, long w, long h, const unsigned char c[3])
+/* --png: the library's picture (ibex/picture.h), titled with the two file names. */
+static int draw_png(const char *path, const char *pa, const char *pb, const ibex_surface *a,
+                    const ibex_surface *b, const ibex_cmc_result *r)
 {
-    ibex_image_rect(im, x, y, w, h, c[0], c[1], c[2]);
-    ibex_image_rect(im, x + 1, y + 1, w - 2, h - 2, c[0], c[1], c[2]);
-}
-
-/* A (left) with its cells, and B (right) turned and shifted onto A's frame by the consensus
- * registration, with each of A's cells drawn where it registered: green congruent (original
- * rule), orange congruent by High-CMC only, red compared but not congruent. */
-static int draw_png(const char *path, const ibex_surface *a, const ibex_surface *b,
-                    const ibex_cmc_result *r)
-{
-    static const unsigned char green[3] = {40, 220, 60}, orange[3] = {255, 160, 0},
-                               red[3] = {230, 40, 40};
+    ibex_picture_opts po;
+    ibex_picture_opts_init(&po);
+    po.name_a = strrchr(pa, '/') ? strrchr(pa, '/') + 1 : pa;
+    po.name_b = strrchr(pb, '/') ? strrchr(pb, '/') + 1 : pb;
+    ibex_image *im = NULL;
     ibex_diag d;
-    ibex_surface *bal = NULL;
-    ibex_image *ia = NULL, *ib = NULL, *out = NULL;
-    ibex_status st = ibex_cmc_align(a, b, r->theta, r->dx, r->dy, &bal, &d);
-    ibex_render_opts ro;
-    ibex_render_opts_init(&ro);
-    ro.style = IBEX_RENDER_SHADED;
-    if (!st) st = ibex_surface_render(a, &ro, &ia);
-    if (!st) st = ibex_surface_render(bal, &ro, &ib);
-    size_t gap = 12;
-    if (!st) st = ibex_image_create(ia->w + gap + ib->w, ia->h > ib->h ? ia->h : ib->h, &out);
-    if (st) {
-        ibex_surface_free(bal);
-        ibex_image_free(ia);
-        ibex_image_free(ib);
-        snprintf(d.file, sizeof d.file, "%s", path);
-        return cli_fail_status(st, &d);
-    }
-    ibex_image_fill(out, 255, 255, 255);
-    ibex_image_paste(out, ia, 0, 0);
-    long bx = (long)(ia->w + gap);
-    ibex_image_paste(out, ib, bx, 0);
-    /* render may shrink; scale cell rectangles the same way */
-    double sa = (double)ia->w / (double)a->nx, sb = (double)ib->w / (double)bal->nx;
-    size_t ng = r->n_cells / 2;
-    for (size_t i = 0; i < ng; i++) {
-        const ibex_cmc_cell *c = &r->cells[i];
-        if (!c->used) continue;
-        const unsigned char *col = c->cmc ? green : c->cmc_high ? orange : red;
-        box(out, lround((double)c->x * sa), lround((double)c->y * sa), lround((double)c->w * sa),
-            lround((double)c->h * sa), col);
-        double px = (double)c->x + c->dx - r->dx, py = (double)c->y + c->dy - r->dy;
-        if (c->theta == r->theta || c->cmc)
-            box(out, bx + lround(px * sb), lround(py * sb), lround((double)c->w * sb),
-                lround((double)c->h * sb), col);
-    }
-    st = ibex_image_write_png(out, path, &d);
-    ibex_surface_free(bal);
-    ibex_image_free(ia);
-    ibex_image_free(ib);
-    ibex_image_free(out);
-    if (st) return cli_fail_status(st, &d);
-    return EXIT_OK;
+    ibex_diag_clear(&d);
+    ibex_status st = ibex_picture_cartridge(a, b, r, &po, &im, NULL, &d);
+    if (!st) st = ibex_image_write_png(im, path, &d);
+    else snprintf(d.file, sizeof d.file, "%s", path);
+    ibex_image_free(im);
+    return st ? cli_fail_status(st, &d) : EXIT_OK;
 }
 
 static int read_one(const char *path, unsigned flags, ibex_surface **out)
@@ -395,7 +354,7 @@ int compare_cartridge_main(int argc, char **argv)
     }
     rc = EXIT_OK;
     if (png) {
-        rc = draw_png(png, a, b, r);
+        rc = draw_png(png, pa, pb, a, b, r);
         if (!rc && !json)
             printf("picture:                 %s (A left; B turned onto A right; green congruent,\n"
                    "                         orange High-CMC only, red not congruent)\n", png);

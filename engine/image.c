@@ -93,3 +93,13 @@ void ibex_image_rect(ibex_image *im, long x, long y, long w, long h, unsigned ch
         put(im, x1, j, c);
     }
 }
+
+void ibex_image_get_rgba(const ibex_image *im, unsigned char alpha, unsigned char *dst)
+{
+    if (!im || !dst) return;
+    size_t n = im->w * im->h;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(dst + 4 * i, im->rgb + 3 * i, 3);
+        dst[4 * i + 3] = alpha;
+    }
+}

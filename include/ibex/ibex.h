@@ -17,5 +17,6 @@
 #include "ibex/compare.h"
 #include "ibex/prealign.h"
 #include "ibex/calibration.h"
+#include "ibex/picture.h"
 
 #endif

@@ -24,6 +24,9 @@ IBEX_API void ibex_image_paste(ibex_image *dst, const ibex_image *src, long x, l
 /* One-pixel rectangle outline, clipped. */
 IBEX_API void ibex_image_rect(ibex_image *im, long x, long y, long w, long h,
                               unsigned char r, unsigned char g, unsigned char b);
+/* The pixels as RGBA, w*h*4 bytes into dst, every pixel with the given alpha (for callers
+ * whose toolkit wants four channels). */
+IBEX_API void ibex_image_get_rgba(const ibex_image *im, unsigned char alpha, unsigned char *dst);
 
 typedef enum ibex_render_style {
     IBEX_RENDER_COLOUR = 0,  /* height through a perceptual colour map */
