@@ -14,7 +14,7 @@ void ibex_picture_opts_init(ibex_picture_opts *o)
 {
     if (!o) return;
     static const ibex_picture_opts def = {
-        .size = sizeof(ibex_picture_opts),
+        .struct_size = sizeof(ibex_picture_opts),
         .name_a = NULL,
         .name_b = NULL,
         .direction = 0,
@@ -37,18 +37,14 @@ void ibex_picture_info_init(ibex_picture_info *i)
 {
     if (!i) return;
     memset(i, 0, sizeof *i);
-    i->size = sizeof *i;
+    i->struct_size = sizeof *i;
 }
 
 /* The caller's options over the defaults, as many bytes as the caller's struct has. */
 static ibex_status merge_opts(const ibex_picture_opts *o, ibex_picture_opts *m)
 {
     ibex_picture_opts_init(m);
-    if (o) {
-        if (o->size < sizeof o->size) return IBEX_ERR_ARG;
-        memcpy(m, o, o->size < sizeof *m ? o->size : sizeof *m);
-        m->size = sizeof *m;
-    }
+    if (!ibex__opts_merge(m, sizeof *m, o)) return IBEX_ERR_ARG;
     if (m->direction > 1) return IBEX_ERR_ARG;
     if (!m->name_a) m->name_a = "A";
     if (!m->name_b) m->name_b = "B";
@@ -57,9 +53,9 @@ static ibex_status merge_opts(const ibex_picture_opts *o, ibex_picture_opts *m)
 
 static void give_info(ibex_picture_info *dst, ibex_picture_info *src)
 {
-    if (!dst || dst->size < sizeof dst->size) return;
-    src->size = dst->size;
-    memcpy(dst, src, dst->size < sizeof *src ? dst->size : sizeof *src);
+    if (!dst || dst->struct_size < sizeof dst->struct_size) return;
+    src->struct_size = dst->struct_size;
+    memcpy(dst, src, dst->struct_size < sizeof *src ? dst->struct_size : sizeof *src);
 }
 
 /* ---- drawing helpers ---- */

@@ -19,11 +19,9 @@
 extern "C" {
 #endif
 
-/* Options. ABI-safe: ibex_picture_opts_init sets size to sizeof(ibex_picture_opts) and the
- * defaults; the library copies only min(o->size, its own sizeof) bytes over its defaults, so
- * a caller built against an older header keeps working when fields are appended. */
+/* Options, set up by ibex_picture_opts_init. */
 typedef struct ibex_picture_opts {
-    size_t size;
+    size_t struct_size; /* sizeof the struct, set by ibex_picture_opts_init: lets it grow (ABI) */
     const char *name_a, *name_b;      /* the two items as shown in the title (UTF-8); NULL: "A", "B" */
     unsigned direction;               /* cartridge: 0 (default) A's cells, A left and B turned onto
                                          A right; 1 B's cells, B left and A turned onto B right */
@@ -43,9 +41,9 @@ typedef struct ibex_picture_opts {
 IBEX_API void ibex_picture_opts_init(ibex_picture_opts *o);
 
 /* Where things are in a picture, for callers that annotate it further and for tests.
- * ibex_picture_info_init sets size; the library writes only min(i->size, sizeof) bytes. */
+ * ibex_picture_info_init sets struct_size; the library writes only that many bytes. */
 typedef struct ibex_picture_info {
-    size_t size;
+    size_t struct_size;
     double px_per_m;        /* picture pixels per metre of surface (or of signature length) */
     double bar_m;           /* length of the scale bar, metres: 1, 2 or 5 times a power of ten */
     long bar_x, bar_y;      /* left end of the bar and its top row; the bar is 3 rows thick */

@@ -137,7 +137,7 @@ static void test_cartridge(void)
     ibex_cmc_result *r = result();
     ibex_picture_opts o;
     ibex_picture_opts_init(&o);
-    CHECK(o.size == sizeof o);
+    CHECK(o.struct_size == sizeof o);
     o.name_a = "left.x3p";
     o.name_b = "right.x3p";
     ibex_picture_info in;
@@ -209,15 +209,15 @@ static void test_cartridge(void)
     {
         ibex_picture_opts small;
         memset(&small, 0xAB, sizeof small);
-        small.size = sizeof small.size;
+        small.struct_size = sizeof small.struct_size;
         struct {
             ibex_picture_info head;
         } big;
         memset(&big, 0x5A, sizeof big);
-        big.head.size = offsetof(ibex_picture_info, bar_x);
+        big.head.struct_size = offsetof(ibex_picture_info, bar_x);
         st = ibex_picture_cartridge(a, b, r, &small, &im, &big.head, &d);
         CHECK(st == IBEX_OK);
-        CHECK(big.head.size == offsetof(ibex_picture_info, bar_x));
+        CHECK(big.head.struct_size == offsetof(ibex_picture_info, bar_x));
         CHECK_NEAR(big.head.px_per_m, 1 / 6.25e-6, 1e-6);
         unsigned char *rest = (unsigned char *)&big.head + offsetof(ibex_picture_info, bar_x);
         int untouched = 1;
