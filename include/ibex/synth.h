@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "ibex/status.h"
+#include "ibex/progress.h"
 #include "ibex/surface.h"
 
 #ifdef __cplusplus
@@ -99,6 +100,55 @@ IBEX_API ibex_status ibex_synth_land(uint64_t barrel_seed, uint64_t bullet_seed,
 /* Seed of item `index` under `parent` (splitmix64 mixing): how the CLI derives firearm,
  * shot, barrel and bullet seeds from one set seed. */
 IBEX_API uint64_t ibex_synth_seed_derive(uint64_t parent, uint64_t index);
+
+/* ---- jobs: a whole synthetic set, on disk or in a library -------------------------- */
+
+/* F firearms x K casings (cartridge) or B barrels x K bullets x L lands (bullet), written as
+ * one X3P file per scan under out_dir plus out_dir/MANIFEST.tsv with the columns of the real
+ * data sets' manifest (same_source_key = firearm for cartridges, barrel land for bullets),
+ * or stored into `library` (created when missing, packed layout) with the rows ingest
+ * would make from that manifest (id SET:SPECIMEN; sha256 = SHA-256 of the surface's bytes),
+ * committed every few thousand scans so a killed run keeps what was committed and a rerun
+ * skips the ids already stored. The same job gives byte-identical files whatever the
+ * thread count. */
+typedef struct ibex_synth_job {
+    size_t struct_size;   /* sizeof the struct, set by ibex_synth_job_init: lets it grow (ABI) */
+    int bullet;           /* 0: cartridge cases, 1: bullet lands */
+    uint64_t seed;        /* set seed; default 1 */
+    long sources;         /* firearms or barrels; 0 = 10 */
+    long per_source;      /* casings per firearm (0 = 4) or bullets per barrel (0 = 2) */
+    int lands;            /* bullet: lands per barrel, 3..16; 0 = 6 */
+    size_t size;          /* as ibex_synth_opts.size; 0 = the kind's default */
+    double spacing;       /* as ibex_synth_opts.spacing; 0 = the kind's default */
+    double difficulty;    /* 0..1; default 0.5 */
+    const char *set;      /* set name in the manifest and keys; NULL = "synth-sSEED" */
+    const char *out_dir;  /* write files here (made if missing), or */
+    const char *library;  /* store into this library: exactly one of the two */
+    unsigned threads;     /* worker threads; 0 = online CPUs (at most 64) */
+    int no_sync;          /* skip fsync per file: never partial files, not durable on power loss */
+} ibex_synth_job;
+
+typedef struct ibex_synth_job_result {
+    size_t struct_size;   /* set by ibex_synth_job_result_init; that many bytes are written */
+    long scans, sources, per_source, lands;
+    char set[64];
+    char manifest[4096];  /* out_dir: the manifest written */
+    long stored, skipped_existing, commits; /* library: scans stored, ids already held, commits */
+    size_t library_specimens;
+    unsigned threads;
+    double seconds;
+} ibex_synth_job_result;
+
+IBEX_API void ibex_synth_job_init(ibex_synth_job *j);
+IBEX_API void ibex_synth_job_result_init(ibex_synth_job_result *r);
+/* The job's settings checked as run would check them, before anything is made (IBEX_ERR_ARG
+ * with the reason). */
+IBEX_API ibex_status ibex_synth_job_check(const ibex_synth_job *j, ibex_diag *diag);
+/* Runs the job. progress (may be NULL) is called after each batch of sources with scans done
+ * of the total; returning nonzero stops the job (IBEX_ERR_CANCELLED): no manifest is left,
+ * a library keeps what was committed. out may be NULL. */
+IBEX_API ibex_status ibex_synth_job_run(const ibex_synth_job *j, ibex_progress_fn progress, void *user,
+                                        ibex_synth_job_result *out, ibex_diag *diag);
 
 #ifdef __cplusplus
 }
