@@ -83,4 +83,12 @@ with tempfile.TemporaryDirectory() as d:
     r = run("convert", f64, out)
     expect(r.returncode == 0 and heights(out)[0] == "F", "convert without --float64 stores float32")
 
+    # ibex compare --help explains how the kind is decided and lists the bullet forms
+    r = run("compare", "--help")
+    expect(r.returncode == 0 and "--kind bullet --help" in r.stdout and "--lands-a" in r.stdout
+           and "score:" in r.stdout, "compare --help tells the kind rule, bullet forms and score")
+    # --lands-a/--lands-b mean bullets even for scans that do not look like lands
+    r = run("compare", "--lands-a", good, "--lands-b", good)
+    expect(r.returncode != 2 and "unknown option" not in r.stderr, "--lands-a goes to the bullet comparison")
+
 finish("cli")
