@@ -1,5 +1,5 @@
 /* The reference library: one HDF5 file of specimens (table row + surface) and their index.
- * Schema: docs/library-format.md. Crash-safe: a writer killed at any moment leaves the
+ * Schema: docs/reference/library-format.md. Crash-safe: a writer killed at any moment leaves the
  * library as of its last commit (rollback journal, undone on the next open).
  * One writer and any number of readers may use a library at once (they wait for each
  * other's commits). HDF5 is not thread-safe: IBEX serialises every library call. */
