@@ -29,7 +29,7 @@ typedef struct ibex_library ibex_library;
 #define IBEX_LIBRARY_PACKED 0x4u  /* create only: surfaces of one size share one stacked
                                      dataset (schema 2; for large libraries of small scans) */
 
-/* The preprocessing hook: turns a surface as read into the surface stored (issue 4). */
+/* The preprocessing hook: turns a surface as read into the surface stored. */
 typedef ibex_status (*ibex_library_preprocess_fn)(const ibex_surface *in, ibex_surface **out,
                                                   void *user, ibex_diag *diag);
 
