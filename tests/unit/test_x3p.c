@@ -176,6 +176,11 @@ static void check_float64_lossless(void)
         CHECK(memcmp(g->z, a->z, n * sizeof *g->z) == 0);
     }
     ibex_surface_free(g);
+
+    /* an inline DataList keeps its double heights the same way */
+    f.data_list = 1;
+    CHECK(fixture_write(&f, src) == 0);
+    CHECK_MSG(file_heights_equal(src, want, n), "DataList float64 heights differ");
 done:
     ibex_surface_free(a);
     ibex_surface_free(plain);
