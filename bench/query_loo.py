@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Leave-one-out query benchmark of issue 7 ("Accuracy"), through the ibex CLI.
+"""Leave-one-out query benchmark, through the ibex CLI.
 
 Every scan of a real set (fadul casings, hamby44 or hamby252 land scans) is queried with
 'ibex query' against a library holding the other scans of the set plus synthetic
@@ -408,7 +408,7 @@ def main():
             json.dump(summary, f, indent=1)
     if "--check" in opts:
         rec = summary["stage1_recall_of_exhaustive_top5"][str(K)]
-        # the issue's rule: a true mate at rank 1 for at least 39 of 40 (all of a small set)
+        # the accuracy target: a true mate at rank 1 for at least 39 of 40 (all of a small set)
         if tot["rank1"] < n - n // 40 or tot["all_top5"] < n or (rec is not None and rec < 0.99):
             print("FAIL: targets not met")
             return 1

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Stage-1 recall against exhaustive re-scoring on a sample (issue 7, "Scale and speed").
+"""Stage-1 recall against exhaustive re-scoring on a sample (results:
+docs/measurements/index.md).
 
 A synthetic library (ibex synth --lib: F firearms x 4 casings, G x G points, seed 1) is
 indexed; Q new casings (shot 5 of firearms 1..Q, same seed, so firearm i of the queries is

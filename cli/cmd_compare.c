@@ -4,9 +4,6 @@
 
 #include "cli.h"
 
-/* --kind wins; else a directory operand or more than two operands means bullets
- * (a bullet is a set of land scans); else a scan whose metadata says "bullet", or
- * whose grid is elongated (a land is >= 2x longer than wide), is a bullet. */
 /* Options whose value is a separate word, so it is not taken for an operand. */
 static int takes_value(const char *a)
 {
@@ -16,6 +13,11 @@ static int takes_value(const char *a)
     return 0;
 }
 
+/* --kind wins; else a directory operand, --lands-a / --lands-b, or more than two operands
+ * means bullets (a bullet is a set of land scans); else the first readable scan decides:
+ * its specimen_kind metadata, or without it an elongated grid (a land is >= 2x longer than
+ * wide) means a bullet. Everything else is a cartridge case. The help of
+ * compare_cartridge.c and compare_bullet.c states this rule: keep them in step. */
 static int looks_like_bullet(int argc, char **argv)
 {
     int operands = 0;
@@ -24,6 +26,7 @@ static int looks_like_bullet(int argc, char **argv)
         if (!strcmp(a, "--kind=bullet")) return 1;
         if (!strcmp(a, "--kind=cartridge")) return 0;
         if (!strcmp(a, "--kind") && i + 1 < argc) return strcmp(argv[i + 1], "bullet") == 0;
+        if (!strcmp(a, "--lands-a") || !strcmp(a, "--lands-b")) return 1;
         if (takes_value(a)) {
             i++;
             continue;

@@ -18,7 +18,9 @@ static void help(void)
            "  --meta KEY=VALUE   set a metadata field (repeatable; empty VALUE clears it);\n"
            "                     --meta help lists the keys\n"
            "  --kind KIND        shorthand for --meta specimen_kind=KIND (cartridge|bullet)\n"
-           "  --float64          store X3P heights as float64 (default float32)\n"
+           "  --float64          store X3P heights as float64 (default float32); a float64\n"
+           "                     input's heights are written back bit for bit unless\n"
+           "                     --resample changed them (--crop keeps them)\n"
            "  --no-verify        read an X3P input whose MD5 checksums do not match\n"
            "  -h, --help         this text\n\n"
            "The output is written to a temporary file and renamed: never half written.\n"
@@ -90,7 +92,10 @@ int cmd_convert(int argc, char **argv)
             }
             break;
         }
-        case 'd': wflags |= IBEX_WRITE_FLOAT64; break;
+        case 'd':
+            wflags |= IBEX_WRITE_FLOAT64;
+            rflags |= IBEX_READ_FLOAT64; /* keep the input's double heights to write them */
+            break;
         case 'n': rflags |= IBEX_READ_NO_VERIFY; break;
         case 'h': help(); return EXIT_OK;
         default: return cli_usage_error("unknown option");

@@ -13,9 +13,12 @@ static void help(void)
     printf("Usage: ibex info [--json] [--no-verify] FILE|DIR...\n\n"
            "Describe X3P surfaces and PNG images: kind, grid, spacing, valid fraction,\n"
            "height range and metadata. A directory stands for every .x3p/.png below it.\n\n"
-           "  --json        one JSON array, an object per file\n"
+           "  --json        one JSON array, an object per file: spacing and heights in\n"
+           "                metres (dx_m, z_min, ...; fields: docs/reference/json.md)\n"
            "  --no-verify   read X3P files whose MD5 checksums do not match\n"
            "  -h, --help    this text\n\n"
+           "The table gives spacing and height range in micrometres (grey levels 0..1 for\n"
+           "2D images).\n"
            "Exit status: 0 all files read, 1 some file refused (each named on stderr),\n"
            "2 usage error.\n");
 }

@@ -18,8 +18,10 @@
 #include "cli.h"
 #include "ibex/library.h"
 
-/* Preprocessing parameters the library records; issue 4's preprocessing will put its
- * options here (and pass its function as opts.preprocess). */
+/* Preprocessing parameters the library records. ibex ingest stores surfaces as read;
+ * ibex query prepares both sides of a comparison at query time, as ibex compare does.
+ * A program with its own preprocessing names its options here and passes its function
+ * as opts.preprocess. */
 static const char ingest_params[] = "preprocess=none\n";
 
 #define BATCH_MAX 16

@@ -31,7 +31,7 @@ static void help(void)
         "                          library (created when missing, packed layout), with the rows\n"
         "                          'ibex ingest --manifest' would make (id SET:SPECIMEN, set,\n"
         "                          firearm_id, same_source_key, metadata); sha256 = SHA-256 of\n"
-        "                          the surface's bytes (docs/library-format.md). Journaled\n"
+        "                          the surface's bytes (docs/reference/library-format.md). Journaled\n"
         "                          commits every few thousand scans: a killed run keeps every\n"
         "                          committed scan, and a rerun skips the ids already stored\n"
         "  --seed S                set seed, decimal or 0x hex (default 1)\n"

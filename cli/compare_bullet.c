@@ -34,6 +34,13 @@ static const char usage[] =
     "land): identification >= 0.9, elimination <= 0.1, else inconclusive; unsuitable when a\n"
     "land gives no signature.\n"
     "\n"
+    "Which comparison runs (ibex compare decides): --kind; else bullets when an operand is a\n"
+    "directory, --lands-a/--lands-b is given or there are more than two operands; else the\n"
+    "first readable scan's specimen_kind metadata, or without it a grid at least twice as\n"
+    "long as wide. Two square-ish land scans without metadata need --kind bullet.\n"
+    "Land positions come from \"Land_N\" / \"LandN\" in the file names, else name order; a land\n"
+    "that cannot be read or gives no signature is reported on stderr and counted missing.\n"
+    "\n"
     "Options:\n"
     "  --lands-a FILE...  lands of bullet A (until the next option)\n"
     "  --lands-b FILE...  lands of bullet B\n"
@@ -42,7 +49,16 @@ static const char usage[] =
     "  --png OUT          picture of the aligned signatures of the best phase, one pair\n"
     "                     per row: land A above land B as grey strips (striae continue\n"
     "                     across the red line when they match), score bar on the left\n"
-    "  -h, --help         this help\n";
+    "  -h, --help         this help\n"
+    "\n"
+    "Output: land to land prints CCF, lag, overlap, distance, striae counts, the land score\n"
+    "and the verdict; bullets print the land-score matrix, SAM per phase, best phase, bullet\n"
+    "score (SAM at the best phase) and verdict. Scores: land score = P(same land) from the\n"
+    "logistic model, 0..1; bullet score = mean land score at the best phase, 0..1. Lengths\n"
+    "are micrometres, in the text and in the JSON (lag_um, distance_um, crosscut_um, ...;\n"
+    "fields: docs/reference/json.md). Method: docs/reference/bullet.md.\n"
+    "Exit status: 0 compared (any verdict), 1 input refused (in land to land, also a land\n"
+    "that gives no signature: verdict unsuitable), 2 usage error.\n";
 
 typedef struct land_in {
     char *path;

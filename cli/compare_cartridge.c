@@ -20,18 +20,36 @@ static void help(void)
     ibex_cmc_opts_init(&o);
     ibex_prealign_opts pa;
     ibex_prealign_opts_init(&pa);
-    printf("Usage: ibex compare [options] A B\n\n"
-           "Compare two cartridge-case breech faces (X3P topographies, or two 2D PNG images)\n"
+    /* ibex compare --help lands here (no operands: not bullets), so it opens with the rule
+     * of cmd_compare.c that picks the kind, and the bullet forms. */
+    fputs("Usage: ibex compare [options] A B                 two cartridge cases\n"
+           "       ibex compare [--json] [--png OUT] LAND_A LAND_B | LAND BULLET_DIR |\n"
+           "                    BULLET_DIR_A BULLET_DIR_B | --lands-a FILE... --lands-b FILE...\n"
+           "                                                  bullets\n\n"
+           "Which comparison runs: --kind cartridge|bullet decides. Without it the inputs are\n"
+           "bullets when an operand is a directory, when --lands-a or --lands-b is given, or\n"
+           "when there are more than two operands; else the first readable scan decides: its\n"
+           "specimen_kind metadata, or without that field a grid at least twice as long as\n"
+           "wide means a bullet land. Anything else is compared as cartridge cases.\n\n"
+           "Bullets (ibex compare --kind bullet --help for the method, verdicts and output):\n"
+           "  LAND_A LAND_B                   land to land: one land score (0..1)\n"
+           "  LAND BULLET_DIR                 one land against every land of a bullet\n"
+           "  BULLET_DIR_A BULLET_DIR_B       bullet to bullet, each a directory of land scans\n"
+           "  --lands-a FILE... --lands-b FILE...  bullet to bullet from lists of land files\n"
+           "  options: --json, --png OUT (aligned signatures), --kind bullet\n\n",
+          stdout);
+    printf("Cartridge cases: compare two breech faces (X3P topographies, or two 2D PNG images)\n"
            "by Congruent Matching Cells: A's cells are registered in B and B's in A over\n"
            "rotations %g..%g deg by %g, by masked normalised cross-correlation.\n\n"
-           "  --json          one JSON object: verdict, cmc, cmc_high, score, cells, ...\n"
+           "  --json          one JSON object: verdict, cmc, cmc_high, score, lr, registration,\n"
+           "                  cells, ... (fields and units: docs/reference/json.md)\n"
            "  --png OUT       picture of both surfaces with the congruent cells outlined\n"
            "  --prealign      first find the rotation over the full circle (whole-surface\n"
            "                  masked NCC, 6 deg steps at 50 um refined by 1 deg at 25 um),\n"
            "                  turn B by it (unless within %g deg), then run CMC around it:\n"
            "                  for casings scanned in any orientation. Caution: counts of\n"
            "                  6-8 can come from lined-up parallel tool marks alone\n"
-           "                  (docs/prealign.md, 'Known weakness'): look at --png\n"
+           "                  (docs/reference/prealign.md, 'Known weakness'): look at --png\n"
            "  --cells N       N x N cell grid (default %u)\n"
            "  --threads N     worker threads (default: all; results do not depend on it)\n"
            "  --no-verify     read X3P files whose MD5 checksums do not match\n"
@@ -46,11 +64,19 @@ static void help(void)
            "%g deg of the consensus (Song 2018). cmc = original rule (Song 2013), cmc_high =\n"
            "High-CMC (Tong 2015, with cmcR's angle checks), each the smaller of the two\n"
            "directions; High-CMC is reported, not used in the verdict.\n"
+           "score: the CCF summed over the congruent cells (original rule), averaged over the\n"
+           "two directions: 0 up to the cells per direction, never NaN. A continuous\n"
+           "similarity for ranking (ibex query sorts by it); the verdict uses cmc, not score.\n"
            "Verdict: identification when cmc >= %u, elimination when <= %u, else\n"
            "inconclusive; unsuitable when either surface has fewer than %u usable cells.\n"
            "Likelihood ratio: log10 LR of cmc from the calibration shipped with IBEX (default\n"
            "method only), bounded by the empirical bounds its data support (ELUB), with the\n"
-           "ENFSI verbal scale (docs/calibration.md).\n\n"
+           "ENFSI verbal scale (docs/reference/calibration.md).\n\n"
+           "Units: the text output gives lengths in micrometres (shifts also in points of the\n"
+           "compared grid) and angles in degrees. The JSON names the unit in the field:\n"
+           "spacing_um, dx_um (micrometres), dx_points (grid points), theta_deg (degrees),\n"
+           "*_ms (milliseconds); per-cell and per-direction dx, dy are grid points and theta\n"
+           "degrees. (ibex info --json, by contrast, gives metres: dx_m, z_min, ...)\n\n"
            "Exit status: 0 compared (any verdict), 1 input refused, 2 usage error.\n",
            o.theta_min, o.theta_max, o.theta_step, pa.snap_deg, o.cells_x, 100 * o.min_valid_frac, o.t_ccf,
            o.t_xy_m * 1e6, o.t_theta, o.id_threshold, o.elim_threshold, o.id_threshold);

@@ -1,4 +1,4 @@
-/* Baseline comparators for the benchmark harness (issue 8). Deliberately plain reference
+/* Baseline comparators for the benchmark harness. Deliberately plain reference
  * methods, named "baseline" wherever they are reported, so the real comparators
  * (CMC for cartridge cases, signature matching for bullets) have a floor to beat:
  *

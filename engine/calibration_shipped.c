@@ -1,6 +1,6 @@
 /* Calibrations shipped with IBEX, one per kind's default method. Each block is printed by
  * bench/fit_calibration from the pairs tables of `ibex bench accuracy` runs and pasted here;
- * docs/calibration.md gives the data and the out-of-sample figures. The id is the version:
+ * docs/reference/calibration.md gives the data and the out-of-sample figures. The id is the version:
  * a new fit gets a new id.
  * cartridge: the CMC count of the default method; fitted on Fadul (NanoFocus, 780 pairs) and
  * the processed Cadre TopMatch casings of shared/ (10 pairs). No bullet calibration is

@@ -44,6 +44,11 @@ static inline int ibex__opts_merge(void *local, size_t local_size, const void *o
 ibex_status ibex__opts_refused(ibex_diag *d, const char *type);
 
 char *ibex__strdup(const char *s); /* NULL in, NULL out */
+
+struct ibex_surface;
+/* 1 when s->z64 is present and current: at every point, valid and z == (float)z64, or
+ * invalid (engine/surface.c). The X3P writer writes z64 only then. */
+int ibex__surface_z64_current(const struct ibex_surface *s);
 double ibex__now(void);            /* monotonic seconds (engine/parallel.c) */
 
 /* k-th smallest of v[0..n) (n > 0, k < n) by quickselect (Hoare partition, middle pivot);

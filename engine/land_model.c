@@ -1,5 +1,5 @@
 /* Calibrated land score: logistic regression on features of an aligned land pair.
- * The coefficients are fitted by bench/fit_land_model (see docs/bullet.md for the
+ * The coefficients are fitted by bench/fit_land_model (see docs/reference/bullet.md for the
  * training data, the cross-validation and the figures). Features are standardised with
  * the training means and standard deviations recorded here, then clipped to +-3. */
 #include <math.h>

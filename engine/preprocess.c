@@ -908,6 +908,8 @@ ibex_status ibex_preprocess(const ibex_surface *in, const ibex_preprocess_opts *
     ibex_status st = ibex_surface_copy(in, &s);
     if (st) return ibex__fail(diag, st, "", -1, "out of memory");
     ibex_surface_sync_mask(s);
+    free(s->z64); /* every step below changes z in place */
+    s->z64 = NULL;
     ibex_surface_stats stt;
     ibex_surface_get_stats(s, &stt);
     double target = o->spacing > 0 ? o->spacing : s->dx;

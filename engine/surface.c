@@ -37,6 +37,7 @@ void ibex_surface_free(ibex_surface *s)
     if (!s) return;
     free(s->z);
     free(s->valid);
+    free(s->z64);
     ibex_meta_clear(&s->meta);
     ibex__extras_free(s->extras);
     free(s);
@@ -79,8 +80,24 @@ ibex_status ibex_surface_copy(const ibex_surface *s, ibex_surface **out)
     size_t n = s->nx * s->ny;
     memcpy(c->z, s->z, n * sizeof *c->z);
     memcpy(c->valid, s->valid, n);
+    if (s->z64) {
+        if (!(c->z64 = malloc(n * sizeof *c->z64))) {
+            ibex_surface_free(c);
+            return IBEX_ERR_NOMEM;
+        }
+        memcpy(c->z64, s->z64, n * sizeof *c->z64);
+    }
     *out = c;
     return IBEX_OK;
+}
+
+int ibex__surface_z64_current(const ibex_surface *s)
+{
+    if (!s->z64) return 0;
+    size_t n = s->nx * s->ny;
+    for (size_t i = 0; i < n; i++)
+        if (s->valid[i] && !(isfinite(s->z64[i]) && (float)s->z64[i] == s->z[i])) return 0;
+    return 1;
 }
 
 void ibex_surface_sync_mask(ibex_surface *s)
@@ -89,6 +106,11 @@ void ibex_surface_sync_mask(ibex_surface *s)
     for (size_t i = 0; i < n; i++) {
         s->valid[i] = isfinite(s->z[i]) ? 1 : 0;
         if (!s->valid[i]) s->z[i] = NAN;
+    }
+    /* z was edited: the double heights it was rounded from no longer describe it */
+    if (s->z64 && !ibex__surface_z64_current(s)) {
+        free(s->z64);
+        s->z64 = NULL;
     }
 }
 
@@ -101,9 +123,14 @@ ibex_status ibex_surface_crop(const ibex_surface *s, size_t x, size_t y, size_t 
     ibex_surface *c;
     ibex_status st = like(s, w, h, s->dx, s->dy, &c);
     if (st) return st;
+    if (s->z64 && !(c->z64 = malloc(w * h * sizeof *c->z64))) {
+        ibex_surface_free(c);
+        return IBEX_ERR_NOMEM;
+    }
     for (size_t r = 0; r < h; r++) {
         memcpy(c->z + r * w, s->z + (y + r) * s->nx + x, w * sizeof *c->z);
         memcpy(c->valid + r * w, s->valid + (y + r) * s->nx + x, w);
+        if (c->z64) memcpy(c->z64 + r * w, s->z64 + (y + r) * s->nx + x, w * sizeof *c->z64);
     }
     c->x0 = s->x0 + (double)x * s->dx;
     c->y0 = s->y0 + (double)y * s->dy;

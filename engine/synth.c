@@ -1,4 +1,4 @@
-/* Synthetic cartridge-case breech faces (issue 6).
+/* Synthetic cartridge-case breech faces.
  *
  * A firearm is a height map of its breech face in its own frame ("master"): an anisotropic
  * self-affine rough surface plus tool-mark lines (filing, milling arcs or cross-hatch),

@@ -1,4 +1,4 @@
-/* Building blocks of the synthetic surface generator (issue 6): a counter-based random
+/* Building blocks of the synthetic surface generator: a counter-based random
  * number generator and random fields. Everything here is a pure function of its key and
  * arguments, so results never depend on call order or thread count. */
 #ifndef IBEX_SYNTH_INTERNAL_H

@@ -1,4 +1,4 @@
-/* Synthetic bullet land-engraved areas (issue 6).
+/* Synthetic bullet land-engraved areas.
  *
  * A barrel has `lands` lands; each land engraves a striation profile across its width
  * (individual striae plus a little shared by all lands of the barrel and by its family of

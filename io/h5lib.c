@@ -1,4 +1,4 @@
-/* The HDF5 reference library: schema (docs/library-format.md), open/create, add, read.
+/* The HDF5 reference library: schema (docs/reference/library-format.md), open/create, add, read.
  * Writes happen only inside journaled transactions (h5lib_journal.c); readers and the
  * writer's commits exclude each other with OFD byte-range locks on the library file:
  *   byte 0: held exclusively by the one writer for its whole session;

@@ -1,4 +1,4 @@
-/* Packed surface stacks (library schema 2, docs/library-format.md): every surface of one
+/* Packed surface stacks (library schema 2, docs/reference/library-format.md): every surface of one
  * size in a library created with IBEX_LIBRARY_PACKED lives in one 3-D pair of datasets,
  *   /surfaces/p<ny>x<nx>/height  float32 [M][ny][nx]
  *   /surfaces/p<ny>x<nx>/mask    uint8   [M][ny][nx]

@@ -1,5 +1,5 @@
 /* Exchange packages: an X3P file whose zip archive comment carries an Ed25519 signature
- * over every byte before it (docs/exchange-format.md, "What is signed"). */
+ * over every byte before it (docs/reference/exchange-format.md, "What is signed"). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>

@@ -230,6 +230,20 @@ static ibex_status verify_md5(reader *r, const void *data, size_t n, const char 
     return IBEX_OK;
 }
 
+/* With IBEX_READ_FLOAT64: keep the double heights z64 (NaN where z is invalid) as s->z64
+ * when rounding them to float lost something; otherwise z says it all and z64 is freed. */
+static void keep_z64(ibex_surface *s, double *z64)
+{
+    if (!z64) return;
+    int lossy = 0;
+    for (size_t i = 0; i < s->nx * s->ny; i++) {
+        if (!s->valid[i]) z64[i] = NAN;
+        else if ((double)s->z[i] != z64[i]) lossy = 1;
+    }
+    if (lossy) s->z64 = z64;
+    else free(z64);
+}
+
 /* Heights from bindata (or an inline DataList) into s->z, and validity from NaN / valid.bin. */
 static ibex_status read_points(reader *r, xmlNodePtr rec3, const axis *cz, ibex_surface *s)
 {
@@ -237,25 +251,41 @@ static ibex_status read_points(reader *r, xmlNodePtr rec3, const axis *cz, ibex_
     xmlNodePtr link = ibex__xml_child(rec3, "DataLink");
     xmlNodePtr list = ibex__xml_child(rec3, "DataList");
     ibex_status st = IBEX_OK;
+    double *z64 = NULL;
+    int want64 = (r->flags & IBEX_READ_FLOAT64) != 0;
     if (!link && list) {
         size_t i = 0;
+        if (want64 && !(z64 = malloc(n * sizeof *z64)))
+            return fail(r, IBEX_ERR_NOMEM, "out of memory for %zu float64 heights", n);
         for (xmlNodePtr d = list->children; d; d = d->next) {
             if (d->type != XML_ELEMENT_NODE || strcmp((const char *)d->name, "Datum")) continue;
-            if (i >= n) return fail(r, IBEX_ERR_FORMAT, "DataList holds more than %zu points", n);
+            if (i >= n) {
+                free(z64);
+                return fail(r, IBEX_ERR_FORMAT, "DataList holds more than %zu points", n);
+            }
             xmlChar *t = xmlNodeGetContent(d);
             double v;
-            if (t && parse_number((const char *)t, &v) && isfinite(v))
-                s->z[i] = (float)((cz->off + v * cz->inc) * cz->to_m);
+            if (t && parse_number((const char *)t, &v) && isfinite(v)) {
+                double m = (cz->off + v * cz->inc) * cz->to_m;
+                s->z[i] = (float)m;
+                if (z64) z64[i] = m;
+            }
             xmlFree(t);
             i++;
         }
-        if (i != n) return fail(r, IBEX_ERR_FORMAT, "DataList holds %zu points, Record3 declares %zu", i, n);
+        if (i != n) {
+            free(z64);
+            return fail(r, IBEX_ERR_FORMAT, "DataList holds %zu points, Record3 declares %zu", i, n);
+        }
         ibex_surface_sync_mask(s);
+        keep_z64(s, z64);
         return IBEX_OK;
     }
     if (!link) return fail(r, IBEX_ERR_FORMAT, "Record3 has neither DataLink nor DataList");
     if (!tsz) return fail(r, IBEX_ERR_FORMAT, "CZ has no DataType");
     if (!ibex__mul_ok(n, tsz, &bytes)) return fail(r, IBEX_ERR_LIMIT, "point data too large");
+    if (want64 && !(z64 = malloc(n * sizeof *z64)))
+        return fail(r, IBEX_ERR_NOMEM, "out of memory for %zu float64 heights", n);
     char *plink = ibex__xml_child_text(link, "PointDataLink");
     char *pmd5 = ibex__xml_child_text(link, "MD5ChecksumPointData");
     char *vlink = ibex__xml_child_text(link, "ValidPointsLink");
@@ -284,9 +314,13 @@ static ibex_status read_points(reader *r, xmlNodePtr rec3, const axis *cz, ibex_
             double v = (cz->off + decode(data + i * tsz, cz->dtype) * cz->inc) * cz->to_m;
             int ok = isfinite(v) && (!vb || (vb[i >> 3] >> (i & 7) & 1));
             s->z[i] = ok ? (float)v : NAN;
+            if (z64) z64[i] = v;
         }
         ibex_surface_sync_mask(s); /* a double beyond float range becomes invalid, not inf */
+        keep_z64(s, z64);
+        z64 = NULL;
     }
+    free(z64);
     free(plink);
     free(pmd5);
     free(vlink);

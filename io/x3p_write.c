@@ -205,16 +205,18 @@ static void fill_doc(xmlDocPtr doc, const ibex_surface *s, const char *dtype, co
     ibex__xml_sort_children(root, root_order);
 }
 
-/* Little-endian float32 or float64, NaN where invalid. */
+/* Little-endian float32 or float64, NaN where invalid. float64 takes the double heights
+ * the surface was read with (z64) while z still matches them, so a read-write is lossless. */
 static unsigned char *encode_points(const ibex_surface *s, int f64, size_t *size)
 {
     size_t n = s->nx * s->ny, w = f64 ? 8 : 4;
     unsigned char *b = malloc(n > 0 ? n * w : 1);
     if (!b) return NULL;
+    const double *z64 = f64 && ibex__surface_z64_current(s) ? s->z64 : NULL;
     for (size_t i = 0; i < n; i++) {
         uint64_t u;
         if (f64) {
-            double v = s->valid[i] ? (double)s->z[i] : NAN;
+            double v = !s->valid[i] ? NAN : z64 ? z64[i] : (double)s->z[i];
             memcpy(&u, &v, 8);
         } else {
             float v = s->valid[i] ? s->z[i] : NAN;

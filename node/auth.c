@@ -1,4 +1,4 @@
-/* Request signatures: what a request signature covers, and making one (docs/node.md). */
+/* Request signatures: what a request signature covers, and making one (docs/reference/node.md). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* Federated queries (docs/node.md, "Federation"): a node forwards a query to its peers, one
+/* Federated queries (docs/reference/node.md, "Federation"): a node forwards a query to its peers, one
  * thread per peer with a deadline each, and merges their ranked lists with its own. Loops are
  * cut by the query id (a node answers a query id it has seen with an empty list) and by the
  * hop count the query carries. */

@@ -1,5 +1,5 @@
 /* The node's HTTP server (libmicrohttpd, thread pool). Every request is authenticated
- * (node/auth.c, docs/node.md) before its handler runs; handlers use the public API. */
+ * (node/auth.c, docs/reference/node.md) before its handler runs; handlers use the public API. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -481,7 +481,7 @@ static ibex_status local_query(ibex_node_server *S, const unsigned char *d, size
 }
 
 /* POST /v1/query: {"package": BASE64, "top", "shortlist", "federate", "hops", "query_id",
- * "deadline_s"} (docs/node.md). The package is verified like a push; then the local library is
+ * "deadline_s"} (docs/reference/node.md). The package is verified like a push; then the local library is
  * searched and, with "federate", the query goes on to the peers with URLs (at most fanout,
  * not the caller, hops - 1 left) and the ranked lists are merged. */
 static enum MHD_Result h_query(ibex_node_server *S, struct MHD_Connection *c, const char *m, request *r)

@@ -1,4 +1,4 @@
-/* Stand-in similarity scores for synthetic-data tests and the calibration bench (issue 6),
+/* Stand-in similarity scores for synthetic-data tests and the calibration bench,
  * written independently of the IBEX comparators:
  *   cartridges: maximum masked normalised cross-correlation over rotations and
  *               translations, on block-averaged copies of at most SYNTH_SCORE_SIDE points;

@@ -1,4 +1,4 @@
-/* Analytic test surfaces for the CMC tests (issue 4): a band-limited random texture and an
+/* Analytic test surfaces for the CMC tests: a band-limited random texture and an
  * annulus-masked casing-like surface evaluated from it at any rotation and shift, so a
  * "rotated copy" is exact rather than resampled. */
 #ifndef IBEX_TEST_WAVE_FIXTURE_H

@@ -5,7 +5,7 @@
  * curvature removed and band-pass filtered, resampled to a common spacing so scans from
  * different instruments compare. Two signatures are aligned by cross-correlation; features of
  * the aligned pair (CCF, consecutive matching striae, matches per mm, distance) go through a
- * logistic model fitted on development data (docs/bullet.md) to give a land score.
+ * logistic model fitted on development data (docs/reference/bullet.md) to give a land score.
  * Two bullets are compared through every land pairing and the best cyclic phase (sequence
  * average maximum, SAM). */
 #ifndef IBEX_BULLET_H
@@ -100,7 +100,7 @@ IBEX_API ibex_status ibex_land_compare(const ibex_land_signature *a, const ibex_
                                        ibex_land_result *res, ibex_diag *diag);
 
 /* Land-score model: logistic regression on features that mean the same at any spacing,
- * amplitude and land width (ccf, cms, match_share, distance_rel; see docs/bullet.md). */
+ * amplitude and land width (ccf, cms, match_share, distance_rel; see docs/reference/bullet.md). */
 #define IBEX_LAND_NFEAT 4
 IBEX_API void ibex_land_features(const ibex_land_result *r, double f[IBEX_LAND_NFEAT]);
 IBEX_API const char *ibex_land_feature_name(int i);

@@ -22,7 +22,7 @@ typedef struct ibex_cmc_experimental {
      * maxima evaluate the exact masked NCC of the lags they visit. It misses the exhaustive
      * maximum of a few percent of (cell, rotation) searches on the Fadul set (on non-matching
      * cells the NCC map is close to white noise at the pixel scale, so no coarse level
-     * predicts where its maximum is) and so changes some CMC counts: see docs/cmc-speed.md.
+     * predicts where its maximum is) and so changes some CMC counts: see docs/measurements/cmc-speed.md.
      * Cells with fewer than 4 coarse points per side are searched exhaustively. */
     int coarse_to_fine;
     unsigned coarse_factor; /* 0 = 2 */

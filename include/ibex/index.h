@@ -28,7 +28,7 @@
  * does not depend on which land is listed first; use ibex_descriptor_opts_init_bullet). It is deliberately simple; the bullet comparator does
  * the real signature matching in stage 2.
  *
- * Layout, refit policy, proposed library datasets and measured figures: docs/index.md.
+ * Layout, refit policy, proposed library datasets and measured figures: docs/reference/index.md.
  *
  * Index: rows of d floats (unit vectors), row i = the i-th specimen added. Queries return
  * the top K rows by dot product, ties broken by lower row number, identical for any thread
@@ -159,7 +159,7 @@ IBEX_API ibex_status ibex_index_query(const ibex_index *ix, const float *q, size
 /* nq queries (row-major nq x d) scored with SGEMM; hits[i*k ..] holds query i's list. */
 IBEX_API ibex_status ibex_index_query_batch(const ibex_index *ix, const float *q, size_t nq, size_t k,
                                             ibex_hit *hits, size_t *n_hits);
-/* One part of an index split across processes (docs/sharding.md): ix holds the rows
+/* One part of an index split across processes (docs/reference/sharding.md): ix holds the rows
  * [first, first + count) of a whole index of `total` rows, and each row is scored with the
  * same BLAS call shape as ibex_index_query_batch over the whole would use, so the scores
  * are bitwise the same (a row's float sum depends on its place in the block). Hit rows are

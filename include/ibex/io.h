@@ -14,9 +14,15 @@ extern "C" {
 
 /* Read flags */
 #define IBEX_READ_NO_VERIFY 0x1u   /* skip MD5 checks (data.bin, valid.bin, main.xml) */
+/* Also keep the heights in double precision (ibex_surface.z64) when float32 cannot hold
+ * them exactly (float64 or scaled integer data), so IBEX_WRITE_FLOAT64 writes them back
+ * unchanged. Off by default: it costs 8 more bytes per point. */
+#define IBEX_READ_FLOAT64 0x2u
 
 /* Write flags */
-#define IBEX_WRITE_FLOAT64 0x1u    /* store Z as D (float64) instead of F (float32) */
+/* Store Z as D (float64) instead of F (float32): the surface's z64 when it is present and
+ * current (read with IBEX_READ_FLOAT64, z unchanged since), else z widened. */
+#define IBEX_WRITE_FLOAT64 0x1u
 #define IBEX_WRITE_NO_SYNC 0x2u    /* skip fsync: never a partial file, not durable on power loss */
 
 /* Largest main.xml accepted, and largest zip member read. */

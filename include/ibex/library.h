@@ -1,5 +1,5 @@
 /* The reference library: one HDF5 file of specimens (table row + surface) and their index.
- * Schema: docs/library-format.md. Crash-safe: a writer killed at any moment leaves the
+ * Schema: docs/reference/library-format.md. Crash-safe: a writer killed at any moment leaves the
  * library as of its last commit (rollback journal, undone on the next open).
  * One writer and any number of readers may use a library at once (they wait for each
  * other's commits). HDF5 is not thread-safe: IBEX serialises every library call. */
@@ -29,7 +29,7 @@ typedef struct ibex_library ibex_library;
 #define IBEX_LIBRARY_PACKED 0x4u  /* create only: surfaces of one size share one stacked
                                      dataset (schema 2; for large libraries of small scans) */
 
-/* The preprocessing hook: turns a surface as read into the surface stored (issue 4). */
+/* The preprocessing hook: turns a surface as read into the surface stored. */
 typedef ibex_status (*ibex_library_preprocess_fn)(const ibex_surface *in, ibex_surface **out,
                                                   void *user, ibex_diag *diag);
 

@@ -1,5 +1,5 @@
 /* IBEX network node: an authenticated HTTP server for exchange packages, and its client.
- * Protocol and deployment: docs/node.md. */
+ * Protocol and deployment: docs/reference/node.md. */
 #ifndef IBEX_NODE_H
 #define IBEX_NODE_H
 
@@ -31,7 +31,7 @@ typedef struct ibex_node_auth {
     char signature[129];
 } ibex_node_auth;
 
-/* The bytes a request signature covers (docs/node.md):
+/* The bytes a request signature covers (docs/reference/node.md):
  * "ibex-request/1\n" NODE "\n" METHOD "\n" TARGET "\n" TIMESTAMP "\n" NONCE "\n" BODYSHA256HEX "\n"
  * TARGET is the request target exactly as sent (path and query). Returns the length written
  * to out (0 when out_size is too small). */

@@ -1,5 +1,5 @@
 /* Exchange packages: one specimen as a standard X3P file, signed by the node that made it.
- * The format, what is signed and the key files are described in docs/exchange-format.md. */
+ * The format, what is signed and the key files are described in docs/reference/exchange-format.md. */
 #ifndef IBEX_PACKAGE_H
 #define IBEX_PACKAGE_H
 

@@ -2,7 +2,7 @@
  * counts and the decision in a title; a legend of every colour; a scale bar in micrometres;
  * cartridge cells numbered as in the result's cell table. Pure computation: the picture is
  * returned as an RGB ibex_image (write it with ibex_image_write_png, io.h). Text is drawn with
- * IBEX's built-in bitmap font, so no font library is needed. See docs/picture.md. */
+ * IBEX's built-in bitmap font, so no font library is needed. See docs/reference/picture.md. */
 #ifndef IBEX_PICTURE_H
 #define IBEX_PICTURE_H
 

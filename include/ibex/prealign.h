@@ -1,4 +1,4 @@
-/* Full-circle pre-registration of cartridge cases for CMC (issue 6).
+/* Full-circle pre-registration of cartridge cases for CMC.
  *
  * CMC (ibex/compare.h) searches rotations in a window (default -30..30 deg), which suits
  * scans taken in a common orientation, like the Fadul set. Casings scanned in any

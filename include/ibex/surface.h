@@ -63,7 +63,15 @@ typedef enum ibex_zkind {
 typedef struct ibex_x3p_extras ibex_x3p_extras;
 
 /* Heights z[y*nx + x] (x fastest, as X3P stores them). The invariant every
- * function keeps: valid[i] == 1 and z[i] finite, or valid[i] == 0 and z[i] NaN. */
+ * function keeps: valid[i] == 1 and z[i] finite, or valid[i] == 0 and z[i] NaN.
+ *
+ * z64 is NULL unless the surface was read with IBEX_READ_FLOAT64 from a file whose heights
+ * float32 cannot hold exactly: it then holds those heights in double precision (metres,
+ * NaN where invalid), so that a read-write with IBEX_WRITE_FLOAT64 is lossless. It is
+ * current while, at every valid point, z[i] == (float)z64[i]; the X3P writer checks that
+ * and, when z was changed, writes z widened instead. ibex_surface_copy and
+ * ibex_surface_crop carry it, every other operation makes a surface without it, and
+ * ibex_surface_sync_mask drops it once z has been changed. Appended last for ABI reasons. */
 typedef struct ibex_surface {
     size_t nx, ny;        /* points along x (columns) and y (rows) */
     double dx, dy;        /* spacing in metres */
@@ -74,6 +82,7 @@ typedef struct ibex_surface {
     ibex_meta meta;
     char units_note[96];  /* "" or how the file's units were normalised */
     ibex_x3p_extras *extras; /* NULL unless read from X3P with vendor records */
+    double *z64;          /* NULL, or the file's heights in double precision (above) */
 } ibex_surface;
 
 /* All points invalid (NaN). Refuses sizes over IBEX_MAX_POINTS / IBEX_MAX_SIDE. */
@@ -81,10 +90,12 @@ IBEX_API ibex_status ibex_surface_create(size_t nx, size_t ny, double dx, double
 IBEX_API void ibex_surface_free(ibex_surface *s);
 IBEX_API ibex_status ibex_surface_copy(const ibex_surface *s, ibex_surface **out);
 
-/* Set valid[] from isfinite(z[]) and put NaN in every invalid point. */
+/* Set valid[] from isfinite(z[]) and put NaN in every invalid point; call it after editing z.
+ * Drops z64 when z no longer matches it. */
 IBEX_API void ibex_surface_sync_mask(ibex_surface *s);
 
-/* Rectangle [x, x+w) x [y, y+h); metadata and vendor XML kept, grid-bound vendor files dropped. */
+/* Rectangle [x, x+w) x [y, y+h); metadata, vendor XML and z64 kept, grid-bound vendor files
+ * dropped. */
 IBEX_API ibex_status ibex_surface_crop(const ibex_surface *s, size_t x, size_t y, size_t w, size_t h,
                                        ibex_surface **out);
 /* Resample to spacing (dx, dy) by bilinear interpolation over valid points only:

@@ -1,5 +1,5 @@
 #!/bin/bash
-# ibex synth --lib (issue 7 scale item 1): the library it writes holds exactly the rows and
+# ibex synth --lib: the library it writes holds exactly the rows and
 # surfaces that 'ibex synth --out' + 'ibex ingest --manifest' give (compared field by field
 # and surface by surface with libtool dump), for cartridges and bullets; a rerun skips what
 # is stored; a run killed at random moments (kill -9) leaves a library that opens, and a

@@ -2,7 +2,7 @@
 """The ibex command as a user meets it: exit codes, --help everywhere, options after operands,
 JSON output, one-line errors naming the file, and no output file left by a refused input.
 Inputs are tiny X3P files written here with Python's zipfile (independent of IBEX)."""
-import json, os, sys, tempfile
+import json, os, struct, sys, tempfile, zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from harness import expect, finish, run, write_x3p
@@ -64,5 +64,31 @@ with tempfile.TemporaryDirectory() as d:
     o = json.loads(run("info", "--json", out).stdout or "[{}]")[0]
     expect(r.returncode == 0 and o.get("nx") == 4 and abs(o.get("dx_m", 0) - 4e-6) < 1e-15,
            "resample to 4 um gives a 4-point row")
+
+    # --float64 of a float64 input is lossless: heights float32 cannot hold come back bit for bit
+    z = [1e-7 + i * 1.1e-15 + 3e-23 for i in range(7 * 5)]
+    expect(any(struct.unpack("<f", struct.pack("<f", v))[0] != v for v in z), "test heights need float64")
+    f64 = os.path.join(d, "f64.x3p")
+    write_x3p(f64, 7, 5, z)
+    def heights(path):
+        with zipfile.ZipFile(path) as zf:
+            b = zf.read("bindata/data.bin")
+            dtype = "D" if b"<DataType>D</DataType>" in zf.read("main.xml").split(b"<CZ>")[1] else "F"
+        return dtype, (list(struct.unpack("<%dd" % (len(b) // 8), b)) if dtype == "D" else None)
+    r = run("convert", "--float64", f64, out)
+    expect(r.returncode == 0 and heights(out) == ("D", z), "convert --float64 keeps float64 heights bit for bit")
+    r = run("convert", "--float64", "--crop", "1,1,3,2", f64, out)
+    want = [z[(y + 1) * 7 + x + 1] for y in range(2) for x in range(3)]
+    expect(r.returncode == 0 and heights(out) == ("D", want), "convert --float64 --crop keeps them too")
+    r = run("convert", f64, out)
+    expect(r.returncode == 0 and heights(out)[0] == "F", "convert without --float64 stores float32")
+
+    # ibex compare --help explains how the kind is decided and lists the bullet forms
+    r = run("compare", "--help")
+    expect(r.returncode == 0 and "--kind bullet --help" in r.stdout and "--lands-a" in r.stdout
+           and "score:" in r.stdout, "compare --help tells the kind rule, bullet forms and score")
+    # --lands-a/--lands-b mean bullets even for scans that do not look like lands
+    r = run("compare", "--lands-a", good, "--lands-b", good)
+    expect(r.returncode != 2 and "unknown option" not in r.stderr, "--lands-a goes to the bullet comparison")
 
 finish("cli")

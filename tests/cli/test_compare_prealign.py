@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""ibex compare --prealign (issue 6): synthetic casings of one firearm scanned at a large
+"""ibex compare --prealign: synthetic casings of one firearm scanned at a large
 relative rotation (the generator writes each scan's rotation into MANIFEST.tsv) are
 identified at that rotation with --prealign, while plain CMC, which searches -30..30 deg,
 is not; the JSON reports the search; --help texts and the bench method list name it."""

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""ibex index / ibex query on a small synthetic library (issue 7, items 3-4).
+"""ibex index / ibex query on a small synthetic library.
 
 Checks: query before index is refused (exit 1, tells the user to run 'ibex index');
 index fits a basis; an incremental index keeps earlier rows bit-identical (read back

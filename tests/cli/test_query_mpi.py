@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""ibex query --mpi (issue 9 item 5, docs/sharding.md): the sharded query prints exactly
+"""ibex query --mpi (docs/reference/sharding.md): the sharded query prints exactly
 what the single process prints.
 
 One small synthetic library, bullet lands first (rows 0-11) then cartridge cases (rows

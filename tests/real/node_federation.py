@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Three IBEX nodes on loopback, each with a library built from a different part of the real
-Fadul casings (docs/node.md, "Federation"; issue 9 tests):
+Fadul casings (docs/reference/node.md, "Federation"):
 
   A: slides F01-F03, built by pushing signed packages (the node's store path: import + index)
   B: slides F04-F06, C: slides F07-F09, built with 'ibex import' + 'ibex index'

@@ -1,5 +1,6 @@
 /* Every real X3P scan: read -> write -> read gives identical heights (bit for bit), mask,
- * grid, spacing and metadata, in float32 and float64 storage. */
+ * grid, spacing and metadata, in float32 and float64 storage; read with IBEX_READ_FLOAT64
+ * and written as float64, the file's double heights come back bit for bit too. */
 #define _XOPEN_SOURCE 700
 #include <ftw.h>
 #include <stdio.h>
@@ -19,12 +20,13 @@ static void roundtrip(const char *path, unsigned wflags)
 {
     ibex_surface *a = NULL, *b = NULL;
     ibex_diag d;
-    ibex_status st = ibex_surface_read_x3p(path, 0, &a, &d);
+    unsigned rflags = (wflags & IBEX_WRITE_FLOAT64) ? IBEX_READ_FLOAT64 : 0;
+    ibex_status st = ibex_surface_read_x3p(path, rflags, &a, &d);
     CHECK_MSG(st == IBEX_OK, "%s: %s", path, d.message);
     if (st) return;
     st = ibex_surface_write_x3p(a, out, wflags, &d);
     CHECK_MSG(st == IBEX_OK, "%s: write: %s", path, d.message);
-    if (!st) st = ibex_surface_read_x3p(out, 0, &b, &d);
+    if (!st) st = ibex_surface_read_x3p(out, rflags, &b, &d);
     CHECK_MSG(st == IBEX_OK, "%s: reread: %s", path, d.message);
     if (b) {
         size_t n = a->nx * a->ny;
@@ -34,6 +36,11 @@ static void roundtrip(const char *path, unsigned wflags)
         if (a->nx == b->nx && a->ny == b->ny) {
             CHECK_MSG(memcmp(a->z, b->z, n * sizeof *a->z) == 0, "%s: heights differ", path);
             CHECK_MSG(memcmp(a->valid, b->valid, n) == 0, "%s: mask differs", path);
+            CHECK_MSG(!a->z64 == !b->z64, "%s: double heights kept on one side only", path);
+            size_t diff = 0;
+            for (size_t i = 0; a->z64 && b->z64 && i < n; i++)
+                diff += a->valid[i] && memcmp(&a->z64[i], &b->z64[i], 8) != 0;
+            CHECK_MSG(diff == 0, "%s: %zu float64 heights differ", path, diff);
         }
         CHECK_MSG(meta_equal(&a->meta, &b->meta), "%s: metadata differs", path);
     }

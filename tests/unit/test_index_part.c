@@ -1,4 +1,4 @@
-/* ibex_index_query_part (MPI sharding, docs/sharding.md): an index split into parts at
+/* ibex_index_query_part (MPI sharding, docs/reference/sharding.md): an index split into parts at
  * arbitrary rows, each part queried alone and the lists merged, must give the whole
  * index's list with bitwise equal scores. A part scored as an index of its own would not
  * (a row's BLAS sum depends on its place in the block), so this is the property the

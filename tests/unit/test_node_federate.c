@@ -1,5 +1,5 @@
 /* Federation and the library hooks of the node, over loopback with in-process servers whose
- * query hooks return fixed ranked lists (docs/node.md, "Federation"). The merged answer is
+ * query hooks return fixed ranked lists (docs/reference/node.md, "Federation"). The merged answer is
  * checked against an independent reference: every node's list concatenated, sorted by score
  * and cut to top. Also: hops 0 and non-federated queries stay local, a full mesh with two
  * hops answers each candidate once (query ids stop the loop), a dead peer and a peer past its

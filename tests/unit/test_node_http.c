@@ -1,6 +1,6 @@
 /* The node over loopback: an in-process server on an ephemeral 127.0.0.1 port, requests made
  * with libcurl directly so each can be forged, tampered or replayed on purpose. Every case
- * states the status the protocol (docs/node.md) requires. Bounded: each request has a 10 s
+ * states the status the protocol (docs/reference/node.md) requires. Bounded: each request has a 10 s
  * timeout and the server is stopped at the end. */
 #include <dirent.h>
 #include <string.h>

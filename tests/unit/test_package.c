@@ -1,7 +1,7 @@
 /* Exchange packages: keys, trust list, sign/verify round trip, and every way a package can be
  * damaged or forged. The signature is also checked by an independent route (OpenSSL SHA-256 of
  * the bytes before the archive comment, then libsodium's verify), which pins down what
- * docs/exchange-format.md says is signed. */
+ * docs/reference/exchange-format.md says is signed. */
 #include <string.h>
 #include <sys/stat.h>
 

@@ -1,4 +1,4 @@
-/* Full-circle pre-registration for CMC (issue 6): on synthetic casings, whose rotations the
+/* Full-circle pre-registration for CMC: on synthetic casings, whose rotations the
  * generator reports (ibex_synth_truth), the search recovers the relative rotation of two
  * shots of one firearm over the whole circle; CMC after it registers them at that rotation
  * and identifies them where plain CMC (-30..30 deg) cannot; same-firearm pairs score far

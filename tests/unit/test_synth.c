@@ -1,4 +1,4 @@
-/* Synthetic generator (issue 6): determinism (same seeds -> same bits, whatever the thread
+/* Synthetic generator: determinism (same seeds -> same bits, whatever the thread
  * or call order), geometry against the reported ground truth, realistic magnitudes,
  * land-numbering rotation, refused options, and that same-source pairs score higher than
  * different-source pairs: bullets under IBEX's land and bullet comparators; cartridges

@@ -1,5 +1,6 @@
 /* X3P reader against hand-built files (every DataType, valid.bin, NaN, subfolder, inline
- * DataList, units), and writer round trips (bit-exact heights, mask, metadata, vendor records). */
+ * DataList, units), and writer round trips (bit-exact heights, mask, metadata, vendor records;
+ * float64 heights kept bit for bit with IBEX_READ_FLOAT64). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -90,6 +91,104 @@ static void check_roundtrip(const char *src, unsigned wflags)
     ibex_surface_free(b);
 }
 
+/* Bits of the float64 heights a file holds, from its data.bin, NaN where invalid. */
+static int file_heights_equal(const char *path, const double *want, size_t n)
+{
+    ibex_surface *s = NULL;
+    if (ibex_surface_read_x3p(path, IBEX_READ_FLOAT64, &s, NULL) != IBEX_OK) return 0;
+    int ok = s->nx * s->ny == n && s->z64 != NULL;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = isnan(want[i]) ? !s->valid[i] : s->valid[i] && memcmp(&s->z64[i], &want[i], 8) == 0;
+    ibex_surface_free(s);
+    return ok;
+}
+
+/* A float64 file whose heights float32 cannot hold: IBEX_READ_FLOAT64 keeps them, copy and
+ * crop carry them, IBEX_WRITE_FLOAT64 writes them back bit for bit, and a changed z is
+ * written as changed (never the stale doubles). */
+static void check_float64_lossless(void)
+{
+    fixture f;
+    fixture_init(&f);
+    f.nan_every = 4;
+    char src[512], out[512];
+    path_of(src, sizeof src, "float64.x3p");
+    path_of(out, sizeof out, "float64_out.x3p");
+    CHECK(fixture_write(&f, src) == 0);
+    size_t n = f.nx * f.ny, lossy = 0;
+    double want[64];
+    for (size_t i = 0; i < n; i++) {
+        want[i] = fixture_expect(&f, i);
+        if (!isnan(want[i]) && (double)(float)want[i] != want[i]) lossy++;
+    }
+    CHECK_MSG(lossy > n / 2, "fixture heights must not fit float32 (%zu of %zu do not)", lossy, n);
+
+    ibex_surface *a = NULL, *plain = NULL, *c = NULL, *k = NULL, *r = NULL;
+    CHECK(ibex_surface_read_x3p(src, 0, &plain, NULL) == IBEX_OK);
+    CHECK(plain && plain->z64 == NULL); /* only on request */
+    CHECK(ibex_surface_read_x3p(src, IBEX_READ_FLOAT64, &a, NULL) == IBEX_OK);
+    if (!a || !plain) goto done;
+    CHECK(a->z64 != NULL);
+    CHECK(memcmp(a->z, plain->z, n * sizeof *a->z) == 0); /* z is the same either way */
+    CHECK(file_heights_equal(src, want, n));
+
+    CHECK(ibex_surface_write_x3p(a, out, IBEX_WRITE_FLOAT64, NULL) == IBEX_OK);
+    CHECK_MSG(file_heights_equal(out, want, n), "float64 read-write is not lossless");
+
+    /* the copy carries z64; a crop carries its rectangle of it */
+    CHECK(ibex_surface_copy(a, &c) == IBEX_OK);
+    CHECK(c && c->z64 && memcmp(c->z64, a->z64, n * sizeof *c->z64) == 0);
+    CHECK(ibex_surface_crop(a, 2, 1, 4, 3, &k) == IBEX_OK);
+    if (k) {
+        double wk[12];
+        for (size_t y = 0; y < 3; y++)
+            for (size_t x = 0; x < 4; x++) wk[y * 4 + x] = want[(y + 1) * f.nx + x + 2];
+        CHECK(ibex_surface_write_x3p(k, out, IBEX_WRITE_FLOAT64, NULL) == IBEX_OK);
+        CHECK_MSG(file_heights_equal(out, wk, 12), "cropped float64 heights differ");
+    }
+    /* resampling makes new heights: no z64 */
+    CHECK(ibex_surface_resample(a, a->dx, a->dy, &r) == IBEX_OK);
+    CHECK(r && r->z64 == NULL);
+
+    /* z changed behind z64's back: the writer must write the new z, not the old doubles */
+    if (c) {
+        size_t j = 1; /* a valid point */
+        CHECK(c->valid[j]);
+        c->z[j] += 1e-6f;
+        ibex_surface *b = NULL;
+        CHECK(ibex_surface_write_x3p(c, out, IBEX_WRITE_FLOAT64, NULL) == IBEX_OK);
+        CHECK(ibex_surface_read_x3p(out, IBEX_READ_FLOAT64, &b, NULL) == IBEX_OK);
+        if (b) {
+            CHECK(b->z[j] == c->z[j]);
+            CHECK(b->z64 == NULL); /* written from z: float32 holds it exactly */
+        }
+        ibex_surface_free(b);
+        ibex_surface_sync_mask(c); /* the edit is noticed: z64 goes */
+        CHECK(c->z64 == NULL);
+    }
+
+    /* float32 storage is still float32; a float32 file needs no z64 */
+    CHECK(ibex_surface_write_x3p(a, out, 0, NULL) == IBEX_OK);
+    ibex_surface *g = NULL;
+    CHECK(ibex_surface_read_x3p(out, IBEX_READ_FLOAT64, &g, NULL) == IBEX_OK);
+    if (g) {
+        CHECK(g->z64 == NULL);
+        CHECK(memcmp(g->z, a->z, n * sizeof *g->z) == 0);
+    }
+    ibex_surface_free(g);
+
+    /* an inline DataList keeps its double heights the same way */
+    f.data_list = 1;
+    CHECK(fixture_write(&f, src) == 0);
+    CHECK_MSG(file_heights_equal(src, want, n), "DataList float64 heights differ");
+done:
+    ibex_surface_free(a);
+    ibex_surface_free(plain);
+    ibex_surface_free(c);
+    ibex_surface_free(k);
+    ibex_surface_free(r);
+}
+
 static void check_units(void)
 {
     /* A file in micrometres (increment 7.38, heights in um) comes back in metres. */
@@ -171,6 +270,7 @@ int main(void)
     CHECK(fixture_write(&f, src) == 0);
     check_roundtrip(src, 0);
     check_roundtrip(src, IBEX_WRITE_FLOAT64);
+    check_float64_lossless();
     check_format_double();
 
     /* The writer leaves no temporary files behind. */
