@@ -14,7 +14,6 @@
 #include "cli.h"
 #include "ibex/node.h"
 #include "ibex/package.h"
-#include "node_library.h"
 
 static void help_main(FILE *f)
 {
@@ -291,13 +290,14 @@ static int node_serve(int argc, char **argv)
     char spool_buf[4200];
     long exit_after = 0, num;
     int quiet = 0, c;
-    node_library nl = {NULL, NULL, NULL, 0};
-    const char *share = NODE_SHARE_DEFAULT;
+    ibex_node_library nl;
+    ibex_node_library_init(&nl);
+    const char *share = IBEX_NODE_SHARE_DEFAULT;
     char why[300];
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'S':
-            if (!node_library_share_ok(optarg, why, sizeof why)) return cli_usage_error("--share: %s", why);
+            if (!ibex_node_share_check(optarg, why, sizeof why)) return cli_usage_error("--share: %s", why);
             share = optarg;
             break;
         case 'M':
@@ -314,7 +314,7 @@ static int node_serve(int argc, char **argv)
             if (c == 'F') o.fanout = (unsigned)num;
             if (c == 'T') o.peer_timeout_s = (unsigned)num;
             if (c == 'H') o.max_hops = (unsigned)num;
-            if (c == 'Q') nl.threads = num;
+            if (c == 'Q') nl.threads = (unsigned)num;
             if (c == 'I') o.timeout_s = (unsigned)num;
             break;
         }
@@ -390,7 +390,7 @@ static int node_serve(int argc, char **argv)
                    "  --log FILE          request log (default stderr)   --quiet  no request log\n"
                    "  --exit-after SEC    stop after SEC seconds (tests)\n\n"
                    "Prints 'listening on http(s)://HOST:PORT' once ready.\n",
-                   NODE_SHARE_DEFAULT, o.max_shortlist, o.fanout, o.peer_timeout_s, o.max_hops, o.timeout_s,
+                   IBEX_NODE_SHARE_DEFAULT, o.max_shortlist, o.fanout, o.peer_timeout_s, o.max_hops, o.timeout_s,
                    o.max_body >> 20, o.max_memory >> 20, o.threads, o.nonce_capacity);
             return EXIT_OK;
         default: return cli_usage_error("unknown option");
@@ -411,8 +411,8 @@ static int node_serve(int argc, char **argv)
         nl.lib_path = o.lib_path;
         nl.trust = trust;
         nl.share = share;
-        o.store = node_library_store;
-        o.query = node_library_query;
+        o.store = ibex_node_library_store;
+        o.query = ibex_node_library_query;
         o.library_user = &nl;
     }
     FILE *logf = NULL;
@@ -626,8 +626,12 @@ static int node_pull(int argc, char **argv)
     if (t) {
         ibex_node_pull_stats st;
         ibex_diag d;
-        node_library nl = {a.lib, t, NULL, 0};
-        ibex_node_pull_opts po = {(size_t)a.max, a.ca, a.rate * 1024, a.lib ? node_library_store : NULL, &nl};
+        ibex_node_library nl;
+        ibex_node_library_init(&nl);
+        nl.lib_path = a.lib;
+        nl.trust = t;
+        nl.share = NULL;
+        ibex_node_pull_opts po = {(size_t)a.max, a.ca, a.rate * 1024, a.lib ? ibex_node_library_store : NULL, &nl};
         ibex_status s = ibex_node_pull(a.peer, k, t, a.out, &po, &st, &d);
         if (a.json) {
             json_t *o = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "ok", !s, "fetched", (json_int_t)st.fetched,

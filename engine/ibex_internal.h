@@ -25,6 +25,12 @@ static inline int ibex__mul_ok(size_t a, size_t b, size_t *out)
 }
 
 char *ibex__strdup(const char *s); /* NULL in, NULL out */
+
+/* Public options structs start with `size_t size` (sizeof the caller's struct): dst (of
+ * dst_size bytes, already holding the defaults) takes the first min(src->size, dst_size)
+ * bytes of src and its own size back. src NULL keeps the defaults; a size smaller than
+ * the size field itself is refused (IBEX_ERR_ARG). */
+ibex_status ibex__opts_copy(void *dst, size_t dst_size, const void *src, const char *what, ibex_diag *diag);
 double ibex__now(void);            /* monotonic seconds (engine/parallel.c) */
 
 /* k-th smallest of v[0..n) (n > 0, k < n) by quickselect (Hoare partition, middle pivot);

@@ -81,3 +81,16 @@ char *ibex__strdup(const char *s)
     if (c) memcpy(c, s, n);
     return c;
 }
+
+ibex_status ibex__opts_copy(void *dst, size_t dst_size, const void *src, const char *what, ibex_diag *diag)
+{
+    if (!src) return IBEX_OK;
+    size_t n;
+    memcpy(&n, src, sizeof n);
+    if (n < sizeof n)
+        return ibex__fail(diag, IBEX_ERR_ARG, NULL, -1, "%s: size %zu is not that of an options struct (call its _init)",
+                          what, n);
+    memcpy(dst, src, n < dst_size ? n : dst_size);
+    memcpy(dst, &dst_size, sizeof dst_size);
+    return IBEX_OK;
+}

@@ -215,6 +215,8 @@ struct ibex_library {
 
 hid_t ibex__library_file(const ibex_library *lib) { return lib ? lib->file : -1; }
 
+const char *ibex_library_path(const ibex_library *lib) { return lib ? lib->path : NULL; }
+
 void ibex_library_opts_init(ibex_library_opts *o)
 {
     memset(o, 0, sizeof *o);
