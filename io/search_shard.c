@@ -18,8 +18,6 @@
 #include "ibex_internal.h"
 #include "search_shard_internal.h"
 
-static const char peer_failed[] = "stopped: another rank of the MPI job failed";
-
 void ibex__shard_local(ibex_shard *sh)
 {
     memset(sh, 0, sizeof *sh);
@@ -100,6 +98,8 @@ ibex_status ibex__shard_gather(ibex_shard *sh, void *cands, size_t size, size_t 
 }
 
 #else
+
+static const char peer_failed[] = "stopped: another rank of the MPI job failed";
 
 ibex_status ibex_shard_create(ibex_shard **out, ibex_diag *diag)
 {
