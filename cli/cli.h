@@ -15,10 +15,6 @@ extern const char *cli_prog;
 int cli_fail_status(ibex_status s, const ibex_diag *d);
 /* "ibex info: message" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Until called again with NULL, this thread's cli_error and cli_fail_status messages go to
- * buf (the first one is kept) instead of stderr: the node serving a query or an ingest
- * returns them in its answer. */
-void cli_capture(char *buf, size_t size);
 /* Usage error: message plus a hint to --help. Returns EXIT_USAGE. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -37,9 +33,7 @@ int cli_progress(void *user, const char *stage, size_t done, size_t total, doubl
 /* Ends a bar left on the terminal line (before other output). */
 void cli_progress_end(void);
 
-/* The kind of a scan without a stated one: its metadata's specimen_kind when that is
- * "cartridge" or "bullet", else "bullet" for an elongated grid (one side at least twice
- * the other, as land scans are) and "cartridge" otherwise. */
+/* The kind of a scan without a stated one (ibex_scan_kind, include/ibex/search.h). */
 const char *cli_scan_kind(const ibex_surface *s);
 
 /* mkdir -p: creates a folder and its missing parents; 0, or -1 with errno set. */

@@ -14,7 +14,6 @@
 #include "cli.h"
 #include "ibex/node.h"
 #include "ibex/package.h"
-#include "node_library.h"
 
 static void help_main(FILE *f)
 {
@@ -269,7 +268,59 @@ static int parse_size_mb(const char *s, size_t *out)
     return *out > 0;
 }
 
-static int node_serve(int argc, char **argv)
+static void serve_help(const ibex_node_server_opts *o)
+{
+    printf("Usage: ibex node serve --listen HOST:PORT --key KEY --peers PEERS\n"
+           "                       [--spool DIR] [--lib LIB.h5] [OPTIONS]\n\n"
+           "Serve this node over HTTP/1.1 until SIGINT or SIGTERM. Every request must be\n"
+           "signed by a node in PEERS (docs/node.md). Endpoints: GET /v1/health,\n"
+           "GET /v1/stats, POST /v1/specimens (push a signed package), GET\n"
+           "/v1/specimens?since=CURSOR (pull), GET /v1/specimens/SEQ, POST /v1/query.\n\n"
+           "  --listen HOST:PORT  address (127.0.0.1:PORT, [::1]:PORT; PORT 0 picks one)\n"
+           "  --key KEY           this node's secret key\n"
+           "  --peers PEERS       trust list: who may call, whose packages are accepted\n"
+           "  --spool DIR         accepted packages (default LIB.h5.spool with --lib)\n"
+           "  --lib LIB.h5        reference library: pushed packages are stored in it (as\n"
+           "                      'ibex import', then indexed) and POST /v1/query searches it\n"
+           "  --share FIELDS      what answers say about a specimen, comma-separated: id,\n"
+           "                      kind, region, set, firearm_id, same_source_key, sha256 or\n"
+           "                      metadata keys (default '%s'; '' = scores and verdicts only;\n"
+           "                      surfaces are never sent in answers)\n"
+           "  --max-shortlist K   largest stage-2 shortlist a query may ask for (default %u;\n"
+           "                      stage 2 costs about a second per cartridge pair)\n"
+           "  --query-threads N   stage-2 threads of a query (default: all cores); queries\n"
+           "                      run one at a time against the library\n"
+           "  --fanout N          peers a federated query goes to, at most (default %u)\n"
+           "  --peer-timeout SEC  deadline of a forwarded query (default %u)\n"
+           "  --max-hops N        forwarding depth a query may ask for (default %u)\n"
+           "  --peer-ca PEM       CA bundle for https peers\n"
+           "  --idle-timeout SEC  close a connection idle this long (default %u; a pool\n"
+           "                      thread busy with a long query leaves its others idle)\n"
+           "  --tls-cert PEM --tls-key PEM   serve HTTPS\n"
+           "  --max-body MIB      largest request body (default %zu; 413 past it)\n"
+           "  --max-memory MIB    request bodies held at once (default %zu; 503 past it)\n"
+           "  --threads N         thread pool (default %u)\n"
+           "  --nonces N          replay table size (default %zu, 28 bytes each); it\n"
+           "                      sustains N/601 requests per second, then answers 503\n"
+           "  --log FILE          request log (default stderr)   --quiet  no request log\n"
+           "  --exit-after SEC    stop after SEC seconds (tests)\n\n"
+           "Prints 'listening on http(s)://HOST:PORT' once ready.\n",
+           IBEX_NODE_SHARE_DEFAULT, o->max_shortlist, o->fanout, o->peer_timeout_s, o->max_hops, o->timeout_s,
+           o->max_body >> 20, o->max_memory >> 20, o->threads, o->nonce_capacity);
+}
+
+/* What 'ibex node serve' was asked for. */
+typedef struct serve_args {
+    ibex_node_server_opts o;
+    ibex_node_library nl;
+    const char *log_path, *share;
+    long exit_after;
+    int quiet;
+    char spool_buf[4200];
+} serve_args;
+
+/* EXIT_OK to serve, -1 after --help, else the exit status of a usage error. */
+static int serve_parse(int argc, char **argv, serve_args *a)
 {
     static const struct option opts[] = {
         {"listen", required_argument, 0, 'l'}, {"key", required_argument, 0, 'k'},
@@ -284,21 +335,22 @@ static int node_serve(int argc, char **argv)
         {"max-hops", required_argument, 0, 'H'}, {"query-threads", required_argument, 0, 'Q'},
         {"peer-ca", required_argument, 0, 'c'}, {"idle-timeout", required_argument, 0, 'I'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    ibex_node_server_opts o;
-    ibex_node_server_opts_init(&o);
-    o.listen = NULL;
-    const char *log_path = NULL;
-    char spool_buf[4200];
-    long exit_after = 0, num;
-    int quiet = 0, c;
-    node_library nl = {NULL, NULL, NULL, 0};
-    const char *share = NODE_SHARE_DEFAULT;
+    ibex_node_server_opts_init(&a->o);
+    a->o.listen = NULL;
+    a->log_path = NULL;
+    a->exit_after = 0;
+    a->quiet = 0;
+    ibex_node_library_init(&a->nl);
+    a->share = IBEX_NODE_SHARE_DEFAULT;
+    ibex_node_server_opts *o = &a->o;
+    long num;
+    int c;
     char why[300];
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'S':
-            if (!node_library_share_ok(optarg, why, sizeof why)) return cli_usage_error("--share: %s", why);
-            share = optarg;
+            if (!ibex_node_share_check(optarg, why, sizeof why)) return cli_usage_error("--share: %s", why);
+            a->share = optarg;
             break;
         case 'M':
         case 'F':
@@ -310,116 +362,90 @@ static int node_serve(int argc, char **argv)
             long lo = c == 'H' || c == 'F' ? 0 : 1, hi = c == 'T' || c == 'I' ? 3600 : c == 'H' ? 8 : c == 'M' ? 1000 : 256;
             num = strtol(optarg, &end, 10);
             if (*end || num < lo || num > hi) return cli_usage_error("%s needs %ld..%ld", argv[optind - 1], lo, hi);
-            if (c == 'M') o.max_shortlist = (unsigned)num;
-            if (c == 'F') o.fanout = (unsigned)num;
-            if (c == 'T') o.peer_timeout_s = (unsigned)num;
-            if (c == 'H') o.max_hops = (unsigned)num;
-            if (c == 'Q') nl.threads = num;
-            if (c == 'I') o.timeout_s = (unsigned)num;
+            if (c == 'M') o->max_shortlist = (unsigned)num;
+            if (c == 'F') o->fanout = (unsigned)num;
+            if (c == 'T') o->peer_timeout_s = (unsigned)num;
+            if (c == 'H') o->max_hops = (unsigned)num;
+            if (c == 'Q') a->nl.threads = (unsigned)num;
+            if (c == 'I') o->timeout_s = (unsigned)num;
             break;
         }
-        case 'c': o.peer_ca = optarg; break;
-        case 'l': o.listen = optarg; break;
-        case 'k': o.key_path = optarg; break;
-        case 'p': o.peers_path = optarg; break;
-        case 's': o.spool_dir = optarg; break;
-        case 'L': o.lib_path = optarg; break;
-        case 'C': o.tls_cert = optarg; break;
-        case 'K': o.tls_key = optarg; break;
+        case 'c': o->peer_ca = optarg; break;
+        case 'l': o->listen = optarg; break;
+        case 'k': o->key_path = optarg; break;
+        case 'p': o->peers_path = optarg; break;
+        case 's': o->spool_dir = optarg; break;
+        case 'L': o->lib_path = optarg; break;
+        case 'C': o->tls_cert = optarg; break;
+        case 'K': o->tls_key = optarg; break;
         case 'b':
-            if (!parse_size_mb(optarg, &o.max_body)) return cli_usage_error("--max-body needs MiB > 0");
+            if (!parse_size_mb(optarg, &o->max_body)) return cli_usage_error("--max-body needs MiB > 0");
             break;
         case 'm':
-            if (!parse_size_mb(optarg, &o.max_memory)) return cli_usage_error("--max-memory needs MiB > 0");
+            if (!parse_size_mb(optarg, &o->max_memory)) return cli_usage_error("--max-memory needs MiB > 0");
             break;
         case 't': {
             char *end;
             long v = strtol(optarg, &end, 10);
             if (*end || v < 1 || v > 256) return cli_usage_error("--threads needs 1..256");
-            o.threads = (unsigned)v;
+            o->threads = (unsigned)v;
             break;
         }
-        case 'g': log_path = optarg; break;
-        case 'q': quiet = 1; break;
+        case 'g': a->log_path = optarg; break;
+        case 'q': a->quiet = 1; break;
         case 'N': {
             char *end;
             long v = strtol(optarg, &end, 10);
             if (*end || v < 1024 || v > (1L << 24)) return cli_usage_error("--nonces needs 1024..16777216");
-            o.nonce_capacity = (size_t)v;
+            o->nonce_capacity = (size_t)v;
             break;
         }
         case 'x': {
             char *end;
-            exit_after = strtol(optarg, &end, 10);
-            if (*end || exit_after < 1) return cli_usage_error("--exit-after needs seconds >= 1");
+            a->exit_after = strtol(optarg, &end, 10);
+            if (*end || a->exit_after < 1) return cli_usage_error("--exit-after needs seconds >= 1");
             break;
         }
         case 'h':
-            printf("Usage: ibex node serve --listen HOST:PORT --key KEY --peers PEERS\n"
-                   "                       [--spool DIR] [--lib LIB.h5] [OPTIONS]\n\n"
-                   "Serve this node over HTTP/1.1 until SIGINT or SIGTERM. Every request must be\n"
-                   "signed by a node in PEERS (docs/node.md). Endpoints: GET /v1/health,\n"
-                   "GET /v1/stats, POST /v1/specimens (push a signed package), GET\n"
-                   "/v1/specimens?since=CURSOR (pull), GET /v1/specimens/SEQ, POST /v1/query.\n\n"
-                   "  --listen HOST:PORT  address (127.0.0.1:PORT, [::1]:PORT; PORT 0 picks one)\n"
-                   "  --key KEY           this node's secret key\n"
-                   "  --peers PEERS       trust list: who may call, whose packages are accepted\n"
-                   "  --spool DIR         accepted packages (default LIB.h5.spool with --lib)\n"
-                   "  --lib LIB.h5        reference library: pushed packages are stored in it (as\n"
-                   "                      'ibex import', then indexed) and POST /v1/query searches it\n"
-                   "  --share FIELDS      what answers say about a specimen, comma-separated: id,\n"
-                   "                      kind, region, set, firearm_id, same_source_key, sha256 or\n"
-                   "                      metadata keys (default '%s'; '' = scores and verdicts only;\n"
-                   "                      surfaces are never sent in answers)\n"
-                   "  --max-shortlist K   largest stage-2 shortlist a query may ask for (default %u;\n"
-                   "                      stage 2 costs about a second per cartridge pair)\n"
-                   "  --query-threads N   stage-2 threads of a query (default: all cores); queries\n"
-                   "                      run one at a time against the library\n"
-                   "  --fanout N          peers a federated query goes to, at most (default %u)\n"
-                   "  --peer-timeout SEC  deadline of a forwarded query (default %u)\n"
-                   "  --max-hops N        forwarding depth a query may ask for (default %u)\n"
-                   "  --peer-ca PEM       CA bundle for https peers\n"
-                   "  --idle-timeout SEC  close a connection idle this long (default %u; a pool\n"
-                   "                      thread busy with a long query leaves its others idle)\n"
-                   "  --tls-cert PEM --tls-key PEM   serve HTTPS\n"
-                   "  --max-body MIB      largest request body (default %zu; 413 past it)\n"
-                   "  --max-memory MIB    request bodies held at once (default %zu; 503 past it)\n"
-                   "  --threads N         thread pool (default %u)\n"
-                   "  --nonces N          replay table size (default %zu, 28 bytes each); it\n"
-                   "                      sustains N/601 requests per second, then answers 503\n"
-                   "  --log FILE          request log (default stderr)   --quiet  no request log\n"
-                   "  --exit-after SEC    stop after SEC seconds (tests)\n\n"
-                   "Prints 'listening on http(s)://HOST:PORT' once ready.\n",
-                   NODE_SHARE_DEFAULT, o.max_shortlist, o.fanout, o.peer_timeout_s, o.max_hops, o.timeout_s,
-                   o.max_body >> 20, o.max_memory >> 20, o.threads, o.nonce_capacity);
-            return EXIT_OK;
+            serve_help(o);
+            return -1;
         default: return cli_usage_error("unknown option");
         }
     }
     if (optind < argc) return cli_usage_error("unexpected argument '%s'", argv[optind]);
-    if (!o.listen || !o.key_path || !o.peers_path) return cli_usage_error("need --listen, --key and --peers");
-    if (!o.spool_dir) {
-        if (!o.lib_path) return cli_usage_error("need --spool DIR (or --lib LIB.h5)");
-        snprintf(spool_buf, sizeof spool_buf, "%s.spool", o.lib_path);
-        o.spool_dir = spool_buf;
+    if (!o->listen || !o->key_path || !o->peers_path) return cli_usage_error("need --listen, --key and --peers");
+    if (!o->spool_dir) {
+        if (!o->lib_path) return cli_usage_error("need --spool DIR (or --lib LIB.h5)");
+        snprintf(a->spool_buf, sizeof a->spool_buf, "%s.spool", o->lib_path);
+        o->spool_dir = a->spool_buf;
     }
-    if (o.max_memory < o.max_body) o.max_memory = o.max_body;
+    if (o->max_memory < o->max_body) o->max_memory = o->max_body;
+    return EXIT_OK;
+}
+
+static int node_serve(int argc, char **argv)
+{
+    serve_args a;
+    int rc = serve_parse(argc, argv, &a);
+    if (rc) return rc < 0 ? EXIT_OK : rc;
+    ibex_node_server_opts o = a.o;
+    ibex_node_library *nlp = &a.nl;
     ibex_trust *trust = NULL;
     if (o.lib_path) {
         int trc = EXIT_OK;
         if (!(trust = load_trust(o.peers_path, &trc))) return trc;
-        nl.lib_path = o.lib_path;
-        nl.trust = trust;
-        nl.share = share;
-        o.store = node_library_store;
-        o.query = node_library_query;
-        o.library_user = &nl;
+        nlp->lib_path = o.lib_path;
+        nlp->trust = trust;
+        nlp->share = a.share;
+        o.store = ibex_node_library_store;
+        o.query = ibex_node_library_query;
+        o.library_user = nlp;
     }
     FILE *logf = NULL;
-    if (quiet) o.log = NULL;
-    else if (log_path) {
-        if (!(logf = fopen(log_path, "a"))) {
-            cli_error("%s: cannot open the log: %s", log_path, strerror(errno));
+    if (a.quiet) o.log = NULL;
+    else if (a.log_path) {
+        if (!(logf = fopen(a.log_path, "a"))) {
+            cli_error("%s: cannot open the log: %s", a.log_path, strerror(errno));
             return EXIT_REFUSED;
         }
         o.log = logf;
@@ -446,7 +472,7 @@ static int node_serve(int argc, char **argv)
     if (colon) *colon = '\0';
     printf("listening on %s://%s:%u\n", o.tls_cert ? "https" : "http", host, ibex_node_server_port(srv));
     fflush(stdout);
-    if (exit_after) alarm((unsigned)exit_after);
+    if (a.exit_after) alarm((unsigned)a.exit_after);
     int sig = 0;
     sigwait(&set, &sig);
     ibex_node_server_free(srv);
@@ -626,8 +652,12 @@ static int node_pull(int argc, char **argv)
     if (t) {
         ibex_node_pull_stats st;
         ibex_diag d;
-        node_library nl = {a.lib, t, NULL, 0};
-        ibex_node_pull_opts po = {(size_t)a.max, a.ca, a.rate * 1024, a.lib ? node_library_store : NULL, &nl};
+        ibex_node_library nl;
+        ibex_node_library_init(&nl);
+        nl.lib_path = a.lib;
+        nl.trust = t;
+        nl.share = NULL;
+        ibex_node_pull_opts po = {(size_t)a.max, a.ca, a.rate * 1024, a.lib ? ibex_node_library_store : NULL, &nl};
         ibex_status s = ibex_node_pull(a.peer, k, t, a.out, &po, &st, &d);
         if (a.json) {
             json_t *o = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "ok", !s, "fetched", (json_int_t)st.fetched,

@@ -11,50 +11,16 @@
 
 const char *cli_prog = "ibex";
 
-/* A server thread running a subcommand's code keeps its messages for the answer. */
-static _Thread_local char *cap_buf;
-static _Thread_local size_t cap_size;
-
-void cli_capture(char *buf, size_t size)
-{
-    cap_buf = size ? buf : NULL;
-    cap_size = size;
-    if (cap_buf) cap_buf[0] = '\0';
-}
-
-/* 1 when the message went to the capture buffer (the first one is kept: the cause). */
-static int captured(const char *fmt, va_list ap)
-{
-    if (!cap_buf) return 0;
-    if (!cap_buf[0]) vsnprintf(cap_buf, cap_size, fmt, ap);
-    return 1;
-}
-
-static int capture_text(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int capture_text(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int r = captured(fmt, ap);
-    va_end(ap);
-    return r;
-}
-
 int cli_fail_status(ibex_status s, const ibex_diag *d)
 {
     char buf[1200];
-    const char *msg = ibex_diag_format(d, s, buf, sizeof buf);
-    if (!capture_text("%s", msg)) fprintf(stderr, "%s: %s\n", cli_prog, msg);
+    fprintf(stderr, "%s: %s\n", cli_prog, ibex_diag_format(d, s, buf, sizeof buf));
     return EXIT_REFUSED;
 }
 
 void cli_error(const char *fmt, ...)
 {
     va_list ap;
-    va_start(ap, fmt);
-    int done = captured(fmt, ap);
-    va_end(ap);
-    if (done) return;
     fprintf(stderr, "%s: ", cli_prog);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
@@ -89,12 +55,7 @@ double cli_now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-const char *cli_scan_kind(const ibex_surface *s)
-{
-    const char *k = s->meta.specimen_kind;
-    if (k && (!strcmp(k, "cartridge") || !strcmp(k, "bullet"))) return k;
-    return s->nx >= 2 * s->ny || s->ny >= 2 * s->nx ? "bullet" : "cartridge";
-}
+const char *cli_scan_kind(const ibex_surface *s) { return ibex_scan_kind(s); }
 
 int cli_make_dirs(const char *path)
 {

@@ -1,369 +1,51 @@
-/* ibex query --mpi (docs/sharding.md): rank r of K takes the library rows
- * [r N / K, (r + 1) N / K) — a hyperslab of /index — and the ranks meet at three
- * collective steps: the row counts (each rank's place in the whole index), the global
- * shortlist (whose rows are then dealt round-robin for stage 2), and the stage-2 results
- * gathered on rank 0. Every step first agrees on
- * whether some rank failed, so a refused input ends the job on all ranks (never a rank
- * left waiting); only the lowest failing rank's messages are shown. */
+/* ibex query --mpi: messages of one rank (query_mpi.h). */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#ifdef IBEX_HAVE_MPI
-#include <mpi.h>
-#include <stdint.h>
-#include <time.h>
-#endif
-
 #include "cli.h"
 #include "query_mpi.h"
 
-#define QS_STEPS 3
-
-int qs_root(const query_shard *sh) { return sh->rank == 0; }
-
-void qs_rows(query_shard *sh, size_t N, size_t *lo, size_t *hi)
+int query_rank_begin(query_rank *qr, int mpi)
 {
-    sh->N = N;
-    *lo = N / (size_t)sh->size * (size_t)sh->rank + N % (size_t)sh->size * (size_t)sh->rank / (size_t)sh->size;
-    *hi = N / (size_t)sh->size * (size_t)(sh->rank + 1) +
-          N % (size_t)sh->size * (size_t)(sh->rank + 1) / (size_t)sh->size;
-}
-
-static int size_cmp(const void *a, const void *b)
-{
-    size_t x = *(const size_t *)a, y = *(const size_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-int qs_owns(const query_shard *sh, size_t row)
-{
-    if (!sh->on) return 1;
-    const size_t *p = sh->sl_rows ? bsearch(&row, sh->sl_rows, sh->sl_n, sizeof row, size_cmp) : NULL;
-    return p && sh->sl_owner[p - sh->sl_rows] == sh->rank;
-}
-
-#ifndef IBEX_HAVE_MPI
-
-int qs_begin(query_shard *sh, int mpi)
-{
-    memset(sh, 0, sizeof *sh);
-    sh->size = 1;
-    sh->saved_err = -1;
-    if (mpi) return cli_usage_error("--mpi: this ibex was built without MPI (install Open MPI and rebuild)");
-    return EXIT_OK;
-}
-
-int qs_counts(query_shard *sh, size_t *nix, size_t *pending, size_t *first)
-{
-    (void)sh, (void)nix, (void)pending;
-    *first = 0;
-    return EXIT_OK;
-}
-
-int qs_shortlist(query_shard *sh, ibex_hit *hits, size_t *nh, size_t nq, size_t k, const size_t *map,
-                 size_t first)
-{
-    (void)sh;
-    for (size_t i = 0; i < nq; i++)
-        for (size_t h = 0; h < nh[i]; h++) hits[i * k + h].row = map[hits[i * k + h].row - first];
-    return EXIT_OK;
-}
-
-int qs_gather(query_shard *sh, void *cands, size_t size, size_t row_off, const size_t *nc, size_t nq,
-              size_t k)
-{
-    (void)sh, (void)cands, (void)size, (void)row_off, (void)nc, (void)nq, (void)k;
-    return EXIT_OK;
-}
-
-int qs_end(query_shard *sh, int rc)
-{
-    (void)sh;
-    return rc;
-}
-
-#else
-
-int qs_begin(query_shard *sh, int mpi)
-{
-    memset(sh, 0, sizeof *sh);
-    sh->size = 1;
-    sh->saved_err = -1;
+    memset(qr, 0, sizeof *qr);
+    qr->saved_err = -1;
     if (!mpi) return EXIT_OK;
-    int provided;
-    /* Only the main thread calls MPI; OpenMP threads work between the steps. */
-    MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
-    MPI_Comm_rank(MPI_COMM_WORLD, &sh->rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &sh->size);
-    sh->on = 1;
-    /* Ranks > 0 keep their messages until qs_end: a refused query file or library would
-     * otherwise be reported once per rank. */
-    if (sh->rank > 0) {
+    ibex_diag d;
+    memset(&d, 0, sizeof d);
+    if (ibex_shard_create(&qr->shard, &d) != IBEX_OK) return cli_usage_error("--mpi: %s", d.message);
+    if (ibex_shard_rank(qr->shard) > 0) {
         fflush(stderr);
-        sh->err = tmpfile();
-        sh->saved_err = sh->err ? dup(2) : -1;
-        if (sh->saved_err >= 0) {
-            dup2(fileno(sh->err), 2);
-        } else if (sh->err) {
-            fclose(sh->err);
-            sh->err = NULL;
+        qr->err = tmpfile();
+        qr->saved_err = qr->err ? dup(2) : -1;
+        if (qr->saved_err >= 0) {
+            dup2(fileno(qr->err), 2);
+        } else if (qr->err) {
+            fclose(qr->err);
+            qr->err = NULL;
         }
     }
     return EXIT_OK;
 }
 
-/* Waits for a collective without spinning: a rank that finished its share sleeps while
- * the others work (Open MPI busy-polls in blocking calls, which takes a core from the
- * ranks still computing when ranks share a machine). */
-static void wait_idle(MPI_Request *req)
+int query_rank_root(const query_rank *qr) { return ibex_shard_rank(qr->shard) == 0; }
+
+int query_rank_end(query_rank *qr, int rc)
 {
-    int done = 0;
-    struct timespec nap = {0, 500000};
-    for (;;) {
-        MPI_Test(req, &done, MPI_STATUS_IGNORE);
-        if (done) return;
-        nanosleep(&nap, NULL);
-    }
-}
-
-/* One step's agreement: the largest exit status of the ranks, and who reports it. */
-static int agree(query_shard *sh, int rc)
-{
-    int in[2] = {rc, rc ? sh->size - sh->rank : 0}, out[2];
-    MPI_Request req;
-    MPI_Iallreduce(in, out, 2, MPI_INT, MPI_MAX, MPI_COMM_WORLD, &req);
-    wait_idle(&req);
-    sh->step++;
-    if (out[0]) {
-        sh->failed = out[0];
-        sh->report = rc && out[1] == sh->size - sh->rank;
-    }
-    return out[0];
-}
-
-int qs_counts(query_shard *sh, size_t *nix, size_t *pending, size_t *first)
-{
-    if (!sh->on) {
-        *first = 0;
-        return EXIT_OK;
-    }
-    int rc = agree(sh, EXIT_OK);
-    if (rc) return rc;
-    unsigned long long mine[2] = {*nix, *pending}, all[2], below = 0;
-    MPI_Allreduce(mine, all, 2, MPI_UNSIGNED_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
-    MPI_Exscan(mine, &below, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
-    *first = sh->rank ? (size_t)below : 0; /* Exscan leaves rank 0's output undefined */
-    *nix = (size_t)all[0];
-    *pending = (size_t)all[1];
-    return EXIT_OK;
-}
-
-/* Stage-2 work: the distinct shortlisted rows, in order of first appearance in the merged
- * lists, dealt round-robin to the ranks. Dealing the shortlist rather than keeping each
- * row on its hyperslab's rank balances the comparisons, which dominate the query time:
- * a query's best candidates cluster in the library (a firearm's casings are usually
- * ingested together), so they would mostly fall on one rank. */
-typedef struct first_seen {
-    size_t row, pos;
-} first_seen;
-
-static int by_row(const void *a, const void *b)
-{
-    const first_seen *x = a, *y = b;
-    if (x->row != y->row) return x->row < y->row ? -1 : 1;
-    return x->pos < y->pos ? -1 : x->pos > y->pos;
-}
-
-static int by_pos(const void *a, const void *b)
-{
-    const first_seen *x = a, *y = b;
-    return x->pos < y->pos ? -1 : x->pos > y->pos;
-}
-
-static int assign(query_shard *sh, const ibex_hit *hits, const size_t *nh, size_t nq, size_t k, size_t total)
-{
-    first_seen *f = malloc((total + 1) * sizeof *f);
-    size_t *rows = malloc((total + 1) * sizeof *rows);
-    int *owner = malloc((total + 1) * sizeof *owner);
-    if (!f || !rows || !owner) {
-        free(f);
-        free(rows);
-        free(owner);
-        cli_error("out of memory for the stage-2 assignment");
-        return EXIT_REFUSED;
-    }
-    size_t n = 0, u = 0;
-    for (size_t i = 0; i < nq; i++)
-        for (size_t h = 0; h < nh[i]; h++, n++) f[n] = (first_seen){hits[i * k + h].row, n};
-    qsort(f, n, sizeof *f, by_row);
-    for (size_t j = 0; j < n; j++)
-        if (!u || f[j].row != f[u - 1].row) f[u++] = f[j];
-    qsort(f, u, sizeof *f, by_pos);
-    for (size_t j = 0; j < u; j++) f[j].pos = j % (size_t)sh->size; /* pos now = owner */
-    qsort(f, u, sizeof *f, by_row);
-    for (size_t j = 0; j < u; j++) {
-        rows[j] = f[j].row;
-        owner[j] = (int)f[j].pos;
-    }
-    free(f);
-    sh->sl_rows = rows;
-    sh->sl_owner = owner;
-    sh->sl_n = u;
-    return EXIT_OK;
-}
-
-typedef struct wire_hit {
-    float score;
-    uint32_t pad;
-    uint64_t pos; /* whole-index position: the tie-break, as in ibex_index_query */
-    uint64_t row; /* library row */
-} wire_hit;
-
-static int wire_cmp(const void *a, const void *b)
-{
-    const wire_hit *x = a, *y = b;
-    if (x->score != y->score) return x->score > y->score ? -1 : 1;
-    return x->pos < y->pos ? -1 : x->pos > y->pos;
-}
-
-int qs_shortlist(query_shard *sh, ibex_hit *hits, size_t *nh, size_t nq, size_t k, const size_t *map,
-                 size_t first)
-{
-    if (!sh->on) {
-        for (size_t i = 0; i < nq; i++)
-            for (size_t h = 0; h < nh[i]; h++) hits[i * k + h].row = map[hits[i * k + h].row - first];
-        return EXIT_OK;
-    }
-    size_t K = (size_t)sh->size, per = nq * k;
-    wire_hit *mine = calloc(per ? per : 1, sizeof *mine), *all = malloc(K * (per ? per : 1) * sizeof *all);
-    uint64_t *cnt = calloc(nq ? nq : 1, sizeof *cnt), *cnts = malloc(K * (nq ? nq : 1) * sizeof *cnts);
-    wire_hit *m = malloc(K * (k ? k : 1) * sizeof *m);
-    int nomem = !mine || !all || !cnt || !cnts || !m || per * sizeof *mine > (size_t)INT32_MAX;
-    int rc = agree(sh, nomem ? EXIT_REFUSED : EXIT_OK);
-    if (nomem && sh->report) cli_error("out of memory for the shortlist merge (%zu hits)", K * per);
-    if (rc) goto done;
-    for (size_t i = 0; i < nq; i++) {
-        cnt[i] = nh[i];
-        for (size_t h = 0; h < nh[i]; h++) {
-            const ibex_hit *x = &hits[i * k + h];
-            mine[i * k + h] = (wire_hit){x->score, 0, x->row, map[x->row - first]};
-        }
-    }
-    MPI_Allgather(cnt, (int)nq, MPI_UINT64_T, cnts, (int)nq, MPI_UINT64_T, MPI_COMM_WORLD);
-    MPI_Allgather(mine, (int)(per * sizeof *mine), MPI_BYTE, all, (int)(per * sizeof *mine), MPI_BYTE,
-                  MPI_COMM_WORLD);
-    /* Each rank's list is its top k: the global top k is among their union. */
-    size_t total = 0;
-    for (size_t i = 0; i < nq; i++) {
-        size_t nm = 0;
-        for (size_t r = 0; r < K; r++)
-            for (size_t h = 0; h < cnts[r * nq + i] && h < k; h++) m[nm++] = all[r * per + i * k + h];
-        qsort(m, nm, sizeof *m, wire_cmp);
-        nh[i] = nm < k ? nm : k;
-        for (size_t h = 0; h < nh[i]; h++) hits[i * k + h] = (ibex_hit){(size_t)m[h].row, m[h].score};
-        total += nh[i];
-    }
-    rc = assign(sh, hits, nh, nq, k, total);
-done:
-    free(mine);
-    free(all);
-    free(cnt);
-    free(cnts);
-    free(m);
-    return rc;
-}
-
-int qs_gather(query_shard *sh, void *cands, size_t size, size_t row_off, const size_t *nc, size_t nq,
-              size_t k)
-{
-    if (!sh->on) return EXIT_OK;
-    int rc = agree(sh, EXIT_OK);
-    if (rc) return rc;
-    unsigned char *base = cands;
-    size_t item = sizeof(uint64_t) + size, n = 0;
-    int K = sh->size;
-    /* Records rank 0 does not own: their slot number, then the record. */
-    if (sh->rank)
-        for (size_t i = 0; i < nq; i++)
-            for (size_t h = 0; h < nc[i]; h++) {
-                size_t row;
-                memcpy(&row, base + (i * k + h) * size + row_off, sizeof row);
-                n += qs_owns(sh, row);
-            }
-    unsigned char *out = malloc(n * item + 1);
-    int bytes = out && n * item <= (size_t)INT32_MAX ? (int)(n * item) : -1;
-    int *counts = sh->rank ? NULL : calloc((size_t)K, sizeof *counts);
-    int *displs = sh->rank ? NULL : calloc((size_t)K, sizeof *displs);
-    MPI_Gather(&bytes, 1, MPI_INT, counts, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    size_t total = 0;
-    int bad = bytes < 0;
-    if (!sh->rank) {
-        if (!counts || !displs) bad = 1;
-        for (int r = 0; !bad && r < K; r++) {
-            if (counts[r] < 0 || total + (size_t)counts[r] > (size_t)INT32_MAX) bad = 1;
-            else displs[r] = (int)total, total += (size_t)counts[r];
-        }
-    }
-    /* Everyone learns whether the gather can go ahead. */
-    MPI_Bcast(&bad, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    unsigned char *in = NULL;
-    if (!bad && !sh->rank && !(in = malloc(total + 1))) bad = 1;
-    MPI_Bcast(&bad, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    if (bad) {
-        if (!sh->rank) cli_error("out of memory gathering the stage-2 results");
-        rc = EXIT_REFUSED;
-        goto done;
-    }
-    size_t j = 0;
-    for (size_t i = 0; sh->rank && i < nq; i++)
-        for (size_t h = 0; h < nc[i]; h++) {
-            size_t row, slot = i * k + h;
-            memcpy(&row, base + slot * size + row_off, sizeof row);
-            if (!qs_owns(sh, row)) continue;
-            uint64_t s = slot;
-            memcpy(out + j * item, &s, sizeof s);
-            memcpy(out + j * item + sizeof s, base + slot * size, size);
-            j++;
-        }
-    MPI_Gatherv(out, bytes, MPI_BYTE, in, counts, displs, MPI_BYTE, 0, MPI_COMM_WORLD);
-    for (size_t o = 0; !sh->rank && o + item <= total; o += item) {
-        uint64_t s;
-        memcpy(&s, in + o, sizeof s);
-        if (s < nq * k) memcpy(base + s * size, in + o + sizeof s, size);
-    }
-done:
-    free(out);
-    free(in);
-    free(counts);
-    free(displs);
-    return rc;
-}
-
-int qs_end(query_shard *sh, int rc)
-{
-    if (!sh->on) return rc;
-    /* A rank that stops early still takes part in the agreements the others wait in. */
-    while (!sh->failed && sh->step < QS_STEPS) {
-        if (!rc) rc = EXIT_REFUSED; /* stopped before a step without saying why: refuse */
-        agree(sh, rc);
-    }
-    if (sh->failed > rc) rc = sh->failed;
-    if (sh->rank > 0 && sh->saved_err >= 0) {
+    if (!qr->shard) return rc;
+    int rank = ibex_shard_rank(qr->shard), report = 0;
+    rc = ibex_shard_finish(qr->shard, rc, &report);
+    qr->shard = NULL;
+    if (rank > 0 && qr->saved_err >= 0) {
         fflush(stderr);
-        dup2(sh->saved_err, 2);
-        close(sh->saved_err);
-        if (sh->report && sh->err) {
+        dup2(qr->saved_err, 2);
+        close(qr->saved_err);
+        if (report && qr->err) {
             char line[1024];
-            rewind(sh->err);
-            while (fgets(line, sizeof line, sh->err)) fprintf(stderr, "[rank %d] %s", sh->rank, line);
+            rewind(qr->err);
+            while (fgets(line, sizeof line, qr->err)) fprintf(stderr, "[rank %d] %s", rank, line);
         }
     }
-    if (sh->err) fclose(sh->err);
-    free(sh->sl_rows);
-    free(sh->sl_owner);
-    MPI_Finalize();
+    if (qr->err) fclose(qr->err);
     return rc;
 }
-
-#endif

@@ -3,6 +3,7 @@
  * that can fail says so (IBEX_ERR_UNSUPPORTED, out-parameters untouched). Frees and option
  * initialisers do what they would on nothing. */
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include "ibex/node.h"
 #include "ibex/package.h"
@@ -25,6 +26,27 @@ ibex_status ibex_node_auth_sign(const ibex_node_key *k, const char *method, cons
 {
     (void)k; (void)method; (void)target; (void)body; (void)n; (void)timestamp; (void)nonce;
     (void)out;
+    return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1, UNAVAILABLE);
+}
+
+void ibex_node_library_init(ibex_node_library *nl)
+{
+    memset(nl, 0, sizeof *nl);
+    nl->struct_size = sizeof *nl;
+}
+
+ibex_status ibex_node_library_query(void *user, const unsigned char *pkg, size_t n, unsigned top,
+                                    unsigned shortlist, char **json_out, ibex_diag *diag)
+{
+    (void)user; (void)pkg; (void)n; (void)top; (void)shortlist; (void)json_out;
+    return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1, UNAVAILABLE);
+}
+
+ibex_status ibex_node_library_store(void *user, const unsigned char *pkg, size_t n,
+                                    const char *sha256_hex, char *note, size_t note_size,
+                                    ibex_diag *diag)
+{
+    (void)user; (void)pkg; (void)n; (void)sha256_hex; (void)note; (void)note_size;
     return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1, UNAVAILABLE);
 }
 
@@ -74,6 +96,13 @@ unsigned ibex_node_server_port(const ibex_node_server *s)
     return 0;
 }
 
+int ibex_node_share_check(const char *list, char *why, size_t why_size)
+{
+    (void)list;
+    if (why && why_size) snprintf(why, why_size, "%s", UNAVAILABLE);
+    return 0;
+}
+
 ibex_status ibex_file_read_all(const char *path, size_t max, unsigned char **out, size_t *size,
                                ibex_diag *diag)
 {
@@ -117,6 +146,31 @@ void ibex_node_key_sign(const ibex_node_key *k, const void *msg, size_t n, unsig
 ibex_status ibex_node_key_write(const ibex_node_key *k, const char *path, ibex_diag *diag)
 {
     (void)k; (void)path;
+    return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1, UNAVAILABLE);
+}
+
+ibex_status ibex_package_export(ibex_library *lib, const char *id, const char *out_path,
+                                const ibex_node_key *key, char source_sha256[65], ibex_diag *diag)
+{
+    (void)lib; (void)id; (void)out_path; (void)key; (void)source_sha256;
+    return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1, UNAVAILABLE);
+}
+
+ibex_status ibex_package_import(ibex_library **lib, const char *lib_path, const char *path,
+                                const ibex_trust *trust, ibex_import_outcome *outcome, char *id,
+                                size_t id_size, ibex_diag *diag)
+{
+    (void)lib; (void)lib_path; (void)path; (void)trust; (void)outcome; (void)id; (void)id_size;
+    return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1, UNAVAILABLE);
+}
+
+ibex_status ibex_package_import_mem(ibex_library **lib, const char *lib_path, const void *bytes,
+                                    size_t n, const char *name, const char *sha256_hex,
+                                    const ibex_trust *trust, ibex_import_outcome *outcome,
+                                    char *id, size_t id_size, ibex_diag *diag)
+{
+    (void)lib; (void)lib_path; (void)bytes; (void)n; (void)name; (void)sha256_hex;
+    (void)trust; (void)outcome; (void)id; (void)id_size;
     return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1, UNAVAILABLE);
 }
 

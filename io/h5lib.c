@@ -215,6 +215,8 @@ struct ibex_library {
 
 hid_t ibex__library_file(const ibex_library *lib) { return lib ? lib->file : -1; }
 
+const char *ibex_library_path(const ibex_library *lib) { return lib ? lib->path : NULL; }
+
 /* The innermost HDF5 error description (HDF5's own printing is switched off). */
 static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data)
 {

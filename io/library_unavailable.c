@@ -156,3 +156,9 @@ ibex_status ibex_library_prepare(const ibex_library *lib, const ibex_surface *in
     return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1, UNAVAILABLE);
 }
 
+
+const char *ibex_library_path(const ibex_library *lib)
+{
+    (void)lib;
+    return NULL;
+}

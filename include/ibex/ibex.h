@@ -14,6 +14,7 @@
 #include "ibex/node.h"
 #include "ibex/synth.h"
 #include "ibex/index.h"
+#include "ibex/search.h"
 #include "ibex/compare.h"
 #include "ibex/prealign.h"
 #include "ibex/calibration.h"

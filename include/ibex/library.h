@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "ibex/progress.h"
 #include "ibex/surface.h"
 
 #ifdef __cplusplus
@@ -97,6 +98,8 @@ IBEX_API ibex_status ibex_library_add_batch(ibex_library *lib, const ibex_specim
                                             size_t n, size_t *row0, ibex_diag *diag);
 
 IBEX_API size_t ibex_library_count(const ibex_library *lib);
+/* The path the library was opened or created with. */
+IBEX_API const char *ibex_library_path(const ibex_library *lib);
 IBEX_API const char *ibex_library_params(const ibex_library *lib); /* stored parameters text */
 IBEX_API ibex_status ibex_library_get_info(ibex_library *lib, size_t row, ibex_specimen *out, ibex_diag *diag);
 IBEX_API ibex_status ibex_library_get_surface(ibex_library *lib, size_t row, ibex_surface **out, ibex_diag *diag);
@@ -132,6 +135,64 @@ IBEX_API ibex_status ibex_library_model_put_text(ibex_library *lib, const char *
                                                  ibex_diag *diag);
 IBEX_API ibex_status ibex_library_model_get_text(ibex_library *lib, const char *kind, const char *name, char **text,
                                                  ibex_diag *diag);
+
+/* ---- index update (what 'ibex index' does; docs/index.md) ----
+ * Stage-1 descriptors of the specimens that have none yet, appended to /index/descriptors
+ * and projected with the stored PCA basis of their kind, so earlier rows are never
+ * rewritten. A kind's basis is (re)fitted the first time, when the kind has doubled since
+ * the last fit while that fit used fewer than IBEX_PCA_FIT_MAX specimens, or on refit; a
+ * fit rewrites every row of the kind. Model and rows are committed in one transaction;
+ * a cancelled or failed update writes nothing. Specimens of another kind, or that the
+ * descriptor refuses, keep a zero row (never searched). */
+
+#define IBEX_INDEX_N_KINDS 2 /* kinds with a stage-1 model: 0 cartridge, 1 bullet */
+IBEX_API const char *ibex_index_kind_name(int k); /* "cartridge", "bullet"; NULL past the end */
+
+typedef struct ibex_index_update_opts {
+    size_t struct_size;   /* sizeof the struct, set by ibex_index_update_opts_init (ABI) */
+    int refit;            /* refit every kind's basis and rewrite all rows */
+    ibex_progress_fn progress; /* stage "descriptors": done/total per batch of specimens */
+    void *progress_user;
+} ibex_index_update_opts;
+
+IBEX_API void ibex_index_update_opts_init(ibex_index_update_opts *o);
+
+/* A specimen the descriptor refused (it keeps a zero row). */
+typedef struct ibex_index_refusal {
+    size_t row;
+    char id[256];         /* "" when the table has none */
+    char message[512];
+} ibex_index_refusal;
+
+typedef struct ibex_index_update_result {
+    size_t struct_size;   /* sizeof the struct, set by ibex_index_update_result_init (ABI) */
+    ibex_index_refusal *refusals; /* n_refusals of them, in the order found (malloc'd) */
+    size_t n_refusals;
+    size_t specimens;     /* rows in the library */
+    size_t new_rows;      /* rows without an index row before the update */
+    size_t indexed;       /* rows described and projected now */
+    size_t refused;       /* rows the descriptor refused (zero rows) */
+    size_t other_rows;    /* new rows of another kind (zero rows) */
+    int refit;            /* some basis was fitted */
+    int basis_pending;    /* a kind with fewer than 2 specimens has no basis yet */
+    size_t kind_indexed[IBEX_INDEX_N_KINDS];
+    size_t kind_fit_count[IBEX_INDEX_N_KINDS]; /* specimens its basis was fitted on */
+    int kind_fitted[IBEX_INDEX_N_KINDS];       /* fitted by this update */
+    size_t dim;           /* index row width (IBEX_INDEX_DIM) */
+    double seconds;
+} ibex_index_update_result;
+
+IBEX_API void ibex_index_update_result_init(ibex_index_update_result *r);
+IBEX_API void ibex_index_update_result_clear(ibex_index_update_result *r); /* frees refusals */
+
+/* Updates the index of lib (opened with IBEX_LIBRARY_WRITE). o NULL: defaults. res
+ * (optional, from ibex_index_update_result_init) gets the summary. IBEX_ERR_CANCELLED
+ * when the progress callback asked to stop. */
+IBEX_API ibex_status ibex_library_index_update(ibex_library *lib, const ibex_index_update_opts *o,
+                                               ibex_index_update_result *res, ibex_diag *diag);
+/* The same on the library at path, opened for writing and closed. */
+IBEX_API ibex_status ibex_library_index_update_path(const char *path, const ibex_index_update_opts *o,
+                                                    ibex_index_update_result *res, ibex_diag *diag);
 
 #ifdef __cplusplus
 }

@@ -45,9 +45,10 @@ IBEX_API ibex_status ibex_node_auth_sign(const ibex_node_key *k, const char *met
                                          const char *nonce, ibex_node_auth *out, ibex_diag *diag);
 
 /* ---- the node's reference library, plugged in by the program that runs the server ----
- * The ibex command wires these to the code of 'ibex import', 'ibex index' and 'ibex query'
- * (cli/node_library.c). They run on pool threads; the server never runs a store during a
- * query or another store. Messages go to diag (non-OK) and come back in the HTTP answer. */
+ * ibex_node_library_store and ibex_node_library_query below are these hooks on an HDF5
+ * library (ibex_package_import_mem, ibex_library_index_update, ibex_search_run). They run on
+ * pool threads; the server never runs a store during a query or another store. Messages go
+ * to diag (non-OK) and come back in the HTTP answer. */
 
 /* Store a verified package in the library (the checks of 'ibex import': preprocessing
  * parameters must match, a specimen already held is skipped; nothing half-written), then
@@ -63,6 +64,33 @@ typedef ibex_status (*ibex_node_store_fn)(void *user, const unsigned char *pkg, 
 typedef ibex_status (*ibex_node_query_fn)(void *user, const unsigned char *pkg, size_t n,
                                           unsigned top, unsigned shortlist, char **json_out,
                                           ibex_diag *diag);
+
+/* The library behind the hooks (their user pointer). What an answer says about a
+ * specimen is limited to the fields of the sharing policy: table columns (id, kind,
+ * region, set, firearm_id, same_source_key, sha256) and metadata keys (ibex_meta_key);
+ * scores and verdicts always, surfaces and file names never. */
+#define IBEX_NODE_SHARE_DEFAULT "id"
+
+typedef struct ibex_node_library {
+    size_t struct_size;      /* sizeof the struct, set by ibex_node_library_init (ABI) */
+    const char *lib_path;    /* created by the first stored package when missing */
+    const ibex_trust *trust; /* whose packages are stored */
+    const char *share;       /* policy: comma-separated field names; NULL or "": none */
+    unsigned threads;        /* stage-2 threads of a query; 0 = all cores */
+} ibex_node_library;
+
+IBEX_API void ibex_node_library_init(ibex_node_library *nl);
+/* Checks a sharing policy (known fields only): 1 if valid, else 0 and the reason in why. */
+IBEX_API int ibex_node_share_check(const char *list, char *why, size_t why_size);
+/* ibex_node_store_fn on user = const ibex_node_library *: the checks of 'ibex import',
+ * then the index brought up to date (a failed index update still stores: the note says
+ * it is not indexed yet). */
+IBEX_API ibex_status ibex_node_library_store(void *user, const unsigned char *pkg, size_t n,
+                                             const char *sha256_hex, char *note, size_t note_size,
+                                             ibex_diag *diag);
+/* ibex_node_query_fn on user = const ibex_node_library *. */
+IBEX_API ibex_status ibex_node_library_query(void *user, const unsigned char *pkg, size_t n, unsigned top,
+                                             unsigned shortlist, char **json_out, ibex_diag *diag);
 
 /* ---- server ---- */
 typedef struct ibex_node_server ibex_node_server;

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include "ibex/status.h"
 #include "ibex/surface.h"
+#include "ibex/library.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -109,6 +110,34 @@ IBEX_API void ibex_package_params_free(char **params);
 /* Read a whole file (at most max bytes) into memory; free() the result. */
 IBEX_API ibex_status ibex_file_read_all(const char *path, size_t max, unsigned char **out, size_t *size,
                                         ibex_diag *diag);
+
+/* ---- packages in and out of a reference library (what 'ibex import' and 'ibex export' do) ---- */
+
+typedef enum ibex_import_outcome {
+    IBEX_IMPORT_STORED = 0,  /* verified and stored */
+    IBEX_IMPORT_SKIPPED = 1  /* its bytes (or its id) are already in the library */
+} ibex_import_outcome;
+
+/* Verifies the package bytes against trust (signer listed, signature over every byte, a
+ * readable X3P inside) and only then stores the specimen in *lib, as SIGNER:SPECIMEN_ID
+ * (ids from different labs never collide), in one commit. When *lib is NULL the library is
+ * created at lib_path with the first package's preprocessing parameters (and *lib set);
+ * otherwise they must equal the library's. sha256_hex: the bytes' SHA-256 (NULL: computed).
+ * name is used in messages. id (id_size bytes) gets the stored id. Non-OK: refused, nothing
+ * stored. */
+IBEX_API ibex_status ibex_package_import_mem(ibex_library **lib, const char *lib_path, const void *bytes, size_t n,
+                                             const char *name, const char *sha256_hex, const ibex_trust *trust,
+                                             ibex_import_outcome *outcome, char *id, size_t id_size,
+                                             ibex_diag *diag);
+/* The same for the package file at path. */
+IBEX_API ibex_status ibex_package_import(ibex_library **lib, const char *lib_path, const char *path,
+                                         const ibex_trust *trust, ibex_import_outcome *outcome, char *id,
+                                         size_t id_size, ibex_diag *diag);
+/* Writes specimen id of lib as a package signed with key (its stored surface and metadata,
+ * the library's preprocessing parameters and the source file's SHA-256, which
+ * source_sha256 gets when not NULL). Refuses an unknown id (IBEX_ERR_ARG). */
+IBEX_API ibex_status ibex_package_export(ibex_library *lib, const char *id, const char *out_path,
+                                         const ibex_node_key *key, char source_sha256[65], ibex_diag *diag);
 
 #ifdef __cplusplus
 }

@@ -3,18 +3,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "index_model.h"
+#include "index_model_internal.h"
 
-const char *const im_kinds[IM_N_KINDS] = {"cartridge", "bullet"};
+const char *const ibex__im_kinds[IBEX__IM_N_KINDS] = {"cartridge", "bullet"};
 
-int im_kind_index(const char *kind)
+int ibex__im_kind_index(const char *kind)
 {
-    for (int i = 0; i < IM_N_KINDS; i++)
-        if (kind && !strcmp(kind, im_kinds[i])) return i;
+    for (int i = 0; i < IBEX__IM_N_KINDS; i++)
+        if (kind && !strcmp(kind, ibex__im_kinds[i])) return i;
     return -1;
 }
 
-ibex_status im_land_descriptor(const ibex_descriptor *dp, const ibex_surface *s, const ibex_land_opts *lo,
+ibex_status ibex__im_land_descriptor(const ibex_descriptor *dp, const ibex_surface *s, const ibex_land_opts *lo,
                                const char *name, float *raw, ibex_land_signature **sig_out, ibex_diag *diag)
 {
     ibex_land_signature *sg = NULL;
@@ -30,7 +30,7 @@ ibex_status im_land_descriptor(const ibex_descriptor *dp, const ibex_surface *s,
     return st;
 }
 
-void im_default_opts(const char *kind, ibex_descriptor_opts *o, char *text, size_t size)
+void ibex__im_default_opts(const char *kind, ibex_descriptor_opts *o, char *text, size_t size)
 {
     if (kind && !strcmp(kind, "bullet"))
         ibex_descriptor_opts_init_bullet(o);
@@ -39,7 +39,7 @@ void im_default_opts(const char *kind, ibex_descriptor_opts *o, char *text, size
     ibex_descriptor_opts_format(o, text, size);
 }
 
-ibex_status im_load(ibex_library *lib, const char *kind, index_model *m, ibex_diag *diag)
+ibex_status ibex__im_load(ibex_library *lib, const char *kind, ibex__index_model *m, ibex_diag *diag)
 {
     memset(m, 0, sizeof *m);
     char *text = NULL, *cnt = NULL;
@@ -69,7 +69,7 @@ ibex_status im_load(ibex_library *lib, const char *kind, index_model *m, ibex_di
     return st;
 }
 
-void im_clear(index_model *m)
+void ibex__im_clear(ibex__index_model *m)
 {
     ibex_pca_free(m->pca);
     memset(m, 0, sizeof *m);
@@ -78,9 +78,9 @@ void im_clear(index_model *m)
 static char *dup0(const char *s) { return s ? strdup(s) : NULL; }
 
 /* Columns by hyperslab reads (one pass per column, not one HDF5 read per row). */
-ibex_status im_read_rows(ibex_library *lib, size_t n, row_info **out, ibex_diag *diag)
+ibex_status ibex__im_read_rows(ibex_library *lib, size_t n, ibex__row_info **out, ibex_diag *diag)
 {
-    row_info *r = calloc(n ? n : 1, sizeof *r);
+    ibex__row_info *r = calloc(n ? n : 1, sizeof *r);
     char **col = malloc((n ? n : 1) * sizeof *col);
     ibex_status st = r && col ? IBEX_OK : IBEX_ERR_NOMEM;
     static const char *const names[4] = {"id", "kind", "firearm_id", "same_source_key"};
@@ -94,21 +94,21 @@ ibex_status im_read_rows(ibex_library *lib, size_t n, row_info **out, ibex_diag 
     }
     free(col);
     if (st != IBEX_OK) {
-        im_free_rows(r, n);
+        ibex__im_free_rows(r, n);
         return st;
     }
     *out = r;
     return IBEX_OK;
 }
 
-ibex_status im_read_kinds(ibex_library *lib, size_t n, unsigned char **out, ibex_diag *diag)
+ibex_status ibex__im_read_kinds(ibex_library *lib, size_t n, unsigned char **out, ibex_diag *diag)
 {
     unsigned char *k = malloc(n ? n : 1);
     char **col = malloc((n ? n : 1) * sizeof *col);
     ibex_status st = k && col ? IBEX_OK : IBEX_ERR_NOMEM;
     if (st == IBEX_OK) st = ibex_library_column_read(lib, "kind", 0, n, col, diag);
     for (size_t i = 0; st == IBEX_OK && i < n; i++) {
-        k[i] = (unsigned char)(col[i] ? im_kind_index(col[i]) + 1 : 0);
+        k[i] = (unsigned char)(col[i] ? ibex__im_kind_index(col[i]) + 1 : 0);
         free(col[i]);
     }
     free(col);
@@ -120,10 +120,10 @@ ibex_status im_read_kinds(ibex_library *lib, size_t n, unsigned char **out, ibex
     return IBEX_OK;
 }
 
-ibex_status im_fill_rows(ibex_library *lib, const size_t *rows, size_t n, row_info *r, ibex_diag *diag)
+ibex_status ibex__im_fill_rows(ibex_library *lib, const size_t *rows, size_t n, ibex__row_info *r, ibex_diag *diag)
 {
     for (size_t i = 0; i < n; i++) {
-        row_info *x = &r[rows[i]];
+        ibex__row_info *x = &r[rows[i]];
         if (x->kind) continue; /* filled already */
         ibex_specimen sp;
         memset(&sp, 0, sizeof sp);
@@ -138,7 +138,7 @@ ibex_status im_fill_rows(ibex_library *lib, const size_t *rows, size_t n, row_in
     return IBEX_OK;
 }
 
-void im_free_rows(row_info *r, size_t n)
+void ibex__im_free_rows(ibex__row_info *r, size_t n)
 {
     if (!r) return;
     for (size_t i = 0; i < n; i++) {

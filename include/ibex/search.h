@@ -1,0 +1,137 @@
+/* Two-stage search of a reference library (docs/index.md).
+ * Stage 1: the descriptor of each query with the library's stored options, PCA projection,
+ * top-K by cosine over the indexed rows of the query's kind (one SGEMV, or SGEMM for a batch
+ * of queries). Stage 2: each shortlisted pair is re-scored with the full comparison
+ * (cartridge cases: the preprocessing of 'ibex compare', then Congruent Matching Cells;
+ * bullet lands: the bullet engine's land comparison), the pairs in parallel; each list is
+ * ranked by the stage-2 score.
+ *
+ * The library must have been indexed (ibex_library_index_update). Nothing is printed:
+ * refusals come back as a status and a diag naming the file; progress and cancellation go
+ * through an ibex_progress_fn.
+ *
+ * Sharding (docs/sharding.md): with an ibex_shard from ibex_shard_create (built with MPI),
+ * each rank of an MPI job scores a slab of the library's rows; rank 0 ends with the same
+ * ranked lists as one process. */
+#ifndef IBEX_SEARCH_H
+#define IBEX_SEARCH_H
+
+#include "ibex/export.h"
+
+#include <stddef.h>
+#include "ibex/status.h"
+#include "ibex/progress.h"
+#include "ibex/surface.h"
+#include "ibex/library.h"
+#include "ibex/compare.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One rank of an MPI job (opaque). */
+typedef struct ibex_shard ibex_shard;
+
+/* Options. `struct_size` comes first and is set by ibex_search_opts_init to sizeof the
+ * struct: the library copies only the fields a caller's struct has (an older caller gets the
+ * defaults of newer fields) and refuses struct_size < sizeof(size_t) with IBEX_ERR_ARG. */
+typedef struct ibex_search_opts {
+    size_t struct_size;
+    size_t shortlist;       /* stage-1 shortlist; 0 = ibex_search_default_shortlist(indexed) */
+    unsigned threads;       /* stage-2 worker threads; 0 = all */
+    int stage1_only;        /* skip stage 2: rank by the stage-1 similarity alone */
+    int exclude_self;       /* leave out a specimen whose SHA-256 is that of the file `names[i]` */
+    const char *kind;       /* "cartridge", "bullet", or NULL: from each scan (ibex_scan_kind) */
+    int prealign;           /* cartridge stage 2 with the full-circle pre-registration */
+    const char *within;     /* file of specimen ids, one a line ('#' comments): search only
+                               those; an unknown id is refused. NULL = every specimen */
+    ibex_progress_fn progress; /* "stage 1" (query descriptors), "stage 2" (pairs); NULL: none */
+    void *progress_user;
+    ibex_shard *shard;      /* this process is one rank of an MPI job; NULL: one process */
+} ibex_search_opts;
+
+IBEX_API void ibex_search_opts_init(ibex_search_opts *o);
+
+/* The default stage-1 shortlist for n indexed specimens: max(50, 1% of n rounded up). */
+IBEX_API size_t ibex_search_default_shortlist(size_t n);
+
+/* The kind of a scan without a stated one: its metadata's specimen_kind when that is
+ * "cartridge" or "bullet", else "bullet" for an elongated grid (one side at least twice
+ * the other, as land scans are) and "cartridge" otherwise. */
+IBEX_API const char *ibex_scan_kind(const ibex_surface *s);
+
+/* One ranked candidate. Strings point into the result (NULL when the table has none). */
+typedef struct ibex_search_candidate {
+    size_t row;              /* library row */
+    const char *id, *kind, *firearm_id, *same_source_key;
+    float stage1;            /* stage-1 cosine */
+    int done;                /* stage 2 ran (else error says why, or stage 2 was skipped) */
+    double score;            /* cartridges: CMC score; bullets: calibrated land score */
+    unsigned cmc, cmc_high;  /* cartridges: CMC counts; bullets: cmc = CMS count */
+    unsigned cells_a, cells_b; /* cartridges: cells used in each direction */
+    double ccf;              /* bullets: land CCF */
+    ibex_verdict verdict;
+    int has_lr;              /* a calibration applies (cartridges, stage 2 without prealign) */
+    double log10_lr;         /* calibrated log10 likelihood ratio of the CMC count */
+    const char *lr_verbal;   /* its verbal scale (ibex_lr_verbal) */
+    char error[160];         /* stage-2 failure of this pair, else empty */
+} ibex_search_candidate;
+
+/* What a search did, for the whole batch. */
+typedef struct ibex_search_info {
+    const char *kind;        /* "cartridge" or "bullet" */
+    int bullet;
+    size_t library_rows;     /* specimens in the library */
+    size_t indexed;          /* indexed specimens of the kind searched (after `within`) */
+    size_t not_indexed;      /* specimens (of the kind, when kind_known) without an index row */
+    int kind_known;          /* the kind column was read: not_indexed counts the kind alone */
+    int stage2;              /* stage 2 ran */
+    int prealign;            /* stage 2 used the pre-registration */
+    const char *lr_calibration; /* id of the calibration of log10_lr, NULL when none applies */
+    size_t queries;
+    /* Seconds: opening the library and its checks, loading the index, the query
+     * descriptors, the stage-1 search itself; stage 1 in all (from the call), stage 2. */
+    double t_open, t_load_index, t_descriptors, t_search, t_stage1, t_stage2, t_total;
+} ibex_search_info;
+
+typedef struct ibex_search_result ibex_search_result;
+
+/* Runs both stages for nq query surfaces (names[i]: their files, for messages and
+ * exclude_self; NULL: "query"). On success *out holds one ranked list per query. A refused
+ * search (no index, other parameters, a kind the library does not hold, an unreadable
+ * within list, ...) returns non-OK with diag naming the file; IBEX_ERR_CANCELLED when the
+ * progress callback asked to stop, or (sharded) when another rank failed. The library is
+ * only read. */
+IBEX_API ibex_status ibex_search_run(ibex_library *lib, const ibex_surface *const *queries,
+                                     const char *const *names, size_t nq, const ibex_search_opts *o,
+                                     ibex_search_result **out, ibex_diag *diag);
+/* The same on the library at path (opened read-only for the call; t_open includes it). */
+IBEX_API ibex_status ibex_search_run_path(const char *lib_path, const ibex_surface *const *queries,
+                                          const char *const *names, size_t nq, const ibex_search_opts *o,
+                                          ibex_search_result **out, ibex_diag *diag);
+
+IBEX_API const ibex_search_info *ibex_search_result_info(const ibex_search_result *r);
+/* Candidates of query i (its shortlist size), and the one at rank h (0 = best). */
+IBEX_API size_t ibex_search_result_count(const ibex_search_result *r, size_t i);
+IBEX_API const ibex_search_candidate *ibex_search_result_get(const ibex_search_result *r, size_t i, size_t h);
+IBEX_API void ibex_search_result_free(ibex_search_result *r); /* NULL ok */
+
+/* ---- MPI sharding ---- */
+
+/* Joins an MPI job (initialising MPI when the caller has not): the search then scores this
+ * rank's slab of rows and the ranks meet at three collective steps. IBEX_ERR_UNSUPPORTED
+ * when this IBEX was built without MPI. */
+IBEX_API ibex_status ibex_shard_create(ibex_shard **out, ibex_diag *diag);
+IBEX_API int ibex_shard_rank(const ibex_shard *sh);
+IBEX_API int ibex_shard_size(const ibex_shard *sh);
+/* Agrees on the job's outcome with the other ranks: code is this rank's (0 = success, else
+ * an exit status); returns the largest over the ranks. *report (optional) = 1 when this
+ * rank is the lowest failing one, whose message explains the failure. Finalises MPI when
+ * ibex_shard_create initialised it, and frees sh. A rank that stops early still takes
+ * part in the steps the others wait in, so no rank is left waiting. */
+IBEX_API int ibex_shard_finish(ibex_shard *sh, int code, int *report);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
