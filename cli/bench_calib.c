@@ -177,7 +177,7 @@ void bench_calib_md(FILE *f, const bench_calib *c, const char *ece, const char *
 {
     const bench_calib_scheme *s[2] = {&c->lso, &c->loso};
     const char *name[2] = {"leave sources out", "leave one study out"};
-    fprintf(f, "Calibrated likelihood ratios (out-of-sample; docs/calibration.md):\n\n");
+    fprintf(f, "Calibrated likelihood ratios (out-of-sample; docs/reference/calibration.md):\n\n");
     fprintf(f, "| scheme | pairs | Cllr | Cllr_min | calibration loss | same-source LR < 1 | "
                "different-source LR > 1 |\n|---|---|---|---|---|---|---|\n");
     for (int k = 0; k < 2; k++) {

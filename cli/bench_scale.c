@@ -607,7 +607,7 @@ int bench_scale_main(int argc, char **argv)
                    "  --sizes LIST     default 1000,10000,100000,1000000; --quick: 1000,4000\n"
                    "  --grid G         casing grid side, 32..1024 (default 64: about 49 um per point\n"
                    "                   over the 3.125 mm field; 256 gives 12 um, where CMC with\n"
-                   "                   --prealign tells synthetic mates apart (docs/synth.md), at\n"
+                   "                   --prealign tells synthetic mates apart (docs/reference/synth.md), at\n"
                    "                   16x the disk and indexing time)\n"
                    "  --dir DIR        keep the libraries there and reuse them on the next run\n"
                    "                   (default: a temporary folder, removed at the end)\n"

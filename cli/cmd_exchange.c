@@ -13,7 +13,7 @@ static void export_help(void)
     printf("Usage: ibex export LIB.h5 ID OUT.x3p --key NODE.key [--json]\n\n"
            "Write specimen ID of the library as an exchange package: a standard X3P file\n"
            "with the stored surface, its metadata and the library's preprocessing parameters,\n"
-           "signed with the node's Ed25519 key (docs/exchange-format.md). The file is written\n"
+           "signed with the node's Ed25519 key (docs/reference/exchange-format.md). The file is written\n"
            "to a temporary name and renamed.\n\n"
            "  --key FILE   the node's secret key (ibex node keygen)\n"
            "  --json       print a JSON object instead of a line\n"

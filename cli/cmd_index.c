@@ -1,5 +1,5 @@
 /* ibex index: bring a library's stage-1 index up to date (ibex_library_index_update,
- * include/ibex/library.h; docs/index.md) and print the summary. */
+ * include/ibex/library.h; docs/reference/index.md) and print the summary. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +18,7 @@ static void help(void)
            "when a kind has doubled since the last fit (while that fit used fewer than %d\n"
            "specimens), or with --refit; otherwise only new specimens are projected and earlier\n"
            "rows stay bit-identical. Run it after every 'ibex ingest', before 'ibex query'.\n\n"
-           "Cartridge cases get the breech-face descriptor of docs/index.md; bullet specimens\n"
+           "Cartridge cases get the breech-face descriptor of docs/reference/index.md; bullet specimens\n"
            "(one land scan each) the profile descriptor of their land signature. Specimens of\n"
            "another kind, or that the descriptor refuses, keep a zero row (not searched).\n\n"
            "  --refit     refit the PCA basis of every kind and rewrite all rows\n"

@@ -30,8 +30,8 @@ static void help_main(FILE *f)
                "                                        replicate a node's packages (resumable)\n"
                "  query SCAN.x3p --peer URL --key KEY [--federate]\n"
                "                                        ranked candidates from a node (and its peers)\n\n"
-               "'ibex node SUBCOMMAND --help' describes one. Formats: docs/exchange-format.md,\n"
-               "protocol and deployment (TLS): docs/node.md.\n"
+               "'ibex node SUBCOMMAND --help' describes one. Formats: docs/reference/exchange-format.md,\n"
+               "protocol and deployment (TLS): docs/reference/node.md.\n"
                "Exit status: 0 success, 1 refused or failed, 2 usage error.\n");
 }
 
@@ -273,7 +273,7 @@ static void serve_help(const ibex_node_server_opts *o)
     printf("Usage: ibex node serve --listen HOST:PORT --key KEY --peers PEERS\n"
            "                       [--spool DIR] [--lib LIB.h5] [OPTIONS]\n\n"
            "Serve this node over HTTP/1.1 until SIGINT or SIGTERM. Every request must be\n"
-           "signed by a node in PEERS (docs/node.md). Endpoints: GET /v1/health,\n"
+           "signed by a node in PEERS (docs/reference/node.md). Endpoints: GET /v1/health,\n"
            "GET /v1/stats, POST /v1/specimens (push a signed package), GET\n"
            "/v1/specimens?since=CURSOR (pull), GET /v1/specimens/SEQ, POST /v1/query.\n\n"
            "  --listen HOST:PORT  address (127.0.0.1:PORT, [::1]:PORT; PORT 0 picks one)\n"

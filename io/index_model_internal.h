@@ -1,6 +1,6 @@
 /* Shared by the index update (index_update.c) and the search (search.c): the per-kind
- * stage-1 model kept in a library (descriptor options, PCA mean and basis; docs/index.md,
- * docs/library-format.md). */
+ * stage-1 model kept in a library (descriptor options, PCA mean and basis; docs/reference/index.md,
+ * docs/reference/library-format.md). */
 #ifndef IBEX_INDEX_MODEL_INTERNAL_H
 #define IBEX_INDEX_MODEL_INTERNAL_H
 

@@ -1,4 +1,4 @@
-/* The stage-1 index of a library (include/ibex/library.h, docs/index.md, "Wiring").
+/* The stage-1 index of a library (include/ibex/library.h, docs/reference/index.md, "Wiring").
  * Incremental: rows past the stored /index/descriptors count are computed and appended,
  * projected with the stored PCA basis, so earlier rows are never rewritten. The basis of a
  * kind is (re)fitted the first time, when that kind has doubled since the last fit while
@@ -302,7 +302,7 @@ ibex_status ibex_library_index_update(ibex_library *lib, const ibex_index_update
     w0 = n0;
     for (size_t r = n0; r < N; r++) U.res.other_rows += ibex__im_kind_index(U.ri[r].kind) < 0;
     /* Per kind: cartridge cases get the breech-face descriptor, bullet lands the profile
-     * descriptor of their signature (docs/index.md). Rows of a kind are rewritten only when
+     * descriptor of their signature (docs/reference/index.md). Rows of a kind are rewritten only when
      * its basis is (re)fitted. */
     for (int kk = 0; kk < IBEX__IM_N_KINDS && st == IBEX_OK; kk++) st = update_kind(&U, kk, rows, todo, n0, &w0, d);
     if (st == IBEX_OK) st = write_all(&U, rows, w0, d);

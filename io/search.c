@@ -1,4 +1,4 @@
-/* The two-stage search of a reference library (include/ibex/search.h, docs/index.md).
+/* The two-stage search of a reference library (include/ibex/search.h, docs/reference/index.md).
  * Stage 1: descriptor of each query with the library's stored options, PCA projection,
  * top-K by cosine over the indexed rows of the same kind (one SGEMV, or SGEMM for a batch
  * of queries). Stage 2: each shortlisted pair is re-scored with the full comparison of

@@ -1,4 +1,4 @@
-/* Sharded search (docs/sharding.md): rank r of K takes the library rows
+/* Sharded search (docs/reference/sharding.md): rank r of K takes the library rows
  * [r N / K, (r + 1) N / K) — a hyperslab of /index — and the ranks meet at three
  * collective steps: the row counts (each rank's place in the whole index), the global
  * shortlist (whose rows are then dealt round-robin for stage 2), and the stage-2 results

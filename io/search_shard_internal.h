@@ -1,4 +1,4 @@
-/* The collective steps of a sharded search (search_shard.c; docs/sharding.md). Without a
+/* The collective steps of a sharded search (search_shard.c; docs/reference/sharding.md). Without a
  * shard (or built without MPI) every step is the identity of one process owning all rows.
  * Each rank reads a hyperslab of the library's rows, scores its part of the stage-1 index,
  * the ranks agree on the global shortlist and deal its rows round-robin, each re-scores

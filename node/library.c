@@ -112,7 +112,7 @@ ibex_status ibex_node_library_store(void *user, const unsigned char *pkg, size_t
             r = -1;
         }
     }
-    /* Stored: index it now, so the next query sees it (incremental; docs/index.md). */
+    /* Stored: index it now, so the next query sees it (incremental; docs/reference/index.md). */
     int indexed = 1;
     if (r == 0 && (st = ibex_library_index_update_path(nl.lib_path, NULL, NULL, &d)) != IBEX_OK) {
         note_failure(msg, sizeof msg, st, &d);
@@ -170,7 +170,7 @@ static void share_field(json_t *a, const char *f, const ibex_search_candidate *c
     if (v && *v) json_object_set_new(a, f, json_string(v));
 }
 
-/* The stage-2 fields of a candidate: the shape of 'ibex query --json' (docs/node.md). */
+/* The stage-2 fields of a candidate: the shape of 'ibex query --json' (docs/reference/node.md). */
 static void cand_json(json_t *a, const ibex_search_candidate *cd, int bullet)
 {
     if (cd->done) {

@@ -136,7 +136,7 @@ IBEX_API ibex_status ibex_library_model_put_text(ibex_library *lib, const char *
 IBEX_API ibex_status ibex_library_model_get_text(ibex_library *lib, const char *kind, const char *name, char **text,
                                                  ibex_diag *diag);
 
-/* ---- index update (what 'ibex index' does; docs/index.md) ----
+/* ---- index update (what 'ibex index' does; docs/reference/index.md) ----
  * Stage-1 descriptors of the specimens that have none yet, appended to /index/descriptors
  * and projected with the stored PCA basis of their kind, so earlier rows are never
  * rewritten. A kind's basis is (re)fitted the first time, when the kind has doubled since

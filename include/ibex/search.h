@@ -1,4 +1,4 @@
-/* Two-stage search of a reference library (docs/index.md).
+/* Two-stage search of a reference library (docs/reference/index.md).
  * Stage 1: the descriptor of each query with the library's stored options, PCA projection,
  * top-K by cosine over the indexed rows of the query's kind (one SGEMV, or SGEMM for a batch
  * of queries). Stage 2: each shortlisted pair is re-scored with the full comparison
@@ -10,7 +10,7 @@
  * refusals come back as a status and a diag naming the file; progress and cancellation go
  * through an ibex_progress_fn.
  *
- * Sharding (docs/sharding.md): with an ibex_shard from ibex_shard_create (built with MPI),
+ * Sharding (docs/reference/sharding.md): with an ibex_shard from ibex_shard_create (built with MPI),
  * each rank of an MPI job scores a slab of the library's rows; rank 0 ends with the same
  * ranked lists as one process. */
 #ifndef IBEX_SEARCH_H
