@@ -657,7 +657,13 @@ static int node_pull(int argc, char **argv)
         nl.lib_path = a.lib;
         nl.trust = t;
         nl.share = NULL;
-        ibex_node_pull_opts po = {(size_t)a.max, a.ca, a.rate * 1024, a.lib ? ibex_node_library_store : NULL, &nl};
+        ibex_node_pull_opts po;
+        ibex_node_pull_opts_init(&po);
+        po.max_items = (size_t)a.max;
+        po.ca_file = a.ca;
+        po.max_recv_bytes_s = a.rate * 1024;
+        po.store = a.lib ? ibex_node_library_store : NULL;
+        po.store_user = &nl;
         ibex_status s = ibex_node_pull(a.peer, k, t, a.out, &po, &st, &d);
         if (a.json) {
             json_t *o = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "ok", !s, "fetched", (json_int_t)st.fetched,

@@ -88,6 +88,13 @@ void ibex_node_server_free(ibex_node_server *s)
 void ibex_node_server_opts_init(ibex_node_server_opts *o)
 {
     memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+}
+
+void ibex_node_pull_opts_init(ibex_node_pull_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
 }
 
 unsigned ibex_node_server_port(const ibex_node_server *s)

@@ -271,12 +271,20 @@ static void drop_leftovers(const char *dir)
     closedir(d);
 }
 
+void ibex_node_pull_opts_init(ibex_node_pull_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+}
+
 ibex_status ibex_node_pull(const char *base_url, const ibex_node_key *key, const ibex_trust *trust,
                            const char *out_dir, const ibex_node_pull_opts *o,
                            ibex_node_pull_stats *stats, ibex_diag *diag)
 {
-    static const ibex_node_pull_opts defaults = {0};
-    if (!o) o = &defaults;
+    ibex_node_pull_opts oo;
+    ibex_node_pull_opts_init(&oo);
+    if (!ibex__opts_merge(&oo, sizeof oo, o)) return ibex__opts_refused(diag, "ibex_node_pull_opts");
+    o = &oo;
     size_t max_items = o->max_items;
     if (!base_url || !key || !trust || !out_dir || !stats)
         return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "missing argument to pull");

@@ -699,6 +699,7 @@ static void on_mhd_log(void *cls, const char *fm, va_list ap)
 void ibex_node_server_opts_init(ibex_node_server_opts *o)
 {
     memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
     o->listen = "127.0.0.1:8470";
     o->max_body = IBEX_NODE_DEFAULT_MAX_BODY;
     o->max_memory = (size_t)512 << 20;
@@ -766,6 +767,10 @@ void ibex_node_server_free(ibex_node_server *S)
 ibex_status ibex_node_server_create(const ibex_node_server_opts *o, ibex_node_server **out,
                                     ibex_diag *diag)
 {
+    ibex_node_server_opts oo;
+    ibex_node_server_opts_init(&oo);
+    if (o && !ibex__opts_merge(&oo, sizeof oo, o)) return ibex__opts_refused(diag, "ibex_node_server_opts");
+    o = o ? &oo : NULL;
     if (!o || !out || !o->key_path || !o->peers_path || !o->spool_dir || !o->listen)
         return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "the server needs a key, a peer list, a spool and an address");
     if (o->threads == 0 || o->max_connections == 0 || o->max_body == 0 || o->max_memory < o->max_body ||

@@ -96,6 +96,7 @@ IBEX_API ibex_status ibex_node_library_query(void *user, const unsigned char *pk
 typedef struct ibex_node_server ibex_node_server;
 
 typedef struct ibex_node_server_opts {
+    size_t struct_size;      /* sizeof the struct, set by ibex_node_server_opts_init (ABI) */
     const char *listen;      /* "127.0.0.1:PORT", "[::1]:PORT"; PORT 0 picks a free one */
     const char *key_path;    /* this node's secret key */
     const char *peers_path;  /* trust list: who may call, whose packages are accepted */
@@ -153,12 +154,15 @@ typedef struct ibex_node_pull_stats {
 } ibex_node_pull_stats;
 
 typedef struct ibex_node_pull_opts {
+    size_t struct_size;      /* sizeof the struct, set by ibex_node_pull_opts_init (ABI) */
     size_t max_items;        /* stop after this many packages; 0: no limit */
     const char *ca_file;     /* PEM CA bundle for https (NULL: system default) */
     long max_recv_bytes_s;   /* download rate cap in bytes/s; 0: none */
     ibex_node_store_fn store; /* also store each package in a library; NULL: directory only */
     void *store_user;
 } ibex_node_pull_opts;
+
+IBEX_API void ibex_node_pull_opts_init(ibex_node_pull_opts *o); /* no limits, directory only */
 
 /* Pull replication: fetch every package after the cursor saved in out_dir/.cursor,
  * verify each against trust, hand it to o->store (when set; its note starting "skipped"

@@ -317,7 +317,9 @@ int main(void)
         CHECK(b && signed_req(peer, "POST", "/v1/specimens", b, m, &r) == 201);
         free(b);
     }
-    const ibex_node_pull_opts two = {.max_items = 2};
+    ibex_node_pull_opts two;
+    ibex_node_pull_opts_init(&two);
+    two.max_items = 2;
     CHECK(ibex_node_pull(base, peer, t, pull_dir, &two, &ps, &d) == IBEX_OK && ps.stored == 2 && ps.cursor == 3);
     CHECK(count_packages(pull_dir) == 3);
     CHECK(ibex_node_pull(base, peer, t, pull_dir, NULL, &ps, &d) == IBEX_OK && ps.stored == 2 && ps.cursor == 5);
