@@ -175,3 +175,31 @@ def compare_cartridges(a, b, prealign=False, verify=True, preprocess=None, **cmc
         if r:
             lib.ibex_cmc_result_free(r)
         lib.ibex_cmc_plan_free(plan)
+
+
+def _is_bullet(operands):
+    """As `ibex compare` decides: a directory or a list is a bullet; else the first readable
+    scan's specimen kind, or an elongated grid (a land is >= 2x longer than wide)."""
+    import os
+    for x in operands:
+        if isinstance(x, (list, tuple)) or (isinstance(x, (str, os.PathLike)) and
+                                            os.path.isdir(x)):
+            return True
+    for x in operands:
+        try:
+            s = as_surface(x, verify=False)
+        except Exception:
+            continue
+        k = s.meta.get("specimen_kind")
+        return k == "bullet" if k else (s.nx >= 2 * s.ny or s.ny >= 2 * s.nx)
+    return False
+
+
+def compare(a, b, kind=None, **kw):
+    """Compare two specimens as `ibex compare A B` does: cartridge cases (compare_cartridges,
+    keywords passed on) or bullets and lands (compare_bullets), decided by kind
+    ("cartridge" | "bullet") or as the command decides."""
+    from .bullet import LandSignature, compare_bullets
+    bullet = kind == "bullet" if kind else (
+        isinstance(a, LandSignature) or isinstance(b, LandSignature) or _is_bullet((a, b)))
+    return compare_bullets(a, b) if bullet else compare_cartridges(a, b, **kw)
