@@ -41,12 +41,12 @@ class Index:
         single = x.ndim == 1
         x = x.reshape(-1, self.dim)
         hits = (_lib.Hit * (k * x.shape[0]))()
-        n = (ctypes.c_size_t * x.shape[0])()
-        check(lib.ibex_index_query_batch(self._h, x.ctypes.data_as(_FP), x.shape[0], k, hits, n))
+        n = ctypes.c_size_t()
+        check(lib.ibex_index_query_batch(self._h, x.ctypes.data_as(_FP), x.shape[0], k, hits,
+                                          ctypes.byref(n)))
         h = _lib.np_array(hits, _lib.Hit, k * x.shape[0]).reshape(x.shape[0], k)
         rows = h["row"].astype(np.int64)
         scores = h["score"].astype(np.float32)
-        for i in range(x.shape[0]):
-            rows[i, n[i]:] = -1
-            scores[i, n[i]:] = np.nan
+        rows[:, n.value:] = -1          # n: hits per query, min(k, rows)
+        scores[:, n.value:] = np.nan
         return (rows[0], scores[0]) if single else (rows, scores)
