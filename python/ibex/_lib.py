@@ -357,7 +357,7 @@ def _written(T, init):
     for fill in (0xA5, 0x5A):
         buf = (c_uint8 * n)()
         ctypes.memset(buf, fill, n)
-        init(ctypes.cast(buf, P(T)))
+        init(ctypes.cast(buf, init.argtypes[0]))
         runs.append(bytes(buf))
     written = [not (runs[0][i] == 0xA5 and runs[1][i] == 0x5A) for i in range(n)]
     return written, T.from_buffer_copy(runs[0][:ctypes.sizeof(T)])
