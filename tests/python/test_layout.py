@@ -22,15 +22,17 @@ for cname, T in _lib.MIRRORS.items():
         lines.append(f'    printf("{key} %zu\\n", offsetof({cname}, {f[0]}));')
         want[key] = getattr(T, f[0]).offset
 lines += ["    return 0;", "}"]
+# The compiler and the layout program run without a sanitizer runtime preloaded for python.
+env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
 with tempfile.TemporaryDirectory() as d:
     src, exe = os.path.join(d, "layout.c"), os.path.join(d, "layout")
     open(src, "w").write("\n".join(lines) + "\n")
     r = subprocess.run(cc + ["-std=c17", "-I", os.path.join(root, "include"), src, "-o", exe],
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, env=env)
     check("layout program builds", r.returncode == 0, r.stderr)
     if r.returncode:
         finish("python layout")
-    out = subprocess.run([exe], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([exe], capture_output=True, text=True, check=True, env=env).stdout
 got = dict((k, int(v)) for k, v in (l.split() for l in out.splitlines()))
 for k, v in want.items():
     check(f"{k}: mirror {v}, C {got.get(k)}", got.get(k) == v)
