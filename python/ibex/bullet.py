@@ -36,9 +36,9 @@ class LandSignature:
         self._as_parameter_ = ptr
         self.file = file
 
-    def __del__(self):
+    def __del__(self, _free=lib.ibex_land_signature_free):  # bound now: module globals go at exit
         if getattr(self, "_ptr", None):
-            lib.ibex_land_signature_free(self._ptr)
+            _free(self._ptr)
             self._ptr = None
 
     def __getattr__(self, name):

@@ -64,6 +64,14 @@ def pair_spacing(a, b, **opts):
     return lib.ibex_preprocess_pair_spacing(as_surface(a), as_surface(b), ctypes.byref(o))
 
 
+def align(ref, tgt, theta, dx, dy):
+    """tgt resampled into ref's grid at a CMC registration (degrees, points)."""
+    out = ctypes.POINTER(_lib.Surface)()
+    d = diag()
+    check(lib.ibex_cmc_align(ref, tgt, theta, dx, dy, ctypes.byref(out), ctypes.byref(d)), d)
+    return Surface._wrap(out)
+
+
 CELL_DTYPE = np.dtype([("direction", "u1"), ("row", "u4"), ("col", "u4"), ("x", "u8"),
                        ("y", "u8"), ("w", "u8"), ("h", "u8"), ("valid_frac", "f8"),
                        ("used", "?"), ("ccf", "f8"), ("theta", "f8"), ("dx", "f8"),
@@ -76,7 +84,8 @@ class CartridgeResult:
     dicts (A->B, B->A); verdict: "identification", "inconclusive", "elimination" or
     "unsuitable"; cells: numpy structured array (CELL_DTYPE), one row per cell, direction 0
     first; a, b: what preprocessing did to each input; lr: the shipped calibration's
-    log10 likelihood ratio of cmc (None when the options are not the default method)."""
+    log10 likelihood ratio of cmc (None when the options are not the default method);
+    prepared: the two compared surfaces (aligned() puts B onto A)."""
 
     def __init__(self, r, plan, co, prealign, pre, a_info, b_info):
         self.cmc = r.cmc
@@ -111,6 +120,12 @@ class CartridgeResult:
             self.lr = {"log10_lr": lr, "verbal": lib.ibex_lr_verbal(lr).decode(),
                        "calibration": c.id.decode(), "log10_bounds": [c.log10_lo, c.log10_hi],
                        "score": c.score.decode()}
+
+    def aligned(self):
+        """(prepared A, prepared B turned and shifted onto A's grid by the registration),
+        to be rendered side by side (ibex_cmc_align)."""
+        a, b = self.prepared
+        return a, align(a, b, self.theta, self.dx, self.dy)
 
     def cells_list(self):
         """The per-cell table as a list of dicts."""

@@ -20,9 +20,9 @@ class Index:
         self._h = ctypes.c_void_p()
         check(lib.ibex_index_create(d, ctypes.byref(self._h)))
 
-    def __del__(self):
+    def __del__(self, _free=lib.ibex_index_free):  # bound now: module globals go at exit
         if getattr(self, "_h", None):
-            lib.ibex_index_free(self._h)
+            _free(self._h)
             self._h = None
 
     def __len__(self):

@@ -148,9 +148,9 @@ class Library:
             d = diag()
             check(lib.ibex_library_close(h, ctypes.byref(d)), d)
 
-    def __del__(self):
+    def __del__(self, _free=lib.ibex_library_close):  # bound now: module globals go at exit
         if getattr(self, "_h", None):
-            lib.ibex_library_close(self._h, None)
+            _free(self._h, None)
             self._h = None
 
     def __enter__(self):

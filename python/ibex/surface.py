@@ -96,10 +96,10 @@ class Surface:
         s._set(p)
         return s
 
-    def __del__(self):
+    def __del__(self, _free=lib.ibex_surface_free):  # bound now: module globals go at exit
         p = getattr(self, "_ptr", None)
         if p:
-            lib.ibex_surface_free(p)
+            _free(p)
             self._ptr = None
 
     # -- attributes

@@ -16,6 +16,8 @@ check("cell table", r.cells.dtype == ibex.CELL_DTYPE and len(r.cells) == 32 and
       int(r.cells["cmc"][:16].sum()) == r.directions[0]["cmc"], r.cells[:2])
 check("cells as dicts", r.cells_list()[0]["direction"] == 0 and len(r.cells_list()) == 32)
 check("preprocessing of both", r.a["spacing_out"] == r.b["spacing_out"] == r.spacing)
+pa, pb = r.aligned()
+check("aligned B on A's grid", pb.shape == pa.shape, (pa, pb))
 check("no likelihood ratio off the default method", r.lr is None)
 r8 = ibex.compare_cartridges(a, b, threads=1)
 check("likelihood ratio for the default method", r8.lr and "log10_lr" in r8.lr, r8.lr)
