@@ -8,11 +8,9 @@ import ctypes
 import hashlib
 import os
 
-import numpy as np
-
 from . import _lib
 from ._lib import lib
-from .errors import Error, check, diag, status_name
+from .errors import Error, check, diag
 from .surface import Surface, _path, read
 
 LIBRARY_WRITE, LIBRARY_NOSYNC, LIBRARY_PACKED = 0x1, 0x2, 0x4
@@ -264,7 +262,9 @@ class Library:
         rows of that kind). Duplicates (same SHA-256) are skipped. meta: metadata for every
         file (also set, firearm_id, same_source_key, id, kind). Commits every 16 specimens.
         Returns one dict per file: event "stored" / "skipped" / "refused", row, id, file,
-        sha256. A refused file raises Error unless skip_errors (then it is reported)."""
+        sha256. A file that cannot be read raises Error (after committing what was added
+        before it; e.events lists those) unless skip_errors, which reports it as refused, as
+        it does a duplicate id. A failed write raises, with nothing of its batch stored."""
         if isinstance(files, (str, os.PathLike)):
             files = [files]
         items = read_manifest(manifest, kind) if manifest else []
@@ -279,50 +279,55 @@ class Library:
         meta = dict(meta or {})
         extra = {k: meta.pop(k) for k in _EXTRA_KEYS if k in meta}
         events, pending = [], []
-        try:
-            for it in items:
-                ev = {"event": None, "row": None, "id": extra.get("id", it["id"]),
-                      "file": it["path"], "sha256": None}
-                try:
-                    ev["sha256"] = file_sha256(it["path"])
-                    dup = self.find_hash(ev["sha256"])
-                    if dup is not None:
-                        ev.update(event="skipped", row=dup, reason=f"duplicate of row {dup}")
-                        events.append(ev)
-                        continue
-                    surf = self.prepare(read(it["path"], verify=verify))
-                    if not pending:
-                        self.begin()
-                    m = dict(meta)
-                    if it.get("specimen_id"):
-                        m.setdefault("specimen_id", it["specimen_id"])
-                    row = self.add(surf, ev["id"],
-                                   kind=kind or extra.get("kind") or it.get("kind"),
-                                   source_path=it["path"], sha256=ev["sha256"],
-                                   set=extra.get("set", it.get("set")),
-                                   firearm_id=extra.get("firearm_id", it.get("firearm_id")),
-                                   same_source_key=extra.get("same_source_key",
-                                                             it.get("same_source_key")),
-                                   meta=m)
-                except Error as e:
-                    if not skip_errors or (pending and e.status not in (
-                            "IBEX_ERR_INTEGRITY", "IBEX_ERR_ARG", "IBEX_ERR_FORMAT",
-                            "IBEX_ERR_IO", "IBEX_ERR_UNSUPPORTED", "IBEX_ERR_LIMIT")):
-                        raise
-                    ev.update(event="refused", reason=e.message, status=e.status)
+        for it in items:
+            ev = {"event": None, "row": None, "id": extra.get("id", it["id"]),
+                  "file": it["path"], "sha256": None}
+            try:
+                ev["sha256"] = file_sha256(it["path"])
+                dup = self.find_hash(ev["sha256"])
+                if dup is not None:
+                    ev.update(event="skipped", row=dup, reason=f"duplicate of row {dup}")
                     events.append(ev)
                     continue
-                ev.update(event="stored", row=row)
-                pending.append(ev)
-                if len(pending) == BATCH_MAX:
-                    self.commit()
-                    events += pending
-                    pending = []
-            if pending:
+                surf = self.prepare(read(it["path"], verify=verify))
+            except Error as e:          # this file only: nothing was written
+                if not skip_errors:
+                    if pending:             # what was added so far is kept
+                        self.commit()
+                    e.events = events + pending
+                    raise
+                ev.update(event="refused", reason=e.message, status=e.status)
+                events.append(ev)
+                continue
+            if not pending:
+                self.begin()
+            m = dict(meta)
+            if it.get("specimen_id"):
+                m.setdefault("specimen_id", it["specimen_id"])
+            try:
+                row = self.add(surf, ev["id"], kind=kind or extra.get("kind") or it.get("kind"),
+                               source_path=it["path"], sha256=ev["sha256"],
+                               set=extra.get("set", it.get("set")),
+                               firearm_id=extra.get("firearm_id", it.get("firearm_id")),
+                               same_source_key=extra.get("same_source_key",
+                                                         it.get("same_source_key")),
+                               meta=m)
+            except Error as e:
+                # A duplicate id or a bad row is refused before anything is written;
+                # any other failure rolled the whole transaction back.
+                if not skip_errors or e.status not in ("IBEX_ERR_INTEGRITY", "IBEX_ERR_ARG"):
+                    raise
+                ev.update(event="refused", reason=e.message, status=e.status)
+                events.append(ev)
+                continue
+            ev.update(event="stored", row=row)
+            pending.append(ev)
+            if len(pending) == BATCH_MAX:
                 self.commit()
                 events += pending
                 pending = []
-        finally:
-            if pending:
-                events += [dict(e, event="not_stored") for e in pending]
+        if pending:
+            self.commit()
+            events += pending
+            pending = []
         return events

@@ -31,6 +31,15 @@ with ibex.Library(path, "w", sync=False) as lib:
     check("add from numpy", row == 3 and len(lib) == 4)
     raises(lambda: lib.add(ibex.Surface(np.ones((20, 20)) * 2e-6, 2e-6), "flat"),
            "IBEX_ERR_INTEGRITY")
+    broken = os.path.join(tmp, "broken.x3p")
+    ibex.synth.cartridge(22, 0, size=64)[0].write(broken, sync=False)
+    with open(broken, "r+b") as f:
+        f.truncate(300)
+    e = raises(lambda: lib.ingest(broken), "IBEX_ERR_FORMAT")
+    check("ingest names the refused file", e is not None and broken in e.message)
+    ev = lib.ingest([broken], skip_errors=True)
+    check("skip_errors reports it", ev[0]["event"] == "refused" and
+          ev[0]["status"] == "IBEX_ERR_FORMAT" and len(lib) == 4, ev)
 
 with ibex.Library(path) as lib:
     sp = lib.specimens()
