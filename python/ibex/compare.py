@@ -217,4 +217,6 @@ def compare(a, b, kind=None, **kw):
     from .bullet import LandSignature, compare_bullets
     bullet = kind == "bullet" if kind else (
         isinstance(a, LandSignature) or isinstance(b, LandSignature) or _is_bullet((a, b)))
+    if bullet and kw:
+        raise TypeError(f"bullet comparison takes no options ({', '.join(kw)})")
     return compare_bullets(a, b) if bullet else compare_cartridges(a, b, **kw)
