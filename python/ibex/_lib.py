@@ -64,7 +64,7 @@ class Surface(Structure):
     _fields_ = [("nx", c_size_t), ("ny", c_size_t), ("dx", c_double), ("dy", c_double),
                 ("x0", c_double), ("y0", c_double), ("z", POINTER(c_float)),
                 ("valid", POINTER(c_uint8)), ("zkind", c_int), ("meta", Meta),
-                ("units_note", c_char * 96), ("extras", c_void_p)]
+                ("units_note", c_char * 96), ("extras", c_void_p), ("z64", POINTER(c_double))]
 
 
 class SurfaceStats(Structure):
@@ -77,12 +77,13 @@ class Image(Structure):
 
 
 class RenderOpts(Structure):
-    _fields_ = [("style", c_int), ("max_side", c_size_t), ("clip_quantile", c_double),
+    _fields_ = [("struct_size", c_size_t), ("style", c_int), ("max_side", c_size_t), ("clip_quantile", c_double),
                 ("invalid_rgb", c_uint8 * 3)]
 
 
 class PreprocessOpts(Structure):
-    _fields_ = [("mode", c_int), ("spacing", c_double), ("max_side", c_size_t),
+    _fields_ = [("struct_size", c_size_t), ("mode", c_int), ("spacing", c_double),
+                ("max_side", c_size_t),
                 ("lambda_short", c_double), ("lambda_long", c_double), ("outlier_k", c_double),
                 ("crop_exterior", c_int), ("remove_firing_pin", c_int)]
 
@@ -97,14 +98,14 @@ class PreprocessInfo(Structure):
 
 
 class CmcOpts(Structure):
-    _fields_ = [("cells_x", c_uint), ("cells_y", c_uint), ("theta_min", c_double),
+    _fields_ = [("struct_size", c_size_t), ("cells_x", c_uint), ("cells_y", c_uint),
+                ("theta_min", c_double),
                 ("theta_max", c_double), ("theta_step", c_double), ("region_factor", c_double),
                 ("min_valid_frac", c_double), ("min_overlap_frac", c_double),
                 ("t_xy_m", c_double), ("t_theta", c_double), ("t_ccf", c_double),
                 ("tau", c_uint), ("id_threshold", c_uint), ("elim_threshold", c_uint),
-                ("threads", c_uint), ("force_scalar", c_int), ("fft_measure", c_int),
-                ("template_budget", c_size_t), ("coarse_to_fine", c_int),
-                ("coarse_factor", c_uint), ("coarse_keep", c_uint), ("verify_search", c_int)]
+                ("threads", c_uint), ("fft_measure", c_int), ("template_budget", c_size_t),
+                ("experimental", c_void_p)]
 
 
 class CmcCell(Structure):
@@ -135,7 +136,7 @@ class CmcResult(Structure):
 
 
 class PrealignOpts(Structure):
-    _fields_ = [("snap_deg", c_double)]
+    _fields_ = [("struct_size", c_size_t), ("snap_deg", c_double)]
 
 
 class PrealignResult(Structure):
@@ -150,7 +151,8 @@ class Calibration(Structure):
 
 
 class LandOpts(Structure):
-    _fields_ = [("axis", c_int), ("spacing", c_double), ("band", c_double),
+    _fields_ = [("struct_size", c_size_t), ("axis", c_int), ("spacing", c_double),
+                ("band", c_double),
                 ("sigma_short", c_double), ("sigma_long", c_double), ("min_width", c_double),
                 ("min_stability", c_double)]
 
@@ -193,7 +195,8 @@ PROGRESS_FN = CFUNCTYPE(c_int, c_void_p, c_char_p, c_size_t, c_size_t, c_double)
 
 
 class LibraryOpts(Structure):
-    _fields_ = [("flags", c_uint), ("params", c_char_p), ("preprocess", PREPROCESS_FN),
+    _fields_ = [("struct_size", c_size_t), ("flags", c_uint), ("params", c_char_p),
+                ("preprocess", PREPROCESS_FN),
                 ("preprocess_user", c_void_p)]
 
 
@@ -206,7 +209,8 @@ class Specimen(Structure):
 
 
 class SynthOpts(Structure):
-    _fields_ = [("size", c_size_t), ("spacing", c_double), ("difficulty", c_double),
+    _fields_ = [("struct_size", c_size_t), ("size", c_size_t), ("spacing", c_double),
+                ("difficulty", c_double),
                 ("family_seed", c_uint64), ("lands", c_int)]
 
 
@@ -452,7 +456,7 @@ def np_array(ptr, T, n):
 
 def set_fields(s, kw, what):
     """Set struct fields from keyword arguments; unknown names are a TypeError."""
-    names = {f[0] for f in s._fields_}
+    names = {f[0] for f in s._fields_} - {"struct_size", "experimental"}
     for k, v in kw.items():
         if k not in names:
             raise TypeError(f"{what}: unknown option {k!r} (options: {', '.join(sorted(names))})")

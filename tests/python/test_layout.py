@@ -27,7 +27,8 @@ env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
 with tempfile.TemporaryDirectory() as d:
     src, exe = os.path.join(d, "layout.c"), os.path.join(d, "layout")
     open(src, "w").write("\n".join(lines) + "\n")
-    r = subprocess.run(cc + ["-std=c17", "-I", os.path.join(root, "include"), src, "-o", exe],
+    inc = ["-I", os.path.join(root, "include"), "-I", os.environ["IBEX_BUILD_INCLUDE"]]
+    r = subprocess.run(cc + ["-std=c17"] + inc + [src, "-o", exe],
                        capture_output=True, text=True, env=env)
     check("layout program builds", r.returncode == 0, r.stderr)
     if r.returncode:
