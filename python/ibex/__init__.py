@@ -16,7 +16,7 @@ from .bullet import (BulletResult, LandResult, LandSignature, compare_bullets, c
                      land_opts, land_signature, signature_from_profile)
 from .library import Library, file_sha256, read_manifest
 from .index import Index
-from . import progress, synth
+from . import progress, search, synth
 
 __version__ = "0.1.0"
 __all__ = ["Error", "LayoutError", "Surface", "read", "read_png", "read_x3p_bytes",

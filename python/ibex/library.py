@@ -1,9 +1,8 @@
 """The reference library (ibex/library.h): an HDF5 file of specimens, ingested the way
 `ibex ingest` does it (cli/cmd_ingest.c).
 
-Index and query: the search pipeline (descriptors, PCA, the library's index) is not yet in
-the public C API; when it is, Library.index() and Library.query(scans, progress=callback)
-are thin wrappers over it here, passing progress through ibex.progress.callback."""
+Library.index() and Library.query(scans, progress=fn) are `ibex index` and `ibex query`
+(ibex/search.h), with fn(stage, done, total, eta_seconds) returning True to cancel."""
 import ctypes
 import hashlib
 import os
@@ -161,6 +160,28 @@ class Library:
         if not self._h:
             raise ValueError("library is closed")
         return self._h
+
+    def index(self, refit=False, progress=None):
+        """Stage-1 index of the specimens not indexed yet (the library must be writable):
+        a dict of what was done (ibex_library_index_update)."""
+        from .search import index_update
+        return index_update(self._handle(), refit=refit, progress=progress)
+
+    def query(self, scans, shortlist=0, top=None, progress=None, **opts):
+        """Ranks this library's specimens against each scan (paths or Surfaces): stage 1 on
+        the index, then CMC (cartridges) or land comparison (bullets) on the shortlist.
+        Returns (one list of candidate dicts per scan, best first, cut to `top` when given;
+        the batch summary). opts: threads, stage1_only, exclude_self, kind, prealign, within."""
+        from .search import search
+        surfaces, names = [], []
+        for x in scans:
+            surfaces.append(x if isinstance(x, Surface) else read(x))
+            names.append(str(x) if not isinstance(x, Surface) else "query")
+        ranked, info = search(self._handle(), surfaces, names, shortlist=shortlist,
+                              progress=progress, **opts)
+        if top is not None:
+            ranked = [r[:top] for r in ranked]
+        return ranked, info
 
     def __len__(self):
         return lib.ibex_library_count(self._handle())
