@@ -31,7 +31,7 @@
 
 #include <jansson.h>
 
-#include "bench.h"
+#include "bench_internal.h"
 #include "ibex/ibex.h"
 #include "ibex/stats.h"
 

@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench.h"
+#include "bench_internal.h"
 #include "cli.h"
 
 static int cmp_d(const void *a, const void *b)

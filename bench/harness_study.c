@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "bench.h"
+#include "bench_internal.h"
 #include "cli.h"
 
 void bench_study_free(bench_study *st)

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench.h"
+#include "bench_internal.h"
 #include "cli.h"
 
 typedef struct pair_row {

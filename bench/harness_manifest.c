@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bench.h"
+#include "bench_internal.h"
 #include "cli.h"
 
 static char *dup_str(const char *s)

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench.h"
+#include "bench_internal.h"
 
 #define MAX_LEGEND 8
 

@@ -23,7 +23,7 @@
 #include <pthread.h>
 
 #include "baseline_internal.h"
-#include "bench.h"
+#include "bench_internal.h"
 #include "ibex/bullet.h"
 #include "ibex/compare.h"
 #include "ibex/prealign.h"

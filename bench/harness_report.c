@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench.h"
+#include "bench_internal.h"
 #include "cli.h"
 #include "ibex/stats.h"
 
