@@ -1,6 +1,8 @@
-/* Benchmark harness (issue 8): comparison methods, manifests, plots and reports. */
-#ifndef IBEX_CLI_BENCH_H
-#define IBEX_CLI_BENCH_H
+/* The benchmark harness inside the library (behind ibex/bench.h): comparison methods,
+ * manifests, studies, plots and reports. Failures fill an ibex_diag (ibex__fail); nothing
+ * here prints. */
+#ifndef IBEX_BENCH_INTERNAL_H
+#define IBEX_BENCH_INTERNAL_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -8,6 +10,8 @@
 #include <jansson.h>
 #include "ibex/ibex.h"
 #include "ibex/calibration.h"
+#include "ibex/bench.h"
+#include "ibex_internal.h" /* ibex__fail, ibex__now, ibex__opts_merge */
 
 /* ---- comparison methods ------------------------------------------------------------ */
 
@@ -65,10 +69,9 @@ typedef struct bench_manifest {
 /* Reads a MANIFEST.tsv-style file (header names the columns; relative_path, kind, set and
  * same_source_key are required). Keeps rows of kind (NULL = any scan kind: cartridge or
  * bullet) and set (NULL = any) that have a same_source_key. Paths resolve against the
- * manifest's folder first, then the working directory. On failure prints one line and
- * returns nonzero. */
-int bench_manifest_read(const char *path, const char *kind, const char *set,
-                        bench_manifest *out);
+ * manifest's folder first, then the working directory. On failure the diag says why. */
+ibex_status bench_manifest_read(const char *path, const char *kind, const char *set,
+                                bench_manifest *out, ibex_diag *diag);
 void bench_manifest_free(bench_manifest *m);
 
 /* ---- plots (cairo) -------------------------------------------------------------------- */
@@ -103,6 +106,29 @@ void bench_plot_legend(bench_plot *p, int corner);
 int bench_plot_write(bench_plot *p, const char *path); /* 0 ok; frees p either way */
 /* At exit, after the last plot. */
 void bench_plot_cleanup(void);
+/* 1 when built with cairo (meson option plots); otherwise bench_plot_create returns NULL and
+ * the reports say that their figures were not drawn. */
+int bench_plots_built(void);
+/* What a report says in place of its figures then. */
+#define NOT_DRAWN "figures not drawn (this IBEX was built without cairo: meson option plots disabled)"
+
+/* ---- progress and failures ---------------------------------------------------------- */
+
+/* The caller's progress callback (may be NULL) and whether it asked to stop. */
+typedef struct bench_progress {
+    ibex_progress_fn fn;
+    void *user;
+    double t0;          /* ibex__now() (monotonic seconds) when the stage started */
+    volatile int cancelled;
+    const char *last_stage; /* the last report, not repeated */
+    size_t last_done;
+} bench_progress;
+/* Reports done of total for stage (a new stage restarts the clock at done == 0); returns
+ * nonzero once the callback has asked to stop. */
+int bench_progress_report(bench_progress *p, const char *stage, size_t done, size_t total);
+
+/* mkdir -p; 0, or -1 with errno set. */
+int bench_make_dirs(const char *path);
 
 /* ---- accuracy studies ------------------------------------------------------------------ */
 
@@ -120,15 +146,16 @@ typedef struct bench_study {
     double *aux;             /* n*n*4 */
     unsigned char *failed;   /* n*n: the pair's comparison failed (scored as the worst) */
     size_t n_failed;
+    char *first_failure;     /* "a vs b failed: why" for the first failed pair (owned) */
     double seconds_prepare, seconds_compare;
     int threads;
 } bench_study;
 
-/* Prepare the scans and score all pairs (OpenMP across pairs; progress on stderr when it
- * is a terminal). scans: the manifest's rows of this kind, at most max_scans per set
- * (0 = all). Prints one line and returns nonzero on failure. */
-int bench_study_run(bench_study *st, const bench_method *m, const bench_manifest *man,
-                    const char *kind, size_t max_scans);
+/* Prepare the scans and score all pairs (OpenMP across pairs; progress through pr).
+ * scans: the manifest's rows of this kind, at most max_scans per set (0 = all). */
+ibex_status bench_study_run(bench_study *st, const bench_method *m, const bench_manifest *man,
+                            const char *kind, size_t max_scans, bench_progress *pr,
+                            ibex_diag *diag);
 void bench_study_free(bench_study *st);
 
 typedef struct bench_report_opts {
@@ -141,8 +168,6 @@ typedef struct bench_report_opts {
     const char *command;     /* the command line, for the record */
 } bench_report_opts;
 
-/* Figures, plots, report.json, report.md and pairs_<kind>.tsv into opts->out_dir.
- * *json_out (if not NULL) receives the report as a JSON string to free(). */
 /* ---- calibrated likelihood ratios (bench_calib.c) ---------------------------------------- */
 
 typedef struct bench_calib_scheme {
@@ -162,15 +187,19 @@ typedef struct bench_calib {
 } bench_calib;
 #define PLOT_W_CAL 800
 #define PLOT_H_CAL 560
-int bench_calib_compute(const bench_study *st, bench_calib *c);
+ibex_status bench_calib_compute(const bench_study *st, bench_calib *c, ibex_diag *diag);
 void bench_calib_free(bench_calib *c);
 json_t *bench_calib_json(const bench_calib *c);
 void bench_calib_md(FILE *f, const bench_calib *c, const char *ece_png, const char *tippett_png);
 int bench_calib_plots(const bench_study *st, const bench_calib *c, const char *ece_path,
                       const char *tippett_path);
 
-int bench_report_write(const bench_study *st, size_t n_studies, const bench_report_opts *o,
-                       char **json_out);
+/* Figures, plots, report.json, report.md and pairs_<kind>.tsv into opts->out_dir.
+ * *json_out (if not NULL) receives the report as a JSON string to free(); fig (if not NULL,
+ * n_studies entries) the figures of each study, as ibex/bench.h gives them. */
+ibex_status bench_report_write(const bench_study *st, size_t n_studies, const bench_report_opts *o,
+                               char **json_out, ibex_bench_study_figures *fig,
+                               ibex_bench_calibration_figures *cal, ibex_diag *diag);
 
 /* Machine and build description shared by the reports. */
 void bench_cpu_model(char *buf, size_t n);
@@ -178,25 +207,9 @@ void bench_git_revision(char *buf, size_t n);
 /* 1-minute load average from /proc/loadavg (NaN if unknown): a busy machine slows timings. */
 double bench_load_average(void);
 /* Write through a temporary file and rename (never leave a half report). */
-int bench_write_file(const char *path, const char *text);
+ibex_status bench_write_text(const char *path, const char *text, ibex_diag *diag);
 
-int bench_speed_main(int argc, char **argv);
-
-#include <jansson.h>
 /* {median, min, max, repeats, unit} of v[n] (sorted in place): how every timing is reported. */
 json_t *bench_spread(double *v, size_t n, const char *unit);
-
-/* ---- library scale (issue 7; bench_scale.c) ------------------------------------------- */
-
-#include <stdio.h>
-/* Builds (or reuses, in dir) libraries of the given sizes, indexes and queries them; *out
- * gets the figures. Prints one line and returns nonzero on failure. */
-#define BENCH_SCALE_GRID 64 /* default casing grid side: 64 x 64 points */
-int bench_scale_collect(const size_t *sizes, size_t n_sizes, size_t grid, const char *dir, size_t repeats,
-                        size_t n_queries, size_t stage2_pairs, int verbose, json_t **out);
-int bench_scale_plot(json_t *scale, const char *png);       /* latency against size; 0 ok */
-void bench_scale_markdown(json_t *scale, FILE *f);         /* the table */
-void bench_scale_remove_dir(const char *dir);              /* a mkdtemp folder of ours */
-int bench_scale_main(int argc, char **argv);               /* ibex bench scale */
 
 #endif

@@ -1,9 +1,8 @@
-/* ibex bench speed: FFT throughput against FFTW's own best plan, thread scaling,
+/* ibex/bench.h speed (ibex bench speed): FFT throughput against FFTW's own best plan, thread scaling,
  * comparisons per second, preprocessing per scan, peak memory. Each figure is the median
  * over repeats with its min and max (timings on a shared machine are noisy: never assert). */
 #include <errno.h>
 #include <fftw3.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <math.h>
 #include <omp.h>
@@ -15,22 +14,6 @@
 #include <unistd.h>
 
 #include "bench_internal.h"
-#include "cli.h"
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* {median, min, max, repeats} of v (sorted in place). */
-json_t *bench_spread(double *v, size_t n, const char *unit)
-{
-    qsort(v, n, sizeof *v, cmp_d);
-    double med = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-    return json_pack("{s:f, s:f, s:f, s:I, s:s}", "median", med, "min", v[0], "max", v[n - 1],
-                     "repeats", (json_int_t)n, "unit", unit);
-}
 
 static double median_of(json_t *o) { return json_real_value(json_object_get(o, "median")); }
 
@@ -50,18 +33,18 @@ static json_t *fft_rate(size_t n, int threads, unsigned flags, size_t repeats, d
     for (size_t i = 0; i < n * n; i++) r[i] = (float)((i * 2654435761u) % 1000) * 1e-3f;
     double *g = malloc(repeats * sizeof *g);
     /* Iterations per repeat: enough for ~40 ms, measured on a warm-up. */
-    double t0 = cli_now();
+    double t0 = ibex__now();
     fftwf_execute(f), fftwf_execute(b);
-    double one = cli_now() - t0;
+    double one = ibex__now() - t0;
     size_t iters = (size_t)fmax(1, fmin(1000, 0.04 / fmax(one, 1e-6)));
     double flops = 2 * 2.5 * (double)(n * n) * log2((double)(n * n)); /* 2 transforms */
     for (size_t k = 0; k < repeats && g; k++) {
-        t0 = cli_now();
+        t0 = ibex__now();
         for (size_t i = 0; i < iters; i++) {
             fftwf_execute(f);
             fftwf_execute(b);
         }
-        g[k] = flops * (double)iters / (cli_now() - t0) * 1e-9;
+        g[k] = flops * (double)iters / (ibex__now() - t0) * 1e-9;
     }
     fftwf_destroy_plan(f), fftwf_destroy_plan(b);
     fftwf_free(r), fftwf_free(c);
@@ -75,13 +58,13 @@ static json_t *fft_rate(size_t n, int threads, unsigned flags, size_t repeats, d
 /* Comparisons per second and preparation time per scan for a kind's default method on the
  * first scans of a manifest set. */
 static json_t *compare_rate(const char *manifest, const char *kind, const char *set,
-                            size_t nscans, size_t repeats)
+                            size_t nscans, size_t repeats, ibex_diag *diag)
 {
     bench_manifest man;
     const bench_method *m = bench_method_default(kind);
     if (!m || !m->prepare) return json_pack("{s:s}", "skipped", "no method with a prepare step");
     if (access(manifest, R_OK) != 0) return json_pack("{s:s}", "skipped", "no manifest");
-    if (bench_manifest_read(manifest, kind, set, &man)) return NULL;
+    if (bench_manifest_read(manifest, kind, set, &man, diag)) return NULL;
     if (man.n < 2) {
         bench_manifest_free(&man);
         return json_pack("{s:s}", "skipped", "fewer than two scans");
@@ -92,16 +75,17 @@ static json_t *compare_rate(const char *manifest, const char *kind, const char *
            *r2 = malloc(repeats * sizeof *r2);
     json_t *out = NULL;
     int ok = prep && tp && r1 && r2;
+    if (!ok) ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
     for (size_t k = 0; k < repeats && ok; k++) {
-        double t0 = cli_now();
+        double t0 = ibex__now();
         for (size_t i = 0; i < n && ok; i++) {
             if (prep[i]) m->prep_free(prep[i]), prep[i] = NULL;
             ibex_diag d;
             ibex_diag_clear(&d);
             ibex_status s = m->prepare(man.scan[i].path, &prep[i], m->ctx, &d);
-            if (s) ok = 0, cli_fail_status(s, &d);
+            if (s) ok = 0, *diag = d;
         }
-        tp[k] = (cli_now() - t0) / (double)n;
+        tp[k] = (ibex__now() - t0) / (double)n;
     }
     size_t npairs = n * (n - 1) / 2;
     /* Each repeat runs all pairs `rounds` times: enough work (>= ~50 ms, timed on a warm-up
@@ -110,7 +94,7 @@ static json_t *compare_rate(const char *manifest, const char *kind, const char *
     for (int th = 1; th <= 2 && ok; th++) {
         omp_set_num_threads(th);
         for (size_t k = 0; k <= repeats && ok; k++) { /* k == 0: warm-up */
-            double t0 = cli_now();
+            double t0 = ibex__now();
             size_t total = npairs * rounds;
 #pragma omp parallel for schedule(dynamic, 1)
             for (size_t p = 0; p < total; p++) {
@@ -121,7 +105,7 @@ static json_t *compare_rate(const char *manifest, const char *kind, const char *
                 /* a failed pair still took its time: counted the same */
                 (void)m->compare_prepared(prep[i], prep[j], &r, m->ctx, NULL);
             }
-            double dt = cli_now() - t0;
+            double dt = ibex__now() - t0;
             if (k == 0) {
                 if (th == 1) rounds = (size_t)fmax(1, fmin(1e6, ceil(0.05 / fmax(dt, 1e-9))));
                 continue;
@@ -145,270 +129,321 @@ static json_t *compare_rate(const char *manifest, const char *kind, const char *
     return out;
 }
 
-static void usage_speed(FILE *f)
+struct ibex_bench_speed {
+    ibex_bench_speed_figures fig;
+    char *json;
+};
+
+void ibex_bench_speed_opts_init(ibex_bench_speed_opts *o)
 {
-    fprintf(f, "Usage: ibex bench speed [--size N] [--repeats R] [--manifest M.tsv] [--out DIR]\n"
-               "                        [--scale-dir DIR] [--quick] [--json]\n\n"
-               "Measures, each as median, min and max over R repeats:\n"
-               "  FFT: 2D float r2c + c2r of N x N (default 512) with the FFTW_ESTIMATE plans the baseline\n"
-               "       comparators use, against FFTW's own FFTW_MEASURE plan; 1 and 2 threads\n"
-               "  comparisons/s (1 and 2 threads) and preparation per scan of each kind's default\n"
-               "       method on the first scans of fadul and hamby44-small (if the data is there)\n"
-               "  peak memory (getrusage)\n"
-               "  query latency against library size: libraries of 10^3, 10^4, 10^5, 10^6 synthetic\n"
-               "       casings (--quick: 10^3, 4 x 10^3) built with 'ibex synth --lib' and indexed; stage 1\n"
-               "       with 1 and 2 threads, ibex query after open (details: 'ibex bench scale')\n"
-               "  --scale-dir DIR keeps those libraries and reuses them (default: built in a\n"
-               "       temporary folder and removed).\n"
-               "  --out DIR writes speed.json and speed.md; --json prints the JSON.\n"
-               "  --quick: N = 256, R = 3; 3 casings (R = 2) and 4 lands.\n");
+    if (!o) return;
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
 }
 
-int bench_speed_main(int argc, char **argv)
+void ibex_bench_speed_figures_init(ibex_bench_speed_figures *f)
 {
-    static const struct option opts[] = {
-        {"size", required_argument, 0, 'n'}, {"repeats", required_argument, 0, 'r'},
-        {"manifest", required_argument, 0, 'm'}, {"out", required_argument, 0, 'o'},
-        {"quick", no_argument, 0, 'q'}, {"json", no_argument, 0, 'j'},
-        {"scale-dir", required_argument, 0, 'S'},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    size_t size = 0, repeats = 0;
-    const char *manifest = NULL, *out = NULL, *scale_dir = NULL;
-    int quick = 0, json = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        char *end;
-        switch (c) {
-        case 'n':
-        case 'r': {
-            errno = 0;
-            unsigned long v = strtoul(optarg, &end, 10);
-            if (errno || *end || end == optarg || optarg[0] == '-' || v < 1 ||
-                (c == 'n' && (v < 8 || v > 8192)) || (c == 'r' && v > 1000))
-                return cli_usage_error("--%s: bad value '%s'", c == 'n' ? "size" : "repeats", optarg);
-            if (c == 'n') size = v;
-            else repeats = v;
-            break;
-        }
-        case 'm': manifest = optarg; break;
-        case 'o': out = optarg; break;
-        case 'q': quick = 1; break;
-        case 'S': scale_dir = optarg; break;
-        case 'j': json = 1; break;
-        case 'h': usage_speed(stdout); return EXIT_OK;
-        default: return cli_usage_error("unknown option");
-        }
-    }
-    if (optind < argc) return cli_usage_error("unexpected argument '%s'", argv[optind]);
-    if (!size) size = quick ? 256 : 512;
-    if (!repeats) repeats = quick ? 3 : 7;
-    char defman[4096];
-    if (!manifest) {
-        snprintf(defman, sizeof defman, "%s/MANIFEST.tsv", cli_data_dir());
-        manifest = defman;
-    }
-    int cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (!fftwf_init_threads()) {
-        cli_error("FFTW threads could not start");
-        return EXIT_REFUSED;
-    }
-    /* Sizes 64, 128, ... below --size, then --size itself (the headline figures). */
-    size_t sizes[16], n_sizes = 0;
-    for (size_t s = 64; s < size && n_sizes < 15; s *= 2) sizes[n_sizes++] = s;
-    sizes[n_sizes++] = size;
+    if (!f) return;
+    memset(f, 0, sizeof *f);
+    f->struct_size = sizeof *f;
+}
+
+void ibex_bench_speed_free(ibex_bench_speed *s)
+{
+    if (!s) return;
+    free(s->json);
+    free(s);
+}
+
+/* The FFT sweep: sizes 64, 128, ... below the grid, then the grid itself (the headline
+ * figures); per size, ESTIMATE and MEASURE plans on 1 and 2 threads. */
+typedef struct fft_sweep {
+    size_t sizes[16], n_sizes;
+    double med[16][4], lo[16][4], hi[16][4];
+    json_t *fft; /* the headline size, with the smaller ones under smaller_sizes */
+} fft_sweep;
+
+static ibex_status run_fft(fft_sweep *w, size_t size, size_t repeats, bench_progress *pr, ibex_diag *diag)
+{
     static const char *keys[4] = {"estimate_plan_1_thread", "estimate_plan_2_threads",
                                   "fftw_measure_plan_1_thread", "fftw_measure_plan_2_threads"};
-    double med[16][4], lo[16][4], hi[16][4];
-    json_t *sweep = json_array(), *fft = NULL;
-    for (size_t i = 0; i < n_sizes; i++) {
+    w->n_sizes = 0;
+    for (size_t s = 64; s < size && w->n_sizes < 15; s *= 2) w->sizes[w->n_sizes++] = s;
+    w->sizes[w->n_sizes++] = size;
+    json_t *sweep = json_array();
+    w->fft = NULL;
+    bench_progress_report(pr, "timing FFTs", 0, 4 * w->n_sizes);
+    for (size_t i = 0; i < w->n_sizes; i++) {
         json_t *pt = json_object();
-        json_object_set_new(pt, "size", json_integer((json_int_t)sizes[i]));
+        json_object_set_new(pt, "size", json_integer((json_int_t)w->sizes[i]));
         for (int c = 0; c < 4; c++) {
-            json_t *a = fft_rate(sizes[i], 1 + c % 2, c < 2 ? FFTW_ESTIMATE : FFTW_MEASURE, repeats,
-                                 &med[i][c]);
+            json_t *a = fft_rate(w->sizes[i], 1 + c % 2, c < 2 ? FFTW_ESTIMATE : FFTW_MEASURE, repeats,
+                                 &w->med[i][c]);
             if (!a) {
                 json_decref(pt), json_decref(sweep);
-                cli_error("out of memory for a %zu x %zu FFT", sizes[i], sizes[i]);
-                return EXIT_REFUSED;
+                return ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory for a %zu x %zu FFT", w->sizes[i],
+                                  w->sizes[i]);
             }
-            lo[i][c] = json_real_value(json_object_get(a, "min"));
-            hi[i][c] = json_real_value(json_object_get(a, "max"));
+            w->lo[i][c] = json_real_value(json_object_get(a, "min"));
+            w->hi[i][c] = json_real_value(json_object_get(a, "max"));
             json_object_set_new(pt, keys[c], a);
+            if (bench_progress_report(pr, "timing FFTs", 4 * i + (size_t)c + 1, 4 * w->n_sizes)) {
+                json_decref(pt), json_decref(sweep);
+                return ibex__fail(diag, IBEX_ERR_CANCELLED, "", -1, "cancelled");
+            }
         }
-        if (i + 1 < n_sizes) json_array_append_new(sweep, pt);
-        else fft = pt;
+        if (i + 1 < w->n_sizes) json_array_append_new(sweep, pt);
+        else w->fft = pt;
     }
-    double load_fft = bench_load_average();
-    double *last = med[n_sizes - 1];
-    double est[3] = {0, last[0], last[1]}, meas[3] = {0, last[2], last[3]};
-    json_object_set_new(fft, "estimate_over_measure_1_thread", json_real(est[1] / meas[1]));
-    json_object_set_new(fft, "scaling_2_over_1_threads_measure", json_real(meas[2] / meas[1]));
-    json_object_set_new(fft, "smaller_sizes", sweep);
-    omp_set_num_threads(cores);
-    fftwf_plan_with_nthreads(1);
+    double *last = w->med[w->n_sizes - 1];
+    json_object_set_new(w->fft, "estimate_over_measure_1_thread", json_real(last[0] / last[2]));
+    json_object_set_new(w->fft, "scaling_2_over_1_threads_measure", json_real(last[3] / last[2]));
+    json_object_set_new(w->fft, "smaller_sizes", sweep);
+    return IBEX_OK;
+}
 
-    json_t *cmp = json_object();
-    const char *kinds[] = {"cartridge", "bullet"}, *sets[] = {"fadul", "hamby44-small"};
+/* FFT throughput against size: IBEX's plans next to FFTW's best, 1 and 2 threads. */
+static int plot_fft(const fft_sweep *w, const char *cpu, const char *path)
+{
+    double xs[16], ymax = 0, ys[16], l[16], h[16];
+    size_t n = w->n_sizes;
+    for (size_t i = 0; i < n; i++) {
+        xs[i] = (double)w->sizes[i];
+        for (int c = 0; c < 4; c++) ymax = fmax(ymax, w->hi[i][c]);
+    }
+    char title[384];
+    snprintf(title, sizeof title, "FFT throughput, 2D float r2c + c2r (%s)", cpu);
+    bench_plot *fig = bench_plot_create_ex(800, 560, title, "grid side n (n x n)", "GFLOP/s",
+                                           xs[0] / 1.5, xs[n - 1] * 1.5, 0, 1.35 * ymax, BENCH_PLOT_LOGX);
+    static const char *lab[4] = {"FFTW_ESTIMATE (baselines), 1 thread", "FFTW_ESTIMATE (baselines), 2 threads",
+                                 "FFTW_MEASURE, 1 thread", "FFTW_MEASURE, 2 threads"};
+    static const int col[4] = {0, 5, 1, 3};
+    for (int c = 0; c < 4 && fig; c++) {
+        for (size_t i = 0; i < n; i++) ys[i] = w->med[i][c], l[i] = w->lo[i][c], h[i] = w->hi[i][c];
+        bench_plot_line(fig, xs, ys, n, col[c], 2, c < 2, lab[c]);
+        bench_plot_errorbars(fig, xs, l, h, n, col[c]);
+        bench_plot_points(fig, xs, ys, n, col[c], NULL);
+    }
+    if (fig) bench_plot_legend(fig, 1);
+    return !fig || bench_plot_write(fig, path);
+}
+
+static void spread_md(FILE *f, json_t *a, double scale)
+{
+    fprintf(f, "%.1f [%.1f, %.1f]", scale * median_of(a), scale * json_real_value(json_object_get(a, "min")),
+            scale * json_real_value(json_object_get(a, "max")));
+}
+
+static void speed_md(FILE *f, json_t *root, const char *section_md, const double load[2])
+{
+    static const char *kinds[] = {"cartridge", "bullet"};
+    json_t *mach = json_object_get(root, "machine"), *fft = json_object_get(root, "fft");
+    json_t *cmp = json_object_get(root, "comparisons");
+    size_t size = (size_t)json_integer_value(json_object_get(json_object_get(root, "configuration"), "size"));
+    fprintf(f, "# IBEX speed report\n\nibex %s, git %s, %s, %d cores, load average %.1f "
+               "after the FFT runs and %.1f at the end (on a busy machine, threads wait for "
+               "cores: compare with an idle run). Median [min, max] of %zu repeats.\n\n",
+            IBEX_VERSION_STRING, json_string_value(json_object_get(root, "git_revision")),
+            json_string_value(json_object_get(mach, "cpu_model")),
+            (int)json_integer_value(json_object_get(mach, "cores")),
+            load[0], load[1],
+            (size_t)json_integer_value(json_object_get(json_object_get(root, "configuration"), "repeats")));
+    fprintf(f, "| figure | 1 thread | 2 threads |\n|---|---|---|\n");
+    const char *rows[][3] = {{"FFT %zu², FFTW_MEASURE plan (GFLOP/s)", "fftw_measure_plan_1_thread", "fftw_measure_plan_2_threads"},
+                             {"FFT %zu², FFTW_ESTIMATE plan as the baseline comparators use (GFLOP/s)", "estimate_plan_1_thread", "estimate_plan_2_threads"}};
+    for (int i = 0; i < 2; i++) {
+        fprintf(f, "| ");
+        fprintf(f, rows[i][0], size);
+        fprintf(f, " | ");
+        spread_md(f, json_object_get(fft, rows[i][1]), 1);
+        fprintf(f, " | ");
+        spread_md(f, json_object_get(fft, rows[i][2]), 1);
+        fprintf(f, " |\n");
+    }
     for (int k = 0; k < 2; k++) {
+        json_t *r = json_object_get(cmp, kinds[k]);
+        json_t *a = json_object_get(r, "comparisons_per_second_1_thread");
+        json_t *b = json_object_get(r, "comparisons_per_second_2_threads");
+        json_t *pp = json_object_get(r, "prepare_seconds_per_scan");
+        if (!a || !b || !pp) {
+            fprintf(f, "| %s comparisons/s | skipped | skipped |\n", kinds[k]);
+            continue;
+        }
+        const char *mn = json_string_value(json_object_get(r, "method"));
+        fprintf(f, "| %s comparisons/s (%s) | ", kinds[k], mn);
+        spread_md(f, a, 1);
+        fprintf(f, " | ");
+        spread_md(f, b, 1);
+        fprintf(f, " |\n| %s preparation per scan (%s, ms) | ", kinds[k], mn);
+        spread_md(f, pp, 1e3);
+        fprintf(f, " | |\n");
+    }
+    fprintf(f, "| peak memory (MiB) | %.1f | |\n\n",
+            (double)json_integer_value(json_object_get(root, "peak_memory_kib")) / 1024);
+    if (bench_plots_built()) fprintf(f, "![FFT throughput against size](fft_vs_size.png)\n\n");
+    else fprintf(f, "%s: FFT throughput against size.\n\n", NOT_DRAWN);
+    fprintf(f, "FLOPs counted as 2.5 N log2 N per real 2D transform of N points.\n\n");
+    if (section_md) fputs(section_md, f);
+}
+
+/* speed.json, fft_vs_size.png and speed.md into out_dir (already created). */
+static ibex_status write_speed(const char *out, const char *text, json_t *root, const fft_sweep *w,
+                               const char *cpu, const char *section_md, const double load[2],
+                               ibex_diag *diag)
+{
+    size_t pl = strlen(out) + 32;
+    char *p = malloc(pl), *md = NULL;
+    if (!p) return ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
+    snprintf(p, pl, "%s/speed.json", out);
+    ibex_status rc = bench_write_text(p, text, diag);
+    snprintf(p, pl, "%s/fft_vs_size.png", out);
+    if (!rc && bench_plots_built() && plot_fft(w, cpu, p))
+        rc = ibex__fail(diag, IBEX_ERR_IO, "", -1, "%s: cannot draw the plot", p);
+    size_t ml = 0;
+    FILE *f = rc ? NULL : open_memstream(&md, &ml);
+    if (!rc && !f) rc = ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
+    if (f) {
+        speed_md(f, root, section_md, load);
+        fclose(f);
+        snprintf(p, pl, "%s/speed.md", out);
+        rc = bench_write_text(p, md, diag);
+    }
+    free(md);
+    free(p);
+    return rc;
+}
+
+static void kind_figures(ibex_bench_speed_kind *k, json_t *r)
+{
+    json_t *a = json_object_get(r, "comparisons_per_second_1_thread");
+    json_t *b = json_object_get(r, "comparisons_per_second_2_threads");
+    json_t *pp = json_object_get(r, "prepare_seconds_per_scan");
+    memset(k, 0, sizeof *k);
+    k->measured = a && b && pp;
+    k->method = json_string_value(json_object_get(r, "method"));
+    if (k->method) {
+        const bench_method *m = bench_method_find(k->method);
+        k->method = m ? m->name : NULL; /* static, outlives the JSON */
+    }
+    k->per_second_1_thread = a ? median_of(a) : NAN;
+    k->per_second_2_threads = b ? median_of(b) : NAN;
+    k->prepare_seconds_per_scan = pp ? median_of(pp) : NAN;
+}
+
+/* Comparisons/s of each kind's default method (json object by kind). */
+static ibex_status run_comparisons(const ibex_bench_speed_opts *o, size_t repeats, json_t *cmp,
+                                   bench_progress *pr, ibex_diag *diag)
+{
+    const char *kinds[] = {"cartridge", "bullet"}, *sets[] = {"fadul", "hamby44-small"};
+    const char *manifest = o->manifest ? o->manifest : "";
+    for (int k = 0; k < 2; k++) {
+        if (bench_progress_report(pr, "timing comparisons", (size_t)k, 2))
+            return ibex__fail(diag, IBEX_ERR_CANCELLED, "", -1, "cancelled");
         /* --quick stays under a minute: a CMC comparison takes ~2 s, so 3 casings (3 pairs,
          * enough for 2 threads) and 2 repeats. */
-        size_t nscans = quick ? (k == 0 ? 3 : 4) : 6, reps = quick && k == 0 && repeats > 2 ? 2 : repeats;
-        json_t *r = compare_rate(manifest, kinds[k], sets[k], nscans, reps);
+        size_t nscans = o->quick ? (k == 0 ? 3 : 4) : 6, reps = o->quick && k == 0 && repeats > 2 ? 2 : repeats;
+        ibex_diag d;
+        ibex_diag_clear(&d);
+        json_t *r = compare_rate(manifest, kinds[k], sets[k], nscans, reps, &d);
         if (!r) {
-            json_decref(fft), json_decref(cmp);
-            return EXIT_REFUSED;
+            if (diag) *diag = d;
+            return IBEX_ERR_IO;
         }
         json_object_set_new(cmp, kinds[k], r);
     }
+    bench_progress_report(pr, "timing comparisons", 2, 2);
+    return IBEX_OK;
+}
+
+ibex_status ibex_bench_speed_run(const ibex_bench_speed_opts *opts, ibex_bench_speed **out, ibex_diag *diag)
+{
+    ibex_bench_speed_opts o;
+    ibex_bench_speed_opts_init(&o);
+    if (!opts || !ibex__opts_merge(&o, sizeof o, opts)) return ibex__opts_refused(diag, "ibex_bench_speed_opts");
+    if (!out) return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "no result pointer");
+    if ((o.grid && (o.grid < 8 || o.grid > 8192)) || o.repeats > 1000)
+        return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "grid must be in 8..8192 and repeats in 1..1000");
+    size_t size = o.grid ? o.grid : o.quick ? 256 : 512, repeats = o.repeats ? o.repeats : o.quick ? 3 : 7;
+    int cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (!fftwf_init_threads()) return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1, "FFTW threads could not start");
+    bench_progress pr = {o.progress, o.progress_user, 0, 0, NULL, 0};
+    fft_sweep w;
+    ibex_status rc = run_fft(&w, size, repeats, &pr, diag);
+    if (rc) return rc;
+    double load_fft = bench_load_average();
+    omp_set_num_threads(cores);
+    fftwf_plan_with_nthreads(1);
+    json_t *cmp = json_object();
+    rc = run_comparisons(&o, repeats, cmp, &pr, diag);
     omp_set_num_threads(cores);
     struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru); /* before the library runs: their children report their own */
-
-    /* Query latency against library size (bench_scale.c). */
-    json_t *scale = NULL;
-    {
-        static const size_t full[4] = {1000, 10000, 100000, 1000000}, q[2] = {1000, 4000};
-        char tmpd[4200] = "";
-        const char *dir = scale_dir;
-        if (!dir) {
-            const char *t = getenv("TMPDIR");
-            snprintf(tmpd, sizeof tmpd, "%s/ibex-scale-XXXXXX", t && *t ? t : "/tmp");
-            dir = mkdtemp(tmpd);
-        }
-        int bad = !dir || bench_scale_collect(quick ? q : full, quick ? 2 : 4, BENCH_SCALE_GRID, dir, repeats, quick ? 4 : 8,
-                                              quick ? 0 : 4, 0, &scale);
-        if (tmpd[0] && dir) bench_scale_remove_dir(tmpd);
-        if (bad) {
-            json_decref(fft), json_decref(cmp);
-            return EXIT_REFUSED;
-        }
+    getrusage(RUSAGE_SELF, &ru); /* before the section: what it starts reports its own */
+    if (!rc && o.out_dir && bench_make_dirs(o.out_dir) != 0)
+        rc = ibex__fail(diag, IBEX_ERR_IO, "", -1, "%s: cannot create the report folder: %s", o.out_dir, strerror(errno));
+    char *sec_json = NULL, *sec_md = NULL;
+    json_t *sec = NULL;
+    if (!rc && o.section) {
+        if (o.section(o.section_user, o.out_dir, &sec_json, &sec_md))
+            rc = ibex__fail(diag, IBEX_ERR_IO, "", -1, "the %s section failed", o.section_key ? o.section_key : "extra");
+        else if (!(sec = sec_json ? json_loads(sec_json, JSON_DECODE_ANY, NULL) : json_null()))
+            rc = ibex__fail(diag, IBEX_ERR_FORMAT, "", -1, "the %s section gave no JSON", o.section_key ? o.section_key : "extra");
         omp_set_num_threads(cores);
+    }
+    free(sec_json);
+    if (rc) {
+        json_decref(w.fft), json_decref(cmp), json_decref(sec), free(sec_md);
+        return rc;
     }
     char cpu[256], rev[96];
     bench_cpu_model(cpu, sizeof cpu);
     bench_git_revision(rev, sizeof rev);
     double load_end = bench_load_average();
-    json_t *root = json_pack("{s:s, s:s, s:s, s:{s:s, s:i, s:f, s:f}, s:{s:I, s:I}, s:o, s:o, s:I, s:o}",
+    json_t *root = json_pack("{s:s, s:s, s:s, s:{s:s, s:i, s:f, s:f}, s:{s:I, s:I}, s:o, s:o, s:I}",
                              "report", "ibex bench speed", "ibex_version", IBEX_VERSION_STRING,
                              "git_revision", rev, "machine", "cpu_model", cpu, "cores", cores,
                              "load_average_1min_after_fft", isfinite(load_fft) ? load_fft : -1.0,
                              "load_average_1min_at_end", isfinite(load_end) ? load_end : -1.0,
                              "configuration", "size", (json_int_t)size, "repeats", (json_int_t)repeats,
-                             "fft", fft, "comparisons", cmp, "peak_memory_kib", (json_int_t)ru.ru_maxrss,
-                             "query_latency_vs_library_size", scale);
-    char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    int rc = text ? EXIT_OK : EXIT_REFUSED;
-    if (text && out) {
-        if (cli_make_dirs(out) != 0) {
-            cli_error("%s: cannot create the report folder: %s", out, strerror(errno));
-            rc = EXIT_REFUSED;
-        }
-        size_t pl = strlen(out) + 32;
-        char *p = malloc(pl);
-        if (!rc && p) {
-            snprintf(p, pl, "%s/speed.json", out);
-            rc = bench_write_file(p, text) ? EXIT_REFUSED : EXIT_OK;
-        }
-        if (!rc && p) {
-            /* FFT throughput against size: IBEX's plans next to FFTW's best, 1 and 2 threads. */
-            double xs[16], ymax = 0, ys[16], l[16], h[16];
-            for (size_t i = 0; i < n_sizes; i++) {
-                xs[i] = (double)sizes[i];
-                for (int c = 0; c < 4; c++) ymax = fmax(ymax, hi[i][c]);
-            }
-            char title[384];
-            snprintf(title, sizeof title, "FFT throughput, 2D float r2c + c2r (%s)", cpu);
-            bench_plot *fig = bench_plot_create_ex(800, 560, title, "grid side n (n x n)", "GFLOP/s",
-                                                  xs[0] / 1.5, xs[n_sizes - 1] * 1.5, 0,
-                                                  1.35 * ymax, BENCH_PLOT_LOGX);
-            static const char *lab[4] = {"FFTW_ESTIMATE (baselines), 1 thread", "FFTW_ESTIMATE (baselines), 2 threads",
-                                         "FFTW_MEASURE, 1 thread", "FFTW_MEASURE, 2 threads"};
-            static const int col[4] = {0, 5, 1, 3};
-            for (int c = 0; c < 4 && fig; c++) {
-                for (size_t i = 0; i < n_sizes; i++) ys[i] = med[i][c], l[i] = lo[i][c], h[i] = hi[i][c];
-                bench_plot_line(fig, xs, ys, n_sizes, col[c], 2, c < 2, lab[c]);
-                bench_plot_errorbars(fig, xs, l, h, n_sizes, col[c]);
-                bench_plot_points(fig, xs, ys, n_sizes, col[c], NULL);
-            }
-            if (fig) bench_plot_legend(fig, 1);
-            snprintf(p, pl, "%s/fft_vs_size.png", out);
-            if (!fig || bench_plot_write(fig, p)) {
-                cli_error("%s: cannot draw the plot", p);
-                rc = EXIT_REFUSED;
-            }
-            snprintf(p, pl, "%s/latency_vs_size.png", out);
-            if (!rc && bench_scale_plot(scale, p)) {
-                cli_error("%s: cannot draw the plot", p);
-                rc = EXIT_REFUSED;
-            }
-        }
-        char *md = NULL;
-        size_t ml = 0;
-        FILE *f = open_memstream(&md, &ml);
-        if (!rc && p && f) {
-            fprintf(f, "# IBEX speed report\n\nibex %s, git %s, %s, %d cores, load average %.1f "
-                       "after the FFT runs and %.1f at the end (on a busy machine, threads wait for "
-                       "cores: compare with an idle run). Median [min, max] of %zu repeats.\n\n",
-                    IBEX_VERSION_STRING, rev, cpu, cores, load_fft, load_end, repeats);
-            fprintf(f, "| figure | 1 thread | 2 threads |\n|---|---|---|\n");
-            const char *rows[][3] = {{"FFT %zu², FFTW_MEASURE plan (GFLOP/s)", "fftw_measure_plan_1_thread", "fftw_measure_plan_2_threads"},
-                                     {"FFT %zu², FFTW_ESTIMATE plan as the baseline comparators use (GFLOP/s)", "estimate_plan_1_thread", "estimate_plan_2_threads"}};
-            for (int i = 0; i < 2; i++) {
-                json_t *a = json_object_get(fft, rows[i][1]), *b = json_object_get(fft, rows[i][2]);
-                fprintf(f, "| ");
-                fprintf(f, rows[i][0], size);
-                fprintf(f, " | %.1f [%.1f, %.1f] | %.1f [%.1f, %.1f] |\n", median_of(a),
-                        json_real_value(json_object_get(a, "min")), json_real_value(json_object_get(a, "max")),
-                        median_of(b), json_real_value(json_object_get(b, "min")), json_real_value(json_object_get(b, "max")));
-            }
-            for (int k = 0; k < 2; k++) {
-                json_t *r = json_object_get(cmp, kinds[k]);
-                json_t *a = json_object_get(r, "comparisons_per_second_1_thread");
-                json_t *b = json_object_get(r, "comparisons_per_second_2_threads");
-                json_t *pp = json_object_get(r, "prepare_seconds_per_scan");
-                if (!a || !b || !pp) {
-                    fprintf(f, "| %s comparisons/s | skipped | skipped |\n", kinds[k]);
-                    continue;
-                }
-                const char *mn = json_string_value(json_object_get(r, "method"));
-                fprintf(f, "| %s comparisons/s (%s) | %.1f [%.1f, %.1f] | %.1f [%.1f, %.1f] |\n", kinds[k], mn,
-                        median_of(a), json_real_value(json_object_get(a, "min")), json_real_value(json_object_get(a, "max")),
-                        median_of(b), json_real_value(json_object_get(b, "min")), json_real_value(json_object_get(b, "max")));
-                fprintf(f, "| %s preparation per scan (%s, ms) | %.1f [%.1f, %.1f] | |\n", kinds[k], mn,
-                        1e3 * median_of(pp), 1e3 * json_real_value(json_object_get(pp, "min")),
-                        1e3 * json_real_value(json_object_get(pp, "max")));
-            }
-            fprintf(f, "| peak memory (MiB) | %.1f | |\n\n![FFT throughput against size](fft_vs_size.png)\n\n"
-                       "FLOPs counted as 2.5 N log2 N per real 2D transform of N points.\n\n"
-                       "## Query latency against library size\n\n",
-                    (double)ru.ru_maxrss / 1024);
-            bench_scale_markdown(scale, f);
-            fprintf(f, "\n![query latency against library size](latency_vs_size.png)\n");
-            fclose(f);
-            snprintf(p, pl, "%s/speed.md", out);
-            rc = bench_write_file(p, md) ? EXIT_REFUSED : EXIT_OK;
-        } else if (f) fclose(f);
-        free(md);
-        free(p);
+                             "fft", w.fft, "comparisons", cmp, "peak_memory_kib", (json_int_t)ru.ru_maxrss);
+    if (sec) json_object_set_new(root, o.section_key ? o.section_key : "section", sec);
+    ibex_bench_speed *s = calloc(1, sizeof *s);
+    char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    rc = s && text ? IBEX_OK : ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
+    double load[2] = {load_fft, load_end};
+    if (!rc && o.out_dir) rc = write_speed(o.out_dir, text, root, &w, cpu, sec_md, load, diag);
+    if (!rc) {
+        double *last = w.med[w.n_sizes - 1];
+        s->fig = (ibex_bench_speed_figures){sizeof s->fig, size, repeats, last[2], last[3], last[0], last[1],
+                                            {0}, {0}, (double)ru.ru_maxrss};
+        kind_figures(&s->fig.cartridge, json_object_get(cmp, "cartridge"));
+        kind_figures(&s->fig.bullet, json_object_get(cmp, "bullet"));
+        s->json = text;
+        text = NULL;
+        *out = s;
+        s = NULL;
     }
-    if (text && rc == EXIT_OK) {
-        if (json) printf("%s\n", text);
-        else {
-            printf("FFT %zu^2 GFLOP/s (median): FFTW_MEASURE %.1f (1 thread), %.1f (2 threads); "
-                   "ESTIMATE plan %.1f / %.1f\n", size, meas[1], meas[2], est[1], est[2]);
-            for (int k = 0; k < 2; k++) {
-                json_t *r = json_object_get(cmp, kinds[k]);
-                json_t *a = json_object_get(r, "comparisons_per_second_1_thread");
-                json_t *b = json_object_get(r, "comparisons_per_second_2_threads");
-                if (a && b)
-                    printf("%s comparisons/s (%s): %.1f (1 thread), %.1f (2 threads)\n", kinds[k],
-                           json_string_value(json_object_get(r, "method")), median_of(a), median_of(b));
-                else printf("%s comparisons/s: skipped\n", kinds[k]);
-            }
-            printf("peak memory: %.1f MiB\n", (double)ru.ru_maxrss / 1024);
-        }
-    }
-    free(text);
+    free(text), free(sec_md);
+    ibex_bench_speed_free(s);
     json_decref(root);
     return rc;
+}
+
+ibex_status ibex_bench_speed_get(const ibex_bench_speed *s, ibex_bench_speed_figures *out)
+{
+    if (!s || !out || out->struct_size < sizeof out->struct_size) return IBEX_ERR_ARG;
+    size_t want = out->struct_size;
+    memcpy(out, &s->fig, want < sizeof s->fig ? want : sizeof s->fig);
+    out->struct_size = want;
+    return IBEX_OK;
+}
+
+ibex_status ibex_bench_speed_get_json(const ibex_bench_speed *s, char **json)
+{
+    if (!s || !json) return IBEX_ERR_ARG;
+    size_t n = strlen(s->json) + 1;
+    char *c = malloc(n);
+    if (!c) return IBEX_ERR_NOMEM;
+    memcpy(c, s->json, n);
+    *json = c;
+    return IBEX_OK;
 }
