@@ -2,7 +2,8 @@
  * manual positions, land AUC, bullet decisions) and speed (signature extraction per land,
  * land-to-land comparisons per second on 1 and 2 threads, peak memory).
  * JSON lines on stdout, a human summary on stderr. Timings are never asserted; the exit code
- * is 1 when an accuracy target of issue 5 is missed (so the bench doubles as a check).
+ * is 1 when one of the bullet engine's accuracy targets is missed (the bench doubles as a
+ * check).
  * Usage: bench_bullet [--repeats N] [--seconds S] [DATA_DIR] */
 #include <omp.h>
 #include <sys/resource.h>

@@ -7,7 +7,7 @@
  *   bench_index [--max N] [--dim d] [--reps R] [--batch B] [--top K] [--smoke]
  *               [--synth F] [--shots S] [--difficulty x] [--family] [--whiten]
  *
- * --synth F: stage-1 recall on F synthetic firearms x S casings each (issue 6 generator):
+ * --synth F: stage-1 recall on F synthetic firearms x S casings each (ibex/synth.h generator):
  * every casing queries the library of all casings (PCA fitted on the library, the query
  * itself excluded from its list); recall of its S-1 mates within the top 10, 50 and 1%.
  * --family puts all firearms in one family (shared subclass marks: the hard case);

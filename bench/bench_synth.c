@@ -1,4 +1,4 @@
-/* Speed of the synthetic generator (issue 6): casings and lands per second, engine only
+/* Speed of the synthetic generator (ibex/synth.h): casings and lands per second, engine only
  * (make the source, fire its specimens) and with X3P writing (no fsync), one thread.
  * Prints one JSON line per case: median over repeats after a warm-up.
  * Usage: bench_synth [--quick] [--dir DIR]   (--quick: one short repeat, a smoke test) */

@@ -1,4 +1,4 @@
-/* Calibration of the synthetic generator against real scans (issue 6, item 5): known-match
+/* Calibration of the synthetic generator against real scans: known-match
  * (KM) and known-non-match (KNM) score distributions of IBEX's comparators on the real
  * Fadul set and on synthetic sets at several difficulties, side by side (text table, one
  * JSON line per set, a PNG), and whether the default difficulty is at least as hard as
