@@ -24,6 +24,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "bench_usage.h"
 #include "ibex/compare.h"
 #include "ibex/experimental.h"
 #include "ibex/io.h"
@@ -195,6 +196,31 @@ static int bench_raw(size_t n, int reps)
     return 0;
 }
 
+static const char usage_text[] =
+    "Usage: bench_cmc DATA_DIR [--limit N] [--threads T] [--pairs] [--check-threads]\n"
+    "         [--scalar] [--measure] [--region F] [--spacing UM] [--only A,B] [--from I] [--to J]\n"
+    "         [--part K/M] [--exhaustive] [--coarse-to-fine] [--verify] [--factor D] [--keep K]\n"
+    "       bench_cmc --raw N\n\n"
+    "Cartridge-case CMC on the Fadul casings of DATA_DIR/MANIFEST.tsv: every pair, truth from\n"
+    "same_source_key. JSON lines: cmc_pair (with --pairs), cmc_preprocess, cmc_fftw, cmc_summary\n"
+    "(preprocessing time, pairs per second, AUC of the counts); 77 without data.\n\n"
+    "  --limit N          the first N casings only\n"
+    "  --threads T        threads of the CMC plan\n"
+    "  --pairs            one cmc_pair line per pair\n"
+    "  --check-threads    rerun every pair on 1 thread and report differing counts\n"
+    "  --scalar           force the scalar kernels\n"
+    "  --measure          FFTW_MEASURE plans\n"
+    "  --region F         registration region factor of the CMC options\n"
+    "  --spacing UM       preprocessing spacing in micrometres\n"
+    "  --only A,B         one pair, by casing index\n"
+    "  --from I, --to J   pairs [I, J) of the fixed order (matches first, then shuffled non-matches)\n"
+    "  --part K/M         every M-th pair from K (merge with bench/cmc_merge.py)\n"
+    "  --exhaustive       plain FFT search of every lag (the default)\n"
+    "  --coarse-to-fine   the experimental coarse-to-fine search (--factor D, --keep K tune it)\n"
+    "  --verify           every pair both ways; a cmc_verify line per pair\n"
+    "  --raw N            preprocessing time of a raw synthetic N x N casing scan\n"
+    "  --help             this text\n";
+
 int main(int argc, char **argv)
 {
     static const struct option lo[] = {
@@ -206,7 +232,7 @@ int main(int argc, char **argv)
         {"to", required_argument, 0, 'T'}, {"part", required_argument, 0, 'P'},
         {"exhaustive", no_argument, 0, 'E'}, {"coarse-to-fine", no_argument, 0, 'C'}, {"verify", no_argument, 0, 'V'},
         {"raw", required_argument, 0, 'R'}, {"factor", required_argument, 0, 'D'}, {"keep", required_argument, 0, 'K'},
-        {0, 0, 0, 0}};
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     size_t limit = 0, from = 0, to = (size_t)-1, part_k = 0, part_m = 1;
     int pairs = 0, check = 0, verify = 0, opt;
     const char *only = NULL;
@@ -217,7 +243,7 @@ int main(int argc, char **argv)
     co.experimental = &cx;
     ibex_preprocess_opts po;
     ibex_preprocess_opts_init(&po);
-    while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         switch (opt) {
         case 'l': limit = strtoul(optarg, NULL, 10); break;
         case 't': co.threads = (unsigned)atoi(optarg); break;
@@ -242,11 +268,12 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
-        default: return 2;
+        case 'h': fputs(usage_text, stdout); return 0;
+        default: fputs(usage_text, stderr); return 2;
         }
     }
     if (optind >= argc) {
-        fprintf(stderr, "usage: bench_cmc DATA_DIR [options]\n");
+        fputs(usage_text, stderr);
         return 2;
     }
     scan *sc;

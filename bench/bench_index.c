@@ -7,7 +7,7 @@
  *   bench_index [--max N] [--dim d] [--reps R] [--batch B] [--top K] [--smoke]
  *               [--synth F] [--shots S] [--difficulty x] [--family] [--whiten]
  *
- * --synth F: stage-1 recall on F synthetic firearms x S casings each (issue 6 generator):
+ * --synth F: stage-1 recall on F synthetic firearms x S casings each (ibex/synth.h generator):
  * every casing queries the library of all casings (PCA fitted on the library, the query
  * itself excluded from its list); recall of its S-1 mates within the top 10, 50 and 1%.
  * --family puts all firearms in one family (shared subclass marks: the hard case);
@@ -177,7 +177,7 @@ int main(int argc, char **argv)
                                        {"synth", 1, 0, 'f'}, {"shots", 1, 0, 'S'}, {"difficulty", 1, 0, 'D'},
                                        {"family", 0, 0, 'F'}, {"whiten", 0, 0, 'W'},
                                        {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
-    for (int c; (c = getopt_long(argc, argv, "", lo, NULL)) != -1;) {
+    for (int c; (c = getopt_long(argc, argv, "h", lo, NULL)) != -1;) {
         switch (c) {
         case 'n': maxn = strtoull(optarg, NULL, 10); break;
         case 'd': d = strtoull(optarg, NULL, 10); break;
@@ -191,8 +191,21 @@ int main(int argc, char **argv)
         case 'F': family = 1; break;
         case 'W': whiten = 1; break;
         default:
-            printf("usage: bench_index [--max N] [--dim d] [--reps R] [--batch B] [--top K] [--smoke]\n"
-                   "                   [--synth F] [--shots S] [--difficulty x] [--family] [--whiten]\n");
+            fputs("Usage: bench_index [--max N] [--dim d] [--reps R] [--batch B] [--top K] [--smoke]\n"
+                  "                   [--synth F] [--shots S] [--difficulty x] [--family] [--whiten]\n\n"
+                  "Stage-1 index scale on synthetic unit descriptors (random directions plus planted\n"
+                  "near-duplicates) at N = 10^3 .. --max: index memory, build time, single-query time\n"
+                  "(median, min, max), top-K selection share, SGEMM batch throughput, resident memory;\n"
+                  "then descriptor and projection time per scan. One JSON line per measurement.\n\n"
+                  "  --max N          largest library (default 10^6)\n"
+                  "  --dim d          descriptor dimension (default 64)\n"
+                  "  --reps R         query repeats (default 21)\n"
+                  "  --batch B        queries per SGEMM batch (default 64)\n"
+                  "  --top K          shortlist length (default 50)\n"
+                  "  --smoke          at most 10^4, one repeat: a smoke test\n"
+                  "  --synth F        stage-1 recall on F synthetic firearms instead (--shots S casings\n"
+                  "                   each, --difficulty x, --family: one shared family, --whiten)\n"
+                  "  --help           this text\n", c == 'h' ? stdout : stderr);
             return c == 'h' ? 0 : 2;
         }
     }

@@ -27,6 +27,7 @@
 #include <curl/curl.h>
 #include <sodium.h>
 
+#include "bench_usage.h"
 #include "ibex/ibex.h"
 #include "ibex/node.h"
 #include "ibex/package.h"
@@ -133,10 +134,29 @@ static long vm_hwm_kib(pid_t pid)
     return v;
 }
 
+static const char usage_text[] =
+    "Usage: bench_node IBEX [--clients N] [--seconds S] [--endpoint query|health|push] [--x3p FILE]\n"
+    "                  [--lib LIB.h5 [--shortlist K]] [--timeout S]\n\n"
+    "Load run against one node over loopback: the `ibex node serve` started from IBEX, N\n"
+    "concurrent clients sending signed requests on kept-alive connections for S seconds. One\n"
+    "JSON line: throughput, p50/p99 latency, errors, the node's peak resident memory.\n\n"
+    "  --clients N      concurrent clients, 1..1000 (default 200)\n"
+    "  --seconds S      duration, 1..600 (default 60)\n"
+    "  --endpoint E     query (POST /v1/query, default), health (GET /v1/health) or push\n"
+    "                   (POST /v1/specimens)\n"
+    "  --x3p FILE       the scan sent (default: a 512 x 512 analytic surface)\n"
+    "  --lib LIB.h5     the node searches this indexed library (else it answers 501)\n"
+    "  --shortlist K    stage-2 shortlist with --lib, 0..10 (default 1)\n"
+    "  --timeout S      wait for requests in flight at the end, 1..3600 s (default 600)\n"
+    "  --help           this text\n";
+
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: bench_node IBEX [--clients N] [--seconds S] [--endpoint query|health|push] [--x3p FILE]\n");
+    int u = bench_usage_check(argc, argv, usage_text,
+                              "--clients=,--seconds=,--endpoint=,--x3p=,--lib=,--shortlist=,--timeout=");
+    if (u >= 0) return u;
+    if (argc < 2 || argv[1][0] == '-') {
+        fputs(usage_text, stderr);
         return 2;
     }
     const char *ibex = argv[1], *endpoint = "query", *x3p = NULL, *lib = NULL;

@@ -1,4 +1,4 @@
-/* Speed of the synthetic generator (issue 6): casings and lands per second, engine only
+/* Speed of the synthetic generator (ibex/synth.h): casings and lands per second, engine only
  * (make the source, fire its specimens) and with X3P writing (no fsync), one thread.
  * Prints one JSON line per case: median over repeats after a warm-up.
  * Usage: bench_synth [--quick] [--dir DIR]   (--quick: one short repeat, a smoke test) */
@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_usage.h"
 #include "ibex/ibex.h"
 #include "ibex/synth.h"
 
@@ -93,8 +94,19 @@ static double run_lands(size_t size, int count, const char *dir, int *fail)
     return (now_s() - t0) / count;
 }
 
+static const char usage_text[] =
+    "Usage: bench_synth [--quick] [--dir DIR]\n\n"
+    "Speed of the synthetic generator: casings and lands per second on one thread, engine only\n"
+    "(make the source, fire its specimens) and with X3P writing (no fsync). One JSON line per\n"
+    "case: median over repeats after a warm-up.\n\n"
+    "  --quick     one short repeat (a smoke test)\n"
+    "  --dir DIR   where the X3P files go (default: a temporary folder)\n"
+    "  --help      this text\n";
+
 int main(int argc, char **argv)
 {
+    int u = bench_usage_check(argc, argv, usage_text, "--quick,--dir=");
+    if (u >= 0) return u;
     int quick = 0;
     const char *dir = NULL;
     for (int i = 1; i < argc; i++) {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_usage.h"
 #include "ibex/calibration.h"
 
 typedef struct table {
@@ -62,10 +63,21 @@ static int load(const char *path, table *t)
     return 0;
 }
 
+static const char usage_text[] =
+    "Usage: fit_calibration ID TABLE.tsv [TABLE.tsv ...]\n\n"
+    "Fits the shipped score calibration from the pairs tables of `ibex bench accuracy` runs\n"
+    "(pairs_<kind>.tsv, columns same_source and score), one table per study: pools every pair,\n"
+    "prints the block to paste into engine/calibration_shipped.c (named ID), and the\n"
+    "out-of-study figures: each table scored by a fit on the others (Cllr, Cllr_min,\n"
+    "misleading LRs). JSON lines on stdout.\n\n"
+    "  --help   this text\n";
+
 int main(int argc, char **argv)
 {
+    int u = bench_usage_check(argc, argv, usage_text, "");
+    if (u >= 0) return u;
     if (argc < 3) {
-        fprintf(stderr, "usage: fit_calibration ID TABLE.tsv [TABLE.tsv ...]\n");
+        fputs(usage_text, stderr);
         return 2;
     }
     int k = argc - 2;

@@ -7,6 +7,7 @@
  * ../shared/datasets/real). --check: refit and compare with the block recorded in MODEL_C
  * (engine/land_model.c); exit 1 when a number differs by more than 1e-3 relative (SIMD
  * variants of the correlation may change the last digits), 77 without data. */
+#include "bench_usage.h"
 #include "bullet_data.h"
 
 #define NF IBEX_LAND_NFEAT
@@ -124,8 +125,20 @@ static int read_block(const char *path, double *v, int want)
     return n;
 }
 
+static const char usage_text[] =
+    "Usage: fit_land_model [--check MODEL_C] [DATA_DIR]\n\n"
+    "Fits the land-score model (L2-regularised logistic regression) on every land pair of\n"
+    "Hamby 44 and Hamby 252; reports cross-validated AUC (leave-one-set-out, 5-fold) and prints\n"
+    "the coefficient block of engine/land_model.c. 77 without data.\n\n"
+    "  DATA_DIR          the real scans (default $IBEX_DATA, $IBEX_DATA_DEFAULT, ../shared/datasets/real)\n"
+    "  --check MODEL_C   refit and compare with the block in MODEL_C; exit 1 when a number\n"
+    "                    differs by more than 1e-3 relative\n"
+    "  --help            this text\n";
+
 int main(int argc, char **argv)
 {
+    int u = bench_usage_check(argc, argv, usage_text, "--check=");
+    if (u >= 0) return u;
     const char *check = NULL;
     if (argc > 2 && !strcmp(argv[1], "--check")) {
         check = argv[2];

@@ -1,12 +1,14 @@
-/* ibex bench: accuracy (ROC, AUC, error rates, ranks, likelihood ratios) and speed. */
+/* ibex bench: accuracy (ROC, AUC, error rates, ranks, likelihood ratios) and speed. The
+ * harness is the library's (ibex/bench.h): this parses the options, passes cli_progress as
+ * the progress printer, and prints the figures. */
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
-#include <omp.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench.h"
+#include "bench.h" /* ibex bench scale, still in the command */
 #include "cli.h"
 
 static void usage_bench(FILE *f)
@@ -50,10 +52,21 @@ static void usage_accuracy(FILE *f)
 
 static void list_methods(void)
 {
-    for (size_t i = 0; i < bench_method_count(); i++) {
-        const bench_method *m = bench_method_get(i);
-        printf("%-14s %-9s threshold %-5g %s\n", m->name, m->kind, m->threshold, m->description);
+    for (size_t i = 0; i < ibex_bench_method_count(); i++) {
+        ibex_bench_method_info m;
+        if (ibex_bench_method_get(i, &m)) continue;
+        printf("%-14s %-9s threshold %-5g %s\n", m.name, m.kind, m.threshold, m.description);
     }
+}
+
+/* The kind a method compares, or NULL for an unknown name. */
+static const char *method_kind(const char *name)
+{
+    for (size_t i = 0; i < ibex_bench_method_count(); i++) {
+        ibex_bench_method_info m;
+        if (!ibex_bench_method_get(i, &m) && !strcmp(m.name, name)) return m.kind;
+    }
+    return NULL;
 }
 
 static int parse_size(const char *s, size_t *out)
@@ -66,6 +79,39 @@ static int parse_size(const char *s, size_t *out)
     return 0;
 }
 
+int bench_write_file(const char *path, const char *text)
+{
+    ibex_diag d;
+    ibex_status s = bench_write_text(path, text, &d);
+    return s ? cli_fail_status(s, &d) : 0;
+}
+
+/* A figure report.json holds as null (the text summary always printed it as 0). */
+static double shown(double v) { return isfinite(v) ? v : 0; }
+
+/* The run's notes, then one line per study and where the report is. */
+static int accuracy_print(const ibex_bench_accuracy *a, int json, const char *out)
+{
+    for (size_t k = 0; ibex_bench_accuracy_get_note(a, k); k++) cli_error("%s", ibex_bench_accuracy_get_note(a, k));
+    if (json) {
+        char *text = NULL;
+        if (ibex_bench_accuracy_get_json(a, &text)) return cli_error("out of memory"), EXIT_REFUSED;
+        printf("%s\n", text);
+        free(text);
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < ibex_bench_accuracy_get_count(a); i++) {
+        ibex_bench_study_figures f;
+        ibex_bench_study_figures_init(&f);
+        if (ibex_bench_accuracy_get(a, i, &f)) continue;
+        printf("%s (%s on %s, %lld pairs): AUC %.3f [%.3f, %.3f], EER %.3f, top-1 %.3f\n", f.kind,
+               f.method, f.sets, (long long)f.n_pairs, shown(f.auc), shown(f.auc_lo), shown(f.auc_hi),
+               shown(f.eer), shown(f.top1));
+    }
+    printf("report: %s/report.md\n", out);
+    return EXIT_OK;
+}
+
 static int accuracy_main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -76,22 +122,22 @@ static int accuracy_main(int argc, char **argv)
         {"seed", required_argument, 0, 'S'},     {"threads", required_argument, 0, 't'},
         {"list-methods", no_argument, 0, 'L'},   {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
-    const char *manifest = NULL, *kind = NULL, *set = NULL, *method = NULL, *out = "bench-report";
-    int quick = 0, json = 0;
-    size_t resamples = 0, seed = 1, threads = 0;
-    int c;
+    ibex_bench_accuracy_opts o;
+    ibex_bench_accuracy_opts_init(&o);
+    int json = 0, c;
+    size_t seed = 1, threads = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': manifest = optarg; break;
-        case 'k': kind = optarg; break;
-        case 's': set = optarg; break;
-        case 'M': method = optarg; break;
-        case 'o': out = optarg; break;
-        case 'q': quick = 1; break;
+        case 'm': o.manifest = optarg; break;
+        case 'k': o.kind = optarg; break;
+        case 's': o.set = optarg; break;
+        case 'M': o.method = optarg; break;
+        case 'o': o.out_dir = optarg; break;
+        case 'q': o.quick = 1; break;
         case 'j': json = 1; break;
         case 'r':
-            if (parse_size(optarg, &resamples) || resamples < 2)
+            if (parse_size(optarg, &o.resamples) || o.resamples < 2)
                 return cli_usage_error("--resamples needs an integer >= 2, not '%s'", optarg);
             break;
         case 'S':
@@ -107,103 +153,186 @@ static int accuracy_main(int argc, char **argv)
         }
     }
     if (optind < argc) return cli_usage_error("unexpected argument '%s'", argv[optind]);
-    if (kind && strcmp(kind, "cartridge") && strcmp(kind, "bullet"))
-        return cli_usage_error("--kind must be cartridge or bullet, not '%s'", kind);
-    const bench_method *forced = NULL;
-    if (method) {
-        forced = bench_method_find(method);
-        if (!forced) return cli_usage_error("unknown method '%s' (see --list-methods)", method);
-        if (kind && strcmp(kind, forced->kind))
-            return cli_usage_error("method %s compares %s scans, not %s", method, forced->kind, kind);
-        kind = forced->kind;
+    if (o.kind && strcmp(o.kind, "cartridge") && strcmp(o.kind, "bullet"))
+        return cli_usage_error("--kind must be cartridge or bullet, not '%s'", o.kind);
+    if (o.method) {
+        const char *mk = method_kind(o.method);
+        if (!mk) return cli_usage_error("unknown method '%s' (see --list-methods)", o.method);
+        if (o.kind && strcmp(o.kind, mk))
+            return cli_usage_error("method %s compares %s scans, not %s", o.method, mk, o.kind);
     }
-    if (!resamples) resamples = quick ? 200 : 2000;
-    if (threads) omp_set_num_threads((int)threads);
+    o.seed = (uint64_t)seed;
+    o.threads = (int)threads;
     char defman[4096];
-    if (!manifest) {
+    if (!o.manifest) {
         snprintf(defman, sizeof defman, "%s/MANIFEST.tsv", cli_data_dir());
-        manifest = defman;
+        o.manifest = defman;
     }
-
     char command[2048] = "ibex bench accuracy";
     for (int i = 1; i < argc; i++) {
         size_t l = strlen(command);
         snprintf(command + l, sizeof command - l, " %s", argv[i]);
     }
+    o.command = command;
+    o.progress = cli_progress;
 
-    static const char *kinds[] = {"cartridge", "bullet"};
-    static const char *quick_sets[] = {"fadul", "hamby44-small"};
-    static const size_t quick_max[] = {8, 12}; /* CMC costs ~1 s a pair: 28 pairs */
-    bench_manifest man[2] = {{0}};
-    bench_study st[2];
-    size_t ns = 0;
-    int rc = 0;
-    for (int k = 0; k < 2 && !rc; k++) {
-        if (kind && strcmp(kind, kinds[k])) continue;
-        const char *sel = set ? set : quick ? quick_sets[k] : NULL;
-        if (bench_manifest_read(manifest, kinds[k], sel, &man[k])) {
-            rc = EXIT_REFUSED;
-            break;
-        }
-        if (man[k].n == 0) {
-            if (kind) {
-                cli_error("%s: no %s scans with ground truth%s%s", manifest, kinds[k],
-                          sel ? " in set " : "", sel ? sel : "");
-                rc = EXIT_REFUSED;
-            }
-            continue;
-        }
-        const bench_method *m = forced ? forced : bench_method_default(kinds[k]);
-        if (!m) {
-            cli_error("no comparison method for %s scans is built", kinds[k]);
-            rc = EXIT_REFUSED;
-            break;
-        }
-        if (bench_study_run(&st[ns], m, &man[k], kinds[k], quick ? quick_max[k] : 0)) {
-            bench_study_free(&st[ns]);
-            rc = EXIT_REFUSED;
-            break;
-        }
-        ns++;
-    }
-    if (!rc && ns == 0) {
-        cli_error("%s: no cartridge or bullet scans with ground truth%s%s", manifest,
-                  set ? " in set " : "", set ? set : "");
-        rc = EXIT_REFUSED;
-    }
-    if (!rc) {
-        bench_report_opts ro = {out, manifest, set, quick, resamples, (uint64_t)seed, command};
-        char *text = NULL;
-        if (bench_report_write(st, ns, &ro, &text)) rc = EXIT_REFUSED;
-        else if (json) printf("%s\n", text);
-        else {
-            json_t *root = text ? json_loads(text, 0, NULL) : NULL;
-            json_t *arr = json_object_get(root, "studies"), *s;
-            size_t i;
-            json_array_foreach(arr, i, s) {
-                json_t *ci = json_object_get(s, "auc_ci"), *rk = json_object_get(s, "ranks");
-                printf("%s (%s on %s, %lld pairs): AUC %.3f [%.3f, %.3f], EER %.3f, top-1 %.3f\n",
-                       json_string_value(json_object_get(s, "kind")),
-                       json_string_value(json_object_get(json_object_get(s, "method"), "name")),
-                       json_string_value(json_object_get(s, "sets")),
-                       (long long)json_integer_value(json_object_get(s, "n_pairs")),
-                       json_number_value(json_object_get(s, "auc")),
-                       json_number_value(json_object_get(ci, "lo")),
-                       json_number_value(json_object_get(ci, "hi")),
-                       json_number_value(json_object_get(s, "eer")),
-                       json_number_value(json_object_get(rk, "top1")));
-            }
-            json_decref(root);
-            printf("report: %s/report.md\n", out);
-        }
-        free(text);
-    }
-    for (size_t i = 0; i < ns; i++) bench_study_free(&st[i]);
-    bench_manifest_free(&man[0]);
-    bench_manifest_free(&man[1]);
+    ibex_bench_accuracy *a = NULL;
+    ibex_diag d;
+    ibex_diag_clear(&d);
+    ibex_status s = ibex_bench_accuracy_run(&o, &a, &d);
+    cli_progress_end();
+    if (s) return cli_fail_status(s, &d);
+    int rc = accuracy_print(a, json, o.out_dir);
+    ibex_bench_accuracy_free(a);
     return rc;
 }
 
+static void usage_speed(FILE *f)
+{
+    fprintf(f, "Usage: ibex bench speed [--size N] [--repeats R] [--manifest M.tsv] [--out DIR]\n"
+               "                        [--scale-dir DIR] [--quick] [--json]\n\n"
+               "Measures, each as median, min and max over R repeats:\n"
+               "  FFT: 2D float r2c + c2r of N x N (default 512) with the FFTW_ESTIMATE plans the baseline\n"
+               "       comparators use, against FFTW's own FFTW_MEASURE plan; 1 and 2 threads\n"
+               "  comparisons/s (1 and 2 threads) and preparation per scan of each kind's default\n"
+               "       method on the first scans of fadul and hamby44-small (if the data is there)\n"
+               "  peak memory (getrusage)\n"
+               "  query latency against library size: libraries of 10^3, 10^4, 10^5, 10^6 synthetic\n"
+               "       casings (--quick: 10^3, 4 x 10^3) built with 'ibex synth --lib' and indexed; stage 1\n"
+               "       with 1 and 2 threads, ibex query after open (details: 'ibex bench scale')\n"
+               "  --scale-dir DIR keeps those libraries and reuses them (default: built in a\n"
+               "       temporary folder and removed).\n"
+               "  --out DIR writes speed.json and speed.md; --json prints the JSON.\n"
+               "  --quick: N = 256, R = 3; 3 casings (R = 2) and 4 lands.\n");
+}
+
+/* The speed report's query-latency section (ibex_bench_section_fn): measured here because
+ * the query pipeline is the command's. */
+typedef struct scale_section {
+    const char *dir;      /* --scale-dir, or NULL: a temporary folder */
+    int quick;
+    size_t repeats;
+    int failed;           /* its failure is printed already */
+} scale_section;
+
+static int scale_section_run(void *user, const char *out_dir, char **json, char **md)
+{
+    scale_section *sec = user;
+    static const size_t full[4] = {1000, 10000, 100000, 1000000}, q[2] = {1000, 4000};
+    char tmpd[4200] = "";
+    const char *dir = sec->dir;
+    if (!dir) {
+        const char *t = getenv("TMPDIR");
+        snprintf(tmpd, sizeof tmpd, "%s/ibex-scale-XXXXXX", t && *t ? t : "/tmp");
+        dir = mkdtemp(tmpd);
+    }
+    json_t *scale = NULL;
+    int bad = !dir || bench_scale_collect(sec->quick ? q : full, sec->quick ? 2 : 4, BENCH_SCALE_GRID, dir,
+                                          sec->repeats, sec->quick ? 4 : 8, sec->quick ? 0 : 4, 0, &scale);
+    if (tmpd[0] && dir) bench_scale_remove_dir(tmpd);
+    char p[4200];
+    snprintf(p, sizeof p, "%s/latency_vs_size.png", out_dir ? out_dir : ".");
+    if (!bad && out_dir && ibex_bench_get_plots() && bench_scale_plot(scale, p)) {
+        cli_error("%s: cannot draw the plot", p);
+        bad = 1;
+    }
+    size_t ml = 0;
+    FILE *f = bad ? NULL : open_memstream(md, &ml);
+    if (f) {
+        fprintf(f, "## Query latency against library size\n\n");
+        bench_scale_markdown(scale, f);
+        if (ibex_bench_get_plots()) fprintf(f, "\n![query latency against library size](latency_vs_size.png)\n");
+        else fprintf(f, "\nQuery latency against library size: figure not drawn (built without cairo).\n");
+        fclose(f);
+        *json = json_dumps(scale, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    }
+    json_decref(scale);
+    sec->failed = bad;
+    return bad || !f || !*json;
+}
+static void speed_print(const ibex_bench_speed *sp, int json)
+{
+    if (json) {
+        char *text = NULL;
+        if (!ibex_bench_speed_get_json(sp, &text)) printf("%s\n", text);
+        free(text);
+        return;
+    }
+    ibex_bench_speed_figures f;
+    ibex_bench_speed_figures_init(&f);
+    if (ibex_bench_speed_get(sp, &f)) return;
+    printf("FFT %zu^2 GFLOP/s (median): FFTW_MEASURE %.1f (1 thread), %.1f (2 threads); "
+           "ESTIMATE plan %.1f / %.1f\n", f.grid, f.fft_measure_1_thread, f.fft_measure_2_threads,
+           f.fft_estimate_1_thread, f.fft_estimate_2_threads);
+    const char *kinds[] = {"cartridge", "bullet"};
+    const ibex_bench_speed_kind *k[2] = {&f.cartridge, &f.bullet};
+    for (int i = 0; i < 2; i++) {
+        if (k[i]->measured)
+            printf("%s comparisons/s (%s): %.1f (1 thread), %.1f (2 threads)\n", kinds[i], k[i]->method,
+                   k[i]->per_second_1_thread, k[i]->per_second_2_threads);
+        else printf("%s comparisons/s: skipped\n", kinds[i]);
+    }
+    printf("peak memory: %.1f MiB\n", f.peak_memory_kib / 1024);
+}
+
+static int speed_main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"size", required_argument, 0, 'n'}, {"repeats", required_argument, 0, 'r'},
+        {"manifest", required_argument, 0, 'm'}, {"out", required_argument, 0, 'o'},
+        {"quick", no_argument, 0, 'q'}, {"json", no_argument, 0, 'j'},
+        {"scale-dir", required_argument, 0, 'S'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    ibex_bench_speed_opts o;
+    ibex_bench_speed_opts_init(&o);
+    scale_section sec = {NULL, 0, 0, 0};
+    int json = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 'n':
+        case 'r': {
+            errno = 0;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (errno || *end || end == optarg || optarg[0] == '-' || v < 1 ||
+                (c == 'n' && (v < 8 || v > 8192)) || (c == 'r' && v > 1000))
+                return cli_usage_error("--%s: bad value '%s'", c == 'n' ? "size" : "repeats", optarg);
+            if (c == 'n') o.grid = v;
+            else o.repeats = v;
+            break;
+        }
+        case 'm': o.manifest = optarg; break;
+        case 'o': o.out_dir = optarg; break;
+        case 'q': o.quick = 1; break;
+        case 'S': sec.dir = optarg; break;
+        case 'j': json = 1; break;
+        case 'h': usage_speed(stdout); return EXIT_OK;
+        default: return cli_usage_error("unknown option");
+        }
+    }
+    if (optind < argc) return cli_usage_error("unexpected argument '%s'", argv[optind]);
+    char defman[4096];
+    if (!o.manifest) {
+        snprintf(defman, sizeof defman, "%s/MANIFEST.tsv", cli_data_dir());
+        o.manifest = defman;
+    }
+    sec.quick = o.quick;
+    sec.repeats = o.repeats ? o.repeats : o.quick ? 3 : 7;
+    o.section_key = "query_latency_vs_library_size";
+    o.section = scale_section_run;
+    o.section_user = &sec;
+    o.progress = cli_progress;
+    ibex_bench_speed *sp = NULL;
+    ibex_diag d;
+    ibex_diag_clear(&d);
+    ibex_status s = ibex_bench_speed_run(&o, &sp, &d);
+    cli_progress_end();
+    if (s) return sec.failed ? EXIT_REFUSED : cli_fail_status(s, &d);
+    speed_print(sp, json);
+    ibex_bench_speed_free(sp);
+    return EXIT_OK;
+}
 int cmd_bench(int argc, char **argv)
 {
     if (argc < 2) {
@@ -217,7 +346,7 @@ int cmd_bench(int argc, char **argv)
     }
     int rc;
     if (!strcmp(sub, "accuracy")) rc = accuracy_main(argc - 1, argv + 1);
-    else if (!strcmp(sub, "speed")) rc = bench_speed_main(argc - 1, argv + 1);
+    else if (!strcmp(sub, "speed")) rc = speed_main(argc - 1, argv + 1);
     else if (!strcmp(sub, "scale")) rc = bench_scale_main(argc - 1, argv + 1);
     else return cli_usage_error("unknown bench subcommand '%s' (accuracy, speed or scale)", sub);
     bench_plot_cleanup();

@@ -19,5 +19,6 @@
 #include "ibex/prealign.h"
 #include "ibex/calibration.h"
 #include "ibex/picture.h"
+#include "ibex/bench.h"
 
 #endif

@@ -8,8 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench.h"
-#include "cli.h"
+#include "bench_internal.h"
 
 typedef struct pair_row {
     double s;
@@ -56,7 +55,7 @@ static void scheme_figures(bench_calib_scheme *sc, const pair_row *r, size_t n)
     free(l);
 }
 
-int bench_calib_compute(const bench_study *st, bench_calib *c)
+ibex_status bench_calib_compute(const bench_study *st, bench_calib *c, ibex_diag *diag)
 {
     memset(c, 0, sizeof *c);
     size_t n = st->n, np = 0, nk = 0, ns = 0;
@@ -119,11 +118,11 @@ int bench_calib_compute(const bench_study *st, bench_calib *c)
     scheme_figures(&c->loso, r, np);
     free(ws), free(wy), free(use), free(fit), free(have);
     free(r), free(keys), free(sets), free(ki), free(si);
-    return 0;
+    return IBEX_OK;
 nomem:
     free(r), free(keys), free(sets), free(ki), free(si);
     bench_calib_free(c);
-    return cli_error("out of memory"), 1;
+    return ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
 }
 
 void bench_calib_free(bench_calib *c)
@@ -195,7 +194,8 @@ void bench_calib_md(FILE *f, const bench_calib *c, const char *ece, const char *
         fprintf(f, "\nFit on every pair (in-sample; candidate for a shipped calibration): ln LR = "
                    "%.4g + %.4g score, log10 LR within [%.2f, %.2f] (ELUB).\n",
                 c->all.a, c->all.b, c->all.log10_lo, c->all.log10_hi);
-    fprintf(f, "\n![ECE plot](%s)\n\n![Tippett plot](%s)\n\n", ece, tippett);
+    if (ece) fprintf(f, "\n![ECE plot](%s)\n\n![Tippett plot](%s)\n\n", ece, tippett);
+    else fprintf(f, "\n%s: ECE and Tippett plots.\n\n", NOT_DRAWN);
 }
 
 int bench_calib_plots(const bench_study *st, const bench_calib *c, const char *ece_path,

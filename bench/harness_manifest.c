@@ -5,8 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bench.h"
-#include "cli.h"
+#include "bench_internal.h"
 
 static char *dup_str(const char *s)
 {
@@ -58,14 +57,11 @@ static char *resolve(const char *dir, const char *rel)
     return dup_str(rel);
 }
 
-int bench_manifest_read(const char *path, const char *kind, const char *set,
-                        bench_manifest *out)
+ibex_status bench_manifest_read(const char *path, const char *kind, const char *set,
+                                bench_manifest *out, ibex_diag *diag)
 {
     FILE *f = fopen(path, "r");
-    if (!f) {
-        cli_error("%s: cannot open manifest: %s", path, strerror(errno));
-        return 1;
-    }
+    if (!f) return ibex__fail(diag, IBEX_ERR_IO, "", -1, "%s: cannot open manifest: %s", path, strerror(errno));
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
@@ -81,7 +77,7 @@ int bench_manifest_read(const char *path, const char *kind, const char *set,
     ssize_t len;
     bench_manifest m = {0};
     size_t room = 0;
-    int rc = 0;
+    ibex_status rc = IBEX_OK;
     while ((len = getline(&line, &cap, f)) >= 0) {
         lineno++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
@@ -94,8 +90,8 @@ int bench_manifest_read(const char *path, const char *kind, const char *set,
                     if (!strcmp(fld[i], names[c])) col[c] = (long)i;
             for (int c = 0; c < C_SPEC; c++)
                 if (col[c] < 0) {
-                    cli_error("%s: line %zu: header has no '%s' column", path, lineno, names[c]);
-                    rc = 1;
+                    rc = ibex__fail(diag, IBEX_ERR_FORMAT, "", -1, "%s: line %zu: header has no '%s' column",
+                                    path, lineno, names[c]);
                     goto done;
                 }
             continue;
@@ -103,8 +99,7 @@ int bench_manifest_read(const char *path, const char *kind, const char *set,
         const char *v[N_COLS];
         for (int c = 0; c < N_COLS; c++) v[c] = col[c] >= 0 && (size_t)col[c] < nf ? fld[col[c]] : "";
         if (!v[C_PATH][0]) {
-            cli_error("%s: line %zu: empty relative_path", path, lineno);
-            rc = 1;
+            rc = ibex__fail(diag, IBEX_ERR_FORMAT, "", -1, "%s: line %zu: empty relative_path", path, lineno);
             goto done;
         }
         if (kind ? strcmp(v[C_KIND], kind) != 0
@@ -116,8 +111,7 @@ int bench_manifest_read(const char *path, const char *kind, const char *set,
             room = room ? 2 * room : 64;
             bench_scan *ns = realloc(m.scan, room * sizeof *ns);
             if (!ns) {
-                cli_error("out of memory");
-                rc = 1;
+                rc = ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
                 goto done;
             }
             m.scan = ns;
@@ -131,19 +125,17 @@ int bench_manifest_read(const char *path, const char *kind, const char *set,
         s->specimen = dup_str(v[C_SPEC][0] ? v[C_SPEC] : v[C_PATH]);
         m.n++;
         if (!s->path || !s->rel || !s->kind || !s->set || !s->key || !s->specimen) {
-            cli_error("out of memory");
-            rc = 1;
+            rc = ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
             goto done;
         }
         if (access(s->path, R_OK) != 0) {
-            cli_error("%s: line %zu: cannot read %s: %s", path, lineno, s->path, strerror(errno));
-            rc = 1;
+            rc = ibex__fail(diag, IBEX_ERR_IO, "", -1, "%s: line %zu: cannot read %s: %s", path, lineno, s->path,
+                            strerror(errno));
             goto done;
         }
     }
     if (col[C_PATH] < 0) {
-        cli_error("%s: empty manifest (no header line)", path);
-        rc = 1;
+        rc = ibex__fail(diag, IBEX_ERR_FORMAT, "", -1, "%s: empty manifest (no header line)", path);
     }
 done:
     free(line);

@@ -9,80 +9,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench.h"
-#include "cli.h"
+#include "bench_internal.h"
 #include "ibex/stats.h"
 
 #define PLOT_W 800
 #define PLOT_H 560
-
-void bench_cpu_model(char *buf, size_t n)
-{
-    snprintf(buf, n, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f) return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) != 0) continue;
-        char *c = strchr(line, ':');
-        if (!c) continue;
-        c++;
-        while (*c == ' ' || *c == '\t') c++;
-        c[strcspn(c, "\n")] = 0;
-        snprintf(buf, n, "%s", c);
-        break;
-    }
-    fclose(f);
-}
-
-void bench_git_revision(char *buf, size_t n)
-{
-    snprintf(buf, n, "unknown");
-    FILE *p = popen("git -C '" IBEX_SOURCE_ROOT "' rev-parse HEAD 2>/dev/null", "r");
-    if (!p) return;
-    char rev[64] = "";
-    int ok = fgets(rev, sizeof rev, p) != NULL;
-    if (pclose(p) != 0 || !ok) return;
-    rev[strcspn(rev, "\n")] = 0;
-    if (strlen(rev) < 7) return;
-    int dirty = 0;
-    p = popen("git -C '" IBEX_SOURCE_ROOT "' status --porcelain --untracked-files=no 2>/dev/null", "r");
-    if (p) {
-        char l[8];
-        dirty = fgets(l, sizeof l, p) != NULL;
-        pclose(p);
-    }
-    snprintf(buf, n, "%s%s", rev, dirty ? "-dirty" : "");
-}
-
-double bench_load_average(void)
-{
-    double l = NAN;
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (f) {
-        if (fscanf(f, "%lf", &l) != 1) l = NAN;
-        fclose(f);
-    }
-    return l;
-}
-
-int bench_write_file(const char *path, const char *text)
-{
-    size_t n = strlen(path) + 16;
-    char *tmp = malloc(n);
-    if (!tmp) return 1;
-    snprintf(tmp, n, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    int rc = !f || fputs(text, f) < 0;
-    if (f && fclose(f) != 0) rc = 1;
-    if (!rc && rename(tmp, path) != 0) rc = 1;
-    if (rc) {
-        cli_error("%s: cannot write: %s", path, strerror(errno));
-        unlink(tmp);
-    }
-    free(tmp);
-    return rc;
-}
 
 /* ---- per-study figures ---- */
 
@@ -116,14 +47,15 @@ static int same_key(const bench_study *st, size_t i, size_t j)
     return !strcmp(st->scan[i]->key, st->scan[j]->key);
 }
 
-static int compute(const bench_study *st, const bench_report_opts *o, figures *f)
+static ibex_status compute(const bench_study *st, const bench_report_opts *o, figures *f,
+                           ibex_diag *diag)
 {
     memset(f, 0, sizeof *f);
     size_t n = st->n;
     f->m = malloc(n * n * sizeof *f->m);
     f->nm = malloc(n * n * sizeof *f->nm);
     f->rank = calloc(n, sizeof *f->rank);
-    if (!f->m || !f->nm || !f->rank) return cli_error("out of memory"), 1;
+    if (!f->m || !f->nm || !f->rank) return ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
     for (size_t i = 0; i < n; i++)
         for (size_t j = i + 1; j < n; j++) {
             double s = st->score[i * n + j];
@@ -132,10 +64,10 @@ static int compute(const bench_study *st, const bench_report_opts *o, figures *f
             else f->nm[f->n_nm++] = sgn(st) * s;
         }
     if (!f->n_m || !f->n_nm) {
-        cli_error("%s: the selection has %zu known-match and %zu known-non-match pairs; "
-                  "both are needed",
-                  st->kind, f->n_m, f->n_nm);
-        return 1;
+        return ibex__fail(diag, IBEX_ERR_ARG, "", -1,
+                          "%s: the selection has %zu known-match and %zu known-non-match pairs; "
+                          "both are needed",
+                          st->kind, f->n_m, f->n_nm);
     }
     ibex_diag d;
     ibex_status s;
@@ -149,8 +81,8 @@ static int compute(const bench_study *st, const bench_report_opts *o, figures *f
         (s = ibex_roc_create(f->m, f->n_m, f->nm, f->n_nm, &f->roc, &d)) ||
         (s = ibex_stats_error_rates(f->m, f->n_m, f->nm, f->n_nm, thr, &f->fpr, &f->fnr, &d)) ||
         (s = ibex_slr_create(f->m, f->n_m, f->nm, f->n_nm, &f->slr, &d)))
-        return cli_fail_status(s, &d);
-    if (bench_calib_compute(st, &f->cal)) return 1;
+        return diag ? (*diag = d, s) : s;
+    if ((s = bench_calib_compute(st, &f->cal, diag))) return s;
     ibex_roc_get_eer(f->roc, &f->eer, &f->eer_thr);
     f->eer_thr *= sgn(st);
     f->fp = (size_t)llround(f->fpr * (double)f->n_nm);
@@ -161,9 +93,9 @@ static int compute(const bench_study *st, const bench_report_opts *o, figures *f
     unsigned char *done = calloc(n, 1);
     if (!idx || !lab || !rk || !sub || !done) {
         free(idx), free(lab), free(rk), free(sub), free(done);
-        return cli_error("out of memory"), 1;
+        return ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
     }
-    int rc = 0;
+    ibex_status rc = IBEX_OK;
     for (size_t i = 0; i < n && !rc; i++) {
         if (done[i]) continue;
         size_t k = 0;
@@ -180,7 +112,10 @@ static int compute(const bench_study *st, const bench_report_opts *o, figures *f
                 sub[a * k + b] = a == b ? 0 : sgn(st) * st->score[idx[a] * n + idx[b]];
         }
         if (k < 2) continue;
-        if ((s = ibex_stats_mate_ranks(sub, lab, k, rk, &d))) rc = cli_fail_status(s, &d);
+        if ((s = ibex_stats_mate_ranks(sub, lab, k, rk, &d))) {
+            rc = s;
+            if (diag) *diag = d;
+        }
         for (size_t a = 0; a < k && !rc; a++) f->rank[idx[a]] = rk[a];
     }
     free(idx), free(lab), free(rk), free(sub), free(done);
@@ -189,7 +124,7 @@ static int compute(const bench_study *st, const bench_report_opts *o, figures *f
     f->top1 = ibex_stats_top_k(f->rank, n, 1);
     f->top5 = ibex_stats_top_k(f->rank, n, 5);
     f->top10 = ibex_stats_top_k(f->rank, n, 10);
-    return 0;
+    return IBEX_OK;
 }
 
 /* ---- plots ---- */
@@ -343,11 +278,12 @@ static void study_files(const bench_study *st, char names[6][64])
     snprintf(names[5], 64, "tippett_%s.png", st->kind);
 }
 
-static int write_pairs(const bench_study *st, const figures *f, const char *path)
+static ibex_status write_pairs(const bench_study *st, const figures *f, const char *path,
+                               ibex_diag *diag)
 {
     size_t n = st->n, cap = 4096, len = 0;
     char *buf = malloc(cap);
-    if (!buf) return 1;
+    if (!buf) return ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
     const bench_method *m = st->method;
     len += (size_t)snprintf(buf, cap, "a\tb\tset\tsame_source\tscore\tlog10_lr\tfailed");
     for (int a = 0; a < 4; a++)
@@ -359,7 +295,7 @@ static int write_pairs(const bench_study *st, const figures *f, const char *path
             if (isnan(s)) continue;
             if (cap - len < 2048) {
                 char *nb = realloc(buf, cap *= 2);
-                if (!nb) return free(buf), 1;
+                if (!nb) return free(buf), ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
                 buf = nb;
             }
             len += (size_t)snprintf(buf + len, cap - len, "%s\t%s\t%s\t%d\t%.6g\t%.4f\t%d",
@@ -372,7 +308,7 @@ static int write_pairs(const bench_study *st, const figures *f, const char *path
             buf[len++] = '\n';
         }
     buf[len] = 0;
-    int rc = bench_write_file(path, buf);
+    ibex_status rc = bench_write_text(path, buf, diag);
     free(buf);
     return rc;
 }
@@ -472,8 +408,12 @@ static json_t *study_json(const bench_study *st, const figures *f, const bench_r
                                                "pairs_per_second",
                                                jnum((double)(f->n_m + f->n_nm) / st->seconds_compare),
                                                "threads", st->threads));
-    json_object_set_new(j, "files", json_pack("{s:s, s:s, s:s, s:s}", "score_histogram", names[0],
-                                              "roc", names[1], "rank_curve", names[2], "pairs", names[3]));
+    if (bench_plots_built())
+        json_object_set_new(j, "files", json_pack("{s:s, s:s, s:s, s:s}", "score_histogram", names[0],
+                                                  "roc", names[1], "rank_curve", names[2], "pairs", names[3]));
+    else
+        json_object_set_new(j, "files", json_pack("{s:s, s:s}", "pairs", names[3], "figures_not_drawn",
+                                                  NOT_DRAWN));
     json_object_set_new(j, "scans", scans);
     return j;
 }
@@ -511,94 +451,187 @@ static void md_study(FILE *f, const bench_study *st, const figures *g, char name
         for (size_t i = 0; i < st->n_skipped; i++) fprintf(f, "- %s\n", st->skipped[i]);
         fprintf(f, "\n");
     }
-    fprintf(f, "![Score distributions](%s)\n\n![ROC curve](%s)\n\n![Rank curve](%s)\n\n", names[0], names[1], names[2]);
+    if (bench_plots_built())
+        fprintf(f, "![Score distributions](%s)\n\n![ROC curve](%s)\n\n![Rank curve](%s)\n\n", names[0], names[1], names[2]);
+    else
+        fprintf(f, "%s: score distributions, ROC and rank curve.\n\n", NOT_DRAWN);
     fprintf(f, "Every pair with its score and log10 LR: [%s](%s).\n\n", names[3], names[3]);
-    bench_calib_md(f, &g->cal, names[4], names[5]);
+    bench_calib_md(f, &g->cal, bench_plots_built() ? names[4] : NULL, names[5]);
 }
 
-int bench_report_write(const bench_study *st, size_t n_studies, const bench_report_opts *o,
-                       char **json_out)
+/* Plots, pairs table and calibration plots of study i into out_dir. */
+static ibex_status write_study_files(const bench_study *st, const figures *fig, char names[6][64],
+                                     const char *out_dir, ibex_diag *diag)
 {
-    if (cli_make_dirs(o->out_dir) != 0) {
-        cli_error("%s: cannot create the report folder: %s", o->out_dir, strerror(errno));
-        return 1;
+    size_t plen = strlen(out_dir) + 80;
+    char *path = malloc(plen), *p2 = malloc(plen);
+    ibex_status rc = path && p2 ? IBEX_OK : ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
+    study_files(st, names);
+    int (*plots[3])(const bench_study *, const figures *, const char *) = {plot_scores, plot_roc, plot_rank};
+    for (int k = 0; k < 3 && !rc && bench_plots_built(); k++) {
+        snprintf(path, plen, "%s/%s", out_dir, names[k]);
+        if (plots[k](st, fig, path)) rc = ibex__fail(diag, IBEX_ERR_IO, "", -1, "%s: cannot draw the plot", path);
     }
-    figures *fig = calloc(n_studies, sizeof *fig);
-    if (!fig) return cli_error("out of memory"), 1;
-    int rc = 0;
-    for (size_t i = 0; i < n_studies && !rc; i++) rc = compute(&st[i], o, &fig[i]);
+    if (!rc) {
+        snprintf(path, plen, "%s/%s", out_dir, names[3]);
+        rc = write_pairs(st, fig, path, diag);
+    }
+    if (!rc && bench_plots_built()) {
+        snprintf(path, plen, "%s/%s", out_dir, names[4]);
+        snprintf(p2, plen, "%s/%s", out_dir, names[5]);
+        if (bench_calib_plots(st, &fig->cal, path, p2))
+            rc = ibex__fail(diag, IBEX_ERR_IO, "", -1, "%s: cannot draw the calibration plots", path);
+    }
+    free(path), free(p2);
+    return rc;
+}
+
+/* What the report's header records about the run. */
+typedef struct run_info {
+    char cpu[256], rev[96], when[64];
+    struct utsname un;
+} run_info;
+
+static void run_info_get(run_info *ri)
+{
+    bench_cpu_model(ri->cpu, sizeof ri->cpu);
+    bench_git_revision(ri->rev, sizeof ri->rev);
+    time_t t = time(NULL);
+    strftime(ri->when, sizeof ri->when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+    if (uname(&ri->un) != 0)
+        snprintf(ri->un.sysname, sizeof ri->un.sysname, "unknown"), ri->un.release[0] = ri->un.machine[0] = 0;
+}
+
+static char *report_json(const bench_study *st, size_t n_studies, const figures *fig,
+                         char (*names)[6][64], const bench_report_opts *o, const run_info *ri)
+{
+    json_t *root = json_object();
+    json_object_set_new(root, "report", json_string("ibex bench accuracy"));
+    json_object_set_new(root, "ibex_version", json_string(IBEX_VERSION_STRING));
+    json_object_set_new(root, "git_revision", json_string(ri->rev));
+    json_object_set_new(root, "generated_utc", json_string(ri->when));
+    json_object_set_new(root, "command", json_string(o->command ? o->command : ""));
+    json_object_set_new(root, "machine", json_pack("{s:s, s:i, s:i, s:s, s:s, s:o}", "cpu_model", ri->cpu,
+                                                   "cores", (int)sysconf(_SC_NPROCESSORS_ONLN),
+                                                   "threads", n_studies ? st[0].threads : 1,
+                                                   "os", ri->un.sysname, "arch", ri->un.machine,
+                                                   "load_average_1min_at_end", jnum(bench_load_average())));
+    json_t *methods = json_object();
+    for (size_t i = 0; i < n_studies; i++) json_object_set_new(methods, st[i].kind, json_string(st[i].method->name));
+    json_object_set_new(root, "configuration", json_pack("{s:s, s:o, s:b, s:o, s:{s:I, s:f, s:I}}",
+                                                         "manifest", o->manifest, "set", o->set ? json_string(o->set) : json_null(),
+                                                         "quick", o->quick, "methods", methods,
+                                                         "bootstrap", "resamples", (json_int_t)o->resamples,
+                                                         "level", 0.95, "seed", (json_int_t)o->seed));
+    /* The first study's AUC at the top, for a quick look; all figures per study. */
+    json_object_set_new(root, "auc", jnum(n_studies ? fig[0].auc : NAN));
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n_studies; i++) json_array_append_new(arr, study_json(&st[i], &fig[i], o, names[i]));
+    json_object_set_new(root, "studies", arr);
+    char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    return text;
+}
+
+static void report_md(FILE *f, const bench_study *st, size_t n_studies, const figures *fig,
+                      char (*names)[6][64], const bench_report_opts *o, const run_info *ri)
+{
+    fprintf(f, "# IBEX accuracy report\n\n");
+    fprintf(f, "Generated %s by `%s` (ibex %s, git %s) on %s, %ld cores, load average "
+               "%.1f at the end (timings scale with it).\n\n", ri->when,
+            o->command ? o->command : "ibex bench accuracy", IBEX_VERSION_STRING, ri->rev, ri->cpu,
+            sysconf(_SC_NPROCESSORS_ONLN), bench_load_average());
+    fprintf(f, "Manifest `%s`%s%s%s. Truth: two scans share a source when their "
+               "`same_source_key` is equal; pairs are formed within a set only.\n\n",
+            o->manifest, o->set ? ", set " : "", o->set ? o->set : "",
+            o->quick ? ", quick subset (at most 8 cartridge and 12 bullet scans per set)" : "");
+    for (size_t i = 0; i < n_studies; i++) md_study(f, &st[i], &fig[i], names[i]);
+    fprintf(f, "## Methods of the statistics\n\n"
+               "- AUC: Mann-Whitney form, the probability that a known-match pair outscores a "
+               "known-non-match pair, ties counted 1/2. Interval: percentile bootstrap, %zu "
+               "resamples (seed %llu), matches and non-matches resampled separately.\n"
+               "- Error rates at the method's documented threshold; equal-error rate by linear "
+               "interpolation on the empirical ROC where FPR - FNR changes sign.\n"
+               "- Ranks: each scan queries the other scans of its set; rank of its best-scoring "
+               "true mate, ties counted against it. Pairs are scored once (symmetric).\n"
+               "- Likelihood ratios: Gaussian kernel densities of the match and non-match "
+               "scores, Silverman's bandwidth (floor 1%% of the score range), each density "
+               "floored at phi(4)/(n h) so log10 LR stays finite; Cllr with each score left "
+               "out of its own density. These are resubstitution figures on a development set, "
+               "not a validated calibration.\n"
+               "- Failed comparisons (if any) take the worst score of the study.\n",
+            o->resamples, (unsigned long long)o->seed);
+}
+
+/* The public figures of a study (report.json's null is NaN here). */
+static void public_figures(const bench_study *st, const figures *g, ibex_bench_study_figures *out,
+                           ibex_bench_calibration_figures *cal)
+{
+    ibex_bench_study_figures f;
+    memset(&f, 0, sizeof f);
+    f.struct_size = sizeof f;
+    f.kind = st->kind, f.method = st->method->name, f.sets = st->sets;
+    f.n_scans = st->n, f.n_skipped = st->n_skipped, f.n_failed = st->n_failed;
+    f.n_pairs = g->n_m + g->n_nm, f.n_match = g->n_m, f.n_nonmatch = g->n_nm;
+    f.auc = g->auc, f.auc_lo = g->auc_lo, f.auc_hi = g->auc_hi;
+    f.eer = g->eer, f.eer_threshold = g->eer_thr, f.threshold = st->method->threshold;
+    f.false_positive_rate = g->fpr, f.false_negative_rate = g->fnr;
+    f.false_positives = g->fp, f.false_negatives = g->fn;
+    f.queries_with_mate = g->n_queries, f.top1 = g->top1, f.top5 = g->top5, f.top10 = g->top10;
+    f.log10_lr_at_threshold = ibex_slr_log10(g->slr, sgn(st) * st->method->threshold);
+    f.cllr_leave_one_out = ibex_slr_get_cllr(g->slr);
+    ibex_slr_get_bandwidths(g->slr, &f.bandwidth_match, &f.bandwidth_nonmatch);
+    f.seconds_prepare = st->seconds_prepare, f.seconds_compare = st->seconds_compare;
+    f.pairs_per_second = (double)(g->n_m + g->n_nm) / st->seconds_compare;
+    f.threads = st->threads;
+    *out = f;
+
+    ibex_bench_calibration_figures c;
+    memset(&c, 0, sizeof c);
+    c.struct_size = sizeof c;
+    const bench_calib_scheme *sc[2] = {&g->cal.lso, &g->cal.loso};
+    ibex_bench_lr_scheme *to[2] = {&c.leave_sources_out, &c.leave_one_study_out};
+    for (int k = 0; k < 2; k++)
+        *to[k] = (ibex_bench_lr_scheme){sc[k]->n_used, sc[k]->cllr, sc[k]->cllr_min, sc[k]->n_same,
+                                        sc[k]->misleading_same, sc[k]->n_diff, sc[k]->misleading_diff};
+    c.has_leave_one_study_out = g->cal.has_loso;
+    c.fit_ok = g->cal.all_ok;
+    if (c.fit_ok) {
+        c.fit_a = g->cal.all.a, c.fit_b = g->cal.all.b;
+        c.fit_log10_lo = g->cal.all.log10_lo, c.fit_log10_hi = g->cal.all.log10_hi;
+        c.fit_n_match = g->cal.all.n_match, c.fit_n_nonmatch = g->cal.all.n_nonmatch;
+    }
+    *cal = c;
+}
+
+ibex_status bench_report_write(const bench_study *st, size_t n_studies, const bench_report_opts *o,
+                               char **json_out, ibex_bench_study_figures *pub,
+                               ibex_bench_calibration_figures *cal, ibex_diag *diag)
+{
+    if (bench_make_dirs(o->out_dir) != 0)
+        return ibex__fail(diag, IBEX_ERR_IO, "", -1, "%s: cannot create the report folder: %s", o->out_dir,
+                          strerror(errno));
+    figures *fig = calloc(n_studies ? n_studies : 1, sizeof *fig);
     char (*names)[6][64] = calloc(n_studies ? n_studies : 1, sizeof *names);
-    if (!names) rc = 1;
     size_t plen = strlen(o->out_dir) + 80;
     char *path = malloc(plen);
-    if (!path) rc = 1;
-    for (size_t i = 0; i < n_studies && !rc; i++) {
-        study_files(&st[i], names[i]);
-        int (*plots[3])(const bench_study *, const figures *, const char *) = {plot_scores, plot_roc, plot_rank};
-        for (int k = 0; k < 3 && !rc; k++) {
-            snprintf(path, plen, "%s/%s", o->out_dir, names[i][k]);
-            if (plots[k](&st[i], &fig[i], path)) {
-                cli_error("%s: cannot draw the plot", path);
-                rc = 1;
-            }
-        }
-        snprintf(path, plen, "%s/%s", o->out_dir, names[i][3]);
-        if (!rc) rc = write_pairs(&st[i], &fig[i], path);
-        char *p2 = malloc(plen);
-        if (!p2) rc = 1;
-        if (!rc) {
-            snprintf(path, plen, "%s/%s", o->out_dir, names[i][4]);
-            snprintf(p2, plen, "%s/%s", o->out_dir, names[i][5]);
-            if (bench_calib_plots(&st[i], &fig[i].cal, path, p2)) {
-                cli_error("%s: cannot draw the calibration plots", path);
-                rc = 1;
-            }
-        }
-        free(p2);
-    }
-    char cpu[256], rev[96], when[64];
-    bench_cpu_model(cpu, sizeof cpu);
-    bench_git_revision(rev, sizeof rev);
-    time_t t = time(NULL);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
-    struct utsname un;
-    if (uname(&un) != 0) snprintf(un.sysname, sizeof un.sysname, "unknown"), un.release[0] = un.machine[0] = 0;
+    ibex_status rc = fig && names && path ? IBEX_OK : ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
+    for (size_t i = 0; i < n_studies && !rc; i++) rc = compute(&st[i], o, &fig[i], diag);
+    for (size_t i = 0; i < n_studies && !rc; i++) rc = write_study_files(&st[i], &fig[i], names[i], o->out_dir, diag);
+    run_info ri;
+    run_info_get(&ri);
     if (!rc) {
-        json_t *root = json_object();
-        json_object_set_new(root, "report", json_string("ibex bench accuracy"));
-        json_object_set_new(root, "ibex_version", json_string(IBEX_VERSION_STRING));
-        json_object_set_new(root, "git_revision", json_string(rev));
-        json_object_set_new(root, "generated_utc", json_string(when));
-        json_object_set_new(root, "command", json_string(o->command ? o->command : ""));
-        json_object_set_new(root, "machine", json_pack("{s:s, s:i, s:i, s:s, s:s, s:o}", "cpu_model", cpu,
-                                                       "cores", (int)sysconf(_SC_NPROCESSORS_ONLN),
-                                                       "threads", n_studies ? st[0].threads : 1,
-                                                       "os", un.sysname, "arch", un.machine,
-                                                       "load_average_1min_at_end", jnum(bench_load_average())));
-        json_t *methods = json_object();
-        for (size_t i = 0; i < n_studies; i++) json_object_set_new(methods, st[i].kind, json_string(st[i].method->name));
-        json_object_set_new(root, "configuration", json_pack("{s:s, s:o, s:b, s:o, s:{s:I, s:f, s:I}}",
-                                                             "manifest", o->manifest, "set", o->set ? json_string(o->set) : json_null(),
-                                                             "quick", o->quick, "methods", methods,
-                                                             "bootstrap", "resamples", (json_int_t)o->resamples,
-                                                             "level", 0.95, "seed", (json_int_t)o->seed));
-        /* The first study's AUC at the top, for a quick look; all figures per study. */
-        json_object_set_new(root, "auc", jnum(n_studies ? fig[0].auc : NAN));
-        json_t *arr = json_array();
-        for (size_t i = 0; i < n_studies; i++) json_array_append_new(arr, study_json(&st[i], &fig[i], o, names[i]));
-        json_object_set_new(root, "studies", arr);
-        char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        json_decref(root);
-        if (!text) rc = 1;
+        char *text = report_json(st, n_studies, fig, names, o, &ri);
+        if (!text) rc = ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
         snprintf(path, plen, "%s/report.json", o->out_dir);
         if (!rc) {
             size_t tl = strlen(text);
             char *t2 = malloc(tl + 2);
             if (t2) {
                 memcpy(t2, text, tl), t2[tl] = '\n', t2[tl + 1] = 0;
-                rc = bench_write_file(path, t2);
+                rc = bench_write_text(path, t2, diag);
                 free(t2);
-            } else rc = 1;
+            } else rc = ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
         }
         if (!rc && json_out) *json_out = text;
         else free(text);
@@ -607,40 +640,17 @@ int bench_report_write(const bench_study *st, size_t n_studies, const bench_repo
         char *md = NULL;
         size_t mdlen = 0;
         FILE *f = open_memstream(&md, &mdlen);
-        if (!f) rc = 1;
+        if (!f) rc = ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
         else {
-            fprintf(f, "# IBEX accuracy report\n\n");
-            fprintf(f, "Generated %s by `%s` (ibex %s, git %s) on %s, %ld cores, load average "
-                       "%.1f at the end (timings scale with it).\n\n", when,
-                    o->command ? o->command : "ibex bench accuracy", IBEX_VERSION_STRING, rev, cpu,
-                    sysconf(_SC_NPROCESSORS_ONLN), bench_load_average());
-            fprintf(f, "Manifest `%s`%s%s%s. Truth: two scans share a source when their "
-                       "`same_source_key` is equal; pairs are formed within a set only.\n\n",
-                    o->manifest, o->set ? ", set " : "", o->set ? o->set : "",
-                    o->quick ? ", quick subset (at most 8 cartridge and 12 bullet scans per set)" : "");
-            for (size_t i = 0; i < n_studies; i++) md_study(f, &st[i], &fig[i], names[i]);
-            fprintf(f, "## Methods of the statistics\n\n"
-                       "- AUC: Mann-Whitney form, the probability that a known-match pair outscores a "
-                       "known-non-match pair, ties counted 1/2. Interval: percentile bootstrap, %zu "
-                       "resamples (seed %llu), matches and non-matches resampled separately.\n"
-                       "- Error rates at the method's documented threshold; equal-error rate by linear "
-                       "interpolation on the empirical ROC where FPR - FNR changes sign.\n"
-                       "- Ranks: each scan queries the other scans of its set; rank of its best-scoring "
-                       "true mate, ties counted against it. Pairs are scored once (symmetric).\n"
-                       "- Likelihood ratios: Gaussian kernel densities of the match and non-match "
-                       "scores, Silverman's bandwidth (floor 1%% of the score range), each density "
-                       "floored at phi(4)/(n h) so log10 LR stays finite; Cllr with each score left "
-                       "out of its own density. These are resubstitution figures on a development set, "
-                       "not a validated calibration.\n"
-                       "- Failed comparisons (if any) take the worst score of the study.\n",
-                    o->resamples, (unsigned long long)o->seed);
-            if (fclose(f) != 0) rc = 1;
+            report_md(f, st, n_studies, fig, names, o, &ri);
+            if (fclose(f) != 0) rc = ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
             snprintf(path, plen, "%s/report.md", o->out_dir);
-            if (!rc) rc = bench_write_file(path, md);
+            if (!rc) rc = bench_write_text(path, md, diag);
             free(md);
         }
     }
-    for (size_t i = 0; i < n_studies; i++) figures_free(&fig[i]);
+    for (size_t i = 0; i < n_studies && !rc && pub && cal; i++) public_figures(&st[i], &fig[i], &pub[i], &cal[i]);
+    for (size_t i = 0; i < n_studies && fig; i++) figures_free(&fig[i]);
     free(fig), free(names), free(path);
     return rc;
 }

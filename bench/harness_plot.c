@@ -1,12 +1,20 @@
-/* Report figures drawn with cairo: axes with nice ticks, series, legend, PNG output. */
-#include <cairo.h>
-#include <fontconfig/fontconfig.h>
+/* Report figures drawn with cairo: axes with nice ticks, series, legend, PNG output.
+ * Built without cairo (meson option plots disabled), bench_plot_create gives NULL and
+ * the reports say their figures were not drawn. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench.h"
+#include "bench_internal.h"
+
+int ibex_bench_get_plots(void) { return bench_plots_built(); }
+
+#if IBEX_HAVE_PLOTS
+#include <cairo.h>
+#include <fontconfig/fontconfig.h>
+
+int bench_plots_built(void) { return 1; }
 
 #define MAX_LEGEND 8
 
@@ -369,3 +377,62 @@ void bench_plot_cleanup(void)
     cairo_debug_reset_static_data();
     FcFini();
 }
+
+#else /* no cairo: nothing is drawn */
+
+int bench_plots_built(void) { return 0; }
+
+bench_plot *bench_plot_create(int w, int h, const char *title, const char *xlabel,
+                              const char *ylabel, double xmin, double xmax, double ymin,
+                              double ymax)
+{
+    (void)w, (void)h, (void)title, (void)xlabel, (void)ylabel, (void)xmin, (void)xmax, (void)ymin, (void)ymax;
+    return NULL;
+}
+
+bench_plot *bench_plot_create_ex(int w, int h, const char *title, const char *xlabel,
+                                 const char *ylabel, double xmin, double xmax, double ymin,
+                                 double ymax, unsigned flags)
+{
+    (void)flags;
+    return bench_plot_create(w, h, title, xlabel, ylabel, xmin, xmax, ymin, ymax);
+}
+
+/* Without a plot to draw on, the series calls never run (every caller stops at NULL). */
+void bench_plot_errorbars(bench_plot *p, const double *x, const double *lo, const double *hi,
+                          size_t n, int colour)
+{
+    (void)p, (void)x, (void)lo, (void)hi, (void)n, (void)colour;
+}
+void bench_plot_line(bench_plot *p, const double *x, const double *y, size_t n, int colour,
+                     double width, int dashed, const char *label)
+{
+    (void)p, (void)x, (void)y, (void)n, (void)colour, (void)width, (void)dashed, (void)label;
+}
+void bench_plot_steps(bench_plot *p, const double *x, const double *y, size_t n, int colour,
+                      const char *label)
+{
+    (void)p, (void)x, (void)y, (void)n, (void)colour, (void)label;
+}
+void bench_plot_bars(bench_plot *p, const double *edges, const double *h, size_t nbins,
+                     int colour, const char *label)
+{
+    (void)p, (void)edges, (void)h, (void)nbins, (void)colour, (void)label;
+}
+void bench_plot_points(bench_plot *p, const double *x, const double *y, size_t n, int colour,
+                       const char *label)
+{
+    (void)p, (void)x, (void)y, (void)n, (void)colour, (void)label;
+}
+void bench_plot_vline(bench_plot *p, double x, int colour, const char *label)
+{
+    (void)p, (void)x, (void)colour, (void)label;
+}
+void bench_plot_legend(bench_plot *p, int corner) { (void)p, (void)corner; }
+int bench_plot_write(bench_plot *p, const char *path)
+{
+    (void)p, (void)path;
+    return 1;
+}
+void bench_plot_cleanup(void) {}
+#endif

@@ -5,8 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "bench.h"
-#include "cli.h"
+#include "bench_internal.h"
 
 void bench_study_free(bench_study *st)
 {
@@ -17,29 +16,27 @@ void bench_study_free(bench_study *st)
     free(st->score);
     free(st->aux);
     free(st->failed);
+    free(st->first_failure);
     memset(st, 0, sizeof *st);
 }
 
-static void progress(const char *what, size_t done, size_t total)
+static char *dup_text(const char *t)
 {
-    if (!cli_isatty_err()) return;
-    fprintf(stderr, "\r%s: %s %zu/%zu (%3.0f%%)", cli_prog, what, done, total,
-            total ? 100.0 * (double)done / (double)total : 100.0);
-    if (done == total) fputc('\n', stderr);
-    fflush(stderr);
+    size_t len = strlen(t) + 1;
+    char *d = malloc(len);
+    if (d) memcpy(d, t, len);
+    return d;
 }
 
-int bench_study_run(bench_study *st, const bench_method *m, const bench_manifest *man,
-                    const char *kind, size_t max_scans)
+ibex_status bench_study_run(bench_study *st, const bench_method *m, const bench_manifest *man,
+                            const char *kind, size_t max_scans, bench_progress *pr,
+                            ibex_diag *diag)
 {
     memset(st, 0, sizeof *st);
     st->method = m;
     snprintf(st->kind, sizeof st->kind, "%s", kind);
     st->scan = malloc((man->n ? man->n : 1) * sizeof *st->scan);
-    if (!st->scan) {
-        cli_error("out of memory");
-        return 1;
-    }
+    if (!st->scan) return ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
     /* Rows of this kind, at most max_scans per set, in manifest order. */
     for (size_t i = 0; i < man->n; i++) {
         if (strcmp(man->scan[i].kind, kind) != 0) continue;
@@ -48,10 +45,9 @@ int bench_study_run(bench_study *st, const bench_method *m, const bench_manifest
         if (max_scans && in_set >= max_scans) continue;
         st->scan[st->n++] = &man->scan[i];
     }
-    if (st->n < 2) {
-        cli_error("fewer than two %s scans with ground truth in the manifest selection", kind);
-        return 1;
-    }
+    if (st->n < 2)
+        return ibex__fail(diag, IBEX_ERR_ARG, "", -1,
+                          "fewer than two %s scans with ground truth in the manifest selection", kind);
 
     /* Prepare each scan once. */
     size_t n = st->n;
@@ -60,57 +56,59 @@ int bench_study_run(bench_study *st, const bench_method *m, const bench_manifest
     ibex_diag *pdiag = calloc(n, sizeof *pdiag);
     if (!prep || !pst || !pdiag) {
         free(prep), free(pst), free(pdiag);
-        cli_error("out of memory");
-        return 1;
+        return ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
     }
-    double t0 = cli_now();
+    double t0 = ibex__now();
     size_t done = 0;
+    ibex_status rc = IBEX_OK;
     if (m->prepare) {
+        /* Progress from the first thread only (the callback never runs twice at once); a
+         * cancelled run skips the units left. */
+        bench_progress_report(pr, "preparing scans", 0, n);
 #pragma omp parallel for schedule(dynamic, 1)
         for (size_t i = 0; i < n; i++) {
             ibex_diag_clear(&pdiag[i]);
+            if (pr && pr->cancelled) {
+                pst[i] = IBEX_ERR_CANCELLED;
+                continue;
+            }
             pst[i] = m->prepare(st->scan[i]->path, &prep[i], m->ctx, &pdiag[i]);
             size_t now_done;
 #pragma omp atomic capture
             now_done = ++done;
-            if (omp_get_thread_num() == 0) progress("preparing scans", now_done, n);
+            if (omp_get_thread_num() == 0) bench_progress_report(pr, "preparing scans", now_done, n);
         }
-        progress("preparing scans", n, n);
+        if (!(pr && pr->cancelled)) bench_progress_report(pr, "preparing scans", n, n);
     }
-    st->seconds_prepare = cli_now() - t0;
-    int rc = 0;
+    st->seconds_prepare = ibex__now() - t0;
+    if (pr && pr->cancelled) rc = ibex__fail(diag, IBEX_ERR_CANCELLED, "", -1, "cancelled");
     /* A scan the method cannot read (unsupported format) is skipped and reported; any
      * other failure (unreadable, corrupt) stops the run. */
     for (size_t i = 0; i < n && !rc; i++)
-        if (m->prepare && pst[i] != IBEX_OK && pst[i] != IBEX_ERR_UNSUPPORTED)
-            rc = cli_fail_status(pst[i], &pdiag[i]);
+        if (m->prepare && pst[i] != IBEX_OK && pst[i] != IBEX_ERR_UNSUPPORTED) {
+            rc = pst[i];
+            if (diag) *diag = pdiag[i];
+        }
     st->skipped = calloc(n, sizeof *st->skipped);
-    if (!st->skipped && !rc) {
-        cli_error("out of memory");
-        rc = 1;
-    }
+    if (!st->skipped && !rc) rc = ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
     size_t kept = 0;
     for (size_t i = 0; i < n && !rc; i++)
         if (!m->prepare || pst[i] == IBEX_OK) kept++;
-    if (!rc && kept < 2) {
-        cli_error("fewer than two %s scans left that %s can read", kind, m->name);
-        rc = 1;
-    }
+    if (!rc && kept < 2)
+        rc = ibex__fail(diag, IBEX_ERR_ARG, "", -1, "fewer than two %s scans left that %s can read", kind, m->name);
     if (rc) {
         for (size_t i = 0; i < n; i++)
             if (pst[i] == IBEX_OK && prep[i] && m->prep_free) m->prep_free(prep[i]);
         free(prep), free(pst), free(pdiag);
-        return 1;
+        return rc;
     }
     kept = 0;
     for (size_t i = 0; i < n; i++) {
         if (m->prepare && pst[i] != IBEX_OK) {
             char buf[1200];
             ibex_diag_format(&pdiag[i], pst[i], buf, sizeof buf);
-            fprintf(stderr, "%s: skipping %s\n", cli_prog, buf);
-            size_t len = strlen(buf) + 1;
-            st->skipped[st->n_skipped] = malloc(len);
-            if (st->skipped[st->n_skipped]) memcpy(st->skipped[st->n_skipped++], buf, len);
+            st->skipped[st->n_skipped] = dup_text(buf);
+            if (st->skipped[st->n_skipped]) st->n_skipped++;
             continue;
         }
         st->scan[kept] = st->scan[i];
@@ -137,8 +135,7 @@ int bench_study_run(bench_study *st, const bench_method *m, const bench_manifest
     st->aux = calloc(n * n * 4, sizeof *st->aux);
     st->failed = calloc(n * n, 1);
     if (!pa || !pb || !st->score || !st->aux || !st->failed) {
-        cli_error("out of memory");
-        rc = 1;
+        rc = ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < n * n; i++) st->score[i] = NAN;
@@ -147,12 +144,13 @@ int bench_study_run(bench_study *st, const bench_method *m, const bench_manifest
         for (size_t j = i + 1; j < n; j++)
             if (!strcmp(st->scan[i]->set, st->scan[j]->set)) pa[k] = i, pb[k] = j, k++;
 
-    t0 = cli_now();
+    t0 = ibex__now();
     done = 0;
-    int first_fail_reported = 0;
     st->threads = omp_get_max_threads();
+    bench_progress_report(pr, "comparing pairs", 0, npairs);
 #pragma omp parallel for schedule(dynamic, 1)
     for (size_t p = 0; p < npairs; p++) {
+        if (pr && pr->cancelled) continue;
         size_t i = pa[p], j = pb[p];
         bench_pair_result r;
         memset(&r, 0, sizeof r);
@@ -173,22 +171,25 @@ int bench_study_run(bench_study *st, const bench_method *m, const bench_manifest
             {
                 st->failed[i * n + j] = st->failed[j * n + i] = 1;
                 st->n_failed++;
-                if (!first_fail_reported) {
-                    char buf[1200];
-                    fprintf(stderr, "%s: %s vs %s failed: %s (scored as a non-identification)\n",
-                            cli_prog, st->scan[i]->rel, st->scan[j]->rel,
-                            ibex_diag_format(&d, s, buf, sizeof buf));
-                    first_fail_reported = 1;
+                if (!st->first_failure) {
+                    char buf[1200], line[2400];
+                    snprintf(line, sizeof line, "%s vs %s failed: %s (scored as a non-identification)",
+                             st->scan[i]->rel, st->scan[j]->rel, ibex_diag_format(&d, s, buf, sizeof buf));
+                    st->first_failure = dup_text(line);
                 }
             }
         }
         size_t now_done;
 #pragma omp atomic capture
         now_done = ++done;
-        if (omp_get_thread_num() == 0) progress("comparing pairs", now_done, npairs);
+        if (omp_get_thread_num() == 0) bench_progress_report(pr, "comparing pairs", now_done, npairs);
     }
-    progress("comparing pairs", npairs, npairs);
-    st->seconds_compare = cli_now() - t0;
+    if (pr && pr->cancelled) {
+        rc = ibex__fail(diag, IBEX_ERR_CANCELLED, "", -1, "cancelled");
+        goto out;
+    }
+    bench_progress_report(pr, "comparing pairs", npairs, npairs);
+    st->seconds_compare = ibex__now() - t0;
 
     /* Failed pairs take the worst score any pair reached, so they count as
      * non-identifications instead of vanishing from the statistics. */
@@ -200,8 +201,7 @@ int bench_study_run(bench_study *st, const bench_method *m, const bench_manifest
                 worst = st->score[i];
         }
         if (isnan(worst)) {
-            cli_error("every %s comparison failed with %s", kind, m->name);
-            rc = 1;
+            rc = ibex__fail(diag, IBEX_ERR_FORMAT, "", -1, "every %s comparison failed with %s", kind, m->name);
             goto out;
         }
         for (size_t i = 0; i < n * n; i++)

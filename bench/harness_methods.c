@@ -23,7 +23,7 @@
 #include <pthread.h>
 
 #include "baseline_internal.h"
-#include "bench.h"
+#include "bench_internal.h"
 #include "ibex/bullet.h"
 #include "ibex/compare.h"
 #include "ibex/prealign.h"
@@ -265,4 +265,15 @@ const bench_method *bench_method_default(const char *kind)
     for (size_t i = 0; i < bench_method_count(); i++)
         if (!strcmp(methods[i].kind, kind)) return &methods[i];
     return NULL;
+}
+
+size_t ibex_bench_method_count(void) { return bench_method_count(); }
+
+ibex_status ibex_bench_method_get(size_t i, ibex_bench_method_info *out)
+{
+    const bench_method *m = bench_method_get(i);
+    if (!m || !out) return IBEX_ERR_ARG;
+    *out = (ibex_bench_method_info){m->name, m->kind, m->description, m->score_name, m->threshold,
+                                    m->higher_is_match};
+    return IBEX_OK;
 }
