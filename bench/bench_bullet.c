@@ -221,7 +221,7 @@ int main(int argc, char **argv)
                 "%.3f\n", sets[k].sub, a, mn, mx);
     }
 
-    fprintf(stderr, "targets (issue 5):\n");
+    fprintf(stderr, "targets (bullet accuracy):\n");
     char msg[512];
     const set *h = &sets[0];
     /* H44: every known match above every known non-match of bullet pair 1-2. */

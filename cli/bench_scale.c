@@ -1,5 +1,5 @@
-/* ibex bench scale: the reference library at 10^3 .. 10^6 synthetic casings (issue 7,
- * "Scale and speed"). Per size: build the library with 'ibex synth --lib', index it with
+/* ibex bench scale: the reference library at 10^3 .. 10^6 synthetic casings (the scale
+ * and speed targets). Per size: build the library with 'ibex synth --lib', index it with
  * 'ibex index', then query it with 'ibex query' (child processes of this binary, so their
  * wall time, CPU time and peak resident memory are measured by wait4) and time stage 1
  * in-process against the machine's measured streaming-read and SGEMM rooflines.
@@ -659,7 +659,7 @@ int bench_scale_main(int argc, char **argv)
         if (!text || bench_write_file(p, text)) rc = EXIT_REFUSED;
         free(text);
         snprintf(p, sizeof p, "%s/scale.png", out);
-        if (!rc && bench_scale_plot(res, p)) {
+        if (!rc && ibex_bench_get_plots() && bench_scale_plot(res, p)) { /* only with plots */
             cli_error("%s: cannot draw the plot", p);
             rc = EXIT_REFUSED;
         }
