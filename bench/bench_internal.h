@@ -212,4 +212,25 @@ ibex_status bench_write_text(const char *path, const char *text, ibex_diag *diag
 /* {median, min, max, repeats, unit} of v[n] (sorted in place): how every timing is reported. */
 json_t *bench_spread(double *v, size_t n, const char *unit);
 
+/* ---- library scale (harness_scale*.c) ---------------------------------------------------- */
+
+#define BENCH_SCALE_GRID 64 /* default casing grid side: 64 x 64 points */
+/* Fills in o's defaults (sizes into sizes[16] when o->sizes is NULL) and checks o;
+ * IBEX_ERR_ARG with the reason. */
+ibex_status bench_scale_resolve(ibex_bench_scale_opts *o, size_t sizes[16], ibex_diag *diag);
+/* Builds (or reuses, in o->dir) the libraries, indexes and queries them (o resolved); *out
+ * gets the figures (scale.json without the run's git revision and final load). */
+ibex_status bench_scale_measure(const ibex_bench_scale_opts *o, bench_progress *pr, json_t **out,
+                                ibex_diag *diag);
+/* Stage 1 in process on an indexed library's rows (harness_scale_stage1.c); NULL on failure. */
+json_t *bench_scale_stage1(const char *lib_path, size_t repeats, double gemm1, double gemm2);
+/* GFLOP/s of a 1024^3 SGEMM with t threads (best of 3): the compute roofline. */
+double bench_sgemm_peak(int t);
+/* Latency against size (harness_scale_report.c); 0 ok. */
+int bench_scale_plot(json_t *scale, const char *png);
+void bench_scale_markdown(json_t *scale, FILE *f); /* the table, then the stage-2 line */
+/* scale.json (text), scale.png (with plots) and scale.md into out_dir, created if missing. */
+ibex_status bench_scale_write(json_t *scale, const char *text, const char *out_dir, const char *rev,
+                              ibex_diag *diag);
+
 #endif

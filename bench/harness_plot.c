@@ -9,6 +9,7 @@
 #include "bench_internal.h"
 
 int ibex_bench_get_plots(void) { return bench_plots_built(); }
+void ibex_bench_plots_free(void) { bench_plot_cleanup(); }
 
 #if IBEX_HAVE_PLOTS
 #include <cairo.h>

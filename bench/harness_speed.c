@@ -1,6 +1,7 @@
 /* ibex/bench.h speed (ibex bench speed): FFT throughput against FFTW's own best plan, thread scaling,
- * comparisons per second, preprocessing per scan, peak memory. Each figure is the median
- * over repeats with its min and max (timings on a shared machine are noisy: never assert). */
+ * comparisons per second, preprocessing per scan, peak memory, and query latency against
+ * library size (harness_scale.c). Each figure is the median over repeats with its min and
+ * max (timings on a shared machine are noisy: never assert). */
 #include <errno.h>
 #include <fftw3.h>
 #include <jansson.h>
@@ -355,6 +356,44 @@ static ibex_status run_comparisons(const ibex_bench_speed_opts *o, size_t repeat
     return IBEX_OK;
 }
 
+/* Query latency against library size: the scale run with the speed run's quick and
+ * repeats, its figure (latency_vs_size.png) and its section of speed.md. */
+static ibex_status latency_section(const ibex_bench_speed_opts *so, size_t repeats, bench_progress *pr,
+                                   json_t **json, char **md, ibex_diag *diag)
+{
+    ibex_bench_scale_opts o;
+    ibex_bench_scale_opts_init(&o);
+    o.program = so->program;
+    o.dir = so->scale_dir;
+    o.quick = so->quick;
+    o.repeats = repeats;
+    size_t sizes[16];
+    json_t *scale = NULL;
+    ibex_status rc = bench_scale_resolve(&o, sizes, diag);
+    if (!rc) rc = bench_scale_measure(&o, pr, &scale, diag);
+    if (rc) return rc;
+    if (so->out_dir && bench_plots_built()) {
+        size_t pl = strlen(so->out_dir) + 24;
+        char *p = malloc(pl);
+        if (p) snprintf(p, pl, "%s/latency_vs_size.png", so->out_dir);
+        if (!p || bench_scale_plot(scale, p)) rc = ibex__fail(diag, IBEX_ERR_IO, p ? p : "", -1, "cannot draw the plot");
+        free(p);
+    }
+    size_t ml = 0;
+    FILE *f = rc ? NULL : open_memstream(md, &ml);
+    if (!rc && !f) rc = ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
+    if (f) {
+        fprintf(f, "## Query latency against library size\n\n");
+        bench_scale_markdown(scale, f);
+        if (bench_plots_built()) fprintf(f, "\n![query latency against library size](latency_vs_size.png)\n");
+        else fprintf(f, "\nQuery latency against library size: figure not drawn (built without cairo).\n");
+        fclose(f);
+    }
+    if (rc) json_decref(scale);
+    else *json = scale;
+    return rc;
+}
+
 ibex_status ibex_bench_speed_run(const ibex_bench_speed_opts *opts, ibex_bench_speed **out, ibex_diag *diag)
 {
     ibex_bench_speed_opts o;
@@ -380,16 +419,12 @@ ibex_status ibex_bench_speed_run(const ibex_bench_speed_opts *opts, ibex_bench_s
     getrusage(RUSAGE_SELF, &ru); /* before the section: what it starts reports its own */
     if (!rc && o.out_dir && bench_make_dirs(o.out_dir) != 0)
         rc = ibex__fail(diag, IBEX_ERR_IO, "", -1, "%s: cannot create the report folder: %s", o.out_dir, strerror(errno));
-    char *sec_json = NULL, *sec_md = NULL;
+    char *sec_md = NULL;
     json_t *sec = NULL;
-    if (!rc && o.section) {
-        if (o.section(o.section_user, o.out_dir, &sec_json, &sec_md))
-            rc = ibex__fail(diag, IBEX_ERR_IO, "", -1, "the %s section failed", o.section_key ? o.section_key : "extra");
-        else if (!(sec = sec_json ? json_loads(sec_json, JSON_DECODE_ANY, NULL) : json_null()))
-            rc = ibex__fail(diag, IBEX_ERR_FORMAT, "", -1, "the %s section gave no JSON", o.section_key ? o.section_key : "extra");
+    if (!rc && o.program) {
+        rc = latency_section(&o, repeats, &pr, &sec, &sec_md, diag);
         omp_set_num_threads(cores);
     }
-    free(sec_json);
     if (rc) {
         json_decref(w.fft), json_decref(cmp), json_decref(sec), free(sec_md);
         return rc;
@@ -405,7 +440,7 @@ ibex_status ibex_bench_speed_run(const ibex_bench_speed_opts *opts, ibex_bench_s
                              "load_average_1min_at_end", isfinite(load_end) ? load_end : -1.0,
                              "configuration", "size", (json_int_t)size, "repeats", (json_int_t)repeats,
                              "fft", w.fft, "comparisons", cmp, "peak_memory_kib", (json_int_t)ru.ru_maxrss);
-    if (sec) json_object_set_new(root, o.section_key ? o.section_key : "section", sec);
+    if (sec) json_object_set_new(root, "query_latency_vs_library_size", sec);
     ibex_bench_speed *s = calloc(1, sizeof *s);
     char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     rc = s && text ? IBEX_OK : ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");

@@ -36,6 +36,10 @@ void cli_progress_end(void);
 /* The kind of a scan without a stated one (ibex_scan_kind, include/ibex/search.h). */
 const char *cli_scan_kind(const ibex_surface *s);
 
+/* Standard base64 with padding (RFC 4648 section 4), NUL-terminated, to free(); NULL when
+ * out of memory. What the node's JSON requests carry packages in. */
+char *cli_base64(const unsigned char *data, size_t n);
+
 /* mkdir -p: creates a folder and its missing parents; 0, or -1 with errno set. */
 int cli_make_dirs(const char *path);
 

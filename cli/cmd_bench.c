@@ -1,6 +1,6 @@
-/* ibex bench: accuracy (ROC, AUC, error rates, ranks, likelihood ratios) and speed. The
- * harness is the library's (ibex/bench.h): this parses the options, passes cli_progress as
- * the progress printer, and prints the figures. */
+/* ibex bench: accuracy (ROC, AUC, error rates, ranks, likelihood ratios), speed and library
+ * scale. The harness is the library's (ibex/bench.h): this parses the options, passes
+ * cli_progress as the progress printer, and prints the figures. */
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -8,8 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench.h" /* ibex bench scale, still in the command */
 #include "cli.h"
+#include "ibex/bench.h"
+
+/* The program the scale runs start as child processes: this very binary, even if its file
+ * was replaced meanwhile. */
+#define SELF "/proc/self/exe"
 
 static void usage_bench(FILE *f)
 {
@@ -77,13 +81,6 @@ static int parse_size(const char *s, size_t *out)
     if (errno || end == s || *end || s[0] == '-') return 1;
     *out = (size_t)v;
     return 0;
-}
-
-int bench_write_file(const char *path, const char *text)
-{
-    ibex_diag d;
-    ibex_status s = bench_write_text(path, text, &d);
-    return s ? cli_fail_status(s, &d) : 0;
 }
 
 /* A figure report.json holds as null (the text summary always printed it as 0). */
@@ -206,50 +203,6 @@ static void usage_speed(FILE *f)
                "  --quick: N = 256, R = 3; 3 casings (R = 2) and 4 lands.\n");
 }
 
-/* The speed report's query-latency section (ibex_bench_section_fn): measured here because
- * the query pipeline is the command's. */
-typedef struct scale_section {
-    const char *dir;      /* --scale-dir, or NULL: a temporary folder */
-    int quick;
-    size_t repeats;
-    int failed;           /* its failure is printed already */
-} scale_section;
-
-static int scale_section_run(void *user, const char *out_dir, char **json, char **md)
-{
-    scale_section *sec = user;
-    static const size_t full[4] = {1000, 10000, 100000, 1000000}, q[2] = {1000, 4000};
-    char tmpd[4200] = "";
-    const char *dir = sec->dir;
-    if (!dir) {
-        const char *t = getenv("TMPDIR");
-        snprintf(tmpd, sizeof tmpd, "%s/ibex-scale-XXXXXX", t && *t ? t : "/tmp");
-        dir = mkdtemp(tmpd);
-    }
-    json_t *scale = NULL;
-    int bad = !dir || bench_scale_collect(sec->quick ? q : full, sec->quick ? 2 : 4, BENCH_SCALE_GRID, dir,
-                                          sec->repeats, sec->quick ? 4 : 8, sec->quick ? 0 : 4, 0, &scale);
-    if (tmpd[0] && dir) bench_scale_remove_dir(tmpd);
-    char p[4200];
-    snprintf(p, sizeof p, "%s/latency_vs_size.png", out_dir ? out_dir : ".");
-    if (!bad && out_dir && ibex_bench_get_plots() && bench_scale_plot(scale, p)) {
-        cli_error("%s: cannot draw the plot", p);
-        bad = 1;
-    }
-    size_t ml = 0;
-    FILE *f = bad ? NULL : open_memstream(md, &ml);
-    if (f) {
-        fprintf(f, "## Query latency against library size\n\n");
-        bench_scale_markdown(scale, f);
-        if (ibex_bench_get_plots()) fprintf(f, "\n![query latency against library size](latency_vs_size.png)\n");
-        else fprintf(f, "\nQuery latency against library size: figure not drawn (built without cairo).\n");
-        fclose(f);
-        *json = json_dumps(scale, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
-    }
-    json_decref(scale);
-    sec->failed = bad;
-    return bad || !f || !*json;
-}
 static void speed_print(const ibex_bench_speed *sp, int json)
 {
     if (json) {
@@ -285,7 +238,6 @@ static int speed_main(int argc, char **argv)
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     ibex_bench_speed_opts o;
     ibex_bench_speed_opts_init(&o);
-    scale_section sec = {NULL, 0, 0, 0};
     int json = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -305,7 +257,7 @@ static int speed_main(int argc, char **argv)
         case 'm': o.manifest = optarg; break;
         case 'o': o.out_dir = optarg; break;
         case 'q': o.quick = 1; break;
-        case 'S': sec.dir = optarg; break;
+        case 'S': o.scale_dir = optarg; break;
         case 'j': json = 1; break;
         case 'h': usage_speed(stdout); return EXIT_OK;
         default: return cli_usage_error("unknown option");
@@ -317,22 +269,124 @@ static int speed_main(int argc, char **argv)
         snprintf(defman, sizeof defman, "%s/MANIFEST.tsv", cli_data_dir());
         o.manifest = defman;
     }
-    sec.quick = o.quick;
-    sec.repeats = o.repeats ? o.repeats : o.quick ? 3 : 7;
-    o.section_key = "query_latency_vs_library_size";
-    o.section = scale_section_run;
-    o.section_user = &sec;
+    o.program = SELF; /* query latency against library size runs this command */
     o.progress = cli_progress;
     ibex_bench_speed *sp = NULL;
     ibex_diag d;
     ibex_diag_clear(&d);
     ibex_status s = ibex_bench_speed_run(&o, &sp, &d);
     cli_progress_end();
-    if (s) return sec.failed ? EXIT_REFUSED : cli_fail_status(s, &d);
+    if (s) return cli_fail_status(s, &d);
     speed_print(sp, json);
     ibex_bench_speed_free(sp);
     return EXIT_OK;
 }
+static void usage_scale(FILE *f)
+{
+    fprintf(f, "Usage: ibex bench scale [--sizes N,N,...] [--grid G] [--dir DIR] [--repeats R]\n"
+               "                        [--queries Q] [--stage2-pairs P] [--out DIR] [--quick] [--json]\n\n"
+               "Builds libraries of synthetic casings ('ibex synth --lib', G x G points, 4 per\n"
+               "firearm), indexes them and queries them. Per size: build and index rate, size on\n"
+               "disk and in memory, stage-1 time (1 and 2 threads) against the streaming-read and\n"
+               "SGEMM rooflines, ibex query latency after open, peak resident memory, recall of\n"
+               "the true mates in the stage-1 top 10, top 50 and default shortlist (max(50, 1%%)),\n"
+               "and stage 2 per pair. Timings: median, min, max of R.\n\n"
+               "  --sizes LIST     default 1000,10000,100000,1000000; --quick: 1000,4000\n"
+               "  --grid G         casing grid side, 32..1024 (default 64: about 49 um per point\n"
+               "                   over the 3.125 mm field; 256 gives 12 um, where CMC with\n"
+               "                   --prealign tells synthetic mates apart (docs/reference/synth.md), at\n"
+               "                   16x the disk and indexing time)\n"
+               "  --dir DIR        keep the libraries there and reuse them on the next run\n"
+               "                   (default: a temporary folder, removed at the end)\n"
+               "  --repeats R      default 7 (--quick 3)\n"
+               "  --queries Q      query casings for recall, 1..16 (default 8, --quick 4)\n"
+               "  --stage2-pairs P CMC pairs timed for stage 2 (default 4, --quick 0)\n"
+               "  --out DIR        write scale.json, scale.md and scale.png\n"
+               "  --json           print the JSON\n");
+}
+
+/* --sizes: a comma-separated list of 64..1e7 (1e6 allowed); 0, or nonzero when malformed. */
+static int parse_sizes(const char *arg, size_t sizes[16], size_t *n)
+{
+    char *e;
+    *n = 0;
+    for (const char *p = arg; *p && *n < 16;) {
+        errno = 0;
+        double v = strtod(p, &e);
+        if (errno || e == p || !(v >= 64 && v <= 1e7) || (*e && *e != ',')) return 1;
+        sizes[(*n)++] = (size_t)v;
+        p = *e ? e + 1 : e;
+    }
+    return 0;
+}
+
+/* --repeats, --queries, --stage2-pairs, --grid: an integer in their range. */
+static int parse_count(int c, const char *arg, ibex_bench_scale_opts *o)
+{
+    char *e;
+    errno = 0;
+    long v = strtol(arg, &e, 10);
+    long lo = c == 'p' ? 0 : c == 'g' ? 32 : 1, hi = c == 'q' ? 16 : c == 'g' ? 1024 : 1000;
+    if (errno || *e || v < lo || v > hi) return cli_usage_error("bad value '%s' (%ld..%ld)", arg, lo, hi);
+    if (c == 'r') o->repeats = (size_t)v;
+    else if (c == 'q') o->queries = (size_t)v;
+    else if (c == 'g') o->grid = (size_t)v;
+    else o->stage2_pairs = (size_t)v;
+    return EXIT_OK;
+}
+
+static int scale_main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"sizes", required_argument, 0, 's'},  {"dir", required_argument, 0, 'd'},
+        {"repeats", required_argument, 0, 'r'}, {"queries", required_argument, 0, 'q'},
+        {"stage2-pairs", required_argument, 0, 'p'}, {"out", required_argument, 0, 'o'},
+        {"quick", no_argument, 0, 'Q'},         {"json", no_argument, 0, 'j'},
+        {"grid", required_argument, 0, 'g'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    ibex_bench_scale_opts o;
+    ibex_bench_scale_opts_init(&o);
+    size_t sizes[16];
+    int json = 0, c, rc;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            if (parse_sizes(optarg, sizes, &o.n_sizes))
+                return cli_usage_error("--sizes: a comma-separated list of 64..1e7, not '%s'", optarg);
+            o.sizes = sizes;
+            break;
+        case 'r':
+        case 'q':
+        case 'p':
+        case 'g':
+            if ((rc = parse_count(c, optarg, &o))) return rc;
+            break;
+        case 'd': o.dir = optarg; break;
+        case 'o': o.out_dir = optarg; break;
+        case 'Q': o.quick = 1; break;
+        case 'j': json = 1; break;
+        case 'h': usage_scale(stdout); return EXIT_OK;
+        default: return cli_usage_error("unknown option");
+        }
+    }
+    if (optind < argc) return cli_usage_error("unexpected argument '%s'", argv[optind]);
+    o.program = SELF;
+    if (!json) o.progress = cli_progress; /* with --json, stderr stays as quiet as stdout is plain */
+    ibex_bench_scale *r = NULL;
+    ibex_diag d;
+    ibex_diag_clear(&d);
+    ibex_status s = ibex_bench_scale_run(&o, &r, &d);
+    cli_progress_end();
+    if (s) return cli_fail_status(s, &d);
+    char *text = NULL;
+    s = json ? ibex_bench_scale_get_json(r, &text) : ibex_bench_scale_get_markdown(r, &text);
+    if (!s) fputs(text, stdout), fputs(json ? "\n" : "", stdout);
+    free(text);
+    ibex_bench_scale_free(r);
+    return s ? cli_fail_status(s, NULL) : EXIT_OK;
+}
+
 int cmd_bench(int argc, char **argv)
 {
     if (argc < 2) {
@@ -347,8 +401,8 @@ int cmd_bench(int argc, char **argv)
     int rc;
     if (!strcmp(sub, "accuracy")) rc = accuracy_main(argc - 1, argv + 1);
     else if (!strcmp(sub, "speed")) rc = speed_main(argc - 1, argv + 1);
-    else if (!strcmp(sub, "scale")) rc = bench_scale_main(argc - 1, argv + 1);
+    else if (!strcmp(sub, "scale")) rc = scale_main(argc - 1, argv + 1);
     else return cli_usage_error("unknown bench subcommand '%s' (accuracy, speed or scale)", sub);
-    bench_plot_cleanup();
+    ibex_bench_plots_free();
     return rc;
 }

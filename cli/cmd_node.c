@@ -9,7 +9,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sodium.h>
 
 #include "cli.h"
 #include "ibex/node.h"
@@ -769,14 +768,12 @@ static int node_query(int argc, char **argv)
         ibex_node_key_free(k);
         return cli_fail_status(s, &d);
     }
-    size_t bl = sodium_base64_encoded_len(n, sodium_base64_VARIANT_ORIGINAL);
-    char *b64 = malloc(bl);
+    char *b64 = cli_base64(data, n);
     if (!b64) {
         free(data);
         ibex_node_key_free(k);
         return cli_fail_status(IBEX_ERR_NOMEM, NULL);
     }
-    sodium_bin2base64(b64, bl, data, n, sodium_base64_VARIANT_ORIGINAL);
     free(data);
     json_t *o = json_pack("{s:s, s:i, s:b}", "package", b64, "top", (int)a.top, "federate", a.federate);
     free(b64);

@@ -75,3 +75,22 @@ int cli_make_dirs(const char *path)
     if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
     return 0;
 }
+
+char *cli_base64(const unsigned char *data, size_t n)
+{
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
+    if (!out) return NULL;
+    /* Each 3 bytes become 4 characters of 6 bits; a short last group is padded with '='. */
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned long v = (unsigned long)data[i] << 16;
+        if (i + 1 < n) v |= (unsigned long)data[i + 1] << 8;
+        if (i + 2 < n) v |= data[i + 2];
+        *o++ = abc[v >> 18 & 63];
+        *o++ = abc[v >> 12 & 63];
+        *o++ = i + 1 < n ? abc[v >> 6 & 63] : '=';
+        *o++ = i + 2 < n ? abc[v & 63] : '=';
+    }
+    *o = 0;
+    return out;
+}

@@ -6,6 +6,8 @@
  * threshold, equal-error rate, ranks of the first true mate, score-based and calibrated
  * likelihood ratios, and writes report.json, report.md, pairs_<kind>.tsv and figures.
  * Speed: FFT throughput against FFTW's best plan, comparisons per second, peak memory.
+ * Scale: reference libraries of 10^3..10^6 synthetic casings built, indexed and queried by
+ * the ibex command (child processes, measured end to end), and stage 1 in process.
  *
  * Options and figures structs start with struct_size, set by their _init function: the
  * library reads (options) or writes (figures) only the bytes a caller was built with, so
@@ -135,15 +137,6 @@ IBEX_API ibex_status ibex_bench_accuracy_get_json(const ibex_bench_accuracy *a, 
 
 /* ---- speed ---------------------------------------------------------------------------------- */
 
-/* A section the caller measures after the library's figures, before the report is written
- * (the command adds query latency against library size this way). out_dir: the report
- * folder, already created (NULL without one), for the section's own figures. Fills *json
- * with a JSON value (malloc'd text, the report's member section_key) and *markdown with
- * the section of speed.md (malloc'd, may stay NULL). Nonzero fails the run (IBEX_ERR_IO);
- * the section reports its own failure. */
-typedef int (*ibex_bench_section_fn)(void *user, const char *out_dir, char **json,
-                                     char **markdown);
-
 typedef struct ibex_bench_speed_opts {
     size_t struct_size;       /* sizeof the struct, set by ibex_bench_speed_opts_init: lets it grow (ABI) */
     size_t grid;              /* FFT grid side N (8..8192); 0: 512, or 256 when quick */
@@ -151,9 +144,11 @@ typedef struct ibex_bench_speed_opts {
     const char *manifest;     /* scans for comparisons/s (fadul, hamby44-small); missing: skipped */
     const char *out_dir;      /* speed.json, speed.md, fft_vs_size.png; NULL: no files */
     int quick;                /* fewer scans and repeats (3 casings, 4 lands) */
-    const char *section_key;  /* with section: the member name of its JSON */
-    ibex_bench_section_fn section;
-    void *section_user;
+    /* Query latency against library size (speed.json's query_latency_vs_library_size,
+     * latency_vs_size.png, a section of speed.md): the scale run below with the speed
+     * run's quick and repeats. program: the ibex executable it runs; NULL: not measured. */
+    const char *program;
+    const char *scale_dir;    /* keep those libraries there and reuse them; NULL: a temporary folder */
     ibex_progress_fn progress; /* NULL: none */
     void *progress_user;
 } ibex_bench_speed_opts;
@@ -180,13 +175,81 @@ typedef struct ibex_bench_speed_figures {
     double fft_measure_1_thread, fft_measure_2_threads;
     double fft_estimate_1_thread, fft_estimate_2_threads;
     ibex_bench_speed_kind cartridge, bullet;
-    double peak_memory_kib;   /* getrusage before the section */
+    double peak_memory_kib;   /* getrusage before the query-latency runs */
 } ibex_bench_speed_figures;
 
 IBEX_API void ibex_bench_speed_figures_init(ibex_bench_speed_figures *f);
 IBEX_API ibex_status ibex_bench_speed_get(const ibex_bench_speed *s, ibex_bench_speed_figures *out);
 /* What speed.json holds, without its final newline, as a string to free(). */
 IBEX_API ibex_status ibex_bench_speed_get_json(const ibex_bench_speed *s, char **json);
+
+/* ---- scale ---------------------------------------------------------------------------------- */
+
+/* Per size: the library is built with `ibex synth cartridge --lib` (4 casings per firearm)
+ * and indexed with `ibex index`, then queried with `ibex query` (child processes of
+ * program, so their wall time, CPU time and peak resident memory are measured); stage 1
+ * is also timed in this process against the machine's streaming-read and SGEMM rooflines.
+ * Recall: queries are new casings (shot 5) of library firearms. Timings are medians with
+ * min and max over the repeats. */
+typedef struct ibex_bench_scale_opts {
+    size_t struct_size;       /* sizeof the struct, set by ibex_bench_scale_opts_init: lets it grow (ABI) */
+    const char *program;      /* the ibex executable to run (required), e.g. "/proc/self/exe" */
+    const size_t *sizes;      /* casings per library, each 64..1e7, rounded down to a multiple
+                               * of 4; NULL: 10^3, 10^4, 10^5, 10^6 (quick: 1000, 4000) */
+    size_t n_sizes;           /* 1..16 with sizes */
+    size_t grid;              /* casing grid side, 32..1024; 0: 64 */
+    const char *dir;          /* keep the libraries there and reuse them; NULL: a temporary
+                               * folder under $TMPDIR, removed at the end */
+    size_t repeats;           /* 1..1000; 0: 7, or 3 when quick */
+    size_t queries;           /* query casings for recall, 1..16; 0: 8, or 4 when quick */
+    size_t stage2_pairs;      /* CMC pairs timed for stage 2, 0..1000; IBEX_BENCH_DEFAULT
+                               * (what _init sets): 4, or 0 when quick */
+    int quick;
+    const char *out_dir;      /* scale.json, scale.md and (with plots) scale.png; NULL: no files */
+    ibex_progress_fn progress; /* NULL: none */
+    void *progress_user;
+} ibex_bench_scale_opts;
+
+/* "Not set" for a count whose 0 is meaningful. */
+#define IBEX_BENCH_DEFAULT ((size_t)-1)
+
+IBEX_API void ibex_bench_scale_opts_init(ibex_bench_scale_opts *o);
+
+typedef struct ibex_bench_scale ibex_bench_scale;
+
+/* IBEX_ERR_ARG for bad options (a size below what the queries need included), IBEX_ERR_IO
+ * when a child run fails or a file cannot be written (the diag names the library),
+ * IBEX_ERR_CANCELLED when the progress callback asked. */
+IBEX_API ibex_status ibex_bench_scale_run(const ibex_bench_scale_opts *o, ibex_bench_scale **out,
+                                          ibex_diag *diag);
+IBEX_API void ibex_bench_scale_free(ibex_bench_scale *s); /* NULL ok */
+
+/* The figures of one library size; NaN (or 0 for counts) where the run has none. */
+typedef struct ibex_bench_scale_figures {
+    size_t struct_size;       /* set by ibex_bench_scale_figures_init; that many bytes are written */
+    size_t casings;
+    int reused;               /* the library came from an earlier run in dir */
+    double build_per_second, index_per_second; /* casings per wall second */
+    uint64_t library_bytes, index_memory_bytes;
+    double stage1_seconds_1_thread, stage1_seconds_2_threads; /* in process, medians */
+    double query_after_open_seconds;                          /* ibex query, median */
+    double query_peak_rss_kib;
+    size_t true_mates, in_top_10, in_top_50, shortlist, in_shortlist;
+    double stage2_seconds_per_pair; /* NaN: stage 2 not run */
+} ibex_bench_scale_figures;
+
+IBEX_API void ibex_bench_scale_figures_init(ibex_bench_scale_figures *f);
+IBEX_API size_t ibex_bench_scale_get_count(const ibex_bench_scale *s); /* sizes measured */
+IBEX_API ibex_status ibex_bench_scale_get(const ibex_bench_scale *s, size_t i,
+                                          ibex_bench_scale_figures *out);
+/* What scale.json holds, without its final newline, as a string to free(). */
+IBEX_API ibex_status ibex_bench_scale_get_json(const ibex_bench_scale *s, char **json);
+/* The table of scale.md (Markdown), as a string to free(). */
+IBEX_API ibex_status ibex_bench_scale_get_markdown(const ibex_bench_scale *s, char **markdown);
+
+/* Releases the drawing libraries' caches (cairo, fontconfig) so that leak checkers see a
+ * clean exit: once, after the last run. Nothing without plots. */
+IBEX_API void ibex_bench_plots_free(void);
 
 #ifdef __cplusplus
 }

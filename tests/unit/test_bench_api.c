@@ -116,6 +116,29 @@ int main(void)
     CHECK(ibex_bench_speed_run(&so, &sp, &d) == IBEX_ERR_CANCELLED && sp == NULL);
     ibex_bench_speed_free(NULL);
 
+    /* Scale: options checked before any child runs. */
+    ibex_bench_scale_opts co;
+    ibex_bench_scale_opts_init(&co);
+    CHECK(co.struct_size == sizeof co && co.stage2_pairs == IBEX_BENCH_DEFAULT && co.program == NULL);
+    ibex_bench_scale *sc = NULL;
+    CHECK(ibex_bench_scale_run(&co, &sc, &d) == IBEX_ERR_ARG && sc == NULL); /* no program */
+    co.program = "/nonexistent/ibex";
+    co.grid = 8;
+    CHECK(ibex_bench_scale_run(&co, &sc, &d) == IBEX_ERR_ARG && sc == NULL);
+    co.grid = 0;
+    size_t small[1] = {60}, tiny[1] = {64};
+    co.sizes = small;
+    co.n_sizes = 1;
+    CHECK(ibex_bench_scale_run(&co, &sc, &d) == IBEX_ERR_ARG && sc == NULL); /* below 64 casings */
+    co.sizes = tiny;
+    co.queries = 17;
+    CHECK(ibex_bench_scale_run(&co, &sc, &d) == IBEX_ERR_ARG && sc == NULL); /* more than 16 */
+    ibex_bench_scale_figures cf;
+    ibex_bench_scale_figures_init(&cf);
+    CHECK(cf.struct_size == sizeof cf);
+    CHECK(ibex_bench_scale_get_count(NULL) == 0 && ibex_bench_scale_get(NULL, 0, &cf) == IBEX_ERR_ARG);
+    ibex_bench_scale_free(NULL);
+
     CHECK(ibex_bench_get_plots() == 0 || ibex_bench_get_plots() == 1);
     unlink(a), unlink(b), unlink(man), rmdir(dir);
     return check_exit();
