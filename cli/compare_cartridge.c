@@ -162,6 +162,7 @@ static int read_one(const char *path, unsigned flags, ibex_surface **out)
         cli_error("%s: is a bullet scan (specimen kind \"bullet\"); cannot compare it with a "
                   "cartridge case", path);
         ibex_surface_free(*out);
+        *out = NULL;
         return EXIT_REFUSED;
     }
     /* A breech face is roughly round; a land scan is a long strip. */
@@ -169,6 +170,7 @@ static int read_one(const char *path, unsigned flags, ibex_surface **out)
         cli_error("%s: %zu x %zu points looks like a bullet land scan, not a breech face; "
                   "use --kind bullet", path, s->nx, s->ny);
         ibex_surface_free(*out);
+        *out = NULL;
         return EXIT_REFUSED;
     }
     return EXIT_OK;
