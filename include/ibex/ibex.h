@@ -19,6 +19,7 @@
 #include "ibex/prealign.h"
 #include "ibex/calibration.h"
 #include "ibex/picture.h"
+#include "ibex/pair.h"
 #include "ibex/bench.h"
 
 #endif
