@@ -180,8 +180,10 @@ static ibex_status build_spec(ibex_specimen *sp, const ibex_ingest_item *it, con
         else if (!strcmp(key, "kind")) kind = v;
         else st = ibex_meta_set(&sp->meta, key, v);
     }
-    sp->kind = (char *)(kind ? kind : ibex_scan_kind(s->surf));
-    if (st == IBEX_OK) st = ibex_meta_set(&sp->meta, "specimen_kind", sp->kind);
+    if (st == IBEX_OK) st = ibex_meta_set(&sp->meta, "specimen_kind", kind ? kind : ibex_scan_kind(s->surf));
+    /* The row points at the metadata's new copy: kind may have been the old one, which the
+     * set just freed. */
+    sp->kind = sp->meta.specimen_kind ? sp->meta.specimen_kind : (char *)"";
     const char *region = sp->meta.region;
     if (!region) region = !strcmp(sp->kind, "cartridge") ? "breech-face" : !strcmp(sp->kind, "bullet") ? "land" : "";
     sp->region = (char *)region;
