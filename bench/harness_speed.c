@@ -250,12 +250,10 @@ static void speed_md(FILE *f, json_t *root, const char *section_md, const double
             load[0], load[1],
             (size_t)json_integer_value(json_object_get(json_object_get(root, "configuration"), "repeats")));
     fprintf(f, "| figure | 1 thread | 2 threads |\n|---|---|---|\n");
-    const char *rows[][3] = {{"FFT %zu², FFTW_MEASURE plan (GFLOP/s)", "fftw_measure_plan_1_thread", "fftw_measure_plan_2_threads"},
-                             {"FFT %zu², FFTW_ESTIMATE plan as the baseline comparators use (GFLOP/s)", "estimate_plan_1_thread", "estimate_plan_2_threads"}};
+    const char *rows[][3] = {{"FFTW_MEASURE plan (GFLOP/s)", "fftw_measure_plan_1_thread", "fftw_measure_plan_2_threads"},
+                             {"FFTW_ESTIMATE plan as the baseline comparators use (GFLOP/s)", "estimate_plan_1_thread", "estimate_plan_2_threads"}};
     for (int i = 0; i < 2; i++) {
-        fprintf(f, "| ");
-        fprintf(f, rows[i][0], size);
-        fprintf(f, " | ");
+        fprintf(f, "| FFT %zu², %s | ", size, rows[i][0]);
         spread_md(f, json_object_get(fft, rows[i][1]), 1);
         fprintf(f, " | ");
         spread_md(f, json_object_get(fft, rows[i][2]), 1);

@@ -13,6 +13,7 @@
 #include "ibex/bullet.h"
 #include "ibex/image.h"
 #include "ibex/io.h"
+#include "ibex/pair.h"
 #include "ibex/picture.h"
 #include "cli.h"
 
@@ -175,33 +176,10 @@ static int load_bullet(bullet_in *b, const char *label, char **paths, size_t n)
     return 0;
 }
 
-/* Positions: land numbers when every land has a distinct one, else name order. */
-static size_t positions(const bullet_in *b, size_t *pos)
-{
-    int ok = b->n > 0;
-    size_t maxn = 0;
-    for (size_t i = 0; i < b->n && ok; i++) {
-        int k = b->lands[i].number;
-        if (k < 1 || k > 64) ok = 0;
-        for (size_t j = 0; j < i && ok; j++)
-            if (b->lands[j].number == k) ok = 0;
-        if (ok && (size_t)k > maxn) maxn = (size_t)k;
-    }
-    for (size_t i = 0; i < b->n; i++) pos[i] = ok ? (size_t)b->lands[i].number - 1 : i;
-    return ok ? maxn : b->n;
-}
-
 static const char *base(const char *p)
 {
     const char *s = strrchr(p, '/');
     return s ? s + 1 : p;
-}
-
-static ibex_bullet_verdict land_verdict(double s)
-{
-    return s >= IBEX_LAND_ID ? IBEX_BULLET_IDENTIFICATION
-           : s <= IBEX_LAND_ELIM ? IBEX_BULLET_ELIMINATION
-                                 : IBEX_BULLET_INCONCLUSIVE;
 }
 
 static json_t *land_json(const ibex_land_result *r)
@@ -282,7 +260,7 @@ static int land_to_land(const char *pa, const char *pb, int js, const char *png)
         rc = cli_fail_status(st, &d);
         goto out;
     }
-    ibex_bullet_verdict v = land_verdict(r.score);
+    ibex_bullet_verdict v = ibex_land_verdict(r.score);
     if (png && (rc = write_png(png, base(pa), base(pb), a.sig, b.sig, &r, NULL, NULL, NULL)))
         goto out;
     if (js) {
@@ -307,142 +285,128 @@ out:
     return rc;
 }
 
-static int bullet_to_bullet(bullet_in *A, bullet_in *B, int js, int land_mode, const char *png)
+/* The lands of a bullet as the library takes them (ibex/pair.h), named by file. */
+static ibex_pair_land *pair_lands(const bullet_in *b)
 {
-    size_t *pa = calloc(A->n + 1, sizeof *pa), *pb = calloc(B->n + 1, sizeof *pb);
-    size_t na = positions(A, pa), nb = positions(B, pb);
-    size_t n = na > nb ? na : nb;
-    if (land_mode) n = A->n > B->n ? (A->n == 1 ? nb : na) : (B->n == 1 ? na : nb);
-    size_t nA = land_mode && A->n == 1 ? 1 : n, nB = land_mode && B->n == 1 ? 1 : n;
-    const ibex_land_signature **la = calloc(nA, sizeof *la), **lb = calloc(nB, sizeof *lb);
-    const land_in **ia = calloc(nA, sizeof *ia), **ib = calloc(nB, sizeof *ib);
+    ibex_pair_land *l = calloc(b->n, sizeof *l);
+    for (size_t i = 0; l && i < b->n; i++) {
+        l[i].sig = b->lands[i].sig;
+        l[i].number = b->lands[i].number;
+        l[i].name = base(b->lands[i].path);
+    }
+    return l;
+}
+
+static json_t *bullet_json(const bullet_in *A, const bullet_in *B, const ibex_bullet_pair_result *p)
+{
+    const ibex_bullet_result *r = p->bullets;
+    size_t nA = p->bullet[0].n_lands, nB = p->bullet[1].n_lands;
+    json_t *o = json_object(), *m = json_array(), *ph = json_array(), *ja = json_array(),
+           *jb = json_array();
+    for (size_t i = 0; i < A->n; i++) json_array_append_new(ja, sig_json(&A->lands[i]));
+    for (size_t i = 0; i < B->n; i++) json_array_append_new(jb, sig_json(&B->lands[i]));
+    for (size_t i = 0; i < nA; i++) {
+        json_t *row = json_array();
+        for (size_t j = 0; j < nB; j++)
+            json_array_append_new(row, r->compared[i * nB + j]
+                                           ? json_real(r->pairs[i * nB + j].score)
+                                           : json_null());
+        json_array_append_new(m, row);
+    }
+    for (size_t k = 0; k < r->n_phases; k++)
+        json_array_append_new(ph, isfinite(r->sam[k]) ? json_real(r->sam[k]) : json_null());
+    json_object_set_new(o, "kind", json_string("bullet"));
+    json_object_set_new(o, "mode", json_string(p->mode == IBEX_BULLET_PAIR_LAND_TO_BULLET
+                                                   ? "land-to-bullet" : "bullet"));
+    json_object_set_new(o, "a", json_pack("{s:s,s:i,s:o}", "source", A->label, "positions",
+                                          (int)nA, "lands", ja));
+    json_object_set_new(o, "b", json_pack("{s:s,s:i,s:o}", "source", B->label, "positions",
+                                          (int)nB, "lands", jb));
+    json_object_set_new(o, "matrix", m);
+    json_object_set_new(o, "phase_sam", ph);
+    json_object_set_new(o, "best_phase", json_integer((json_int_t)r->best_phase));
+    json_object_set_new(o, "bullet_score", isfinite(r->score) ? json_real(r->score) : json_null());
+    json_object_set_new(o, "lands_matching", json_integer((json_int_t)r->n_matching));
+    json_object_set_new(o, "lands_compared", json_integer((json_int_t)r->n_compared));
+    json_object_set_new(o, "verdict", json_string(ibex_bullet_verdict_name(p->verdict)));
+    json_object_set_new(o, "reason", json_string(p->reason));
+    return o;
+}
+
+static void bullet_text(const bullet_in *A, const bullet_in *B, const ibex_bullet_pair_result *p)
+{
+    const ibex_bullet_result *r = p->bullets;
+    size_t nA = p->bullet[0].n_lands, nB = p->bullet[1].n_lands;
+    printf("bullet A: %s (%zu land file(s))\nbullet B: %s (%zu land file(s))\n", A->label,
+           A->n, B->label, B->n);
+    printf("land scores (rows: lands of A, columns: lands of B; - = missing/unusable)\n      ");
+    for (size_t j = 0; j < nB; j++) printf("  B%-4zu", j + 1);
+    printf("\n");
+    for (size_t i = 0; i < nA; i++) {
+        printf("  A%-3zu", i + 1);
+        for (size_t j = 0; j < nB; j++) {
+            size_t k = i * nB + j;
+            if (!r->compared[k]) printf("  %-5s", "-");
+            else printf("  %.3f", r->pairs[k].score);
+        }
+        printf("\n");
+    }
+    if (p->mode == IBEX_BULLET_PAIR_BULLETS) {
+        printf("phase SAM:");
+        for (size_t k = 0; k < r->n_phases; k++) {
+            if (isfinite(r->sam[k])) printf(" %zu:%.3f", k, r->sam[k]);
+            else printf(" %zu:-", k);
+        }
+        printf("\nbest phase: %zu (land i of A ~ land i+%zu of B), %zu of %zu lands match\n",
+               r->best_phase, r->best_phase, r->n_matching, r->n_compared);
+        printf("bullet score (SAM): %.3f\n", r->score);
+    } else {
+        printf("best land score: %.3f\n", p->best_land_score);
+    }
+    printf("verdict: %s (%s)\n", ibex_bullet_verdict_name(p->verdict), p->reason);
+}
+
+/* --png: the best phase, or (one land against a bullet) the best land pair. */
+static int bullet_png(const char *png, const bullet_in *A, const bullet_in *B,
+                      const ibex_bullet_pair_result *p)
+{
+    if (p->mode == IBEX_BULLET_PAIR_LAND_TO_BULLET && p->best_land_score >= 0) {
+        size_t i = p->best_i, j = p->best_j, nB = p->bullet[1].n_lands;
+        const land_in *la = &A->lands[p->input[0][i]], *lb = &B->lands[p->input[1][j]];
+        return write_png(png, base(la->path), base(lb->path), p->bullet[0].lands[i],
+                         p->bullet[1].lands[j], &p->bullets->pairs[i * nB + j], NULL, NULL, NULL);
+    }
+    return write_png(png, base(A->label), base(B->label), NULL, NULL, NULL, &p->bullet[0],
+                     &p->bullet[1], p->bullets);
+}
+
+/* Two bullets, or one land against a bullet: the library's comparison (ibex/pair.h). */
+static int bullet_to_bullet(const bullet_in *A, const bullet_in *B, int js, const char *png)
+{
+    ibex_pair_land *la = pair_lands(A), *lb = pair_lands(B);
+    ibex_bullet_pair_result *p = NULL;
     int rc = EXIT_OK;
-    if (!pa || !pb || !la || !lb || !ia || !ib) {
+    if (!la || !lb) {
         cli_error("out of memory");
         rc = EXIT_REFUSED;
         goto out;
     }
-    for (size_t i = 0; i < A->n; i++) {
-        size_t p = nA == 1 ? 0 : pa[i];
-        la[p] = A->lands[i].sig;
-        ia[p] = &A->lands[i];
-    }
-    for (size_t i = 0; i < B->n; i++) {
-        size_t p = nB == 1 ? 0 : pb[i];
-        lb[p] = B->lands[i].sig;
-        ib[p] = &B->lands[i];
-    }
-    ibex_bullet ba = {nA, la}, bb = {nB, lb};
-    ibex_bullet_result *r = NULL;
     ibex_diag d;
-    ibex_status st = ibex_bullet_compare(&ba, &bb, &r, &d);
+    ibex_status st = ibex_compare_bullets(la, A->n, lb, B->n, &p, &d);
     if (st) {
         rc = cli_fail_status(st, &d);
         goto out;
     }
-    ibex_bullet_verdict v = r->verdict;
-    char reason[200];
-    snprintf(reason, sizeof reason, "%s", r->reason);
-    size_t bi = 0, bj = 0;
-    double bestland = -1;
-    for (size_t i = 0; i < nA; i++)
-        for (size_t j = 0; j < nB; j++)
-            if (r->compared[i * nB + j] && r->pairs[i * nB + j].score > bestland) {
-                bestland = r->pairs[i * nB + j].score;
-                bi = i;
-                bj = j;
-            }
-    if (land_mode) {
-        /* One land against a bullet: the verdict rests on the best land pair. */
-        if (bestland < 0) {
-            v = IBEX_BULLET_UNSUITABLE;
-            snprintf(reason, sizeof reason, "no usable land pair");
-        } else {
-            v = land_verdict(bestland);
-            snprintf(reason, sizeof reason, "best land pair %s ~ %s, land score %.3f",
-                     ia[bi] ? base(ia[bi]->path) : "?", ib[bj] ? base(ib[bj]->path) : "?",
-                     bestland);
-        }
-    }
-    if (png) {
-        /* the best phase, or (one land against a bullet) the best pair */
-        size_t q = bi * nB + bj;
-        rc = land_mode && bestland >= 0
-                 ? write_png(png, base(ia[bi]->path), base(ib[bj]->path), la[bi], lb[bj],
-                             &r->pairs[q], NULL, NULL, NULL)
-                 : write_png(png, base(A->label), base(B->label), NULL, NULL, NULL, &ba, &bb, r);
-        if (rc) {
-            ibex_bullet_result_free(r);
-            goto out;
-        }
-    }
+    if (png && (rc = bullet_png(png, A, B, p))) goto out;
     if (js) {
-        json_t *o = json_object(), *m = json_array(), *ph = json_array(), *ja = json_array(),
-               *jb = json_array();
-        for (size_t i = 0; i < A->n; i++) json_array_append_new(ja, sig_json(&A->lands[i]));
-        for (size_t i = 0; i < B->n; i++) json_array_append_new(jb, sig_json(&B->lands[i]));
-        for (size_t i = 0; i < nA; i++) {
-            json_t *row = json_array();
-            for (size_t j = 0; j < nB; j++)
-                json_array_append_new(row, r->compared[i * nB + j]
-                                               ? json_real(r->pairs[i * nB + j].score)
-                                               : json_null());
-            json_array_append_new(m, row);
-        }
-        for (size_t k = 0; k < r->n_phases; k++)
-            json_array_append_new(ph, isfinite(r->sam[k]) ? json_real(r->sam[k]) : json_null());
-        json_object_set_new(o, "kind", json_string("bullet"));
-        json_object_set_new(o, "mode", json_string(land_mode ? "land-to-bullet" : "bullet"));
-        json_object_set_new(o, "a", json_pack("{s:s,s:i,s:o}", "source", A->label, "positions",
-                                              (int)nA, "lands", ja));
-        json_object_set_new(o, "b", json_pack("{s:s,s:i,s:o}", "source", B->label, "positions",
-                                              (int)nB, "lands", jb));
-        json_object_set_new(o, "matrix", m);
-        json_object_set_new(o, "phase_sam", ph);
-        json_object_set_new(o, "best_phase", json_integer((json_int_t)r->best_phase));
-        json_object_set_new(o, "bullet_score", isfinite(r->score) ? json_real(r->score) : json_null());
-        json_object_set_new(o, "lands_matching", json_integer((json_int_t)r->n_matching));
-        json_object_set_new(o, "lands_compared", json_integer((json_int_t)r->n_compared));
-        json_object_set_new(o, "verdict", json_string(ibex_bullet_verdict_name(v)));
-        json_object_set_new(o, "reason", json_string(reason));
-        rc = emit_json(o);
+        rc = emit_json(bullet_json(A, B, p));
     } else {
-        printf("bullet A: %s (%zu land file(s))\nbullet B: %s (%zu land file(s))\n", A->label,
-               A->n, B->label, B->n);
-        printf("land scores (rows: lands of A, columns: lands of B; - = missing/unusable)\n      ");
-        for (size_t j = 0; j < nB; j++) printf("  B%-4zu", j + 1);
-        printf("\n");
-        for (size_t i = 0; i < nA; i++) {
-            printf("  A%-3zu", i + 1);
-            for (size_t j = 0; j < nB; j++) {
-                size_t k = i * nB + j;
-                if (!r->compared[k]) printf("  %-5s", "-");
-                else printf("  %.3f", r->pairs[k].score);
-            }
-            printf("\n");
-        }
-        if (!land_mode) {
-            printf("phase SAM:");
-            for (size_t k = 0; k < r->n_phases; k++) {
-                if (isfinite(r->sam[k])) printf(" %zu:%.3f", k, r->sam[k]);
-                else printf(" %zu:-", k);
-            }
-            printf("\nbest phase: %zu (land i of A ~ land i+%zu of B), %zu of %zu lands match\n",
-                   r->best_phase, r->best_phase, r->n_matching, r->n_compared);
-            printf("bullet score (SAM): %.3f\n", r->score);
-        } else {
-            printf("best land score: %.3f\n", bestland);
-        }
-        printf("verdict: %s (%s)\n", ibex_bullet_verdict_name(v), reason);
+        bullet_text(A, B, p);
     }
-    ibex_bullet_result_free(r);
 out:
-    free(pa);
-    free(pb);
+    ibex_bullet_pair_result_free(p);
     free(la);
     free(lb);
-    free(ia);
-    free(ib);
     return rc;
 }
 
@@ -548,14 +512,13 @@ int compare_bullet_main(int argc, char **argv)
         if (rc) goto done;
     }
     {
-        int land_mode = (A.n == 1) != (B.n == 1) || (A.n == 1 && B.n == 1);
         if (A.n == 1 && B.n == 1) {
             free_bullet(&A);
             free_bullet(&B);
             rc = land_to_land(seen_a ? la[0] : ops[0], seen_b ? lb[0] : ops[1], js, png);
             goto done;
         }
-        rc = bullet_to_bullet(&A, &B, js, land_mode, png);
+        rc = bullet_to_bullet(&A, &B, js, png);
         free_bullet(&A);
         free_bullet(&B);
     }

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "ibex/calibration.h"
 #include "ibex/compare.h"
+#include "ibex/pair.h"
 #include "ibex/picture.h"
 #include "ibex/prealign.h"
 
@@ -107,13 +108,13 @@ static json_t *cell_json(const ibex_cmc_cell *c)
     return o;
 }
 
-static json_t *lr_json(const ibex_calibration *cal, double cmc)
+static json_t *lr_json(const ibex_pair_result *p)
 {
+    const ibex_calibration *cal = p->calibration;
     if (!cal) return json_null();
-    double l = ibex_calibration_log10_lr(cal, cmc);
-    return json_pack("{s:f, s:s, s:s, s:[f,f], s:s}", "log10_lr", l, "verbal", ibex_lr_verbal(l),
-                     "calibration", cal->id, "log10_bounds", cal->log10_lo, cal->log10_hi,
-                     "score", cal->score);
+    return json_pack("{s:f, s:s, s:s, s:[f,f], s:s}", "log10_lr", p->log10_lr, "verbal",
+                     p->lr_verbal, "calibration", cal->id, "log10_bounds", cal->log10_lo,
+                     cal->log10_hi, "score", cal->score);
 }
 
 static json_t *input_json(const char *path, const ibex_surface *raw, const ibex_surface *s,
@@ -161,6 +162,7 @@ static int read_one(const char *path, unsigned flags, ibex_surface **out)
         cli_error("%s: is a bullet scan (specimen kind \"bullet\"); cannot compare it with a "
                   "cartridge case", path);
         ibex_surface_free(*out);
+        *out = NULL;
         return EXIT_REFUSED;
     }
     /* A breech face is roughly round; a land scan is a long strip. */
@@ -168,12 +170,179 @@ static int read_one(const char *path, unsigned flags, ibex_surface **out)
         cli_error("%s: %zu x %zu points looks like a bullet land scan, not a breech face; "
                   "use --kind bullet", path, s->nx, s->ny);
         ibex_surface_free(*out);
+        *out = NULL;
         return EXIT_REFUSED;
     }
     return EXIT_OK;
 }
 
-int compare_cartridge_main(int argc, char **argv)
+/* What the command line asked for. */
+typedef struct args {
+    int json, prealign;
+    unsigned flags;
+    const char *png, *pa, *pb;
+    ibex_cmc_opts co;
+} args;
+
+static json_t *directions_json(const ibex_cmc_result *r)
+{
+    json_t *dirs = json_array();
+    for (int k = 0; k < 2; k++) {
+        const ibex_cmc_direction *dd = &r->dir[k];
+        json_t *x = json_object();
+        json_object_set_new(x, "direction", json_string(k ? "B->A" : "A->B"));
+        json_object_set_new(x, "cells_used", json_integer(dd->cells_used));
+        json_object_set_new(x, "cmc", json_integer(dd->cmc));
+        json_object_set_new(x, "cmc_high", json_integer(dd->cmc_high));
+        json_object_set_new(x, "high_cmc_theta_test_passed", json_boolean(dd->high_pass));
+        json_object_set_new(x, "theta", json_real(dd->theta));
+        json_object_set_new(x, "dx", json_real(dd->dx));
+        json_object_set_new(x, "dy", json_real(dd->dy));
+        json_object_set_new(x, "high_theta", json_real(dd->high_theta));
+        json_array_append_new(dirs, x);
+    }
+    return dirs;
+}
+
+static json_t *registration_json(const ibex_cmc_result *r)
+{
+    double um = r->spacing * 1e6;
+    json_t *reg = json_object();
+    json_object_set_new(reg, "theta_deg", json_real(r->theta));
+    json_object_set_new(reg, "dx_points", json_real(r->dx));
+    json_object_set_new(reg, "dy_points", json_real(r->dy));
+    json_object_set_new(reg, "dx_um", json_real(r->dx * um));
+    json_object_set_new(reg, "dy_um", json_real(r->dy * um));
+    json_object_set_new(reg, "full_ccf", json_real(r->full_ccf));
+    return reg;
+}
+
+static json_t *prealign_json(const ibex_prealign_result *pre)
+{
+    json_t *x = json_object();
+    json_object_set_new(x, "found", json_boolean(pre->found));
+    json_object_set_new(x, "theta_found_deg", json_real(pre->theta_found));
+    json_object_set_new(x, "theta_applied_deg", json_real(pre->theta));
+    json_object_set_new(x, "ncc", json_real(pre->ncc));
+    json_object_set_new(x, "overlap", json_real(pre->overlap));
+    json_object_set_new(x, "ms", json_real(1e3 * pre->seconds));
+    return x;
+}
+
+static json_t *config_json(const args *g, const char *simd)
+{
+    const ibex_cmc_opts *co = &g->co;
+    json_t *cfg = json_object();
+    json_object_set_new(cfg, "cells", json_integer(co->cells_x));
+    json_object_set_new(cfg, "prealign", json_boolean(g->prealign));
+    json_object_set_new(cfg, "theta_min", json_real(co->theta_min));
+    json_object_set_new(cfg, "theta_max", json_real(co->theta_max));
+    json_object_set_new(cfg, "theta_step", json_real(co->theta_step));
+    json_object_set_new(cfg, "region_factor", json_real(co->region_factor));
+    json_object_set_new(cfg, "t_xy_um", json_real(co->t_xy_m * 1e6));
+    json_object_set_new(cfg, "t_theta", json_real(co->t_theta));
+    json_object_set_new(cfg, "t_ccf", json_real(co->t_ccf));
+    json_object_set_new(cfg, "min_valid_fraction", json_real(co->min_valid_frac));
+    json_object_set_new(cfg, "id_threshold", json_integer(co->id_threshold));
+    json_object_set_new(cfg, "simd", json_string(simd));
+    return cfg;
+}
+
+static void print_json(const args *g, const ibex_surface *ra, const ibex_surface *rb,
+                       const ibex_pair_result *p)
+{
+    const ibex_cmc_result *r = p->cmc;
+    json_t *o = json_object(), *cells = json_array();
+    json_object_set_new(o, "kind", json_string("cartridge"));
+    json_object_set_new(o, "a", input_json(g->pa, ra, p->prepared[0], p->info[0]));
+    json_object_set_new(o, "b", input_json(g->pb, rb, p->prepared[1], p->info[1]));
+    json_object_set_new(o, "verdict", json_string(ibex_verdict_name(r->verdict)));
+    json_object_set_new(o, "cmc", json_integer(r->cmc));
+    json_object_set_new(o, "cmc_high", json_integer(r->cmc_high));
+    json_object_set_new(o, "score", json_real(r->score));
+    json_object_set_new(o, "lr", lr_json(p));
+    json_object_set_new(o, "directions", directions_json(r));
+    json_object_set_new(o, "registration", registration_json(r));
+    if (p->prealign) json_object_set_new(o, "prealign", prealign_json(p->prealign));
+    json_object_set_new(o, "spacing_um", json_real(r->spacing * 1e6));
+    for (size_t i = 0; i < r->n_cells; i++) json_array_append_new(cells, cell_json(&r->cells[i]));
+    json_object_set_new(o, "cells", cells);
+    json_object_set_new(o, "config", config_json(g, p->simd));
+    json_t *tm = json_object();
+    json_object_set_new(tm, "preprocess_ms", json_real(1e3 * p->t_preprocess));
+    json_object_set_new(tm, "compare_ms", json_real(1e3 * p->t_compare));
+    json_object_set_new(o, "time", tm);
+    char *txt = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+    if (txt) puts(txt);
+    free(txt);
+    json_decref(o);
+}
+
+static void print_lr(const ibex_pair_result *p)
+{
+    const ibex_calibration *cal = p->calibration;
+    if (cal) {
+        double l = p->log10_lr;
+        printf("likelihood ratio:        log10 LR %.2f (LR %.3g%s): %s\n"
+               "                         (calibration %s, bounded to [%.2f, %.2f] by what "
+               "its data support)\n", l, pow(10, l),
+               l >= cal->log10_hi || l <= cal->log10_lo ? ", at its bound" : "",
+               p->lr_verbal, cal->id, cal->log10_lo, cal->log10_hi);
+    } else {
+        ibex_cmc_opts def;
+        ibex_cmc_opts_init(&def);
+        printf("likelihood ratio:        none (the shipped calibration is for the default "
+               "method: %ux%u cells, no --prealign)\n", def.cells_x, def.cells_y);
+    }
+}
+
+static void print_text(const args *g, const ibex_surface *ra, const ibex_surface *rb,
+                       const ibex_pair_result *p)
+{
+    const ibex_cmc_result *r = p->cmc;
+    const ibex_surface *a = p->prepared[0], *b = p->prepared[1];
+    const ibex_prealign_result *pre = p->prealign;
+    double um = r->spacing * 1e6;
+    printf("A: %s  %zux%zu -> %zux%zu at %.3g um, %.1f%% valid%s\n", g->pa, ra->nx, ra->ny, a->nx,
+           a->ny, um, 100 * p->info[0]->valid_fraction,
+           p->info[0]->already_processed ? " (already processed)" : "");
+    printf("B: %s  %zux%zu -> %zux%zu at %.3g um, %.1f%% valid%s\n", g->pb, rb->nx, rb->ny, b->nx,
+           b->ny, um, 100 * p->info[1]->valid_fraction,
+           p->info[1]->already_processed ? " (already processed)" : "");
+    printf("cells used:              A->B %u  B->A %u  (of %u)\n", r->dir[0].cells_used,
+           r->dir[1].cells_used, g->co.cells_x * g->co.cells_y);
+    printf("CMC (original, Song):    A->B %u  B->A %u  => %u\n", r->dir[0].cmc, r->dir[1].cmc, r->cmc);
+    printf("High-CMC (Tong):         A->B %u%s  B->A %u%s  => %u\n", r->dir[0].cmc_high,
+           r->dir[0].high_pass ? "" : " (theta test failed)", r->dir[1].cmc_high,
+           r->dir[1].high_pass ? "" : " (theta test failed)", r->cmc_high);
+    if (pre && !pre->found)
+        printf("prealign:                no rotation found (too few valid points or no "
+               "overlap); B compared untouched\n");
+    else if (pre)
+        printf("prealign:                found %g deg (whole-surface NCC %.3f), B turned by "
+               "%g deg before CMC, %.0f ms\n", pre->theta_found, pre->ncc, pre->theta,
+               1e3 * pre->seconds);
+    printf("registration (B on A):   theta %g deg, dx %g (%.0f um), dy %g (%.0f um), "
+           "full-scan CCF %.3f\n", r->theta, r->dx, r->dx * um, r->dy, r->dy * um, r->full_ccf);
+    printf("score:                   %.3f\n", r->score);
+    printf("verdict:                 %s  (identification at CMC >= %u)\n",
+           ibex_verdict_name(r->verdict), g->co.id_threshold);
+    print_lr(p);
+    printf("time:                    preprocess %.0f ms, compare %.0f ms (%s)\n",
+           1e3 * p->t_preprocess, 1e3 * p->t_compare, p->simd);
+}
+
+static int parse_count(const char *opt, const char *v, long max, unsigned *out)
+{
+    char *e;
+    long n = strtol(v, &e, 10);
+    if (*e || n < 1 || n > max) return cli_usage_error("%s wants 1..%ld, not '%s'", opt, max, v);
+    *out = (unsigned)n;
+    return EXIT_OK;
+}
+
+/* -1: go on; else the exit status (help, usage error). */
+static int parse(int argc, char **argv, args *g)
 {
     static const struct option lo[] = {{"json", no_argument, 0, 'j'},
                                        {"png", required_argument, 0, 'p'},
@@ -184,32 +353,23 @@ int compare_cartridge_main(int argc, char **argv)
                                        {"kind", required_argument, 0, 'k'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
-    int json = 0, prealign = 0, c;
-    unsigned flags = 0;
-    const char *png = NULL;
-    ibex_cmc_opts co;
-    ibex_cmc_opts_init(&co);
+    int c, rc;
+    memset(g, 0, sizeof *g);
+    ibex_cmc_opts_init(&g->co);
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         switch (c) {
-        case 'j': json = 1; break;
-        case 'p': png = optarg; break;
-        case 'P': prealign = 1; break;
-        case 'c': {
-            char *e;
-            long v = strtol(optarg, &e, 10);
-            if (*e || v < 1 || v > 64) return cli_usage_error("--cells wants 1..64, not '%s'", optarg);
-            co.cells_x = co.cells_y = (unsigned)v;
+        case 'j': g->json = 1; break;
+        case 'p': g->png = optarg; break;
+        case 'P': g->prealign = 1; break;
+        case 'c':
+            if ((rc = parse_count("--cells", optarg, 64, &g->co.cells_x))) return rc;
+            g->co.cells_y = g->co.cells_x;
             break;
-        }
-        case 't': {
-            char *e;
-            long v = strtol(optarg, &e, 10);
-            if (*e || v < 1 || v > 1024) return cli_usage_error("--threads wants 1..1024, not '%s'", optarg);
-            co.threads = (unsigned)v;
+        case 't':
+            if ((rc = parse_count("--threads", optarg, 1024, &g->co.threads))) return rc;
             break;
-        }
-        case 'n': flags |= IBEX_READ_NO_VERIFY; break;
+        case 'n': g->flags |= IBEX_READ_NO_VERIFY; break;
         case 'k':
             if (strcmp(optarg, "cartridge") && strcmp(optarg, "bullet"))
                 return cli_usage_error("--kind is cartridge or bullet, not '%s'", optarg);
@@ -219,178 +379,53 @@ int compare_cartridge_main(int argc, char **argv)
         }
     }
     if (argc - optind != 2) return cli_usage_error("compare wants two files (A B)");
-    const char *pa = argv[optind], *pb = argv[optind + 1];
-    ibex_surface *ra = NULL, *rb = NULL, *a = NULL, *b = NULL;
-    int rc = read_one(pa, flags, &ra);
-    if (rc) return rc;
-    if ((rc = read_one(pb, flags, &rb))) {
-        ibex_surface_free(ra);
-        return rc;
-    }
-    if (ra->zkind != rb->zkind) {
-        cli_error("%s and %s: cannot compare a 3D topography with a 2D image", pa, pb);
-        ibex_surface_free(ra);
-        ibex_surface_free(rb);
+    g->pa = argv[optind];
+    g->pb = argv[optind + 1];
+    return -1;
+}
+
+/* Read both scans and run the library's comparison (ibex/pair.h); the engine names the
+ * surface at fault "A" or "B", replaced here by its file. */
+static int run(const args *g, ibex_surface **ra, ibex_surface **rb, ibex_pair_result **p)
+{
+    int rc = read_one(g->pa, g->flags, ra);
+    if (rc || (rc = read_one(g->pb, g->flags, rb))) return rc;
+    if ((*ra)->zkind != (*rb)->zkind) {
+        cli_error("%s and %s: cannot compare a 3D topography with a 2D image", g->pa, g->pb);
         return EXIT_REFUSED;
     }
-    ibex_preprocess_opts po;
-    ibex_preprocess_opts_init(&po);
-    po.spacing = ibex_preprocess_pair_spacing(ra, rb, &po);
-    ibex_preprocess_info ia, ib;
+    ibex_pair_opts o;
+    ibex_pair_opts_init(&o);
+    o.cmc = &g->co;
+    o.prealign = g->prealign;
     ibex_diag d;
-    ibex_status st;
-    double t0 = cli_now();
-    if ((st = ibex_preprocess(ra, &po, &a, &ia, &d))) {
-        snprintf(d.file, sizeof d.file, "%s", pa);
-        rc = cli_fail_status(st, &d);
-        goto out;
-    }
-    if ((st = ibex_preprocess(rb, &po, &b, &ib, &d))) {
-        snprintf(d.file, sizeof d.file, "%s", pb);
-        rc = cli_fail_status(st, &d);
-        goto out;
-    }
-    double t1 = cli_now();
-    ibex_cmc_plan *plan;
-    if ((st = ibex_cmc_plan_create(&co, &plan, &d))) {
-        rc = cli_fail_status(st, &d);
-        goto out;
-    }
-    ibex_cmc_result *r;
-    ibex_prealign_result pre;
-    st = prealign ? ibex_cmc_plan_run_prealigned(plan, a, b, NULL, &r, &pre, &d)
-                  : ibex_cmc_plan_run(plan, a, b, &r, &d);
-    double t2 = cli_now();
-    if (st) {
-        /* name the surface the engine complained about */
-        if (!strcmp(d.file, "A")) snprintf(d.file, sizeof d.file, "%s", pa);
-        else if (!strcmp(d.file, "B")) snprintf(d.file, sizeof d.file, "%s", pb);
-        rc = cli_fail_status(st, &d);
-        ibex_cmc_plan_free(plan);
-        goto out;
-    }
-    double um = r->spacing * 1e6;
-    if (json) {
-        json_t *o = json_object(), *cells = json_array(), *dirs = json_array();
-        json_object_set_new(o, "kind", json_string("cartridge"));
-        json_object_set_new(o, "a", input_json(pa, ra, a, &ia));
-        json_object_set_new(o, "b", input_json(pb, rb, b, &ib));
-        json_object_set_new(o, "verdict", json_string(ibex_verdict_name(r->verdict)));
-        json_object_set_new(o, "cmc", json_integer(r->cmc));
-        json_object_set_new(o, "cmc_high", json_integer(r->cmc_high));
-        json_object_set_new(o, "score", json_real(r->score));
-        json_object_set_new(o, "lr", lr_json(ibex_calibration_shipped_cmc(&co, prealign), r->cmc));
-        for (int k = 0; k < 2; k++) {
-            const ibex_cmc_direction *dd = &r->dir[k];
-            json_t *x = json_object();
-            json_object_set_new(x, "direction", json_string(k ? "B->A" : "A->B"));
-            json_object_set_new(x, "cells_used", json_integer(dd->cells_used));
-            json_object_set_new(x, "cmc", json_integer(dd->cmc));
-            json_object_set_new(x, "cmc_high", json_integer(dd->cmc_high));
-            json_object_set_new(x, "high_cmc_theta_test_passed", json_boolean(dd->high_pass));
-            json_object_set_new(x, "theta", json_real(dd->theta));
-            json_object_set_new(x, "dx", json_real(dd->dx));
-            json_object_set_new(x, "dy", json_real(dd->dy));
-            json_object_set_new(x, "high_theta", json_real(dd->high_theta));
-            json_array_append_new(dirs, x);
+    ibex_status st = ibex_compare_cartridges(*ra, *rb, &o, p, &d);
+    if (!st) return EXIT_OK;
+    if (!strcmp(d.file, "A")) snprintf(d.file, sizeof d.file, "%s", g->pa);
+    else if (!strcmp(d.file, "B")) snprintf(d.file, sizeof d.file, "%s", g->pb);
+    return cli_fail_status(st, &d);
+}
+
+int compare_cartridge_main(int argc, char **argv)
+{
+    args g;
+    int rc = parse(argc, argv, &g);
+    if (rc >= 0) return rc;
+    ibex_surface *ra = NULL, *rb = NULL;
+    ibex_pair_result *p = NULL;
+    if (!(rc = run(&g, &ra, &rb, &p))) {
+        if (g.json) print_json(&g, ra, rb, p);
+        else print_text(&g, ra, rb, p);
+        if (g.png) {
+            rc = draw_png(g.png, g.pa, g.pb, p->prepared[0], p->prepared[1], p->cmc);
+            if (!rc && !g.json)
+                printf("picture:                 %s (A left; B turned onto A right; green "
+                       "congruent,\n                         orange High-CMC only, red not "
+                       "congruent)\n", g.png);
         }
-        json_object_set_new(o, "directions", dirs);
-        json_t *reg = json_object();
-        json_object_set_new(reg, "theta_deg", json_real(r->theta));
-        json_object_set_new(reg, "dx_points", json_real(r->dx));
-        json_object_set_new(reg, "dy_points", json_real(r->dy));
-        json_object_set_new(reg, "dx_um", json_real(r->dx * um));
-        json_object_set_new(reg, "dy_um", json_real(r->dy * um));
-        json_object_set_new(reg, "full_ccf", json_real(r->full_ccf));
-        json_object_set_new(o, "registration", reg);
-        if (prealign) {
-            json_t *x = json_object();
-            json_object_set_new(x, "found", json_boolean(pre.found));
-            json_object_set_new(x, "theta_found_deg", json_real(pre.theta_found));
-            json_object_set_new(x, "theta_applied_deg", json_real(pre.theta));
-            json_object_set_new(x, "ncc", json_real(pre.ncc));
-            json_object_set_new(x, "overlap", json_real(pre.overlap));
-            json_object_set_new(x, "ms", json_real(1e3 * pre.seconds));
-            json_object_set_new(o, "prealign", x);
-        }
-        json_object_set_new(o, "spacing_um", json_real(um));
-        for (size_t i = 0; i < r->n_cells; i++) json_array_append_new(cells, cell_json(&r->cells[i]));
-        json_object_set_new(o, "cells", cells);
-        json_t *cfg = json_object();
-        json_object_set_new(cfg, "cells", json_integer(co.cells_x));
-        json_object_set_new(cfg, "prealign", json_boolean(prealign));
-        json_object_set_new(cfg, "theta_min", json_real(co.theta_min));
-        json_object_set_new(cfg, "theta_max", json_real(co.theta_max));
-        json_object_set_new(cfg, "theta_step", json_real(co.theta_step));
-        json_object_set_new(cfg, "region_factor", json_real(co.region_factor));
-        json_object_set_new(cfg, "t_xy_um", json_real(co.t_xy_m * 1e6));
-        json_object_set_new(cfg, "t_theta", json_real(co.t_theta));
-        json_object_set_new(cfg, "t_ccf", json_real(co.t_ccf));
-        json_object_set_new(cfg, "min_valid_fraction", json_real(co.min_valid_frac));
-        json_object_set_new(cfg, "id_threshold", json_integer(co.id_threshold));
-        json_object_set_new(cfg, "simd", json_string(ibex_cmc_plan_simd(plan)));
-        json_object_set_new(o, "config", cfg);
-        json_t *tm = json_object();
-        json_object_set_new(tm, "preprocess_ms", json_real(1e3 * (t1 - t0)));
-        json_object_set_new(tm, "compare_ms", json_real(1e3 * (t2 - t1)));
-        json_object_set_new(o, "time", tm);
-        char *txt = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
-        if (txt) puts(txt);
-        free(txt);
-        json_decref(o);
-    } else {
-        printf("A: %s  %zux%zu -> %zux%zu at %.3g um, %.1f%% valid%s\n", pa, ra->nx, ra->ny, a->nx,
-               a->ny, um, 100 * ia.valid_fraction, ia.already_processed ? " (already processed)" : "");
-        printf("B: %s  %zux%zu -> %zux%zu at %.3g um, %.1f%% valid%s\n", pb, rb->nx, rb->ny, b->nx,
-               b->ny, um, 100 * ib.valid_fraction, ib.already_processed ? " (already processed)" : "");
-        printf("cells used:              A->B %u  B->A %u  (of %u)\n", r->dir[0].cells_used,
-               r->dir[1].cells_used, co.cells_x * co.cells_y);
-        printf("CMC (original, Song):    A->B %u  B->A %u  => %u\n", r->dir[0].cmc, r->dir[1].cmc, r->cmc);
-        printf("High-CMC (Tong):         A->B %u%s  B->A %u%s  => %u\n", r->dir[0].cmc_high,
-               r->dir[0].high_pass ? "" : " (theta test failed)", r->dir[1].cmc_high,
-               r->dir[1].high_pass ? "" : " (theta test failed)", r->cmc_high);
-        if (prealign && !pre.found)
-            printf("prealign:                no rotation found (too few valid points or no "
-                   "overlap); B compared untouched\n");
-        else if (prealign)
-            printf("prealign:                found %g deg (whole-surface NCC %.3f), B turned by "
-                   "%g deg before CMC, %.0f ms\n", pre.theta_found, pre.ncc, pre.theta,
-                   1e3 * pre.seconds);
-        printf("registration (B on A):   theta %g deg, dx %g (%.0f um), dy %g (%.0f um), "
-               "full-scan CCF %.3f\n", r->theta, r->dx, r->dx * um, r->dy, r->dy * um, r->full_ccf);
-        printf("score:                   %.3f\n", r->score);
-        printf("verdict:                 %s  (identification at CMC >= %u)\n",
-               ibex_verdict_name(r->verdict), co.id_threshold);
-        const ibex_calibration *cal = ibex_calibration_shipped_cmc(&co, prealign);
-        if (cal) {
-            double l = ibex_calibration_log10_lr(cal, r->cmc);
-            printf("likelihood ratio:        log10 LR %.2f (LR %.3g%s): %s\n"
-                   "                         (calibration %s, bounded to [%.2f, %.2f] by what "
-                   "its data support)\n", l, pow(10, l),
-                   l >= cal->log10_hi || l <= cal->log10_lo ? ", at its bound" : "",
-                   ibex_lr_verbal(l), cal->id, cal->log10_lo, cal->log10_hi);
-        } else {
-            ibex_cmc_opts def;
-            ibex_cmc_opts_init(&def);
-            printf("likelihood ratio:        none (the shipped calibration is for the default "
-                   "method: %ux%u cells, no --prealign)\n", def.cells_x, def.cells_y);
-        }
-        printf("time:                    preprocess %.0f ms, compare %.0f ms (%s)\n",
-               1e3 * (t1 - t0), 1e3 * (t2 - t1), ibex_cmc_plan_simd(plan));
     }
-    rc = EXIT_OK;
-    if (png) {
-        rc = draw_png(png, pa, pb, a, b, r);
-        if (!rc && !json)
-            printf("picture:                 %s (A left; B turned onto A right; green congruent,\n"
-                   "                         orange High-CMC only, red not congruent)\n", png);
-    }
-    ibex_cmc_result_free(r);
-    ibex_cmc_plan_free(plan);
-out:
+    ibex_pair_result_free(p);
     ibex_surface_free(ra);
     ibex_surface_free(rb);
-    ibex_surface_free(a);
-    ibex_surface_free(b);
     return rc;
 }

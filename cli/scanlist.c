@@ -1,8 +1,7 @@
-/* Expanding directory operands into sorted lists of scan files. */
-#include <dirent.h>
+/* Expanding operands into lists of scan files. A directory is expanded by the library
+ * (ibex_ingest_list_add_operand), so ibex info and ibex ingest see the same files. */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 
 #include "cli.h"
@@ -26,41 +25,19 @@ static int push(list *l, const char *s)
     return 0;
 }
 
-static int is_scan(const char *name)
+static int push_dir(list *l, const char *dir)
 {
-    size_t n = strlen(name);
-    return n > 4 && (strcasecmp(name + n - 4, ".x3p") == 0 || strcasecmp(name + n - 4, ".png") == 0);
-}
-
-static int cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int walk(list *l, const char *dir, int depth)
-{
-    if (depth > 32) return 0;
-    DIR *d = opendir(dir);
-    if (!d) return -1;
-    struct dirent *e;
+    ibex_ingest_list *files = NULL;
+    ibex_diag d;
+    if (ibex_ingest_list_create(&files) != IBEX_OK) return -1;
     int rc = 0;
-    while (rc == 0 && (e = readdir(d))) {
-        if (e->d_name[0] == '.' || strcmp(e->d_name, "__MACOSX") == 0) continue;
-        size_t len = strlen(dir) + strlen(e->d_name) + 2;
-        char *p = malloc(len);
-        if (!p) {
-            rc = -1;
-            break;
-        }
-        snprintf(p, len, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (stat(p, &st) == 0 && S_ISDIR(st.st_mode))
-            rc = walk(l, p, depth + 1);
-        else if (is_scan(e->d_name))
-            rc = push(l, p);
-        free(p);
+    if (ibex_ingest_list_add_operand(files, dir, &d) != IBEX_OK) {
+        cli_error("%s: cannot read directory", dir);
+        rc = -1;
     }
-    closedir(d);
+    for (size_t i = 0; rc == 0 && i < ibex_ingest_list_count(files); i++)
+        rc = push(l, ibex_ingest_list_get(files, i)->path);
+    ibex_ingest_list_free(files);
     return rc;
 }
 
@@ -69,15 +46,8 @@ int cli_collect_scans(char *const *operands, int n, char ***files, size_t *count
     list l = {0};
     for (int i = 0; i < n; i++) {
         struct stat st;
-        if (stat(operands[i], &st) == 0 && S_ISDIR(st.st_mode)) {
-            size_t first = l.n;
-            if (walk(&l, operands[i], 0) != 0) {
-                cli_error("%s: cannot read directory", operands[i]);
-                cli_free_list(l.v);
-                return -1;
-            }
-            qsort(l.v + first, l.n - first, sizeof *l.v, cmp);
-        } else if (push(&l, operands[i]) != 0) {
+        int isdir = stat(operands[i], &st) == 0 && S_ISDIR(st.st_mode);
+        if ((isdir ? push_dir(&l, operands[i]) : push(&l, operands[i])) != 0) {
             cli_free_list(l.v);
             return -1;
         }

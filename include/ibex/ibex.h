@@ -9,6 +9,7 @@
 #include "ibex/image.h"
 #include "ibex/io.h"
 #include "ibex/library.h"
+#include "ibex/ingest.h"
 #include "ibex/bullet.h"
 #include "ibex/package.h"
 #include "ibex/node.h"
@@ -19,6 +20,7 @@
 #include "ibex/prealign.h"
 #include "ibex/calibration.h"
 #include "ibex/picture.h"
+#include "ibex/pair.h"
 #include "ibex/bench.h"
 
 #endif

@@ -1,13 +1,13 @@
-"""Bullets (ibex/bullet.h): land signatures, land-to-land and bullet-to-bullet comparison,
-run the way `ibex compare` runs them on lands and bullets (cli/compare_bullet.c)."""
+"""Bullets (ibex/bullet.h, ibex/pair.h): land signatures, land-to-land and bullet-to-bullet
+comparison; bullets are compared by the library's ibex_compare_bullets, the call
+`ibex compare` makes on lands and bullets."""
 import ctypes
-import math
 import os
 import re
 
 import numpy as np
 
-from . import _lib
+from . import _lib, _pair
 from ._lib import lib
 from .errors import Error, check, diag
 from .surface import Surface, as_surface
@@ -105,8 +105,7 @@ def signature_from_profile(profile, spacing, **opts):
 
 
 def _land_verdict(score):
-    return ("identification" if score >= LAND_ID else
-            "elimination" if score <= LAND_ELIM else "inconclusive")
+    return lib.ibex_bullet_verdict_name(lib.ibex_land_verdict(score)).decode()
 
 
 class LandResult(dict):
@@ -178,15 +177,6 @@ class _Land:
         return {"file": self.file, "usable": False, "problem": self.problem}
 
 
-def _positions(lands):
-    """Land numbers from the file names when every land has a distinct one, else order."""
-    nums = [land_number(l.file) if l.file else 0 for l in lands]
-    ok = bool(lands) and all(1 <= k <= 64 for k in nums) and len(set(nums)) == len(nums)
-    if ok:
-        return [k - 1 for k in nums], max(nums)
-    return list(range(len(lands))), len(lands)
-
-
 def _as_lands(x):
     if isinstance(x, (str, os.PathLike)) and os.path.isdir(x):
         files = bullet_files(x)
@@ -223,68 +213,54 @@ def compare_bullets(a, b):
             if not l.sig:
                 raise Error("IBEX_ERR_UNSUPPORTED", l.problem)
         return compare_lands(A[0].sig, B[0].sig)
-    land_mode = (len(A) == 1) != (len(B) == 1)
-    pa, na = _positions(A)
-    pb, nb = _positions(B)
-    n = max(na, nb)
-    if land_mode:
-        n = na if len(A) > len(B) else nb
-    nA = 1 if land_mode and len(A) == 1 else n
-    nB = 1 if land_mode and len(B) == 1 else n
-    SigP = ctypes.POINTER(_lib.LandSignature)
-    va, vb = (SigP * nA)(), (SigP * nB)()
-    ia, ib = [None] * nA, [None] * nB
-    for lands, pos, v, idx, m in ((A, pa, va, ia, nA), (B, pb, vb, ib, nB)):
+    names = []          # the encoded names live as long as the call
+
+    def pair_lands(lands):
+        v = (_pair.PairLand * len(lands))()
         for i, l in enumerate(lands):
-            p = 0 if m == 1 else pos[i]
-            v[p] = l.sig._ptr if l.sig else SigP()
-            idx[p] = l
-    ba, bb = _lib.Bullet(nA, va), _lib.Bullet(nB, vb)
-    r = ctypes.POINTER(_lib.BulletResult)()
+            v[i].sig = l.sig._ptr if l.sig else None
+            v[i].number = land_number(l.file) if l.file else 0
+            if l.file:
+                names.append(os.path.basename(l.file).encode())
+                v[i].name = names[-1]
+        return v
+
+    va, vb = pair_lands(A), pair_lands(B)
+    p = ctypes.POINTER(_pair.BulletPairResult)()
     d = diag()
-    check(lib.ibex_bullet_compare(ctypes.byref(ba), ctypes.byref(bb), ctypes.byref(r),
-                                  ctypes.byref(d)), d)
+    check(lib.ibex_compare_bullets(va, len(A), vb, len(B), ctypes.byref(p), ctypes.byref(d)), d)
     try:
-        c = r.contents
-        out = BulletResult()
-        out.mode = "land-to-bullet" if land_mode else "bullet"
-        out.a, out.b = la, lb
-        out.na, out.nb = c.na, c.nb
-        pairs = _lib.np_array(c.pairs, _lib.LandResult, c.na * c.nb)
-        compared = np.ctypeslib.as_array(c.compared, (c.na * c.nb,)).astype(bool)
-        dt = np.dtype([("i", "u4"), ("j", "u4"), ("compared", "?")] +
-                      [(k, pairs.dtype[k]) for k in pairs.dtype.names])
-        out.pairs = np.zeros(c.na * c.nb, dt)
-        for k in pairs.dtype.names:
-            out.pairs[k] = pairs[k]
-        out.pairs["i"] = np.repeat(np.arange(c.na), c.nb)
-        out.pairs["j"] = np.tile(np.arange(c.nb), c.na)
-        out.pairs["compared"] = compared
-        out.matrix = np.where(compared, pairs["score"], np.nan).reshape(c.na, c.nb)
-        out.phase_sam = np.ctypeslib.as_array(c.sam, (c.n_phases,)).copy()
-        out.phase_pairs = np.ctypeslib.as_array(c.phase_pairs, (c.n_phases,)).copy()
-        out.best_phase = c.best_phase
-        out.score, out.runner_up = c.score, c.runner_up
-        out.n_compared, out.n_matching = c.n_compared, c.n_matching
-        out.verdict = lib.ibex_bullet_verdict_name(c.verdict).decode()
-        out.reason = c.reason.decode(errors="replace")
-        out.lands_a = [l.info() for l in A]
-        out.lands_b = [l.info() for l in B]
-        if land_mode:
-            best, bi, bj = -1.0, 0, 0
-            for i in range(nA):
-                for j in range(nB):
-                    s = out.matrix[i, j]
-                    if not math.isnan(s) and s > best:
-                        best, bi, bj = s, i, j
-            out.best_land_score = best if best >= 0 else None
-            if best < 0:
-                out.verdict, out.reason = "unsuitable", "no usable land pair"
-            else:
-                name = lambda l: os.path.basename(l.file) if l and l.file else "?"
-                out.verdict = _land_verdict(best)
-                out.reason = (f"best land pair {name(ia[bi])} ~ {name(ib[bj])}, "
-                              f"land score {best:.3f}")
-        return out
+        return _bullet_result(p.contents, la, lb, A, B)
     finally:
-        lib.ibex_bullet_result_free(r)
+        lib.ibex_bullet_pair_result_free(p)
+
+
+def _bullet_result(p, la, lb, A, B):
+    c = p.bullets.contents
+    out = BulletResult()
+    out.mode = _pair.MODES[p.mode]
+    out.a, out.b = la, lb
+    out.na, out.nb = c.na, c.nb
+    pairs = _lib.np_array(c.pairs, _lib.LandResult, c.na * c.nb)
+    compared = np.ctypeslib.as_array(c.compared, (c.na * c.nb,)).astype(bool)
+    dt = np.dtype([("i", "u4"), ("j", "u4"), ("compared", "?")] +
+                  [(k, pairs.dtype[k]) for k in pairs.dtype.names])
+    out.pairs = np.zeros(c.na * c.nb, dt)
+    for k in pairs.dtype.names:
+        out.pairs[k] = pairs[k]
+    out.pairs["i"] = np.repeat(np.arange(c.na), c.nb)
+    out.pairs["j"] = np.tile(np.arange(c.nb), c.na)
+    out.pairs["compared"] = compared
+    out.matrix = np.where(compared, pairs["score"], np.nan).reshape(c.na, c.nb)
+    out.phase_sam = np.ctypeslib.as_array(c.sam, (c.n_phases,)).copy()
+    out.phase_pairs = np.ctypeslib.as_array(c.phase_pairs, (c.n_phases,)).copy()
+    out.best_phase = c.best_phase
+    out.score, out.runner_up = c.score, c.runner_up
+    out.n_compared, out.n_matching = c.n_compared, c.n_matching
+    out.verdict = lib.ibex_bullet_verdict_name(p.verdict).decode()
+    out.reason = p.reason.decode(errors="replace")
+    out.lands_a = [l.info() for l in A]
+    out.lands_b = [l.info() for l in B]
+    if out.mode == "land-to-bullet":
+        out.best_land_score = p.best_land_score if p.best_land_score >= 0 else None
+    return out

@@ -1,10 +1,11 @@
-"""Cartridge cases (ibex/compare.h, prealign.h, calibration.h): preprocessing and Congruent
-Matching Cells, run the way `ibex compare A B` runs them (cli/compare_cartridge.c)."""
+"""Cartridge cases (ibex/compare.h, prealign.h, calibration.h, pair.h): preprocessing and
+Congruent Matching Cells; a pair is compared by the library's ibex_compare_cartridges, the
+call `ibex compare A B` makes."""
 import ctypes
 
 import numpy as np
 
-from . import _lib
+from . import _lib, _pair
 from ._lib import lib
 from .errors import check, diag, fail
 from .surface import Surface, as_surface
@@ -87,7 +88,8 @@ class CartridgeResult:
     log10 likelihood ratio of cmc (None when the options are not the default method);
     prepared: the two compared surfaces (aligned() puts B onto A)."""
 
-    def __init__(self, r, plan, co, prealign, pre, a_info, b_info):
+    def __init__(self, p):
+        r = p.cmc.contents
         self.cmc = r.cmc
         self.cmc_high = r.cmc_high
         self.score = r.score
@@ -107,17 +109,15 @@ class CartridgeResult:
             self.cells[name] = raw[name]
         self.timings = {k: getattr(r, k) for k in ("t_total", "t_rotate", "t_fft", "t_ncc",
                                                    "t_decision")}
-        self.simd = lib.ibex_cmc_plan_simd(plan).decode()
-        self.prealign = _lib.to_dict(pre) if prealign else None
+        self.simd = p.simd.decode()
+        self.prealign = _lib.to_dict(p.prealign.contents) if p.prealign else None
         if self.prealign:
             self.prealign["found"] = bool(self.prealign["found"])
-        self.a, self.b = a_info, b_info
-        cal = lib.ibex_calibration_shipped_cmc(ctypes.byref(co), 1 if prealign else 0)
+        self.a, self.b = (_info_dict(p.info[k].contents) for k in range(2))
         self.lr = None
-        if cal:
-            c = cal.contents
-            lr = lib.ibex_calibration_log10_lr(cal, float(r.cmc))
-            self.lr = {"log10_lr": lr, "verbal": lib.ibex_lr_verbal(lr).decode(),
+        if p.calibration:
+            c = p.calibration.contents
+            self.lr = {"log10_lr": p.log10_lr, "verbal": p.lr_verbal.decode(),
                        "calibration": c.id.decode(), "log10_bounds": [c.log10_lo, c.log10_hi],
                        "score": c.score.decode()}
 
@@ -161,35 +161,29 @@ def compare_cartridges(a, b, prealign=False, verify=True, preprocess=None, **cmc
     if ra.zkind != rb.zkind:
         fail("IBEX_ERR_ARG", f"{na} and {nb}: cannot compare a 3D topography with a 2D image")
     po = preprocess_opts(**(preprocess or {}))
-    po.spacing = lib.ibex_preprocess_pair_spacing(ra, rb, ctypes.byref(po))
-    pa, ia = _preprocess(ra, po, na)
-    pb, ib = _preprocess(rb, po, nb)
     co = cmc_opts(**cmc)
-    plan = ctypes.c_void_p()
+    o = _pair.PairOpts()
+    lib.ibex_pair_opts_init(ctypes.byref(o))
+    o.preprocess, o.cmc = ctypes.pointer(po), ctypes.pointer(co)
+    o.prealign = 1 if prealign else 0
+    p = ctypes.POINTER(_pair.PairResult)()
     d = diag()
-    check(lib.ibex_cmc_plan_create(ctypes.byref(co), ctypes.byref(plan), ctypes.byref(d)), d)
-    r = ctypes.POINTER(_lib.CmcResult)()
+    st = lib.ibex_compare_cartridges(ra, rb, ctypes.byref(o), ctypes.byref(p), ctypes.byref(d))
+    if st:
+        # the library names the input at fault "A" or "B"
+        names = {b"A": str(na), b"B": str(nb)}
+        if d.file in names:
+            d.file = names[d.file].encode()[:511]
+        check(st, d)
     try:
-        d = diag()
-        pre = _lib.out_struct(_lib.PrealignResult)
-        if prealign:
-            st = lib.ibex_cmc_plan_run_prealigned(plan, pa, pb, None, ctypes.byref(r),
-                                                  ctypes.byref(pre), ctypes.byref(d))
-        else:
-            st = lib.ibex_cmc_plan_run(plan, pa, pb, ctypes.byref(r), ctypes.byref(d))
-        if st:
-            names = {b"A": str(na), b"B": str(nb)}
-            if d.file in names:
-                d.file = names[d.file].encode()[:511]
-            check(st, d)
-        _lib.check_guard(pre, "ibex_cmc_plan_run_prealigned")
-        res = CartridgeResult(r.contents, plan, co, prealign, pre, ia, ib)
-        res.prepared = (pa, pb)
+        res = CartridgeResult(p.contents)
+        # the prepared surfaces pass to Python: the result no longer frees them
+        res.prepared = tuple(Surface._wrap(ctypes.pointer(p.contents.prepared[k].contents))
+                             for k in range(2))
+        p.contents.prepared[0] = p.contents.prepared[1] = None
         return res
     finally:
-        if r:
-            lib.ibex_cmc_result_free(r)
-        lib.ibex_cmc_plan_free(plan)
+        lib.ibex_pair_result_free(p)
 
 
 def _is_bullet(operands):

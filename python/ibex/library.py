@@ -1,5 +1,5 @@
-"""The reference library (ibex/library.h): an HDF5 file of specimens, ingested the way
-`ibex ingest` does it (cli/cmd_ingest.c).
+"""The reference library (ibex/library.h): an HDF5 file of specimens, ingested by the
+library's ingest run (ibex/ingest.h), the one `ibex ingest` uses.
 
 Library.index() and Library.query(scans, progress=fn) are `ibex index` and `ibex query`
 (ibex/search.h), with fn(stage, done, total, eta_seconds) returning True to cancel."""
@@ -10,15 +10,14 @@ import os
 from . import _lib
 from ._lib import lib
 from .errors import Error, check, diag
-from .surface import Surface, _path, read
+from . import ingest as _ingest
+from .surface import READ_NO_VERIFY, Surface, _path, read
 
 LIBRARY_WRITE, LIBRARY_NOSYNC, LIBRARY_PACKED = 0x1, 0x2, 0x4
 # What `ibex ingest` records (and checks on open): libraries made here take more scans
 # from the command and the other way round.
-INGEST_PARAMS = "preprocess=none\n"
-BATCH_MAX = 16
+INGEST_PARAMS = "preprocess=none\n"  # IBEX_INGEST_PARAMS
 _SPEC_STR = ("id", "kind", "region", "source_path", "set", "firearm_id", "same_source_key")
-_EXTRA_KEYS = ("set", "firearm_id", "same_source_key", "id", "kind")
 
 
 def _b(s):
@@ -34,57 +33,20 @@ def file_sha256(path):
 
 
 def scan_files(operand):
-    """A file, or every .x3p/.png below a directory (sorted), as `ibex ingest` expands it."""
-    if not os.path.isdir(operand):
-        return [str(operand)]
-    out = []
-
-    def walk(d, depth):
-        if depth > 32:
-            return
-        for e in os.listdir(d):
-            if e.startswith(".") or e == "__MACOSX":
-                continue
-            p = os.path.join(d, e)
-            if os.path.isdir(p):
-                walk(p, depth + 1)
-            elif len(e) > 4 and e[-4:].lower() in (".x3p", ".png"):
-                out.append(p)
-    walk(str(operand), 0)
-    return sorted(out)
+    """A file, or every .x3p/.png below a directory (sorted), as `ibex ingest` expands it
+    (ibex_ingest_list_add_operand; Error when it does not exist)."""
+    fl = _ingest.FileList()
+    fl.add_operand(str(operand))
+    return [it["path"] for it in fl.items()]
 
 
 def read_manifest(path, kind=None):
-    """Rows of a MANIFEST.tsv that name scans: dicts with path (resolved against the
-    manifest's folder), id (SET:SPECIMEN_ID as ibex ingest makes it), kind, set, firearm_id,
-    specimen_id, same_source_key (None when empty)."""
-    base = os.path.dirname(str(path))
-    rows = []
-    with open(path, newline="") as f:
-        header = f.readline().rstrip("\r\n").split("\t")
-        if "relative_path" not in header:
-            raise Error("IBEX_ERR_FORMAT", f"{path}: line 1: no relative_path column "
-                                           "(not a manifest)")
-        for line in f:
-            fields = line.rstrip("\r\n").split("\t")
-            if not line.strip():
-                continue
-            row = {k: (fields[i] if i < len(fields) and fields[i] else None)
-                   for i, k in enumerate(header)}
-            rel = row.get("relative_path") or ""
-            if not (len(rel) > 4 and rel[-4:].lower() in (".x3p", ".png")):
-                continue
-            if kind and row.get("kind") != kind:
-                continue
-            item = {k: row.get(k) for k in ("kind", "set", "firearm_id", "specimen_id",
-                                            "same_source_key")}
-            item["path"] = rel if rel.startswith("/") else os.path.join(base, rel)
-            if item["specimen_id"]:
-                item["id"] = (f"{item['set']}:" if item["set"] else "") + item["specimen_id"]
-            else:
-                item["id"] = os.path.splitext(rel)[0]
-            rows.append(item)
-    return rows
+    """Rows of a MANIFEST.tsv that name scans (ibex_ingest_list_read_manifest): dicts with
+    path (resolved against the manifest's folder), id (SET:SPECIMEN_ID as ibex ingest makes
+    it), kind, set, firearm_id, specimen_id, same_source_key (None when empty)."""
+    fl = _ingest.FileList()
+    fl.read_manifest(str(path), kind)
+    return fl.items()
 
 
 def _scan_kind(s):
@@ -277,78 +239,30 @@ class Library:
             lib.ibex_meta_clear(ctypes.byref(sp.meta))
 
     def ingest(self, files=(), manifest=None, kind=None, meta=None, skip_errors=False,
-               verify=True):
-        """Add scans as `ibex ingest` does: files and directories (every .x3p/.png below),
-        and/or the scans of a MANIFEST.tsv (with its ground-truth columns; kind keeps only
-        rows of that kind). Duplicates (same SHA-256) are skipped. meta: metadata for every
-        file (also set, firearm_id, same_source_key, id, kind). Commits every 16 specimens.
-        Returns one dict per file: event "stored" / "skipped" / "refused", row, id, file,
-        sha256. A file that cannot be read raises Error (after committing what was added
-        before it; e.events lists those) unless skip_errors, which reports it as refused, as
-        it does a duplicate id. A failed write raises, with nothing of its batch stored."""
+               verify=True, progress=None, threads=0):
+        """Add scans as `ibex ingest` does (ibex_ingest_run): files and directories (every
+        .x3p/.png below), and/or the scans of a MANIFEST.tsv (with its ground-truth columns;
+        kind keeps only rows of that kind). Duplicates (same SHA-256) are skipped. meta:
+        metadata for every file (also set, firearm_id, same_source_key, id, kind). Commits
+        every 16 specimens. Returns one dict per file: event "stored" / "skipped" /
+        "refused", row, id, file, sha256. A file that cannot be read, or whose row the
+        library refuses (a duplicate id), raises Error (after committing what was added
+        before it; e.events lists those) unless skip_errors, which reports it as refused.
+        A failed write raises, with nothing of its batch stored. progress: fn(stage, done,
+        total, eta_seconds), True cancels."""
         if isinstance(files, (str, os.PathLike)):
             files = [files]
-        items = read_manifest(manifest, kind) if manifest else []
+        fl = _ingest.FileList()
+        if manifest:
+            fl.read_manifest(str(manifest), kind)
         for op in files:
-            op = str(op)
-            if not os.path.exists(op):
-                raise Error("IBEX_ERR_IO", f"{op}: No such file or directory")
-            isdir = os.path.isdir(op)
-            for f in scan_files(op):
-                rel = os.path.relpath(f, op) if isdir else os.path.basename(f)
-                items.append({"path": f, "id": os.path.splitext(rel)[0]})
-        meta = dict(meta or {})
-        extra = {k: meta.pop(k) for k in _EXTRA_KEYS if k in meta}
-        events, pending = [], []
-        for it in items:
-            ev = {"event": None, "row": None, "id": extra.get("id", it["id"]),
-                  "file": it["path"], "sha256": None}
-            try:
-                ev["sha256"] = file_sha256(it["path"])
-                dup = self.find_hash(ev["sha256"])
-                if dup is not None:
-                    ev.update(event="skipped", row=dup, reason=f"duplicate of row {dup}")
-                    events.append(ev)
-                    continue
-                surf = self.prepare(read(it["path"], verify=verify))
-            except Error as e:          # this file only: nothing was written
-                if not skip_errors:
-                    if pending:             # what was added so far is kept
-                        self.commit()
-                    e.events = events + pending
-                    raise
-                ev.update(event="refused", reason=e.message, status=e.status)
-                events.append(ev)
-                continue
-            if not pending:
-                self.begin()
-            m = dict(meta)
-            if it.get("specimen_id"):
-                m.setdefault("specimen_id", it["specimen_id"])
-            try:
-                row = self.add(surf, ev["id"], kind=kind or extra.get("kind") or it.get("kind"),
-                               source_path=it["path"], sha256=ev["sha256"],
-                               set=extra.get("set", it.get("set")),
-                               firearm_id=extra.get("firearm_id", it.get("firearm_id")),
-                               same_source_key=extra.get("same_source_key",
-                                                         it.get("same_source_key")),
-                               meta=m)
-            except Error as e:
-                # A duplicate id or a bad row is refused before anything is written;
-                # any other failure rolled the whole transaction back.
-                if not skip_errors or e.status not in ("IBEX_ERR_INTEGRITY", "IBEX_ERR_ARG"):
-                    raise
-                ev.update(event="refused", reason=e.message, status=e.status)
-                events.append(ev)
-                continue
-            ev.update(event="stored", row=row)
-            pending.append(ev)
-            if len(pending) == BATCH_MAX:
-                self.commit()
-                events += pending
-                pending = []
-        if pending:
-            self.commit()
-            events += pending
-            pending = []
+            fl.add_operand(str(op))
+        events, _, stop = _ingest.run(self._handle(), fl, kind=kind, meta=meta,
+                                      read_flags=0 if verify else READ_NO_VERIFY,
+                                      stop_on_refusal=not skip_errors, progress=progress,
+                                      threads=threads)
+        if stop is not None:
+            e = Error(stop["status"], stop["reason"])
+            e.events = [x for x in events if x is not stop]
+            raise e
         return events
