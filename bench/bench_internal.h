@@ -12,6 +12,7 @@
 #include "ibex/calibration.h"
 #include "ibex/bench.h"
 #include "ibex_internal.h" /* ibex__fail, ibex__now, ibex__opts_merge */
+#include "atomic_file.h"   /* ibex__make_dirs */
 
 /* ---- comparison methods ------------------------------------------------------------ */
 
@@ -127,8 +128,7 @@ typedef struct bench_progress {
  * nonzero once the callback has asked to stop. */
 int bench_progress_report(bench_progress *p, const char *stage, size_t done, size_t total);
 
-/* mkdir -p; 0, or -1 with errno set. */
-int bench_make_dirs(const char *path);
+
 
 /* ---- accuracy studies ------------------------------------------------------------------ */
 

@@ -24,25 +24,6 @@ int bench_progress_report(bench_progress *p, const char *stage, size_t done, siz
     return p->cancelled;
 }
 
-int bench_make_dirs(const char *path)
-{
-    char buf[4096];
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof buf) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    memcpy(buf, path, n + 1);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
-    return 0;
-}
-
 ibex_status bench_write_text(const char *path, const char *text, ibex_diag *diag)
 {
     size_t n = strlen(path) + 16;

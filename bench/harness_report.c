@@ -608,7 +608,7 @@ ibex_status bench_report_write(const bench_study *st, size_t n_studies, const be
                                char **json_out, ibex_bench_study_figures *pub,
                                ibex_bench_calibration_figures *cal, ibex_diag *diag)
 {
-    if (bench_make_dirs(o->out_dir) != 0)
+    if (ibex__make_dirs(o->out_dir) != 0)
         return ibex__fail(diag, IBEX_ERR_IO, "", -1, "%s: cannot create the report folder: %s", o->out_dir,
                           strerror(errno));
     figures *fig = calloc(n_studies ? n_studies : 1, sizeof *fig);

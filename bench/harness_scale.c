@@ -369,7 +369,7 @@ ibex_status bench_scale_resolve(ibex_bench_scale_opts *o, size_t sizes[16], ibex
 static ibex_status measure_in(scale_ctx *c, json_t **out, ibex_diag *diag)
 {
     const ibex_bench_scale_opts *o = c->o;
-    if (bench_make_dirs(c->dir) != 0)
+    if (ibex__make_dirs(c->dir) != 0)
         return ibex__fail(diag, IBEX_ERR_IO, c->dir, -1, "cannot create: %s", strerror(errno));
     if (make_queries(c)) return ibex__fail(diag, IBEX_ERR_IO, c->dir, -1, "cannot make the query casings");
     c->gemm1 = bench_sgemm_peak(1);

@@ -105,7 +105,7 @@ void bench_scale_markdown(json_t *scale, FILE *f)
 ibex_status bench_scale_write(json_t *scale, const char *text, const char *out_dir, const char *rev,
                               ibex_diag *diag)
 {
-    if (bench_make_dirs(out_dir) != 0)
+    if (ibex__make_dirs(out_dir) != 0)
         return ibex__fail(diag, IBEX_ERR_IO, out_dir, -1, "cannot create the report folder: %s", strerror(errno));
     size_t pl = strlen(out_dir) + 16;
     char *p = malloc(pl), *md = NULL;

@@ -415,7 +415,7 @@ ibex_status ibex_bench_speed_run(const ibex_bench_speed_opts *opts, ibex_bench_s
     omp_set_num_threads(cores);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru); /* before the section: what it starts reports its own */
-    if (!rc && o.out_dir && bench_make_dirs(o.out_dir) != 0)
+    if (!rc && o.out_dir && ibex__make_dirs(o.out_dir) != 0)
         rc = ibex__fail(diag, IBEX_ERR_IO, "", -1, "%s: cannot create the report folder: %s", o.out_dir, strerror(errno));
     char *sec_md = NULL;
     json_t *sec = NULL;

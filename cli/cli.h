@@ -40,9 +40,6 @@ const char *cli_scan_kind(const ibex_surface *s);
  * out of memory. What the node's JSON requests carry packages in. */
 char *cli_base64(const unsigned char *data, size_t n);
 
-/* mkdir -p: creates a folder and its missing parents; 0, or -1 with errno set. */
-int cli_make_dirs(const char *path);
-
 /* Subcommands: each parses its own options (getopt_long, options anywhere). */
 int cmd_info(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
