@@ -128,8 +128,6 @@ typedef struct bench_progress {
  * nonzero once the callback has asked to stop. */
 int bench_progress_report(bench_progress *p, const char *stage, size_t done, size_t total);
 
-
-
 /* ---- accuracy studies ------------------------------------------------------------------ */
 
 /* One method scored on the scans of one kind: every pair within a set (keys are
