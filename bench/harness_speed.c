@@ -419,9 +419,12 @@ ibex_status ibex_bench_speed_run(const ibex_bench_speed_opts *opts, ibex_bench_s
         rc = ibex__fail(diag, IBEX_ERR_IO, "", -1, "%s: cannot create the report folder: %s", o.out_dir, strerror(errno));
     char *sec_md = NULL;
     json_t *sec = NULL;
-    if (!rc && o.program) {
+    if (!rc && o.program && IBEX_HAVE_HDF5) {
         rc = latency_section(&o, repeats, &pr, &sec, &sec_md, diag);
         omp_set_num_threads(cores);
+    } else if (!rc && o.program) { /* the latency runs build and search libraries */
+        sec_md = ibex__strdup("## Query latency against library size\n\nNot measured: this "
+                              "build has no HDF5 reference library.\n");
     }
     if (rc) {
         json_decref(w.fft), json_decref(cmp), json_decref(sec), free(sec_md);

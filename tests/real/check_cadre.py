@@ -71,7 +71,11 @@ if len(raw) == 2:
         check(f"{os.path.basename(rp)} vs its processed file identified", j["verdict"] == "identification",
               j["cmc"])
 
-# A library of two instruments: the Cadre processed casings and six Fadul casings.
+# A library of two instruments: the Cadre processed casings and six Fadul casings (a build
+# without the HDF5 reference library, as `ibex --version` lists, has no library to search).
+if " hdf5" not in run("--version").stdout:
+    print("note: built without HDF5; the library search is not checked")
+    finish("cadre")
 fadul = sorted(r["relative_path"] for r in csv.DictReader(open(man), delimiter="\t") if r["set"] == "fadul")[:6]
 with tempfile.TemporaryDirectory() as tmp:
     lib = os.path.join(tmp, "lib.h5")
