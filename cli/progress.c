@@ -9,6 +9,7 @@
 
 static int shown;       /* a bar is on the terminal line */
 static double last_log; /* cli_now() of the last logged line */
+static char last_stage[64]; /* its stage */
 
 int cli_progress(void *user, const char *stage, size_t done, size_t total, double eta)
 {
@@ -22,10 +23,12 @@ int cli_progress(void *user, const char *stage, size_t done, size_t total, doubl
         shown = 1;
         if (done >= total) cli_progress_end();
     } else {
+        /* a new stage, the end of one, or every LOG_PERIOD_S seconds */
         double now = cli_now();
-        if (done < total && done > 0 && now - last_log < LOG_PERIOD_S) return 0;
-        if (done == 0 && last_log > 0 && now - last_log < LOG_PERIOD_S) return 0;
+        int new_stage = strncmp(stage, last_stage, sizeof last_stage - 1) != 0;
+        if (!new_stage && done < total && now - last_log < LOG_PERIOD_S) return 0;
         last_log = now;
+        snprintf(last_stage, sizeof last_stage, "%s", stage);
         fprintf(stderr, "%s: %s %zu/%zu (%.0f%%)%s\n", cli_prog, stage, done, total,
                 total ? 100.0 * (double)done / (double)total : 100.0, left);
     }
