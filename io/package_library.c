@@ -30,17 +30,28 @@ ibex_status ibex_package_import_mem(ibex_library **libp, const char *lib_path, c
     char **params = NULL;
     ibex_specimen sp;
     memset(&sp, 0, sizeof sp);
+    int created = 0;
     ibex_status st = ibex_package_verify_mem(bytes, n, name, trust, IBEX_PACKAGE_CHECK_X3P, &signer, NULL, d);
     if (!st) st = ibex_package_read_params(bytes, n, name, &params, d);
     if (!st) st = ibex_surface_read_x3p_mem(bytes, n, name, 0, &s, d);
     if (st) goto done;
     const char *got = param(params, "library_params");
+    /* Every check that needs no library comes before one is created, so a refused package
+     * leaves no file behind: a library made with empty parameters would refuse every later
+     * package that carries them. */
+    if (!got) {
+        st = ibex__fail(d, IBEX_ERR_FORMAT, name, -1,
+                        "the package carries no library_params (preprocessing parameters; 'ibex export' "
+                        "writes them)");
+        goto done;
+    }
     if (!*libp) { /* a new library takes the first verified package's parameters */
         ibex_library_opts o;
         ibex_library_opts_init(&o);
         o.flags = IBEX_LIBRARY_WRITE;
         o.params = got;
         if ((st = ibex_library_create(lib_path, &o, libp, d))) goto done;
+        created = 1;
     }
     ibex_library *lib = *libp;
     const char *want = ibex_library_params(lib);
@@ -71,6 +82,11 @@ ibex_status ibex_package_import_mem(ibex_library **libp, const char *lib_path, c
         goto done;
     if (outcome) *outcome = IBEX_IMPORT_STORED;
 done:
+    if (st && created) { /* nothing of this package was stored: nor is the library it made */
+        ibex_library_close(*libp, NULL);
+        *libp = NULL;
+        remove(lib_path);
+    }
     ibex_meta_clear(&sp.meta);
     ibex_package_params_free(params);
     ibex_surface_free(s);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -175,11 +176,33 @@ static int parse_u64(const char *s, uint64_t *v)
     return 1;
 }
 
+typedef struct length_headers {
+    const char *first;
+    int differ;
+} length_headers;
+
+static enum MHD_Result on_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    length_headers *lh = cls;
+    if (!key || strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) != 0) return MHD_YES;
+    if (!value) value = "";
+    if (!lh->first) lh->first = value;
+    else if (strcmp(lh->first, value) != 0) lh->differ = 1;
+    return MHD_YES;
+}
+
 /* First call: headers only. Refuse early what needs no body to refuse. */
 static enum MHD_Result begin(ibex_node_server *S, struct MHD_Connection *c, const char *method, request *r)
 {
     atomic_fetch_add(&S->requests, 1);
     if (r->target_too_long) return send_error(S, c, method, r, 414, "request target over %d bytes", MAX_TARGET);
+    /* Content-Length headers that disagree leave the body's end unknown, and a proxy in front
+     * may have framed it by the other one (request smuggling): RFC 9112 section 6.3 makes the
+     * request invalid. libmicrohttpd keeps every header line, so they are all compared here. */
+    length_headers lh = {NULL, 0};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, on_header, &lh);
+    if (lh.differ) return send_error(S, c, method, r, 400, "conflicting Content-Length headers");
     const char *node = MHD_lookup_connection_value(c, MHD_HEADER_KIND, IBEX_HDR_NODE);
     const char *ts = MHD_lookup_connection_value(c, MHD_HEADER_KIND, IBEX_HDR_TIMESTAMP);
     const char *nonce = MHD_lookup_connection_value(c, MHD_HEADER_KIND, IBEX_HDR_NONCE);

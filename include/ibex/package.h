@@ -122,7 +122,8 @@ typedef enum ibex_import_outcome {
  * readable X3P inside) and only then stores the specimen in *lib, as SIGNER:SPECIMEN_ID
  * (ids from different labs never collide), in one commit. When *lib is NULL the library is
  * created at lib_path with the first package's preprocessing parameters (and *lib set);
- * otherwise they must equal the library's. sha256_hex: the bytes' SHA-256 (NULL: computed).
+ * otherwise they must equal the library's. A package without library_params is refused
+ * before any library is created, and a library created by a refused call is removed again. sha256_hex: the bytes' SHA-256 (NULL: computed).
  * name is used in messages. id (id_size bytes) gets the stored id. Non-OK: refused, nothing
  * stored. */
 IBEX_API ibex_status ibex_package_import_mem(ibex_library **lib, const char *lib_path, const void *bytes, size_t n,

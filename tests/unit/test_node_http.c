@@ -2,9 +2,14 @@
  * with libcurl directly so each can be forged, tampered or replayed on purpose. Every case
  * states the status the protocol (docs/reference/node.md) requires. Bounded: each request has a 10 s
  * timeout and the server is stopped at the end. */
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -12,6 +17,7 @@
 
 #include "check.h"
 #include "exchange_fixture.h"
+#include "ibex/library.h"
 #include "ibex/node.h"
 
 static char base[64];
@@ -104,6 +110,47 @@ static long signed_req(const ibex_node_key *k, const char *method, const char *t
     ibex_diag d;
     if (ibex_node_auth_sign(k, method, target, body, n, -1, NULL, &a, &d) != IBEX_OK) return -2;
     return raw(method, target, body, n, &a, r);
+}
+
+/* Send a request written out by hand (curl will not send two Content-Length headers) and
+ * read the answer: its status, its body into r. Bounded by a 10 s receive timeout. */
+static long by_hand(unsigned port, const char *text, reply *r)
+{
+    memset(r, 0, sizeof *r);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    char in[1 << 16];
+    size_t got = 0;
+    long status = -1;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 && send(fd, text, strlen(text), MSG_NOSIGNAL) == (ssize_t)strlen(text)) {
+        for (;;) { /* until the header and the Content-Length it announces are in, or EOF */
+            ssize_t k = recv(fd, in + got, sizeof in - 1 - got, 0);
+            if (k <= 0) break;
+            got += (size_t)k;
+            in[got] = 0;
+            const char *end = strstr(in, "\r\n\r\n"), *cl = strcasestr(in, "\r\nContent-Length:");
+            if (end && cl && cl < end && got >= (size_t)(end + 4 - in) + strtoul(cl + 17, NULL, 10)) break;
+            if (got == sizeof in - 1) break;
+        }
+        in[got] = 0;
+        if (sscanf(in, "HTTP/1.%*d %ld", &status) != 1) status = -1;
+        const char *end = strstr(in, "\r\n\r\n");
+        if (end) {
+            snprintf(r->body, sizeof r->body, "%s", end + 4);
+            r->n = strlen(r->body);
+        }
+    }
+    close(fd);
+    r->status = status;
+    return status;
 }
 
 static size_t count_packages(const char *dir)
@@ -227,6 +274,34 @@ int main(void)
         memcpy(longt, "/v1/health?x=", 13);
         longt[sizeof longt - 1] = 0;
         CHECK_MSG(signed_req(peer, "GET", longt, NULL, 0, &r) == 414, "%ld %s", r.status, r.body);
+    }
+
+    /* Two Content-Length headers that disagree (RFC 9112 section 6.3): 400 before the body is
+     * read, even for a request that is signed for one of the two lengths. */
+    {
+        unsigned port = ibex_node_server_port(S);
+        ibex_node_auth_sign(peer, "POST", "/v1/specimens", "hello", 5, -1, NULL, &a, &d);
+        char req[2048];
+        snprintf(req, sizeof req,
+                 "POST /v1/specimens HTTP/1.1\r\nHost: 127.0.0.1\r\n%s: %s\r\n%s: %s\r\n%s: %s\r\n%s: %s\r\n"
+                 "Content-Length: 5\r\nContent-Length: 50\r\n\r\nhello",
+                 IBEX_HDR_NODE, a.node, IBEX_HDR_TIMESTAMP, a.timestamp, IBEX_HDR_NONCE, a.nonce,
+                 IBEX_HDR_SIGNATURE, a.signature);
+        CHECK_MSG(by_hand(port, req, &r) == 400 && has_error(&r, "Content-Length"), "%ld %s", r.status, r.body);
+        /* The same with the lengths the other way round, and without authentication. */
+        snprintf(req, sizeof req,
+                 "POST /v1/specimens HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 50\r\n"
+                 "Content-Length: 5\r\n\r\nhello");
+        CHECK_MSG(by_hand(port, req, &r) == 400 && has_error(&r, "Content-Length"), "%ld %s", r.status, r.body);
+        /* One Content-Length, signed: not refused for its framing (this body is no package). */
+        ibex_node_auth_sign(peer, "POST", "/v1/specimens", "hello", 5, -1, NULL, &a, &d);
+        snprintf(req, sizeof req,
+                 "POST /v1/specimens HTTP/1.1\r\nHost: 127.0.0.1\r\n%s: %s\r\n%s: %s\r\n%s: %s\r\n%s: %s\r\n"
+                 "Content-Length: 5\r\nConnection: close\r\n\r\nhello",
+                 IBEX_HDR_NODE, a.node, IBEX_HDR_TIMESTAMP, a.timestamp, IBEX_HDR_NONCE, a.nonce,
+                 IBEX_HDR_SIGNATURE, a.signature);
+        CHECK_MSG(by_hand(port, req, &r) == 400 && has_error(&r, "package refused"), "%ld %s", r.status, r.body);
+        CHECK(count_packages(spool) == 0);
     }
 
     /* Malformed JSON and malformed packages: 400. */
@@ -412,6 +487,72 @@ int main(void)
         ibex_node_server_free(S2);
     }
     ibex_node_server_free(S);
+
+    /* A node with a library (what 'ibex node serve --lib' runs). A package without
+     * library_params is refused and leaves no library behind; a refused request changes
+     * nothing, so a package from 'ibex export' is stored after it. */
+    {
+        char libp[512], journal[600], spool2[512], src[512], exported[512];
+        scratch_path(libp, sizeof libp, "node-lib.h5");
+        snprintf(journal, sizeof journal, "%s-journal", libp);
+        scratch_path(spool2, sizeof spool2, "spool-lib");
+        scratch_path(src, sizeof src, "src-lib.h5");
+        scratch_path(exported, sizeof exported, "exported.x3p");
+        ibex_library_opts lo;
+        ibex_library_opts_init(&lo);
+        lo.params = "preprocess=none\nversion=0";
+        ibex_library *srcl = NULL;
+        ibex_status lst = ibex_library_create(src, &lo, &srcl, &d);
+        if (lst == IBEX_ERR_UNSUPPORTED) {
+            fprintf(stderr, "  (no HDF5 library support: the --lib cases are skipped)\n");
+        } else {
+            CHECK_MSG(lst == IBEX_OK, "%s", d.message);
+            ibex_specimen sp;
+            memset(&sp, 0, sizeof sp);
+            sp.id = (char *)"spec-1";
+            sp.kind = (char *)"cartridge";
+            sp.region = (char *)"breech-face";
+            sp.source_path = (char *)"/nowhere/spec-1.x3p";
+            memset(sp.sha256, 'a', 64);
+            CHECK(srcl && ibex_library_add(srcl, &sp, s, NULL, &d) == IBEX_OK);
+            CHECK_MSG(srcl && ibex_package_export(srcl, "spec-1", exported, peer, NULL, &d) == IBEX_OK, "%s", d.message);
+            ibex_library_close(srcl, NULL);
+
+            ibex_node_library nl;
+            ibex_node_library_init(&nl);
+            nl.lib_path = libp;
+            nl.trust = t;
+            nl.threads = 1;
+            ibex_node_server_opts lopt = o;
+            lopt.spool_dir = spool2;
+            lopt.store = ibex_node_library_store;
+            lopt.query = ibex_node_library_query;
+            lopt.library_user = &nl;
+            S = NULL;
+            CHECK_MSG(ibex_node_server_create(&lopt, &S, &d) == IBEX_OK, "%s", d.message);
+            if (S) {
+                snprintf(base, sizeof base, "http://127.0.0.1:%u", ibex_node_server_port(S));
+                CHECK(signed_req(peer, "POST", "/v1/specimens", pbytes, pn, &r) == 422 &&
+                      has_error(&r, "library_params"));
+                CHECK(access(libp, F_OK) != 0 && access(journal, F_OK) != 0 && count_packages(spool2) == 0);
+                size_t en = 0;
+                unsigned char *eb = slurp(exported, &en);
+                CHECK_MSG(eb && signed_req(peer, "POST", "/v1/specimens", eb, en, &r) == 201 &&
+                              strstr(r.body, "stored node-p:spec-1"),
+                          "%ld %s", r.status, r.body);
+                CHECK(access(libp, F_OK) == 0 && count_packages(spool2) == 1);
+                /* The library now exists: the same refusal leaves it as it was. */
+                CHECK(signed_req(peer, "POST", "/v1/specimens", pbytes, pn, &r) == 422);
+                ibex_library *nlib = NULL;
+                CHECK(ibex_library_open(libp, NULL, &nlib, &d) == IBEX_OK && ibex_library_count(nlib) == 1 &&
+                      ibex_library_params(nlib) && !strcmp(ibex_library_params(nlib), lo.params));
+                ibex_library_close(nlib, NULL);
+                CHECK(count_packages(spool2) == 1);
+                free(eb);
+            }
+            ibex_node_server_free(S);
+        }
+    }
 
     ibex_trust_free(t);
     free(pbytes);
