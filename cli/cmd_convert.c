@@ -111,6 +111,12 @@ int cmd_convert(int argc, char **argv)
     for (int i = 0; i < nmeta; i++) {
         char *eq = strchr(metas[i], '=');
         if (!eq) return cli_usage_error("--meta needs KEY=VALUE, got '%s'", metas[i]);
+        /* Refused before anything is read or written: the output could not be read back. */
+        ibex_diag d;
+        *eq = '\0';
+        ibex_status st = ibex_meta_check(metas[i], eq + 1, &d);
+        *eq = '=';
+        if (st) return cli_fail_status(st, &d);
     }
 
     ibex_surface *s;

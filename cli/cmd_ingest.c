@@ -122,8 +122,12 @@ static int parse_meta(args *a, char *kv)
     *eq = 0;
     int ok = ibex_ingest_meta_key_known(kv);
     if (!ok) cli_error("unknown metadata key '%s' (see 'ibex info --json' for the keys)", kv);
+    /* Refused before the library is opened, so a refused run creates nothing. */
+    ibex_diag d;
+    ibex_status st = ok ? ibex_meta_check(kv, eq + 1, &d) : IBEX_OK;
     *eq = '=';
     if (!ok) return EXIT_USAGE;
+    if (st) return cli_fail_status(st, &d);
     a->meta[a->n_meta++] = kv;
     return -1;
 }

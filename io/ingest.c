@@ -292,6 +292,9 @@ static ibex_status check_opts(const ibex_ingest_opts *o, ibex_diag *diag)
         snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
         if ((size_t)(eq - kv) >= sizeof key || !ibex_ingest_meta_key_known(key))
             return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "unknown metadata key '%.*s'", (int)(eq - kv), kv);
+        /* Checked before the run: every row would otherwise fail, or export would. */
+        ibex_status st = ibex_meta_check(key, eq + 1, diag);
+        if (st) return st;
     }
     return IBEX_OK;
 }

@@ -380,9 +380,10 @@ static ibex_status read_vendor(reader *r, ibex_meta *m)
     ibex_status s = read_member(r, idx, IBEX_VENDOR_MEMBER, 1 << 20, 0, &buf, &n);
     if (s) return s;
     const char *why = NULL;
-    xmlDocPtr doc = ibex__xml_parse_safe((const char *)buf, n, &why);
+    xmlDocPtr doc = NULL;
+    s = ibex__xml_parse_safe((const char *)buf, n, IBEX_VENDOR_MEMBER, &doc, &why);
     free(buf);
-    if (!doc) return fail(r, IBEX_ERR_FORMAT, "%s: %s", IBEX_VENDOR_MEMBER, why);
+    if (s) return fail(r, s, "%s", why);
     xmlNodePtr root = xmlDocGetRootElement(doc);
     for (xmlNodePtr c = root ? root->children : NULL; c && !s; c = c->next) {
         if (c->type != XML_ELEMENT_NODE) continue;
@@ -465,9 +466,9 @@ static ibex_status unit_factor(reader *r, double dx, double dy, double *f, const
 static ibex_status parse_doc(reader *r, const char *xml, size_t xml_n, ibex_surface **out)
 {
     const char *why = NULL;
-    xmlDocPtr doc = ibex__xml_parse_safe(xml, xml_n, &why);
-    if (!doc) return fail(r, IBEX_ERR_FORMAT, "%s", why);
-    ibex_status st = IBEX_OK;
+    xmlDocPtr doc = NULL;
+    ibex_status st = ibex__xml_parse_safe(xml, xml_n, "main.xml", &doc, &why);
+    if (st) return fail(r, st, "%s", why);
     ibex_surface *s = NULL;
     char *ftype = NULL, *pname = NULL, *vname = NULL;
     xmlNodePtr root = xmlDocGetRootElement(doc);

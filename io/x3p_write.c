@@ -134,8 +134,9 @@ static xmlDocPtr start_doc(const ibex_surface *s)
     xmlDocPtr doc = NULL;
     if (s->extras && s->extras->main_xml) {
         const char *why;
-        doc = ibex__xml_parse_safe(s->extras->main_xml, s->extras->main_xml_size, &why);
-        if (doc && !xmlDocGetRootElement(doc)) {
+        if (ibex__xml_parse_safe(s->extras->main_xml, s->extras->main_xml_size, "main.xml", &doc,
+                                 &why) == IBEX_OK &&
+            !xmlDocGetRootElement(doc)) {
             xmlFreeDoc(doc);
             doc = NULL;
         }
@@ -269,6 +270,16 @@ ibex_status ibex_surface_write_x3p(const ibex_surface *s, const char *path, unsi
     if (!s || !path || !s->z || !s->valid || s->nx == 0 || s->ny == 0 || !(s->dx > 0) ||
         !(s->dy > 0))
         return ibex__fail(diag, IBEX_ERR_ARG, path, -1, "invalid surface");
+    /* ibex_meta_set refuses such values; a field assigned directly could still hold one,
+     * and the file written would not read back. */
+    for (size_t i = 0; i < ibex_meta_count(); i++) {
+        const char *k = ibex_meta_key(i);
+        ibex_status vs = ibex_meta_check(k, ibex_meta_get(&s->meta, k), diag);
+        if (vs) {
+            if (diag) snprintf(diag->file, sizeof diag->file, "%s", path);
+            return vs;
+        }
+    }
     ibex__xml_ready();
     int f64 = (flags & IBEX_WRITE_FLOAT64) != 0;
     ibex_status st = IBEX_OK;

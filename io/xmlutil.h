@@ -6,14 +6,29 @@
 #include <stddef.h>
 #include <libxml/tree.h>
 
+#include "ibex/status.h"
+
 /* libxml2's one-time set-up, which is not thread-safe when left to the first call that
  * needs it (ibex synth and ibex ingest read and write X3P on several threads). Called by
  * every entry point here and by the X3P writer; cheap after the first time. */
 void ibex__xml_ready(void);
 
+/* Bounds checked on the raw bytes before libxml2 parses them. A real X3P main.xml is a
+ * few KB: the scans under datasets/real have at most 58 elements, 3 attributes on one
+ * element and depth 5. The per-element bound is what matters for time (libxml2's duplicate
+ * check makes one element cost O(n^2) in its attributes); the element bound leaves room for
+ * an inline DataList of one <Datum> per point within IBEX_X3P_MAX_XML. */
+#define IBEX__XML_MAX_ATTRS 256            /* attributes on one element */
+#define IBEX__XML_MAX_ATTRS_TOTAL 65536    /* attributes in the document */
+#define IBEX__XML_MAX_DEPTH 64             /* nesting of elements */
+#define IBEX__XML_MAX_ELEMENTS (1 << 22)   /* elements in the document */
+
 /* Parse with network access, DTD loading and entity substitution off; a document
- * that declares a DTD at all is refused (*why says so). NULL on failure. */
-xmlDocPtr ibex__xml_parse_safe(const char *buf, size_t size, const char **why);
+ * that declares a DTD at all is refused. name (e.g. "main.xml") starts every message.
+ * IBEX_ERR_LIMIT when a bound above is exceeded, IBEX_ERR_FORMAT when the XML is not
+ * well-formed or declares a DTD; *why says which. *out is written only on success. */
+ibex_status ibex__xml_parse_safe(const char *buf, size_t size, const char *name, xmlDocPtr *out,
+                                 const char **why);
 
 /* First element child with this local name (namespace ignored), or NULL. */
 xmlNodePtr ibex__xml_child(xmlNodePtr parent, const char *name);

@@ -49,8 +49,15 @@ IBEX_API size_t ibex_meta_count(void);
 IBEX_API const char *ibex_meta_key(size_t i);         /* NULL past the end */
 IBEX_API const char *ibex_meta_describe(size_t i);    /* NULL past the end */
 IBEX_API const char *ibex_meta_get(const ibex_meta *m, const char *key); /* NULL if unset or unknown */
-/* Copies value; NULL or "" unsets. IBEX_ERR_ARG for an unknown key. */
+/* Copies value; NULL or "" unsets. IBEX_ERR_ARG for an unknown key, and for a value that
+ * ibex_meta_check refuses (X3P keeps metadata as XML text, so anything else could be written
+ * but never read back). */
 IBEX_API ibex_status ibex_meta_set(ibex_meta *m, const char *key, const char *value);
+/* IBEX_OK when value (NULL ok) is UTF-8 text that XML 1.0 can hold: no control characters
+ * but tab, LF and CR, no invalid or overlong UTF-8, no surrogates, U+FFFE or U+FFFF. Else
+ * IBEX_ERR_ARG, and diag names the key, the problem and its byte offset. The key is only
+ * used in the message. */
+IBEX_API ibex_status ibex_meta_check(const char *key, const char *value, ibex_diag *diag);
 IBEX_API ibex_status ibex_meta_copy(ibex_meta *dst, const ibex_meta *src);
 IBEX_API void ibex_meta_clear(ibex_meta *m);
 

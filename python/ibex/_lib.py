@@ -249,6 +249,7 @@ _protos = {
     "ibex_diag_format": (c_char_p, [P(Diag), c_int, c_char_p, c_ulong]),
     "ibex_meta_get": (c_char_p, [P(Meta), c_char_p]),
     "ibex_meta_set": (c_int, [P(Meta), c_char_p, c_char_p]),
+    "ibex_meta_check": (c_int, [c_char_p, c_char_p, P(Diag)]),
     "ibex_meta_copy": (c_int, [P(Meta), P(Meta)]),
     "ibex_meta_clear": (None, [P(Meta)]),
     "ibex_meta_count": (c_size_t, []),

@@ -40,8 +40,10 @@ class MetaMap(MutableMapping):
         return v.decode(errors="replace")
 
     def __setitem__(self, key, value):
-        check(lib.ibex_meta_set(self._meta(), str(key).encode(),
-                                None if value is None else str(value).encode()))
+        k, v = str(key).encode(), None if value is None else str(value).encode()
+        d = diag()
+        check(lib.ibex_meta_check(k, v, d), d)  # names the key and the problem
+        check(lib.ibex_meta_set(self._meta(), k, v))
 
     def __delitem__(self, key):
         self[key]

@@ -103,6 +103,46 @@ int main(void)
     f.xml_override = "<?xml version=\"1.0\"?><html><body>hello</body></html>";
     case_fixture("wrongroot.x3p", &f, IBEX_ERR_FORMAT, "root");
 
+    /* Markup that libxml2 parses in quadratic time (attributes on one element) or that
+     * nests without bound is refused by a linear scan before libxml2 sees it. */
+    size_t cap = (size_t)1 << 20;
+    char *big = malloc(cap);
+    CHECK(big != NULL);
+    if (big) {
+        static const char head[] = "<?xml version=\"1.0\"?><p:ISO5436_2 xmlns:p=\"x\"><Record1";
+        size_t k = (size_t)snprintf(big, cap, "%s", head);
+        for (int i = 0; i < 50000; i++) k += (size_t)snprintf(big + k, cap - k, " a%d='>'", i);
+        snprintf(big + k, cap - k, "/></p:ISO5436_2>");
+        f.xml_override = big;
+        case_fixture("attrs.x3p", &f, IBEX_ERR_LIMIT, "main.xml has an element with 50000 attributes");
+
+        k = (size_t)snprintf(big, cap, "<?xml version=\"1.0\"?><p:ISO5436_2 xmlns:p=\"x\">");
+        for (int i = 0; i < 10000; i++) k += (size_t)snprintf(big + k, cap - k, "<Record1 a=\"1\" b='2'>");
+        for (int i = 0; i < 10000; i++) k += (size_t)snprintf(big + k, cap - k, "</Record1>");
+        snprintf(big + k, cap - k, "</p:ISO5436_2>");
+        case_fixture("deep.x3p", &f, IBEX_ERR_LIMIT, "main.xml nests elements deeper than");
+
+        /* Many attributes spread over many elements: each element is cheap, the total is
+         * bounded all the same. */
+        k = (size_t)snprintf(big, cap, "<?xml version=\"1.0\"?><p:ISO5436_2 xmlns:p=\"x\">");
+        for (int i = 0; i < 20000; i++)
+            k += (size_t)snprintf(big + k, cap - k, "<V a='1' b='2' c='3' d='4'/>");
+        snprintf(big + k, cap - k, "</p:ISO5436_2>");
+        case_fixture("attrs-total.x3p", &f, IBEX_ERR_LIMIT, "main.xml holds more than attributes");
+
+        /* Attribute-like text inside comments, CDATA and character data is not counted, and
+         * depth within the limit is accepted as far as the XML goes. */
+        k = (size_t)snprintf(big, cap, "<?xml version=\"1.0\"?><html>");
+        for (int i = 0; i < 40; i++) k += (size_t)snprintf(big + k, cap - k, "<d>");
+        for (int i = 0; i < 1000; i++)
+            k += (size_t)snprintf(big + k, cap - k, "<!-- <x a=1 b=2> --><![CDATA[<y c=3>]]> e=f ");
+        for (int i = 0; i < 40; i++) k += (size_t)snprintf(big + k, cap - k, "</d>");
+        snprintf(big + k, cap - k, "</html>");
+        case_fixture("attrs-hidden.x3p", &f, IBEX_ERR_FORMAT, "root");
+        f.xml_override = NULL;
+        free(big);
+    }
+
     /* Lying sizes. */
     fixture_init(&f);
     f.decl_nx = 8; /* data.bin holds 7 x 5 */

@@ -51,6 +51,26 @@ with tempfile.TemporaryDirectory() as d:
     r = run("convert", good, os.path.join(d, "no", "such", "dir", "o.x3p"))
     expect(r.returncode == 1 and r.stderr.startswith("ibex convert:"), "unwritable output: exit 1")
     expect(run("convert", good, out, "--meta", "nokey=1").returncode == 2, "unknown metadata key: exit 2")
+    # Metadata goes into main.xml as text; what XML 1.0 cannot hold is refused at input, as
+    # the written file could never be read back.
+    for value, problem in (("x\x1by", "control character 0x1b"), ("x\x01", "control character 0x01")):
+        r = run("convert", good, out, "--meta", "agency=" + value)
+        expect(r.returncode == 1 and "'agency'" in r.stderr and problem in r.stderr
+               and r.stderr.count("\n") == 1, f"convert --meta with {problem}: exit 1, one line: {r.stderr!r}")
+        expect(not os.path.exists(out), "refused --meta writes no output")
+        lib = os.path.join(d, "meta.h5")
+        r = run("ingest", "--meta", "agency=" + value, lib, good)
+        expect(r.returncode == 1 and "'agency'" in r.stderr and problem in r.stderr,
+               f"ingest --meta with {problem}: exit 1: {r.stderr!r}")
+        expect(not os.path.exists(lib), "refused ingest --meta creates no library")
+    r = run("convert", good, out, "--meta", b"agency=x\xffy")
+    expect(r.returncode == 1 and "'agency'" in r.stderr and "invalid UTF-8 at byte 1" in r.stderr
+           and not os.path.exists(out), f"convert --meta with invalid UTF-8: exit 1: {r.stderr!r}")
+    r = run("convert", good, out, "--meta", "agency=Lab\tA\u00e9")
+    expect(r.returncode == 0, "tab and UTF-8 in --meta are kept: " + r.stderr)
+    o = json.loads(run("info", "--json", out).stdout or "[{}]")[0]
+    expect(o.get("metadata", {}).get("agency") == "Lab\tA\u00e9", "tab and UTF-8 read back")
+    os.remove(out)
     expect(run("convert", good).returncode == 2, "convert needs IN and OUT")
 
     r = run("convert", "--meta", "agency=Lab A", "--kind", "cartridge", good, out, "--crop", "1,1,3,2")

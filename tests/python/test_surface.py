@@ -28,6 +28,11 @@ s.meta["firearm_make"] = "Ruger"
 del s.meta["creator"]
 check("meta set and delete", dict(s.meta) == {"calibre": "9 mm", "firearm_make": "Ruger"})
 raises(lambda: s.meta.__setitem__("colour", "x"), "IBEX_ERR_ARG")
+e = raises(lambda: s.meta.__setitem__("agency", "x\x1by"), "IBEX_ERR_ARG")
+check("a refused value names the key and the problem",
+      e is not None and "'agency'" in e.message and "control character 0x1b" in e.message,
+      e and e.message)
+check("a refused value leaves the field as it was", "agency" not in s.meta)
 st = s.stats()
 check("stats", st["n_valid"] == z.size - 1 and
       abs(st["zmean"] - np.nanmean(z.astype(np.float32))) < 1e-12, st)

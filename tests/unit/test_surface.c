@@ -67,6 +67,41 @@ int main(void)
         ibex_surface_free(c);
     }
     CHECK(ibex_meta_set(&s->meta, "calibre", "") == IBEX_OK && s->meta.calibre == NULL);
+
+    /* Values XML 1.0 cannot hold are refused, so every stored value can be written as X3P
+     * and read back; the old value stays. */
+    static const struct {
+        const char *v;
+        const char *phrase; /* NULL: accepted */
+    } vals[] = {
+        {"tab\there, LF\nand CR\r", NULL},
+        {"\xc3\xa9prouv\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\xab \x7f", NULL},
+        {"\xef\xbf\xbd", NULL},                        /* U+FFFD */
+        {"x\x1by", "control character 0x1b at byte 1"},
+        {"\x01", "control character 0x01 at byte 0"},
+        {"ab\xff", "invalid UTF-8 at byte 2"},
+        {"\xc3", "invalid UTF-8 at byte 0"},              /* truncated */
+        {"\xc0\xaf", "invalid UTF-8 at byte 0"},          /* overlong '/' */
+        {"\xe0\x80\xaf", "invalid UTF-8 at byte 0"},      /* overlong '/' */
+        {"\xed\xa0\x80", "invalid UTF-8 at byte 0"},      /* surrogate U+D800 */
+        {"\xf4\x90\x80\x80", "invalid UTF-8 at byte 0"},  /* beyond U+10FFFF */
+        {"a\xef\xbf\xbe", "U+FFFE at byte 1"},
+    };
+    CHECK(ibex_meta_set(&s->meta, "agency", "Lab A") == IBEX_OK);
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        ibex_diag d;
+        ibex_status st = ibex_meta_check("agency", vals[i].v, &d);
+        if (!vals[i].phrase) {
+            CHECK_MSG(st == IBEX_OK, "value %zu refused: %s", i, d.message);
+            continue;
+        }
+        CHECK_MSG(st == IBEX_ERR_ARG && strstr(d.message, vals[i].phrase) &&
+                      strstr(d.message, "'agency'"),
+                  "value %zu: status %d, message '%s'", i, st, st ? d.message : "");
+        CHECK(ibex_meta_set(&s->meta, "agency", vals[i].v) == IBEX_ERR_ARG);
+        CHECK(strcmp(s->meta.agency, "Lab A") == 0);
+    }
+    CHECK(ibex_meta_check("agency", NULL, NULL) == IBEX_OK);
     CHECK(strcmp(ibex_strerror(IBEX_ERR_INTEGRITY), "integrity check failed") == 0);
     ibex_surface_free(s);
     return check_exit();

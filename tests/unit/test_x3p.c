@@ -87,6 +87,22 @@ static void check_roundtrip(const char *src, unsigned wflags)
             zip_discard(za);
         }
     }
+    /* A value XML 1.0 cannot hold, put in the field directly (ibex_meta_set refuses it), is
+     * refused by the writer, which leaves the earlier file alone. */
+    char *bad = strdup("x\x1by");
+    if (a && bad) {
+        free(a->meta.agency);
+        a->meta.agency = bad;
+        bad = NULL;
+        CHECK(ibex_surface_write_x3p(a, out, wflags, &d) == IBEX_ERR_ARG);
+        CHECK_MSG(strstr(d.message, "'agency'") && strstr(d.message, "control character") &&
+                      strstr(d.file, "roundtrip.x3p"),
+                  "%s: %s", d.file, d.message);
+        ibex_surface *c = NULL;
+        CHECK(ibex_surface_read_x3p(out, 0, &c, NULL) == IBEX_OK);
+        ibex_surface_free(c);
+    }
+    free(bad);
     ibex_surface_free(a);
     ibex_surface_free(b);
 }
