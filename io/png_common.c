@@ -29,6 +29,12 @@ ibex_status ibex__png_fail(const pngio *io, const char *path, ibex_diag *diag, i
     if (io->sys_errno)
         return ibex__fail(diag, IBEX_ERR_IO, path, -1, "%s error: %s", writing ? "write" : "read",
                           strerror(io->sys_errno));
+    if (io->chunk_too_big == 1)
+        return ibex__fail(diag, IBEX_ERR_FORMAT, path, io->pos, "truncated or lying PNG: %s",
+                          io->chunk_msg);
+    if (io->chunk_too_big == 2)
+        return ibex__fail(diag, IBEX_ERR_LIMIT, path, io->pos, "PNG chunk too large: %s",
+                          io->chunk_msg);
     if (io->eof)
         return ibex__fail(diag, IBEX_ERR_FORMAT, path, io->pos,
                           "truncated PNG: the file ends before the image does");

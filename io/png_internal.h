@@ -26,6 +26,12 @@
 #define CHUNK_MALLOC_MAX ((png_alloc_size_t)8 << 20)
 #define CHUNK_CACHE_MAX 1000
 
+/* libpng 1.6 allocates a text, profile or other ancillary chunk's whole declared length
+ * before reading it, whatever png_set_chunk_malloc_max says, so the reader checks each
+ * chunk header first: a chunk must fit in what is left of the file, and when the file size
+ * is unknown (a pipe) a chunk other than IDAT (which libpng streams) may not exceed this. */
+#define IBEX_PNG_CHUNK_MAX ((png_uint_32)CHUNK_MALLOC_MAX)
+
 /* libpng's error pointer (first member of the reader's and writer's contexts) and I/O state. */
 typedef struct pngio {
     char lib_msg[256]; /* libpng's last error message */
@@ -34,6 +40,13 @@ typedef struct pngio {
     long long pos;     /* bytes read or written so far */
     int eof;           /* the read callback met the end of the file */
     int sys_errno;     /* fread/fwrite failed with this errno */
+    /* Reading only: chunk headers seen as the bytes go by (see png_read.c, read_bytes). */
+    long long file_size;  /* bytes, or -1 when unknown (a pipe) */
+    long long next_chunk; /* file offset of the next chunk's length field */
+    unsigned char hdr[8]; /* that chunk's length and type, as far as read */
+    int hdr_have;         /* bytes of hdr read so far */
+    int chunk_too_big;    /* 1: a chunk longer than the file; 2: over IBEX_PNG_CHUNK_MAX */
+    char chunk_msg[160];  /* which chunk, and what it claimed */
 } pngio;
 
 /* Error callback: keeps libpng's message in the pngio and long-jumps back. */

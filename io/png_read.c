@@ -1,5 +1,6 @@
 /* PNG in: 1-16 bit grey, grey + alpha, palette and colour (as luminance) to a surface; the
  * IBEX text chunks written by png_write.c restore heights in metres, spacing and origin. */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <setjmp.h>
@@ -12,6 +13,42 @@
 #include "ibex_internal.h"
 #include "png_internal.h"
 
+/* Picks each chunk header out of the bytes just read (out, n of them, ending at io->pos) and
+ * checks its length before libpng sees it: libpng reads a chunk's 8-byte header, then
+ * allocates for the length it declares, so a lie must be caught here. */
+static void check_chunks(png_structp png, pngio *io, const unsigned char *out, size_t n)
+{
+    long long start = io->pos - (long long)n;
+    while (io->next_chunk < io->pos) {
+        long long k = io->next_chunk + io->hdr_have; /* next header byte wanted */
+        while (io->hdr_have < 8 && k < io->pos) io->hdr[io->hdr_have++] = out[k++ - start];
+        if (io->hdr_have < 8) return;
+        const unsigned char *h = io->hdr;
+        unsigned long len = (unsigned long)h[0] << 24 | (unsigned long)h[1] << 16 |
+                            (unsigned long)h[2] << 8 | h[3];
+        char type[5];
+        for (int i = 0; i < 4; i++) type[i] = isprint(h[4 + i]) ? (char)h[4 + i] : '?';
+        type[4] = '\0';
+        long long left = io->file_size - (io->next_chunk + 8); /* data and CRC */
+        if (io->file_size >= 0 && (long long)len + 4 > left) {
+            io->chunk_too_big = 1;
+            snprintf(io->chunk_msg, sizeof io->chunk_msg,
+                     "chunk %s at byte %lld claims %lu bytes, but the file ends %lld bytes later",
+                     type, io->next_chunk, len, left < 0 ? 0 : left);
+            png_error(png, io->chunk_msg);
+        }
+        if (io->file_size < 0 && len > IBEX_PNG_CHUNK_MAX && memcmp(h + 4, "IDAT", 4) != 0) {
+            io->chunk_too_big = 2;
+            snprintf(io->chunk_msg, sizeof io->chunk_msg,
+                     "chunk %s at byte %lld claims %lu bytes, over the limit of %lu", type,
+                     io->next_chunk, len, (unsigned long)IBEX_PNG_CHUNK_MAX);
+            png_error(png, io->chunk_msg);
+        }
+        io->next_chunk += 12 + (long long)len;
+        io->hdr_have = 0;
+    }
+}
+
 static void read_bytes(png_structp png, png_bytep out, size_t n)
 {
     pngio *io = png_get_io_ptr(png);
@@ -22,6 +59,7 @@ static void read_bytes(png_structp png, png_bytep out, size_t n)
         else io->eof = 1;
         png_error(png, "read past the end of the file");
     }
+    check_chunks(png, io, out, n);
 }
 
 typedef struct reader {
@@ -271,6 +309,8 @@ ibex_status ibex_surface_read_png(const char *path, double spacing, ibex_surface
         return st;
     }
     r.io.pos = 8;
+    r.io.next_chunk = 8;
+    r.io.file_size = r.file_size;
     r.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &r.io, ibex__png_on_error, ibex__png_on_warning);
     if (r.png) r.info = png_create_info_struct(r.png);
     if (!r.png || !r.info) {

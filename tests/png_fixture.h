@@ -121,4 +121,22 @@ static inline void png_bytes_fix_crc(png_bytes *pb, size_t i)
     put_be32(pb->b + i + 8 + len, c);
 }
 
+/* A copy of pb with a chunk inserted at offset at (a chunk boundary): its length field says
+ * claimed, its data is the data_n bytes given, and its CRC covers those. The caller frees. */
+static inline png_bytes png_bytes_insert_chunk(const png_bytes *pb, size_t at, const char *type,
+                                               unsigned long claimed, const void *data,
+                                               size_t data_n)
+{
+    png_bytes out = {malloc(pb->n + 12 + data_n), pb->n + 12 + data_n};
+    if (!out.b) return (png_bytes){0, 0};
+    unsigned char *c = out.b + at;
+    memcpy(out.b, pb->b, at);
+    put_be32(c, claimed);
+    memcpy(c + 4, type, 4);
+    memcpy(c + 8, data, data_n);
+    put_be32(c + 8 + data_n, crc32(crc32(0L, c + 4, 4), c + 8, (uInt)data_n));
+    memcpy(c + 12 + data_n, pb->b + at, pb->n - at);
+    return out;
+}
+
 #endif

@@ -154,6 +154,37 @@ int main(void)
         free(b.b);
     }
 
+    char p[512];
+    /* A text chunk whose length field claims 2 GB in a file of a few hundred bytes: libpng
+     * would allocate the claimed length before reading it, so the reader refuses the chunk
+     * from its header, before IDAT and after it. */
+    static const char comment[] = "Comment\0a short comment";
+    png_bytes lie = png_bytes_insert_chunk(&good, ihdr + 25, "tEXt", 0x7fff0000ul, comment,
+                                           sizeof comment - 1);
+    if (lie.b) save(&lie, lie.n, "huge_text.png");
+    check_read("huge_text.png", IBEX_ERR_FORMAT, "claims 2147418112 bytes");
+    free(lie.b);
+    size_t iend = png_bytes_find(&good, "IEND");
+    lie = png_bytes_insert_chunk(&good, iend, "zTXt", 0x7fff0000ul, comment, sizeof comment - 1);
+    if (lie.b) save(&lie, lie.n, "huge_ztxt_late.png");
+    check_read("huge_ztxt_late.png", IBEX_ERR_FORMAT, "chunk zTXt");
+    free(lie.b);
+    /* One byte longer than the rest of the file (data and CRC): the same refusal. */
+    lie = png_bytes_insert_chunk(&good, ihdr + 25, "tEXt", sizeof comment - 1 + (good.n - ihdr - 25) + 1,
+                                 comment, sizeof comment - 1);
+    if (lie.b) save(&lie, lie.n, "long_text.png");
+    check_read("long_text.png", IBEX_ERR_FORMAT, "truncated or lying");
+    free(lie.b);
+    /* A truthful text chunk inserted the same way reads. */
+    lie = png_bytes_insert_chunk(&good, ihdr + 25, "tEXt", sizeof comment - 1, comment,
+                                 sizeof comment - 1);
+    if (lie.b) save(&lie, lie.n, "fine_text.png");
+    snprintf(p, sizeof p, "%s/fine_text.png", dir);
+    CHECK(ibex_surface_read_png(p, 0, &s, &d) == IBEX_OK);
+    ibex_surface_free(s);
+    s = NULL;
+    free(lie.b);
+
     /* IBEX text chunks with a nonsense value are refused, not half applied. */
     png_text tx[3];
     memset(tx, 0, sizeof tx);
@@ -166,7 +197,6 @@ int main(void)
     png_fixture ft = f;
     ft.text = tx;
     ft.ntext = 3;
-    char p[512];
     snprintf(p, sizeof p, "%s/bad_text.png", dir);
     CHECK(png_fixture_write(&ft, p) == 0);
     check_read("bad_text.png", IBEX_ERR_FORMAT, "IBEX dx");
