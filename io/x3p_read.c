@@ -53,6 +53,23 @@ static zip_int64_t locate(reader *r, const char *link)
     return zip_name_locate(r->za, full, 0);
 }
 
+/* The uncompressed size in the central directory is only a claim, and the buffer is sized
+ * from it: a stored member must hold exactly its compressed size, and deflate cannot expand
+ * more than 1032:1 (a 258-byte match per ~2 bits), so a larger claim is a lie. The read that
+ * follows is capped at the claim in any case. Other methods are left to that cap. */
+static ibex_status check_declared(reader *r, const zip_stat_t *st, const char *what)
+{
+    if (!(st->valid & ZIP_STAT_COMP_SIZE) || !(st->valid & ZIP_STAT_COMP_METHOD)) return IBEX_OK;
+    double most = st->comp_method == ZIP_CM_STORE     ? (double)st->comp_size
+                  : st->comp_method == ZIP_CM_DEFLATE ? 1032.0 * (double)st->comp_size + 1024
+                                                      : INFINITY;
+    if ((double)st->size > most)
+        return fail(r, IBEX_ERR_FORMAT,
+                    "%s claims %llu bytes uncompressed, more than its %llu compressed bytes can "
+                    "hold", what, (unsigned long long)st->size, (unsigned long long)st->comp_size);
+    return IBEX_OK;
+}
+
 /* Read a whole member of at most max bytes; exact_size, when non-zero, must match. */
 static ibex_status read_member(reader *r, zip_int64_t idx, const char *what, size_t max,
                                size_t exact_size, unsigned char **out, size_t *out_size)
@@ -66,6 +83,8 @@ static ibex_status read_member(reader *r, zip_int64_t idx, const char *what, siz
     if (exact_size && st.size != exact_size)
         return fail(r, IBEX_ERR_FORMAT, "%s holds %llu bytes but Record3 declares %zu", what,
                     (unsigned long long)st.size, exact_size);
+    ibex_status ls = check_declared(r, &st, what);
+    if (ls) return ls;
     size_t n = (size_t)st.size;
     unsigned char *buf = malloc(n + 1);
     if (!buf) return fail(r, IBEX_ERR_NOMEM, "out of memory reading %s", what);
@@ -330,6 +349,41 @@ static ibex_status read_points(reader *r, xmlNodePtr rec3, const axis *cz, ibex_
     return st;
 }
 
+/* Before the surface is allocated: the point data must be able to hold the n points that
+ * MatrixDimension declares, or a few hundred bytes of XML could claim 10^8 of them. An inline
+ * DataList must have n Datum elements; a point data member must declare n values' bytes, and
+ * that claim must be one its compressed bytes can back. Other problems (a missing member, no
+ * DataType) are left for read_points to report. */
+static ibex_status check_point_source(reader *r, xmlNodePtr rec3, const axis *cz, size_t n)
+{
+    xmlNodePtr link = ibex__xml_child(rec3, "DataLink");
+    xmlNodePtr list = ibex__xml_child(rec3, "DataList");
+    if (!link && list) {
+        size_t i = 0;
+        for (xmlNodePtr d = list->children; d && i <= n; d = d->next)
+            if (d->type == XML_ELEMENT_NODE && !strcmp((const char *)d->name, "Datum")) i++;
+        if (i > n) return fail(r, IBEX_ERR_FORMAT, "DataList holds more than %zu points", n);
+        if (i != n)
+            return fail(r, IBEX_ERR_FORMAT, "DataList holds %zu points, Record3 declares %zu", i, n);
+        return IBEX_OK;
+    }
+    size_t tsz = dtype_size(cz->dtype);
+    char *plink = link ? ibex__xml_child_text(link, "PointDataLink") : NULL;
+    zip_int64_t di = plink && tsz ? locate(r, plink) : -1;
+    ibex_status s = IBEX_OK;
+    zip_stat_t st;
+    if (di >= 0 && zip_stat_index(r->za, (zip_uint64_t)di, 0, &st) == 0 &&
+        (st.valid & ZIP_STAT_SIZE)) {
+        if (st.size / tsz != n || st.size % tsz)
+            s = fail(r, IBEX_ERR_FORMAT, "%s holds %llu bytes but Record3 declares %zu", plink,
+                     (unsigned long long)st.size, n * tsz);
+        else
+            s = check_declared(r, &st, plink);
+    }
+    free(plink);
+    return s;
+}
+
 static const char *const record2_keys[][2] = {
     {"Date", "date"}, {"Creator", "creator"}, {"CalibrationDate", "calibration_date"},
     {"Comment", "comment"},
@@ -398,6 +452,20 @@ static ibex_status read_vendor(reader *r, ibex_meta *m)
     return s;
 }
 
+/* Member i's name relative to main.xml's folder when it is one keep_extras keeps, else NULL. */
+static const char *extra_name(reader *r, zip_int64_t i, const char *const *skip)
+{
+    size_t plen = strlen(r->prefix);
+    const char *nm = zip_get_name(r->za, (zip_uint64_t)i, 0);
+    if (!nm || strncmp(nm, r->prefix, plen) != 0) return NULL;
+    const char *rel = nm + plen;
+    size_t len = strlen(rel);
+    if (len == 0 || rel[len - 1] == '/' || strstr(rel, ".DS_Store")) return NULL;
+    for (int k = 0; skip[k]; k++)
+        if (strcmp(rel, skip[k]) == 0) return NULL;
+    return rel;
+}
+
 /* Keep what the writer does not regenerate, so read-modify-write preserves it. */
 static ibex_status keep_extras(reader *r, const char *xml, size_t xml_n, const char *const *skip,
                                ibex_surface *s)
@@ -410,21 +478,32 @@ static ibex_status keep_extras(reader *r, const char *xml, size_t xml_n, const c
     memcpy(e->main_xml, xml, xml_n + 1);
     e->main_xml_size = xml_n;
     s->extras = e;
-    size_t plen = strlen(r->prefix);
     zip_int64_t n = zip_get_num_entries(r->za, 0);
+    /* Every kept member at once is the cost, so count and sum them before inflating any. */
+    size_t count = 0;
+    unsigned long long total = 0;
     for (zip_int64_t i = 0; i < n; i++) {
-        const char *nm = zip_get_name(r->za, (zip_uint64_t)i, 0);
-        if (!nm || strncmp(nm, r->prefix, plen) != 0) continue;
-        const char *rel = nm + plen;
-        size_t len = strlen(rel);
-        if (len == 0 || rel[len - 1] == '/' || strstr(rel, ".DS_Store")) continue;
-        int skipped = 0;
-        for (int k = 0; skip[k]; k++)
-            if (strcmp(rel, skip[k]) == 0) skipped = 1;
-        if (skipped) continue;
+        zip_stat_t zs;
+        if (!extra_name(r, i, skip)) continue;
+        if (zip_stat_index(r->za, (zip_uint64_t)i, 0, &zs) != 0 || !(zs.valid & ZIP_STAT_SIZE))
+            return fail(r, IBEX_ERR_FORMAT, "cannot stat member %lld in the archive", (long long)i);
+        count++;
+        total += zs.size < IBEX_X3P_MAX_EXTRAS_SIZE ? zs.size : IBEX_X3P_MAX_EXTRAS_SIZE + 1ull;
+    }
+    if (count > IBEX_X3P_MAX_EXTRAS || total > IBEX_X3P_MAX_EXTRAS_SIZE)
+        return fail(r, IBEX_ERR_LIMIT,
+                    "%zu extra members declaring %s%llu bytes uncompressed, over the limit of %d "
+                    "members and %zu bytes",
+                    count, total > IBEX_X3P_MAX_EXTRAS_SIZE ? "over " : "",
+                    total > IBEX_X3P_MAX_EXTRAS_SIZE ? (unsigned long long)IBEX_X3P_MAX_EXTRAS_SIZE
+                                                     : total,
+                    IBEX_X3P_MAX_EXTRAS, IBEX_X3P_MAX_EXTRAS_SIZE);
+    for (zip_int64_t i = 0; i < n; i++) {
+        const char *rel = extra_name(r, i, skip);
+        if (!rel) continue;
         unsigned char *buf;
         size_t bn;
-        ibex_status st = read_member(r, i, rel, (size_t)64 << 20, 0, &buf, &bn);
+        ibex_status st = read_member(r, i, rel, IBEX_X3P_MAX_EXTRAS_SIZE, 0, &buf, &bn);
         if (st) return st;
         ibex__blob *nb = realloc(e->blobs, (e->n_blobs + 1) * sizeof *nb);
         char *name = ibex__strdup(rel);
@@ -524,6 +603,7 @@ static ibex_status parse_doc(reader *r, const char *xml, size_t xml_n, ibex_surf
     }
     const char *unit;
     if ((st = unit_factor(r, cx.inc, cy.inc, &cz.to_m, &unit))) goto done;
+    if ((st = check_point_source(r, rec3, &cz, n))) goto done;
     if ((st = ibex_surface_create(nx, ny, cx.inc * cz.to_m, cy.inc * cz.to_m, &s))) {
         fail(r, st, "cannot allocate a %zu x %zu surface", nx, ny);
         goto done;

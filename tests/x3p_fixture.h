@@ -184,6 +184,38 @@ static inline int fixture_write(const fixture *f, const char *path)
     return ok ? 0 : -1;
 }
 
+/* Rewrite the uncompressed size that the local header and the central directory record
+ * for member name (no zip64, no data descriptor: as libzip writes small archives), so the
+ * archive lies about it. 0 on success. */
+static inline int fixture_patch_size(const char *path, const char *name, uint32_t size)
+{
+    FILE *fp = fopen(path, "r+b");
+    if (!fp) return -1;
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    unsigned char *b = n > 0 ? malloc((size_t)n) : NULL;
+    fseek(fp, 0, SEEK_SET);
+    if (!b || fread(b, 1, (size_t)n, fp) != (size_t)n) {
+        free(b);
+        fclose(fp);
+        return -1;
+    }
+    size_t nl = strlen(name);
+    int patched = 0;
+    for (long i = 0; i + 46 <= n; i++) {
+        int local = memcmp(b + i, "PK\3\4", 4) == 0, central = memcmp(b + i, "PK\1\2", 4) == 0;
+        if (!local && !central) continue;
+        size_t lenat = local ? 26 : 28, nameat = local ? 30 : 46, sizeat = local ? 22 : 24;
+        size_t len = (size_t)b[i + lenat] | (size_t)b[i + lenat + 1] << 8;
+        if (len != nl || (size_t)(n - i) < nameat + nl || memcmp(b + i + nameat, name, nl)) continue;
+        for (int k = 0; k < 4; k++) b[i + sizeat + k] = (unsigned char)(size >> (8 * k));
+        patched++;
+    }
+    int ok = patched == 2 && fseek(fp, 0, SEEK_SET) == 0 && fwrite(b, 1, (size_t)n, fp) == (size_t)n;
+    free(b);
+    return fclose(fp) == 0 && ok ? 0 : -1;
+}
+
 /* Expected height (metres) at point i, NaN when invalid. */
 static inline double fixture_expect(const fixture *f, size_t i)
 {

@@ -27,6 +27,13 @@ extern "C" {
 
 /* Largest main.xml accepted, and largest zip member read. */
 #define IBEX_X3P_MAX_XML ((size_t)16 << 20)
+/* Members besides main.xml, the point data, the valid-points mask, the checksum file and
+ * IBEX's vendor record are kept whole so that rewriting a file preserves them (masks, vendor
+ * data). Their number and their total declared uncompressed size are checked against these
+ * before any is inflated; an archive over either is refused with IBEX_ERR_LIMIT. Real scans
+ * carry a few, of a few KiB each (a mask.png, a .DS_Store). */
+#define IBEX_X3P_MAX_EXTRAS 256
+#define IBEX_X3P_MAX_EXTRAS_SIZE ((size_t)64 << 20)
 
 IBEX_API ibex_status ibex_surface_read_x3p(const char *path, unsigned flags, ibex_surface **out,
                                            ibex_diag *diag);

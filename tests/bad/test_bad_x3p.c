@@ -156,6 +156,69 @@ int main(void)
     f.decl_ny = 2;
     case_fixture("wide.x3p", &f, IBEX_ERR_LIMIT, "exceeds the limit");
 
+    /* A few hundred bytes declaring 10^8 points: refused from the point data's own size,
+     * before the surface is allocated. Inline, one Datum for 10^8 points. */
+    fixture_init(&f);
+    f.data_list = 1;
+    f.nx = f.ny = 1;
+    f.decl_nx = f.decl_ny = 10000;
+    case_fixture("datalist-lies.x3p", &f, IBEX_ERR_FORMAT, "DataList holds 1 points");
+    /* In data.bin, whose size in the archive is honest: */
+    fixture_init(&f);
+    f.decl_nx = f.decl_ny = 10000;
+    case_fixture("datalink-lies.x3p", &f, IBEX_ERR_FORMAT, "Record3 declares 800000000");
+    /* and whose size in the archive lies too, far beyond what its compressed bytes hold. */
+    fixture_init(&f);
+    f.decl_nx = f.decl_ny = 10000;
+    snprintf(p, sizeof p, "%s/zipsize-lies.x3p", dir);
+    CHECK(fixture_write(&f, p) == 0);
+    CHECK(fixture_patch_size(p, "bindata/data.bin", 800000000u) == 0);
+    check_read(p, &(expect){"zipsize-lies.x3p", IBEX_ERR_FORMAT, "compressed bytes can hold"}, 0);
+
+    /* Extra members are kept whole: their number and total size are capped before any is
+     * inflated. Too many small ones: */
+    fixture_init(&f);
+    snprintf(p, sizeof p, "%s/many-extras.x3p", dir);
+    CHECK(fixture_write(&f, p) == 0);
+    {
+        int err = 0;
+        zip_t *za = zip_open(p, 0, &err);
+        CHECK(za != NULL);
+        for (int i = 0; za && i < IBEX_X3P_MAX_EXTRAS; i++) {
+            char nm[64];
+            snprintf(nm, sizeof nm, "vendor/part%04d.dat", i);
+            CHECK(fixture_add(za, "", nm, "x", 1));
+        }
+        CHECK(za && zip_close(za) == 0);
+    }
+    check_read(p, &(expect){"many-extras.x3p", IBEX_ERR_LIMIT, "extra members"}, 0);
+    /* Two that compress to a few hundred KiB but together inflate past the size cap: */
+    fixture_init(&f);
+    snprintf(p, sizeof p, "%s/big-extras.x3p", dir);
+    CHECK(fixture_write(&f, p) == 0);
+    {
+        size_t half = IBEX_X3P_MAX_EXTRAS_SIZE / 2 + 1;
+        unsigned char *zeros = calloc(half, 1);
+        int err = 0;
+        zip_t *za = zip_open(p, 0, &err);
+        CHECK(za != NULL && zeros != NULL);
+        for (int i = 0; za && zeros && i < 2; i++) {
+            char nm[64];
+            snprintf(nm, sizeof nm, "vendor/zeros%d.bin", i);
+            zip_source_t *src = zip_source_buffer(za, zeros, half, 0);
+            CHECK(src && zip_file_add(za, nm, src, ZIP_FL_OVERWRITE) >= 0);
+        }
+        CHECK(za && zip_close(za) == 0); /* compresses here, while zeros is alive */
+        free(zeros);
+    }
+    check_read(p, &(expect){"big-extras.x3p", IBEX_ERR_LIMIT, "extra members"}, 0);
+    /* One whose declared size (under the cap) its 19 compressed bytes cannot back. */
+    fixture_init(&f);
+    snprintf(p, sizeof p, "%s/extra-size-lies.x3p", dir);
+    CHECK(fixture_write(&f, p) == 0);
+    CHECK(fixture_patch_size(p, "vendor/acme.dat", 32u << 20) == 0);
+    check_read(p, &(expect){"extra-size-lies.x3p", IBEX_ERR_FORMAT, "vendor/acme.dat claims"}, 0);
+
     /* Checksums, and the explicit override. */
     fixture_init(&f);
     f.bad_data_md5 = 1;
