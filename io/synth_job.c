@@ -67,27 +67,12 @@ static int append(src_result *r, const char *s)
     return 0;
 }
 
-/* SHA-256 (hex) and size of a file. */
+/* SHA-256 (hex) and size of a file just written. */
 static int file_digest(const char *path, char hex[65], long long *size)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return -1;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-    unsigned char buf[65536], md[32];
-    unsigned mdlen = 0;
-    long long total = 0;
-    size_t n;
-    while (ok && (n = fread(buf, 1, sizeof buf, f)) > 0) {
-        ok = EVP_DigestUpdate(ctx, buf, n);
-        total += (long long)n;
-    }
-    ok = ok && !ferror(f) && EVP_DigestFinal_ex(ctx, md, &mdlen) && mdlen == 32;
-    EVP_MD_CTX_free(ctx);
-    fclose(f);
-    if (!ok) return -1;
-    for (int i = 0; i < 32; i++) sprintf(hex + 2 * i, "%02x", md[i]);
-    *size = total;
+    struct stat st;
+    if (ibex_file_sha256(path, hex, NULL) != IBEX_OK || stat(path, &st) != 0) return -1;
+    *size = (long long)st.st_size;
     return 0;
 }
 
@@ -193,6 +178,18 @@ static ibex_status emit(const job_cfg *c, src_result *r, ibex_surface *s, const 
     return append(r, row) ? IBEX_ERR_NOMEM : IBEX_OK;
 }
 
+/* The folder of one source (firearm or barrel) under the output directory; nothing when the
+ * scans go to a library. */
+static ibex_status source_dir(const job_cfg *c, const char *id, src_result *r)
+{
+    char dpath[4096];
+    snprintf(dpath, sizeof dpath, "%s/%s", c->out, id);
+    if (c->to_lib || !ibex__make_dirs(dpath)) return IBEX_OK;
+    snprintf(r->diag.file, sizeof r->diag.file, "%.500s", dpath);
+    snprintf(r->diag.message, sizeof r->diag.message, "cannot make directory: %s", strerror(errno));
+    return IBEX_ERR_IO;
+}
+
 static ibex_status run_firearm(const job_cfg *c, long fi, src_result *r)
 {
     uint64_t root = ibex_synth_seed_derive(c->seed, 1);
@@ -200,17 +197,11 @@ static ibex_status run_firearm(const job_cfg *c, long fi, src_result *r)
     ibex_synth_firearm *f;
     ibex_status st = ibex_synth_firearm_create(fseed, &c->opts, &f, &r->diag);
     if (st) return st;
-    char id[32], dir[64];
+    char id[32];
     snprintf(id, sizeof id, "F%0*ld", c->wsrc, fi + 1);
-    snprintf(dir, sizeof dir, "%s", id);
-    char dpath[4096];
-    snprintf(dpath, sizeof dpath, "%s/%s", c->out, dir);
-    if (!c->to_lib && ibex__make_dirs(dpath)) {
+    if ((st = source_dir(c, id, r))) {
         ibex_synth_firearm_free(f);
-        snprintf(r->diag.file, sizeof r->diag.file, "%.500s", dpath);
-        snprintf(r->diag.message, sizeof r->diag.message, "cannot make directory: %s",
-                 strerror(errno));
-        return IBEX_ERR_IO;
+        return st;
     }
     for (long k = 0; k < c->per_source && !st; k++) {
         uint64_t sseed = ibex_synth_seed_derive(ibex_synth_seed_derive(fseed, 2), (uint64_t)k);
@@ -229,7 +220,7 @@ static ibex_status run_firearm(const job_cfg *c, long fi, src_result *r)
                  pattern_word(t.pattern), c->opts.difficulty, t.rotation * 180 / M_PI,
                  t.shift_x * 1e6, t.shift_y * 1e6, t.transfer, t.missing_fraction,
                  (unsigned long long)fseed, (unsigned long long)sseed);
-        st = emit(c, r, s, dir, file, id, spec, id, recipe, notes);
+        st = emit(c, r, s, id, file, id, spec, id, recipe, notes);
     }
     ibex_synth_firearm_free(f);
     return st;
@@ -242,15 +233,11 @@ static ibex_status run_barrel(const job_cfg *c, long bi, src_result *r)
     ibex_synth_barrel *b;
     ibex_status st = ibex_synth_barrel_create(bseed, &c->opts, &b, &r->diag);
     if (st) return st;
-    char id[32], dpath[4096];
+    char id[32];
     snprintf(id, sizeof id, "B%0*ld", c->wsrc, bi + 1);
-    snprintf(dpath, sizeof dpath, "%s/%s", c->out, id);
-    if (!c->to_lib && ibex__make_dirs(dpath)) {
+    if ((st = source_dir(c, id, r))) {
         ibex_synth_barrel_free(b);
-        snprintf(r->diag.file, sizeof r->diag.file, "%.500s", dpath);
-        snprintf(r->diag.message, sizeof r->diag.message, "cannot make directory: %s",
-                 strerror(errno));
-        return IBEX_ERR_IO;
+        return st;
     }
     for (long k = 0; k < c->per_source && !st; k++) {
         uint64_t useed = ibex_synth_seed_derive(ibex_synth_seed_derive(bseed, 2), (uint64_t)k);
