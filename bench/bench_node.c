@@ -44,6 +44,7 @@ static const char *g_body;
 static size_t g_body_n;
 static long g_expect, g_timeout = 600;
 static ibex_node_key *g_key;
+static char g_to[IBEX_NODE_NAME_MAX + 1]; /* the node's name, signed for */
 static double g_end;
 
 static double now_s(void)
@@ -69,17 +70,16 @@ static void *run_client(void *arg)
     while (now_s() < g_end) {
         ibex_node_auth a;
         ibex_diag d;
-        ibex_node_auth_sign(g_key, g_method, g_target, g_body, g_body_n, -1, NULL, &a, &d);
+        ibex_node_auth_sign(g_key, g_to, g_method, g_target, g_body, g_body_n, -1, NULL, &a, &d);
         struct curl_slist *hd = NULL;
         char line[300];
-        snprintf(line, sizeof line, "%s: %s", IBEX_HDR_NODE, a.node);
-        hd = curl_slist_append(hd, line);
-        snprintf(line, sizeof line, "%s: %s", IBEX_HDR_TIMESTAMP, a.timestamp);
-        hd = curl_slist_append(hd, line);
-        snprintf(line, sizeof line, "%s: %s", IBEX_HDR_NONCE, a.nonce);
-        hd = curl_slist_append(hd, line);
-        snprintf(line, sizeof line, "%s: %s", IBEX_HDR_SIGNATURE, a.signature);
-        hd = curl_slist_append(hd, line);
+        const char *const hv[][2] = {{IBEX_HDR_NODE, a.node},           {IBEX_HDR_TO, a.to},
+                                     {IBEX_HDR_TIMESTAMP, a.timestamp}, {IBEX_HDR_NONCE, a.nonce},
+                                     {IBEX_HDR_BODY_SHA256, a.body_sha256}, {IBEX_HDR_SIGNATURE, a.signature}};
+        for (size_t i = 0; i < sizeof hv / sizeof hv[0]; i++) {
+            snprintf(line, sizeof line, "%s: %s", hv[i][0], hv[i][1]);
+            hd = curl_slist_append(hd, line);
+        }
         hd = curl_slist_append(hd, "Expect:");
         if (g_ctype) {
             snprintf(line, sizeof line, "Content-Type: %s", g_ctype);
@@ -235,11 +235,11 @@ int main(int argc, char **argv)
         close(pfd[0]);
         if (lib)
             execl(ibex, ibex, "node", "serve", "--listen", "127.0.0.1:0", "--key", keyp, "--peers", peers,
-                  "--spool", spool, "--quiet", "--threads", "4", "--exit-after", exit_after, "--lib", lib,
+                  "--spool", spool, "--quiet", "--threads", "4", "--max-per-address", "0", "--exit-after", exit_after, "--lib", lib,
                   "--max-shortlist", "10", "--idle-timeout", idle, (char *)NULL);
         else
             execl(ibex, ibex, "node", "serve", "--listen", "127.0.0.1:0", "--key", keyp, "--peers", peers,
-                  "--spool", spool, "--quiet", "--threads", "4", "--exit-after", exit_after, (char *)NULL);
+                  "--spool", spool, "--quiet", "--threads", "4", "--max-per-address", "0", "--exit-after", exit_after, (char *)NULL);
         _exit(127);
     }
     close(pfd[1]);
@@ -253,9 +253,15 @@ int main(int argc, char **argv)
     }
     g_base = base;
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (ibex_node_hello(base, 10, NULL, g_to, &d) != IBEX_OK) {
+        fprintf(stderr, "bench_node: %s\n", d.message);
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+        return 1;
+    }
     if (!strcmp(endpoint, "push")) { /* store it once, so every timed push is a duplicate */
         ibex_node_response r;
-        ibex_node_request(base, g_key, "POST", "/v1/specimens", bytes, n, NULL, 30, NULL, &r, &d);
+        ibex_node_request(base, g_to, g_key, "POST", "/v1/specimens", bytes, n, NULL, 30, NULL, &r, &d);
         ibex_node_response_clear(&r);
     }
     long rss_idle = vm_hwm_kib(pid);

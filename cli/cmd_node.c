@@ -271,9 +271,10 @@ static void serve_help(const ibex_node_server_opts *o)
 {
     printf("Usage: ibex node serve --listen HOST:PORT --key KEY --peers PEERS\n"
            "                       [--spool DIR] [--lib LIB.h5] [OPTIONS]\n\n"
-           "Serve this node over HTTP/1.1 until SIGINT or SIGTERM. Every request must be\n"
-           "signed by a node in PEERS (docs/reference/node.md). Endpoints: GET /v1/health,\n"
-           "GET /v1/stats, POST /v1/specimens (push a signed package), GET\n"
+           "Serve this node over HTTP/1.1 until SIGINT or SIGTERM. Every request but GET\n"
+           "/v1/hello must be signed for this node by a node in PEERS (docs/reference/node.md).\n"
+           "Endpoints: GET /v1/hello (name and public key, unsigned), GET /v1/health, GET\n"
+           "/v1/stats, POST /v1/specimens (push a signed package), GET\n"
            "/v1/specimens?since=CURSOR (pull), GET /v1/specimens/SEQ, POST /v1/query.\n\n"
            "  --listen HOST:PORT  address (127.0.0.1:PORT, [::1]:PORT; PORT 0 picks one)\n"
            "  --key KEY           this node's secret key\n"
@@ -293,19 +294,25 @@ static void serve_help(const ibex_node_server_opts *o)
            "  --peer-timeout SEC  deadline of a forwarded query (default %u)\n"
            "  --max-hops N        forwarding depth a query may ask for (default %u)\n"
            "  --peer-ca PEM       CA bundle for https peers\n"
-           "  --idle-timeout SEC  close a connection idle this long (default %u; a pool\n"
-           "                      thread busy with a long query leaves its others idle)\n"
+           "  --idle-timeout SEC  close a connection idle this long (default %u)\n"
+           "  --header-timeout SEC  a request's headers must be complete this long after\n"
+           "                      its connection opened (default %u); a body must then come\n"
+           "                      at 16 KiB/s or more, else the connection is closed\n"
+           "  --max-per-address N connections from one IP address (default %u; 0: no limit)\n"
+           "  --max-queries N     queries in progress at once (default %u; 503 past it)\n"
            "  --tls-cert PEM --tls-key PEM   serve HTTPS\n"
            "  --max-body MIB      largest request body (default %zu; 413 past it)\n"
-           "  --max-memory MIB    request bodies held at once (default %zu; 503 past it)\n"
+           "  --max-memory MIB    request bodies held at once (default %zu; 503 past it),\n"
+           "                      a quarter of it at most by one peer\n"
            "  --threads N         thread pool (default %u)\n"
-           "  --nonces N          replay table size (default %zu, 28 bytes each); it\n"
-           "                      sustains N/601 requests per second, then answers 503\n"
+           "  --nonces N          replay table size (default %zu, 24 bytes each, kept in\n"
+           "                      SPOOL/.nonces across restarts); each of the P peers may\n"
+           "                      make N/P/601 requests per second, then gets 503\n"
            "  --log FILE          request log (default stderr)   --quiet  no request log\n"
            "  --exit-after SEC    stop after SEC seconds (tests)\n\n"
            "Prints 'listening on http(s)://HOST:PORT' once ready.\n",
            IBEX_NODE_SHARE_DEFAULT, o->max_shortlist, o->fanout, o->peer_timeout_s, o->max_hops, o->timeout_s,
-           o->max_body >> 20, o->max_memory >> 20, o->threads, o->nonce_capacity);
+           o->header_timeout_s, o->max_per_address, o->max_queries, o->max_body >> 20, o->max_memory >> 20, o->threads, o->nonce_capacity);
 }
 
 /* What 'ibex node serve' was asked for. */
@@ -333,7 +340,8 @@ static int serve_parse(int argc, char **argv, serve_args *a)
         {"fanout", required_argument, 0, 'F'}, {"peer-timeout", required_argument, 0, 'T'},
         {"max-hops", required_argument, 0, 'H'}, {"query-threads", required_argument, 0, 'Q'},
         {"peer-ca", required_argument, 0, 'c'}, {"idle-timeout", required_argument, 0, 'I'},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"header-timeout", required_argument, 0, 'W'}, {"max-per-address", required_argument, 0, 'A'},
+        {"max-queries", required_argument, 0, 'U'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     ibex_node_server_opts_init(&a->o);
     a->o.listen = NULL;
     a->log_path = NULL;
@@ -356,9 +364,13 @@ static int serve_parse(int argc, char **argv, serve_args *a)
         case 'T':
         case 'H':
         case 'Q':
-        case 'I': {
+        case 'I':
+        case 'W':
+        case 'A':
+        case 'U': {
             char *end;
-            long lo = c == 'H' || c == 'F' ? 0 : 1, hi = c == 'T' || c == 'I' ? 3600 : c == 'H' ? 8 : c == 'M' ? 1000 : 256;
+            long lo = c == 'H' || c == 'F' || c == 'A' ? 0 : 1,
+                 hi = c == 'T' || c == 'I' || c == 'W' ? 3600 : c == 'H' ? 8 : c == 'M' || c == 'A' || c == 'U' ? 1000 : 256;
             num = strtol(optarg, &end, 10);
             if (*end || num < lo || num > hi) return cli_usage_error("%s needs %ld..%ld", argv[optind - 1], lo, hi);
             if (c == 'M') o->max_shortlist = (unsigned)num;
@@ -367,6 +379,9 @@ static int serve_parse(int argc, char **argv, serve_args *a)
             if (c == 'H') o->max_hops = (unsigned)num;
             if (c == 'Q') a->nl.threads = (unsigned)num;
             if (c == 'I') o->timeout_s = (unsigned)num;
+            if (c == 'W') o->header_timeout_s = (unsigned)num;
+            if (c == 'A') o->max_per_address = (unsigned)num;
+            if (c == 'U') o->max_queries = (unsigned)num;
             break;
         }
         case 'c': o->peer_ca = optarg; break;
@@ -482,7 +497,7 @@ static int node_serve(int argc, char **argv)
 
 /* ---- client subcommands ---- */
 typedef struct client_args {
-    const char *peer, *key, *trust, *out, *ca, *lib;
+    const char *peer, *to, *key, *trust, *out, *ca, *lib;
     int json, federate;
     long top, max, shortlist, hops, deadline, rate;
 } client_args;
@@ -497,7 +512,8 @@ static int client_opts(int argc, char **argv, client_args *a, const char *usage,
         {"lib", required_argument, 0, 'L'},  {"limit-rate", required_argument, 0, 'r'},
         {"federate", no_argument, 0, 'f'},   {"shortlist", required_argument, 0, 's'},
         {"hops", required_argument, 0, 'H'}, {"deadline", required_argument, 0, 'd'},
-        {"help", no_argument, 0, 'h'},       {0, 0, 0, 0}};
+        {"to", required_argument, 0, 'n'},   {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     int c;
     memset(a, 0, sizeof *a);
     a->top = 10;
@@ -507,6 +523,7 @@ static int client_opts(int argc, char **argv, client_args *a, const char *usage,
         char *end;
         switch (c) {
         case 'P': a->peer = optarg; break;
+        case 'n': a->to = optarg; break;
         case 'k': a->key = optarg; break;
         case 't': a->trust = optarg; break;
         case 'o': a->out = optarg; break;
@@ -541,6 +558,8 @@ static int client_opts(int argc, char **argv, client_args *a, const char *usage,
         case 'h':
             printf("Usage: %s\n\n%s"
                    "  --peer URL   the node, e.g. http://127.0.0.1:8470 (https with TLS)\n"
+                   "  --to NAME    its node name: requests are signed for it (default: the\n"
+                   "               node's answer to GET /v1/hello, or its entry in --trust)\n"
                    "  --key KEY    this node's secret key: every request is signed with it\n"
                    "  --ca PEM     CA bundle for https (default: the system's)\n"
                    "  --json       machine-readable output\n", usage, extra);
@@ -576,6 +595,29 @@ static int report(const char *what, const ibex_node_response *r, int json)
     return ok ? EXIT_OK : EXIT_REFUSED;
 }
 
+/* The receiving node's name, for signing: --to, else its entry in the trust list with that
+ * URL, else its own answer to GET /v1/hello (asked once per command). */
+static ibex_status receiver_name(const client_args *a, const ibex_trust *t, char name[IBEX_NODE_NAME_MAX + 1],
+                                 ibex_diag *d)
+{
+    if (a->to) {
+        snprintf(name, IBEX_NODE_NAME_MAX + 1, "%s", a->to);
+        return IBEX_OK;
+    }
+    size_t ul = strlen(a->peer);
+    while (ul && a->peer[ul - 1] == '/') ul--;
+    for (size_t i = 0; t && i < ibex_trust_count(t); i++) {
+        const ibex_peer *p = ibex_trust_get(t, i);
+        size_t pl = p->url ? strlen(p->url) : 0;
+        while (pl && p->url[pl - 1] == '/') pl--;
+        if (pl && pl == ul && strncmp(p->url, a->peer, ul) == 0) {
+            snprintf(name, IBEX_NODE_NAME_MAX + 1, "%s", p->name);
+            return IBEX_OK;
+        }
+    }
+    return ibex_node_hello(a->peer, 30, a->ca, name, d);
+}
+
 static int node_simple_get(int argc, char **argv, const char *target)
 {
     client_args a;
@@ -588,7 +630,7 @@ static int node_simple_get(int argc, char **argv, const char *target)
     if (!k) return rc;
     ibex_node_response r;
     ibex_diag d;
-    ibex_status s = ibex_node_request(a.peer, k, "GET", target, NULL, 0, NULL, 30, a.ca, &r, &d);
+    ibex_status s = ibex_node_request(a.peer, a.to, k, "GET", target, NULL, 0, NULL, 30, a.ca, &r, &d);
     ibex_node_key_free(k);
     if (s) return cli_fail_status(s, &d);
     rc = report(target, &r, a.json);
@@ -606,6 +648,13 @@ static int node_push(int argc, char **argv)
     if (optind >= argc) return cli_usage_error("need at least one package");
     ibex_node_key *k = load_key(a.key, &rc);
     if (!k) return rc;
+    char to[IBEX_NODE_NAME_MAX + 1];
+    ibex_diag dn;
+    ibex_status sn = receiver_name(&a, NULL, to, &dn);
+    if (sn) {
+        ibex_node_key_free(k);
+        return cli_fail_status(sn, &dn);
+    }
     for (int i = optind; i < argc; i++) {
         unsigned char *data;
         size_t n;
@@ -613,7 +662,7 @@ static int node_push(int argc, char **argv)
         ibex_node_response r;
         ibex_status s = ibex_file_read_all(argv[i], IBEX_PACKAGE_MAX_SIZE, &data, &n, &d);
         if (!s) {
-            s = ibex_node_request(a.peer, k, "POST", "/v1/specimens", data, n, "application/octet-stream",
+            s = ibex_node_request(a.peer, to, k, "POST", "/v1/specimens", data, n, "application/octet-stream",
                                   120, a.ca, &r, &d);
             free(data);
         }
@@ -663,7 +712,10 @@ static int node_pull(int argc, char **argv)
         po.max_recv_bytes_s = a.rate * 1024;
         po.store = a.lib ? ibex_node_library_store : NULL;
         po.store_user = &nl;
-        ibex_status s = ibex_node_pull(a.peer, k, t, a.out, &po, &st, &d);
+        char to[IBEX_NODE_NAME_MAX + 1];
+        ibex_status s = receiver_name(&a, t, to, &d);
+        memset(&st, 0, sizeof st);
+        if (!s) s = ibex_node_pull(a.peer, to, k, t, a.out, &po, &st, &d);
         if (a.json) {
             json_t *o = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "ok", !s, "fetched", (json_int_t)st.fetched,
                                   "stored", (json_int_t)st.stored, "refused", (json_int_t)st.refused,
@@ -785,7 +837,7 @@ static int node_query(int argc, char **argv)
     ibex_node_response r;
     /* The node's own deadline for its peers, plus its local search. */
     long timeout = (a.deadline ? a.deadline : 3600) + 600;
-    s = ibex_node_request(a.peer, k, "POST", "/v1/query", body, strlen(body), "application/json", timeout, a.ca,
+    s = ibex_node_request(a.peer, a.to, k, "POST", "/v1/query", body, strlen(body), "application/json", timeout, a.ca,
                           &r, &d);
     free(body);
     ibex_node_key_free(k);

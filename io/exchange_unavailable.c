@@ -11,20 +11,20 @@
 
 #define UNAVAILABLE "this libibex was built without the exchange and network node"
 
-size_t ibex_node_auth_message(const char *node, const char *method, const char *target,
-                              const char *timestamp, const char *nonce,
-                              const unsigned char body_sha256[32], char *out, size_t out_size)
+size_t ibex_node_auth_message(const char *node, const char *to, const char *method,
+                              const char *target, const char *timestamp, const char *nonce,
+                              uint64_t length, const char *body_sha256_hex, char *out, size_t out_size)
 {
-    (void)node; (void)method; (void)target; (void)timestamp; (void)nonce; (void)body_sha256;
-    (void)out; (void)out_size;
+    (void)node; (void)to; (void)method; (void)target; (void)timestamp; (void)nonce; (void)length;
+    (void)body_sha256_hex; (void)out; (void)out_size;
     return 0;
 }
 
-ibex_status ibex_node_auth_sign(const ibex_node_key *k, const char *method, const char *target,
-                                const void *body, size_t n, long long timestamp, const char *nonce,
-                                ibex_node_auth *out, ibex_diag *diag)
+ibex_status ibex_node_auth_sign(const ibex_node_key *k, const char *to, const char *method,
+                                const char *target, const void *body, size_t n, long long timestamp,
+                                const char *nonce, ibex_node_auth *out, ibex_diag *diag)
 {
-    (void)k; (void)method; (void)target; (void)body; (void)n; (void)timestamp; (void)nonce;
+    (void)k; (void)to; (void)method; (void)target; (void)body; (void)n; (void)timestamp; (void)nonce;
     (void)out;
     return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1, UNAVAILABLE);
 }
@@ -50,21 +50,28 @@ ibex_status ibex_node_library_store(void *user, const unsigned char *pkg, size_t
     return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1, UNAVAILABLE);
 }
 
-ibex_status ibex_node_pull(const char *base_url, const ibex_node_key *key, const ibex_trust *trust,
-                           const char *out_dir, const ibex_node_pull_opts *o,
+ibex_status ibex_node_pull(const char *base_url, const char *to, const ibex_node_key *key,
+                           const ibex_trust *trust, const char *out_dir, const ibex_node_pull_opts *o,
                            ibex_node_pull_stats *stats, ibex_diag *diag)
 {
-    (void)base_url; (void)key; (void)trust; (void)out_dir; (void)o; (void)stats;
+    (void)base_url; (void)to; (void)key; (void)trust; (void)out_dir; (void)o; (void)stats;
     return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1, UNAVAILABLE);
 }
 
-ibex_status ibex_node_request(const char *base_url, const ibex_node_key *key, const char *method,
-                              const char *target, const void *body, size_t n,
+ibex_status ibex_node_request(const char *base_url, const char *to, const ibex_node_key *key,
+                              const char *method, const char *target, const void *body, size_t n,
                               const char *content_type, long timeout_s, const char *ca_file,
                               ibex_node_response *out, ibex_diag *diag)
 {
-    (void)base_url; (void)key; (void)method; (void)target; (void)body; (void)n;
+    (void)base_url; (void)to; (void)key; (void)method; (void)target; (void)body; (void)n;
     (void)content_type; (void)timeout_s; (void)ca_file; (void)out;
+    return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1, UNAVAILABLE);
+}
+
+ibex_status ibex_node_hello(const char *base_url, long timeout_s, const char *ca_file, char *name,
+                            ibex_diag *diag)
+{
+    (void)base_url; (void)timeout_s; (void)ca_file; (void)name;
     return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1, UNAVAILABLE);
 }
 

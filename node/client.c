@@ -79,12 +79,12 @@ void ibex_node_response_clear(ibex_node_response *r)
     memset(r, 0, sizeof *r);
 }
 
-static ibex_status request(const char *base_url, const ibex_node_key *key, const char *method,
+static ibex_status request(const char *base_url, const char *to, const ibex_node_key *key, const char *method,
                            const char *target, const void *body, size_t n, const char *content_type,
                            long timeout_s, const char *ca_file, long max_recv, ibex_node_response *out,
                            ibex_diag *diag)
 {
-    if (!base_url || !key || !method || !target || !out || target[0] != '/')
+    if (!base_url || (key && !to) || !method || !target || !out || target[0] != '/')
         return ibex__fail(diag, IBEX_ERR_ARG, base_url ? base_url : "", -1, "bad request arguments");
     pthread_once(&curl_once, init_curl);
     if (curl_init_result != CURLE_OK) return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, base_url, -1, "libcurl failed to initialise");
@@ -93,21 +93,25 @@ static ibex_status request(const char *base_url, const ibex_node_key *key, const
     char url[8192];
     if ((size_t)snprintf(url, sizeof url, "%.*s%s", (int)bl, base_url, target) >= sizeof url)
         return ibex__fail(diag, IBEX_ERR_ARG, base_url, -1, "URL too long");
-    ibex_node_auth a;
-    ibex_status st = ibex_node_auth_sign(key, method, target, body, n, -1, NULL, &a, diag);
-    if (st) return st;
-    CURL *c = curl_easy_init();
-    if (!c) return ibex__fail(diag, IBEX_ERR_NOMEM, base_url, -1, "cannot start libcurl");
     struct curl_slist *h = NULL;
     char line[300];
-    snprintf(line, sizeof line, "%s: %s", IBEX_HDR_NODE, a.node);
-    h = curl_slist_append(h, line);
-    snprintf(line, sizeof line, "%s: %s", IBEX_HDR_TIMESTAMP, a.timestamp);
-    h = curl_slist_append(h, line);
-    snprintf(line, sizeof line, "%s: %s", IBEX_HDR_NONCE, a.nonce);
-    h = curl_slist_append(h, line);
-    snprintf(line, sizeof line, "%s: %s", IBEX_HDR_SIGNATURE, a.signature);
-    h = curl_slist_append(h, line);
+    if (key) { /* key NULL: the one unsigned request, GET /v1/hello */
+        ibex_node_auth a;
+        ibex_status st = ibex_node_auth_sign(key, to, method, target, body, n, -1, NULL, &a, diag);
+        if (st) return st;
+        const char *const hv[][2] = {{IBEX_HDR_NODE, a.node},           {IBEX_HDR_TO, a.to},
+                                     {IBEX_HDR_TIMESTAMP, a.timestamp}, {IBEX_HDR_NONCE, a.nonce},
+                                     {IBEX_HDR_BODY_SHA256, a.body_sha256}, {IBEX_HDR_SIGNATURE, a.signature}};
+        for (size_t i = 0; i < sizeof hv / sizeof hv[0]; i++) {
+            snprintf(line, sizeof line, "%s: %s", hv[i][0], hv[i][1]);
+            h = curl_slist_append(h, line);
+        }
+    }
+    CURL *c = curl_easy_init();
+    if (!c) {
+        curl_slist_free_all(h);
+        return ibex__fail(diag, IBEX_ERR_NOMEM, base_url, -1, "cannot start libcurl");
+    }
     h = curl_slist_append(h, "Expect:"); /* no 100-continue round trip */
     if (content_type) {
         snprintf(line, sizeof line, "Content-Type: %s", content_type);
@@ -150,12 +154,44 @@ static ibex_status request(const char *base_url, const ibex_node_key *key, const
     return IBEX_OK;
 }
 
-ibex_status ibex_node_request(const char *base_url, const ibex_node_key *key, const char *method,
-                              const char *target, const void *body, size_t n,
-                              const char *content_type, long timeout_s, const char *ca_file,
-                              ibex_node_response *out, ibex_diag *diag)
+ibex_status ibex_node_hello(const char *base_url, long timeout_s, const char *ca_file, char *name, ibex_diag *diag)
 {
-    return request(base_url, key, method, target, body, n, content_type, timeout_s, ca_file, 0, out, diag);
+    if (!name) return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "missing argument to hello");
+    ibex_node_response r;
+    ibex_status st = request(base_url, NULL, NULL, "GET", "/v1/hello", NULL, 0, NULL, timeout_s, ca_file, 0, &r, diag);
+    if (st) return st;
+    json_error_t je;
+    json_t *j = r.status == 200 ? json_loadb((const char *)r.body, r.size, 0, &je) : NULL;
+    const char *nm = json_string_value(json_object_get(j, "node"));
+    if (!nm || !ibex__node_name_ok(nm))
+        st = ibex__fail(diag, IBEX_ERR_FORMAT, base_url, -1, "GET /v1/hello answered %ld without a node name: %.200s",
+                        r.status, (const char *)r.body);
+    else snprintf(name, IBEX_NODE_NAME_MAX + 1, "%s", nm);
+    json_decref(j);
+    ibex_node_response_clear(&r);
+    return st;
+}
+
+/* to, or the node's own answer to hello when NULL, into name. */
+static ibex_status resolve_to(const char *base_url, const char *to, const char *ca_file, char *name, ibex_diag *diag)
+{
+    if (to) {
+        if (!ibex__node_name_ok(to)) return ibex__fail(diag, IBEX_ERR_ARG, base_url, -1, "'%.80s' is not a node name", to);
+        snprintf(name, IBEX_NODE_NAME_MAX + 1, "%s", to);
+        return IBEX_OK;
+    }
+    return ibex_node_hello(base_url, 30, ca_file, name, diag);
+}
+
+ibex_status ibex_node_request(const char *base_url, const char *to, const ibex_node_key *key, const char *method,
+                              const char *target, const void *body, size_t n, const char *content_type,
+                              long timeout_s, const char *ca_file, ibex_node_response *out, ibex_diag *diag)
+{
+    if (!key) return ibex__fail(diag, IBEX_ERR_ARG, base_url ? base_url : "", -1, "a request needs a key to sign it");
+    char name[IBEX_NODE_NAME_MAX + 1];
+    ibex_status st = resolve_to(base_url, to, ca_file, name, diag);
+    if (st) return st;
+    return request(base_url, name, key, method, target, body, n, content_type, timeout_s, ca_file, 0, out, diag);
 }
 
 /* ---- pull replication ---- */
@@ -208,7 +244,7 @@ static uint64_t read_cursor(const char *dir)
 
 /* One package: fetch, check against the listing, verify, library (o->store), then the file.
  * The file is written last, so a package found by name was handed to the library too. */
-static ibex_status pull_one(const char *base_url, const ibex_node_key *key, const ibex_trust *trust,
+static ibex_status pull_one(const char *base_url, const char *to, const ibex_node_key *key, const ibex_trust *trust,
                             const char *dir, uint64_t seq, const char *sha_hex, const ibex_node_pull_opts *o,
                             ibex_node_pull_stats *stats, ibex_diag *diag)
 {
@@ -224,7 +260,7 @@ static ibex_status pull_one(const char *base_url, const ibex_node_key *key, cons
     ibex_node_response r;
     /* A rate cap slows the body: allow for it in the deadline. */
     long timeout = 120 + (o->max_recv_bytes_s > 0 ? (long)(IBEX_PACKAGE_MAX_SIZE / (size_t)o->max_recv_bytes_s) : 0);
-    ibex_status st = request(base_url, key, "GET", target, NULL, 0, NULL, timeout, o->ca_file,
+    ibex_status st = request(base_url, to, key, "GET", target, NULL, 0, NULL, timeout, o->ca_file,
                              o->max_recv_bytes_s, &r, diag);
     if (st) return st;
     stats->fetched++;
@@ -277,9 +313,9 @@ void ibex_node_pull_opts_init(ibex_node_pull_opts *o)
     o->struct_size = sizeof *o;
 }
 
-ibex_status ibex_node_pull(const char *base_url, const ibex_node_key *key, const ibex_trust *trust,
-                           const char *out_dir, const ibex_node_pull_opts *o,
-                           ibex_node_pull_stats *stats, ibex_diag *diag)
+ibex_status ibex_node_pull(const char *base_url, const char *to, const ibex_node_key *key, const ibex_trust *trust,
+                           const char *out_dir, const ibex_node_pull_opts *o, ibex_node_pull_stats *stats,
+                           ibex_diag *diag)
 {
     ibex_node_pull_opts oo;
     ibex_node_pull_opts_init(&oo);
@@ -291,6 +327,9 @@ ibex_status ibex_node_pull(const char *base_url, const ibex_node_key *key, const
     if (mkdir(out_dir, 0700) != 0 && errno != EEXIST)
         return ibex__fail(diag, IBEX_ERR_IO, out_dir, -1, "cannot create: %s", strerror(errno));
     memset(stats, 0, sizeof *stats);
+    char name[IBEX_NODE_NAME_MAX + 1];
+    ibex_status rs = resolve_to(base_url, to, o->ca_file, name, diag);
+    if (rs) return rs;
     drop_leftovers(out_dir);
     uint64_t cursor = read_cursor(out_dir);
     stats->cursor = cursor;
@@ -302,7 +341,7 @@ ibex_status ibex_node_pull(const char *base_url, const ibex_node_key *key, const
         if (want == 0) break;
         snprintf(target, sizeof target, "/v1/specimens?since=%" PRIu64 "&limit=%zu", cursor, want);
         ibex_node_response r;
-        ibex_status st = ibex_node_request(base_url, key, "GET", target, NULL, 0, NULL, 60, o->ca_file, &r, diag);
+        ibex_status st = request(base_url, name, key, "GET", target, NULL, 0, NULL, 60, o->ca_file, 0, &r, diag);
         if (st) return st;
         json_error_t je;
         json_t *j = r.status == 200 ? json_loadb((const char *)r.body, r.size, 0, &je) : NULL;
@@ -324,7 +363,7 @@ ibex_status ibex_node_pull(const char *base_url, const ibex_node_key *key, const
                 break;
             }
             uint64_t seq = (uint64_t)json_integer_value(js);
-            if ((st = pull_one(base_url, key, trust, out_dir, seq, json_string_value(jh), o, stats, diag)))
+            if ((st = pull_one(base_url, name, key, trust, out_dir, seq, json_string_value(jh), o, stats, diag)))
                 break;
             /* Save the cursor after each package: a pull killed here resumes after it. */
             char num[32];

@@ -28,7 +28,7 @@ static void *forward_one(void *arg)
     ibex_node_response r;
     ibex_diag d;
     double t0 = ibex__now();
-    ibex_status st = ibex_node_request(f->peer->url, j->key, "POST", "/v1/query", j->body, j->len,
+    ibex_status st = ibex_node_request(f->peer->url, f->peer->name, j->key, "POST", "/v1/query", j->body, j->len,
                                        "application/json", j->timeout_s, j->ca_file, &r, &d);
     f->seconds = ibex__now() - t0;
     if (st) {

@@ -7,13 +7,55 @@
 #include <time.h>
 #include "ibex/node.h"
 
-/* Replay guard: remembers (node, nonce) pairs for ttl seconds in a fixed-size table. */
+/* Replay guard: remembers (node, nonce) pairs for ttl seconds in a fixed-size table, in
+ * classes (one per peer) that each hold at most capacity / classes of them. */
 typedef struct ibex__nonce_cache ibex__nonce_cache;
-ibex__nonce_cache *ibex__nonce_create(size_t capacity, int ttl_s);
+ibex__nonce_cache *ibex__nonce_create(size_t capacity, int ttl_s, size_t classes);
 void ibex__nonce_free(ibex__nonce_cache *c);
-/* 1: fresh, now remembered; 0: seen before (replay); -1: table full of live nonces. */
-int ibex__nonce_check(ibex__nonce_cache *c, const char *node, const char *nonce, time_t now);
+/* Keep the table in a journal file too, so that a restart forgets no live nonce: loads the
+ * live entries of path (when it exists), rewrites it with only those, then appends each new
+ * nonce before ibex__nonce_check says it is fresh. */
+ibex_status ibex__nonce_journal(ibex__nonce_cache *c, const char *path, time_t now, ibex_diag *diag);
+enum { IBEX__NONCE_FRESH = 1, IBEX__NONCE_REPLAY = 0, IBEX__NONCE_FULL = -1, IBEX__NONCE_IO = -2 };
+/* FRESH: now remembered; REPLAY: seen before; FULL: the class holds its share of live nonces;
+ * IO: the journal could not be written (nothing remembered). */
+int ibex__nonce_check(ibex__nonce_cache *c, size_t cls, const char *node, const char *nonce, time_t now);
 size_t ibex__nonce_count(ibex__nonce_cache *c);
+
+/* ---- connection deadlines (node/watchdog.c) ---- */
+typedef struct ibex__conns ibex__conns;
+typedef struct ibex__conn ibex__conn;
+/* Called (from the watchdog's thread) for each connection it closes, with its why. */
+typedef void (*ibex__conn_kill_fn)(void *user, const char *ip, const char *why);
+ibex__conns *ibex__conns_create(ibex__conn_kill_fn on_kill, void *user); /* starts the thread */
+void ibex__conns_stop(ibex__conns *w);                                   /* joins it */
+void ibex__conns_free(ibex__conns *w);
+/* deadline: ibex__now() seconds by which the connection must have done what why says; 0: none. */
+ibex__conn *ibex__conns_add(ibex__conns *w, int fd, const char *ip, double deadline, const char *why);
+void ibex__conns_remove(ibex__conns *w, ibex__conn *c); /* before the socket is closed */
+void ibex__conns_deadline(ibex__conns *w, ibex__conn *c, double deadline, const char *why);
+size_t ibex__conns_count(ibex__conns *w);
+
+/* ---- request headers (node/request.c) ---- */
+typedef struct ibex__header {
+    const char *key, *value;
+} ibex__header;
+
+/* What the authentication headers of one request claim. */
+typedef struct ibex__request_auth {
+    char node[IBEX_NODE_NAME_MAX + 1], to[IBEX_NODE_NAME_MAX + 1];
+    char ts[24], nonce[33], body_hex[65];
+    uint64_t timestamp, length; /* length: Content-Length, 0 when absent */
+    int has_length;
+    unsigned char sig[64], body_sha256[32];
+} ibex__request_auth;
+
+/* Checks the form of a request's headers (every header line, in order): 0 when they are
+ * well formed and *out holds them, else the HTTP status to refuse with and why. Whether the
+ * signature is right is the caller's to check. */
+unsigned ibex__request_parse(const ibex__header *h, size_t n, ibex__request_auth *out, char *why,
+                             size_t why_size);
+int ibex__parse_u64(const char *s, uint64_t *v); /* decimal digits only, at most 19 */
 
 /* Spool: accepted packages as DIR/SEQ-SHA256.x3p, SEQ counting up from 1. */
 typedef struct ibex__spool ibex__spool;
@@ -52,7 +94,8 @@ typedef struct ibex__forward {
     size_t size;
 } ibex__forward;
 
-/* POSTs body to /v1/query of each f[i].peer at once (a thread each), timeout_s each. */
+/* POSTs body to /v1/query of each f[i].peer at once (a thread each), timeout_s each, signed
+ * for each peer by its name. */
 void ibex__forward_all(ibex__forward *f, size_t n, const ibex_node_key *key, const char *body,
                        size_t len, long timeout_s, const char *ca_file);
 void ibex__forward_clear(ibex__forward *f, size_t n);

@@ -14,35 +14,45 @@
 extern "C" {
 #endif
 
-/* Request authentication headers. */
+/* Request authentication headers (docs/reference/node.md, "Request authentication"). */
 #define IBEX_HDR_NODE "X-Ibex-Node"           /* the sending node's name in the peer list */
+#define IBEX_HDR_TO "X-Ibex-To"               /* the receiving node's name: a request signed for
+                                                 one node is refused by every other */
 #define IBEX_HDR_TIMESTAMP "X-Ibex-Timestamp" /* Unix seconds, decimal */
 #define IBEX_HDR_NONCE "X-Ibex-Nonce"         /* 32 lower-case hex digits, never reused */
+#define IBEX_HDR_BODY_SHA256 "X-Ibex-Content-Sha256" /* the body's SHA-256, 64 lower-case hex */
 #define IBEX_HDR_SIGNATURE "X-Ibex-Signature" /* 128 lower-case hex digits (Ed25519) */
-
 #define IBEX_NODE_MAX_SKEW 300                /* seconds a request timestamp may be off */
 #define IBEX_NODE_DEFAULT_MAX_BODY ((size_t)64 << 20)
+#define IBEX_NODE_PROTOCOL "ibex-request/2"   /* first line of what a request signature covers */
 
 /* Header values that authenticate one request (ibex_node_auth_sign). */
 typedef struct ibex_node_auth {
     char node[IBEX_NODE_NAME_MAX + 1];
+    char to[IBEX_NODE_NAME_MAX + 1];
     char timestamp[24];
     char nonce[33];
+    char body_sha256[65];
     char signature[129];
 } ibex_node_auth;
 
 /* The bytes a request signature covers (docs/reference/node.md):
- * "ibex-request/1\n" NODE "\n" METHOD "\n" TARGET "\n" TIMESTAMP "\n" NONCE "\n" BODYSHA256HEX "\n"
- * TARGET is the request target exactly as sent (path and query). Returns the length written
- * to out (0 when out_size is too small). */
-IBEX_API size_t ibex_node_auth_message(const char *node, const char *method, const char *target,
-                                       const char *timestamp, const char *nonce,
-                                       const unsigned char body_sha256[32], char *out, size_t out_size);
-
-/* Sign a request. timestamp < 0 uses the current time; nonce NULL draws a random one. */
-IBEX_API ibex_status ibex_node_auth_sign(const ibex_node_key *k, const char *method, const char *target,
-                                         const void *body, size_t n, long long timestamp,
-                                         const char *nonce, ibex_node_auth *out, ibex_diag *diag);
+ * "ibex-request/2\n" NODE "\n" TO "\n" METHOD "\n" TARGET "\n" TIMESTAMP "\n" NONCE "\n"
+ * LENGTH "\n" BODYSHA256HEX "\n". TARGET is the request target exactly as sent (path and
+ * query), LENGTH the body's length in decimal. Every part is in the headers, so a node checks
+ * the signature before it reads (or reserves memory for) the body, then checks the body
+ * against the signed length and hash. Returns the length written to out (0 when out_size is
+ * too small). */
+IBEX_API size_t ibex_node_auth_message(const char *node, const char *to, const char *method,
+                                       const char *target, const char *timestamp, const char *nonce,
+                                       uint64_t length, const char *body_sha256_hex, char *out,
+                                       size_t out_size);
+/* Sign a request for the node named `to`. timestamp < 0 uses the current time; nonce NULL
+ * draws a random one. */
+IBEX_API ibex_status ibex_node_auth_sign(const ibex_node_key *k, const char *to, const char *method,
+                                         const char *target, const void *body, size_t n,
+                                         long long timestamp, const char *nonce, ibex_node_auth *out,
+                                         ibex_diag *diag);
 
 /* ---- the node's reference library, plugged in by the program that runs the server ----
  * ibex_node_library_store and ibex_node_library_query below are these hooks on an HDF5
@@ -107,19 +117,30 @@ typedef struct ibex_node_server_opts {
     void *library_user;      /* passed to store and query */
     unsigned max_shortlist;  /* largest stage-2 shortlist a query may ask for (default 10) */
     unsigned fanout;         /* peers a federated query is forwarded to, at most (default 8) */
-    unsigned peer_timeout_s; /* deadline of a forwarded query (default 60 s) */
+    unsigned peer_timeout_s; /* deadline of a forwarded query (default 20 s) */
     unsigned max_hops;       /* forwarding depth a query may ask for (default 2) */
     const char *peer_ca;     /* PEM CA bundle for https peers (NULL: system default) */
     const char *tls_cert;    /* PEM certificate and key for HTTPS, both or neither */
     const char *tls_key;
     size_t max_body;         /* largest request body (413 past it) */
     size_t max_memory;       /* all request bodies held at once (503 past it) */
+    size_t max_peer_memory;  /* request bodies of one peer held at once (default max_memory / 4,
+                                at least max_body; 503 past it) */
+    unsigned max_peer_requests; /* requests of one peer in progress at once (default 32) */
     unsigned threads;        /* thread-pool size */
     unsigned max_connections;
+    unsigned max_per_address; /* connections from one IP address (default 64; 0: no limit) */
     unsigned timeout_s;      /* idle connection timeout */
+    unsigned header_timeout_s; /* a request's headers must be complete this long after its
+                                  connection opened or its previous request ended (default 10) */
+    size_t min_body_rate;    /* bytes/s a body must arrive at after the first header_timeout_s
+                                (default 16 KiB/s): slower senders are disconnected */
+    unsigned max_queries;    /* queries in progress at once (default 16; 503 past it); they run
+                                off the pool threads, which stay free for other requests */
     int max_skew_s;          /* request timestamp tolerance */
-    size_t nonce_capacity;   /* nonces remembered for 2 x skew + 1 s, 28 bytes each; when all are
-                                live new requests get 503 (capacity / 601 s = sustained rate) */
+    size_t nonce_capacity;   /* nonces remembered for 2 x skew + 1 s (24 bytes each, in memory
+                                and in SPOOL/.nonces so a restart forgets none); each peer may hold
+                                capacity / peers of them, past that its requests get 503 */
     FILE *log;               /* one line per request; NULL for none */
 } ibex_node_server_opts;
 
@@ -138,13 +159,19 @@ typedef struct ibex_node_response {
     char sha256[65];        /* X-Ibex-Sha256 header of the response, "" if none */
 } ibex_node_response;
 
-/* One signed request to base_url (e.g. "http://127.0.0.1:8080") + target ("/v1/health").
+/* One signed request to base_url (e.g. "http://127.0.0.1:8080") + target ("/v1/health"),
+ * signed for the node named `to`; to NULL asks the node its name first (ibex_node_hello).
  * IBEX_OK whenever an HTTP answer came back, whatever its status. ca_file: PEM CA bundle for
  * https (NULL: system default). */
-IBEX_API ibex_status ibex_node_request(const char *base_url, const ibex_node_key *key, const char *method,
-                                       const char *target, const void *body, size_t n,
+IBEX_API ibex_status ibex_node_request(const char *base_url, const char *to, const ibex_node_key *key,
+                                       const char *method, const char *target, const void *body, size_t n,
                                        const char *content_type, long timeout_s, const char *ca_file,
                                        ibex_node_response *out, ibex_diag *diag);
+/* GET /v1/hello, the one request that is not signed: the node's name (into name[IBEX_NODE_NAME_MAX
+ * + 1]). A man in the middle can lie about it; what a lie can achieve is in the threat model
+ * (docs/reference/node.md): pass the name from the trust list where it is known. */
+IBEX_API ibex_status ibex_node_hello(const char *base_url, long timeout_s, const char *ca_file, char *name,
+                                     ibex_diag *diag);
 IBEX_API void ibex_node_response_clear(ibex_node_response *r);
 
 typedef struct ibex_node_pull_stats {
@@ -169,8 +196,8 @@ IBEX_API void ibex_node_pull_opts_init(ibex_node_pull_opts *o); /* no limits, di
  * counts as library_skipped), store it as out_dir/SEQ-SHA256.x3p (write-then-rename) and
  * advance the cursor after each one, so an interrupted pull resumes where it stopped and
  * stores nothing twice. o NULL: defaults. A refused package stops the pull. */
-IBEX_API ibex_status ibex_node_pull(const char *base_url, const ibex_node_key *key, const ibex_trust *trust,
-                                    const char *out_dir, const ibex_node_pull_opts *o,
+IBEX_API ibex_status ibex_node_pull(const char *base_url, const char *to, const ibex_node_key *key,
+                                    const ibex_trust *trust, const char *out_dir, const ibex_node_pull_opts *o,
                                     ibex_node_pull_stats *stats, ibex_diag *diag);
 
 #ifdef __cplusplus

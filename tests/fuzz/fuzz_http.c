@@ -83,12 +83,12 @@ static size_t build_request(unsigned char *out, size_t cap, const ibex_node_key 
 {
     ibex_node_auth a;
     ibex_diag d;
-    ibex_node_auth_sign(k, method, target, body, n, -1, NULL, &a, &d);
+    ibex_node_auth_sign(k, "node-s", method, target, body, n, -1, NULL, &a, &d);
     int h = snprintf((char *)out, cap,
-                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s: %s\r\n%s: %s\r\n%s: %s\r\n%s: %s\r\n"
-                     "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-                     method, target, IBEX_HDR_NODE, a.node, IBEX_HDR_TIMESTAMP, a.timestamp, IBEX_HDR_NONCE,
-                     a.nonce, IBEX_HDR_SIGNATURE, a.signature, n);
+                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s: %s\r\n%s: %s\r\n%s: %s\r\n%s: %s\r\n%s: %s\r\n"
+                     "%s: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+                     method, target, IBEX_HDR_NODE, a.node, IBEX_HDR_TO, a.to, IBEX_HDR_TIMESTAMP, a.timestamp,
+                     IBEX_HDR_NONCE, a.nonce, IBEX_HDR_BODY_SHA256, a.body_sha256, IBEX_HDR_SIGNATURE, a.signature, n);
     if (h < 0 || (size_t)h + n > cap) return 0;
     if (n) memcpy(out + h, body, n);
     return (size_t)h + n;
@@ -174,7 +174,7 @@ int main(void)
     CHECK_MSG(bad_answers == 0, "%zu of %zu requests got neither an HTTP answer nor a clean close", bad_answers, sent);
     /* The node is healthy, holds no body memory, and stored at most the one valid package. */
     ibex_node_response r;
-    CHECK(ibex_node_request(base, peer, "GET", "/v1/stats", NULL, 0, NULL, 10, NULL, &r, &d) == IBEX_OK && r.status == 200);
+    CHECK(ibex_node_request(base, "node-s", peer, "GET", "/v1/stats", NULL, 0, NULL, 10, NULL, &r, &d) == IBEX_OK && r.status == 200);
     json_error_t je;
     json_t *j = json_loads((const char *)r.body, 0, &je);
     CHECK(json_integer_value(json_object_get(j, "body_memory_in_use")) == 0);
@@ -183,7 +183,7 @@ int main(void)
     json_decref(j);
     ibex_node_response_clear(&r);
     /* Whatever was stored is the valid package itself (a mutation that left it intact). */
-    CHECK(ibex_node_request(base, peer, "GET", "/v1/specimens?since=0", NULL, 0, NULL, 10, NULL, &r, &d) == IBEX_OK);
+    CHECK(ibex_node_request(base, "node-s", peer, "GET", "/v1/specimens?since=0", NULL, 0, NULL, 10, NULL, &r, &d) == IBEX_OK);
     j = json_loads((const char *)r.body, 0, &je);
     unsigned char h[32];
     char hex[65];

@@ -101,7 +101,7 @@ static json_t *query(unsigned port, const ibex_node_key *k, const char *extra, l
     ibex_diag d;
     json_t *j = NULL;
     *status = -1;
-    if (ibex_node_request(url, k, "POST", "/v1/query", body, strlen(body), "application/json", 30, NULL, &r, &d) ==
+    if (ibex_node_request(url, NULL, k, "POST", "/v1/query", body, strlen(body), "application/json", 30, NULL, &r, &d) ==
         IBEX_OK) {
         json_error_t je;
         *status = r.status;
@@ -246,7 +246,7 @@ int main(void)
     int seen_total = 0;
     for (int i = 0; i < NN; i++) {
         snprintf(url, sizeof url, "http://127.0.0.1:%u", ports[i]);
-        if (ibex_node_request(url, client, "GET", "/v1/stats", NULL, 0, NULL, 10, NULL, &r, &d) == IBEX_OK) {
+        if (ibex_node_request(url, NULL, client, "GET", "/v1/stats", NULL, 0, NULL, 10, NULL, &r, &d) == IBEX_OK) {
             json_error_t je;
             json_t *x = json_loadb((const char *)r.body, r.size, 0, &je);
             seen_total += (int)json_integer_value(json_object_get(x, "queries_seen"));
@@ -272,15 +272,15 @@ int main(void)
 
     /* Pushes go through the store hook; a refusal stores nothing. */
     snprintf(url, sizeof url, "http://127.0.0.1:%u", ports[0]);
-    CHECK(ibex_node_request(url, client, "POST", "/v1/specimens", pb, pn, NULL, 10, NULL, &r, &d) == IBEX_OK &&
+    CHECK(ibex_node_request(url, NULL, client, "POST", "/v1/specimens", pb, pn, NULL, 10, NULL, &r, &d) == IBEX_OK &&
           r.status == 201 && strstr((const char *)r.body, "\"library\":\"stored test:") && fk[0].stores == 1);
     ibex_node_response_clear(&r);
     fk[1].refuse_store = 1;
     snprintf(url, sizeof url, "http://127.0.0.1:%u", ports[1]);
-    CHECK(ibex_node_request(url, client, "POST", "/v1/specimens", pb, pn, NULL, 10, NULL, &r, &d) == IBEX_OK &&
+    CHECK(ibex_node_request(url, NULL, client, "POST", "/v1/specimens", pb, pn, NULL, 10, NULL, &r, &d) == IBEX_OK &&
           r.status == 422 && strstr((const char *)r.body, "parameters differ"));
     ibex_node_response_clear(&r);
-    CHECK(ibex_node_request(url, client, "GET", "/v1/specimens?since=0", NULL, 0, NULL, 10, NULL, &r, &d) == IBEX_OK &&
+    CHECK(ibex_node_request(url, NULL, client, "GET", "/v1/specimens?since=0", NULL, 0, NULL, 10, NULL, &r, &d) == IBEX_OK &&
           strstr((const char *)r.body, "\"items\":[]"));
     ibex_node_response_clear(&r);
 
