@@ -59,6 +59,14 @@ enum MHD_Result ibex__h_stats(ibex_node_server *S, struct MHD_Connection *c, con
         "library_refused", (json_int_t)atomic_load(&S->lib_refused),
         "queries", (json_int_t)atomic_load(&S->queries), "queries_seen", (json_int_t)atomic_load(&S->queries_seen),
         "queries_forwarded", (json_int_t)atomic_load(&S->forwarded));
+    pthread_mutex_lock(&S->q_lock);
+    json_int_t running = (json_int_t)S->queries_running;
+    pthread_mutex_unlock(&S->q_lock);
+    if (j)
+        json_object_update_new(j, json_pack("{s:I, s:I, s:I, s:I}", "queries_running", running, "connections",
+                                            (json_int_t)ibex__conns_count(S->conns), "closed_slow",
+                                            (json_int_t)atomic_load(&S->closed_slow), "closed_unanswered",
+                                            (json_int_t)atomic_load(&S->closed_unanswered)));
     return ibex__srv_json(S, c, m, r, 200, j, NULL);
 }
 
