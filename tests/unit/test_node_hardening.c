@@ -250,6 +250,7 @@ int main(void)
     oa.min_body_rate = 256 * 1024;
     oa.nonce_capacity = 1200; /* six peers: 200 each */
     oa.peer_timeout_s = 4;
+    oa.timeout_s = 3; /* shorter than a query's deadline: a waiting query is not idle */
     oa.log = fopen(logp, "w");
     ibex_node_server_opts ob = oa;
     ob.key_path = keyb;
@@ -392,7 +393,8 @@ int main(void)
     }
 
     /* 9. A hung peer, one pool thread, four federated queries at once: each answered at its
-     * deadline with the peer's failure, and health answers meanwhile. */
+     * deadline (4 s, past the 3 s idle timeout) with the peer's failure, and health answers
+     * meanwhile. */
     {
         size_t bl = sodium_base64_encoded_len(pn, sodium_base64_VARIANT_ORIGINAL);
         char *b64 = malloc(bl), *body = malloc(bl + 128);
