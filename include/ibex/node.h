@@ -164,6 +164,9 @@ typedef struct ibex_node_pull_opts {
 
 IBEX_API void ibex_node_pull_opts_init(ibex_node_pull_opts *o); /* no limits, directory only */
 
+/* The refusal log of a pull, in its output directory (docs/reference/node.md). */
+#define IBEX_NODE_PULL_REFUSED_LOG "refused.tsv"
+
 /* Pull replication: fetch every package after the cursor saved in out_dir/.cursor,
  * verify each against trust, hand it to o->store (when set; its note starting "skipped"
  * counts as library_skipped), store it as out_dir/SEQ-SHA256.x3p (write-then-rename) and
