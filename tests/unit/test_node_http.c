@@ -586,6 +586,38 @@ int main(void)
             CHECK(ibex_node_pull(base, peer, t, dir4, &so, &ps, &d) == IBEX_OK && ps.refused == 2 &&
                   ps.stored == 0 && ps.cursor == 3);
             CHECK(count_lines(log4) == 3 && count_packages(dir4) == 0);
+
+            /* The library hook tells the two apart as well: seqs 2 and 3 carry no
+             * library_params, which the import refuses (recorded, no library made); a library
+             * file that is not HDF5 is its own failure and stops the pull at seq 2. */
+            if (IBEX_HAVE_HDF5) {
+                char dir5[512], dir6[512], lib5[512], lib6[512], log5[700];
+                scratch_path(dir5, sizeof dir5, "pulled-lib");
+                scratch_path(dir6, sizeof dir6, "pulled-badlib");
+                scratch_path(lib5, sizeof lib5, "pulled-lib.h5");
+                scratch_path(lib6, sizeof lib6, "pulled-badlib.h5");
+                snprintf(log5, sizeof log5, "%s/%s", dir5, IBEX_NODE_PULL_REFUSED_LOG);
+                ibex_node_library nl;
+                ibex_node_library_init(&nl);
+                nl.lib_path = lib5;
+                nl.trust = t;
+                so.store = ibex_node_library_store;
+                so.store_user = &nl;
+                CHECK_MSG(ibex_node_pull(base, peer, t, dir5, &so, &ps, &d) == IBEX_OK, "%s", d.message);
+                CHECK(ps.refused == 3 && ps.stored == 0 && ps.cursor == 3 && count_lines(log5) == 3);
+                CHECK(access(lib5, F_OK) != 0);
+                {
+                    size_t ln5;
+                    char *rl = (char *)slurp(log5, &ln5);
+                    CHECK_MSG(rl && strstr(rl, "\n2\t") && strstr(rl, "library refused: ") &&
+                                  strstr(rl, "library_params"), "%s", rl ? rl : "(no refusal log)");
+                    free(rl);
+                }
+                CHECK(spit(lib6, "not a library", 13));
+                nl.lib_path = lib6;
+                CHECK(ibex_node_pull(base, peer, t, dir6, &so, &ps, &d) == IBEX_ERR_IO && ps.refused == 1 &&
+                      ps.cursor == 1 && count_packages(dir6) == 0);
+            }
         }
         ibex_node_server_free(S);
     }
