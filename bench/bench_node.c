@@ -11,15 +11,29 @@
  * without it the node verifies the package and answers 501 (auth + verification alone).
  * health: GET /v1/health (auth only); push: POST /v1/specimens of the same package (verify +
  * duplicate). A request still in flight when the S seconds end is waited for (up to
- * --timeout, default 600 s) and counted. */
+ * --timeout, default 600 s) and counted.
+ *
+ * --slow N and --slow-headers M add connections that behave like an unauthenticated client
+ * holding the node's memory or connections, from another loopback source address (bound to
+ * 127.0.0.2, so a per-address connection limit can tell them from the real clients on
+ * 127.0.0.1). A slow-body connection sends a push's request line and authentication headers
+ * at once (a known peer's name, a fresh timestamp, a random signature) with Content-Length:
+ * 64 MiB, then one body byte every 10 s; a slow-header connection sends the same text one
+ * byte every 5 s. Each reconnects 0.1 s after the node closes it. Reported: how many were open
+ * (sampled every second: min, median, max), how often the node closed them and what it
+ * answered them, next to the real clients' results by status. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,11 +46,15 @@
 #include "ibex/node.h"
 #include "ibex/package.h"
 
+#define STATUS_MAX 600 /* HTTP statuses counted 0..599 */
+
 typedef struct client {
     pthread_t t;
     double *lat; /* seconds per request */
     size_t n, cap, errors;
     long first_bad;
+    size_t status[STATUS_MAX]; /* answers by HTTP status; [0]: no answer (transport error) */
+    CURLcode first_transport;  /* the first transport error, CURLE_OK if none */
 } client;
 
 static const char *g_base, *g_method, *g_target, *g_ctype;
@@ -100,6 +118,8 @@ static void *run_client(void *arg)
         long code = 0;
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
         curl_slist_free_all(hd);
+        c->status[rc != CURLE_OK || code < 0 || code >= STATUS_MAX ? 0 : code]++;
+        if (rc != CURLE_OK && c->first_transport == CURLE_OK) c->first_transport = rc;
         if (rc != CURLE_OK || code != g_expect) {
             if (!c->errors) c->first_bad = rc != CURLE_OK ? -(long)rc : code;
             c->errors++;
@@ -114,6 +134,175 @@ static void *run_client(void *arg)
     }
     curl_easy_cleanup(h);
     return NULL;
+}
+
+/* ---- slow clients (--slow, --slow-headers) ---- */
+
+enum { SLOW_BODY, SLOW_HEADERS, SLOW_KINDS };
+static const char *const slow_name[SLOW_KINDS] = {"slow_body", "slow_headers"};
+static const double slow_interval[SLOW_KINDS] = {10.0, 5.0}; /* seconds between bytes */
+#define SLOW_LENGTH "67108864"                               /* 64 MiB, the default body limit */
+#define SLOW_SOURCE "127.0.0.2"
+
+typedef struct slow_stats {
+    atomic_int open;                         /* connected, not yet seen closed */
+    atomic_ulong connects, connect_failed, closed_by_node, bytes;
+    atomic_ulong answers[STATUS_MAX];        /* statuses the node answered them with */
+} slow_stats;
+
+static slow_stats g_slow[SLOW_KINDS];
+static unsigned g_port;
+static atomic_int g_stop; /* set when the real clients are done */
+
+/* What a slow connection sends: a push's request line and authentication headers (the known
+ * peer's name, the node's name, a fresh timestamp and nonce, a random body hash and signature)
+ * announcing a 64 MiB body: well formed, so only the signature check can refuse it. */
+static size_t slow_request(char *buf, size_t size)
+{
+    unsigned char rnd[16 + 32 + 64];
+    char nonce[33], hash[65], sig[129];
+    randombytes_buf(rnd, sizeof rnd);
+    sodium_bin2hex(nonce, sizeof nonce, rnd, 16);
+    sodium_bin2hex(hash, sizeof hash, rnd + 16, 32);
+    sodium_bin2hex(sig, sizeof sig, rnd + 48, 64);
+    int n = snprintf(buf, size,
+                     "POST /v1/specimens HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n%s: %s\r\n%s: %s\r\n%s: %lld\r\n%s: %s\r\n"
+                     "%s: %s\r\n%s: %s\r\nContent-Type: application/octet-stream\r\nContent-Length: " SLOW_LENGTH
+                     "\r\n\r\n",
+                     g_port, IBEX_HDR_NODE, ibex_node_key_name(g_key), IBEX_HDR_TO, g_to, IBEX_HDR_TIMESTAMP,
+                     (long long)time(NULL), IBEX_HDR_NONCE, nonce, IBEX_HDR_BODY_SHA256, hash, IBEX_HDR_SIGNATURE, sig);
+    return n > 0 && (size_t)n < size ? (size_t)n : 0;
+}
+
+/* A loopback connection from SLOW_SOURCE to the node; -1 when it cannot be made. */
+static int slow_connect(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    inet_pton(AF_INET, SLOW_SOURCE, &a.sin_addr);
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    a.sin_port = htons((uint16_t)g_port);
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* One slow connection after another until g_stop: each sends a byte every interval and
+ * watches for the node's answer or close. */
+static void *run_slow(void *arg)
+{
+    int kind = *(const int *)arg;
+    slow_stats *st = &g_slow[kind];
+    char req[1024], in[4096];
+    while (!atomic_load(&g_stop)) {
+        int fd = slow_connect();
+        if (fd < 0) {
+            atomic_fetch_add(&st->connect_failed, 1);
+            usleep(1000000);
+            continue;
+        }
+        atomic_fetch_add(&st->connects, 1);
+        atomic_fetch_add(&st->open, 1);
+        size_t len = slow_request(req, sizeof req), sent = 0;
+        int answered = 0, closed = 0;
+        if (kind == SLOW_BODY) { /* the headers at once */
+            ssize_t w = send(fd, req, len, MSG_NOSIGNAL);
+            if (w > 0) sent = (size_t)w;
+            closed = w != (ssize_t)len;
+        }
+        double next = kind == SLOW_BODY ? now_s() + slow_interval[kind] : now_s();
+        while (!closed && !atomic_load(&g_stop)) {
+            double wait = next - now_s();
+            if (wait > 0.25) wait = 0.25; /* stay responsive to g_stop */
+            struct pollfd pf = {fd, POLLIN, 0};
+            int pr = poll(&pf, 1, wait > 0 ? (int)(wait * 1e3) + 1 : 0);
+            if (pr > 0) {
+                ssize_t r = recv(fd, in, sizeof in - 1, 0);
+                if (r <= 0) {
+                    closed = 1;
+                    break;
+                }
+                in[r] = '\0';
+                unsigned code = 0;
+                if (!answered && sscanf(in, "HTTP/1.%*c %u", &code) == 1) {
+                    answered = 1;
+                    atomic_fetch_add(&st->answers[code < STATUS_MAX ? code : 0], 1);
+                }
+                continue;
+            }
+            if (now_s() < next) continue;
+            /* the next header byte, then body bytes (never the whole announced body) */
+            char b = sent < len ? req[sent] : 'x';
+            if (send(fd, &b, 1, MSG_NOSIGNAL) != 1) {
+                closed = 1;
+                break;
+            }
+            sent++;
+            atomic_fetch_add(&st->bytes, 1);
+            next += slow_interval[kind];
+        }
+        if (closed) atomic_fetch_add(&st->closed_by_node, 1);
+        atomic_fetch_sub(&st->open, 1);
+        close(fd);
+        if (closed) usleep(100000); /* reconnect at once, but without spinning on a refusal */
+    }
+    return NULL;
+}
+
+/* Open slow connections of each kind, once a second until the run's end. */
+typedef struct slow_samples {
+    pthread_t t;
+    int *v[SLOW_KINDS];
+    size_t n, cap;
+} slow_samples;
+
+static void *run_sampler(void *arg)
+{
+    slow_samples *ss = arg;
+    for (double next = now_s(); now_s() < g_end && !atomic_load(&g_stop); next += 1.0) {
+        if (ss->n < ss->cap)
+            for (int k = 0; k < SLOW_KINDS; k++) ss->v[k][ss->n] = atomic_load(&g_slow[k].open);
+        ss->n++;
+        double w = next + 1.0 - now_s();
+        if (w > 0) usleep((useconds_t)(w * 1e6));
+    }
+    if (ss->n > ss->cap) ss->n = ss->cap;
+    return NULL;
+}
+
+static int cmp_i(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* ,"slow_body":{...}: configured count, open min/median/max over the samples, connects,
+ * failed connects, closes by the node, bytes sent, and the node's answers by status. */
+static void print_slow(int kind, int count, int *v, size_t n)
+{
+    slow_stats *st = &g_slow[kind];
+    qsort(v, n, sizeof *v, cmp_i);
+    printf(",\"%s\":{\"connections\":%d,\"open_min\":%d,\"open_median\":%d,\"open_max\":%d,\"samples\":%zu,"
+           "\"connects\":%lu,\"connect_failed\":%lu,\"closed_by_node\":%lu,\"bytes_sent\":%lu,\"answers\":{",
+           slow_name[kind], count, n ? v[0] : 0, n ? v[n / 2] : 0, n ? v[n - 1] : 0, n,
+           atomic_load(&st->connects), atomic_load(&st->connect_failed), atomic_load(&st->closed_by_node),
+           atomic_load(&st->bytes));
+    for (int c = 0, first = 1; c < STATUS_MAX; c++) {
+        unsigned long k = atomic_load(&st->answers[c]);
+        if (!k) continue;
+        printf("%s\"%d\":%lu", first ? "" : ",", c, k);
+        first = 0;
+    }
+    printf("}}");
 }
 
 static int cmp_d(const void *a, const void *b)
@@ -136,10 +325,11 @@ static long vm_hwm_kib(pid_t pid)
 
 static const char usage_text[] =
     "Usage: bench_node IBEX [--clients N] [--seconds S] [--endpoint query|health|push] [--x3p FILE]\n"
-    "                  [--lib LIB.h5 [--shortlist K]] [--timeout S]\n\n"
+    "                  [--lib LIB.h5 [--shortlist K]] [--timeout S] [--slow N] [--slow-headers M]\n\n"
     "Load run against one node over loopback: the `ibex node serve` started from IBEX, N\n"
     "concurrent clients sending signed requests on kept-alive connections for S seconds. One\n"
-    "JSON line: throughput, p50/p99 latency, errors, the node's peak resident memory.\n\n"
+    "JSON line: throughput, p50/p99 latency, errors and answers by status, the node's peak\n"
+    "resident memory, and how the slow connections fared (open over time, closed by the node).\n\n"
     "  --clients N      concurrent clients, 1..1000 (default 200)\n"
     "  --seconds S      duration, 1..600 (default 60)\n"
     "  --endpoint E     query (POST /v1/query, default), health (GET /v1/health) or push\n"
@@ -148,19 +338,24 @@ static const char usage_text[] =
     "  --lib LIB.h5     the node searches this indexed library (else it answers 501)\n"
     "  --shortlist K    stage-2 shortlist with --lib, 0..10 (default 1)\n"
     "  --timeout S      wait for requests in flight at the end, 1..3600 s (default 600)\n"
+    "  --slow N         N extra connections from " SLOW_SOURCE " that announce a 64 MiB push\n"
+    "                   with a random signature and send one body byte every 10 s, 0..1000\n"
+    "  --slow-headers M M extra connections from " SLOW_SOURCE " that send the same header\n"
+    "                   lines one byte every 5 s, 0..1000; both kinds reconnect when closed\n"
     "  --help           this text\n";
 
 int main(int argc, char **argv)
 {
     int u = bench_usage_check(argc, argv, usage_text,
-                              "--clients=,--seconds=,--endpoint=,--x3p=,--lib=,--shortlist=,--timeout=");
+                              "--clients=,--seconds=,--endpoint=,--x3p=,--lib=,--shortlist=,--timeout=,--slow=,"
+                              "--slow-headers=");
     if (u >= 0) return u;
     if (argc < 2 || argv[1][0] == '-') {
         fputs(usage_text, stderr);
         return 2;
     }
     const char *ibex = argv[1], *endpoint = "query", *x3p = NULL, *lib = NULL;
-    int clients = 200, seconds = 60, shortlist = 1;
+    int clients = 200, seconds = 60, shortlist = 1, slow_n[SLOW_KINDS] = {0, 0};
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--clients")) clients = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--seconds")) seconds = atoi(argv[i + 1]);
@@ -169,10 +364,14 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--lib")) lib = argv[i + 1];
         else if (!strcmp(argv[i], "--shortlist")) shortlist = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--timeout")) g_timeout = atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--slow")) slow_n[SLOW_BODY] = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--slow-headers")) slow_n[SLOW_HEADERS] = atoi(argv[i + 1]);
     }
     if (clients < 1 || clients > 1000 || seconds < 1 || seconds > 600 || shortlist < 0 || shortlist > 10 ||
-        g_timeout < 1 || g_timeout > 3600) {
-        fprintf(stderr, "bench_node: clients 1..1000, seconds 1..600, shortlist 0..10, timeout 1..3600\n");
+        g_timeout < 1 || g_timeout > 3600 || slow_n[SLOW_BODY] < 0 || slow_n[SLOW_BODY] > 1000 ||
+        slow_n[SLOW_HEADERS] < 0 || slow_n[SLOW_HEADERS] > 1000) {
+        fprintf(stderr, "bench_node: clients 1..1000, seconds 1..600, shortlist 0..10, timeout 1..3600, "
+                        "slow and slow-headers 0..1000\n");
         return 2;
     }
     char dir[] = "/tmp/ibex-bench-node-XXXXXX";
@@ -265,15 +464,44 @@ int main(int argc, char **argv)
         ibex_node_response_clear(&r);
     }
     long rss_idle = vm_hwm_kib(pid);
+    /* The slow connections first, so the real clients meet them (up to 5 s to connect). */
+    sscanf(base, "http://127.0.0.1:%u", &g_port);
+    int nslow = slow_n[SLOW_BODY] + slow_n[SLOW_HEADERS], slow_started = 0;
+    pthread_t *slow_t = calloc((size_t)(nslow ? nslow : 1), sizeof *slow_t);
+    static int kinds[SLOW_KINDS] = {SLOW_BODY, SLOW_HEADERS};
+    if (nslow) {
+        int probe = slow_connect();
+        if (probe < 0) {
+            fprintf(stderr, "bench_node: cannot connect from %s to the node: %s\n", SLOW_SOURCE, strerror(errno));
+            kill(pid, SIGTERM);
+            waitpid(pid, NULL, 0);
+            return 1;
+        }
+        close(probe);
+    }
+    for (int k = 0; k < SLOW_KINDS; k++)
+        for (int i = 0; i < slow_n[k] && slow_t; i++)
+            if (pthread_create(&slow_t[slow_started], NULL, run_slow, (void *)&kinds[k]) == 0) slow_started++;
+    for (double until = now_s() + 5; nslow && now_s() < until;) {
+        if (atomic_load(&g_slow[SLOW_BODY].open) + atomic_load(&g_slow[SLOW_HEADERS].open) >= nslow) break;
+        usleep(10000);
+    }
     client *cs = calloc((size_t)clients, sizeof *cs);
     double t0 = now_s();
     g_end = t0 + seconds;
+    slow_samples ss = {.cap = (size_t)seconds + 2};
+    for (int k = 0; k < SLOW_KINDS; k++) ss.v[k] = calloc(ss.cap, sizeof(int));
+    int sampling = ss.v[0] && ss.v[1] && pthread_create(&ss.t, NULL, run_sampler, &ss) == 0;
     int started = 0;
     for (int i = 0; i < clients; i++, started++)
         if (pthread_create(&cs[i].t, NULL, run_client, &cs[i]) != 0) break;
     for (int i = 0; i < started; i++) pthread_join(cs[i].t, NULL);
     double wall = now_s() - t0;
     long rss_peak = vm_hwm_kib(pid);
+    atomic_store(&g_stop, 1);
+    if (sampling) pthread_join(ss.t, NULL);
+    for (int i = 0; i < slow_started; i++) pthread_join(slow_t[i], NULL);
+    free(slow_t);
     kill(pid, SIGTERM);
     int status = 0;
     waitpid(pid, &status, 0);
@@ -297,9 +525,27 @@ int main(int argc, char **argv)
     printf("{\"bench\":\"node\",\"endpoint\":\"%s\",\"clients\":%d,\"clients_started\":%d,\"seconds\":%.1f,"
            "\"package_bytes\":%zu,\"requests_ok\":%zu,\"errors\":%zu,\"first_error\":%ld,"
            "\"shortlist\":%d,\"library\":%s,\"throughput_rps\":%.2f,\"p50_ms\":%.2f,\"p99_ms\":%.2f,\"node_rss_idle_kib\":%ld,"
-           "\"node_rss_peak_kib\":%ld,\"node_exit\":%d}\n",
+           "\"node_rss_peak_kib\":%ld,\"node_exit\":%d",
            endpoint, clients, started, wall, n, total, errors, first_bad, shortlist, lib ? "true" : "false", total / wall, p50 * 1e3, p99 * 1e3,
            rss_idle, rss_peak, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    /* the real clients' answers by status ("0": no answer) */
+    printf(",\"statuses\":{");
+    for (int c = 0, first = 1; c < STATUS_MAX; c++) {
+        size_t k = 0;
+        for (int i = 0; i < started; i++) k += cs[i].status[c];
+        if (!k) continue;
+        printf("%s\"%d\":%zu", first ? "" : ",", c, k);
+        first = 0;
+    }
+    CURLcode ft = CURLE_OK;
+    for (int i = 0; i < started && ft == CURLE_OK; i++) ft = cs[i].first_transport;
+    printf("},\"first_transport_error\":\"%s\",\"slow_source\":\"" SLOW_SOURCE "\"",
+           ft == CURLE_OK ? "" : curl_easy_strerror(ft));
+    for (int k = 0; k < SLOW_KINDS; k++) {
+        print_slow(k, slow_n[k], ss.v[k] ? ss.v[k] : (int[1]){0}, ss.v[k] ? ss.n : 0);
+        free(ss.v[k]);
+    }
+    printf("}\n");
     free(all);
     free(cs);
     free(body);

@@ -685,7 +685,13 @@ static int node_pull(int argc, char **argv)
                          "                     [--max N] [--limit-rate KIB] [--json]",
                          "Copy the node's packages into DIR (SEQ-SHA256.x3p), each verified against\n"
                          "PEERS before it is stored. DIR/.cursor remembers where to resume: a pull\n"
-                         "killed at any point resumes there and stores nothing twice.\n\n"
+                         "killed at any point resumes there and stores nothing twice. A package\n"
+                         "refused for what it is (signer not in PEERS, altered, malformed, or not\n"
+                         "taken by LIB) is passed over and recorded, one line each (SEQ, SHA256,\n"
+                         "time, reason), in DIR/" IBEX_NODE_PULL_REFUSED_LOG "; a failure of this side or the\n"
+                         "network stops the pull before the package, to try it again next time.\n"
+                         "Exit status: 0 every package stored, 1 any refused in this run (the others\n"
+                         "are stored) or a failure.\n\n"
                          "  --trust PEERS     whose packages to accept\n"
                          "  --out DIR         destination (created if missing)\n"
                          "  --lib LIB.h5      also store each package in this library, as 'ibex import'\n"
@@ -716,11 +722,15 @@ static int node_pull(int argc, char **argv)
         ibex_status s = receiver_name(&a, t, to, &d);
         memset(&st, 0, sizeof st);
         if (!s) s = ibex_node_pull(a.peer, to, k, t, a.out, &po, &st, &d);
+        char log[4200];
+        snprintf(log, sizeof log, "%s/%s", a.out, IBEX_NODE_PULL_REFUSED_LOG);
         if (a.json) {
+            /* ok: the pull ran to the end (refusals included); refused_log only when some were */
             json_t *o = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "ok", !s, "fetched", (json_int_t)st.fetched,
                                   "stored", (json_int_t)st.stored, "refused", (json_int_t)st.refused,
                                   "cursor", (json_int_t)st.cursor, "library_stored", (json_int_t)st.library_stored,
                                   "library_skipped", (json_int_t)st.library_skipped);
+            if (st.refused) json_object_set_new(o, "refused_log", json_string(log));
             json_dumpf(o, stdout, JSON_INDENT(2));
             putchar('\n');
             json_decref(o);
@@ -728,6 +738,11 @@ static int node_pull(int argc, char **argv)
             printf("pulled %zu, stored %zu, refused %zu; cursor %" PRIu64 "\n", st.fetched, st.stored,
                    st.refused, st.cursor);
             if (a.lib) printf("library %s: %zu stored, %zu skipped\n", a.lib, st.library_stored, st.library_skipped);
+        }
+        if (st.refused) {
+            cli_error("%zu package%s refused and passed over, recorded in %s", st.refused, st.refused == 1 ? "" : "s",
+                      log);
+            rc = EXIT_REFUSED;
         }
         if (s) rc = cli_fail_status(s, &d);
     }

@@ -13,6 +13,20 @@
 #include "cmc_internal.h"
 #include "ibex_internal.h"
 
+/* glibc's complex.h defines CMPLX for GCC only (it needs __builtin_complex); clang gets the
+ * same value through the two-doubles layout C11 6.2.5 gives every complex type. */
+#ifndef CMPLX
+static inline double complex cmplx_parts(double re, double im)
+{
+    union {
+        double part[2];
+        double complex z;
+    } u = {{re, im}};
+    return u.z;
+}
+#define CMPLX(x, y) cmplx_parts((x), (y))
+#endif
+
 /* One half-plane FFT bin inside the band: where it is, which ring pair it feeds with which
  * weight, and exp(-2 i theta) for the angular harmonics. */
 typedef struct bin {

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -242,8 +243,52 @@ static uint64_t read_cursor(const char *dir)
     return strtoull(buf, NULL, 10);
 }
 
+/* Statuses that refuse a package for what it is (not signed by a trusted peer, altered,
+ * malformed, too large, or content the library will not take): recorded and passed over.
+ * Anything else (I/O, memory, the network, a library that cannot be written) is this side's
+ * failure: the pull stops before the package, so the next one tries it again. */
+static int refused_for_content(ibex_status st)
+{
+    return st == IBEX_ERR_FORMAT || st == IBEX_ERR_INTEGRITY || st == IBEX_ERR_LIMIT;
+}
+
+/* One line of out_dir/refused.tsv: SEQ, SHA256, UTC time, reason (tabs and line breaks in it
+ * become spaces). Appended and fsynced before the cursor moves past the package, so a crash
+ * in between refuses it again at worst (a second line for the same SEQ). */
+static ibex_status record_refusal(const char *dir, uint64_t seq, const char *sha_hex, const char *reason,
+                                  ibex_diag *diag)
+{
+    char path[4200], when[32], line[1400];
+    snprintf(path, sizeof path, "%s/%s", dir, IBEX_NODE_PULL_REFUSED_LOG);
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    int head = snprintf(line, sizeof line, "%" PRIu64 "\t%s\t%s\t", seq, sha_hex, when);
+    if (head < 0 || (size_t)head >= sizeof line) head = 0;
+    size_t n = (size_t)head;
+    /* the reason is the fourth field: kept on its one line */
+    for (const char *c = reason; *c && n < sizeof line - 1; c++)
+        line[n++] = *c == '\t' || *c == '\n' || *c == '\r' ? ' ' : *c;
+    line[n++] = '\n';
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return ibex__fail(diag, IBEX_ERR_IO, path, -1, "cannot open: %s", strerror(errno));
+    ssize_t w;
+    do w = write(fd, line, n);
+    while (w < 0 && errno == EINTR);
+    int ok = w == (ssize_t)n && fsync(fd) == 0;
+    int e = errno;
+    close(fd);
+    if (!ok)
+        return ibex__fail(diag, IBEX_ERR_IO, path, -1, "cannot append: %s",
+                          w >= 0 && w != (ssize_t)n ? "short write" : strerror(e));
+    return IBEX_OK;
+}
+
 /* One package: fetch, check against the listing, verify, library (o->store), then the file.
- * The file is written last, so a package found by name was handed to the library too. */
+ * The file is written last, so a package found by name was handed to the library too. A
+ * package refused for its content is recorded (IBEX_OK, stats->refused); any other failure
+ * is returned, nothing recorded. */
 static ibex_status pull_one(const char *base_url, const char *to, const ibex_node_key *key, const ibex_trust *trust,
                             const char *dir, uint64_t seq, const char *sha_hex, const ibex_node_pull_opts *o,
                             ibex_node_pull_stats *stats, ibex_diag *diag)
@@ -272,21 +317,33 @@ static ibex_status pull_one(const char *base_url, const char *to, const ibex_nod
     }
     unsigned char h[32];
     ibex__sha256(r.body, r.size, h);
-    ibex_package_fault fault;
+    /* Other bytes than listed: the node or the wire is at fault, not the package; stop. */
     if (memcmp(h, sha, 32) != 0) {
-        st = ibex__fail(diag, IBEX_ERR_INTEGRITY, target, -1, "package bytes do not match the listed SHA-256");
-    } else {
-        st = ibex_package_verify_mem(r.body, r.size, target, trust, IBEX_PACKAGE_CHECK_X3P, NULL, &fault, diag);
+        ibex_node_response_clear(&r);
+        return ibex__fail(diag, IBEX_ERR_INTEGRITY, target, -1, "package bytes do not match the listed SHA-256");
     }
-    if (st) stats->refused++;
+    ibex_package_fault fault;
+    ibex_diag why;
+    memset(&why, 0, sizeof why);
+    const char *stage = "";
+    st = ibex_package_verify_mem(r.body, r.size, target, trust, IBEX_PACKAGE_CHECK_X3P, NULL, &fault, &why);
     if (!st && o->store) {
         char note[300] = "";
-        if (!(st = o->store(o->store_user, r.body, r.size, sha_hex, note, sizeof note, diag))) {
+        stage = "library refused: ";
+        if (!(st = o->store(o->store_user, r.body, r.size, sha_hex, note, sizeof note, &why))) {
             if (strncmp(note, "skipped", 7) == 0) stats->library_skipped++;
             else stats->library_stored++;
         }
     }
-    if (!st && !(st = write_file_atomic(dir, name, r.body, r.size, diag))) stats->stored++;
+    if (!st) {
+        if (!(st = write_file_atomic(dir, name, r.body, r.size, diag))) stats->stored++;
+    } else if (refused_for_content(st)) {
+        char buf[1100], reason[1200];
+        snprintf(reason, sizeof reason, "%s%s", stage, ibex_diag_format(&why, st, buf, sizeof buf));
+        if (!(st = record_refusal(dir, seq, sha_hex, reason, diag))) stats->refused++;
+    } else if (diag) {
+        *diag = why;
+    }
     ibex_node_response_clear(&r);
     return st;
 }

@@ -81,6 +81,27 @@ static void fail_with(ibex_diag *diag, const char *msg)
     snprintf(diag->message, sizeof diag->message, "%.500s", msg[0] ? msg : "refused (no message)");
 }
 
+/* After a failed import, is the package at fault or the library? The package's own checks
+ * again (those of ibex_package_import_mem that need no library; its parameters against an
+ * existing library's): their status refuses the content. IBEX_OK: the package is fine, so
+ * the library (or this machine) failed. */
+static ibex_status content_status(const unsigned char *pkg, size_t n, const ibex_trust *trust,
+                                  const ibex_library *lib)
+{
+    ibex_diag d;
+    char **kv = NULL;
+    ibex_status st = ibex_package_verify_mem(pkg, n, "package", trust, IBEX_PACKAGE_CHECK_X3P, NULL, NULL, &d);
+    if (!st) st = ibex_package_read_params(pkg, n, "package", &kv, &d);
+    if (!st) {
+        const char *got = NULL, *want = lib ? ibex_library_params(lib) : NULL;
+        for (size_t i = 0; kv[i] && kv[i + 1]; i += 2)
+            if (!strcmp(kv[i], "library_params")) got = kv[i + 1];
+        if (!got || (lib && (!want || strcmp(got, want) != 0))) st = IBEX_ERR_FORMAT;
+    }
+    ibex_package_params_free(kv);
+    return st;
+}
+
 ibex_status ibex_node_library_store(void *user, const unsigned char *pkg, size_t n, const char *sha256_hex,
                                     char *note, size_t note_size, ibex_diag *diag)
 {
@@ -91,25 +112,40 @@ ibex_status ibex_node_library_store(void *user, const unsigned char *pkg, size_t
     ibex_library *lib = NULL;
     ibex_diag d;
     memset(&d, 0, sizeof d);
-    int r = -1; /* 0 stored, 1 skipped, -1 refused */
+    int r = -1; /* 0 stored, 1 skipped, -1 not stored */
+    /* Why not: the package's content (its status), or the library failed (IBEX_ERR_IO, or
+     * IBEX_ERR_NOMEM), whatever status the library code gave (a damaged library file says
+     * IBEX_ERR_FORMAT too, but no package is at fault for that). */
+    ibex_status why = IBEX_ERR_IO;
     if (access(nl.lib_path, F_OK) == 0) {
         ibex_library_opts o;
         ibex_library_opts_init(&o);
         o.flags = IBEX_LIBRARY_WRITE;
-        if ((st = ibex_library_open(nl.lib_path, &o, &lib, &d))) note_failure(msg, sizeof msg, st, &d);
+        if ((st = ibex_library_open(nl.lib_path, &o, &lib, &d))) {
+            note_failure(msg, sizeof msg, st, &d);
+            if (st == IBEX_ERR_NOMEM) why = st;
+        }
     }
     if (lib || access(nl.lib_path, F_OK) != 0) {
         ibex_import_outcome out = IBEX_IMPORT_STORED;
         st = ibex_package_import_mem(&lib, nl.lib_path, pkg, n, "package", sha256_hex, nl.trust, &out, id, sizeof id,
                                      &d);
-        if (st) note_failure(msg, sizeof msg, st, &d);
-        else r = out == IBEX_IMPORT_SKIPPED ? 1 : 0;
+        if (st) {
+            note_failure(msg, sizeof msg, st, &d);
+            ibex_status cs = content_status(pkg, n, nl.trust, lib);
+            why = cs == IBEX_ERR_FORMAT || cs == IBEX_ERR_INTEGRITY || cs == IBEX_ERR_LIMIT ? cs
+                  : st == IBEX_ERR_NOMEM || cs == IBEX_ERR_NOMEM                           ? IBEX_ERR_NOMEM
+                                                                                           : IBEX_ERR_IO;
+        } else {
+            r = out == IBEX_IMPORT_SKIPPED ? 1 : 0;
+        }
     }
     if (lib) {
         st = ibex_library_close(lib, &d);
         if (st && r == 0) {
             note_failure(msg, sizeof msg, st, &d);
             r = -1;
+            why = st == IBEX_ERR_NOMEM ? st : IBEX_ERR_IO;
         }
     }
     /* Stored: index it now, so the next query sees it (incremental; docs/reference/index.md). */
@@ -120,7 +156,7 @@ ibex_status ibex_node_library_store(void *user, const unsigned char *pkg, size_t
     }
     if (r < 0) {
         fail_with(diag, msg);
-        return IBEX_ERR_FORMAT;
+        return why;
     }
     if (r == 1) snprintf(note, note_size, "skipped: %s already held", id);
     else if (indexed) snprintf(note, note_size, "stored %s", id);

@@ -63,7 +63,10 @@ IBEX_API ibex_status ibex_node_auth_sign(const ibex_node_key *k, const char *to,
 /* Store a verified package in the library (the checks of 'ibex import': preprocessing
  * parameters must match, a specimen already held is skipped; nothing half-written), then
  * bring the index up to date so it can be queried. note gets what happened, e.g.
- * "stored lab-a:Fadul 1-1". Non-OK: refused, nothing stored. */
+ * "stored lab-a:Fadul 1-1". Non-OK: nothing stored, and the status says whose fault:
+ * IBEX_ERR_FORMAT, IBEX_ERR_INTEGRITY or IBEX_ERR_LIMIT refuse the package for its content
+ * (a pull records it and goes on); any other status is a failure of the library or of this
+ * machine (IBEX_ERR_IO, IBEX_ERR_NOMEM), and a pull stops to try the package again later. */
 typedef ibex_status (*ibex_node_store_fn)(void *user, const unsigned char *pkg, size_t n,
                                           const char *sha256_hex, char *note, size_t note_size,
                                           ibex_diag *diag);
@@ -94,7 +97,9 @@ IBEX_API void ibex_node_library_init(ibex_node_library *nl);
 IBEX_API int ibex_node_share_check(const char *list, char *why, size_t why_size);
 /* ibex_node_store_fn on user = const ibex_node_library *: the checks of 'ibex import',
  * then the index brought up to date (a failed index update still stores: the note says
- * it is not indexed yet). */
+ * it is not indexed yet). A package the import refuses (other preprocessing parameters, no
+ * library_params, not verified) gets its content's status; a library that cannot be opened,
+ * written or closed gets IBEX_ERR_IO (IBEX_ERR_NOMEM when memory ran out). */
 IBEX_API ibex_status ibex_node_library_store(void *user, const unsigned char *pkg, size_t n,
                                              const char *sha256_hex, char *note, size_t note_size,
                                              ibex_diag *diag);
@@ -191,11 +196,23 @@ typedef struct ibex_node_pull_opts {
 
 IBEX_API void ibex_node_pull_opts_init(ibex_node_pull_opts *o); /* no limits, directory only */
 
+/* The refusal log of a pull, in its output directory (docs/reference/node.md). */
+#define IBEX_NODE_PULL_REFUSED_LOG "refused.tsv"
+
 /* Pull replication: fetch every package after the cursor saved in out_dir/.cursor,
  * verify each against trust, hand it to o->store (when set; its note starting "skipped"
  * counts as library_skipped), store it as out_dir/SEQ-SHA256.x3p (write-then-rename) and
  * advance the cursor after each one, so an interrupted pull resumes where it stopped and
- * stores nothing twice. o NULL: defaults. A refused package stops the pull. */
+ * stores nothing twice. o NULL: defaults. Requests are signed for the node named `to`
+ * (NULL: asked once with ibex_node_hello).
+ * A package refused for its content (verification fails: untrusted signer, bad signature,
+ * malformed; or o->store refuses it with IBEX_ERR_FORMAT, IBEX_ERR_INTEGRITY or
+ * IBEX_ERR_LIMIT) is not stored: one line "SEQ\tSHA256\tTIME\tREASON" is appended to
+ * out_dir/IBEX_NODE_PULL_REFUSED_LOG (fsynced before the cursor moves past it), it counts in
+ * stats->refused, and the pull goes on; IBEX_OK then means every other package was stored.
+ * Any other failure (network, an HTTP error, bytes that differ from the listing, I/O,
+ * memory, the store's own failure) stops the pull before that package, cursor unmoved, and
+ * is returned; stats still say what was done until then. */
 IBEX_API ibex_status ibex_node_pull(const char *base_url, const char *to, const ibex_node_key *key,
                                     const ibex_trust *trust, const char *out_dir, const ibex_node_pull_opts *o,
                                     ibex_node_pull_stats *stats, ibex_diag *diag);

@@ -114,6 +114,52 @@ with tempfile.TemporaryDirectory() as d:
             srv.kill()
             rc = -1
     expect(rc == 0, "server stops cleanly on SIGTERM")
+    # A node that trusts lab-c, whose package is its seq 1; seqs 2 and 3 are lab-a's. A puller
+    # that does not trust lab-c records seq 1 as refused, stores the others and moves past all
+    # three (exit 1: something was refused); the next pull has nothing new and records nothing.
+    import hashlib
+    with open(P("peers-open.txt"), "w") as f:
+        for name in ("lab-a", "lab-b", "lab-c"):
+            f.write(open(P(name + ".key.pub")).read())
+    for i in (2, 3):
+        r = run("node", "sign", P("scan.x3p"), P(f"pkg{i}.x3p"), "--key", P("lab-a.key"), "--param", f"run={i}")
+        expect(r.returncode == 0, f"sign package {i}", r)
+    srv = subprocess.Popen([IBEX, "node", "serve", "--listen", "127.0.0.1:0", "--key", P("lab-a.key"),
+                            "--peers", P("peers-open.txt"), "--spool", P("spool-open"), "--quiet",
+                            "--exit-after", "120"], stdout=subprocess.PIPE, text=True)
+    try:
+        url = srv.stdout.readline().strip().split()[-1]
+        B = ("--peer", url, "--key", P("lab-b.key"))
+        for n in ("pkg-c.x3p", "pkg2.x3p", "pkg3.x3p"):
+            r = run("node", "push", P(n), *B)
+            expect(r.returncode == 0, f"push {n} to the open node", r)
+        r = run("node", "pull", *B, "--trust", P("peers.txt"), "--out", P("mirror"))
+        log = os.path.join(P("mirror"), "refused.tsv")
+        expect(r.returncode == 1 and "pulled 3, stored 2, refused 1; cursor 3" in r.stdout and log in r.stderr,
+               "pull passes over an untrusted package and stores the rest (exit 1)", r)
+        got = sorted(n for n in os.listdir(P("mirror")) if n.endswith(".x3p"))
+        expect([n[:20] for n in got] == ["%020d" % 2, "%020d" % 3], "seqs 2 and 3 mirrored: %s" % got)
+        lines = open(log).read().splitlines()
+        sha_c = hashlib.sha256(open(P("pkg-c.x3p"), "rb").read()).hexdigest()
+        fields = lines[0].split("\t") if lines else []
+        expect(len(lines) == 1 and len(fields) == 4 and fields[:2] == ["1", sha_c] and "not in the trust list" in fields[3],
+               "refusal recorded: %s" % lines)
+        r = run("node", "pull", *B, "--trust", P("peers.txt"), "--out", P("mirror"), "--json")
+        j = json.loads(r.stdout) if r.returncode == 0 else {}
+        expect(j.get("fetched") == 0 and j.get("refused") == 0 and j.get("cursor") == 3 and "refused_log" not in j,
+               "second pull fetches nothing new", r)
+        expect(len(open(log).read().splitlines()) == 1, "second pull records nothing again")
+        shutil.rmtree(P("mirror"))
+        r = run("node", "pull", *B, "--trust", P("peers.txt"), "--out", P("mirror"), "--json")
+        j = json.loads(r.stdout) if r.stdout.startswith("{") else {}
+        expect(r.returncode == 1 and j.get("ok") is True and j.get("stored") == 2 and j.get("refused") == 1 and
+               j.get("refused_log") == log, "pull --json names the refusal log", r)
+    finally:
+        srv.terminate()
+        try:
+            srv.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            srv.kill()
     # HTTPS with a self-signed certificate, when openssl is there to make one
     if shutil.which("openssl"):
         subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-days", "2",

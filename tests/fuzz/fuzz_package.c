@@ -10,6 +10,7 @@
 
 #include "ibex/ibex.h"
 #include "ibex/package.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -27,15 +28,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ibex_package_fault f;
     ibex_status st = ibex_package_verify_mem(data, size, "fuzz.x3p", trust, IBEX_PACKAGE_CHECK_X3P, NULL, &f, &d);
     if (st == IBEX_OK) accepted++;
-    else if (!d.message[0]) missing_messages++;
+    else if (!d.message[0]) FUZZ_VIOLATION(missing_messages, "a refused package without a message");
     char **kv = NULL;
     ibex_diag_clear(&d);
     if (ibex_package_read_params(data, size, "fuzz.x3p", &kv, &d) == IBEX_OK) ibex_package_params_free(kv);
-    else if (!d.message[0]) missing_messages++;
+    else if (!d.message[0]) FUZZ_VIOLATION(missing_messages, "refused parameters without a message");
     ibex_trust *t = NULL;
     ibex_diag_clear(&d);
     if (ibex_trust_read_mem((const char *)data, size, "fuzz.txt", &t, &d) == IBEX_OK) ibex_trust_free(t);
-    else if (!d.message[0]) missing_messages++;
+    else if (!d.message[0]) FUZZ_VIOLATION(missing_messages, "a refused trust list without a message");
     return 0;
 }
 

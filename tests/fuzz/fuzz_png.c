@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ibex/ibex.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -38,12 +39,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (st == IBEX_OK) {
         for (size_t i = 0; i < s->nx * s->ny; i++)
             if ((s->valid[i] == 1) != (isfinite(s->z[i]) != 0)) {
-                problems++;
+                FUZZ_VIOLATION(problems, "an accepted PNG whose valid mask is not its finite heights");
                 break;
             }
         ibex_surface_free(s);
     } else if (d.message[0] == '\0' || strcmp(d.file, tmp_path) != 0) {
-        problems++;
+        FUZZ_VIOLATION(problems, "a refused PNG without a message naming the file");
     }
     return 0;
 }

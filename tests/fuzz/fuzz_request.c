@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_check.h"
 #include "ibex/node.h"
 #include "node_internal.h"
 
@@ -60,7 +61,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ibex__request_auth a;
     char why[300] = "";
     unsigned st = parse_block(text, size, &a, why, sizeof why);
-    if (st == 0 ? !well_formed(&a) : ((st != 400 && st != 401 && st != 411) || !why[0])) problems++;
+    if (st == 0 && !well_formed(&a)) FUZZ_VIOLATION(problems, "accepted headers with malformed values");
+    if (st != 0 && ((st != 400 && st != 401 && st != 411) || !why[0]))
+        FUZZ_VIOLATION(problems, "a refusal with another status or no reason");
     free(text);
     return 0;
 }

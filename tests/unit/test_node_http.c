@@ -163,6 +163,39 @@ static size_t count_packages(const char *dir)
     return n;
 }
 
+/* A store hook that answers what it is told to, counting its calls. */
+typedef struct stub_store {
+    ibex_status answer;
+    unsigned calls;
+} stub_store;
+
+static ibex_status stub_store_fn(void *user, const unsigned char *pkg, size_t n, const char *sha256_hex,
+                                 char *note, size_t note_size, ibex_diag *diag)
+{
+    (void)pkg;
+    (void)n;
+    (void)sha256_hex;
+    stub_store *st = user;
+    st->calls++;
+    if (st->answer == IBEX_OK) {
+        snprintf(note, note_size, "stored");
+        return IBEX_OK;
+    }
+    memset(diag, 0, sizeof *diag);
+    snprintf(diag->message, sizeof diag->message, "stub store says %s", ibex_strerror(st->answer));
+    return st->answer;
+}
+
+/* Lines of a text file (0 when it is missing). */
+static size_t count_lines(const char *path)
+{
+    size_t n = 0, k;
+    char *t = (char *)slurp(path, &k);
+    for (size_t i = 0; t && i < k; i++) n += t[i] == '\n';
+    free(t);
+    return n;
+}
+
 static int has_error(const reply *r, const char *part)
 {
     json_error_t je;
@@ -484,6 +517,107 @@ int main(void)
         ibex_node_server_free(S2);
     }
     ibex_node_server_free(S);
+
+    /* A node that trusts a signer the puller does not: its sequence 1 is that signer's
+     * package, 2 and 3 are trusted. The pull records 1 as refused, stores 2 and 3 and moves
+     * its cursor past all three; the next pull fetches nothing and records nothing again. */
+    {
+        char peers3[512], spool3[512], dir3[512], dir4[512], log3[700], log4[700];
+        scratch_path(peers3, sizeof peers3, "peers-open.txt");
+        scratch_path(spool3, sizeof spool3, "spool-open");
+        scratch_path(dir3, sizeof dir3, "pulled-open");
+        scratch_path(dir4, sizeof dir4, "pulled-stub");
+        snprintf(log3, sizeof log3, "%s/%s", dir3, IBEX_NODE_PULL_REFUSED_LOG);
+        snprintf(log4, sizeof log4, "%s/%s", dir4, IBEX_NODE_PULL_REFUSED_LOG);
+        ibex_node_key *open_list[] = {srv, peer, stranger, NULL};
+        write_peers(peers3, open_list);
+        ibex_node_server_opts o3 = o;
+        o3.peers_path = peers3;
+        o3.spool_dir = spool3;
+        o3.log = NULL;
+        S = NULL;
+        CHECK_MSG(ibex_node_server_create(&o3, &S, &d) == IBEX_OK, "%s", d.message);
+        if (S) {
+            snprintf(base, sizeof base, "http://127.0.0.1:%u", ibex_node_server_port(S));
+            size_t m;
+            unsigned char *b = slurp(bad_pkg, &m), h[32];
+            char hex[65];
+            CHECK(b && signed_req(peer, "POST", "/v1/specimens", b, m, &r) == 201 && strstr(r.body, "\"seq\":1"));
+            crypto_hash_sha256(h, b, m);
+            sodium_bin2hex(hex, sizeof hex, h, 32);
+            free(b);
+            for (int i = 0; i < 2; i++) {
+                char pth[600];
+                snprintf(pth, sizeof pth, "%s.%d", pkg, i); /* signed by node-p above */
+                CHECK((b = slurp(pth, &m)) && signed_req(peer, "POST", "/v1/specimens", b, m, &r) == 201);
+                free(b);
+            }
+            CHECK_MSG(ibex_node_pull(base, NULL, peer, t, dir3, NULL, &ps, &d) == IBEX_OK, "%s", d.message);
+            CHECK_MSG(ps.fetched == 3 && ps.stored == 2 && ps.refused == 1 && ps.cursor == 3,
+                      "fetched %zu stored %zu refused %zu cursor %llu", ps.fetched, ps.stored, ps.refused,
+                      (unsigned long long)ps.cursor);
+            CHECK(count_packages(dir3) == 2);
+            size_t ln3;
+            char *rl = (char *)slurp(log3, &ln3), want[100];
+            snprintf(want, sizeof want, "1\t%s\t", hex);
+            CHECK_MSG(rl && count_lines(log3) == 1 && !strncmp(rl, want, strlen(want)) &&
+                          strstr(rl, "not in the trust list"),
+                      "%s", rl ? rl : "(no refusal log)");
+            free(rl);
+            CHECK(ibex_node_pull(base, NULL, peer, t, dir3, NULL, &ps, &d) == IBEX_OK && ps.fetched == 0 &&
+                  ps.refused == 0 && ps.cursor == 3);
+            CHECK(count_lines(log3) == 1 && count_packages(dir3) == 2);
+
+            /* The store hook: a failure of its own (I/O) stops the pull before the package, with
+             * the cursor where it was; a refusal of the content is recorded and passed. */
+            stub_store stub = {IBEX_ERR_IO, 0};
+            ibex_node_pull_opts so;
+            ibex_node_pull_opts_init(&so);
+            so.store = stub_store_fn;
+            so.store_user = &stub;
+            CHECK(ibex_node_pull(base, NULL, peer, t, dir4, &so, &ps, &d) == IBEX_ERR_IO && ps.refused == 1 &&
+                  ps.stored == 0 && ps.cursor == 1 && stub.calls == 1);
+            CHECK(count_lines(log4) == 1 && count_packages(dir4) == 0);
+            CHECK(ibex_node_pull(base, NULL, peer, t, dir4, &so, &ps, &d) == IBEX_ERR_IO && ps.cursor == 1);
+            stub.answer = IBEX_ERR_FORMAT;
+            CHECK(ibex_node_pull(base, NULL, peer, t, dir4, &so, &ps, &d) == IBEX_OK && ps.refused == 2 &&
+                  ps.stored == 0 && ps.cursor == 3);
+            CHECK(count_lines(log4) == 3 && count_packages(dir4) == 0);
+
+            /* The library hook tells the two apart as well: seqs 2 and 3 carry no
+             * library_params, which the import refuses (recorded, no library made); a library
+             * file that is not HDF5 is its own failure and stops the pull at seq 2. */
+            if (IBEX_HAVE_HDF5) {
+                char dir5[512], dir6[512], lib5[512], lib6[512], log5[700];
+                scratch_path(dir5, sizeof dir5, "pulled-lib");
+                scratch_path(dir6, sizeof dir6, "pulled-badlib");
+                scratch_path(lib5, sizeof lib5, "pulled-lib.h5");
+                scratch_path(lib6, sizeof lib6, "pulled-badlib.h5");
+                snprintf(log5, sizeof log5, "%s/%s", dir5, IBEX_NODE_PULL_REFUSED_LOG);
+                ibex_node_library nl;
+                ibex_node_library_init(&nl);
+                nl.lib_path = lib5;
+                nl.trust = t;
+                so.store = ibex_node_library_store;
+                so.store_user = &nl;
+                CHECK_MSG(ibex_node_pull(base, NULL, peer, t, dir5, &so, &ps, &d) == IBEX_OK, "%s", d.message);
+                CHECK(ps.refused == 3 && ps.stored == 0 && ps.cursor == 3 && count_lines(log5) == 3);
+                CHECK(access(lib5, F_OK) != 0);
+                {
+                    size_t ln5;
+                    char *rl = (char *)slurp(log5, &ln5);
+                    CHECK_MSG(rl && strstr(rl, "\n2\t") && strstr(rl, "library refused: ") &&
+                                  strstr(rl, "library_params"), "%s", rl ? rl : "(no refusal log)");
+                    free(rl);
+                }
+                CHECK(spit(lib6, "not a library", 13));
+                nl.lib_path = lib6;
+                CHECK(ibex_node_pull(base, NULL, peer, t, dir6, &so, &ps, &d) == IBEX_ERR_IO && ps.refused == 1 &&
+                      ps.cursor == 1 && count_packages(dir6) == 0);
+            }
+        }
+        ibex_node_server_free(S);
+    }
 
     /* A node with a library (what 'ibex node serve --lib' runs). A package without
      * library_params is refused and leaves no library behind; a refused request changes
