@@ -11,7 +11,9 @@
  * without it the node verifies the package and answers 501 (auth + verification alone).
  * health: GET /v1/health (auth only); push: POST /v1/specimens of the same package (verify +
  * duplicate). A request still in flight when the S seconds end is waited for (up to
- * --timeout, default 600 s) and counted.
+ * --timeout, default 600 s) and counted. All clients sign as one peer, so the node runs
+ * with the per-peer and per-address caps lifted (its defaults would refuse most of them as
+ * one peer's excess): this measures the node, not its per-peer policy.
  *
  * --slow N and --slow-headers M add connections that behave like an unauthenticated client
  * holding the node's memory or connections, from another loopback source address (bound to
@@ -434,11 +436,15 @@ int main(int argc, char **argv)
         close(pfd[0]);
         if (lib)
             execl(ibex, ibex, "node", "serve", "--listen", "127.0.0.1:0", "--key", keyp, "--peers", peers,
-                  "--spool", spool, "--quiet", "--threads", "4", "--max-per-address", "0", "--exit-after", exit_after, "--lib", lib,
+                  "--spool", spool, "--quiet", "--threads", "4", "--max-per-address", "0",
+                  "--max-peer-requests", "1000", "--max-peer-memory", "512",
+                  "--max-queries", "1000", "--exit-after", exit_after, "--lib", lib,
                   "--max-shortlist", "10", "--idle-timeout", idle, (char *)NULL);
         else
             execl(ibex, ibex, "node", "serve", "--listen", "127.0.0.1:0", "--key", keyp, "--peers", peers,
-                  "--spool", spool, "--quiet", "--threads", "4", "--max-per-address", "0", "--exit-after", exit_after, (char *)NULL);
+                  "--spool", spool, "--quiet", "--threads", "4", "--max-per-address", "0",
+                  "--max-peer-requests", "1000", "--max-peer-memory", "512",
+                  "--max-queries", "1000", "--exit-after", exit_after, (char *)NULL);
         _exit(127);
     }
     close(pfd[1]);

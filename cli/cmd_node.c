@@ -302,8 +302,9 @@ static void serve_help(const ibex_node_server_opts *o)
            "  --max-queries N     queries in progress at once (default %u; 503 past it)\n"
            "  --tls-cert PEM --tls-key PEM   serve HTTPS\n"
            "  --max-body MIB      largest request body (default %zu; 413 past it)\n"
-           "  --max-memory MIB    request bodies held at once (default %zu; 503 past it),\n"
-           "                      a quarter of it at most by one peer\n"
+           "  --max-memory MIB    request bodies held at once (default %zu; 503 past it)\n"
+           "  --max-peer-memory MIB  of which one peer's (default a quarter)\n"
+           "  --max-peer-requests N  requests of one peer in progress (default %u)\n"
            "  --threads N         thread pool (default %u)\n"
            "  --nonces N          replay table size (default %zu, 24 bytes each, kept in\n"
            "                      SPOOL/.nonces across restarts); each of the P peers may\n"
@@ -312,7 +313,8 @@ static void serve_help(const ibex_node_server_opts *o)
            "  --exit-after SEC    stop after SEC seconds (tests)\n\n"
            "Prints 'listening on http(s)://HOST:PORT' once ready.\n",
            IBEX_NODE_SHARE_DEFAULT, o->max_shortlist, o->fanout, o->peer_timeout_s, o->max_hops, o->timeout_s,
-           o->header_timeout_s, o->max_per_address, o->max_queries, o->max_body >> 20, o->max_memory >> 20, o->threads, o->nonce_capacity);
+           o->header_timeout_s, o->max_per_address, o->max_queries, o->max_body >> 20, o->max_memory >> 20,
+           o->max_peer_requests, o->threads, o->nonce_capacity);
 }
 
 /* What 'ibex node serve' was asked for. */
@@ -341,7 +343,8 @@ static int serve_parse(int argc, char **argv, serve_args *a)
         {"max-hops", required_argument, 0, 'H'}, {"query-threads", required_argument, 0, 'Q'},
         {"peer-ca", required_argument, 0, 'c'}, {"idle-timeout", required_argument, 0, 'I'},
         {"header-timeout", required_argument, 0, 'W'}, {"max-per-address", required_argument, 0, 'A'},
-        {"max-queries", required_argument, 0, 'U'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"max-queries", required_argument, 0, 'U'}, {"max-peer-requests", required_argument, 0, 'R'},
+        {"max-peer-memory", required_argument, 0, 'Y'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     ibex_node_server_opts_init(&a->o);
     a->o.listen = NULL;
     a->log_path = NULL;
@@ -367,10 +370,11 @@ static int serve_parse(int argc, char **argv, serve_args *a)
         case 'I':
         case 'W':
         case 'A':
-        case 'U': {
+        case 'U':
+        case 'R': {
             char *end;
             long lo = c == 'H' || c == 'F' || c == 'A' ? 0 : 1,
-                 hi = c == 'T' || c == 'I' || c == 'W' ? 3600 : c == 'H' ? 8 : c == 'M' || c == 'A' || c == 'U' ? 1000 : 256;
+                 hi = c == 'T' || c == 'I' || c == 'W' ? 3600 : c == 'H' ? 8 : c == 'M' || c == 'A' || c == 'U' || c == 'R' ? 1000 : 256;
             num = strtol(optarg, &end, 10);
             if (*end || num < lo || num > hi) return cli_usage_error("%s needs %ld..%ld", argv[optind - 1], lo, hi);
             if (c == 'M') o->max_shortlist = (unsigned)num;
@@ -382,6 +386,7 @@ static int serve_parse(int argc, char **argv, serve_args *a)
             if (c == 'W') o->header_timeout_s = (unsigned)num;
             if (c == 'A') o->max_per_address = (unsigned)num;
             if (c == 'U') o->max_queries = (unsigned)num;
+            if (c == 'R') o->max_peer_requests = (unsigned)num;
             break;
         }
         case 'c': o->peer_ca = optarg; break;
@@ -397,6 +402,9 @@ static int serve_parse(int argc, char **argv, serve_args *a)
             break;
         case 'm':
             if (!parse_size_mb(optarg, &o->max_memory)) return cli_usage_error("--max-memory needs MiB > 0");
+            break;
+        case 'Y':
+            if (!parse_size_mb(optarg, &o->max_peer_memory)) return cli_usage_error("--max-peer-memory needs MiB > 0");
             break;
         case 't': {
             char *end;
