@@ -25,6 +25,9 @@ static const subcommand commands[] = {
 #endif
     {"index", cmd_index, "build the stage-1 search index of a library (incremental)"},
     {"query", cmd_query, "rank a library's specimens against query scans (stage 1 + CMC)"},
+#if IBEX_HAVE_WORKBENCH
+    {"serve", cmd_serve, "the examiner workbench in a browser, over a library"},
+#endif
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -63,8 +66,9 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     if (!strcmp(name, "--version")) {
-        printf("ibex %s (features:%s%s%s)\n", IBEX_VERSION_STRING, IBEX_HAVE_HDF5 ? " hdf5" : "",
-               IBEX_HAVE_NODE ? " node" : "", IBEX_HAVE_PLOTS ? " plots" : "");
+        printf("ibex %s (features:%s%s%s%s)\n", IBEX_VERSION_STRING, IBEX_HAVE_HDF5 ? " hdf5" : "",
+               IBEX_HAVE_NODE ? " node" : "", IBEX_HAVE_WORKBENCH ? " workbench" : "",
+               IBEX_HAVE_PLOTS ? " plots" : "");
         return EXIT_OK;
     }
     for (size_t i = 0; i < N_COMMANDS; i++) {
@@ -77,6 +81,12 @@ int main(int argc, char **argv)
 #if !IBEX_HAVE_NODE
     if (!strcmp(name, "node")) {
         fprintf(stderr, "ibex node: this ibex was built without the network node (-Dnode=disabled)\n");
+        return EXIT_USAGE;
+    }
+#endif
+#if !IBEX_HAVE_WORKBENCH
+    if (!strcmp(name, "serve")) {
+        fprintf(stderr, "ibex serve: this ibex was built without the workbench (it needs the node feature)\n");
         return EXIT_USAGE;
     }
 #endif

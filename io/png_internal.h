@@ -56,4 +56,9 @@ void ibex__png_on_warning(png_structp png, png_const_charp msg);
 /* The diag and status for a libpng failure: truncation, CRC, limits, damaged data, I/O. */
 ibex_status ibex__png_fail(const pngio *io, const char *path, ibex_diag *diag, int writing);
 
+/* A picture as an RGB8 PNG in memory (what ibex_image_write_png writes): *out is malloc'd
+ * (free it), *n its length. For servers answering with pictures (workbench/). */
+struct ibex_image;
+ibex_status ibex__image_png_mem(const struct ibex_image *im, unsigned char **out, size_t *n, ibex_diag *diag);
+
 #endif

@@ -1,5 +1,6 @@
 /* PNG out: surfaces as 16-bit grey + alpha with IBEX text chunks, pictures as RGB8.
- * Written to PATH.tmp-XXXXXX and renamed; the temporary file is removed on any failure. */
+ * Written to PATH.tmp-XXXXXX and renamed; the temporary file is removed on any failure.
+ * Pictures can also be encoded into memory (for servers that answer with them). */
 #include <errno.h>
 #include <math.h>
 #include <setjmp.h>
@@ -211,4 +212,36 @@ ibex_status ibex_image_write_png(const ibex_image *im, const char *path, ibex_di
     memset(&w, 0, sizeof w);
     w.im = im;
     return write_atomic(&w, path, diag);
+}
+
+ibex_status ibex__image_png_mem(const ibex_image *im, unsigned char **out, size_t *n, ibex_diag *diag)
+{
+    if (!im || !out || !n || !im->rgb || im->w == 0 || im->h == 0)
+        return ibex__fail(diag, IBEX_ERR_ARG, "<memory>", -1, "invalid argument");
+    if (im->w > PNG_UINT_31_MAX / 3 || im->h > PNG_UINT_31_MAX)
+        return ibex__fail(diag, IBEX_ERR_LIMIT, "<memory>", -1, "image too large for PNG");
+    writer w;
+    memset(&w, 0, sizeof w);
+    w.im = im;
+    char *buf = NULL;
+    size_t len = 0;
+    if (!(w.io.f = open_memstream(&buf, &len))) return ibex__fail(diag, IBEX_ERR_NOMEM, "<memory>", -1, "out of memory");
+    ibex_status st = IBEX_OK;
+    w.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &w.io, ibex__png_on_error, ibex__png_on_warning);
+    if (w.png) w.info = png_create_info_struct(w.png);
+    if (!w.png || !w.info) {
+        st = ibex__fail(diag, IBEX_ERR_NOMEM, "<memory>", -1, "out of memory");
+    } else {
+        png_set_write_fn(w.png, &w.io, write_bytes, flush_bytes);
+        if (guarded_write(&w)) st = ibex__png_fail(&w.io, "<memory>", diag, 1);
+    }
+    png_destroy_write_struct(w.png ? &w.png : NULL, w.info ? &w.info : NULL);
+    if (fclose(w.io.f) != 0 && !st) st = ibex__fail(diag, IBEX_ERR_NOMEM, "<memory>", -1, "out of memory");
+    if (st) {
+        free(buf);
+        return st;
+    }
+    *out = (unsigned char *)buf;
+    *n = len;
+    return IBEX_OK;
 }

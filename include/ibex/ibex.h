@@ -13,6 +13,7 @@
 #include "ibex/bullet.h"
 #include "ibex/package.h"
 #include "ibex/node.h"
+#include "ibex/workbench.h"
 #include "ibex/synth.h"
 #include "ibex/index.h"
 #include "ibex/search.h"

@@ -1,0 +1,147 @@
+/* ibex serve: the examiner workbench (include/ibex/workbench.h) in a browser, until SIGINT or
+ * SIGTERM. The server is the library's; this prints where to open it and waits. */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "ibex/workbench.h"
+
+static void help(const ibex_workbench_opts *o)
+{
+    printf("Usage: ibex serve LIB.h5 [--listen HOST:PORT] [OPTIONS]\n\n"
+           "Serve the examiner workbench over the reference library LIB.h5 (read only): browse\n"
+           "the specimens, search the library with a questioned scan (X3P or PNG; uploaded or\n"
+           "a library specimen), follow the search, read the ranked list and compare a\n"
+           "candidate side by side (cartridge cases: shaded relief under a movable light, the\n"
+           "CMC cells and their table). docs/reference/workbench.md.\n\n"
+           "Prints 'open http://HOST:PORT/?token=TOKEN' once ready: the token (random, new at\n"
+           "each start) is needed once per browser, which then holds a session cookie;\n"
+           "scripts send 'Authorization: Bearer TOKEN'.\n\n"
+           "  --listen HOST:PORT  address (default %s; PORT 0 picks a free one). Another\n"
+           "                      address than 127.0.0.1 makes the workbench reachable from\n"
+           "                      other machines: the token still guards it, but the traffic\n"
+           "                      is plain HTTP\n"
+           "  --max-upload MIB    largest questioned scan (default %zu; 413 past it)\n"
+           "  --max-shortlist K   largest stage-2 shortlist a search may ask for (default %u;\n"
+           "                      stage 2 costs about a second per cartridge pair)\n"
+           "  --jobs N            searches running at once (default %u)\n"
+           "  --search-threads N  stage-2 threads of a search (default: all cores)\n"
+           "  --threads N         HTTP thread pool (default %u)\n"
+           "  --tmp DIR           where the private temporary folder is made (default\n"
+           "                      $TMPDIR, else /tmp)\n"
+           "  --log FILE          request log (default stderr)   --quiet  no request log\n"
+           "  --exit-after SEC    stop after SEC seconds (tests)\n",
+           o->listen, o->max_upload >> 20, o->max_shortlist, o->max_jobs, o->threads);
+}
+
+static int parse_count(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return 0;
+    *out = v;
+    return 1;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"listen", required_argument, 0, 'l'},        {"max-upload", required_argument, 0, 'u'},
+        {"max-shortlist", required_argument, 0, 'M'}, {"jobs", required_argument, 0, 'j'},
+        {"search-threads", required_argument, 0, 'S'}, {"threads", required_argument, 0, 't'},
+        {"tmp", required_argument, 0, 'T'},           {"log", required_argument, 0, 'g'},
+        {"quiet", no_argument, 0, 'q'},               {"exit-after", required_argument, 0, 'x'},
+        {"help", no_argument, 0, 'h'},                {0, 0, 0, 0}};
+    ibex_workbench_opts o;
+    ibex_workbench_opts_init(&o);
+    o.log = stderr;
+    const char *log_path = NULL;
+    int quiet = 0, c;
+    long v, exit_after = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l': o.listen = optarg; break;
+        case 'u': {
+            char *end;
+            double mb = strtod(optarg, &end);
+            if (end == optarg || *end || !(mb > 0) || mb > 65536) return cli_usage_error("--max-upload needs MiB > 0");
+            o.max_upload = (size_t)(mb * 1048576.0);
+            if (!o.max_upload) o.max_upload = 1;
+            break;
+        }
+        case 'M':
+            if (!parse_count(optarg, 1, 10000, &v)) return cli_usage_error("--max-shortlist needs 1..10000");
+            o.max_shortlist = (unsigned)v;
+            break;
+        case 'j':
+            if (!parse_count(optarg, 1, 64, &v)) return cli_usage_error("--jobs needs 1..64");
+            o.max_jobs = (unsigned)v;
+            break;
+        case 'S':
+            if (!parse_count(optarg, 1, 1024, &v)) return cli_usage_error("--search-threads needs 1..1024");
+            o.search_threads = (unsigned)v;
+            break;
+        case 't':
+            if (!parse_count(optarg, 1, 256, &v)) return cli_usage_error("--threads needs 1..256");
+            o.threads = (unsigned)v;
+            break;
+        case 'T': o.temp_dir = optarg; break;
+        case 'g': log_path = optarg; break;
+        case 'q': quiet = 1; break;
+        case 'x':
+            if (!parse_count(optarg, 1, 1L << 30, &exit_after)) return cli_usage_error("--exit-after needs seconds >= 1");
+            break;
+        case 'h':
+            help(&o);
+            return EXIT_OK;
+        default: return cli_usage_error("unknown option");
+        }
+    }
+    if (argc - optind != 1) return cli_usage_error("need exactly one LIB.h5");
+    o.lib_path = argv[optind];
+    FILE *logf = NULL;
+    if (quiet) {
+        o.log = NULL;
+    } else if (log_path) {
+        if (!(logf = fopen(log_path, "a"))) {
+            cli_error("%s: cannot open the log: %s", log_path, strerror(errno));
+            return EXIT_REFUSED;
+        }
+        o.log = logf;
+    }
+    /* Block the stop signals before the server's threads start, so only sigwait sees them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGALRM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    ibex_workbench *w = NULL;
+    ibex_diag d;
+    ibex_status s = ibex_workbench_create(&o, &w, &d);
+    if (s) {
+        if (logf) fclose(logf);
+        return cli_fail_status(s, &d);
+    }
+    char host[128];
+    snprintf(host, sizeof host, "%s", o.listen);
+    char *colon = strrchr(host, ':');
+    if (colon) *colon = '\0';
+    if (!strcmp(host, "0.0.0.0") || !strcmp(host, "[::]")) snprintf(host, sizeof host, "127.0.0.1");
+    unsigned port = ibex_workbench_port(w);
+    printf("listening on http://%s:%u\nopen http://%s:%u/?token=%s\n", host, port, host, port, ibex_workbench_token(w));
+    fflush(stdout);
+    if (exit_after) alarm((unsigned)exit_after);
+    int sig = 0;
+    sigwait(&set, &sig);
+    ibex_workbench_free(w);
+    if (logf) fclose(logf);
+    return EXIT_OK;
+}

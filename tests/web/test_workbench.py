@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""The workbench in a real browser (headless Chromium through Selenium): a library of real
+Fadul casings (three slides), 'ibex serve' on a free port, the page opened with its token.
+Checks: the library list shows every specimen with its picture; a malformed upload shows
+the reader's message; Fadul 1-1 uploaded and searched, a casing of the same slide ranked
+first, no conclusion words on the page; the candidate view's two canvases hold a picture,
+which changes when the light moves; a click on a cell highlights the table row it names;
+no JavaScript error in the console. Prints the timings (page, query, candidate view).
+
+Exit 77 (skipped) when the real scans are missing, or when chromium, chromedriver or
+selenium are missing outside CI (CI=true: missing browser packages fail).
+IBEX_WEB_SCREENSHOTS=DIR: also write the screenshots of the docs there."""
+import base64, io, json, os, shutil, sys, tempfile, time, zipfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from harness import check, finish
+from wb_common import Server, fadul_library, scan_path
+
+
+def missing(what):
+    if os.environ.get("CI"):
+        print(f"FAIL: {what} (CI: install the Debian packages chromium chromium-driver python3-selenium)")
+        sys.exit(1)
+    print(f"SKIP: {what} (Debian: chromium chromium-driver python3-selenium)")
+    sys.exit(77)
+
+
+chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+driver_bin = shutil.which("chromedriver")
+if not chromium:
+    missing("no chromium")
+if not driver_bin:
+    missing("no chromedriver")
+try:
+    from selenium import webdriver
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.support.ui import WebDriverWait
+except ImportError:
+    missing("no selenium for this python")
+
+# Pixels of a canvas: mean and spread of the luminance, and a coarse signature to compare.
+PIXELS_JS = """
+const c = document.getElementById(arguments[0]);
+const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+let s = 0, s2 = 0, n = 0; const sig = [];
+for (let i = 0; i < d.length; i += 4) {
+  const v = 0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2];
+  s += v; s2 += v * v; n++;
+  if ((i / 4) % 997 === 0) sig.push(Math.round(v));
+}
+const m = s / n;
+return {mean: m, sd: Math.sqrt(Math.max(0, s2 / n - m * m)), sig: sig, renders: Number(c.dataset.renders || 0)};
+"""
+
+
+def screenshot(driver, out_dir, name, element_id, scale=0.7, max_height=1400):
+    """A PNG of one element, scaled (keeps the docs' pictures small)."""
+    if not out_dir:
+        return
+    r = driver.execute_script("const r = document.getElementById(arguments[0]).getBoundingClientRect();"
+                              "return {x: r.left + window.scrollX, y: r.top + window.scrollY, w: r.width, h: r.height};",
+                              element_id)
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": r["x"], "y": r["y"], "width": r["w"], "height": min(r["h"], max_height), "scale": scale}})
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, name), "wb") as f:
+        f.write(base64.b64decode(shot["data"]))
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    lib = fadul_library(tmp)
+    if not lib:
+        print("SKIP: no real Fadul scans (set IBEX_DATA)")
+        sys.exit(77)
+    srv = Server(lib, "--tmp", tmp)
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1300,1000",
+              "--no-first-run", "--disable-extensions", "--disable-background-networking", f"--user-data-dir={tmp}/chrome"]:
+        opts.add_argument(a)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(driver_bin), options=opts)
+    shots = os.environ.get("IBEX_WEB_SCREENSHOTS")
+    timings = {}
+    try:
+        wait = WebDriverWait(driver, 120)
+        # --- the library browser
+        t0 = time.monotonic()
+        driver.get(srv.url)
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#lib-table tbody tr")) == 7 and d.execute_script(
+            "return [...document.querySelectorAll('#lib-table img.thumb')].every(i => i.complete && i.naturalWidth > 0)"))
+        timings["first page load (library list with pictures), s"] = round(time.monotonic() - t0, 2)
+        check("the token left the address bar", "token=" not in driver.current_url, driver.current_url)
+        ids = [tr.get_attribute("data-id") for tr in driver.find_elements(By.CSS_SELECTOR, "#lib-table tbody tr")]
+        check("the list shows every specimen", sorted(ids) == sorted("fadul:" + s for s in
+              ["Fadul 1-1", "Fadul 1-2", "Fadul F", "Fadul 2-1", "Fadul 2-2", "Fadul 10-1", "Fadul 10-2"]), ids)
+        text = driver.find_element(By.ID, "lib-table").text
+        check("rows show kind, set and firearm", "cartridge" in text and "fadul" in text and "F10" in text, text[:300])
+        driver.find_element(By.ID, "f-q").send_keys("F10")
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#lib-table tbody tr")) == 2)
+        check("the text filter narrows the list", "of 7 in the library" in driver.find_element(By.ID, "lib-count").text)
+
+        # --- a malformed upload: the reader's message on the page
+        bad = os.path.join(tmp, "broken.x3p")
+        z = io.BytesIO()
+        with zipfile.ZipFile(z, "w") as zf:
+            zf.writestr("notes.txt", "no main.xml")
+        open(bad, "wb").write(z.getvalue())
+        driver.find_element(By.ID, "nav-query").click()
+        wait.until(lambda d: d.find_element(By.ID, "view-query").is_displayed())
+        driver.find_element(By.ID, "q-file").send_keys(bad)
+        driver.find_element(By.ID, "q-start").click()
+        wait.until(lambda d: d.find_element(By.ID, "q-error").is_displayed())
+        msg = driver.find_element(By.ID, "q-error").text
+        check("a malformed X3P shows the reader's message", msg.startswith("broken.x3p:") and "main.xml" in msg, msg)
+
+        # --- Fadul 1-1 uploaded and searched
+        sl = driver.find_element(By.ID, "q-shortlist")
+        sl.clear()
+        sl.send_keys("4")
+        driver.find_element(By.ID, "q-file").send_keys(scan_path("Fadul 1-1"))
+        t0 = time.monotonic()
+        driver.find_element(By.ID, "q-start").click()
+        WebDriverWait(driver, 400).until(lambda d: d.find_element(By.ID, "job-result").is_displayed()
+                                         or d.find_element(By.ID, "job-error").is_displayed())
+        timings["query (upload, stage 1, stage 2 on 4 + itself, list shown), s"] = round(time.monotonic() - t0, 2)
+        check("the search finished", driver.find_element(By.ID, "job-result").is_displayed(),
+              driver.find_element(By.ID, "job-error").text)
+        rows = driver.find_elements(By.CSS_SELECTOR, "#rank-table tbody tr")
+        ranked = [(r.get_attribute("data-rank"), r.get_attribute("data-id"), r.get_attribute("data-firearm")) for r in rows]
+        print("ranked:", ranked)
+        check("four candidates, Fadul 1-1 itself left out", len(rows) == 4 and "fadul:Fadul 1-1" not in [x[1] for x in ranked],
+              ranked)
+        check("a casing of the same slide (F01) at rank 1", ranked and ranked[0][0] == "1" and ranked[0][2] == "F01", ranked)
+        body = driver.find_element(By.TAG_NAME, "body").text.lower()
+        for word in ["identification", "elimination", "inconclusive", "unsuitable", "match"]:
+            check(f"no conclusion word '{word}' on the ranked list", word not in body)
+        check("the reference mark is explained", "reference" in driver.find_element(By.ID, "ref-note").text.lower())
+        screenshot(driver, shots, "ranked.png", "view-job")
+
+        # --- the candidate view
+        t0 = time.monotonic()
+        rows[0].find_element(By.CSS_SELECTOR, "a.open").click()
+        WebDriverWait(driver, 300).until(lambda d: d.find_element(By.ID, "cand-body").is_displayed()
+                                         or d.find_element(By.ID, "cand-error").is_displayed())
+        wait.until(lambda d: d.execute_script(PIXELS_JS, "canvas-c")["renders"] >= 1)
+        timings["candidate view (compare, heights, shading), s"] = round(time.monotonic() - t0, 2)
+        check("the candidate view opened", driver.find_element(By.ID, "cand-body").is_displayed(),
+              driver.find_element(By.ID, "cand-error").text)
+        before = {k: driver.execute_script(PIXELS_JS, k) for k in ["canvas-q", "canvas-c"]}
+        for k, p in before.items():
+            check(f"{k} is not blank", p["sd"] > 8 and len(set(p["sig"])) > 20, {x: p[x] for x in ["mean", "sd", "renders"]})
+        summary = driver.find_element(By.ID, "cand-summary").text
+        check("the summary gives CMC counts and the registration", "CMC" in summary and "\u03b8" in summary, summary)
+        screenshot(driver, shots, "candidate.png", "view-candidate", 0.6, 1000)
+        # the light moves: both pictures change
+        renders = before["canvas-q"]["renders"]
+        driver.execute_script("const e = document.getElementById('light-az'); e.value = 135;"
+                              "e.dispatchEvent(new Event('input'));")
+        wait.until(lambda d: d.execute_script(PIXELS_JS, "canvas-q")["renders"] > renders)
+        for k in ["canvas-q", "canvas-c"]:
+            after = driver.execute_script(PIXELS_JS, k)
+            changed = sum(1 for a, b in zip(before[k]["sig"], after["sig"]) if abs(a - b) > 10)
+            check(f"{k} changes with the light", changed > len(after["sig"]) // 10, (changed, len(after["sig"])))
+        # a click on a cell highlights its row; another panel's cell too
+        congruent = [int(tr.get_attribute("data-cell")) for tr in driver.find_elements(By.CSS_SELECTOR, "#cell-table tbody tr")
+                     if tr.find_elements(By.CSS_SELECTOR, "td.yes")]
+        check("the cell table lists congruent cells", len(congruent) >= 6, congruent)
+        for k, canvas_id, n in [(0, "canvas-q", congruent[0]), (1, "canvas-c", congruent[-1])]:
+            canvas = driver.find_element(By.ID, canvas_id)
+            driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", canvas)
+            p = driver.execute_script("return window.ibexWorkbench.view.cellClientPoint(arguments[0], arguments[1])", n, k)
+            r = driver.execute_script("const r = arguments[0].getBoundingClientRect(); return {x: r.left + r.width / 2,"
+                                      " y: r.top + r.height / 2};", canvas)
+            ActionChains(driver).move_to_element_with_offset(canvas, int(p["x"] - r["x"]), int(p["y"] - r["y"])).click().perform()
+            sel = [int(tr.get_attribute("data-cell")) for tr in driver.find_elements(By.CSS_SELECTOR, "#cell-table tr.selected")]
+            check(f"a click on cell {n} ({canvas_id}) highlights its row, and only it", sel == [n], sel)
+            why = driver.find_element(By.CSS_SELECTOR, f"#cell-table tr[data-cell='{n}'] td.why").text
+            check(f"cell {n}'s row says why it is congruent", why.startswith("congruent:") and "CCF" in why, why)
+        # the API answers the candidate view with the counts of the ranked list
+        j = json.loads(driver.execute_script(
+            "return fetch(location.pathname.replace(/\\/$/, '') + '/api/jobs').then(r => r.text())"))
+        check("the session lists its search", len(j["jobs"]) == 1 and j["jobs"][0]["state"] == "done", j)
+
+        logs = driver.get_log("browser")
+        # Chromium logs an answered 4xx as a network error: the refused upload above is meant.
+        errors = [e for e in logs if e.get("level") == "SEVERE"
+                  and not (e.get("source") == "network" and "name=broken.x3p" in e.get("message", ""))]
+        check("no JavaScript error in the console", not errors, errors)
+        print("timings:", json.dumps(timings))
+        print("console:", len(logs), "entries")
+    except Exception:
+        print("page state:", driver.execute_script(
+            "return document.getElementById('lib-count').textContent + ' | ' + document.body.innerText.slice(0, 600)"))
+        print("console:", driver.get_log("browser"))
+        raise
+    finally:
+        driver.quit()
+        rc = srv.stop()
+    check("ibex serve stops with exit 0", rc == 0, rc)
+
+finish("web_workbench")

@@ -1,0 +1,118 @@
+"""What the workbench tests share: starting 'ibex serve' on a free port and reading where it
+listens, HTTP requests with the standard library only, and the real Fadul casings as a small
+library. A script imports it after putting tests/web on sys.path."""
+import http.client, os, queue, re, subprocess, sys, threading, time
+
+IBEX = os.environ["IBEX"]
+
+
+def run(*args, **kw):
+    r = subprocess.run([IBEX, *args], capture_output=True, text=True, timeout=600, **kw)
+    if r.returncode != 0:
+        print(f"FAIL: ibex {' '.join(args)}: exit {r.returncode}\n{r.stderr[-2000:]}")
+        sys.exit(1)
+    return r
+
+
+class Server:
+    """'ibex serve LIB --listen 127.0.0.1:0 ...' until stop(); .host, .port, .token, .url."""
+
+    def __init__(self, lib, *extra, log=None):
+        self.log_path = log
+        self.p = subprocess.Popen([IBEX, "serve", lib, "--listen", "127.0.0.1:0", *extra] +
+                                  (["--log", log] if log else ["--quiet"]),
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        lines = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(l) for l in self.p.stdout], daemon=True).start()
+        deadline, out = time.monotonic() + 30, ""
+        while time.monotonic() < deadline and "open http" not in out:
+            try:
+                out += lines.get(timeout=1)
+            except queue.Empty:
+                if self.p.poll() is not None:
+                    break
+        m = re.search(r"open http://([0-9.]+):(\d+)/\?token=([0-9a-f]{64})", out)
+        if not m:
+            self.p.kill()
+            print("FAIL: ibex serve did not print where it listens:", out, self.p.stderr.read()[-2000:])
+            sys.exit(1)
+        self.host, self.port, self.token = m.group(1), int(m.group(2)), m.group(3)
+        self.base = f"http://{self.host}:{self.port}"
+        self.url = f"{self.base}/?token={self.token}"
+        self.printed = out
+
+    def stop(self):
+        self.p.terminate()
+        try:
+            rc = self.p.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            rc = "killed"
+        return rc
+
+    def request(self, method, path, body=None, headers=None, bearer=False, host=None):
+        """One request on a fresh connection; path is sent exactly as given.
+        Returns (status, headers dict (lower-case names; set-cookie as a list), body bytes)."""
+        h = dict(headers or {})
+        if bearer:
+            h["Authorization"] = f"Bearer {self.token}"
+        c = http.client.HTTPConnection(self.host, self.port, timeout=120)
+        c.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        c.putheader("Host", host or f"{self.host}:{self.port}")
+        for k, v in h.items():
+            c.putheader(k, v)
+        if body is not None and not any(k.lower() in ("content-length", "transfer-encoding") for k in h):
+            c.putheader("Content-Length", str(len(body)))
+        c.endheaders()
+        if body:
+            try:
+                c.send(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # refused before the body: the answer is still there to read
+        r = c.getresponse()
+        data = r.read()
+        hd = {}
+        for k, v in r.getheaders():
+            k = k.lower()
+            if k == "set-cookie":
+                hd.setdefault(k, []).append(v)
+            else:
+                hd[k] = v
+        c.close()
+        return r.status, hd, data
+
+
+def data_dir():
+    return os.environ.get("IBEX_DATA") or os.environ.get("IBEX_DATA_DEFAULT", "")
+
+
+# A handful of Fadul casings of three slides: Fadul 1-1 is the questioned scan of the tests,
+# with two mates (1-2, F) and four casings of two other slides.
+FADUL_SUBSET = ["Fadul 1-1", "Fadul 1-2", "Fadul F", "Fadul 2-1", "Fadul 2-2", "Fadul 10-1", "Fadul 10-2"]
+
+
+def fadul_library(tmp):
+    """LIB.h5 of FADUL_SUBSET in tmp, ingested through a manifest (firearm ids = ground
+    truth) and indexed; None when the real data are not there."""
+    data = data_dir()
+    manifest = os.path.join(data, "MANIFEST.tsv")
+    if not os.path.isfile(manifest):
+        return None
+    with open(manifest) as f:
+        head = f.readline()
+        cols = head.rstrip("\n").split("\t")
+        rows = [l for l in f if dict(zip(cols, l.rstrip("\n").split("\t"))).get("specimen_id") in FADUL_SUBSET
+                and dict(zip(cols, l.rstrip("\n").split("\t"))).get("set") == "fadul"]
+    if len(rows) != len(FADUL_SUBSET):
+        return None
+    with open(os.path.join(tmp, "MANIFEST.tsv"), "w") as f:
+        f.write(head + "".join(rows))
+    os.symlink(os.path.abspath(os.path.join(data, "cartridge")), os.path.join(tmp, "cartridge"))
+    lib = os.path.join(tmp, "fadul.h5")
+    run("ingest", lib, "--manifest", os.path.join(tmp, "MANIFEST.tsv"))
+    run("index", lib)
+    return lib
+
+
+def scan_path(name):
+    return os.path.realpath(os.path.join(data_dir(), "cartridge", "fadul", name.replace(" ", "_") + ".x3p"))

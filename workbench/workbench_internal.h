@@ -1,0 +1,205 @@
+/* The workbench server's state and the pieces its files share (not installed).
+ * server.c: HTTP plumbing (daemon, request bodies, routing); access.c: token, sessions, CSRF,
+ * Host and Origin checks; respond.c: answers and the request log; assets.c: the embedded
+ * pages; catalog.c: the specimen list and thumbnails; scan.c: uploaded scans; jobs.c: searches
+ * in the background; pair.c: the candidate view. Handlers use the public API. */
+#ifndef IBEX_WORKBENCH_INTERNAL_H
+#define IBEX_WORKBENCH_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "ibex/ibex.h"
+#include "ibex/workbench.h"
+#include "ibex_internal.h"
+
+#define WB_MAX_TARGET 2048   /* longest request target (path and query) */
+#define WB_HEX_ID 64         /* tokens and session ids: 32 random bytes as hex */
+#define WB_JOB_ID 32         /* job ids: 16 random bytes as hex */
+#define WB_MAX_JOBS_KEPT 16  /* finished searches remembered (the oldest forgotten first) */
+#define WB_NAME_MAX 200      /* longest scan name shown */
+#define WB_THUMBS_KEPT 1024  /* specimen pictures kept in memory */
+
+typedef struct wb_session {
+    char sid[WB_HEX_ID + 1];
+    char csrf[WB_HEX_ID + 1];
+    double last_used;        /* monotonic seconds */
+} wb_session;
+
+/* One specimen of the catalog (the library's table, read whole). */
+typedef struct wb_spec {
+    size_t row;
+    char *id, *kind, *region, *set, *firearm_id, *make, *model, *calibre, *case_number;
+    char sha256[65];
+    int64_t ingest_time;
+    size_t nx, ny;
+    double dx;
+} wb_spec;
+
+typedef struct wb_thumb {
+    char sha256[65];         /* the specimen's source hash: a thumbnail never goes stale */
+    unsigned char *png;
+    size_t n;
+    unsigned long long used; /* for evicting the least recently used */
+} wb_thumb;
+
+typedef struct wb_job wb_job;
+
+struct ibex_workbench {
+    struct MHD_Daemon *d;
+    char *lib_path;
+    char token[WB_HEX_ID + 1];
+    char tmpdir[4096];       /* private temporary folder ("" until made) */
+    unsigned port;
+    int loopback;            /* bound to a loopback address: Host must name it */
+    size_t max_upload, max_body_memory;
+    atomic_size_t body_mem;  /* request bodies held at once */
+    unsigned search_threads, max_jobs, max_shortlist, max_sessions;
+    FILE *log;
+    pthread_mutex_t log_lock;
+    /* sessions */
+    pthread_mutex_t s_lock;
+    wb_session *sessions;
+    size_t nsessions;
+    /* the catalog, rebuilt when the library file changes */
+    pthread_mutex_t cat_lock;
+    wb_spec *cat;
+    size_t ncat;
+    long long cat_mtime_ns, cat_size;
+    char **cat_sets;         /* distinct set names, sorted */
+    size_t ncat_sets;
+    /* thumbnails */
+    pthread_mutex_t th_lock;
+    wb_thumb *thumbs;
+    size_t nthumbs;
+    unsigned long long th_clock;
+    /* searches */
+    pthread_mutex_t j_lock;
+    pthread_cond_t j_done;
+    wb_job *jobs;            /* newest first */
+    unsigned running;
+};
+
+/* One HTTP request. */
+typedef struct wb_request {
+    ibex_workbench *W;
+    char target[WB_MAX_TARGET + 1]; /* as sent: path and query */
+    int target_too_long;
+    int started, responded, too_long;
+    int cookie_auth;         /* authenticated by the session cookie: CSRF rules apply */
+    char csrf[WB_HEX_ID + 1]; /* that session's CSRF token */
+    unsigned char *body;
+    size_t n, cap, reserved;
+    struct MHD_PostProcessor *pp; /* multipart/form-data */
+    int part_is_file;        /* the part being received is the scan */
+    char filename[WB_NAME_MAX + 1];
+    char form_shortlist[16], form_exclude[8];
+} wb_request;
+
+/* ---- respond.c ---- */
+/* Every answer: the security headers (CSP, nosniff, no framing, no referrer); API answers
+ * are never cached. */
+void ibex__wb_headers(struct MHD_Response *resp, int cacheable);
+enum MHD_Result ibex__wb_send(ibex_workbench *W, struct MHD_Connection *c, const char *method, wb_request *r,
+                              unsigned status, struct MHD_Response *resp, const char *why);
+/* JSON answer (steals j). */
+enum MHD_Result ibex__wb_json(ibex_workbench *W, struct MHD_Connection *c, const char *method, wb_request *r,
+                              unsigned status, json_t *j);
+/* {"error": MESSAGE, "status": HTTP status, "code": NAME (optional)} */
+enum MHD_Result ibex__wb_error(ibex_workbench *W, struct MHD_Connection *c, const char *method, wb_request *r,
+                               unsigned status, const char *fmt, ...) IBEX__PRINTF(6, 7);
+/* The error of a failed library call: the diag's one-line message, an HTTP status for the
+ * ibex_status (bad input 400, over a limit 413, unsupported 415, cancelled 409, else 500). */
+enum MHD_Result ibex__wb_fail(ibex_workbench *W, struct MHD_Connection *c, const char *method, wb_request *r,
+                              ibex_status st, const ibex_diag *d);
+/* Bytes answer; the data is copied unless must_free (then taken). */
+enum MHD_Result ibex__wb_bytes(ibex_workbench *W, struct MHD_Connection *c, const char *method, wb_request *r,
+                               unsigned status, const char *type, void *data, size_t n, int must_free,
+                               const char *cache_control, const char *etag);
+void ibex__wb_log(ibex_workbench *W, struct MHD_Connection *c, const char *method, const wb_request *r,
+                  unsigned status, const char *why);
+
+/* ---- access.c ---- */
+/* n random bytes as 2n lower-case hex digits + NUL. */
+void ibex__wb_random_hex(char *out, size_t n);
+/* The first call of a request: checks Host (loopback binds), the credential (session cookie,
+ * ?token= or a bearer token), the method and, for state-changing requests authenticated by
+ * cookie, Origin and the CSRF header. Returns 1 to go on; 0 when it answered (refused, or the
+ * redirect that trades ?token= for a cookie), with *ret what to return to libmicrohttpd. */
+int ibex__wb_access(ibex_workbench *W, struct MHD_Connection *c, const char *url, const char *method,
+                    wb_request *r, enum MHD_Result *ret);
+/* GET /api/session: the CSRF token of the caller's session, the library, the limits. */
+enum MHD_Result ibex__wb_h_session(ibex_workbench *W, struct MHD_Connection *c, const char *method,
+                                   wb_request *r);
+/* Constant-time comparison of two NUL-terminated strings (1 when equal). */
+int ibex__wb_equal(const char *a, const char *b);
+
+/* ---- assets.c and the generated assets_data.c ---- */
+typedef struct ibex__wb_asset {
+    const char *path;        /* "/app.js"; "/" is index.html */
+    const char *type;        /* Content-Type */
+    const unsigned char *data;
+    size_t size;
+    const char *etag;        /* quoted, from the content's SHA-256 */
+} ibex__wb_asset;
+extern const ibex__wb_asset ibex__wb_assets[];
+extern const size_t ibex__wb_n_assets;
+/* GET of an embedded asset by its exact path; anything else is 404. */
+enum MHD_Result ibex__wb_h_asset(ibex_workbench *W, struct MHD_Connection *c, const char *method, wb_request *r,
+                                 const char *url);
+
+/* ---- catalog.c ---- */
+/* GET /api/specimens?offset=&limit=&kind=&set=&q=&sort=&order= */
+enum MHD_Result ibex__wb_h_specimens(ibex_workbench *W, struct MHD_Connection *c, const char *method,
+                                     wb_request *r);
+/* GET /api/specimens/ROW/thumbnail.png */
+enum MHD_Result ibex__wb_h_thumbnail(ibex_workbench *W, struct MHD_Connection *c, const char *method,
+                                     wb_request *r, size_t row);
+void ibex__wb_catalog_free(ibex_workbench *W);
+/* Opens the library read-only (the workbench never writes it). */
+ibex_status ibex__wb_library_open(const ibex_workbench *W, ibex_library **lib, ibex_diag *d);
+
+/* ---- scan.c ---- */
+/* A questioned scan from uploaded bytes: X3P by its zip signature (read from memory), PNG by
+ * its signature (through a file in the private temporary folder, removed at once). name (the
+ * upload's file name) is what messages name. */
+ibex_status ibex__wb_read_scan(ibex_workbench *W, const unsigned char *data, size_t n, const char *name,
+                               ibex_surface **out, ibex_diag *d);
+/* The base name of a client-given file name, control characters dropped, at most
+ * WB_NAME_MAX bytes; "upload" when nothing is left. */
+void ibex__wb_clean_name(const char *in, char *out, size_t size);
+
+/* ---- jobs.c ---- */
+/* POST /api/jobs: a search of an uploaded scan (raw body or multipart field "scan"), or of
+ * library specimen ?row=N. */
+enum MHD_Result ibex__wb_h_job_create(ibex_workbench *W, struct MHD_Connection *c, const char *method,
+                                      wb_request *r);
+/* GET /api/jobs/ID and below, POST /api/jobs/ID/cancel. rest: what follows "/api/jobs/". */
+enum MHD_Result ibex__wb_h_job(ibex_workbench *W, struct MHD_Connection *c, const char *method, wb_request *r,
+                               const char *rest);
+/* Cancels every search and waits for them, then frees every job. */
+void ibex__wb_jobs_stop(ibex_workbench *W);
+
+/* A job as the candidate view needs it (jobs.c keeps it alive while referenced). */
+const ibex_surface *ibex__wb_job_query(const wb_job *j);
+const char *ibex__wb_job_name(const wb_job *j);
+const char *ibex__wb_job_id(const wb_job *j);
+/* 1 when row is in the job's finished ranked list (*rank: 1-based). */
+int ibex__wb_job_has_candidate(wb_job *j, size_t row, size_t *rank);
+/* The job's cache of compared pairs (pair.c owns what it holds). */
+struct wb_pair **ibex__wb_job_pairs(wb_job *j, pthread_mutex_t **lock);
+
+/* ---- pair.c ---- */
+typedef struct wb_pair wb_pair;
+/* GET /api/jobs/ID/candidates/ROW and .../heights?side=q|c */
+enum MHD_Result ibex__wb_h_pair(ibex_workbench *W, struct MHD_Connection *c, const char *method, wb_request *r,
+                                wb_job *j, size_t row, const char *what);
+void ibex__wb_pair_free(wb_pair *p);
+#define WB_PAIRS_KEPT 4      /* compared pairs remembered per job */
+
+#endif
