@@ -14,7 +14,8 @@
  * The old schemas (1 and 2: variable-length strings in HDF5's global heap, which has no
  * checksums) are not protected and may hang (docs/reference/library-format.md); they are
  * only checked for leaks: in a 5000-row library with half its heap collections damaged,
- * 20 failed column reads and 200 failed get_info must not grow the heap (mallinfo2). */
+ * 20 failed column reads and 200 failed get_info must not grow the heap (mallinfo2; under
+ * AddressSanitizer its leak check at the child's exit). */
 #include <errno.h>
 #include <malloc.h>
 #include <math.h>
@@ -313,6 +314,20 @@ static int write_copy(const char *copy, const unsigned char *orig, size_t size, 
     return ok;
 }
 
+/* The leak check's child ends with _exit (the parent's atexit handlers and buffers are not
+ * its own), except under AddressSanitizer, whose leak check runs at exit() and then fails
+ * the exit status (mallinfo2 does not see its heap). The sweep's children always _exit:
+ * HDF5 1.10 itself leaks a few hundred bytes when a damaged object header fails to load,
+ * which is not IBEX's to free. */
+static void child_exit(int rc)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    exit(rc);
+#else
+    _exit(rc);
+#endif
+}
+
 /* Zeroes each window of the file in turn; returns the number of windows that failed. */
 static int sweep(const char *name, unsigned flags)
 {
@@ -325,7 +340,9 @@ static int sweep(const char *name, unsigned flags)
         return 1;
     }
     size_t size = 0;
-    unsigned char *orig = slurp(path, &size);
+    /* static: still reachable in the children (LeakSanitizer looks at their exit) */
+    static unsigned char *orig;
+    orig = slurp(path, &size);
     CHECK(orig != NULL);
     if (!orig) return 1;
     size_t window = (size_t)env_long("IBEX_CORRUPT_WINDOW", 4096), step = (size_t)env_long("IBEX_CORRUPT_STEP", 1024);
@@ -357,6 +374,7 @@ static int sweep(const char *name, unsigned flags)
         if (WIFSIGNALED(ws)) why = WTERMSIG(ws) == SIGALRM ? "timed out (hang)" : strsignal(WTERMSIG(ws));
         else if (!WIFEXITED(ws) || WEXITSTATUS(ws) == 1) why = "read different data or an unclear refusal";
         else if (WEXITSTATUS(ws) == 2) refusing++;
+        else if (WEXITSTATUS(ws) != 0) why = "the reader failed (a sanitizer's report above?)";
         if (why) {
             failed++;
             fprintf(stderr, "  %s: bytes [%zu, %zu) zeroed: %s\n", name, off, off + len, why);
@@ -474,7 +492,8 @@ static void leak_check(void)
     snprintf(copy, sizeof copy, "%s/old-corrupt.h5", dir);
     CHECK(build_old(path, 5000));
     size_t size = 0;
-    unsigned char *orig = slurp(path, &size);
+    static unsigned char *orig;
+    orig = slurp(path, &size);
     CHECK(orig != NULL);
     size_t heaps = 0, zeroed = 0;
     for (size_t at = 0; orig && at + 4 <= size; at++)
@@ -489,19 +508,15 @@ static void leak_check(void)
     pid_t pid = fork();
     if (pid == 0) {
         alarm(60);
-        _exit(leak_reader(copy));
+        child_exit(leak_reader(copy));
     }
     int ws = 0;
     while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
     }
     fprintf(stderr, "old schema: %zu of %zu global heap collections zeroed, %s\n", zeroed, heaps,
             WIFEXITED(ws) && WEXITSTATUS(ws) == 0 ? "failed reads freed what they allocated" : "FAILED");
-#if defined(__SANITIZE_ADDRESS__)
-    (void)ws; /* mallinfo2 does not see ASan's heap: its leak report at exit checks instead */
-#else
     CHECK_MSG(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "old schema: failed reads leak (status %d)",
               WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
-#endif
     free(orig);
     unlink(copy);
     unlink(path);
