@@ -22,6 +22,7 @@
 #define FORMAT_NAME "ibex-reference-library"
 #define SURF_BUCKET 1000 /* specimens per /surfaces/bNNNNNN group */
 #define TABLE_CHUNK 256
+#define STRINGS_CHUNK 32768 /* bytes per chunk of /strings */
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 void ibex__library_lock(void) { pthread_mutex_lock(&g_lock); }
@@ -48,8 +49,13 @@ enum {
 };
 #define META_PREFIX "meta_"
 
+/* One cell of a row in memory. A string cell is a C string (schemas 1 and 2: HDF5
+ * variable-length strings) or a reference into /strings (schema 3). */
 typedef union slot {
     char *s;
+    struct {
+        uint64_t off, len;
+    } ref;
     int64_t i;
     uint64_t u;
     double f;
@@ -65,6 +71,17 @@ static void col_name(size_t i, char *buf, size_t size)
 }
 static int col_type(size_t i) { return i < N_FIXED ? fixed_cols[i].type : C_STR; }
 
+/* Column number of a string column's name, -1 if IBEX has no such string column. */
+static int str_col_index(const char *name)
+{
+    char b[96];
+    for (size_t i = 0; i < n_cols(); i++) {
+        col_name(i, b, sizeof b);
+        if (col_type(i) == C_STR && !strcmp(b, name)) return (int)i;
+    }
+    return -1;
+}
+
 static hid_t str_type(void)
 {
     hid_t t = H5Tcopy(H5T_C_S1);
@@ -73,24 +90,39 @@ static hid_t str_type(void)
     return t;
 }
 
-/* Compound of all columns at slot offsets; file = little-endian standard types. */
-static hid_t row_type(int file)
+/* Schema 3 string cell: bytes [offset, offset + length) of /strings (UTF-8, no NUL). */
+static hid_t ref_type(void)
+{
+    hid_t t = H5Tcreate(H5T_COMPOUND, 16);
+    H5Tinsert(t, "offset", 0, H5T_STD_U64LE);
+    H5Tinsert(t, "length", 8, H5T_STD_U64LE);
+    return t;
+}
+
+/* Type of a column in the file (file = 1) or in memory (file = 0); strings get strt, which
+ * the caller owns. */
+static hid_t cell_type(int type, int file, hid_t strt)
+{
+    switch (type) {
+    case C_STR: return strt;
+    case C_I64: return file ? H5T_STD_I64LE : H5T_NATIVE_INT64;
+    case C_U64: return file ? H5T_STD_U64LE : H5T_NATIVE_UINT64;
+    case C_F64: return file ? H5T_IEEE_F64LE : H5T_NATIVE_DOUBLE;
+    default: return file ? H5T_STD_U8LE : H5T_NATIVE_UINT8;
+    }
+}
+
+/* Compound of all columns at slot offsets; file = little-endian standard types. pooled:
+ * string columns are /strings references (schema 3), else variable-length strings. */
+static hid_t row_type(int file, int pooled)
 {
     size_t n = n_cols();
     hid_t t = H5Tcreate(H5T_COMPOUND, n * sizeof(slot));
-    hid_t s = str_type();
+    hid_t s = pooled ? ref_type() : str_type();
     char name[96];
     for (size_t i = 0; i < n; i++) {
         col_name(i, name, sizeof name);
-        hid_t m;
-        switch (col_type(i)) {
-        case C_STR: m = s; break;
-        case C_I64: m = file ? H5T_STD_I64LE : H5T_NATIVE_INT64; break;
-        case C_U64: m = file ? H5T_STD_U64LE : H5T_NATIVE_UINT64; break;
-        case C_F64: m = file ? H5T_IEEE_F64LE : H5T_NATIVE_DOUBLE; break;
-        default: m = file ? H5T_STD_U8LE : H5T_NATIVE_UINT8; break;
-        }
-        H5Tinsert(t, name, i * sizeof(slot), m);
+        H5Tinsert(t, name, i * sizeof(slot), cell_type(col_type(i), file, s));
     }
     if (file) H5Tpack(t);
     H5Tclose(s);
@@ -98,26 +130,18 @@ static hid_t row_type(int file)
 }
 
 /* Memory type for reading: only the columns the file has (by name), at slot offsets. */
-static hid_t read_type(hid_t ftype, const int *want)
+static hid_t read_type(hid_t ftype, const int *want, int pooled)
 {
     size_t n = n_cols();
     hid_t t = H5Tcreate(H5T_COMPOUND, n * sizeof(slot));
-    hid_t s = str_type();
+    hid_t s = pooled ? ref_type() : str_type();
     char name[96];
     int any = 0;
     for (size_t i = 0; i < n; i++) {
         if (want && !want[i]) continue;
         col_name(i, name, sizeof name);
         if (H5Tget_member_index(ftype, name) < 0) continue;
-        hid_t m;
-        switch (col_type(i)) {
-        case C_STR: m = s; break;
-        case C_I64: m = H5T_NATIVE_INT64; break;
-        case C_U64: m = H5T_NATIVE_UINT64; break;
-        case C_F64: m = H5T_NATIVE_DOUBLE; break;
-        default: m = H5T_NATIVE_UINT8; break;
-        }
-        H5Tinsert(t, name, i * sizeof(slot), m);
+        H5Tinsert(t, name, i * sizeof(slot), cell_type(col_type(i), 0, s));
         any = 1;
     }
     H5Tclose(s);
@@ -202,11 +226,13 @@ struct ibex_library {
     int lockfd;
     ibex__jctl ctl;
     hid_t file, table;
+    hid_t pool;      /* /strings (schema 3), else -1 */
+    int pooled;      /* string cells are /strings references: schema 3 */
     size_t count;
     char *params;
     smap ids, hashes;
     int keys_loaded; /* ids/hashes filled (writers at open; readers on first lookup) */
-    int packed;      /* surfaces go to packed stacks (schema 2) */
+    int packed;      /* surfaces go to packed stacks (surface_layout "packed") */
     int explicit_txn;
     int data_locked; /* byte 1 held exclusively (writer, during a transaction) */
     ibex_library_preprocess_fn preprocess;
@@ -379,9 +405,10 @@ static ibex_status open_h5(ibex_library *lib, const char *expect_params, ibex_di
 
 static void close_h5(ibex_library *lib)
 {
+    if (lib->pool >= 0) H5Dclose(lib->pool);
     if (lib->table >= 0) H5Dclose(lib->table);
     if (lib->file >= 0) H5Fclose(lib->file);
-    lib->table = lib->file = -1;
+    lib->pool = lib->table = lib->file = -1;
     H5Eclear2(H5E_DEFAULT);
 }
 
@@ -436,51 +463,217 @@ static ibex_status txn_commit(ibex_library *lib, ibex_diag *diag)
     return IBEX_OK;
 }
 
+/* ---- reading rows ---- */
+
+/* HDF5 allocates the variable-length strings of a schema 1 or 2 table while it converts a
+ * read, strip by strip of its conversion buffer. When a later strip fails, the strings of
+ * the strips before are already in the caller's buffer, and those of the failing strip
+ * only in HDF5's: a failed column read of 5000 rows kept about 80 KB. Reads of those
+ * tables therefore allocate through this arena, freed whole once the strings are copied
+ * out, whether the read succeeded or not. */
+typedef struct vlen_arena {
+    void **p;
+    size_t n, cap;
+} vlen_arena;
+
+static void *arena_alloc(size_t size, void *info)
+{
+    vlen_arena *a = info;
+    if (a->n == a->cap) {
+        size_t nc = a->cap ? 2 * a->cap : 64;
+        void **np = realloc(a->p, nc * sizeof *np);
+        if (!np) return NULL;
+        a->p = np;
+        a->cap = nc;
+    }
+    void *m = malloc(size ? size : 1);
+    if (m) a->p[a->n++] = m;
+    return m;
+}
+
+static void arena_free(void *mem, void *info)
+{
+    (void)mem; /* freed with the arena */
+    (void)info;
+}
+
+static void arena_clear(vlen_arena *a)
+{
+    for (size_t i = 0; i < a->n; i++) free(a->p[i]);
+    free(a->p);
+    memset(a, 0, sizeof *a);
+}
+
+/* Schema 3 strings are read through a window of /strings: the strings of one row are
+ * adjacent and the rows of a batch follow each other, so rows read in order read each
+ * chunk of /strings about once. */
+#define POOL_WINDOW ((uint64_t)1 << 20)
+
+typedef struct pool_win {
+    uint64_t size; /* bytes in /strings */
+    uint64_t end;  /* the caller reads nothing past this offset */
+    uint64_t base; /* offset of buf[0] */
+    size_t n;
+    unsigned char *buf;
+} pool_win;
+
+/* String [off, off + len) of /strings, malloc'd (NULL for an empty string). */
+static ibex_status pool_get(ibex_library *lib, pool_win *w, uint64_t off, uint64_t len, size_t row, size_t col,
+                            char **out, ibex_diag *diag)
+{
+    char name[96], b[256];
+    *out = NULL;
+    if (!len) return IBEX_OK;
+    col_name(col, name, sizeof name);
+    if (off > w->size || len > w->size - off)
+        return ibex__fail(diag, IBEX_ERR_INTEGRITY, lib->path, -1,
+                          "row %zu column %s: string at %llu (%llu bytes) lies past the %llu bytes of /strings", row,
+                          name, (unsigned long long)off, (unsigned long long)len, (unsigned long long)w->size);
+    if (len >= SIZE_MAX) return ibex__fail(diag, IBEX_ERR_NOMEM, lib->path, -1, "out of memory");
+    if (off < w->base || off + len > w->base + w->n) {
+        uint64_t want = w->end > off ? w->end - off : len;
+        if (want > POOL_WINDOW) want = POOL_WINDOW;
+        if (want < len) want = len;
+        if (want > w->size - off) want = w->size - off;
+        unsigned char *nb = realloc(w->buf, (size_t)want);
+        if (!nb) return ibex__fail(diag, IBEX_ERR_NOMEM, lib->path, -1, "out of memory");
+        w->buf = nb;
+        w->n = 0;
+        hsize_t start = off, cnt = want;
+        hid_t fs = H5Dget_space(lib->pool), ms = H5Screate_simple(1, &cnt, NULL);
+        int ok = fs >= 0 && ms >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &cnt, NULL) >= 0 &&
+                 H5Dread(lib->pool, H5T_NATIVE_UINT8, ms, fs, H5P_DEFAULT, w->buf) >= 0;
+        if (!ok) h5msg(b);
+        if (ms >= 0) H5Sclose(ms);
+        if (fs >= 0) H5Sclose(fs);
+        if (!ok)
+            return ibex__fail(diag, IBEX_ERR_INTEGRITY, lib->path, -1,
+                              "cannot read /strings bytes %llu..%llu (row %zu column %s): %s", (unsigned long long)off,
+                              (unsigned long long)(off + want), row, name, b);
+        w->base = off;
+        w->n = (size_t)want;
+    }
+    const unsigned char *p = w->buf + (off - w->base);
+    if (memchr(p, 0, (size_t)len))
+        return ibex__fail(diag, IBEX_ERR_INTEGRITY, lib->path, -1, "row %zu column %s: string holds a NUL byte", row,
+                          name);
+    char *s = malloc((size_t)len + 1);
+    if (!s) return ibex__fail(diag, IBEX_ERR_NOMEM, lib->path, -1, "out of memory");
+    memcpy(s, p, (size_t)len);
+    s[len] = 0;
+    *out = s;
+    return IBEX_OK;
+}
+
+static int wanted(const int *want, size_t c) { return !want || want[c]; }
+
+/* Reads rows [row0, row0 + cnt): the columns of want (all when NULL) that the table has, into
+ * buf (cnt * n_cols() slots, zero for a column the table lacks). The string columns come out
+ * in strs[i * n_cols() + c], malloc'd, NULL when empty (the caller frees them); their slots
+ * are not for use. On failure nothing stays allocated. */
+static ibex_status read_rows(ibex_library *lib, size_t row0, size_t cnt, const int *want, slot *buf, char **strs,
+                             ibex_diag *diag)
+{
+    size_t nc = n_cols();
+    char b[256];
+    memset(buf, 0, cnt * nc * sizeof *buf);
+    memset(strs, 0, cnt * nc * sizeof *strs);
+    if (!cnt) return IBEX_OK;
+    hid_t ft = H5Dget_type(lib->table);
+    hid_t mt = ft >= 0 ? read_type(ft, want, lib->pooled) : -1;
+    if (ft >= 0) H5Tclose(ft);
+    if (mt < 0) return ibex__fail(diag, IBEX_ERR_FORMAT, lib->path, -1, "/specimens has none of the columns asked for");
+    vlen_arena arena;
+    memset(&arena, 0, sizeof arena);
+    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+    hsize_t start = row0, count = cnt;
+    hid_t fs = H5Dget_space(lib->table), ms = H5Screate_simple(1, &count, NULL);
+    ibex_status st = IBEX_OK;
+    /* HDF5's type conversion buffers default to 1 MiB, allocated and cleared on every read:
+     * most of the time of a one-row read. These rows need no more than their own size. */
+    size_t tconv = cnt * nc * sizeof(slot);
+    if (tconv > ((size_t)1 << 20)) tconv = (size_t)1 << 20;
+    if (tconv < nc * sizeof(slot)) tconv = nc * sizeof(slot);
+    if (dxpl < 0 || fs < 0 || ms < 0 || H5Pset_vlen_mem_manager(dxpl, arena_alloc, &arena, arena_free, NULL) < 0 ||
+        H5Pset_buffer(dxpl, tconv, NULL, NULL) < 0 ||
+        H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &count, NULL) < 0 ||
+        H5Dread(lib->table, mt, ms, fs, dxpl, buf) < 0) {
+        if (cnt == 1)
+            st = ibex__fail(diag, IBEX_ERR_INTEGRITY, lib->path, -1, "cannot read /specimens row %zu: %s", row0,
+                            h5msg(b));
+        else
+            st = ibex__fail(diag, IBEX_ERR_INTEGRITY, lib->path, -1, "cannot read /specimens rows %zu..%zu: %s", row0,
+                            row0 + cnt - 1, h5msg(b));
+    }
+    if (st == IBEX_OK && !lib->pooled) {
+        for (size_t i = 0; i < cnt && st == IBEX_OK; i++)
+            for (size_t c = 0; c < nc && st == IBEX_OK; c++) {
+                const char *v = col_type(c) == C_STR && wanted(want, c) ? buf[i * nc + c].s : NULL;
+                if (v && v[0] && !(strs[i * nc + c] = ibex__strdup(v)))
+                    st = ibex__fail(diag, IBEX_ERR_NOMEM, lib->path, -1, "out of memory");
+            }
+    } else if (st == IBEX_OK) {
+        pool_win w;
+        memset(&w, 0, sizeof w);
+        hsize_t psize = 0;
+        hid_t ps = H5Dget_space(lib->pool);
+        if (ps < 0 || H5Sget_simple_extent_ndims(ps) != 1 || H5Sget_simple_extent_dims(ps, &psize, NULL) < 0)
+            st = ibex__fail(diag, IBEX_ERR_FORMAT, lib->path, -1, "/strings is not a 1-D byte array");
+        if (ps >= 0) H5Sclose(ps);
+        w.size = psize;
+        for (size_t i = 0; i < cnt * nc; i++)
+            if (col_type(i % nc) == C_STR && wanted(want, i % nc) && buf[i].ref.len &&
+                buf[i].ref.off <= psize && buf[i].ref.len <= psize - buf[i].ref.off &&
+                buf[i].ref.off + buf[i].ref.len > w.end)
+                w.end = buf[i].ref.off + buf[i].ref.len;
+        for (size_t i = 0; i < cnt * nc && st == IBEX_OK; i++)
+            if (col_type(i % nc) == C_STR && wanted(want, i % nc))
+                st = pool_get(lib, &w, buf[i].ref.off, buf[i].ref.len, row0 + i / nc, i % nc, &strs[i], diag);
+        free(w.buf);
+    }
+    arena_clear(&arena);
+    if (ms >= 0) H5Sclose(ms);
+    if (fs >= 0) H5Sclose(fs);
+    if (dxpl >= 0) H5Pclose(dxpl);
+    H5Tclose(mt);
+    if (st != IBEX_OK)
+        for (size_t i = 0; i < cnt * nc; i++) {
+            free(strs[i]);
+            strs[i] = NULL;
+        }
+    return st;
+}
+
+static void free_strs(char **strs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(strs[i]);
+}
+
 /* ---- open ---- */
 
 static ibex_status load_keys(ibex_library *lib, ibex_diag *diag)
 {
-    hid_t ft = H5Dget_type(lib->table);
     size_t nc = n_cols();
-    int *want = calloc(nc, sizeof *want);
-    if (!want) {
-        H5Tclose(ft);
-        return ibex__fail(diag, IBEX_ERR_NOMEM, lib->path, -1, "out of memory");
-    }
-    want[K_ID] = want[K_SHA] = 1;
-    hid_t mt = read_type(ft, want);
-    free(want);
-    H5Tclose(ft);
-    if (mt < 0) return ibex__fail(diag, IBEX_ERR_FORMAT, lib->path, -1, "/specimens has no id or sha256 column");
     const size_t block = 4096;
-    slot *buf = calloc(block * nc, sizeof(slot));
+    int *want = calloc(nc, sizeof *want);
+    slot *buf = calloc(block * nc, sizeof *buf);
+    char **strs = calloc(block * nc, sizeof *strs);
     ibex_status st = IBEX_OK;
-    if (!buf) st = ibex__fail(diag, IBEX_ERR_NOMEM, lib->path, -1, "out of memory");
+    if (!want || !buf || !strs) st = ibex__fail(diag, IBEX_ERR_NOMEM, lib->path, -1, "out of memory");
+    else want[K_ID] = want[K_SHA] = 1;
     for (size_t r0 = 0; st == IBEX_OK && r0 < lib->count; r0 += block) {
-        hsize_t start = r0, cnt = lib->count - r0 < block ? lib->count - r0 : block;
-        hid_t fs = H5Dget_space(lib->table);
-        hid_t ms = H5Screate_simple(1, &cnt, NULL);
-        H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &cnt, NULL);
-        memset(buf, 0, block * nc * sizeof(slot));
-        if (H5Dread(lib->table, mt, ms, fs, H5P_DEFAULT, buf) < 0) {
-            char b[256];
-            st = ibex__fail(diag, IBEX_ERR_INTEGRITY, lib->path, -1, "cannot read /specimens rows %zu..: %s",
-                            r0, h5msg(b));
-        } else {
-            for (size_t i = 0; i < cnt && st == IBEX_OK; i++) {
-                const char *id = buf[i * nc + K_ID].s, *sha = buf[i * nc + K_SHA].s;
-                if (id && id[0] && !smap_put(&lib->ids, id, r0 + i))
-                    st = ibex__fail(diag, IBEX_ERR_NOMEM, lib->path, -1, "out of memory");
-                if (sha && sha[0] && !smap_put(&lib->hashes, sha, r0 + i))
-                    st = ibex__fail(diag, IBEX_ERR_NOMEM, lib->path, -1, "out of memory");
-            }
-            H5Dvlen_reclaim(mt, ms, H5P_DEFAULT, buf);
+        size_t cnt = lib->count - r0 < block ? lib->count - r0 : block;
+        st = read_rows(lib, r0, cnt, want, buf, strs, diag);
+        for (size_t i = 0; i < cnt && st == IBEX_OK; i++) {
+            const char *id = strs[i * nc + K_ID], *sha = strs[i * nc + K_SHA];
+            if ((id && !smap_put(&lib->ids, id, r0 + i)) || (sha && !smap_put(&lib->hashes, sha, r0 + i)))
+                st = ibex__fail(diag, IBEX_ERR_NOMEM, lib->path, -1, "out of memory");
         }
-        H5Sclose(ms);
-        H5Sclose(fs);
+        if (strs) free_strs(strs, cnt * nc);
     }
+    free(strs);
     free(buf);
-    H5Tclose(mt);
+    free(want);
     return st;
 }
 
@@ -518,7 +711,7 @@ static ibex_status open_h5(ibex_library *lib, const char *expect_params, ibex_di
     lib->table = H5Dopen2(lib->file, "/specimens", H5P_DEFAULT);
     if (lib->table < 0)
         return ibex__fail(diag, IBEX_ERR_FORMAT, lib->path, -1, "missing /specimens table: %s", h5msg(b));
-    hid_t sp = H5Dget_space(lib->table);
+    hid_t sp = H5Dget_space(lib->table), ft;
     hsize_t dims[1] = {0};
     if (H5Sget_simple_extent_ndims(sp) != 1 || H5Sget_simple_extent_dims(sp, dims, NULL) < 0) {
         H5Sclose(sp);
@@ -526,6 +719,25 @@ static ibex_status open_h5(ibex_library *lib, const char *expect_params, ibex_di
     }
     H5Sclose(sp);
     lib->count = (size_t)dims[0];
+    /* Schema 3 keeps the strings in /strings; its table cells must be references. */
+    lib->pooled = ver >= 3;
+    ft = H5Dget_type(lib->table);
+    int mi = ft >= 0 ? H5Tget_member_index(ft, "id") : -1;
+    hid_t ct = mi >= 0 ? H5Tget_member_type(ft, (unsigned)mi) : -1;
+    H5T_class_t want_class = lib->pooled ? H5T_COMPOUND : H5T_STRING;
+    int cell_ok = ct >= 0 && H5Tget_class(ct) == want_class;
+    if (ct >= 0) H5Tclose(ct);
+    if (ft >= 0) H5Tclose(ft);
+    if (!cell_ok)
+        return ibex__fail(diag, IBEX_ERR_FORMAT, lib->path, -1, "/specimens column id is not %s (schema version %llu)",
+                          lib->pooled ? "an /strings reference" : "a variable-length string", (unsigned long long)ver);
+    if (lib->pooled && (lib->pool = H5Dopen2(lib->file, "/strings", H5P_DEFAULT)) < 0)
+        return ibex__fail(diag, IBEX_ERR_FORMAT, lib->path, -1, "missing /strings: %s", h5msg(b));
+    /* What a writer adds to a schema 3 library keeps to its checked structures
+     * (docs/reference/library-format.md); older libraries keep the formats they were made with. */
+    if (lib->writable && H5Fset_libver_bounds(lib->file, lib->pooled ? H5F_LIBVER_V110 : H5F_LIBVER_EARLIEST,
+                                              lib->pooled ? H5F_LIBVER_V110 : H5F_LIBVER_V18) < 0)
+        return ibex__fail(diag, IBEX_ERR_IO, lib->path, -1, "HDF5 setup failed: %s", h5msg(b));
     free(lib->params);
     lib->params = NULL;
     if (H5Lexists(lib->file, "/params", H5P_DEFAULT) > 0) {
@@ -592,7 +804,7 @@ static ibex_status library_open(const char *path, const ibex_library_opts *o, ib
     lib->flags = o->flags;
     lib->writable = writable;
     lib->lockfd = fd;
-    lib->file = lib->table = -1;
+    lib->file = lib->table = lib->pool = -1;
     lib->ctl.jfd = -1;
     lib->ctl.durable = !(o->flags & IBEX_LIBRARY_NOSYNC);
     lib->preprocess = o->preprocess;
@@ -698,9 +910,21 @@ static hid_t create_dcpl(int rank, const hsize_t *chunk, int compress)
     return p;
 }
 
-static int write_params(hid_t file, const char *params)
+/* Schema 3 keeps attributes in the (checksummed) object header, not in dense attribute
+ * storage, as long as each fits in one (64 KiB): dense storage keeps values over 4 KiB in
+ * fractal-heap "huge objects", which have no checksum. */
+static hid_t make_group(hid_t loc, const char *name, int legacy)
 {
-    hid_t g = H5Gcreate2(file, "/params", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+    if (gcpl >= 0 && !legacy) H5Pset_attr_phase_change(gcpl, 65535, 0);
+    hid_t g = gcpl >= 0 ? H5Gcreate2(loc, name, H5P_DEFAULT, gcpl, H5P_DEFAULT) : -1;
+    if (gcpl >= 0) H5Pclose(gcpl);
+    return g;
+}
+
+static int write_params(hid_t file, const char *params, int legacy)
+{
+    hid_t g = make_group(file, "/params", legacy);
     if (g < 0) return 0;
     int ok = attr_write_str(g, "text", params);
     /* Also one attribute per key=value line, for people reading with h5dump. */
@@ -717,38 +941,55 @@ static int write_params(hid_t file, const char *params)
     return ok;
 }
 
-static int build_schema(hid_t file, const char *params, int packed)
+/* legacy: schema 1 (2 when packed) as IBEX wrote it before schema 3, for tests of reading
+ * and writing old libraries. */
+static int build_schema(hid_t file, const char *params, int packed, int legacy)
 {
-    /* Version 2 only where it is needed: a version-1 reader cannot read packed stacks. */
-    uint32_t ver = packed ? 2 : 1;
+    uint32_t ver = legacy ? (packed ? 2 : 1) : 3;
     char now[32];
     iso_time(time(NULL), now, sizeof now);
     int ok = attr_write_str(file, "ibex_format", FORMAT_NAME) &&
              attr_write_num(file, "schema_version", H5T_STD_U32LE, H5T_NATIVE_UINT32, &ver) &&
              attr_write_str(file, "ibex_version", IBEX_VERSION_STRING) && attr_write_str(file, "created", now) &&
-             attr_write_str(file, "surface_layout", packed ? "packed" : "groups") && write_params(file, params);
+             attr_write_str(file, "surface_layout", packed ? "packed" : "groups") &&
+             write_params(file, params, legacy);
     if (!ok) return 0;
     hsize_t zero = 0, unlim = H5S_UNLIMITED, chunk = TABLE_CHUNK;
     hid_t sp = H5Screate_simple(1, &zero, &unlim);
     hid_t dcpl = create_dcpl(1, &chunk, 1);
-    hid_t ft = row_type(1);
+    hid_t ft = row_type(1, !legacy);
     hid_t d = H5Dcreate2(file, "/specimens", ft, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     ok = d >= 0 && attr_write_str(d, "description", "one row per specimen; row r's surface is at the path in column 'surface'");
     if (d >= 0) H5Dclose(d);
     H5Tclose(ft);
     H5Pclose(dcpl);
+    if (ok && !legacy) {
+        hsize_t pchunk = STRINGS_CHUNK;
+        dcpl = create_dcpl(1, &pchunk, 0);
+        H5Pset_deflate(dcpl, 4);
+        d = H5Dcreate2(file, "/strings", H5T_STD_U8LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        ok = d >= 0 && attr_write_str(d, "description",
+                                      "UTF-8 bytes of the table's strings; a string cell (offset, length) is "
+                                      "bytes [offset, offset + length)");
+        if (d >= 0) H5Dclose(d);
+        H5Pclose(dcpl);
+    }
     H5Sclose(sp);
     if (!ok) return 0;
     hid_t g = H5Gcreate2(file, "/surfaces", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (g < 0) return 0;
     H5Gclose(g);
-    g = H5Gcreate2(file, "/index", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    g = make_group(file, "/index", legacy);
     if (g < 0) return 0;
     ok = attr_write_str(g, "description", "descriptors: N x d float32, row r = specimen row r (filled by ibex index)");
     hsize_t dims[2] = {0, 0}, maxd[2] = {H5S_UNLIMITED, H5S_UNLIMITED}, ch[2] = {1024, 64};
     sp = H5Screate_simple(2, dims, maxd);
-    dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    H5Pset_chunk(dcpl, 2, ch);
+    if (legacy) {
+        dcpl = H5Pcreate(H5P_DATASET_CREATE);
+        H5Pset_chunk(dcpl, 2, ch);
+    } else {
+        dcpl = create_dcpl(2, ch, 0);
+    }
     d = H5Dcreate2(g, "descriptors", H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     ok = ok && d >= 0;
     if (d >= 0) H5Dclose(d);
@@ -758,8 +999,8 @@ static int build_schema(hid_t file, const char *params, int packed)
     return ok;
 }
 
-ibex_status ibex_library_create(const char *path, const ibex_library_opts *o, ibex_library **out,
-                                ibex_diag *diag)
+ibex_status ibex__library_create_format(const char *path, const ibex_library_opts *o, int legacy,
+                                       ibex_library **out, ibex_diag *diag)
 {
     if (!path || !out) return ibex__fail(diag, IBEX_ERR_ARG, path ? path : "", -1, "no path");
     ibex_library_opts wo;
@@ -777,10 +1018,21 @@ ibex_status ibex_library_create(const char *path, const ibex_library_opts *o, ib
     ctl.mode = IBEX__J_SCRATCH;
     ctl.jfd = -1;
     hid_t fapl = ibex__jvfd_fapl(&ctl);
+    /* Schema 3: the 1.8 superblock (version 2) and object headers (version 2), both
+     * checksummed, then the 1.10 chunk indexes (extensible and fixed arrays, version-2
+     * B-trees; checksummed, where the 1.8 version-1 B-tree is not) for every dataset. Not
+     * the 1.10 superblock (version 3): it records "open for writing" in the file, so a
+     * killed writer would leave a library that nothing opens until h5clear. */
+    if (fapl >= 0 && H5Pset_libver_bounds(fapl, legacy ? H5F_LIBVER_EARLIEST : H5F_LIBVER_V18,
+                                          legacy ? H5F_LIBVER_V18 : H5F_LIBVER_V110) < 0) {
+        H5Pclose(fapl);
+        fapl = -1;
+    }
     hid_t f = fapl >= 0 ? H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl) : -1;
     if (fapl >= 0) H5Pclose(fapl);
     char b[256];
-    int ok = f >= 0 && build_schema(f, o->params ? o->params : "", (o->flags & IBEX_LIBRARY_PACKED) != 0);
+    int ok = f >= 0 && (legacy || H5Fset_libver_bounds(f, H5F_LIBVER_V110, H5F_LIBVER_V110) >= 0) &&
+             build_schema(f, o->params ? o->params : "", (o->flags & IBEX_LIBRARY_PACKED) != 0, legacy);
     if (!ok) h5msg(b);
     if (f >= 0 && H5Fclose(f) < 0 && ok) {
         ok = 0;
@@ -807,6 +1059,12 @@ ibex_status ibex_library_create(const char *path, const ibex_library_opts *o, ib
     unlink(tmp);
     wo.flags |= IBEX_LIBRARY_WRITE;
     return ibex_library_open(path, &wo, out, diag);
+}
+
+ibex_status ibex_library_create(const char *path, const ibex_library_opts *o, ibex_library **out,
+                                ibex_diag *diag)
+{
+    return ibex__library_create_format(path, o, 0, out, diag);
 }
 
 ibex_status ibex_library_close(ibex_library *lib, ibex_diag *diag)
@@ -982,29 +1240,84 @@ static int write_surfaces(ibex_library *lib, const ibex_specimen *sp, const ibex
     return 1;
 }
 
+/* Appends n bytes to /strings (one extent change, one write); *off gets where they start. */
+static int pool_append(ibex_library *lib, const char *bytes, size_t n, uint64_t *off)
+{
+    hid_t fs = H5Dget_space(lib->pool);
+    hsize_t size = 0;
+    int ok = fs >= 0 && H5Sget_simple_extent_dims(fs, &size, NULL) == 1;
+    if (fs >= 0) H5Sclose(fs);
+    *off = size;
+    if (!ok || !n) return ok;
+    hsize_t newsize = size + n, cnt = n;
+    ok = H5Dset_extent(lib->pool, &newsize) >= 0;
+    fs = ok ? H5Dget_space(lib->pool) : -1;
+    hid_t ms = ok ? H5Screate_simple(1, &cnt, NULL) : -1;
+    ok = ok && fs >= 0 && ms >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET, &size, NULL, &cnt, NULL) >= 0 &&
+         H5Dwrite(lib->pool, H5T_NATIVE_UINT8, ms, fs, H5P_DEFAULT, bytes) >= 0;
+    if (ms >= 0) H5Sclose(ms);
+    if (fs >= 0) H5Sclose(fs);
+    return ok;
+}
+
+/* Schema 3: the strings of the rows go to /strings, row after row, and their cells become
+ * references (0, 0 for an empty string). strs[i] is the string of cell i, NULL = empty. */
+static int pool_strings(ibex_library *lib, slot *r, const char *const *strs, size_t ncells)
+{
+    size_t nc = n_cols(), total = 0;
+    for (size_t i = 0; i < ncells; i++)
+        if (col_type(i % nc) == C_STR && strs[i]) total += strlen(strs[i]);
+    char *bytes = malloc(total ? total : 1);
+    if (!bytes) return 0;
+    uint64_t base = 0;
+    size_t at = 0;
+    for (size_t i = 0; i < ncells; i++) {
+        size_t len = col_type(i % nc) == C_STR && strs[i] ? strlen(strs[i]) : 0;
+        if (len) memcpy(bytes + at, strs[i], len);
+        at += len;
+    }
+    int ok = pool_append(lib, bytes, total, &base);
+    free(bytes);
+    at = 0;
+    for (size_t i = 0; ok && i < ncells; i++) {
+        if (col_type(i % nc) != C_STR) continue;
+        size_t len = strs[i] ? strlen(strs[i]) : 0;
+        r[i].ref.off = len ? base + at : 0;
+        r[i].ref.len = len;
+        at += len;
+    }
+    return ok;
+}
+
 /* The table rows of a batch, in one extent change and one write. */
 static int write_rows(ibex_library *lib, const ibex_specimen *sp, const ibex_surface *const *s, size_t n,
                       size_t row0, char (*gpath)[96], const uint64_t *sidx)
 {
     size_t nc = n_cols();
     slot *r = calloc(n * nc, sizeof *r);
-    if (!r) return 0;
-    static char empty[] = "";
+    const char **strs = calloc(n * nc, sizeof *strs);
+    if (!r || !strs) {
+        free(r);
+        free(strs);
+        return 0;
+    }
     int64_t now = (int64_t)time(NULL);
-#define S_(v) ((v) ? (char *)(v) : empty)
     for (size_t i = 0; i < n; i++) {
         slot *x = r + i * nc;
+        const char **v = strs + i * nc;
         const ibex_specimen *p = &sp[i];
         ibex_surface_stats stt;
         ibex_surface_get_stats(s[i], &stt);
-        x[K_ID].s = S_(p->id);
-        x[K_KIND].s = S_(p->kind);
-        x[K_REGION].s = S_(p->region);
-        x[K_SHA].s = (char *)p->sha256;
-        x[K_SRC].s = S_(p->source_path);
-        x[K_SET].s = S_(p->set);
-        x[K_FIREARM].s = S_(p->firearm_id);
-        x[K_SSK].s = S_(p->same_source_key);
+        v[K_ID] = p->id;
+        v[K_KIND] = p->kind;
+        v[K_REGION] = p->region;
+        v[K_SHA] = p->sha256;
+        v[K_SRC] = p->source_path;
+        v[K_SET] = p->set;
+        v[K_FIREARM] = p->firearm_id;
+        v[K_SSK] = p->same_source_key;
+        v[K_SURFACE] = gpath[i];
+        for (size_t k = 0; k < ibex_meta_count(); k++) v[N_FIXED + k] = ibex_meta_get(&p->meta, ibex_meta_key(k));
         x[K_TIME].i = p->ingest_time ? p->ingest_time : now;
         x[K_NX].u = s[i]->nx;
         x[K_NY].u = s[i]->ny;
@@ -1014,18 +1327,22 @@ static int write_rows(ibex_library *lib, const ibex_specimen *sp, const ibex_sur
         x[K_Y0].f = s[i]->y0;
         x[K_ZKIND].b = (uint8_t)s[i]->zkind;
         x[K_NVALID].u = stt.n_valid;
-        x[K_SURFACE].s = gpath[i];
         x[K_SURFIDX].u = sidx[i];
-        for (size_t k = 0; k < ibex_meta_count(); k++)
-            x[N_FIXED + k].s = S_(ibex_meta_get(&p->meta, ibex_meta_key(k)));
     }
-#undef S_
+    int ok = 1;
+    if (lib->pooled) {
+        ok = pool_strings(lib, r, strs, n * nc);
+    } else {
+        static char empty[] = "";
+        for (size_t i = 0; i < n * nc; i++)
+            if (col_type(i % nc) == C_STR) r[i].s = strs[i] ? (char *)strs[i] : empty;
+    }
     /* Memory type of the columns this file has (an older table may lack new ones). */
     hid_t ft = H5Dget_type(lib->table);
-    hid_t mt = read_type(ft, NULL);
+    hid_t mt = read_type(ft, NULL, lib->pooled);
     H5Tclose(ft);
     hsize_t newsize = row0 + n, start = row0, cnt = n;
-    int ok = mt >= 0 && H5Dset_extent(lib->table, &newsize) >= 0;
+    ok = ok && mt >= 0 && H5Dset_extent(lib->table, &newsize) >= 0;
     if (ok) {
         hid_t fs = H5Dget_space(lib->table);
         hid_t ms = H5Screate_simple(1, &cnt, NULL);
@@ -1035,6 +1352,7 @@ static int write_rows(ibex_library *lib, const ibex_specimen *sp, const ibex_sur
         H5Sclose(fs);
     }
     if (mt >= 0) H5Tclose(mt);
+    free(strs);
     free(r);
     return ok;
 }
@@ -1129,52 +1447,52 @@ int ibex_library_find_id(const ibex_library *lib, const char *id, size_t *row)
     return r;
 }
 
-static char *dup_opt(const char *s) { return s && s[0] ? ibex__strdup(s) : NULL; }
-
-static ibex_status read_row(ibex_library *lib, size_t row, slot *r, hid_t *mt_out, hid_t *ms_out, ibex_diag *diag)
+/* One whole row: its slots and its strings (n_cols() of each, calloc'd; free both, and
+ * each string, also on failure: read_rows then leaves the strings NULL). */
+static ibex_status read_row(ibex_library *lib, size_t row, slot **r, char ***strs, ibex_diag *diag)
 {
-    if (row >= lib->count) return ibex__fail(diag, IBEX_ERR_ARG, lib->path, -1, "row %zu out of range (%zu specimens)", row, lib->count);
-    hid_t ft = H5Dget_type(lib->table);
-    hid_t mt = read_type(ft, NULL);
-    H5Tclose(ft);
-    if (mt < 0) return ibex__fail(diag, IBEX_ERR_FORMAT, lib->path, -1, "/specimens has no known columns");
-    hsize_t start = row, one = 1;
-    hid_t fs = H5Dget_space(lib->table);
-    hid_t ms = H5Screate_simple(1, &one, NULL);
-    H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &one, NULL);
-    herr_t e = H5Dread(lib->table, mt, ms, fs, H5P_DEFAULT, r);
-    H5Sclose(fs);
-    if (e < 0) {
-        char b[256];
-        H5Sclose(ms);
-        H5Tclose(mt);
-        return ibex__fail(diag, IBEX_ERR_INTEGRITY, lib->path, -1, "cannot read /specimens row %zu: %s", row, h5msg(b));
-    }
-    *mt_out = mt;
-    *ms_out = ms;
-    return IBEX_OK;
+    size_t nc = n_cols();
+    *r = calloc(nc, sizeof **r);
+    *strs = calloc(nc, sizeof **strs);
+    if (!*r || !*strs) return ibex__fail(diag, IBEX_ERR_NOMEM, lib->path, -1, "out of memory");
+    if (row >= lib->count)
+        return ibex__fail(diag, IBEX_ERR_ARG, lib->path, -1, "row %zu out of range (%zu specimens)", row, lib->count);
+    return read_rows(lib, row, 1, NULL, *r, *strs, diag);
+}
+
+static void free_row(slot *r, char **strs)
+{
+    if (strs) free_strs(strs, n_cols());
+    free(strs);
+    free(r);
+}
+
+/* Moves a string out of strs (NULL stays NULL). */
+static char *take(char **strs, size_t c)
+{
+    char *v = strs[c];
+    strs[c] = NULL;
+    return v;
 }
 
 ibex_status ibex_library_get_info(ibex_library *lib, size_t row, ibex_specimen *out, ibex_diag *diag)
 {
     if (!lib || !out) return IBEX_ERR_ARG;
-    size_t nc = n_cols();
-    slot *r = calloc(nc, sizeof *r);
-    if (!r) return ibex__fail(diag, IBEX_ERR_NOMEM, lib->path, -1, "out of memory");
+    slot *r = NULL;
+    char **v = NULL;
     ibex__library_lock();
-    hid_t mt, ms;
-    ibex_status st = read_row(lib, row, r, &mt, &ms, diag);
+    ibex_status st = read_row(lib, row, &r, &v, diag);
     if (st == IBEX_OK) {
         ibex_specimen sp;
         memset(&sp, 0, sizeof sp);
-        sp.id = dup_opt(r[K_ID].s);
-        sp.kind = dup_opt(r[K_KIND].s);
-        sp.region = dup_opt(r[K_REGION].s);
-        sp.source_path = dup_opt(r[K_SRC].s);
-        sp.set = dup_opt(r[K_SET].s);
-        sp.firearm_id = dup_opt(r[K_FIREARM].s);
-        sp.same_source_key = dup_opt(r[K_SSK].s);
-        if (r[K_SHA].s) snprintf(sp.sha256, sizeof sp.sha256, "%s", r[K_SHA].s);
+        sp.id = take(v, K_ID);
+        sp.kind = take(v, K_KIND);
+        sp.region = take(v, K_REGION);
+        sp.source_path = take(v, K_SRC);
+        sp.set = take(v, K_SET);
+        sp.firearm_id = take(v, K_FIREARM);
+        sp.same_source_key = take(v, K_SSK);
+        if (v[K_SHA]) snprintf(sp.sha256, sizeof sp.sha256, "%s", v[K_SHA]);
         sp.ingest_time = r[K_TIME].i;
         sp.nx = (size_t)r[K_NX].u;
         sp.ny = (size_t)r[K_NY].u;
@@ -1183,48 +1501,39 @@ ibex_status ibex_library_get_info(ibex_library *lib, size_t row, ibex_specimen *
         sp.n_valid = (size_t)r[K_NVALID].u;
         int okm = 1;
         for (size_t k = 0; k < ibex_meta_count(); k++)
-            if (r[N_FIXED + k].s && r[N_FIXED + k].s[0] &&
-                ibex_meta_set(&sp.meta, ibex_meta_key(k), r[N_FIXED + k].s) != IBEX_OK)
-                okm = 0;
-        H5Dvlen_reclaim(mt, ms, H5P_DEFAULT, r);
-        H5Sclose(ms);
-        H5Tclose(mt);
+            if (v[N_FIXED + k] && ibex_meta_set(&sp.meta, ibex_meta_key(k), v[N_FIXED + k]) != IBEX_OK) okm = 0;
         if (!okm || !sp.id) {
             ibex_specimen_clear(&sp);
-            st = ibex__fail(diag, okm ? IBEX_ERR_FORMAT : IBEX_ERR_NOMEM, lib->path, -1, "row %zu has no id", row);
+            st = okm ? ibex__fail(diag, IBEX_ERR_FORMAT, lib->path, -1, "row %zu has no id", row)
+                     : ibex__fail(diag, IBEX_ERR_FORMAT, lib->path, -1, "row %zu: a metadata field cannot be kept", row);
         } else {
             *out = sp;
         }
     }
     ibex__library_unlock();
-    free(r);
+    free_row(r, v);
     return st;
 }
 
 ibex_status ibex_library_get_surface(ibex_library *lib, size_t row, ibex_surface **out, ibex_diag *diag)
 {
     if (!lib || !out) return IBEX_ERR_ARG;
-    size_t nc = n_cols();
-    slot *r = calloc(nc, sizeof *r);
-    if (!r) return ibex__fail(diag, IBEX_ERR_NOMEM, lib->path, -1, "out of memory");
+    slot *r = NULL;
+    char **v = NULL;
     ibex__library_lock();
-    hid_t mt, ms;
     char b[256], gpath[128] = "";
-    ibex_status st = read_row(lib, row, r, &mt, &ms, diag);
+    ibex_surface *s = NULL;
+    ibex_status st = read_row(lib, row, &r, &v, diag);
     if (st != IBEX_OK) goto out;
     size_t nx = (size_t)r[K_NX].u, ny = (size_t)r[K_NY].u;
-    if (r[K_SURFACE].s) snprintf(gpath, sizeof gpath, "%s", r[K_SURFACE].s);
-    double dx = r[K_DX].f, dy = r[K_DY].f, x0 = r[K_X0].f, y0 = r[K_Y0].f;
+    if (v[K_SURFACE]) snprintf(gpath, sizeof gpath, "%s", v[K_SURFACE]);
+    double x0 = r[K_X0].f, y0 = r[K_Y0].f;
     int zk = r[K_ZKIND].b;
     uint64_t sidx = r[K_SURFIDX].u;
-    ibex_surface *s = NULL;
-    st = ibex_surface_create(nx, ny, dx, dy, &s);
+    st = ibex_surface_create(nx, ny, r[K_DX].f, r[K_DY].f, &s);
     if (st == IBEX_OK)
         for (size_t k = 0; k < ibex_meta_count(); k++)
-            if (r[N_FIXED + k].s && r[N_FIXED + k].s[0]) ibex_meta_set(&s->meta, ibex_meta_key(k), r[N_FIXED + k].s);
-    H5Dvlen_reclaim(mt, ms, H5P_DEFAULT, r);
-    H5Sclose(ms);
-    H5Tclose(mt);
+            if (v[N_FIXED + k]) ibex_meta_set(&s->meta, ibex_meta_key(k), v[N_FIXED + k]);
     if (st != IBEX_OK) {
         st = ibex__fail(diag, st, lib->path, -1, "row %zu: bad surface size %zu x %zu", row, nx, ny);
         goto out;
@@ -1270,7 +1579,7 @@ ibex_status ibex_library_get_surface(ibex_library *lib, size_t row, ibex_surface
     }
 out:
     ibex__library_unlock();
-    free(r);
+    free_row(r, v);
     return st;
 }
 
@@ -1281,48 +1590,34 @@ ibex_status ibex_library_column_read(ibex_library *lib, const char *column, size
     if (row0 > lib->count || n > lib->count - row0)
         return ibex__fail(diag, IBEX_ERR_ARG, lib->path, -1, "rows %zu..%zu past the %zu specimens", row0, row0 + n,
                           lib->count);
+    int c = str_col_index(column);
     ibex__library_lock();
-    ibex_status st = IBEX_OK;
-    char b[256];
     hid_t ft = H5Dget_type(lib->table);
-    int mi = H5Tget_member_index(ft, column);
-    hid_t ct = mi >= 0 ? H5Tget_member_type(ft, (unsigned)mi) : -1;
-    int is_str = ct >= 0 && H5Tget_class(ct) == H5T_STRING && H5Tis_variable_str(ct) > 0;
-    if (ct >= 0) H5Tclose(ct);
-    H5Tclose(ft);
-    /* A compound of that one member: HDF5 converts just this column of each chunk. */
-    hid_t st_t = str_type(), mt = H5Tcreate(H5T_COMPOUND, sizeof(char *));
-    H5Tinsert(mt, column, 0, st_t);
-    H5Tclose(st_t);
-    const size_t block = 65536;
-    char **buf = is_str ? calloc(block, sizeof *buf) : NULL;
+    int in_file = c >= 0 && ft >= 0 && H5Tget_member_index(ft, column) >= 0;
+    if (ft >= 0) H5Tclose(ft);
+    size_t nc = n_cols();
+    /* 4096 rows per read: HDF5 converts just this column of each chunk. */
+    const size_t block = 4096;
+    int *want = in_file ? calloc(nc, sizeof *want) : NULL;
+    slot *buf = in_file ? calloc(block * nc, sizeof *buf) : NULL;
+    char **strs = in_file ? calloc(block * nc, sizeof *strs) : NULL;
+    ibex_status st = IBEX_OK;
     size_t done = 0;
-    if (!is_str)
+    if (!in_file)
         st = ibex__fail(diag, IBEX_ERR_FORMAT, lib->path, -1, "/specimens has no string column '%s'", column);
-    else if (!buf)
+    else if (!want || !buf || !strs)
         st = ibex__fail(diag, IBEX_ERR_NOMEM, lib->path, -1, "out of memory");
+    else
+        want[c] = 1;
     for (size_t r0 = 0; st == IBEX_OK && r0 < n; r0 += block) {
-        hsize_t start = row0 + r0, cnt = n - r0 < block ? n - r0 : block;
-        hid_t fs = H5Dget_space(lib->table), ms = H5Screate_simple(1, &cnt, NULL);
-        H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &cnt, NULL);
-        memset(buf, 0, block * sizeof *buf);
-        if (H5Dread(lib->table, mt, ms, fs, H5P_DEFAULT, buf) < 0) {
-            st = ibex__fail(diag, IBEX_ERR_INTEGRITY, lib->path, -1, "cannot read /specimens column %s: %s", column,
-                            h5msg(b));
-        } else {
-            for (size_t i = 0; i < cnt; i++) {
-                out[r0 + i] = buf[i] && buf[i][0] ? ibex__strdup(buf[i]) : NULL;
-                if (buf[i] && buf[i][0] && !out[r0 + i]) st = IBEX_ERR_NOMEM;
-            }
-            done = r0 + cnt;
-            H5Dvlen_reclaim(mt, ms, H5P_DEFAULT, buf);
-            if (st == IBEX_ERR_NOMEM) st = ibex__fail(diag, st, lib->path, -1, "out of memory");
-        }
-        H5Sclose(ms);
-        H5Sclose(fs);
+        size_t cnt = n - r0 < block ? n - r0 : block;
+        if ((st = read_rows(lib, row0 + r0, cnt, want, buf, strs, diag)) != IBEX_OK) break;
+        for (size_t i = 0; i < cnt; i++) out[r0 + i] = take(strs, i * nc + (size_t)c);
+        done = r0 + cnt;
     }
-    H5Tclose(mt);
+    free(strs);
     free(buf);
+    free(want);
     ibex__library_unlock();
     if (st != IBEX_OK)
         for (size_t i = 0; i < done; i++) {
@@ -1459,7 +1754,7 @@ static hid_t kind_group(ibex_library *lib, const char *kind, int create)
     htri_t e = H5Lexists(lib->file, p, H5P_DEFAULT);
     if (e > 0) return H5Gopen2(lib->file, p, H5P_DEFAULT);
     if (!create) return -1;
-    return H5Gcreate2(lib->file, p, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    return make_group(lib->file, p, !lib->pooled);
 }
 
 /* Runs one write step inside the caller's transaction or its own (as index_write). */

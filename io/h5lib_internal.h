@@ -55,6 +55,11 @@ void ibex__journal_forget(ibex__jctl *ctl);
 void ibex__library_lock(void);
 void ibex__library_unlock(void);
 hid_t ibex__library_file(const ibex_library *lib);
+/* ibex_library_create, or with legacy set a library of schema 1 (2 when packed) as IBEX
+ * wrote them before schema 3 (variable-length strings, HDF5's earliest formats), for tests
+ * that old libraries still read and take writes. */
+ibex_status ibex__library_create_format(const char *path, const ibex_library_opts *o, int legacy,
+                                        ibex_library **out, ibex_diag *diag);
 
 /* The innermost message of HDF5's error stack (then cleared); call right after the
  * failing call, before any other HDF5 call resets the stack. */

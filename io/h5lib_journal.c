@@ -529,8 +529,11 @@ hid_t ibex__jvfd_fapl(ibex__jctl *ctl)
     if (fapl < 0) return -1;
     jinfo info = {ctl};
     hid_t id = ibex__jvfd_id();
+    /* High bound 1.10: a schema 3 library holds 1.10 chunk indexes, and HDF5 opens a file
+     * for writing only up to its high bound. h5lib.c narrows the bounds per library once it
+     * knows the schema (what it adds to an older library stays in the 1.8 formats). */
     if (id < 0 || H5Pset_driver(fapl, id, &info) < 0 ||
-        H5Pset_libver_bounds(fapl, H5F_LIBVER_EARLIEST, H5F_LIBVER_V18) < 0 ||
+        H5Pset_libver_bounds(fapl, H5F_LIBVER_EARLIEST, H5F_LIBVER_V110) < 0 ||
         H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0) {
         H5Pclose(fapl);
         return -1;

@@ -42,6 +42,28 @@ def finish(label):
     sys.exit(1 if _failures else 0)
 
 
+def library_rows(f):
+    """The rows of a reference library's /specimens (f: an open h5py File) as dicts, string
+    columns as str. Schema 3 keeps the strings in /strings and a string cell is its
+    (offset, length) there; older schemas hold variable-length strings
+    (docs/reference/library-format.md)."""
+    t = f["specimens"][:]
+    pool = f["strings"][:].tobytes() if "strings" in f else None
+    out = []
+    for r in t:
+        row = {}
+        for name in t.dtype.names:
+            v = r[name]
+            if pool is not None and t.dtype[name].names == ("offset", "length"):
+                o, n = int(v["offset"]), int(v["length"])
+                v = pool[o:o + n].decode()
+            elif isinstance(v, bytes):
+                v = v.decode()
+            row[name] = v
+        out.append(row)
+    return out
+
+
 def write_x3p(path, nx, ny, z, dx=2e-6, md5_ok=True):
     """An X3P file of nx x ny float64 heights z (metres, row-major), spacing dx in x and y.
     md5_ok=False writes a wrong point-data checksum. Returns the point data bytes."""

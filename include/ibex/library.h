@@ -18,8 +18,9 @@ extern "C" {
 #endif
 
 /* The newest schema this IBEX reads; it refuses files with a larger schema_version. It
- * writes version 1, or 2 for a library created with IBEX_LIBRARY_PACKED. */
-#define IBEX_LIBRARY_SCHEMA_VERSION 2
+ * creates version 3 (every structure checksummed: a corrupted library is refused, never
+ * read as other data) and still reads and adds to versions 1 and 2. */
+#define IBEX_LIBRARY_SCHEMA_VERSION 3
 
 typedef struct ibex_library ibex_library;
 
@@ -28,7 +29,8 @@ typedef struct ibex_library ibex_library;
 #define IBEX_LIBRARY_NOSYNC 0x2u  /* no fsync: still safe against a killed process,
                                      not against power loss */
 #define IBEX_LIBRARY_PACKED 0x4u  /* create only: surfaces of one size share one stacked
-                                     dataset (schema 2; for large libraries of small scans) */
+                                     dataset (layout "packed"; for large libraries of small
+                                     scans) */
 
 /* The preprocessing hook: turns a surface as read into the surface stored. */
 typedef ibex_status (*ibex_library_preprocess_fn)(const ibex_surface *in, ibex_surface **out,

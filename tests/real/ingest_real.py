@@ -18,6 +18,9 @@ except ImportError:
     print("SKIP: h5py/numpy not installed (Debian: python3-h5py)")
     sys.exit(77)
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from harness import library_rows
+
 ibex = os.environ["IBEX"]
 rows = []
 with open(manifest) as f:
@@ -72,10 +75,9 @@ with tempfile.TemporaryDirectory() as tmp:
     if summary.get("event") != "summary" or not summary.get("complete"):
         fail("no complete summary")
     with h5py.File(lib, "r") as f:
-        if f.attrs["ibex_format"] != b"ibex-reference-library" or f.attrs["schema_version"] != 1:
+        if f.attrs["ibex_format"] != b"ibex-reference-library" or f.attrs["schema_version"] != 3:
             fail("root attributes")
-        t = f["specimens"][:]
-        by_sha = {r["sha256"].decode(): r for r in t}
+        by_sha = {r["sha256"]: r for r in library_rows(f)}
         checked = 0
         for v in rows:
             path = os.path.join(data, v["relative_path"])
@@ -89,11 +91,11 @@ with tempfile.TemporaryDirectory() as tmp:
             if path not in stored:
                 fail(f"{path}: in the library but not reported stored")
             for col in ("set", "firearm_id", "same_source_key", "kind"):
-                if r[col].decode() != v[col]:
+                if r[col] != v[col]:
                     fail(f"{path}: {col} {r[col]!r} != manifest {v[col]!r}")
-            if r["meta_specimen_id"].decode() != v["specimen_id"] or r["id"].decode() != v["set"] + ":" + v["specimen_id"]:
+            if r["meta_specimen_id"] != v["specimen_id"] or r["id"] != v["set"] + ":" + v["specimen_id"]:
                 fail(f"{path}: id {r['id']!r}")
-            g = f[r["surface"].decode()]
+            g = f[r["surface"]]
             h, m = g["height"][:], g["mask"][:]
             ref = x3p_heights(path)
             if h.shape != ref.shape:

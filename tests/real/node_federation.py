@@ -35,6 +35,9 @@ except ImportError:
     print("SKIP: h5py not installed (Debian: python3-h5py)")
     sys.exit(77)
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from harness import library_rows
+
 IBEX = os.environ["IBEX"]
 SHORTLIST = 2
 failures = 0
@@ -214,9 +217,9 @@ def main(tmp):
     if leftovers:
         fail(f"partial files left: {leftovers}")
     with h5py.File(libs["lab-b"], "r") as f:
-        t = f["specimens"][:]
-        ids = [x.decode() for x in t["id"]]
-        shas = [x.decode() for x in t["sha256"]]
+        t = library_rows(f)
+        ids = [r["id"] for r in t]
+        shas = [r["sha256"] for r in t]
         nsurf = sum(len(g) for g in f["surfaces"].values())
         heights_ok = all(f["surfaces"][b][s]["height"].shape[0] > 0 for b in f["surfaces"] for s in f["surfaces"][b])
     want = sorted(["lab-a:" + os.path.splitext(os.path.basename(x))[0] for x in pkg["lab-a"]] + ["lab-a:" + PUSHED])

@@ -1,10 +1,11 @@
-/* Packed libraries (schema 2) and batch adds: surfaces of two sizes interleaved in one
- * batch read back bit-exact from their stacks; rows of a batch equal the specimens given;
- * a batch with a duplicate inside (or against the library) adds nothing; column reads
- * equal get_info row by row; a reader finds hashes (maps built on first lookup); the file
- * says schema_version 2 and surface_layout packed; a corrupted stack chunk fails that one
- * surface with a Fletcher32 error while its neighbours still read. A group-layout library
- * stays at schema 1. References: the surfaces and rows written. */
+/* Packed libraries and batch adds: surfaces of two sizes interleaved in one batch read back
+ * bit-exact from their stacks; rows of a batch equal the specimens given; a batch with a
+ * duplicate inside (or against the library) adds nothing; column reads equal get_info row
+ * by row; a reader finds hashes (maps built on first lookup); the file says schema_version 3
+ * and surface_layout packed; a corrupted stack chunk fails that one surface with a Fletcher32
+ * error while its neighbours still read. A group-layout library is schema 3 too. Libraries
+ * of the old schemas (1: groups, 2: packed; variable-length strings) still read, take adds
+ * and index rows, and keep their schema. References: the surfaces and rows written. */
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "check.h"
 #include "ibex/ibex.h"
 #include "ibex/library.h"
+#include "h5lib_internal.h"
 
 static ibex_surface *make_surface(size_t nx, size_t ny, unsigned seed)
 {
@@ -59,6 +61,24 @@ static void spec_fill(ibex_specimen *sp, unsigned k)
     sp->same_source_key = keys[k];
     for (int i = 0; i < 64; i++) sp->sha256[i] = "0123456789abcdef"[(k * 5 + (unsigned)i * 3) % 16];
     snprintf(sp->sha256 + 56, 9, "%08x", k);
+}
+
+/* 1 when the table's id column holds variable-length strings (schemas 1 and 2), 0 when it
+ * holds /strings references (schema 3), -1 when neither. */
+static int vlen_strings(const char *path)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t ds = H5Dopen2(f, "/specimens", H5P_DEFAULT);
+    hid_t t = H5Dget_type(ds);
+    int mi = H5Tget_member_index(t, "id");
+    hid_t m = mi >= 0 ? H5Tget_member_type(t, (unsigned)mi) : -1;
+    int r = m < 0 ? -1 : H5Tget_class(m) == H5T_STRING && H5Tis_variable_str(m) > 0 ? 1
+                        : H5Tget_class(m) == H5T_COMPOUND && H5Lexists(f, "/strings", H5P_DEFAULT) > 0 ? 0 : -1;
+    if (m >= 0) H5Tclose(m);
+    H5Tclose(t);
+    H5Dclose(ds);
+    H5Fclose(f);
+    return r;
 }
 
 static unsigned read_version(const char *path, char *layout, size_t n)
@@ -126,8 +146,9 @@ int main(void)
     CHECK(ibex_library_close(lib, &d) == IBEX_OK);
 
     char layout[32];
-    CHECK(read_version(path, layout, sizeof layout) == 2);
+    CHECK(read_version(path, layout, sizeof layout) == 3);
     CHECK(!strcmp(layout, "packed"));
+    CHECK(vlen_strings(path) == 0);
 
     /* Read back as a reader. */
     CHECK(ibex_library_open(path, NULL, &lib, &d) == IBEX_OK);
@@ -211,7 +232,7 @@ int main(void)
         ibex_library_close(lib, NULL);
     }
 
-    /* Group layout (no PACKED flag): schema 1, batch adds still work. */
+    /* Group layout (no PACKED flag): schema 3 as well, batch adds work. */
     snprintf(p2, sizeof p2, "%s/groups.h5", dir);
     o.flags = IBEX_LIBRARY_NOSYNC;
     CHECK(ibex_library_create(p2, &o, &lib, &d) == IBEX_OK);
@@ -220,8 +241,52 @@ int main(void)
     CHECK(ibex_library_get_surface(lib, 7, &s, &d) == IBEX_OK && same_surface(surf[7], s));
     ibex_surface_free(s);
     CHECK(ibex_library_close(lib, &d) == IBEX_OK);
-    CHECK(read_version(p2, layout, sizeof layout) == 1);
+    CHECK(read_version(p2, layout, sizeof layout) == 3);
     CHECK(!strcmp(layout, "groups"));
+
+    /* Old schemas: written as IBEX wrote them before schema 3, then read, added to and
+     * indexed by this one; they keep their schema and their variable-length strings. */
+    for (int packed = 0; packed < 2; packed++) {
+        snprintf(p2, sizeof p2, "%s/old%d.h5", dir, packed);
+        o.flags = IBEX_LIBRARY_NOSYNC | (packed ? IBEX_LIBRARY_PACKED : 0);
+        CHECK(ibex__library_create_format(p2, &o, 1, &lib, &d) == IBEX_OK);
+        CHECK(ibex_library_add_batch(lib, sp, (const ibex_surface *const *)surf, N - 1, NULL, &d) == IBEX_OK);
+        CHECK(ibex_library_close(lib, &d) == IBEX_OK);
+        CHECK(read_version(p2, layout, sizeof layout) == (unsigned)(packed ? 2 : 1));
+        CHECK(vlen_strings(p2) == 1);
+        o.flags = IBEX_LIBRARY_NOSYNC | IBEX_LIBRARY_WRITE;
+        CHECK(ibex_library_open(p2, &o, &lib, &d) == IBEX_OK && ibex_library_count(lib) == N - 1);
+        CHECK(ibex_library_add(lib, &sp[N - 1], surf[N - 1], NULL, &d) == IBEX_OK);
+        float desc[N * 4];
+        for (int i = 0; i < N * 4; i++) desc[i] = (float)i;
+        CHECK(ibex_library_index_write(lib, 0, N, 4, desc, &d) == IBEX_OK);
+        CHECK(ibex_library_close(lib, &d) == IBEX_OK);
+        CHECK(read_version(p2, layout, sizeof layout) == (unsigned)(packed ? 2 : 1));
+        CHECK(!strcmp(layout, packed ? "packed" : "groups"));
+        CHECK(vlen_strings(p2) == 1);
+        CHECK(ibex_library_open(p2, NULL, &lib, &d) == IBEX_OK && ibex_library_count(lib) == N);
+        char *kinds[N];
+        CHECK(ibex_library_column_read(lib, "kind", 0, N, kinds, &d) == IBEX_OK);
+        for (unsigned k = 0; k < N; k++) {
+            ibex_specimen info;
+            memset(&info, 0, sizeof info);
+            CHECK(ibex_library_get_info(lib, k, &info, &d) == IBEX_OK);
+            CHECK(info.id && !strcmp(info.id, sp[k].id) && !strcmp(info.sha256, sp[k].sha256));
+            CHECK(info.same_source_key && !strcmp(info.same_source_key, sp[k].same_source_key));
+            CHECK(kinds[k] && !strcmp(kinds[k], sp[k].kind));
+            free(kinds[k]);
+            ibex_specimen_clear(&info);
+            ibex_surface *s2 = NULL;
+            CHECK(ibex_library_get_surface(lib, k, &s2, &d) == IBEX_OK);
+            CHECK_MSG(s2 && same_surface(surf[k], s2), "old schema, packed %d, row %u", packed, k);
+            ibex_surface_free(s2);
+            size_t r = 99;
+            CHECK(ibex_library_find_id(lib, sp[k].id, &r) && r == k);
+        }
+        float back[N * 4];
+        CHECK(ibex_library_index_read(lib, 0, N, back, &d) == IBEX_OK && !memcmp(back, desc, sizeof back));
+        CHECK(ibex_library_close(lib, &d) == IBEX_OK);
+    }
 
     for (unsigned k = 0; k < N; k++) ibex_surface_free(surf[k]);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
