@@ -2,6 +2,7 @@
 #ifndef IBEX_CLI_H
 #define IBEX_CLI_H
 
+#include <signal.h>
 #include <stdio.h>
 #include "ibex/ibex.h"
 
@@ -41,6 +42,13 @@ const char *cli_scan_kind(const ibex_surface *s);
 char *cli_base64(const unsigned char *data, size_t n);
 
 /* Subcommands: each parses its own options (getopt_long, options anywhere). */
+/* The serving commands: the log (stderr unless quiet or path; *opened is what to fclose),
+ * EXIT_OK or EXIT_REFUSED with the error printed; stop signals blocked before the server
+ * starts, then waited for (or exit_after seconds when > 0). */
+int cli_server_log(const char *path, int quiet, FILE **log, FILE **opened);
+void cli_block_stop_signals(sigset_t *set);
+void cli_server_wait(sigset_t *set, long exit_after);
+
 int cmd_info(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_render(int argc, char **argv);

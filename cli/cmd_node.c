@@ -463,23 +463,14 @@ static int node_serve(int argc, char **argv)
         o.query = ibex_node_library_query;
         o.library_user = nlp;
     }
-    FILE *logf = NULL;
-    if (a.quiet) o.log = NULL;
-    else if (a.log_path) {
-        if (!(logf = fopen(a.log_path, "a"))) {
-            cli_error("%s: cannot open the log: %s", a.log_path, strerror(errno));
-            return EXIT_REFUSED;
-        }
-        o.log = logf;
+    FILE *logf;
+    int lrc = cli_server_log(a.log_path, a.quiet, &o.log, &logf);
+    if (lrc) {
+        ibex_trust_free(trust);
+        return lrc;
     }
-    /* Block the stop signals before the pool threads start, so only sigwait sees them. */
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGALRM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    cli_block_stop_signals(&set);
     ibex_node_server *srv = NULL;
     ibex_diag d;
     ibex_status s = ibex_node_server_create(&o, &srv, &d);
@@ -494,9 +485,7 @@ static int node_serve(int argc, char **argv)
     if (colon) *colon = '\0';
     printf("listening on %s://%s:%u\n", o.tls_cert ? "https" : "http", host, ibex_node_server_port(srv));
     fflush(stdout);
-    if (a.exit_after) alarm((unsigned)a.exit_after);
-    int sig = 0;
-    sigwait(&set, &sig);
+    cli_server_wait(&set, a.exit_after);
     ibex_node_server_free(srv);
     ibex_trust_free(trust);
     if (logf) fclose(logf);

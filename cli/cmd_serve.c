@@ -105,24 +105,11 @@ int cmd_serve(int argc, char **argv)
     }
     if (argc - optind != 1) return cli_usage_error("need exactly one LIB.h5");
     o.lib_path = argv[optind];
-    FILE *logf = NULL;
-    if (quiet) {
-        o.log = NULL;
-    } else if (log_path) {
-        if (!(logf = fopen(log_path, "a"))) {
-            cli_error("%s: cannot open the log: %s", log_path, strerror(errno));
-            return EXIT_REFUSED;
-        }
-        o.log = logf;
-    }
-    /* Block the stop signals before the server's threads start, so only sigwait sees them. */
+    FILE *logf;
+    int rc = cli_server_log(log_path, quiet, &o.log, &logf);
+    if (rc) return rc;
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGALRM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    cli_block_stop_signals(&set);
     ibex_workbench *w = NULL;
     ibex_diag d;
     ibex_status s = ibex_workbench_create(&o, &w, &d);
@@ -138,9 +125,7 @@ int cmd_serve(int argc, char **argv)
     unsigned port = ibex_workbench_port(w);
     printf("listening on http://%s:%u\nopen http://%s:%u/?token=%s\n", host, port, host, port, ibex_workbench_token(w));
     fflush(stdout);
-    if (exit_after) alarm((unsigned)exit_after);
-    int sig = 0;
-    sigwait(&set, &sig);
+    cli_server_wait(&set, exit_after);
     ibex_workbench_free(w);
     if (logf) fclose(logf);
     return EXIT_OK;

@@ -19,6 +19,7 @@
 
 #include "ibex/ibex.h"
 #include "ibex_internal.h"
+#include "http_internal.h"
 #include "server_internal.h"
 
 #define MAX_HEADERS 128
@@ -63,18 +64,6 @@ void ibex__srv_release(ibex_node_server *S, request *r)
 }
 
 /* ---- logging ---- */
-static void client_ip(struct MHD_Connection *c, char ip[INET6_ADDRSTRLEN])
-{
-    strcpy(ip, "?");
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (!ci || !ci->client_addr) return;
-    const struct sockaddr *sa = ci->client_addr;
-    if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, ip, INET6_ADDRSTRLEN);
-    else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, ip, INET6_ADDRSTRLEN);
-}
-
 static void log_line(ibex_node_server *S, const char *fmt, ...) IBEX__PRINTF(2, 3);
 static void log_line(ibex_node_server *S, const char *fmt, ...)
 {
@@ -100,7 +89,7 @@ void ibex__srv_log(ibex_node_server *S, struct MHD_Connection *c, const char *me
 {
     if (!S->log) return;
     char ip[INET6_ADDRSTRLEN];
-    client_ip(c, ip);
+    ibex__http_client_ip(c, ip);
     log_line(S, "%s %u %s %.200s node=%s bytes=%zu%s%s", ip, status, method, r ? r->target : "?",
              r && r->a.node[0] ? r->a.node : "-", r ? r->n : (size_t)0, why ? " : " : "", why ? why : "");
 }
@@ -375,7 +364,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *fi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
         char ip[INET6_ADDRSTRLEN];
-        client_ip(c, ip);
+        ibex__http_client_ip(c, ip);
         *socket_context = fi ? ibex__conns_add(S->conns, fi->connect_fd, ip, ibex__now() + S->header_timeout,
                                                "headers not complete in time")
                              : NULL;
@@ -395,12 +384,7 @@ static void on_killed(void *user, const char *ip, const char *why)
 static void on_mhd_log(void *cls, const char *fm, va_list ap)
 {
     ibex_node_server *S = cls;
-    if (!S->log) return;
-    pthread_mutex_lock(&S->log_lock);
-    fputs("libmicrohttpd: ", S->log);
-    vfprintf(S->log, fm, ap);
-    fflush(S->log);
-    pthread_mutex_unlock(&S->log_lock);
+    ibex__http_mhd_log(S->log, &S->log_lock, fm, ap);
 }
 
 /* ---- setup ---- */
@@ -426,34 +410,6 @@ void ibex_node_server_opts_init(ibex_node_server_opts *o)
     o->fanout = 8;
     o->peer_timeout_s = 20;
     o->max_hops = 2;
-}
-
-static int parse_listen(const char *s, struct sockaddr_storage *ss, int *v6)
-{
-    char host[128];
-    const char *colon = strrchr(s, ':');
-    if (!colon || (size_t)(colon - s) >= sizeof host) return 0;
-    memcpy(host, s, (size_t)(colon - s));
-    host[colon - s] = '\0';
-    uint64_t port;
-    if (!ibex__parse_u64(colon + 1, &port) || port > 65535) return 0;
-    memset(ss, 0, sizeof *ss);
-    if (host[0] == '[') {
-        size_t hl = strlen(host);
-        if (hl < 3 || host[hl - 1] != ']') return 0;
-        host[hl - 1] = '\0';
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons((uint16_t)port);
-        *v6 = 1;
-        return inet_pton(AF_INET6, host + 1, &a->sin6_addr) == 1;
-    }
-    struct sockaddr_in *a = (struct sockaddr_in *)ss;
-    a->sin_family = AF_INET;
-    a->sin_port = htons((uint16_t)port);
-    *v6 = 0;
-    if (strcmp(host, "localhost") == 0) strcpy(host, "127.0.0.1");
-    return inet_pton(AF_INET, host, &a->sin_addr) == 1;
 }
 
 void ibex_node_server_free(ibex_node_server *S)
@@ -505,7 +461,7 @@ ibex_status ibex_node_server_create(const ibex_node_server_opts *o, ibex_node_se
         return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "TLS needs both a certificate and a key");
     struct sockaddr_storage ss;
     int v6 = 0;
-    if (!parse_listen(o->listen, &ss, &v6))
+    if (!ibex__http_parse_listen(o->listen, &ss, &v6, NULL))
         return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "listen address '%s' is not HOST:PORT (IPv4, localhost or [IPv6])", o->listen);
     if (sodium_init() < 0) return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1, "libsodium failed to initialise");
     ibex_node_server *S = calloc(1, sizeof *S);

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "http_internal.h"
 #include "workbench_internal.h"
 
 /* Scripts, styles and images come from this server only; nothing inline, no framing. The
@@ -26,18 +27,6 @@ void ibex__wb_headers(struct MHD_Response *resp, int cacheable)
     if (!cacheable) MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 }
 
-static void client_ip(struct MHD_Connection *c, char ip[INET6_ADDRSTRLEN])
-{
-    strcpy(ip, "?");
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (!ci || !ci->client_addr) return;
-    const struct sockaddr *sa = ci->client_addr;
-    if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, ip, INET6_ADDRSTRLEN);
-    else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, ip, INET6_ADDRSTRLEN);
-}
-
 /* The target without its query string: the access token must never reach a log. */
 static size_t path_len(const char *t)
 {
@@ -50,7 +39,7 @@ void ibex__wb_log(ibex_workbench *W, struct MHD_Connection *c, const char *metho
 {
     if (!W->log) return;
     char ip[INET6_ADDRSTRLEN], when[32];
-    client_ip(c, ip);
+    ibex__http_client_ip(c, ip);
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);

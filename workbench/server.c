@@ -17,6 +17,7 @@
 #include <libxml/parser.h>
 #include <sodium.h>
 
+#include "http_internal.h"
 #include "workbench_internal.h"
 
 /* Room for the multipart framing around the scan. */
@@ -216,12 +217,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 static void on_mhd_log(void *cls, const char *fm, va_list ap)
 {
     ibex_workbench *W = cls;
-    if (!W->log) return;
-    pthread_mutex_lock(&W->log_lock);
-    fputs("libmicrohttpd: ", W->log);
-    vfprintf(W->log, fm, ap);
-    fflush(W->log);
-    pthread_mutex_unlock(&W->log_lock);
+    ibex__http_mhd_log(W->log, &W->log_lock, fm, ap);
 }
 
 /* ---- setup ---- */
@@ -235,41 +231,6 @@ void ibex_workbench_opts_init(ibex_workbench_opts *o)
     o->max_jobs = 2;
     o->max_shortlist = 100;
     o->max_sessions = 64;
-}
-
-/* HOST:PORT with an IPv4 address, localhost or [IPv6]; *loopback when it is one. */
-static int parse_listen(const char *s, struct sockaddr_storage *ss, int *v6, int *loopback)
-{
-    char host[128];
-    const char *colon = strrchr(s, ':');
-    if (!colon || colon == s || (size_t)(colon - s) >= sizeof host) return 0;
-    memcpy(host, s, (size_t)(colon - s));
-    host[colon - s] = '\0';
-    char *end;
-    errno = 0;
-    unsigned long port = strtoul(colon + 1, &end, 10);
-    if (errno || end == colon + 1 || *end || port > 65535) return 0;
-    memset(ss, 0, sizeof *ss);
-    if (host[0] == '[') {
-        size_t hl = strlen(host);
-        if (hl < 3 || host[hl - 1] != ']') return 0;
-        host[hl - 1] = '\0';
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons((uint16_t)port);
-        *v6 = 1;
-        if (inet_pton(AF_INET6, host + 1, &a->sin6_addr) != 1) return 0;
-        *loopback = IN6_IS_ADDR_LOOPBACK(&a->sin6_addr);
-        return 1;
-    }
-    struct sockaddr_in *a = (struct sockaddr_in *)ss;
-    a->sin_family = AF_INET;
-    a->sin_port = htons((uint16_t)port);
-    *v6 = 0;
-    if (!strcmp(host, "localhost")) strcpy(host, "127.0.0.1");
-    if (inet_pton(AF_INET, host, &a->sin_addr) != 1) return 0;
-    *loopback = (ntohl(a->sin_addr.s_addr) >> 24) == 127;
-    return 1;
 }
 
 /* Removes the private temporary folder and anything a failed request left in it. */
@@ -324,7 +285,7 @@ ibex_status ibex_workbench_create(const ibex_workbench_opts *o, ibex_workbench *
         return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "workbench limits must be positive");
     struct sockaddr_storage ss;
     int v6 = 0, loopback = 0;
-    if (!parse_listen(o->listen, &ss, &v6, &loopback))
+    if (!ibex__http_parse_listen(o->listen, &ss, &v6, &loopback))
         return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "listen address '%s' is not HOST:PORT (IPv4, localhost or [IPv6])",
                           o->listen);
     if (sodium_init() < 0) return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1, "libsodium failed to initialise");
