@@ -72,22 +72,32 @@ ibex_status ibex__atomic_write(const char *path, const void *data, size_t n, int
     ibex_status st = ibex__atomic_begin(path, tmp, sizeof tmp, diag);
     if (st) return st;
     int fd = open(tmp, O_WRONLY | O_CLOEXEC);
-    const unsigned char *p = data;
-    size_t done = 0;
-    while (fd >= 0 && done < n) {
-        ssize_t w = write(fd, p + done, n - done);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) break;
-        done += (size_t)w;
-    }
+    errno = 0;
+    int written = fd >= 0 && ibex__write_all(fd, data, n);
     int e = errno;
     int closed = fd >= 0 && close(fd) == 0;
-    if (!closed && done == n) e = errno;
-    if (done < n || !closed) {
+    if (!closed && written) e = errno;
+    if (!written || !closed) {
         unlink(tmp);
         return ibex__fail(diag, IBEX_ERR_IO, path, -1, "cannot write: %s", strerror(e ? e : EIO));
     }
     return ibex__atomic_commit_sync(tmp, path, sync, diag);
+}
+
+int ibex__write_all(int fd, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            if (w == 0) errno = EIO;
+            return 0;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 1;
 }
 
 int ibex__make_dirs(const char *path)

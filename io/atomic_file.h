@@ -14,6 +14,8 @@ ibex_status ibex__atomic_commit(const char *tmp, const char *path, ibex_diag *di
 ibex_status ibex__atomic_commit_sync(const char *tmp, const char *path, int sync, ibex_diag *diag);
 /* The whole of a file in one go: PATH.tmp-XXXXXX written, synced unless sync = 0, renamed. */
 ibex_status ibex__atomic_write(const char *path, const void *data, size_t n, int sync, ibex_diag *diag);
+/* write(2) until all n bytes are written (EINTR retried): 1, or 0 with errno set. */
+int ibex__write_all(int fd, const void *data, size_t n);
 /* mkdir -p: a folder and its missing parents; 0, or -1 with errno set. */
 int ibex__make_dirs(const char *path);
 /* Remove tmp (no-op for ""). */

@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "atomic_file.h"
 #include "exchange_internal.h"
 #include "ibex/node.h"
 #include "ibex_internal.h"
@@ -205,19 +206,7 @@ static ibex_status write_file_atomic(const char *dir, const char *name, const vo
     snprintf(final, sizeof final, "%s/%s", dir, name);
     int fd = mkstemp(tmp);
     if (fd < 0) return ibex__fail(diag, IBEX_ERR_IO, dir, -1, "cannot create a file: %s", strerror(errno));
-    const unsigned char *p = d;
-    size_t left = n;
-    int ok = 1;
-    while (ok && left) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) ok = 0;
-        else {
-            p += w;
-            left -= (size_t)w;
-        }
-    }
-    ok = ok && fsync(fd) == 0;
+    int ok = ibex__write_all(fd, d, n) && fsync(fd) == 0;
     int e = errno;
     close(fd);
     if (ok && rename(tmp, final) != 0) {

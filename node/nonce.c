@@ -19,6 +19,7 @@
 
 #include <sodium.h>
 
+#include "atomic_file.h"
 #include "ibex_internal.h"
 #include "node_internal.h"
 
@@ -137,18 +138,6 @@ static void encode(unsigned char rec[RECORD], const unsigned char key[12], uint3
     for (int k = 0; k < 8; k++) rec[16 + k] = (unsigned char)((uint64_t)t >> (8 * k));
 }
 
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return 0;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 1;
-}
-
 /* Rewrites the journal with the live entries (write, fsync, rename) and reopens it for
  * appending. 1 on success; on failure the old file and descriptor stay. */
 static int compact(ibex__nonce_cache *c)
@@ -169,7 +158,7 @@ static int compact(ibex__nonce_cache *c)
             const slot *s = &c->slots[(c->oldest + k + q) % c->cap];
             encode(buf + q * RECORD, s->key, s->cls, (int64_t)c->t0 + s->t);
         }
-        ok = write_all(fd, buf, m * RECORD);
+        ok = ibex__write_all(fd, buf, m * RECORD);
     }
     ok = ok && fsync(fd) == 0;
     if (fd >= 0) close(fd);
@@ -242,7 +231,7 @@ int ibex__nonce_check(ibex__nonce_cache *c, size_t cls, const char *node, const 
         unsigned char rec[RECORD];
         encode(rec, key, (uint32_t)cls, (int64_t)c->t0 + rel);
         if (c->journal_records >= 2 * c->cap) compact(c);
-        if (!write_all(c->fd, rec, sizeof rec)) r = IBEX__NONCE_IO;
+        if (!ibex__write_all(c->fd, rec, sizeof rec)) r = IBEX__NONCE_IO;
         else c->journal_records++;
     }
     if (r == IBEX__NONCE_FRESH) insert(c, key, cls, rel);

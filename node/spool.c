@@ -17,6 +17,7 @@
 #include "exchange_internal.h"
 #include "ibex/package.h"
 #include "ibex_internal.h"
+#include "atomic_file.h"
 #include "node_internal.h"
 
 struct ibex__spool {
@@ -157,18 +158,6 @@ done:
     return IBEX_OK;
 }
 
-static int write_fd(int fd, const unsigned char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return 0;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 1;
-}
-
 ibex_status ibex__spool_put(ibex__spool *s, const void *data, size_t n, uint64_t *seq, int *dup,
                             ibex_diag *diag)
 {
@@ -195,7 +184,7 @@ ibex_status ibex__spool_put(ibex__spool *s, const void *data, size_t n, uint64_t
     if (fd < 0) {
         st = ibex__fail(diag, IBEX_ERR_IO, s->dir, -1, "cannot create a spool file: %s", strerror(errno));
     } else {
-        int ok = write_fd(fd, data, n) && fsync(fd) == 0;
+        int ok = ibex__write_all(fd, data, n) && fsync(fd) == 0;
         int err = errno;
         close(fd);
         if (ok && rename(tmp, final) != 0) {

@@ -3,11 +3,13 @@
 #ifndef IBEX_TEST_EXCHANGE_FIXTURE_H
 #define IBEX_TEST_EXCHANGE_FIXTURE_H
 
+#include <errno.h>
 #include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "ibex/ibex.h"
@@ -104,6 +106,32 @@ static inline int spit(const char *path, const void *d, size_t n)
     if (!f) return 0;
     int ok = fwrite(d, 1, n, f) == n;
     return fclose(f) == 0 && ok;
+}
+
+/* One HTTP answer read from fd (until its header and the Content-Length it announces are
+ * in, or the end): its status, 0 when the node closed without one, -1 on a receive timeout
+ * before any byte, -3 for something that is no HTTP answer; the body into body. */
+static inline long http_answer(int fd, char *body, size_t size)
+{
+    static _Thread_local char in[1 << 16];
+    size_t got = 0;
+    for (;;) {
+        ssize_t k = recv(fd, in + got, sizeof in - 1 - got, 0);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !got) return -1;
+        if (k <= 0) break;
+        got += (size_t)k;
+        in[got] = 0;
+        const char *end = strstr(in, "\r\n\r\n"), *cl = strcasestr(in, "\r\nContent-Length:");
+        if (end && cl && cl < end && got >= (size_t)(end + 4 - in) + strtoul(cl + 17, NULL, 10)) break;
+        if (got == sizeof in - 1) break;
+    }
+    in[got] = 0;
+    long st = 0;
+    if (got && sscanf(in, "HTTP/1.%*d %ld", &st) != 1) st = -3;
+    const char *end = strstr(in, "\r\n\r\n");
+    if (body && size) snprintf(body, size, "%s", end ? end + 4 : "");
+    return st;
 }
 
 #endif

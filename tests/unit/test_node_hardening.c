@@ -64,30 +64,6 @@ static int dial(unsigned port, const char *src, double rcv_s)
 
 static int send_text(int fd, const void *p, size_t n) { return send(fd, p, n, MSG_NOSIGNAL) == (ssize_t)n; }
 
-/* The status of the answer on fd; 0 when the node closed without one, -1 on timeout. */
-static long answer(int fd, char *body, size_t size)
-{
-    char in[8192];
-    size_t got = 0;
-    for (;;) {
-        ssize_t k = recv(fd, in + got, sizeof in - 1 - got, 0);
-        if (k < 0 && errno == EINTR) continue;
-        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return got ? -2 : -1;
-        if (k <= 0) break;
-        got += (size_t)k;
-        in[got] = 0;
-        const char *end = strstr(in, "\r\n\r\n"), *cl = strcasestr(in, "\r\nContent-Length:");
-        if (end && cl && cl < end && got >= (size_t)(end + 4 - in) + strtoul(cl + 17, NULL, 10)) break;
-        if (got == sizeof in - 1) break;
-    }
-    in[got] = 0;
-    long st = 0;
-    if (got && sscanf(in, "HTTP/1.%*d %ld", &st) != 1) st = -3;
-    const char *end = strstr(in, "\r\n\r\n");
-    if (body) snprintf(body, size, "%s", end ? end + 4 : "");
-    return st;
-}
-
 /* The header block of a request signed as a (no blank line at its end). */
 static void auth_headers(char *out, size_t size, const char *method, const char *target, const ibex_node_auth *a,
                          size_t length)
@@ -114,7 +90,7 @@ static long replay(unsigned port, const char *method, const char *target, const 
          * sending a body into a closed connection. */
         struct pollfd pf = {fd, POLLIN, 0};
         if (n && poll(&pf, 1, 300) == 0) send_text(fd, body, n);
-        st = answer(fd, reply, reply_size);
+        st = http_answer(fd, reply, reply_size);
     }
     if (fd >= 0) close(fd);
     return st;
@@ -310,7 +286,7 @@ int main(void)
             CHECK(fds[i] >= 0 && send_text(fds[i], head, strlen(head)));
         }
         for (int i = 0; i < 8; i++) {
-            long st = fds[i] >= 0 ? answer(fds[i], reply, sizeof reply) : -1;
+            long st = fds[i] >= 0 ? http_answer(fds[i], reply, sizeof reply) : -1;
             CHECK_MSG(st == 401 && strstr(reply, "bad request signature"), "stranger %d: %ld %s", i, st, reply);
             if (fds[i] >= 0) close(fds[i]);
         }
@@ -353,7 +329,7 @@ int main(void)
             if (!send_text(slow, big, 1)) break;
             struct timeval tv = {1, 0};
             setsockopt(slow, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-            st = answer(slow, reply, sizeof reply);
+            st = http_answer(slow, reply, sizeof reply);
             if (st != -1) break;
         }
         double held = now_s() - t0;

@@ -126,26 +126,11 @@ static long by_hand(unsigned port, const char *text, reply *r)
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    char in[1 << 16];
-    size_t got = 0;
     long status = -1;
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 && send(fd, text, strlen(text), MSG_NOSIGNAL) == (ssize_t)strlen(text)) {
-        for (;;) { /* until the header and the Content-Length it announces are in, or EOF */
-            ssize_t k = recv(fd, in + got, sizeof in - 1 - got, 0);
-            if (k <= 0) break;
-            got += (size_t)k;
-            in[got] = 0;
-            const char *end = strstr(in, "\r\n\r\n"), *cl = strcasestr(in, "\r\nContent-Length:");
-            if (end && cl && cl < end && got >= (size_t)(end + 4 - in) + strtoul(cl + 17, NULL, 10)) break;
-            if (got == sizeof in - 1) break;
-        }
-        in[got] = 0;
-        if (sscanf(in, "HTTP/1.%*d %ld", &status) != 1) status = -1;
-        const char *end = strstr(in, "\r\n\r\n");
-        if (end) {
-            snprintf(r->body, sizeof r->body, "%s", end + 4);
-            r->n = strlen(r->body);
-        }
+        status = http_answer(fd, r->body, sizeof r->body);
+        if (status <= 0) status = -1;
+        r->n = strlen(r->body);
     }
     close(fd);
     r->status = status;
