@@ -221,18 +221,6 @@ static void on_mhd_log(void *cls, const char *fm, va_list ap)
 }
 
 /* ---- setup ---- */
-void ibex_workbench_opts_init(ibex_workbench_opts *o)
-{
-    memset(o, 0, sizeof *o);
-    o->struct_size = sizeof *o;
-    o->listen = "127.0.0.1:8080";
-    o->max_upload = IBEX_WORKBENCH_DEFAULT_MAX_UPLOAD;
-    o->threads = 4;
-    o->max_jobs = 2;
-    o->max_shortlist = 100;
-    o->max_sessions = 64;
-}
-
 /* Removes the private temporary folder and anything a failed request left in it. */
 static void remove_tmpdir(const char *dir)
 {

@@ -1,21 +1,8 @@
 /* The workbench in a libibex built without the node feature (-Dnode=disabled: no
  * libmicrohttpd or libsodium): the same ABI, and creating a server says why it cannot. */
-#include <string.h>
 
 #include "ibex/workbench.h"
 #include "ibex_internal.h"
-
-void ibex_workbench_opts_init(ibex_workbench_opts *o)
-{
-    memset(o, 0, sizeof *o);
-    o->struct_size = sizeof *o;
-    o->listen = "127.0.0.1:8080";
-    o->max_upload = IBEX_WORKBENCH_DEFAULT_MAX_UPLOAD;
-    o->threads = 4;
-    o->max_jobs = 2;
-    o->max_shortlist = 100;
-    o->max_sessions = 64;
-}
 
 ibex_status ibex_workbench_create(const ibex_workbench_opts *o, ibex_workbench **out, ibex_diag *diag)
 {
