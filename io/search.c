@@ -366,9 +366,11 @@ static ibex_status stage1(search *S, ibex_diag *d)
 {
     const size_t nq = S->nq, nix = S->nix;
     size_t K = S->o->shortlist ? S->o->shortlist : ibex_search_default_shortlist(nix);
-    for (size_t i = 0; i < nq; i++) {
+    for (size_t i = 0; i < nq && S->o->exclude_self; i++) {
         char sha[65];
-        if (S->o->exclude_self && S->qpath[i] && ibex_file_sha256(S->qpath[i], sha, NULL) == IBEX_OK &&
+        const char *given = S->o->self_sha256 ? S->o->self_sha256[i] : NULL;
+        if (given) snprintf(sha, sizeof sha, "%s", given);
+        if ((given || (S->qpath[i] && ibex_file_sha256(S->qpath[i], sha, NULL) == IBEX_OK)) &&
             ibex_library_find_hash(S->lib, sha, &S->self_row[i]))
             S->has_self[i] = 1;
     }

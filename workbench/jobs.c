@@ -207,24 +207,32 @@ static void *run(void *arg)
     json_t *result = NULL;
     size_t *rows = NULL, nrows = 0;
     ibex_status st = ibex__wb_library_open(W, &lib, &d);
-    /* The scan itself, when the library holds it, is left out of its own list. */
-    size_t self = 0;
-    int has_self = 0;
+    /* The scan itself, when the library holds it, is left out of its own list: by its row's
+     * SHA-256 for a picked specimen, by the uploaded bytes' for an upload. */
+    char self_sha[65] = "";
     if (!st && j->exclude_same) {
         if (j->query_row >= 0) {
-            self = (size_t)j->query_row;
-            has_self = 1;
-        } else if (j->sha256[0]) {
-            has_self = ibex_library_find_hash(lib, j->sha256, &self);
+            ibex_specimen sp;
+            memset(&sp, 0, sizeof sp);
+            if (ibex_library_get_info(lib, (size_t)j->query_row, &sp, NULL) == IBEX_OK)
+                snprintf(self_sha, sizeof self_sha, "%s", sp.sha256);
+            ibex_specimen_clear(&sp);
+        } else {
+            snprintf(self_sha, sizeof self_sha, "%s", j->sha256);
         }
     }
+    size_t self = 0;
+    int has_self = self_sha[0] && ibex_library_find_hash(lib, self_sha, &self);
     if (!st) {
         ibex_search_opts so;
         ibex_search_opts_init(&so);
-        so.shortlist = j->shortlist + (has_self ? 1 : 0);
+        so.shortlist = j->shortlist;
         so.threads = W->search_threads;
         so.progress = on_progress;
         so.progress_user = j;
+        const char *self_list[1] = {self_sha[0] ? self_sha : NULL};
+        so.exclude_self = self_sha[0] != 0;
+        so.self_sha256 = self_list;
         const ibex_surface *qs[1] = {j->query};
         const char *names[1] = {j->name};
         st = ibex_search_run(lib, qs, names, 1, &so, &res, &d);
@@ -236,7 +244,7 @@ static void *run(void *arg)
         rows = malloc((n ? n : 1) * sizeof *rows);
         for (size_t h = 0; rows && h < n && nrows < j->shortlist; h++) {
             const ibex_search_candidate *c = ibex_search_result_get(res, 0, h);
-            if (has_self && c->row == self) continue;
+            if (has_self && c->row == self) continue; /* left out by the search already; kept as a guard */
             rows[nrows++] = c->row;
             json_array_append_new(list, candidate_json(lib, c, nrows));
         }

@@ -48,6 +48,10 @@ typedef struct ibex_search_opts {
     ibex_progress_fn progress; /* "stage 1" (query descriptors), "stage 2" (pairs); NULL: none */
     void *progress_user;
     ibex_shard *shard;      /* this process is one rank of an MPI job; NULL: one process */
+    /* With exclude_self: the SHA-256 (64 hex digits) of each query's own specimen, for a query
+     * that is not read from a file (an upload, a scan picked from the library); entries may be
+     * NULL (then names[i]'s file is hashed). NULL: every query's from its file. */
+    const char *const *self_sha256;
 } ibex_search_opts;
 
 IBEX_API void ibex_search_opts_init(ibex_search_opts *o);

@@ -277,7 +277,29 @@ int main(void)
         CHECK(a->stage1 >= b->stage1 && !a->done && !a->has_lr);
     }
     CHECK(res && ibex_search_result_info(res)->lr_calibration == NULL && !ibex_search_result_info(res)->stage2);
+    /* exclude_self by a given SHA-256 (a query with no file): the specimen with that hash is
+     * left out, and the list is still full. */
+    size_t top_row = res && ibex_search_result_count(res, 0) ? ibex_search_result_get(res, 0, 0)->row : 0;
     ibex_search_result_free(res);
+    {
+        ibex_specimen sp;
+        memset(&sp, 0, sizeof sp);
+        CHECK(ibex_library_open(path, NULL, &lib, &d) == IBEX_OK && ibex_library_get_info(lib, top_row, &sp, &d) == IBEX_OK);
+        ibex_library_close(lib, NULL);
+        const char *self[1] = {sp.sha256};
+        so.exclude_self = 1;
+        so.self_sha256 = self;
+        res = NULL;
+        CHECK(ibex_search_run_path(path, qs, names, 1, &so, &res, &d) == IBEX_OK);
+        CHECK(res && ibex_search_result_count(res, 0) == SHORTLIST);
+        for (size_t h = 0; res && h < ibex_search_result_count(res, 0); h++)
+            CHECK_MSG(ibex_search_result_get(res, 0, h)->row != top_row, "row %zu (the given SHA-256) at rank %zu",
+                      top_row, h + 1);
+        ibex_search_result_free(res);
+        ibex_specimen_clear(&sp);
+        so.exclude_self = 0;
+        so.self_sha256 = NULL;
+    }
 
     /* Options: a size below the size field is refused; an older, shorter struct gets the
      * defaults of the fields it lacks (here: everything past the shortlist). */
