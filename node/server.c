@@ -166,6 +166,10 @@ static enum MHD_Result begin(ibex_node_server *S, struct MHD_Connection *c, cons
                              request *r)
 {
     atomic_fetch_add(&S->requests, 1);
+    /* The headers are in: what follows is bounded by the body's deadline (below), then by the
+     * handler's own work and libmicrohttpd's idle timeout while the answer goes out (a slow
+     * store or a rate-limited download must not be cut off). */
+    ibex__conns_deadline(S->conns, r->conn, 0, NULL);
     if (r->target_too_long) return ibex__srv_error(S, c, method, r, 414, "request target over %d bytes", MAX_TARGET);
     if (strcmp(url, "/v1/hello") == 0)
         return strcmp(method, "GET") == 0 ? ibex__h_hello(S, c, method, r)
@@ -301,6 +305,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r->answer = NULL;
         return ibex__srv_json(S, c, method, r, r->answer_status, a, r->answer_why);
     }
+    ibex__conns_deadline(S->conns, r->conn, 0, NULL); /* the body is in */
     int ok;
     enum MHD_Result ret = check_body(S, c, method, r, &ok);
     if (!ok) return ret;
