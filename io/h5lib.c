@@ -1783,6 +1783,29 @@ static ibex_status kind_write(ibex_library *lib, const char *kind, kind_write_fn
     return st;
 }
 
+/* A write step of code outside this file (h5lib_internal.h): fn runs on the open file inside
+ * the caller's transaction or its own, committed after it unless it fails. */
+ibex_status ibex__library_write_step(ibex_library *lib, ibex__write_step_fn fn, void *arg, const char *what,
+                                     ibex_diag *diag)
+{
+    if (!lib) return ibex__fail(diag, IBEX_ERR_ARG, NULL, -1, "no library");
+    if (!lib->writable) return ibex__fail(diag, IBEX_ERR_ARG, lib->path, -1, "library not open for writing");
+    ibex__library_lock();
+    int auto_txn = !lib->ctl.in_txn;
+    ibex_status st = txn_begin(lib, diag);
+    if (st == IBEX_OK) {
+        st = fn(lib->file, !lib->pooled, arg, diag);
+        if (st == IBEX_OK && lib->ctl.poisoned) st = fail_h5(lib, diag, IBEX_ERR_IO, what);
+        if (st != IBEX_OK) txn_abort(lib);
+        else if (auto_txn) st = txn_commit(lib, diag);
+    }
+    ibex__library_unlock();
+    return st;
+}
+
+hid_t ibex__library_make_group(hid_t loc, const char *name, int legacy) { return make_group(loc, name, legacy); }
+hid_t ibex__library_dcpl(int rank, const hsize_t *chunk, int compress) { return create_dcpl(rank, chunk, compress); }
+
 typedef struct mat_arg {
     const char *name;
     size_t rows, cols;

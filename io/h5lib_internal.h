@@ -61,6 +61,18 @@ hid_t ibex__library_file(const ibex_library *lib);
 ibex_status ibex__library_create_format(const char *path, const ibex_library_opts *o, int legacy,
                                         ibex_library **out, ibex_diag *diag);
 
+/* A write step of another file's structures: fn(file, legacy, arg, diag) runs under the library
+ * lock inside the open transaction (ibex_library_begin) or one of its own, committed after it;
+ * a status other than IBEX_OK (fn fills diag) or a failed write rolls the transaction back.
+ * legacy: the library is of schema 1 or 2 (make groups and datasets as those did). */
+typedef ibex_status (*ibex__write_step_fn)(hid_t file, int legacy, void *arg, ibex_diag *diag);
+ibex_status ibex__library_write_step(ibex_library *lib, ibex__write_step_fn fn, void *arg, const char *what,
+                                     ibex_diag *diag);
+/* A group made as the library makes its own (attributes in the checksummed header). */
+hid_t ibex__library_make_group(hid_t loc, const char *name, int legacy);
+/* A chunked dataset creation list with Fletcher32 (and shuffle + deflate when compress). */
+hid_t ibex__library_dcpl(int rank, const hsize_t *chunk, int compress);
+
 /* The innermost message of HDF5's error stack (then cleared); call right after the
  * failing call, before any other HDF5 call resets the stack. */
 const char *ibex__h5_error(char buf[256]);

@@ -4,6 +4,7 @@
  * they would on nothing. */
 #include <stddef.h>
 #include "ibex/library.h"
+#include "ibex/conclusion.h"
 #include "ibex_internal.h"
 
 #define UNAVAILABLE "this libibex was built without the HDF5 reference library"
@@ -161,4 +162,22 @@ const char *ibex_library_path(const ibex_library *lib)
 {
     (void)lib;
     return NULL;
+}
+
+ibex_status ibex_conclusion_append(ibex_library *lib, const ibex_conclusion *c, uint64_t *seq, ibex_diag *diag)
+{
+    (void)lib; (void)c; (void)seq;
+    return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1, UNAVAILABLE);
+}
+
+ibex_status ibex_conclusion_count(ibex_library *lib, uint64_t *n, ibex_diag *diag)
+{
+    (void)lib; (void)n;
+    return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1, UNAVAILABLE);
+}
+
+ibex_status ibex_conclusion_read_all(ibex_library *lib, ibex_conclusion **out, size_t *n, ibex_diag *diag)
+{
+    (void)lib; (void)out; (void)n;
+    return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1, UNAVAILABLE);
 }

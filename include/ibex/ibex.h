@@ -9,6 +9,7 @@
 #include "ibex/image.h"
 #include "ibex/io.h"
 #include "ibex/library.h"
+#include "ibex/conclusion.h"
 #include "ibex/ingest.h"
 #include "ibex/bullet.h"
 #include "ibex/package.h"
