@@ -35,7 +35,16 @@ static void help(const ibex_workbench_opts *o)
            "  --tmp DIR           where the private temporary folder is made (default\n"
            "                      $TMPDIR, else /tmp)\n"
            "  --log FILE          request log (default stderr)   --quiet  no request log\n"
-           "  --exit-after SEC    stop after SEC seconds (tests)\n",
+           "  --exit-after SEC    stop after SEC seconds (tests)\n"
+           "  --accounts FILE     people sign in by name and password (roles examiner,\n"
+           "                      verifier, read-only); the token then only reads. Without\n"
+           "                      it the token gives examiner sessions and a conclusion\n"
+           "                      names its examiner as typed\n\n"
+           "Accounts: ibex serve --accounts FILE --add-account NAME [--role ROLE]\n"
+           "  reads the password (8 characters at least) from the first line of stdin, adds\n"
+           "  NAME to FILE (made with mode 0600) or replaces its password and role, and exits.\n"
+           "  ROLE: examiner (default; conclusions and verifications), verifier\n"
+           "  (verifications only), read-only.\n",
            o->listen, o->max_upload >> 20, o->max_shortlist, o->max_jobs, o->threads);
 }
 
@@ -49,6 +58,26 @@ static int parse_count(const char *s, long lo, long hi, long *out)
     return 1;
 }
 
+/* --add-account: the password from stdin's first line, never from the command line (which
+ * other users of the machine can read in the process list). */
+static int add_account(const char *file, const char *name, const char *role, int operands)
+{
+    if (!file) return cli_usage_error("--add-account needs --accounts FILE");
+    if (operands) return cli_usage_error("--add-account takes no LIB.h5");
+    char pw[1100];
+    if (!fgets(pw, sizeof pw, stdin)) {
+        fprintf(stderr, "ibex serve: no password on stdin (one line)\n");
+        return EXIT_REFUSED;
+    }
+    pw[strcspn(pw, "\r\n")] = 0;
+    ibex_diag d;
+    ibex_status s = ibex_workbench_account_add(file, name, role, pw, &d);
+    memset(pw, 0, sizeof pw);
+    if (s) return cli_fail_status(s, &d);
+    printf("account %s (%s) written to %s\n", name, role, file);
+    return EXIT_OK;
+}
+
 int cmd_serve(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -57,7 +86,10 @@ int cmd_serve(int argc, char **argv)
         {"search-threads", required_argument, 0, 'S'}, {"threads", required_argument, 0, 't'},
         {"tmp", required_argument, 0, 'T'},           {"log", required_argument, 0, 'g'},
         {"quiet", no_argument, 0, 'q'},               {"exit-after", required_argument, 0, 'x'},
-        {"help", no_argument, 0, 'h'},                {0, 0, 0, 0}};
+        {"accounts", required_argument, 0, 'A'},      {"add-account", required_argument, 0, 'N'},
+        {"role", required_argument, 0, 'R'},          {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *add_name = NULL, *role = NULL;
     ibex_workbench_opts o;
     ibex_workbench_opts_init(&o);
     o.log = stderr;
@@ -97,12 +129,17 @@ int cmd_serve(int argc, char **argv)
         case 'x':
             if (!parse_count(optarg, 1, 1L << 30, &exit_after)) return cli_usage_error("--exit-after needs seconds >= 1");
             break;
+        case 'A': o.accounts_path = optarg; break;
+        case 'N': add_name = optarg; break;
+        case 'R': role = optarg; break;
         case 'h':
             help(&o);
             return EXIT_OK;
         default: return cli_usage_error("unknown option");
         }
     }
+    if (add_name) return add_account(o.accounts_path, add_name, role ? role : "examiner", argc - optind);
+    if (role) return cli_usage_error("--role goes with --add-account");
     if (argc - optind != 1) return cli_usage_error("need exactly one LIB.h5");
     o.lib_path = argv[optind];
     FILE *logf;

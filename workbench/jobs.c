@@ -34,6 +34,8 @@ struct wb_job {
     char name[WB_NAME_MAX + 1];
     long long query_row;       /* a library specimen as the query, else -1 */
     char sha256[65];           /* of the uploaded bytes ("" for a library specimen) */
+    char query_sha256[65];     /* the questioned scan's source SHA-256 (upload or specimen) */
+    char case_id[WB_NAME_MAX + 1]; /* the case it belongs to, as the examiner gave it ("" none) */
     int exclude_same;
     size_t shortlist;
     ibex_surface *query;       /* as read (the candidate view compares it again) */
@@ -50,6 +52,30 @@ struct wb_pair **ibex__wb_job_pairs(wb_job *j, pthread_mutex_t **lock)
 {
     *lock = &j->pair_lock;
     return j->pairs;
+}
+
+int ibex__wb_job_record_info(wb_job *j, size_t row, char qsha[65], char *name, size_t name_size, char *case_id,
+                             size_t case_size, json_t **candidate, char *kind, size_t kind_size)
+{
+    int found = 0;
+    pthread_mutex_lock(&j->lock);
+    json_t *list = json_object_get(j->result, "candidates");
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e)
+    {
+        if (!found && json_integer_value(json_object_get(e, "row")) == (json_int_t)row) {
+            *candidate = json_deep_copy(e);
+            found = *candidate != NULL;
+        }
+    }
+    const char *k = json_string_value(json_object_get(json_object_get(j->result, "info"), "kind"));
+    snprintf(kind, kind_size, "%s", k ? k : "");
+    pthread_mutex_unlock(&j->lock);
+    memcpy(qsha, j->query_sha256, 65);
+    snprintf(name, name_size, "%s", j->name);
+    snprintf(case_id, case_size, "%s", j->case_id);
+    return found;
 }
 
 int ibex__wb_job_has_candidate(wb_job *j, size_t row, size_t *rank)
@@ -290,6 +316,8 @@ static json_t *job_json(wb_job *j)
                               (json_int_t)q->nx, "ny", (json_int_t)q->ny, "spacing_um", q->dx * 1e6);
     if (j->query_row >= 0) json_object_set_new(query, "row", json_integer(j->query_row));
     else json_object_set_new(query, "sha256", json_string(j->sha256));
+    json_object_set_new(query, "source_sha256", json_string(j->query_sha256));
+    if (j->case_id[0]) json_object_set_new(query, "case", json_string(j->case_id));
     json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:f, s:f, s:s, s:o, s:I, s:b}", "id", j->id, "state",
                           state_names[j->state], "stage", j->stage, "done", (json_int_t)j->done, "total",
                           (json_int_t)j->total, "eta_s", j->eta, "elapsed_s", elapsed, "created", when, "query", query,
@@ -322,8 +350,8 @@ static int parse_flag(const char *v, int def)
 
 /* Starts the job's thread and lists it; answers 202 with its state. Takes q. */
 static enum MHD_Result start(ibex_workbench *W, struct MHD_Connection *c, const char *method, wb_request *r,
-                             ibex_surface *q, const char *name, long long row, const char *sha, size_t shortlist,
-                             int exclude)
+                             ibex_surface *q, const char *name, long long row, const char *sha, const char *qsha,
+                             size_t shortlist, int exclude)
 {
     wb_job *j = calloc(1, sizeof *j);
     if (!j) {
@@ -336,6 +364,14 @@ static enum MHD_Result start(ibex_workbench *W, struct MHD_Connection *c, const 
     j->query_row = row;
     snprintf(j->name, sizeof j->name, "%s", name);
     snprintf(j->sha256, sizeof j->sha256, "%s", sha ? sha : "");
+    snprintf(j->query_sha256, sizeof j->query_sha256, "%s", qsha ? qsha : "");
+    const char *case_arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "case");
+    if (case_arg) { /* shown and recorded: printable text only */
+        size_t k = 0;
+        for (const unsigned char *p = (const unsigned char *)case_arg; *p && k < WB_NAME_MAX; p++)
+            if (*p >= 0x20 && *p != 0x7f) j->case_id[k++] = (char)*p;
+        j->case_id[k] = 0;
+    }
     j->shortlist = shortlist;
     j->exclude_same = exclude;
     j->eta = -1;
@@ -413,10 +449,11 @@ enum MHD_Result ibex__wb_h_job_create(ibex_workbench *W, struct MHD_Connection *
             ibex_specimen_clear(&sp);
             return ibex__wb_fail(W, c, method, r, st, &d);
         }
-        char name[WB_NAME_MAX + 1];
+        char name[WB_NAME_MAX + 1], qsha[65];
         snprintf(name, sizeof name, "%s", sp.id ? sp.id : "specimen");
+        memcpy(qsha, sp.sha256, 65);
         ibex_specimen_clear(&sp);
-        return start(W, c, method, r, q, name, (long long)row, NULL, shortlist, exclude);
+        return start(W, c, method, r, q, name, (long long)row, NULL, qsha, shortlist, exclude);
     }
     char name[WB_NAME_MAX + 1];
     const char *given = r->filename[0] ? r->filename : MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "name");
@@ -428,7 +465,7 @@ enum MHD_Result ibex__wb_h_job_create(ibex_workbench *W, struct MHD_Connection *
     char sha[65];
     ibex__sha256(r->body, r->n, h);
     for (int i = 0; i < 32; i++) snprintf(sha + 2 * i, 3, "%02x", h[i]);
-    return start(W, c, method, r, q, name, -1, sha, shortlist, exclude);
+    return start(W, c, method, r, q, name, -1, sha, sha, shortlist, exclude);
 }
 
 static enum MHD_Result list_jobs(ibex_workbench *W, struct MHD_Connection *c, const char *method, wb_request *r)
@@ -477,6 +514,7 @@ enum MHD_Result ibex__wb_h_job(ibex_workbench *W, struct MHD_Connection *c, cons
         size_t row = 0, digits = 0;
         while (isdigit((unsigned char)p[digits]) && digits < 15) row = row * 10 + (size_t)(p[digits++] - '0');
         if (!digits || (p[digits] && p[digits] != '/')) ret = ibex__wb_error(W, c, method, r, 404, "no such candidate");
+        else if (!strcmp(p + digits, "/conclusions")) ret = ibex__wb_h_pair_conclusions(W, c, method, r, j, row);
         else if (post) ret = ibex__wb_error(W, c, method, r, 405, "use GET");
         else ret = ibex__wb_h_pair(W, c, method, r, j, row, p + digits);
     } else {

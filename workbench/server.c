@@ -113,10 +113,15 @@ static enum MHD_Result route(ibex_workbench *W, struct MHD_Connection *c, const 
 {
     int post = !strcmp(method, "POST");
     if (has_nul(r)) return ibex__wb_error(W, c, method, r, 404, "no such page");
+    if (!strcmp(url, "/api/login"))
+        return post ? ibex__wb_h_login(W, c, method, r) : ibex__wb_error(W, c, method, r, 405, "use POST");
+    if (!strcmp(url, "/api/logout"))
+        return post ? ibex__wb_h_logout(W, c, method, r) : ibex__wb_error(W, c, method, r, 405, "use POST");
     if (!strncmp(url, "/api/jobs", 9) && (url[9] == '\0' || url[9] == '/'))
         return ibex__wb_h_job(W, c, method, r, url[9] ? url + 10 : "");
     if (post) return ibex__wb_error(W, c, method, r, strncmp(url, "/api/", 5) ? 405 : 404, "no such action");
     if (!strcmp(url, "/api/session")) return ibex__wb_h_session(W, c, method, r);
+    if (!strcmp(url, "/api/conclusions")) return ibex__wb_h_conclusions(W, c, method, r);
     if (!strcmp(url, "/api/specimens")) return ibex__wb_h_specimens(W, c, method, r);
     if (!strncmp(url, "/api/specimens/", 15)) {
         const char *p = url + 15;
@@ -257,6 +262,9 @@ void ibex_workbench_free(ibex_workbench *W)
     pthread_mutex_destroy(&W->j_lock);
     pthread_cond_destroy(&W->j_done);
     free(W->thumbs);
+    if (W->accounts) sodium_memzero(W->accounts, W->naccounts * sizeof *W->accounts);
+    free(W->accounts);
+    pthread_mutex_destroy(&W->login_lock);
     free(W);
 }
 
@@ -290,6 +298,7 @@ ibex_status ibex_workbench_create(const ibex_workbench_opts *o, ibex_workbench *
     pthread_mutex_init(&W->cat_lock, NULL);
     pthread_mutex_init(&W->th_lock, NULL);
     pthread_mutex_init(&W->j_lock, NULL);
+    pthread_mutex_init(&W->login_lock, NULL);
     pthread_cond_init(&W->j_done, NULL);
     atomic_init(&W->body_mem, 0);
     W->log = o->log;
@@ -306,6 +315,8 @@ ibex_status ibex_workbench_create(const ibex_workbench_opts *o, ibex_workbench *
         st = ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
         goto fail;
     }
+    if (o->accounts_path && (st = ibex__wb_accounts_load(o->accounts_path, &W->accounts, &W->naccounts, diag)))
+        goto fail;
     ibex__wb_random_hex(W->token, WB_HEX_ID / 2);
     const char *base = o->temp_dir ? o->temp_dir : getenv("TMPDIR");
     if (!base || !*base) base = "/tmp";

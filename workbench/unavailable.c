@@ -28,3 +28,10 @@ void ibex_workbench_free(ibex_workbench *w)
 {
     (void)w;
 }
+
+ibex_status ibex_workbench_account_add(const char *path, const char *name, const char *role, const char *password,
+                                       ibex_diag *diag)
+{
+    (void)path; (void)name; (void)role; (void)password;
+    return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1, "this libibex was built without the workbench (node feature)");
+}

@@ -24,11 +24,22 @@
 #define WB_MAX_JOBS_KEPT 16  /* finished searches remembered (the oldest forgotten first) */
 #define WB_NAME_MAX 200      /* longest scan name shown */
 #define WB_THUMBS_KEPT 1024  /* specimen pictures kept in memory */
+#define WB_USER_MAX 64       /* longest account name */
+#define WB_ROLE_MAX 16
+
+/* An account of the accounts file (accounts.c). */
+typedef struct wb_account {
+    char name[WB_USER_MAX + 1];
+    char role[WB_ROLE_MAX];  /* examiner, verifier, read-only */
+    char hash[128];          /* crypto_pwhash_str */
+} wb_account;
 
 typedef struct wb_session {
     char sid[WB_HEX_ID + 1];
     char csrf[WB_HEX_ID + 1];
     double last_used;        /* monotonic seconds */
+    char user[WB_USER_MAX + 1]; /* signed in with an account; "" for a token session */
+    char role[WB_ROLE_MAX];  /* examiner, verifier or read-only */
 } wb_session;
 
 /* One specimen of the catalog (the library's table, read whole). */
@@ -66,6 +77,10 @@ struct ibex_workbench {
     pthread_mutex_t s_lock;
     wb_session *sessions;
     size_t nsessions;
+    /* accounts (none: the token is the only credential, and gives examiner sessions) */
+    wb_account *accounts;
+    size_t naccounts;
+    pthread_mutex_t login_lock; /* one password check at a time */
     /* the catalog, rebuilt when the library file changes */
     pthread_mutex_t cat_lock;
     wb_spec *cat;
@@ -93,6 +108,10 @@ typedef struct wb_request {
     int started, responded, too_long;
     int cookie_auth;         /* authenticated by the session cookie: CSRF rules apply */
     char csrf[WB_HEX_ID + 1]; /* that session's CSRF token */
+    char sid[WB_HEX_ID + 1];  /* that session's id */
+    char user[WB_USER_MAX + 1]; /* who: the account signed in, "" for the token */
+    char role[WB_ROLE_MAX];   /* what they may do: examiner, verifier, read-only */
+    int anonymous;           /* no credential: only the sign-in page, /api/session and /api/login */
     unsigned char *body;
     size_t n, cap, reserved;
     struct MHD_PostProcessor *pp; /* multipart/form-data */
@@ -136,8 +155,20 @@ int ibex__wb_access(ibex_workbench *W, struct MHD_Connection *c, const char *url
 /* GET /api/session: the CSRF token of the caller's session, the library, the limits. */
 enum MHD_Result ibex__wb_h_session(ibex_workbench *W, struct MHD_Connection *c, const char *method,
                                    wb_request *r);
+/* POST /api/login ({"name", "password"}: a session for that account) and POST /api/logout. */
+enum MHD_Result ibex__wb_h_login(ibex_workbench *W, struct MHD_Connection *c, const char *method, wb_request *r);
+enum MHD_Result ibex__wb_h_logout(ibex_workbench *W, struct MHD_Connection *c, const char *method, wb_request *r);
 /* Constant-time comparison of two NUL-terminated strings (1 when equal). */
 int ibex__wb_equal(const char *a, const char *b);
+
+/* ---- accounts.c ---- */
+int ibex__wb_role_valid(const char *role);
+int ibex__wb_name_valid(const char *name);
+/* Reads the accounts file (errors name the file and line). */
+ibex_status ibex__wb_accounts_load(const char *path, wb_account **out, size_t *n, ibex_diag *d);
+/* 1 and *who when name and password match an account (one check at a time; a failure takes
+ * a second). */
+int ibex__wb_login_check(ibex_workbench *W, const char *name, const char *password, wb_account *who);
 
 /* ---- assets.c and the generated assets_data.c ---- */
 typedef struct ibex__wb_asset {
@@ -193,6 +224,20 @@ const char *ibex__wb_job_id(const wb_job *j);
 int ibex__wb_job_has_candidate(wb_job *j, size_t row, size_t *rank);
 /* The job's cache of compared pairs (pair.c owns what it holds). */
 struct wb_pair **ibex__wb_job_pairs(wb_job *j, pthread_mutex_t **lock);
+
+/* What a conclusion records of a job: the questioned scan's SHA-256, name and case, and a copy
+ * of the candidate's entry in the ranked list (json_decref it); 0 when row is not listed. */
+int ibex__wb_job_record_info(wb_job *j, size_t row, char qsha[65], char *name, size_t name_size, char *case_id,
+                             size_t case_size, json_t **candidate, char *kind, size_t kind_size);
+
+/* ---- conclusions.c ---- */
+/* GET and POST /api/jobs/ID/candidates/ROW/conclusions: the pair's records as this viewer may
+ * see them (blind verification), and recording one. */
+enum MHD_Result ibex__wb_h_pair_conclusions(ibex_workbench *W, struct MHD_Connection *c, const char *method,
+                                            wb_request *r, wb_job *j, size_t row);
+/* GET /api/conclusions?sha256=&case=: the trail, as this viewer may see it. */
+enum MHD_Result ibex__wb_h_conclusions(ibex_workbench *W, struct MHD_Connection *c, const char *method,
+                                       wb_request *r);
 
 /* ---- pair.c ---- */
 typedef struct wb_pair wb_pair;

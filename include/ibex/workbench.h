@@ -47,9 +47,21 @@ typedef struct ibex_workbench_opts {
     const char *temp_dir;     /* where the server's private temporary folder is made (mode
                                  0700, removed by ibex_workbench_free); NULL: $TMPDIR, else /tmp */
     FILE *log;                /* one line per request; NULL (default) for none */
+    const char *accounts_path; /* accounts file (ibex_workbench_account_add): people sign in by
+                                 name and password, with a role; the access token then gives
+                                 read-only sessions. NULL (default): the token gives examiner
+                                 sessions, and a conclusion names its examiner as typed */
 } ibex_workbench_opts;
 
 IBEX_API void ibex_workbench_opts_init(ibex_workbench_opts *o);
+
+/* Adds an account to the accounts file at path (made when absent, mode 0600), or replaces the
+ * password and role of the account of that name. name: 1-64 letters, digits or . _ - @; role:
+ * "examiner" (records conclusions and verifications), "verifier" (verifications only) or
+ * "read-only"; password: 8-1024 bytes, stored as a libsodium crypto_pwhash_str (Argon2id) hash.
+ * The file is rewritten whole and renamed into place. */
+IBEX_API ibex_status ibex_workbench_account_add(const char *path, const char *name, const char *role,
+                                                const char *password, ibex_diag *diag);
 
 /* Opens the library (read-only, checking that it is one), draws a random access token, makes
  * the private temporary folder, binds and starts serving on a thread pool. */

@@ -91,9 +91,10 @@ def data_dir():
 FADUL_SUBSET = ["Fadul 1-1", "Fadul 1-2", "Fadul F", "Fadul 2-1", "Fadul 2-2", "Fadul 10-1", "Fadul 10-2"]
 
 
-def fadul_library(tmp):
-    """LIB.h5 of FADUL_SUBSET in tmp, ingested through a manifest (firearm ids = ground
-    truth) and indexed; None when the real data are not there."""
+def fadul_library(tmp, subset=None):
+    """LIB.h5 of FADUL_SUBSET (or subset) in tmp, ingested through a manifest (firearm ids =
+    ground truth) and indexed; None when the real data are not there."""
+    subset = subset or FADUL_SUBSET
     data = data_dir()
     manifest = os.path.join(data, "MANIFEST.tsv")
     if not os.path.isfile(manifest):
@@ -101,9 +102,9 @@ def fadul_library(tmp):
     with open(manifest) as f:
         head = f.readline()
         cols = head.rstrip("\n").split("\t")
-        rows = [l for l in f if dict(zip(cols, l.rstrip("\n").split("\t"))).get("specimen_id") in FADUL_SUBSET
+        rows = [l for l in f if dict(zip(cols, l.rstrip("\n").split("\t"))).get("specimen_id") in subset
                 and dict(zip(cols, l.rstrip("\n").split("\t"))).get("set") == "fadul"]
-    if len(rows) != len(FADUL_SUBSET):
+    if len(rows) != len(subset):
         return None
     with open(os.path.join(tmp, "MANIFEST.tsv"), "w") as f:
         f.write(head + "".join(rows))

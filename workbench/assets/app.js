@@ -2,6 +2,7 @@
 // and the candidate view. Plain JavaScript, no framework; every text from the server goes in
 // through textContent, never as HTML.
 import { decodeHeights, PairView } from './viewer.js';
+import { hidePairConclusions, initConclusions, showPairConclusions, showUser, trailView, wireSignIn } from './conclusions.js';
 
 const $ = (id) => document.getElementById(id);
 let session = null;
@@ -65,19 +66,31 @@ function thumb(row) {
 }
 
 // ---- views and routing --------------------------------------------------------------------
-const views = ['library', 'query', 'job', 'candidate'];
+const views = ['library', 'query', 'job', 'candidate', 'signin', 'conclusions'];
+let wanted = ''; // where a visitor was going before signing in
 let leave = null; // what the current view stops when another is shown
 
 function show(name) {
   for (const v of views) $(`view-${v}`).hidden = v !== name;
   $('nav-library').classList.toggle('active', name === 'library');
-  $('nav-query').classList.toggle('active', name !== 'library');
+  $('nav-query').classList.toggle('active', ['query', 'job', 'candidate'].includes(name));
+  $('nav-conclusions').classList.toggle('active', name === 'conclusions');
 }
 
 function route() {
   if (leave) leave();
   leave = null;
   const h = location.hash.replace(/^#\/?/, '').split('/');
+  if (session.accounts && !session.signed_in && h[0] !== 'signin') {
+    wanted = location.hash;
+    location.hash = '#/signin';
+    return undefined;
+  }
+  if (h[0] === 'signin') return show('signin');
+  if (h[0] === 'conclusions') {
+    show('conclusions');
+    return trailView();
+  }
   if (h[0] === 'job' && /^[0-9a-f]{32}$/.test(h[1] || '')) {
     if (h[2] === 'cand' && /^\d+$/.test(h[3] || '')) return candidateView(h[1], Number(h[3]));
     return jobView(h[1]);
@@ -167,6 +180,7 @@ async function startUpload(ev) {
   $('q-start').disabled = true;
   try {
     const p = new URLSearchParams({ name: f.name, shortlist: shortlistValue(), exclude_same: $('q-exclude').checked ? 1 : 0 });
+    if ($('q-case').value.trim()) p.set('case', $('q-case').value.trim());
     hooks.timings.queryStart = performance.now();
     const j = await api(`/api/jobs?${p}`, { method: 'POST', body: f, headers: { 'Content-Type': 'application/octet-stream' } });
     location.hash = `#/job/${j.id}`;
@@ -282,6 +296,7 @@ async function candidateView(id, row) {
     hooks.view = null;
   };
   $('cand-back').href = `#/job/${id}`;
+  hidePairConclusions();
   $('cand-title').textContent = '';
   $('cand-wait').hidden = false;
   $('cand-body').hidden = true;
@@ -332,6 +347,7 @@ async function candidateView(id, row) {
   hooks.view.showCells = $('show-cells').checked;
   hooks.view.draw();
   hooks.timings.candidate = performance.now() - t0;
+  showPairConclusions(id, row);
 }
 
 function wireCandidateControls() {
@@ -362,6 +378,11 @@ async function boot() {
     showError('boot-error', `${e.message}. Open the address that ibex serve printed (it ends in /?token=...).`);
     return;
   }
+  initConclusions({ api, el, $, session: () => session, afterSignIn: () => wanted,
+    onSession: async () => { session = await api('/api/session'); showUser(); } });
+  showUser();
+  wireSignIn();
+  $('trail-filter').addEventListener('submit', (ev) => { ev.preventDefault(); trailView(); });
   $('lib-name').textContent = `library ${session.library}`;
   $('footer').textContent = `IBEX ${session.version} workbench; uploads up to ${Math.round(session.max_upload / 1048576)} MiB.`;
   $('q-shortlist').max = session.max_shortlist;
