@@ -1,0 +1,230 @@
+#!/usr/bin/env python3
+"""The bullet candidate view in a real browser (headless Chromium through Selenium): a library
+of real Hamby 44 land scans (bullets 1 and 2 of barrel 1, six lands each, and the one land of
+unknown bullet E, barrel 7), 'ibex serve' on a free port, a search with Bullet 1 Land 1.
+Checks: the ranked list leads with a land of barrel 1; the same-barrel candidate of bullet 2
+opens on the bullet view: a 6 x 6 matrix of land scores, the six pairs of the best phase
+outlined (one a row and a column, on one cyclic diagonal), the bullet score; a click on a cell
+draws that pair's aligned signatures and its two land surfaces (canvases not blank); no
+conclusion word on the page; no JavaScript error in the console. Then the JSON API: the shape
+of the candidate answer (no verdict), the signatures and heights of a land pair, unknown
+bullet E (one land: a 6 x 1 matrix, land to bullet), and bad arguments answered 400/404 as
+JSON. Prints the timings.
+
+Exit 77 (skipped) when the real scans are missing, or when chromium, chromedriver or
+selenium are missing outside CI (CI=true: missing browser packages fail).
+IBEX_WEB_SCREENSHOTS=DIR: also write bullets.png there."""
+import json, os, shutil, struct, sys, tempfile, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from harness import check, finish
+from wb_common import Server, hamby44_library
+
+
+def missing(what):
+    if os.environ.get("CI"):
+        print(f"FAIL: {what} (CI: install the Debian packages chromium chromium-driver python3-selenium)")
+        sys.exit(1)
+    print(f"SKIP: {what} (Debian: chromium chromium-driver python3-selenium)")
+    sys.exit(77)
+
+
+chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+driver_bin = shutil.which("chromedriver")
+if not chromium:
+    missing("no chromium")
+if not driver_bin:
+    missing("no chromedriver")
+try:
+    from selenium import webdriver
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.support.ui import WebDriverWait
+except ImportError:
+    missing("no selenium for this python")
+
+PIXELS_JS = """
+const c = document.getElementById(arguments[0]);
+const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+let s = 0, s2 = 0, n = 0; const sig = new Set();
+for (let i = 0; i < d.length; i += 4) {
+  const v = 0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2];
+  s += v; s2 += v * v; n++;
+  if ((i / 4) % 97 === 0) sig.add(Math.round(v));
+}
+const m = s / n;
+return {mean: m, sd: Math.sqrt(Math.max(0, s2 / n - m * m)), distinct: sig.size, w: c.width, h: c.height,
+        renders: Number(c.dataset.renders || 0), pair: c.dataset.pair || ''};
+"""
+
+
+def screenshot(driver, out_dir, name, element_id, scale=0.7, max_height=1600):
+    if not out_dir:
+        return
+    import base64
+    r = driver.execute_script("const r = document.getElementById(arguments[0]).getBoundingClientRect();"
+                              "return {x: r.left + window.scrollX, y: r.top + window.scrollY, w: r.width, h: r.height};",
+                              element_id)
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": r["x"], "y": r["y"], "width": r["w"], "height": min(r["h"], max_height), "scale": scale}})
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, name), "wb") as f:
+        f.write(base64.b64decode(shot["data"]))
+
+
+def get_json(srv, path):
+    st, hd, body = srv.request("GET", path, bearer=True)
+    try:
+        return st, hd, json.loads(body)
+    except ValueError:
+        return st, hd, body
+
+
+def has_key(o, key):
+    if isinstance(o, dict):
+        return key in o or any(has_key(v, key) for v in o.values())
+    if isinstance(o, list):
+        return any(has_key(v, key) for v in o)
+    return False
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    timings = {}
+    t0 = time.monotonic()
+    lib = hamby44_library(tmp)
+    if not lib:
+        print("SKIP: no real Hamby 44 scans (set IBEX_DATA)")
+        sys.exit(77)
+    timings["library (ingest and index of 13 lands), s"] = round(time.monotonic() - t0, 2)
+    srv = Server(lib, "--tmp", tmp)
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1300,1000",
+              "--no-first-run", "--disable-extensions", "--disable-background-networking", f"--user-data-dir={tmp}/chrome"]:
+        opts.add_argument(a)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(driver_bin), options=opts)
+    shots = os.environ.get("IBEX_WEB_SCREENSHOTS")
+    try:
+        wait = WebDriverWait(driver, 120)
+        driver.get(srv.url)
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#lib-table tbody tr")) == 13)
+        # --- search with Bullet 1 Land 1, every other land in the list
+        driver.execute_script("document.getElementById('q-shortlist').value = 12")
+        t0 = time.monotonic()
+        driver.find_element(By.CSS_SELECTOR, "#lib-table tr[data-id='hamby44:Bullet 1 Land 1'] button.pick").click()
+        wait.until(lambda d: d.find_element(By.ID, "job-result").is_displayed() or d.find_element(By.ID, "job-error").is_displayed())
+        timings["search (stage 1 and 2 on 12 lands, list shown), s"] = round(time.monotonic() - t0, 2)
+        check("the search finished", driver.find_element(By.ID, "job-result").is_displayed(),
+              driver.find_element(By.ID, "job-error").text)
+        rows = driver.find_elements(By.CSS_SELECTOR, "#rank-table tbody tr")
+        ranked = [(r.get_attribute("data-rank"), r.get_attribute("data-id"), r.get_attribute("data-firearm"),
+                   r.get_attribute("data-row")) for r in rows]
+        print("ranked:", ranked)
+        check("twelve candidates, the questioned land left out",
+              len(ranked) == 12 and "hamby44:Bullet 1 Land 1" not in [x[1] for x in ranked], ranked)
+        check("a land of barrel 1 at rank 1", ranked and ranked[0][2] == "Barrel 1", ranked)
+        job = driver.current_url.split("#/job/")[1].split("/")[0]
+        same = [r for r in rows if (r.get_attribute("data-id") or "").startswith("hamby44:Bullet 2")]
+        other = [x for x in ranked if x[1] == "hamby44:Unknown E Land 1"]
+        check("a land of bullet 2 (same barrel) is listed", same, ranked)
+
+        # --- the bullet view of the same-barrel candidate
+        t0 = time.monotonic()
+        crow = int(same[0].get_attribute("data-row"))
+        same[0].find_element(By.CSS_SELECTOR, "a.open").click()
+        wait.until(lambda d: d.find_element(By.ID, "view-bullet").is_displayed() or d.find_element(By.ID, "cand-error").is_displayed())
+        check("the bullet view opened", driver.find_element(By.ID, "view-bullet").is_displayed(),
+              driver.find_element(By.ID, "cand-error").text)
+        wait.until(lambda d: d.execute_script(PIXELS_JS, "bul-land-c")["renders"] >= 1)
+        timings["bullet view (compare 6 x 6 lands, matrix, best pair drawn), s"] = round(time.monotonic() - t0, 2)
+        cells = driver.execute_script(
+            "return [...document.querySelectorAll('#bul-matrix tbody tr')].map(tr => [...tr.querySelectorAll('td')]"
+            ".map(td => ({a: Number(td.dataset.a), b: Number(td.dataset.b), best: td.classList.contains('best'),"
+            " text: td.textContent, none: td.classList.contains('none')})))")
+        check("the matrix has 6 x 6 cells", len(cells) == 6 and all(len(r) == 6 for r in cells), [len(r) for r in cells])
+        check("every cell shows its land score and CCF",
+              all(not c["none"] and "CCF" in c["text"] for r in cells for c in r), cells[0][:2])
+        best = [c for r in cells for c in r if c["best"]]
+        check("six best-phase cells outlined, one a row and a column",
+              len(best) == 6 and len({c["a"] for c in best}) == 6 and len({c["b"] for c in best}) == 6, best)
+        check("the best-phase cells lie on one cyclic diagonal", len({(c["b"] - c["a"]) % 6 for c in best}) == 1, best)
+        check("their land scores are high", all(float(c["text"][:4]) >= 0.5 for c in best), [c["text"] for c in best])
+        summary = driver.find_element(By.ID, "bul-summary").text
+        check("the summary gives the bullet score and the phase", "Bullet score" in summary and "phase" in summary, summary)
+        body = driver.find_element(By.TAG_NAME, "body").text.lower()
+        for word in ["identification", "elimination", "inconclusive", "unsuitable", "match"]:
+            check(f"no conclusion word '{word}' on the bullet view", word not in body)
+
+        # --- a click on another best-phase cell: its traces and land surfaces
+        sel = driver.execute_script("return window.ibexWorkbench.bullet.sel")
+        pick = next(c for c in best if [c["a"], c["b"]] != sel)
+        t0 = time.monotonic()
+        td = driver.find_element(By.CSS_SELECTOR, f"#bul-matrix td[data-a='{pick['a']}'][data-b='{pick['b']}']")
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", td)
+        td.click()
+        key = f"{pick['a']},{pick['b']}"
+        wait.until(lambda d: all(d.execute_script(PIXELS_JS, k)["pair"] == key for k in ["bul-traces", "bul-land-q", "bul-land-c"]))
+        timings["land pair shown (signatures, two height maps, shading), s"] = round(time.monotonic() - t0, 2)
+        check("the clicked cell is selected", "selected" in td.get_attribute("class"), td.get_attribute("class"))
+        px = {k: driver.execute_script(PIXELS_JS, k) for k in ["bul-traces", "bul-land-q", "bul-land-c"]}
+        check("the traces canvas is not blank", px["bul-traces"]["sd"] > 5 and px["bul-traces"]["distinct"] > 5, px["bul-traces"])
+        for k in ["bul-land-q", "bul-land-c"]:
+            check(f"{k} is not blank", px[k]["sd"] > 8 and px[k]["distinct"] > 20, px[k])
+        info = driver.find_element(By.ID, "bul-pair-info").text
+        check("the pair's numbers are given", "CCF" in info and "lag" in info and "\u00b5m" in info, info)
+        screenshot(driver, shots, "bullets.png", "view-bullet", 0.6)
+
+        logs = driver.get_log("browser")
+        errors = [e for e in logs if e.get("level") == "SEVERE"]
+        check("no JavaScript error in the console", not errors, errors)
+
+        # --- the JSON API
+        base = f"/api/jobs/{job}/candidates/{crow}"
+        st, hd, p = get_json(srv, base)
+        check("the candidate answer is JSON", st == 200 and isinstance(p, dict), (st, str(p)[:300]))
+        check("its shape", p.get("kind") == "bullet" and p.get("mode") == "bullet" and p["a"]["positions"] == 6
+              and p["b"]["positions"] == 6 and len(p["matrix"]) == 6 and all(len(r) == 6 for r in p["matrix"])
+              and isinstance(p["best_phase"], int) and 0 <= p["bullet_score"] <= 1 and len(p["phases"]) == 6
+              and all({"score", "ccf", "lag_um", "best"} <= set(c) for r in p["matrix"] for c in r),
+              {k: p.get(k) for k in ["kind", "mode", "best_phase", "bullet_score"]})
+        check("no verdict in the answer", not has_key(p, "verdict") and not has_key(p, "reason"))
+        check("bullets named by their lands' files", p["questioned"]["bullet"] == "Barrel_1-Bullet_1"
+              and p["candidate"]["bullet"] == "Barrel_1-Bullet_2", (p["questioned"], p["candidate"]))
+        st, hd, t = get_json(srv, f"{base}/signatures?a={pick['a']}&b={pick['b']}")
+        check("signatures of a pair", st == 200 and len(t["a"]["values_um"]) == t["a"]["n"] > 100
+              and len(t["b"]["values_um"]) == t["b"]["n"] > 100 and t["a"]["spacing_um"] > 0 and "lag_um" in t
+              and t["best"] is True, (st, str(t)[:300]))
+        for side, land in [("q", pick["a"]), ("c", pick["b"])]:
+            st, hd, b = srv.request("GET", f"{base}/heights?side={side}&land={land}", bearer=True)
+            ok = st == 200 and b[:4] == b"IBXH"
+            w, h = struct.unpack("<II", b[8:16]) if ok else (0, 0)
+            check(f"heights of land {land} ({side})", ok and 0 < w <= 512 and 0 < h <= 512 and len(b) == 24 + 4 * w * h,
+                  (st, b[:60]))
+        for path, want in [(f"{base}/signatures?a=6&b=0", 400), (f"{base}/signatures?a=x", 400),
+                           (f"{base}/heights?side=q", 400), (f"{base}/heights?side=q&land=-1", 400),
+                           (f"{base}/heights?side=z&land=0", 400), (f"{base}/nothing", 404),
+                           (f"/api/jobs/{job}/candidates/999", 404)]:
+            st, hd, e = get_json(srv, path)
+            check(f"{path.split('/')[-1]} answers {want} with a message", st == want and isinstance(e, dict)
+                  and e.get("error"), (st, e))
+        if other:
+            st, hd, q = get_json(srv, f"/api/jobs/{job}/candidates/{other[0][3]}")
+            check("unknown bullet E (one land): land to bullet, 6 x 1", st == 200 and q["mode"] == "land-to-bullet"
+                  and len(q["matrix"]) == 6 and all(len(r) == 1 for r in q["matrix"]) and q["best_land"]
+                  and q["bullet_score"] is None, (st, str(q)[:300]))
+        else:
+            check("unknown bullet E is in the list", False, ranked)
+        print("timings:", json.dumps(timings))
+    except Exception:
+        print("page state:", driver.execute_script("return document.body.innerText.slice(0, 800)"))
+        print("console:", driver.get_log("browser"))
+        raise
+    finally:
+        driver.quit()
+        rc = srv.stop()
+    check("ibex serve stops with exit 0", rc == 0, rc)
+
+finish("web_bullets")
