@@ -286,7 +286,9 @@ ibex_status ibex__wb_bullet_compare(ibex_workbench *W, wb_job *j, size_t row, si
         }
         json_array_append_new(m, rowj);
     }
-    if (pr->mode == IBEX_BULLET_PAIR_BULLETS)
+    /* one land against one land: no phase to find, the land score alone */
+    int bullets = pr->mode == IBEX_BULLET_PAIR_BULLETS && !(P->n[0] == 1 && P->n[1] == 1);
+    if (bullets)
         for (size_t k = 0; k < br->n_phases; k++)
             json_array_append_new(phases, json_pack("{s:I, s:o, s:I}", "phase", (json_int_t)k, "sam",
                                                     num_or_null(br->sam[k]), "pairs", (json_int_t)br->phase_pairs[k]));
@@ -300,16 +302,15 @@ ibex_status ibex__wb_bullet_compare(ibex_workbench *W, wb_job *j, size_t row, si
         "{s:s, s:s, s:I, s:I, s:s, s:{s:s, s:s, s:s?}, s:{s:s?, s:I, s:s?, s:s?, s:s?, s:s?, s:s?}, s:b,"
         " s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:f, s:o, s:{s:f, s:f, s:f}}",
         "kind", "bullet", "job", ibex__wb_job_id(j), "row", (json_int_t)row, "rank", (json_int_t)rank, "mode",
-        pr->mode == IBEX_BULLET_PAIR_LAND_TO_BULLET ? "land-to-bullet" : "bullet",
+        pr->mode == IBEX_BULLET_PAIR_LAND_TO_BULLET ? "land-to-bullet" : bullets ? "bullet" : "land",
         "questioned", "name", ibex__wb_job_name(j), "source", qrow >= 0 ? "library" : "upload", "bullet", qname,
         "candidate", "id", sp.id, "row", (json_int_t)row, "bullet", cname, "set", sp.set, "firearm_id", sp.firearm_id,
         "firearm_make", sp.meta.firearm_make, "firearm_model", sp.meta.firearm_model,
         "same_bullet", same,
         "a", side_json(P, 0, qname), "b", side_json(P, 1, cname), "matrix", m, "phases", phases,
-        "best_phase", pr->mode == IBEX_BULLET_PAIR_BULLETS && br->n_compared ? json_integer((json_int_t)br->best_phase)
-                                                                              : json_null(),
-        "bullet_score", pr->mode == IBEX_BULLET_PAIR_BULLETS ? num_or_null(br->score) : json_null(),
-        "runner_up", pr->mode == IBEX_BULLET_PAIR_BULLETS ? num_or_null(br->runner_up) : json_null(),
+        "best_phase", bullets && br->n_compared ? json_integer((json_int_t)br->best_phase) : json_null(),
+        "bullet_score", bullets ? num_or_null(br->score) : json_null(),
+        "runner_up", bullets ? num_or_null(br->runner_up) : json_null(),
         "lands_compared", (json_int_t)br->n_compared, "lands_high", (json_int_t)br->n_matching,
         "land_reference", IBEX_LAND_MATCH, "best_land", best,
         "seconds", "signatures", t_sig, "compare", t_cmp, "total", ibex__now() - t0);

@@ -177,6 +177,17 @@ with tempfile.TemporaryDirectory() as tmp:
         check("the pair's numbers are given", "CCF" in info and "lag" in info and "\u00b5m" in info, info)
         screenshot(driver, shots, "bullets.png", "view-bullet", 0.6)
 
+        # --- unknown bullet E, one land of another barrel: the 6 x 1 matrix of land to bullet
+        if other:
+            driver.get(f"{srv.base}/#/job/{job}/cand/{other[0][3]}")
+            wait.until(lambda d: d.find_element(By.ID, "view-bullet").is_displayed()
+                       and "one land" in d.find_element(By.ID, "bul-summary").text)
+            wait.until(lambda d: d.execute_script(PIXELS_JS, "bul-land-c")["renders"] >= 1)
+            shape = driver.execute_script("return [...document.querySelectorAll('#bul-matrix tbody tr')].map(tr => "
+                                          "tr.querySelectorAll('td').length)")
+            nbest = len(driver.find_elements(By.CSS_SELECTOR, "#bul-matrix td.best"))
+            check("bullet E: a 6 x 1 matrix, its best land pair outlined", shape == [1] * 6 and nbest == 1, (shape, nbest))
+
         logs = driver.get_log("browser")
         errors = [e for e in logs if e.get("level") == "SEVERE"]
         check("no JavaScript error in the console", not errors, errors)

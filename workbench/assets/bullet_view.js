@@ -139,8 +139,11 @@ export function showBullet(p, ctx) {
     sum = `Bullet score ${fmt(p.bullet_score, 3)}: the mean land score of the best phase, ${p.best_phase} `
       + `(land position i of A with position i + ${p.best_phase} of B); the best other phase ${fmt(p.runner_up, 3)}. `
       + `${p.lands_high} of the ${p.lands_compared} land pairs of that phase score ${p.land_reference} or more.`;
+  } else if (p.mode === 'land') {
+    sum = `One land against one land: land score ${fmt(p.best_land && p.best_land.score, 3)}.`;
   } else {
-    sum = `One land against the candidate's bullet: the highest land score is ${fmt(p.best_land && p.best_land.score, 3)}`
+    sum = `${p.a.positions === 1 ? 'The questioned land against the candidate\'s bullet' : 'The questioned bullet against the candidate\'s one land'}: `
+      + `the highest land score is ${fmt(p.best_land && p.best_land.score, 3)}`
       + (p.best_land ? ` (${landLabel('A', A[p.best_land.a], p.best_land.a)} with ${landLabel('B', B[p.best_land.b], p.best_land.b)}, outlined).` : '.');
   }
   sum += ` ${p.a.scans} land scan(s) of A, ${p.b.scans} of B; candidate firearm ${p.candidate.firearm_id || '\u2013'}`
