@@ -56,14 +56,23 @@ static const char *str_or(const char *s, const char *dflt)
     return s && *s ? s : dflt;
 }
 
-/* The bullet a row belongs to: its set and the bullet part of its file's name (of its id
- * when the table has no file). */
+/* The bullet a row belongs to: its set, its file's folder and the bullet part of its file's
+ * name (of its id when the table has no file), as "NAME\x1fSET\x1fFOLDER"; NAME is the folder's
+ * own name when the file name is the land alone ("Bullet 1/Land_3.x3p"). */
 static void bullet_key(const ibex_specimen *sp, char *key, size_t size, int *number)
 {
     const char *src = sp->source_path && *sp->source_path ? sp->source_path : str_or(sp->id, "");
+    const char *slash = strrchr(src, '/');
+    int dlen = slash ? (int)(slash - src) : 0;
+    if (dlen > 1000) dlen = 1000;
     char b[512];
     *number = ibex_land_name_parse(src, b, sizeof b);
-    snprintf(key, size, "%s\x1f%s", str_or(sp->set, ""), b);
+    if (!b[0] && dlen) { /* the folder's name */
+        const char *d0 = src + dlen;
+        while (d0 > src && d0[-1] != '/') d0--;
+        snprintf(b, sizeof b, "%.*s", (int)(src + dlen - d0), d0);
+    }
+    snprintf(key, size, "%s\x1f%s\x1f%.*s", b[0] ? b : "bullet", str_or(sp->set, ""), dlen, src);
 }
 
 /* A land's signature and height map from its surface; a failure is kept as the reason. */
@@ -93,10 +102,10 @@ static ibex_status bullet_lands(ibex_library *lib, size_t row, wb_land **out, si
     memset(&sp, 0, sizeof sp);
     ibex_status st = ibex_library_get_info(lib, row, &sp, d);
     if (st) return st;
-    char key[700], k2[700];
+    char key[1700], k2[1700];
     int num;
     bullet_key(&sp, key, sizeof key, &num);
-    snprintf(bname, bsize, "%s", strchr(key, '\x1f') + 1);
+    snprintf(bname, bsize, "%.*s", (int)(strchr(key, '\x1f') - key), key);
     ibex_specimen_clear(&sp);
     size_t total = ibex_library_count(lib), cap = 8, k = 0;
     wb_land *l = calloc(cap, sizeof *l);
@@ -242,6 +251,7 @@ ibex_status ibex__wb_bullet_compare(ibex_workbench *W, wb_job *j, size_t row, si
             wb_land *l = P->lands[0];
             l->row = -1;
             l->number = ibex_land_name_parse(ibex__wb_job_name(j), qname, sizeof qname);
+            if (!qname[0]) snprintf(qname, sizeof qname, "uploaded land");
             l->name = strdup(ibex__wb_job_name(j));
             st = l->name ? land_fill(l, ibex__wb_job_query(j), d) : ibex__fail(d, IBEX_ERR_NOMEM, "", -1, "out of memory");
         }
