@@ -1,8 +1,11 @@
 /* ibex_compare_bullets: the bullet comparison of `ibex compare` (two bullets, or one land
  * against a bullet) as one call: land positions from the land numbers, every land pairing,
  * and the verdict of the mode. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 #include "ibex/pair.h"
 #include "ibex_internal.h"
@@ -12,6 +15,61 @@ ibex_bullet_verdict ibex_land_verdict(double s)
     return s >= IBEX_LAND_ID ? IBEX_BULLET_IDENTIFICATION
            : s <= IBEX_LAND_ELIM ? IBEX_BULLET_ELIMINATION
                                  : IBEX_BULLET_INCONCLUSIVE;
+}
+
+static int is_sep(char c)
+{
+    return c == '_' || c == '-' || c == ' ';
+}
+
+int ibex_land_name_parse(const char *name, char *bullet, size_t size)
+{
+    if (!name) name = "";
+    const char *base = strrchr(name, '/');
+    base = base ? base + 1 : name;
+    size_t len = strlen(base);
+    if (len > 4 && (!strcasecmp(base + len - 4, ".x3p") || !strcasecmp(base + len - 4, ".png"))) len -= 4;
+    size_t start = len, end = len;
+    int number = 0;
+    /* the last "Land" followed (after separators) by digits */
+    for (size_t i = 0; i + 4 <= len; i++) {
+        if (strncmp(base + i, "Land", 4)) continue;
+        size_t k = i + 4;
+        while (k < len && is_sep(base[k])) k++;
+        if (k >= len || !isdigit((unsigned char)base[k])) continue;
+        int v = 0;
+        size_t e = k;
+        while (e < len && isdigit((unsigned char)base[e]) && v < 100000) v = v * 10 + (base[e++] - '0');
+        start = i;
+        end = e;
+        number = v;
+    }
+    /* else a final separator, 'L' and digits */
+    if (!number && len >= 3) {
+        size_t e = len, k = len;
+        while (k > 0 && isdigit((unsigned char)base[k - 1])) k--;
+        if (k < e && k >= 2 && base[k - 1] == 'L' && is_sep(base[k - 2]) && e - k <= 5) {
+            number = atoi(base + k);
+            start = k - 1;
+            end = e;
+        }
+    }
+    if (bullet && size) {
+        size_t a = start;
+        while (a > 0 && is_sep(base[a - 1])) a--;
+        size_t rest = number ? len - end : 0;
+        if (!number) a = len;
+        const char *tail = base + end;
+        if (a == 0 && rest) { /* the land part came first: the rest, separators trimmed */
+            while (rest && is_sep(*tail)) tail++, rest--;
+        }
+        size_t n = a + rest < size - 1 ? a + rest : size - 1;
+        size_t na = a < n ? a : n;
+        memcpy(bullet, base, na);
+        memcpy(bullet + na, tail, n - na);
+        bullet[n] = '\0';
+    }
+    return number;
 }
 
 void ibex_bullet_pair_result_free(ibex_bullet_pair_result *r)

@@ -47,6 +47,7 @@ struct wb_job {
 const ibex_surface *ibex__wb_job_query(const wb_job *j) { return j->query; }
 const char *ibex__wb_job_name(const wb_job *j) { return j->name; }
 const char *ibex__wb_job_id(const wb_job *j) { return j->id; }
+long long ibex__wb_job_row(const wb_job *j) { return j->query_row; }
 
 struct wb_pair **ibex__wb_job_pairs(wb_job *j, pthread_mutex_t **lock)
 {

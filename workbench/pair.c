@@ -10,7 +10,7 @@
 
 #include "workbench_internal.h"
 
-#define VIEW_MAX_SIDE 512
+#define VIEW_MAX_SIDE WB_VIEW_MAX_SIDE
 #define HEIGHTS_HEADER 24
 
 struct wb_pair {
@@ -19,6 +19,7 @@ struct wb_pair {
     json_t *json;
     unsigned char *blob[2];  /* heights: [0] questioned, [1] candidate registered onto it */
     size_t blob_n[2];
+    wb_bullet_pair *bullet;  /* bullets: everything their view shows (pair_bullet.c) */
 };
 
 static atomic_ullong pair_clock; /* recency of the kept pairs, across jobs */
@@ -29,6 +30,7 @@ void ibex__wb_pair_free(wb_pair *p)
     json_decref(p->json);
     free(p->blob[0]);
     free(p->blob[1]);
+    ibex__wb_bullet_pair_free(p->bullet);
     free(p);
 }
 
@@ -48,7 +50,7 @@ static void put_f32(unsigned char *b, float f)
  * pixel, shrink factor (float32), then width x height float32 heights in micrometres about
  * their mean, NaN where nothing was measured; all little-endian. Each pixel is the mean of the
  * valid points of an f x f block. */
-static unsigned char *heights_blob(const ibex_surface *s, size_t f, size_t *len)
+unsigned char *ibex__wb_heights_blob(const ibex_surface *s, size_t f, size_t *len)
 {
     size_t w = (s->nx + f - 1) / f, h = (s->ny + f - 1) / f;
     double *acc = calloc(w * h, sizeof *acc);
@@ -157,9 +159,13 @@ static ibex_status compare(ibex_workbench *W, wb_job *j, size_t row, size_t rank
     ibex_library_close(lib, NULL);
     if (st) goto done;
     const char *ck = sp.kind && (!strcmp(sp.kind, "cartridge") || !strcmp(sp.kind, "bullet")) ? sp.kind : ibex_scan_kind(cand);
-    if (strcmp(ibex_scan_kind(q), "cartridge") || strcmp(ck, "cartridge")) {
-        st = ibex__fail(d, IBEX_ERR_UNSUPPORTED, "", -1,
-                        "the candidate view shows cartridge cases; the bullet view is not built yet");
+    if (strcmp(ibex_scan_kind(q), ck)) {
+        st = ibex__fail(d, IBEX_ERR_UNSUPPORTED, "", -1, "the questioned scan is a %s scan and %s a %s scan",
+                        ibex_scan_kind(q), str_or(sp.id, "the candidate"), ck);
+        goto done;
+    }
+    if (!strcmp(ck, "bullet")) {
+        st = ibex__wb_bullet_compare(W, j, row, rank, &p->bullet, d);
         goto done;
     }
     ibex_cmc_opts co;
@@ -180,8 +186,8 @@ static ibex_status compare(ibex_workbench *W, wb_job *j, size_t row, size_t rank
     if ((st = ibex_cmc_align(A, B, dd->theta, dd->dx, dd->dy, &aligned, d))) goto done;
     size_t side = A->nx > A->ny ? A->nx : A->ny, f = (side + VIEW_MAX_SIDE - 1) / VIEW_MAX_SIDE;
     if (f < 1) f = 1;
-    p->blob[0] = heights_blob(A, f, &p->blob_n[0]);
-    p->blob[1] = heights_blob(aligned, f, &p->blob_n[1]);
+    p->blob[0] = ibex__wb_heights_blob(A, f, &p->blob_n[0]);
+    p->blob[1] = ibex__wb_heights_blob(aligned, f, &p->blob_n[1]);
     if (!p->blob[0] || !p->blob[1]) {
         st = ibex__fail(d, IBEX_ERR_NOMEM, "", -1, "out of memory");
         goto done;
@@ -278,8 +284,8 @@ static ibex_status pair_get(ibex_workbench *W, wb_job *j, size_t row, size_t ran
 enum MHD_Result ibex__wb_h_pair(ibex_workbench *W, struct MHD_Connection *c, const char *method, wb_request *r,
                                 wb_job *j, size_t row, const char *what)
 {
-    int heights = !strcmp(what, "/heights");
-    if (*what && !heights) return ibex__wb_error(W, c, method, r, 404, "no such page of a candidate");
+    int heights = !strcmp(what, "/heights"), sigs = !strcmp(what, "/signatures");
+    if (*what && !heights && !sigs) return ibex__wb_error(W, c, method, r, 404, "no such page of a candidate");
     int side = 0;
     if (heights) {
         const char *sd = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "side");
@@ -298,7 +304,11 @@ enum MHD_Result ibex__wb_h_pair(ibex_workbench *W, struct MHD_Connection *c, con
     pthread_mutex_t *lock;
     ibex__wb_job_pairs(j, &lock);
     enum MHD_Result ret;
-    if (heights) {
+    if (p->bullet) return ibex__wb_bullet_answer(W, c, method, r, p->bullet, what, lock);
+    if (sigs) {
+        pthread_mutex_unlock(lock);
+        ret = ibex__wb_error(W, c, method, r, 404, "signatures are for bullets; this candidate is a cartridge case");
+    } else if (heights) {
         unsigned char *copy = malloc(p->blob_n[side]);
         if (copy) memcpy(copy, p->blob[side], p->blob_n[side]);
         size_t n = p->blob_n[side];

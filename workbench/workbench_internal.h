@@ -2,7 +2,7 @@
  * server.c: HTTP plumbing (daemon, request bodies, routing); access.c: token, sessions, CSRF,
  * Host and Origin checks; respond.c: answers and the request log; assets.c: the embedded
  * pages; catalog.c: the specimen list and thumbnails; scan.c: uploaded scans; jobs.c: searches
- * in the background; pair.c: the candidate view. Handlers use the public API. */
+ * in the background; pair.c: the candidate view (pair_bullet.c: of bullets). Handlers use the public API. */
 #ifndef IBEX_WORKBENCH_INTERNAL_H
 #define IBEX_WORKBENCH_INTERNAL_H
 
@@ -220,6 +220,8 @@ void ibex__wb_jobs_stop(ibex_workbench *W);
 const ibex_surface *ibex__wb_job_query(const wb_job *j);
 const char *ibex__wb_job_name(const wb_job *j);
 const char *ibex__wb_job_id(const wb_job *j);
+/* The library row searched with, or -1 for an uploaded scan. */
+long long ibex__wb_job_row(const wb_job *j);
 /* 1 when row is in the job's finished ranked list (*rank: 1-based). */
 int ibex__wb_job_has_candidate(wb_job *j, size_t row, size_t *rank);
 /* The job's cache of compared pairs (pair.c owns what it holds). */
@@ -246,5 +248,20 @@ enum MHD_Result ibex__wb_h_pair(ibex_workbench *W, struct MHD_Connection *c, con
                                 wb_job *j, size_t row, const char *what);
 void ibex__wb_pair_free(wb_pair *p);
 #define WB_PAIRS_KEPT 4      /* compared pairs remembered per job */
+#define WB_VIEW_MAX_SIDE 512 /* height maps sent to the browser: at most this many pixels a side */
+/* The IBXH height map of s (docs/reference/workbench.md), f x f block means; NULL out of memory. */
+unsigned char *ibex__wb_heights_blob(const ibex_surface *s, size_t f, size_t *len);
+
+/* ---- pair_bullet.c: the candidate view of bullets ---- */
+typedef struct wb_bullet_pair wb_bullet_pair;
+/* The job's questioned bullet (the lands of its library row's bullet, or the uploaded land)
+ * against the bullet of library row `row` (ibex_compare_bullets). */
+ibex_status ibex__wb_bullet_compare(ibex_workbench *W, wb_job *j, size_t row, size_t rank, wb_bullet_pair **out,
+                                    ibex_diag *d);
+/* The answer for what ("", "/heights", "/signatures"); called with lock held, unlocks it. */
+enum MHD_Result ibex__wb_bullet_answer(ibex_workbench *W, struct MHD_Connection *c, const char *method,
+                                       wb_request *r, const wb_bullet_pair *p, const char *what,
+                                       pthread_mutex_t *lock);
+void ibex__wb_bullet_pair_free(wb_bullet_pair *p);
 
 #endif

@@ -70,6 +70,15 @@ IBEX_API void ibex_pair_result_free(ibex_pair_result *r); /* NULL ok */
  * else inconclusive (land to land, and one land against a bullet). */
 IBEX_API ibex_bullet_verdict ibex_land_verdict(double score);
 
+/* The land a scan's name stands for, and the bullet it belongs to: the N of the last
+ * "Land_N" / "LandN" / "Land N" / "Land-N" in the base name of `name` (a path or an id), else
+ * of a final "-LN" / "_LN" / " LN" ("HFSCP-BA-B30-L1", "Br1-B1-L1"); 0 when there is none.
+ * bullet (optional, size bytes) gets the base name without its extension (.x3p, .png) and
+ * without that land part, separators trimmed: "Barrel_1-Bullet_1-Land_3.x3p" and
+ * "Barrel_1-Bullet_1-Land_5.x3p" both give "Barrel_1-Bullet_1" (lands 3 and 5); a name with
+ * no land part is its own bullet. The land numbers of ibex_pair_land come from here. */
+IBEX_API int ibex_land_name_parse(const char *name, char *bullet, size_t size);
+
 /* A land as given: its signature (NULL when missing or unusable), its number around the
  * bullet (the N of "Land_N" in a file name; 0 when unknown), and a name for the reason text
  * (NULL: "?"). */

@@ -306,8 +306,35 @@ static void bullets(void)
     }
 }
 
+/* ibex_land_name_parse: the land number and the bullet of a land scan's name. */
+static void land_names(void)
+{
+    static const struct { const char *name, *bullet; int land; } t[] = {
+        {"data/Barrel_1-Bullet_1-Land_3.x3p", "Barrel_1-Bullet_1", 3},
+        {"Barrel_1-Bullet_2-Land_5.X3P", "Barrel_1-Bullet_2", 5},
+        {"hamby44:Bullet 1 Land 6", "hamby44:Bullet 1", 6},
+        {"Hamby252_Barrel1_Bullet1_Land12.x3p", "Hamby252_Barrel1_Bullet1", 12},
+        {"HFSCP-BA-B30-L4.x3p", "HFSCP-BA-B30", 4},
+        {"Br1-B2-L6", "Br1-B2", 6},
+        {"B01-Bullet_01-Land2_scan.x3p", "B01-Bullet_01_scan", 2},
+        {"Land_2-Bullet_X.x3p", "Bullet_X", 2},
+        {"casing.x3p", "casing", 0},
+        {"Landmark.x3p", "Landmark", 0},
+        {"", "", 0},
+    };
+    char b[64];
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        int n = ibex_land_name_parse(t[i].name, b, sizeof b);
+        CHECK_MSG(n == t[i].land && !strcmp(b, t[i].bullet), "%s: land %d, bullet '%s'", t[i].name, n, b);
+    }
+    CHECK(ibex_land_name_parse(NULL, NULL, 0) == 0);
+    char small[4];
+    CHECK(ibex_land_name_parse("Barrel_1-Bullet_1-Land_3", small, sizeof small) == 3 && !strcmp(small, "Bar"));
+}
+
 int main(void)
 {
+    land_names();
     cartridge_pair(1, 1, 1, 2, 0); /* same firearm */
     cartridge_pair(1, 1, 2, 1, 0); /* different firearms */
     cartridge_pair(1, 1, 1, 3, 1); /* pre-registered */

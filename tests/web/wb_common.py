@@ -117,3 +117,31 @@ def fadul_library(tmp, subset=None):
 
 def scan_path(name):
     return os.path.realpath(os.path.join(data_dir(), "cartridge", "fadul", name.replace(" ", "_") + ".x3p"))
+
+
+# Hamby 44 bullets: two bullets of barrel 1 (six lands each) and one land of the unknown
+# bullet E (barrel 7), one row a land scan.
+HAMBY44_BULLETS = ["Barrel_1-Bullet_1-Land_%d" % i for i in range(1, 7)] + \
+    ["Barrel_1-Bullet_2-Land_%d" % i for i in range(1, 7)] + ["Unknown-Bullet_E-Land_1"]
+
+
+def hamby44_library(tmp):
+    """LIB.h5 of HAMBY44_BULLETS in tmp (manifest ingest: firearm ids = ground truth, indexed);
+    None when the real data are not there."""
+    data = data_dir()
+    manifest = os.path.join(data, "MANIFEST.tsv")
+    if not os.path.isfile(manifest):
+        return None
+    want = {f"bullet/hamby44/{n}.x3p" for n in HAMBY44_BULLETS}
+    with open(manifest) as f:
+        head = f.readline()
+        rows = [l for l in f if l.split("\t", 1)[0] in want]
+    if len(rows) != len(want) or not all(os.path.isfile(os.path.join(data, r.split("\t", 1)[0])) for r in rows):
+        return None
+    with open(os.path.join(tmp, "MANIFEST.tsv"), "w") as f:
+        f.write(head + "".join(rows))
+    os.symlink(os.path.abspath(os.path.join(data, "bullet")), os.path.join(tmp, "bullet"))
+    lib = os.path.join(tmp, "hamby44.h5")
+    run("ingest", lib, "--manifest", os.path.join(tmp, "MANIFEST.tsv"))
+    run("index", lib)
+    return lib

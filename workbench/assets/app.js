@@ -3,12 +3,13 @@
 // through textContent, never as HTML.
 import { decodeHeights, PairView } from './viewer.js';
 import { hidePairConclusions, initConclusions, showPairConclusions, showUser, trailView, wireSignIn } from './conclusions.js';
+import { showBullet } from './bullet_view.js';
 
 const $ = (id) => document.getElementById(id);
 let session = null;
 
 // Test and automation hooks: the pair view, timings of the views (milliseconds).
-const hooks = { view: null, timings: {} };
+const hooks = { view: null, bullet: null, timings: {} };
 window.ibexWorkbench = hooks;
 
 class ApiError extends Error {
@@ -66,20 +67,21 @@ function thumb(row) {
 }
 
 // ---- views and routing --------------------------------------------------------------------
-const views = ['library', 'query', 'job', 'candidate', 'signin', 'conclusions'];
+const views = ['library', 'query', 'job', 'candidate', 'bullet', 'signin', 'conclusions'];
 let wanted = ''; // where a visitor was going before signing in
 let leave = null; // what the current view stops when another is shown
 
 function show(name) {
   for (const v of views) $(`view-${v}`).hidden = v !== name;
   $('nav-library').classList.toggle('active', name === 'library');
-  $('nav-query').classList.toggle('active', ['query', 'job', 'candidate'].includes(name));
+  $('nav-query').classList.toggle('active', ['query', 'job', 'candidate', 'bullet'].includes(name));
   $('nav-conclusions').classList.toggle('active', name === 'conclusions');
 }
 
 function route() {
   if (leave) leave();
   leave = null;
+  hidePairConclusions();
   const h = location.hash.replace(/^#\/?/, '').split('/');
   if (session.accounts && !session.signed_in && h[0] !== 'signin') {
     wanted = location.hash;
@@ -255,7 +257,7 @@ function renderJob(j) {
       el('td', { class: 'num', text: c.stage2 && cartridge ? String(c.cmc_high) : '' }),
       el('td', { class: 'num', text: c.stage2 && cartridge ? `${c.cells_a} / ${c.cells_b}` : '' }),
       el('td', { class: 'num', text: c.stage2 ? fmt(c.score, 3) : dash(c.error) }),
-      el('td', {}, cartridge && c.stage2 ? el('a', { href: `#/job/${j.id}/cand/${c.row}`, class: 'open', text: 'compare' }) : null));
+      el('td', {}, c.stage2 ? el('a', { href: `#/job/${j.id}/cand/${c.row}`, class: 'open', text: 'compare' }) : null));
   });
   $('rank-table').tBodies[0].replaceChildren(...rows);
   $('ref-note').textContent = ref
@@ -304,6 +306,15 @@ async function candidateView(id, row) {
   let p, hq, hc;
   try {
     p = await api(`/api/jobs/${id}/candidates/${row}`);
+    if (p.kind === 'bullet') { // bullets: their own view (bullet_view.js)
+      if (stop) return;
+      show('bullet');
+      const stopBullet = showBullet(p, { api, hooks });
+      leave = () => { stop = true; stopBullet(); };
+      hooks.timings.candidate = performance.now() - t0;
+      showPairConclusions(id, row);
+      return;
+    }
     const [bq, bc] = await Promise.all([api(`/api/jobs/${id}/candidates/${row}/heights?side=q`),
       api(`/api/jobs/${id}/candidates/${row}/heights?side=c`)]);
     hq = decodeHeights(bq);
