@@ -240,6 +240,17 @@ function renderJob(j) {
   $('job-summary').textContent = `${r.candidates.length} candidates of ${info.indexed} indexed ${info.kind} specimens, `
     + `ranked by the combined score; stage 1 ${fmt(info.t_stage1, 2)} s, stage 2 ${fmt(info.t_stage2, 1)} s.`;
   const maxCmc = Math.max(ref ? 2 * ref : 1, ...r.candidates.map((c) => c.cmc || 0));
+  // The columns name what each kind's stage 2 measures.
+  const heads = info.kind === 'cartridge'
+    ? [['CMC', 'congruent matching cells, the smaller of the two directions; the mark is the reference threshold'],
+      ['High-CMC', 'High-CMC (Tong 2015), the smaller direction'], ['cells used', 'cells with enough measured points, A / B'],
+      ['combined score', 'what the list is ranked by: the mean over both directions of the summed CCF of congruent cells']]
+    : [['CMS', 'consecutive matching striae of the land pair'], ['', ''], ['', ''],
+      ['land score', 'what the list is ranked by: the land score of the pair']];
+  ['th-cmc', 'th-high', 'th-cells', 'th-score'].forEach((id, i) => {
+    $(id).textContent = heads[i][0];
+    $(id).title = heads[i][1];
+  });
   const rows = r.candidates.map((c) => {
     const bar = el('span', { class: 'bar' }, el('span', { class: 'fill' }));
     bar.firstChild.style.width = `${100 * (c.cmc || 0) / maxCmc}%`;
