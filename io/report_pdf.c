@@ -302,7 +302,7 @@ static void trail(lay *L, const ibex_report *r)
          "Every record as stored, oldest first. Each record holds the SHA-256 of the one before it, so a record "
          "changed or removed afterwards is detected.", GREY);
     L->y += 4;
-    static const double w[8] = {26, 62, 70, 52, 56, 70, 36, 123};
+    static const double w[8] = {22, 74, 66, 50, 54, 66, 36, 127};
     static const char *const head[8] = {"Seq", "Time (UTC)", "Examiner", "Role", "Type", "Conclusion", "Verifies",
                                         "Notes"};
     table t = {8, w, head, 7.5};
