@@ -303,6 +303,11 @@ static json_t *job_json(wb_job *j)
     return o;
 }
 
+json_t *ibex__wb_job_json(wb_job *j)
+{
+    return job_json(j);
+}
+
 static int parse_count(const char *v, size_t max, size_t *out)
 {
     if (!v || !isdigit((unsigned char)v[0])) return 0;
@@ -472,6 +477,9 @@ enum MHD_Result ibex__wb_h_job(ibex_workbench *W, struct MHD_Connection *c, cons
             atomic_store(&j->cancel, 1);
             ret = ibex__wb_json(W, c, method, r, 202, job_json(j));
         }
+    } else if (!strcmp(tail, "/report.html") || !strcmp(tail, "/report.pdf")) {
+        ret = post ? ibex__wb_error(W, c, method, r, 405, "use GET")
+                   : ibex__wb_h_report(W, c, method, r, j, !strcmp(tail, "/report.pdf"));
     } else if (!strncmp(tail, "/candidates/", 12)) {
         const char *p = tail + 12;
         size_t row = 0, digits = 0;

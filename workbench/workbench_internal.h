@@ -2,7 +2,8 @@
  * server.c: HTTP plumbing (daemon, request bodies, routing); access.c: token, sessions, CSRF,
  * Host and Origin checks; respond.c: answers and the request log; assets.c: the embedded
  * pages; catalog.c: the specimen list and thumbnails; scan.c: uploaded scans; jobs.c: searches
- * in the background; pair.c: the candidate view. Handlers use the public API. */
+ * in the background; pair.c: the candidate view; report.c: the case report. Handlers use the
+ * public API. */
 #ifndef IBEX_WORKBENCH_INTERNAL_H
 #define IBEX_WORKBENCH_INTERNAL_H
 
@@ -193,6 +194,8 @@ const char *ibex__wb_job_id(const wb_job *j);
 int ibex__wb_job_has_candidate(wb_job *j, size_t row, size_t *rank);
 /* The job's cache of compared pairs (pair.c owns what it holds). */
 struct wb_pair **ibex__wb_job_pairs(wb_job *j, pthread_mutex_t **lock);
+/* The job as GET /api/jobs/ID answers it (a new reference): state, query, result. */
+json_t *ibex__wb_job_json(wb_job *j);
 
 /* ---- pair.c ---- */
 typedef struct wb_pair wb_pair;
@@ -201,5 +204,27 @@ enum MHD_Result ibex__wb_h_pair(ibex_workbench *W, struct MHD_Connection *c, con
                                 wb_job *j, size_t row, const char *what);
 void ibex__wb_pair_free(wb_pair *p);
 #define WB_PAIRS_KEPT 4      /* compared pairs remembered per job */
+/* A copy of one compared pair for the case report: its candidate-view JSON and the PNG
+ * picture of the registered pair with its cells (NULL when it could not be drawn). */
+typedef struct wb_pair_snap {
+    size_t row;
+    json_t *json;
+    unsigned char *png;
+    size_t png_n;
+} wb_pair_snap;
+/* Copies of the pairs in the job's cache (at most WB_PAIRS_KEPT), by rank; returns how many. */
+size_t ibex__wb_pair_snapshot(wb_job *j, wb_pair_snap *out);
+void ibex__wb_pair_snap_clear(wb_pair_snap *s, size_t n);
+
+/* ---- report.c ---- */
+/* GET /api/jobs/ID/report.html and .../report.pdf: the case report of a finished search
+ * (include/ibex/report.h), as a download. */
+enum MHD_Result ibex__wb_h_report(ibex_workbench *W, struct MHD_Connection *c, const char *method, wb_request *r,
+                                  wb_job *j, int pdf);
+/* The examiners' conclusions the report of job j lists (the audit trail), oldest first;
+ * *v malloc'd (ibex__wb_report_conclusions_free). */
+ibex_status ibex__wb_report_conclusions(ibex_workbench *W, wb_job *j, ibex_conclusion **v, size_t *n,
+                                        ibex_diag *d);
+void ibex__wb_report_conclusions_free(ibex_conclusion *v, size_t n);
 
 #endif
