@@ -248,6 +248,10 @@ function renderJob(j) {
     ? `The mark on each CMC bar is at ${ref}, ${session.reference_note}; it is shown for orientation. `
       + 'The workbench ranks and measures; the examiner draws the conclusions.'
     : 'The workbench ranks and measures; the examiner draws the conclusions.';
+  // Downloads (the session cookie authenticates GETs): the report holds the pairs compared
+  // by the time it is asked for.
+  $('report-html').href = `/api/jobs/${j.id}/report.html`;
+  $('report-pdf').href = `/api/jobs/${j.id}/report.pdf`;
   $('job-result').hidden = false;
   if (hooks.timings.queryStart) {
     hooks.timings.query = performance.now() - hooks.timings.queryStart;
