@@ -125,7 +125,7 @@ static void table_row(lay *L, const table *t, const char *const *cells, int head
         if (k > lines) lines = k;
     }
     double h = (double)lines * lh + 2 * pad;
-    if (h > BOTTOM - TOP) h = BOTTOM - TOP; /* a giant cell is cut at one page */
+    if (h > (BOTTOM - TOP) * 0.9) h = (BOTTOM - TOP) * 0.9; /* a giant cell is cut to what a page holds */
     if (L->y + h > BOTTOM) {
         new_page(L);
         if (!header) table_row(L, t, t->head, 1, NULL);

@@ -199,6 +199,7 @@ static ibex_status compare(ibex_workbench *W, wb_job *j, size_t row, size_t rank
         pic.name_a = ibex__wb_job_name(j);
         pic.name_b = str_or(sp.id, "candidate");
         pic.max_side = PICTURE_MAX_SIDE;
+        pic.verdict = 0; /* the workbench shows no verdict: the conclusions are the examiner's */
         ibex_image *im = NULL;
         if (ibex_picture_cartridge(A, B, cm, &pic, &im, NULL, NULL) == IBEX_OK &&
             ibex__image_png_mem(im, &p->png, &p->png_n, NULL) != IBEX_OK) {

@@ -279,6 +279,8 @@ int main(void)
     html = NULL;
     CHECK(ibex_report_html(&r2, &html, &hn, &d) == IBEX_OK && html && find(html, hn, "S-0300"));
     free(html);
+    free(many);
+    free(ids);
 
     /* an empty report is still a report */
     ibex_report e;
