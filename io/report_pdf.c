@@ -233,6 +233,21 @@ static ibex_status pair(lay *L, const ibex_report *r, size_t i, ibex_diag *diag)
              p->questioned && *p->questioned ? p->questioned : ibex__report_str(r->questioned.name),
              p->candidate && *p->candidate ? p->candidate : "candidate");
     if (p->rank) snprintf(title + strlen(title), sizeof title - strlen(title), " (rank %zu)", p->rank);
+    /* the picture first: its size keeps the pair's heading on the page the picture starts */
+    unsigned char *rgb = NULL;
+    size_t w = 0, h = 0;
+    double dw = 0, dh = 0;
+    if (p->png && p->png_n) {
+        ibex_status st = decode_png(p->png, p->png_n, &rgb, &w, &h, diag, i + 1);
+        if (st) return st;
+        /* at most the text width (1.5 pixels a point), at most 60% of a page */
+        dw = (double)w / 1.5;
+        dh = (double)h / 1.5;
+        double s = fmin(1.0, fmin(WIDTH / dw, (BOTTOM - TOP) * 0.6 / dh));
+        dw *= s;
+        dh *= s;
+    }
+    ensure(L, 60 + dh);
     subheading(L, title);
     fnum(sc, sizeof sc, p->score, 3);
     fnum(th, sizeof th, p->theta_deg, 1);
@@ -242,19 +257,10 @@ static ibex_status pair(lay *L, const ibex_report *r, size_t i, ibex_diag *diag)
              "CMC %d, High-CMC %d, score %s; consensus pose of the candidate onto the questioned scan: rotation %s\xC2\xB0, "
              "shift %s, %s \xC2\xB5m.", p->cmc, p->cmc_high, sc, th, dx, dy);
     para(L, PDF_HELV, 9.5, LEFT, WIDTH, line, NULL);
-    if (p->png && p->png_n) {
-        unsigned char *rgb = NULL;
-        size_t w = 0, h = 0;
-        ibex_status st = decode_png(p->png, p->png_n, &rgb, &w, &h, diag, i + 1);
-        if (st) return st;
+    if (rgb) {
         int im = ibex__pdf_image(L->p, w, h, rgb);
         free(rgb);
         if (im < 0) return ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory embedding a picture");
-        /* at most the text width, at most 72 dpi-equivalent of 1.5 px a point, at most 60% of a page */
-        double dw = (double)w / 1.5, dh = (double)h / 1.5;
-        double s = fmin(1.0, fmin(WIDTH / dw, (BOTTOM - TOP) * 0.6 / dh));
-        dw *= s;
-        dh *= s;
         ensure(L, dh + 8);
         L->y += 4;
         ibex__pdf_draw_image(L->p, im, LEFT, L->y, dw, dh);
@@ -268,11 +274,11 @@ static ibex_status pair(lay *L, const ibex_report *r, size_t i, ibex_diag *diag)
         return IBEX_OK;
     }
     L->y += 4;
-    static const double w[9] = {26, 24, 24, 32, 34, 34, 28, 64, 229};
+    static const double cw[9] = {26, 24, 24, 32, 34, 34, 28, 64, 229};
     /* the Greek theta has no WinAnsi code */
     static const char *const head_pdf[9] = {"Cell", "Row", "Col", "CCF", "dx \xC2\xB5m", "dy \xC2\xB5m", "rot. \xC2\xB0",
                                             "Outcome", "Why"};
-    table t = {9, w, head_pdf, 7.5};
+    table t = {9, cw, head_pdf, 7.5};
     table_row(L, &t, head_pdf, 1, NULL);
     for (size_t k = 0; k < p->n_cells; k++) {
         const ibex_report_cell *c = &p->cells[k];
