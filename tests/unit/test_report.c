@@ -6,7 +6,8 @@
  * startxref at the table, the page count, the image object (inflating to w*h*3 bytes), the
  * µ in WinAnsi, a many-candidate report over several pages. Bad input: IBEX_ERR_ARG (NULL,
  * counts over the limits, a NULL array, a picture that is not a PNG, an unset struct size),
- * IBEX_ERR_FORMAT for a damaged PNG in the PDF; never a crash. */
+ * IBEX_ERR_FORMAT for a damaged PNG in the PDF; never a crash. IBEX_REPORT_DUMP=DIR writes
+ * DIR/test_report.pdf. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,10 +243,15 @@ int main(void)
         CHECK(find((char *)pdf, pn, "alice") && find((char *)pdf, pn, "verification"));
         CHECK(find((char *)pdf, pn, "reference only") != NULL);
         CHECK(find((char *)pdf, pn, "/CreationDate (D:2025120") != NULL);
-        FILE *f = fopen("test_report.pdf", "wb"); /* left for a look (pdfinfo, qpdf --check) */
-        if (f) {
-            fwrite(pdf, 1, pn, f);
-            fclose(f);
+        const char *dir = getenv("IBEX_REPORT_DUMP"); /* for a look (pdfinfo, qpdf --check) */
+        if (dir) {
+            char path[1024];
+            snprintf(path, sizeof path, "%s/test_report.pdf", dir);
+            FILE *f = fopen(path, "wb");
+            if (f) {
+                fwrite(pdf, 1, pn, f);
+                fclose(f);
+            }
         }
     }
     free(pdf);
