@@ -87,6 +87,18 @@ static size_t check_pdf(const unsigned char *pdf, size_t n)
     return pages;
 }
 
+/* Every page's footer numbers it of the whole: "page i of N" once for each i, N the count. */
+static void check_footers(const unsigned char *pdf, size_t n, size_t pages)
+{
+    char want[48];
+    for (size_t i = 1; i <= pages + 1; i++) {
+        snprintf(want, sizeof want, "(page %zu of %zu)", i, pages);
+        CHECK_MSG(count((const char *)pdf, n, want) == (i <= pages ? 1u : 0u), "%s", want);
+    }
+    snprintf(want, sizeof want, "of %zu)", pages + 1);
+    CHECK(!find((const char *)pdf, n, want));
+}
+
 static void check_image(const unsigned char *pdf, size_t n, size_t w, size_t h)
 {
     const char *s = (const char *)pdf;
@@ -235,9 +247,7 @@ int main(void)
         size_t pages = check_pdf(pdf, pn);
         CHECK(pages >= 1 && pages <= 3);
         check_image(pdf, pn, 12, 8);
-        char want[40];
-        snprintf(want, sizeof want, "page %zu of %zu", pages, pages);
-        CHECK(find((char *)pdf, pn, want) != NULL);
+        check_footers(pdf, pn, pages);
         CHECK(find((char *)pdf, pn, "50 \\265m.") != NULL); /* µ as WinAnsi 0xB5 */
         CHECK(find((char *)pdf, pn, "(Case report)") != NULL);
         CHECK(find((char *)pdf, pn, "alice") && find((char *)pdf, pn, "verification"));
@@ -275,6 +285,7 @@ int main(void)
     if (pdf) {
         size_t pages = check_pdf(pdf, pn);
         CHECK_MSG(pages >= 5, "%zu pages", pages);
+        check_footers(pdf, pn, pages);
         CHECK(find((char *)pdf, pn, "(S-0001)") && find((char *)pdf, pn, "(S-0300)"));
         CHECK(!find((char *)pdf, pn, "/Subtype /Image"));
         CHECK(find((char *)pdf, pn, "No conclusion has been recorded") != NULL);
@@ -370,6 +381,41 @@ int main(void)
     pdf = NULL;
     CHECK(ibex_report_pdf(&b, &pdf, &pn, &d) == IBEX_OK && pdf && check_pdf(pdf, pn) >= 1);
     free(pdf);
+
+    /* random bytes in every string: both forms still well-formed, no byte passed raw */
+    {
+        unsigned seed = 7;
+        char txt[6][300];
+        for (int it = 0; it < 40; it++) {
+            for (int k = 0; k < 6; k++) {
+                size_t len = 1 + (size_t)(it * 37 + k * 11) % (sizeof txt[k] - 1);
+                for (size_t i = 0; i < len; i++) {
+                    seed = seed * 1103515245u + 12345u;
+                    txt[k][i] = (char)(1 + (seed >> 16) % 255);
+                }
+                txt[k][len] = '\0';
+            }
+            b = r;
+            bp = pair;
+            b.pairs = &bp;
+            b.title = txt[0];
+            b.case_id = txt[1];
+            b.parameters = txt[2];
+            b.questioned.name = txt[3];
+            bp.candidate = txt[4];
+            ibex_conclusion c2[2];
+            memcpy(c2, cv, sizeof c2);
+            c2[0].notes = txt[5];
+            b.conclusions = c2;
+            html = NULL;
+            pdf = NULL;
+            CHECK(ibex_report_html(&b, &html, &hn, &d) == IBEX_OK && html && strlen(html) == hn);
+            if (html) CHECK(!find(html, hn, "<script") && !find(html, hn, "\x01"));
+            CHECK(ibex_report_pdf(&b, &pdf, &pn, &d) == IBEX_OK && pdf && check_pdf(pdf, pn) >= 1);
+            free(html);
+            free(pdf);
+        }
+    }
 
     /* the WinAnsi mapping */
     char wa[32];
