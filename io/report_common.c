@@ -96,8 +96,13 @@ ibex_status ibex__report_check(const ibex_report *r, ibex_report *out, ibex_diag
         const ibex_report_candidate *c = &loc.candidates[i];
         if (too_long(c->id) || too_long(c->firearm) || too_long(c->set)) return text_refused(d, "a candidate's field");
     }
+    size_t png_total = 0;
     for (size_t i = 0; i < loc.n_pairs; i++) {
         const ibex_report_pair *p = &loc.pairs[i];
+        png_total += p->png_n < IBEX_REPORT_MAX_PNG_TOTAL ? p->png_n : IBEX_REPORT_MAX_PNG_TOTAL;
+        if (png_total > IBEX_REPORT_MAX_PNG_TOTAL)
+            return ibex__fail(d, IBEX_ERR_ARG, "", -1, "the pictures are over %u bytes in all",
+                              (unsigned)IBEX_REPORT_MAX_PNG_TOTAL);
         if (p->n_cells > IBEX_REPORT_MAX_CELLS)
             return ibex__fail(d, IBEX_ERR_ARG, "", -1, "pair %zu has %zu cells; a report takes at most %d", i + 1,
                               p->n_cells, IBEX_REPORT_MAX_CELLS);

@@ -27,6 +27,7 @@ extern "C" {
 #define IBEX_REPORT_MAX_CONCLUSIONS 100000
 #define IBEX_REPORT_MAX_TEXT (64u << 10)    /* bytes of any one string (parameters, notes) */
 #define IBEX_REPORT_MAX_PNG (64u << 20)     /* bytes of one picture */
+#define IBEX_REPORT_MAX_PNG_TOTAL (256u << 20) /* bytes of all the pictures */
 #define IBEX_REPORT_MAX_PIXELS (40u << 20)  /* pixels of one picture */
 
 /* One candidate of the ranked list. Scores not computed (stage 1 only): cmc = -1. */

@@ -356,6 +356,17 @@ int main(void)
     bp = pair;
     bp.png_n = (size_t)IBEX_REPORT_MAX_PNG + 1;
     CHECK(ibex_report_pdf(&b, &pdf, &pn, &d) == IBEX_ERR_ARG);
+    {
+        ibex_report_pair five[5];
+        for (int i = 0; i < 5; i++) {
+            five[i] = pair;
+            five[i].png_n = (size_t)60 << 20; /* refused before a byte past the signature is read */
+        }
+        b = r;
+        b.pairs = five;
+        b.n_pairs = 5;
+        CHECK(ibex_report_html(&b, &html, &hn, &d) == IBEX_ERR_ARG && strstr(d.message, "in all"));
+    }
     /* over-long text */
     char *big = malloc(IBEX_REPORT_MAX_TEXT + 2);
     if (big) {
