@@ -29,6 +29,7 @@ void ibex_picture_opts_init(ibex_picture_opts *o)
         .high_only = {255, 160, 0},
         .not_congruent = {230, 40, 40},
         .not_used = {70, 90, 150},
+        .verdict = 1,
     };
     *o = def;
 }
@@ -274,7 +275,8 @@ ibex_status ibex_picture_cartridge(const ibex_surface *a, const ibex_surface *b,
     size_t ng = r->n_cells / 2;
     char l1[1100], l2[200], l3[300], l4[300], cap0[300], cap1[300];
     snprintf(l1, sizeof l1, "A: %s   B: %s", o.name_a, o.name_b);
-    snprintf(l2, sizeof l2, "verdict: %s   CMC %u", ibex_verdict_name(r->verdict), r->cmc);
+    if (o.verdict) snprintf(l2, sizeof l2, "verdict: %s   CMC %u", ibex_verdict_name(r->verdict), r->cmc);
+    else snprintf(l2, sizeof l2, "CMC %u   High-CMC %u", r->cmc, r->cmc_high);
     snprintf(l3, sizeof l3, "CMC (Song): A->B %u, B->A %u, the smaller %u   "
              "High-CMC (Tong): A->B %u, B->A %u, the smaller %u", r->dir[0].cmc, r->dir[1].cmc,
              r->cmc, r->dir[0].cmc_high, r->dir[1].cmc_high, r->cmc_high);

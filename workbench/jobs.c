@@ -47,6 +47,7 @@ struct wb_job {
 const ibex_surface *ibex__wb_job_query(const wb_job *j) { return j->query; }
 const char *ibex__wb_job_name(const wb_job *j) { return j->name; }
 const char *ibex__wb_job_id(const wb_job *j) { return j->id; }
+const char *ibex__wb_job_query_sha256(const wb_job *j) { return j->query_sha256; }
 long long ibex__wb_job_row(const wb_job *j) { return j->query_row; }
 
 struct wb_pair **ibex__wb_job_pairs(wb_job *j, pthread_mutex_t **lock)
@@ -332,6 +333,11 @@ static json_t *job_json(wb_job *j)
     return o;
 }
 
+json_t *ibex__wb_job_json(wb_job *j)
+{
+    return job_json(j);
+}
+
 static int parse_count(const char *v, size_t max, size_t *out)
 {
     if (!v || !isdigit((unsigned char)v[0])) return 0;
@@ -510,6 +516,9 @@ enum MHD_Result ibex__wb_h_job(ibex_workbench *W, struct MHD_Connection *c, cons
             atomic_store(&j->cancel, 1);
             ret = ibex__wb_json(W, c, method, r, 202, job_json(j));
         }
+    } else if (!strcmp(tail, "/report.html") || !strcmp(tail, "/report.pdf")) {
+        ret = post ? ibex__wb_error(W, c, method, r, 405, "use GET")
+                   : ibex__wb_h_report(W, c, method, r, j, !strcmp(tail, "/report.pdf"));
     } else if (!strncmp(tail, "/candidates/", 12)) {
         const char *p = tail + 12;
         size_t row = 0, digits = 0;

@@ -8,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "png_internal.h"
 #include "workbench_internal.h"
 
 #define VIEW_MAX_SIDE WB_VIEW_MAX_SIDE
+#define PICTURE_MAX_SIDE 640
 #define HEIGHTS_HEADER 24
 
 struct wb_pair {
@@ -20,6 +22,8 @@ struct wb_pair {
     unsigned char *blob[2];  /* heights: [0] questioned, [1] candidate registered onto it */
     size_t blob_n[2];
     wb_bullet_pair *bullet;  /* bullets: everything their view shows (pair_bullet.c) */
+    unsigned char *png;      /* the picture of the registered pair (ibex/picture.h), for the report */
+    size_t png_n;
 };
 
 static atomic_ullong pair_clock; /* recency of the kept pairs, across jobs */
@@ -31,6 +35,7 @@ void ibex__wb_pair_free(wb_pair *p)
     free(p->blob[0]);
     free(p->blob[1]);
     ibex__wb_bullet_pair_free(p->bullet);
+    free(p->png);
     free(p);
 }
 
@@ -192,6 +197,23 @@ static ibex_status compare(ibex_workbench *W, wb_job *j, size_t row, size_t rank
         st = ibex__fail(d, IBEX_ERR_NOMEM, "", -1, "out of memory");
         goto done;
     }
+    /* The picture the case report shows (as ibex compare --png draws it); a pair whose
+     * picture cannot be drawn is still shown, and reported without one. */
+    {
+        ibex_picture_opts pic;
+        ibex_picture_opts_init(&pic);
+        pic.name_a = ibex__wb_job_name(j);
+        pic.name_b = str_or(sp.id, "candidate");
+        pic.max_side = PICTURE_MAX_SIDE;
+        pic.verdict = 0; /* the workbench shows no verdict: the conclusions are the examiner's */
+        ibex_image *im = NULL;
+        if (ibex_picture_cartridge(A, B, cm, &pic, &im, NULL, NULL) == IBEX_OK &&
+            ibex__image_png_mem(im, &p->png, &p->png_n, NULL) != IBEX_OK) {
+            p->png = NULL;
+            p->png_n = 0;
+        }
+        ibex_image_free(im);
+    }
     const double s = pr->spacing;
     size_t ng = cm->n_cells / 2;
     json_t *cells = json_array();
@@ -321,4 +343,45 @@ enum MHD_Result ibex__wb_h_pair(ibex_workbench *W, struct MHD_Connection *c, con
         ret = o ? ibex__wb_json(W, c, method, r, 200, o) : ibex__wb_error(W, c, method, r, 503, "out of memory");
     }
     return ret;
+}
+
+static int snap_by_rank(const void *a, const void *b)
+{
+    const wb_pair_snap *x = a, *y = b;
+    json_int_t rx = json_integer_value(json_object_get(x->json, "rank"));
+    json_int_t ry = json_integer_value(json_object_get(y->json, "rank"));
+    return (rx > ry) - (rx < ry);
+}
+
+size_t ibex__wb_pair_snapshot(wb_job *j, wb_pair_snap *out)
+{
+    pthread_mutex_t *lock;
+    wb_pair **pairs = ibex__wb_job_pairs(j, &lock);
+    size_t n = 0;
+    pthread_mutex_lock(lock);
+    for (size_t i = 0; i < WB_PAIRS_KEPT; i++) {
+        if (!pairs[i] || !pairs[i]->json) continue;
+        wb_pair_snap *s = &out[n];
+        memset(s, 0, sizeof *s);
+        s->row = pairs[i]->row;
+        s->json = json_deep_copy(pairs[i]->json);
+        if (!s->json) continue;
+        if (pairs[i]->png && (s->png = malloc(pairs[i]->png_n))) {
+            memcpy(s->png, pairs[i]->png, pairs[i]->png_n);
+            s->png_n = pairs[i]->png_n;
+        }
+        n++;
+    }
+    pthread_mutex_unlock(lock);
+    qsort(out, n, sizeof *out, snap_by_rank);
+    return n;
+}
+
+void ibex__wb_pair_snap_clear(wb_pair_snap *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        json_decref(s[i].json);
+        free(s[i].png);
+        memset(&s[i], 0, sizeof s[i]);
+    }
 }

@@ -2,7 +2,8 @@
  * server.c: HTTP plumbing (daemon, request bodies, routing); access.c: token, sessions, CSRF,
  * Host and Origin checks; respond.c: answers and the request log; assets.c: the embedded
  * pages; catalog.c: the specimen list and thumbnails; scan.c: uploaded scans; jobs.c: searches
- * in the background; pair.c: the candidate view (pair_bullet.c: of bullets). Handlers use the public API. */
+ * in the background; pair.c: the candidate view (pair_bullet.c: of bullets); report.c: the
+ * case report. Handlers use the public API. */
 #ifndef IBEX_WORKBENCH_INTERNAL_H
 #define IBEX_WORKBENCH_INTERNAL_H
 
@@ -220,12 +221,15 @@ void ibex__wb_jobs_stop(ibex_workbench *W);
 const ibex_surface *ibex__wb_job_query(const wb_job *j);
 const char *ibex__wb_job_name(const wb_job *j);
 const char *ibex__wb_job_id(const wb_job *j);
+const char *ibex__wb_job_query_sha256(const wb_job *j); /* the questioned scan's source SHA-256 */
 /* The library row searched with, or -1 for an uploaded scan. */
 long long ibex__wb_job_row(const wb_job *j);
 /* 1 when row is in the job's finished ranked list (*rank: 1-based). */
 int ibex__wb_job_has_candidate(wb_job *j, size_t row, size_t *rank);
 /* The job's cache of compared pairs (pair.c owns what it holds). */
 struct wb_pair **ibex__wb_job_pairs(wb_job *j, pthread_mutex_t **lock);
+/* The job as GET /api/jobs/ID answers it (a new reference): state, query, result. */
+json_t *ibex__wb_job_json(wb_job *j);
 
 /* What a conclusion records of a job: the questioned scan's SHA-256, name and case, and a copy
  * of the candidate's entry in the ranked list (json_decref it); 0 when row is not listed. */
@@ -263,5 +267,28 @@ enum MHD_Result ibex__wb_bullet_answer(ibex_workbench *W, struct MHD_Connection 
                                        wb_request *r, const wb_bullet_pair *p, const char *what,
                                        pthread_mutex_t *lock);
 void ibex__wb_bullet_pair_free(wb_bullet_pair *p);
+
+/* A copy of one compared pair for the case report: its candidate-view JSON and the PNG
+ * picture of the registered pair with its cells (NULL when it could not be drawn). */
+typedef struct wb_pair_snap {
+    size_t row;
+    json_t *json;
+    unsigned char *png;
+    size_t png_n;
+} wb_pair_snap;
+/* Copies of the pairs in the job's cache (at most WB_PAIRS_KEPT), by rank; returns how many. */
+size_t ibex__wb_pair_snapshot(wb_job *j, wb_pair_snap *out);
+void ibex__wb_pair_snap_clear(wb_pair_snap *s, size_t n);
+
+/* ---- report.c ---- */
+/* GET /api/jobs/ID/report.html and .../report.pdf: the case report of a finished search
+ * (include/ibex/report.h), as a download. */
+enum MHD_Result ibex__wb_h_report(ibex_workbench *W, struct MHD_Connection *c, const char *method, wb_request *r,
+                                  wb_job *j, int pdf);
+/* The examiners' conclusions the report of job j lists (the audit trail), oldest first;
+ * *v malloc'd (ibex__wb_report_conclusions_free). */
+ibex_status ibex__wb_report_conclusions(ibex_workbench *W, wb_job *j, const char *viewer, int see_all,
+                                        ibex_conclusion **v, size_t *n, ibex_diag *d);
+void ibex__wb_report_conclusions_free(ibex_conclusion *v, size_t n);
 
 #endif

@@ -24,5 +24,7 @@
 #include "ibex/picture.h"
 #include "ibex/pair.h"
 #include "ibex/bench.h"
+#include "ibex/conclusion.h"
+#include "ibex/report.h"
 
 #endif

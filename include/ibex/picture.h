@@ -36,6 +36,10 @@ typedef struct ibex_picture_opts {
     unsigned char high_only[3];       /* congruent by High-CMC only; default orange */
     unsigned char not_congruent[3];   /* compared (used) but not congruent; default red */
     unsigned char not_used[3];        /* too few valid points or no lag; default slate, dashed */
+    int verdict;                      /* cartridge: 1 (default) the title's second line names the
+                                         software's verdict; 0 it gives the counts only ("CMC 25
+                                         High-CMC 26"), for case reports, where conclusions are
+                                         the examiners' (ibex/report.h) */
 } ibex_picture_opts;
 
 IBEX_API void ibex_picture_opts_init(ibex_picture_opts *o);

@@ -204,6 +204,35 @@ static void test_cartridge(void)
         im = NULL;
     }
 
+    /* verdict = 0 (case reports): the title's second line without the verdict; the rest of
+     * the picture (below the title band) unchanged */
+    {
+        ibex_picture_opts ov;
+        ibex_picture_opts_init(&ov);
+        CHECK(ov.verdict == 1);
+        ibex_image *with = NULL, *without = NULL;
+        ibex_picture_info iw, io;
+        ibex_picture_info_init(&iw);
+        ibex_picture_info_init(&io);
+        CHECK(ibex_picture_cartridge(a, b, r, &ov, &with, &iw, &d) == IBEX_OK);
+        ov.verdict = 0;
+        CHECK(ibex_picture_cartridge(a, b, r, &ov, &without, &io, &d) == IBEX_OK);
+        if (with && without) {
+            CHECK(with->h == without->h && iw.title_y1 == io.title_y1);
+            int title_differs = 0;
+            if (with->w == without->w) {
+                title_differs = memcmp(with->rgb, without->rgb, (size_t)iw.title_y1 * with->w * 3) != 0;
+                CHECK(!memcmp(with->rgb + (size_t)iw.title_y1 * with->w * 3, without->rgb + (size_t)iw.title_y1 * with->w * 3,
+                              (with->h - (size_t)iw.title_y1) * with->w * 3));
+            } else {
+                title_differs = 1;
+            }
+            CHECK(title_differs);
+        }
+        ibex_image_free(with);
+        ibex_image_free(without);
+    }
+
     /* ABI: a caller whose struct ends after size gets the defaults; an info that ends after
      * bar_m gets nothing beyond it */
     {

@@ -9,7 +9,7 @@ In headless Chromium: alice (examiner) signs in, uploads Fadul 1-1 with a case n
 the rank-1 candidate and records 'identification'; bob (verifier) signs in, opens the same
 candidate, sees that a conclusion exists but not what it is, records his verification, then
 sees both and that they agree; after a reload both are there; carol (read-only) sees both
-and has no form. Then 'ibex serve' is killed with SIGKILL, started again on the same library,
+and has no form, and the case report (HTML and PDF) lists both. Then 'ibex serve' is killed with SIGKILL, started again on the same library,
 and the trail is whole: both records, same SHA-256s, listed per case and per specimen.
 No JavaScript error in the console. Exit 77 as test_workbench.py."""
 import json, os, shutil, signal, subprocess, sys, tempfile, time
@@ -255,6 +255,18 @@ with tempfile.TemporaryDirectory() as tmp:
         check("read-only sees both records", len(r) == 2 and all(x["visible"] for x in r), r)
         check("read-only has no form", not driver.find_elements(By.ID, "concl-form")
               and driver.find_elements(By.ID, "concl-readonly"))
+        # the case report, downloaded by the page's session: the conclusions and their trail
+        rep = driver.execute_script("return fetch(arguments[0]).then(async r => ({status: r.status, type: "
+                                    "r.headers.get('Content-Type'), text: await r.text()}))",
+                                    f"/api/jobs/{job_id}/report.html")
+        html = rep["text"]
+        check("the report (HTML) lists both conclusions, their examiners and the case",
+              rep["status"] == 200 and rep["type"].startswith("text/html") and "alice" in html and "bob" in html
+              and "identification" in html and CASE in html and "agree: same marks" in html, (rep["status"], html[:300]))
+        pdf = driver.execute_script("return fetch(arguments[0]).then(async r => {const b = new Uint8Array(await "
+                                    "r.arrayBuffer()); return {status: r.status, head: String.fromCharCode(...b.slice(0, 5)),"
+                                    " n: b.length};})", f"/api/jobs/{job_id}/report.pdf")
+        check("the report (PDF) is a PDF", pdf["status"] == 200 and pdf["head"] == "%PDF-" and pdf["n"] > 10000, pdf)
         driver.get(srv.base + f"/#/conclusions")
         wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#tr-list tbody tr")) == 2)
         check("the trail view lists both, with the case", CASE in driver.find_element(By.ID, "tr-list").text)

@@ -10,7 +10,7 @@ no JavaScript error in the console. Prints the timings (page, query, candidate v
 Exit 77 (skipped) when the real scans are missing, or when chromium, chromedriver or
 selenium are missing outside CI (CI=true: missing browser packages fail).
 IBEX_WEB_SCREENSHOTS=DIR: also write the screenshots of the docs there."""
-import base64, io, json, os, shutil, sys, tempfile, time, zipfile
+import base64, io, json, os, re, shutil, sys, tempfile, time, zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -140,6 +140,12 @@ with tempfile.TemporaryDirectory() as tmp:
         for word in ["identification", "elimination", "inconclusive", "unsuitable", "match"]:
             check(f"no conclusion word '{word}' on the ranked list", word not in body)
         check("the reference mark is explained", "reference" in driver.find_element(By.ID, "ref-note").text.lower())
+        links = [driver.find_element(By.ID, i) for i in ("report-html", "report-pdf")]
+        check("the case report's download links",
+              all(a.is_displayed() and a.get_attribute("download") is not None for a in links)
+              and re.search(r"/api/jobs/[0-9a-f]{32}/report\.html(\?examiner=[^&]*)?$", links[0].get_attribute("href") or "")
+              and re.search(r"/api/jobs/[0-9a-f]{32}/report\.pdf(\?examiner=[^&]*)?$", links[1].get_attribute("href") or ""),
+              [a.get_attribute("href") for a in links])
         screenshot(driver, shots, "ranked.png", "view-job")
 
         # --- the candidate view

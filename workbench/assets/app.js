@@ -275,6 +275,12 @@ function renderJob(j) {
     ? `The mark on each CMC bar is at ${ref}, ${session.reference_note}; it is shown for orientation. `
       + 'The workbench ranks and measures; the examiner draws the conclusions.'
     : 'The workbench ranks and measures; the examiner draws the conclusions.';
+  // Downloads (the session cookie authenticates GETs): the report holds the pairs compared
+  // by the time it is asked for.
+  // Without accounts the report is written for the name typed in the conclusions panel.
+  const who = session.accounts ? '' : `?examiner=${encodeURIComponent(localStorage.getItem('ibex-workbench-examiner') || '')}`;
+  $('report-html').href = `/api/jobs/${j.id}/report.html${who}`;
+  $('report-pdf').href = `/api/jobs/${j.id}/report.pdf${who}`;
   $('job-result').hidden = false;
   if (hooks.timings.queryStart) {
     hooks.timings.query = performance.now() - hooks.timings.queryStart;
