@@ -460,6 +460,39 @@ done:
     return st;
 }
 
+/* The caller's view of one candidate: table info, scores and, with a calibration, the LR. */
+static void public_candidate(const search *S, const cand *c, const ibex_calibration *cal, ibex_search_candidate *p)
+{
+    const ibex__row_info *ri = &S->ri[c->row];
+    memset(p, 0, sizeof *p);
+    p->row = c->row;
+    p->id = ri->id;
+    p->kind = ri->kind;
+    p->firearm_id = ri->firearm_id;
+    p->same_source_key = ri->same_source_key;
+    p->stage1 = c->stage1;
+    p->done = c->done;
+    p->score = c->score;
+    p->cmc = c->cmc;
+    p->cmc_high = c->cmc_high;
+    p->cells_a = c->cells_a;
+    p->cells_b = c->cells_b;
+    p->ccf = c->ccf;
+    p->verdict = c->verdict;
+    memcpy(p->error, c->err, sizeof p->error);
+    if (cal && c->done) {
+        p->has_lr = 1;
+        p->log10_lr = ibex_calibration_log10_lr(cal, c->cmc);
+        p->lr_verbal = ibex_lr_verbal(p->log10_lr);
+    }
+}
+
+/* The calibration stage 2's LR comes from, or NULL when none applies. */
+static const ibex_calibration *stage2_calibration(const search *S)
+{
+    return S->bullet || S->o->prealign || S->o->stage1_only || !S->has_cal ? NULL : &S->cal;
+}
+
 /* One stage-2 pair: candidate cd of query i. */
 static void score_pair(search *S, size_t i, cand *cd, const ibex_preprocess_opts *po, char (*perr)[200])
 {
@@ -574,9 +607,14 @@ static ibex_status stage2(search *S, ibex_diag *d)
         stop = cancelled;
         if (stop) continue;
         score_pair(S, i, &S->cands[k], &po, perr);
-        if (S->o->progress) {
+        if (S->o->progress || S->o->on_candidate) {
 #pragma omp critical(search_msg)
             {
+                if (S->o->on_candidate) {
+                    ibex_search_candidate pc;
+                    public_candidate(S, &S->cands[k], stage2_calibration(S), &pc);
+                    S->o->on_candidate(S->o->candidate_user, i, 2, &pc);
+                }
                 ndone++;
                 /* remaining time from the mean pair time so far (pairs cost about the same) */
                 double el = ibex__now() - t_stage2, left = el / (double)ndone * (double)(npairs - ndone);
@@ -613,29 +651,7 @@ static ibex_status make_result(search *S, ibex_search_result **out, ibex_diag *d
         qsort(S->cands + i * S->Kq, S->nc[i], sizeof *S->cands, cand_cmp);
     for (size_t i = 0; i < S->nq; i++)
         for (size_t h = 0; h < S->nc[i]; h++) {
-            const cand *c = &S->cands[i * S->Kq + h];
-            ibex_search_candidate *p = &pc[i * S->Kq + h];
-            const ibex__row_info *ri = &S->ri[c->row];
-            p->row = c->row;
-            p->id = ri->id;
-            p->kind = ri->kind;
-            p->firearm_id = ri->firearm_id;
-            p->same_source_key = ri->same_source_key;
-            p->stage1 = c->stage1;
-            p->done = c->done;
-            p->score = c->score;
-            p->cmc = c->cmc;
-            p->cmc_high = c->cmc_high;
-            p->cells_a = c->cells_a;
-            p->cells_b = c->cells_b;
-            p->ccf = c->ccf;
-            p->verdict = c->verdict;
-            memcpy(p->error, c->err, sizeof p->error);
-            if (cal && c->done) {
-                p->has_lr = 1;
-                p->log10_lr = ibex_calibration_log10_lr(cal, c->cmc);
-                p->lr_verbal = ibex_lr_verbal(p->log10_lr);
-            }
+            public_candidate(S, &S->cands[i * S->Kq + h], cal, &pc[i * S->Kq + h]);
         }
     ibex_search_info *in = &r->info;
     in->kind = S->kind;
@@ -701,6 +717,12 @@ static ibex_status run(ibex_library *lib, const char *path, double t0, const ibe
     if (st == IBEX_OK) st = check_model(&S, d);
     if (st == IBEX_OK) st = load_index(&S, d);
     if (st == IBEX_OK) st = stage1(&S, d);
+    for (size_t i = 0; st == IBEX_OK && opts->on_candidate && i < nq; i++)
+        for (size_t h = 0; h < S.nc[i]; h++) {
+            ibex_search_candidate pc;
+            public_candidate(&S, &S.cands[i * S.Kq + h], NULL, &pc);
+            opts->on_candidate(opts->candidate_user, i, 1, &pc);
+        }
     if (st == IBEX_OK && !opts->stage1_only) st = stage2(&S, d);
     /* Sharded: rank 0 collects the other ranks' stage-2 results. */
     if (st == IBEX_OK) st = ibex__shard_gather(S.sh, S.cands, sizeof *S.cands, offsetof(cand, row), S.nc, nq, S.Kq, d);

@@ -28,6 +28,9 @@ struct wb_job {
     time_t created;
     char error[1200], code[32];
     json_t *result;            /* when done: {"info": ..., "candidates": [...]} */
+    json_t *partial;           /* while running: the candidates streamed so far */
+    size_t scored;             /* of them, scored by stage 2 */
+    ibex_library *run_lib;     /* the search's library handle, while it runs */
     size_t *rows;              /* the ranked rows, when done */
     size_t nrows;
     /* set before the thread starts, then read-only */
@@ -97,6 +100,7 @@ static void job_free(wb_job *j)
 {
     for (size_t i = 0; i < WB_PAIRS_KEPT; i++) ibex__wb_pair_free(j->pairs[i]);
     json_decref(j->result);
+    json_decref(j->partial);
     free(j->rows);
     ibex_surface_free(j->query);
     pthread_mutex_destroy(&j->lock);
@@ -198,8 +202,67 @@ static json_t *candidate_json(ibex_library *lib, const ibex_search_candidate *c,
             json_object_set_new(o, "cells_b", json_integer(c->cells_b));
         }
     }
+    /* The calibrated likelihood ratio, as a number only: no verbal scale (docs). */
+    if (c->done && c->has_lr) json_object_set_new(o, "log10_lr", json_real(c->log10_lr));
     if (c->error[0]) json_object_set_new(o, "error", json_string(c->error));
     return o;
+}
+
+/* Streamed results (ibex_search_opts.on_candidate): the list so far, shown while stage 2 runs. */
+static void on_candidate(void *user, size_t query, int stage, const ibex_search_candidate *c)
+{
+    wb_job *j = user;
+    (void)query;
+    json_t *o = candidate_json(j->run_lib, c, 0);
+    if (!o) return;
+    pthread_mutex_lock(&j->lock);
+    if (!j->partial) j->partial = json_array();
+    size_t i;
+    json_t *e;
+    int replaced = 0;
+    if (stage == 2)
+        json_array_foreach(j->partial, i, e)
+        {
+            if (!replaced && json_integer_value(json_object_get(e, "row")) == (json_int_t)c->row) {
+                json_array_set(j->partial, i, o);
+                replaced = 1;
+            }
+        }
+    if (!replaced) json_array_append(j->partial, o);
+    if (stage == 2) j->scored++;
+    pthread_mutex_unlock(&j->lock);
+    json_decref(o);
+}
+
+/* The partial list in the order the final one will have: pairs scored by stage 2 by their
+ * score, then the others by their stage-1 similarity; ranks numbered. Caller holds j->lock. */
+static int partial_cmp(const void *a, const void *b)
+{
+    json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    int dx = json_is_true(json_object_get(x, "stage2")), dy = json_is_true(json_object_get(y, "stage2"));
+    if (dx != dy) return dy - dx;
+    double sx = json_number_value(json_object_get(x, dx ? "score" : "stage1"));
+    double sy = json_number_value(json_object_get(y, dy ? "score" : "stage1"));
+    return sx < sy ? 1 : sx > sy ? -1 : 0;
+}
+
+static json_t *partial_json(wb_job *j)
+{
+    size_t n = json_array_size(j->partial);
+    json_t **v = malloc((n ? n : 1) * sizeof *v);
+    if (!v) return NULL;
+    for (size_t i = 0; i < n; i++) v[i] = json_array_get(j->partial, i);
+    qsort(v, n, sizeof *v, partial_cmp);
+    json_t *list = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_deep_copy(v[i]);
+        json_object_set_new(o, "rank", json_integer((json_int_t)i + 1));
+        json_array_append_new(list, o);
+    }
+    free(v);
+    const char *kind = n ? json_string_value(json_object_get(json_array_get(j->partial, 0), "kind")) : NULL;
+    return json_pack("{s:{s:s?}, s:o, s:I, s:b}", "info", "kind", kind, "candidates", list, "scored",
+                     (json_int_t)j->scored, "provisional", 1);
 }
 
 static void finish(wb_job *j, job_state state, json_t *result, size_t *rows, size_t nrows, ibex_status st,
@@ -261,6 +324,9 @@ static void *run(void *arg)
         const char *self_list[1] = {self_sha[0] ? self_sha : NULL};
         so.exclude_self = self_sha[0] != 0;
         so.self_sha256 = self_list;
+        so.on_candidate = on_candidate;
+        so.candidate_user = j;
+        j->run_lib = lib;
         const ibex_surface *qs[1] = {j->query};
         const char *names[1] = {j->name};
         st = ibex_search_run(lib, qs, names, 1, &so, &res, &d);
@@ -329,6 +395,7 @@ static json_t *job_json(wb_job *j)
         json_object_set_new(o, "code", json_string(j->code));
     }
     if (j->result) json_object_set(o, "result", j->result);
+    else if (j->partial && j->state == J_RUNNING) json_object_set_new(o, "partial", partial_json(j));
     pthread_mutex_unlock(&j->lock);
     return o;
 }

@@ -29,6 +29,8 @@
 extern "C" {
 #endif
 
+struct ibex_search_candidate; /* below */
+
 /* One rank of an MPI job (opaque). */
 typedef struct ibex_shard ibex_shard;
 
@@ -52,6 +54,13 @@ typedef struct ibex_search_opts {
      * that is not read from a file (an upload, a scan picked from the library); entries may be
      * NULL (then names[i]'s file is hashed). NULL: every query's from its file. */
     const char *const *self_sha256;
+    /* Results as they come (a viewer that shows the list before stage 2 ends): with stage 1,
+     * once the shortlists are known, every shortlisted candidate of every query (stage 2 not
+     * run: done 0); with stage 2, each candidate as soon as its pair is scored (LR included
+     * when a calibration applies). Calls are serialised (never two at once) and come from the
+     * search's threads; c and its strings are valid during the call only. NULL: none. */
+    void (*on_candidate)(void *user, size_t query, int stage, const struct ibex_search_candidate *c);
+    void *candidate_user;
 } ibex_search_opts;
 
 IBEX_API void ibex_search_opts_init(ibex_search_opts *o);

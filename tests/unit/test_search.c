@@ -170,6 +170,31 @@ static int on_progress(void *user, const char *stage, size_t done, size_t total,
     return k == 1 && s->stop_after >= 0 && done >= (size_t)s->stop_after;
 }
 
+/* Streamed candidates: what came with stage 1, and the stage-2 scores as they came. */
+typedef struct streamed {
+    size_t n1, n2, rows1[64], rows2[64];
+    double score2[64];
+    unsigned cmc2[64];
+    int order_bad, done_bad;
+} streamed;
+
+static void on_candidate(void *user, size_t query, int stage, const ibex_search_candidate *c)
+{
+    streamed *s = user;
+    if (query != 0) s->order_bad = 1;
+    if (stage == 1) {
+        if (s->n2 || c->done) s->order_bad = 1; /* all of stage 1 first, unscored */
+        if (s->n1 < 64) s->rows1[s->n1++] = c->row;
+    } else {
+        if (!c->done) s->done_bad = 1;
+        if (s->n2 < 64) {
+            s->rows2[s->n2] = c->row;
+            s->score2[s->n2] = c->score;
+            s->cmc2[s->n2++] = c->cmc;
+        }
+    }
+}
+
 static int cancel_update(void *user, const char *stage, size_t done, size_t total, double eta)
 {
     (void)user, (void)stage, (void)total, (void)eta;
@@ -253,6 +278,35 @@ int main(void)
     for (size_t h = 0; res && h < nwant; h++) CHECK(ibex_search_result_get(res, 0, h)->row == want[h].row);
     ibex_search_result_free(res);
     ibex_library_close(lib, NULL);
+
+    /* Streamed results: every shortlisted candidate with stage 1, then each once with its
+     * stage-2 score, the same scores as the final ranked list. */
+    {
+        streamed sm;
+        memset(&sm, 0, sizeof sm);
+        so.on_candidate = on_candidate;
+        so.candidate_user = &sm;
+        so.threads = 2;
+        res = NULL;
+        CHECK(ibex_search_run_path(path, qs, names, 1, &so, &res, &d) == IBEX_OK);
+        size_t n = res ? ibex_search_result_count(res, 0) : 0;
+        CHECK_MSG(sm.n1 == n && sm.n2 == n && !sm.order_bad && !sm.done_bad, "stage 1 %zu, stage 2 %zu of %zu",
+                  sm.n1, sm.n2, n);
+        for (size_t h = 0; h < n; h++) {
+            const ibex_search_candidate *c = ibex_search_result_get(res, 0, h);
+            int in1 = 0, in2 = 0;
+            for (size_t k = 0; k < sm.n1; k++) in1 += sm.rows1[k] == c->row;
+            for (size_t k = 0; k < sm.n2; k++)
+                if (sm.rows2[k] == c->row) {
+                    in2++;
+                    CHECK(sm.score2[k] == c->score && sm.cmc2[k] == c->cmc);
+                }
+            CHECK_MSG(in1 == 1 && in2 == 1, "row %zu streamed %d and %d times", c->row, in1, in2);
+        }
+        ibex_search_result_free(res);
+        so.on_candidate = NULL;
+        so.candidate_user = NULL;
+    }
 
     /* Cancel after two pairs: IBEX_ERR_CANCELLED, no result, the library as it was. */
     CHECK(ibex_file_sha256(path, h0, NULL) == IBEX_OK);
