@@ -75,7 +75,7 @@ return {sig: sig, warm: warm, cold: cold, renders: Number(c.dataset.renders || 0
 """
 
 
-def changed(a, b, by=10):
+def n_changed(a, b, by=10):
     """How many samples of two signatures differ by more than `by`."""
     return sum(1 for x, y in zip(a, b) if abs(x - y) > by)
 
@@ -235,18 +235,22 @@ with tempfile.TemporaryDirectory() as tmp:
         div = driver.execute_script("return window.ibexWorkbench.compare.divider")
         check("dragging the handle moves the divider", 0.05 < div < 0.2, div)
         left2, right2 = (driver.execute_script(BAND_JS, "canvas-q", a, b) for a, b in [(0.25, 0.45), (0.55, 0.75)])
-        n_left, n_right = changed(left["sig"], left2["sig"]), changed(right["sig"], right2["sig"])
-        check("the band the divider crossed turns from A to B", n_left > len(left["sig"]) // 5, (n_left, len(left["sig"])))
-        check("the band right of the divider stays B", n_right < len(right["sig"]) // 50, (n_right, len(right["sig"])))
+        # A and B are two casings of one firearm, well registered: their shadings are alike,
+        # and much of a band is the unmeasured centre, so "differ" is a few grey levels on
+        # one point in twenty, "the same" is the same grey level on 99 in 100
+        n_left, n_right = n_changed(left["sig"], left2["sig"], 3), n_changed(right["sig"], right2["sig"], 0)
+        check("the band the divider crossed turns from A to B", n_left > len(left["sig"]) // 20, (n_left, len(left["sig"])))
+        check("the band right of the divider stays B", n_right < len(right["sig"]) // 100, (n_right, len(right["sig"])))
         # the same band shows B as the right half does: B's pixels, A's left of the divider
         # differ from them (A and B are two casings, registered but not equal)
         driver.execute_script("window.ibexWorkbench.compare.setDivider(0.0);")
         b_left = driver.execute_script(BAND_JS, "canvas-q", 0.25, 0.45)
-        check("after the drag the band shows B", changed(b_left["sig"], left2["sig"]) < len(left2["sig"]) // 50)
+        check("after the drag the band shows B", n_changed(b_left["sig"], left2["sig"], 0) < len(left2["sig"]) // 100)
         driver.execute_script("window.ibexWorkbench.compare.setDivider(1.0);")
         a_left = driver.execute_script(BAND_JS, "canvas-q", 0.25, 0.45)
-        check("A and B differ in the same place", changed(a_left["sig"], b_left["sig"]) > len(b_left["sig"]) // 5)
-        check("before the drag the band showed A", changed(a_left["sig"], left["sig"]) < len(left["sig"]) // 50)
+        n_ab = n_changed(a_left["sig"], b_left["sig"], 3)
+        check("A and B differ in the same place", n_ab > len(b_left["sig"]) // 20, (n_ab, len(b_left["sig"])))
+        check("before the drag the band showed A", n_changed(a_left["sig"], left["sig"], 0) < len(left["sig"]) // 100)
         # the keyboard moves it too
         driver.execute_script("window.ibexWorkbench.compare.setDivider(0.5);")
         handle.send_keys(Keys.ARROW_RIGHT, Keys.ARROW_RIGHT, Keys.ARROW_RIGHT)
@@ -294,7 +298,7 @@ with tempfile.TemporaryDirectory() as tmp:
         driver.execute_script("const e = document.getElementById('light-az'); e.value = 45; e.dispatchEvent(new Event('input'));")
         wait.until(lambda d: renders() > r0)
         ov2 = driver.execute_script(BAND_JS, "canvas-q", 0.1, 0.9)
-        check("the overlay follows the light", changed(ov["sig"], ov2["sig"]) > len(ov["sig"]) // 10)
+        check("the overlay follows the light", n_changed(ov["sig"], ov2["sig"]) > len(ov["sig"]) // 10)
         timings["back to side by side, s"] = choose("view-mode", "side")
         check("side by side again: both panels", driver.find_element(By.ID, "fig-c").is_displayed()
               and not bar.is_displayed())

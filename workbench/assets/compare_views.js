@@ -124,8 +124,20 @@ export class CompareViews {
         ? 'Difference of heights B \u2212 A, each about its mean over the area measured on both; A\u2019s cells outlined.'
         : mode === 'overlay' ? 'Overlay of the two shadings: A magenta, B green; where they agree, grey. A\u2019s cells outlined.'
           : this.sideCaption;
-    this.pair.onResize(); // the canvas's width follows the layout
+    this.relayout();
     this.placeHandle();
+  }
+
+  // Panel 0's canvas is wider alone than beside panel 1: size the canvases again, keeping
+  // the place at the centre of the view and the zoom relative to the fitted one.
+  relayout() {
+    const p = this.pair, c = p.canvases[0], m = p.maps[0], v = p.view;
+    const rel = v.s / p.fitScale, cx = (c.width / 2 - v.tx) / v.s, cy = (c.height / 2 - v.ty) / v.s;
+    p.resize();
+    p.fitScale = Math.min(c.width / m.w, c.height / m.h);
+    const s = rel * p.fitScale;
+    p.view = { s, tx: c.width / 2 - cx * s, ty: c.height / 2 - cy * s };
+    p.draw();
   }
 
   paint(ctx, canvas, view) {
