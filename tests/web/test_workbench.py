@@ -5,7 +5,11 @@ Checks: the library list shows every specimen with its picture; a malformed uplo
 the reader's message; Fadul 1-1 uploaded and searched, a casing of the same slide ranked
 first, no conclusion words on the page; the candidate view's two canvases hold a picture,
 which changes when the light moves; a click on a cell highlights the table row it names;
-no JavaScript error in the console. Prints the timings (page, query, candidate view).
+the split view (one canvas, A left of the divider, B right of it: dragging the divider's
+handle turns a band from A to B, the arrow keys move it, pan and zoom still work), the
+difference map (in colour, with a colour bar labelled in micrometres) and the overlay of
+the shadings (follows the light), then side by side again; no JavaScript error in the
+console. Prints the timings (page, query, candidate view, switching the view mode).
 
 Exit 77 (skipped) when the real scans are missing, or when chromium, chromedriver or
 selenium are missing outside CI (CI=true: missing browser packages fail).
@@ -249,6 +253,8 @@ with tempfile.TemporaryDirectory() as tmp:
         driver.execute_script("window.ibexWorkbench.compare.setDivider(1.0);")
         a_left = driver.execute_script(BAND_JS, "canvas-q", 0.25, 0.45)
         n_ab = n_changed(a_left["sig"], b_left["sig"], 3)
+        print(f"split: of {len(left['sig'])} points of the band, {n_left} changed when the divider crossed it, "
+              f"{n_right} right of it; A and B differ on {n_ab}")
         check("A and B differ in the same place", n_ab > len(b_left["sig"]) // 20, (n_ab, len(b_left["sig"])))
         check("before the drag the band showed A", n_changed(a_left["sig"], left["sig"], 0) < len(left["sig"]) // 100)
         # the keyboard moves it too

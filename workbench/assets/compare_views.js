@@ -153,18 +153,17 @@ export class CompareViews {
         ctx.drawImage(p.offscreen[k], 0, 0);
         ctx.restore();
       });
-      const d = p.dpr;
+      // the divider, and which side is which just above the bottom edge
+      const d = p.dpr, y = canvas.height - 24 * d;
       ctx.fillStyle = 'rgba(255,255,255,0.9)';
       ctx.fillRect(xd - d, 0, 2 * d, canvas.height);
-      ctx.font = `bold ${13 * d}px system-ui, sans-serif`;
-      ctx.textBaseline = 'top';
-      ctx.fillStyle = '#fff';
-      ctx.textAlign = 'right';
-      ctx.fillText('A', xd - 6 * d, 6 * d);
-      ctx.textAlign = 'left';
-      ctx.fillText('B', xd + 6 * d, 6 * d);
-      ctx.textAlign = 'start';
-      ctx.textBaseline = 'alphabetic';
+      ctx.font = `bold ${12 * d}px system-ui, sans-serif`;
+      for (const [t, x] of [['A', xd - 20 * d], ['B', xd + 6 * d]]) {
+        ctx.fillStyle = 'rgba(0,0,0,0.65)';
+        ctx.fillRect(x, y, 14 * d, 16 * d);
+        ctx.fillStyle = '#fff';
+        ctx.fillText(t, x + 3 * d, y + 12 * d);
+      }
       return;
     }
     if (this.overlay === 'colour' && !this.overlayCanvas) {
