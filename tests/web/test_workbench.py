@@ -6,7 +6,8 @@ the reader's message; Fadul 1-1 uploaded and searched, a casing of the same slid
 first, no conclusion words on the page; the candidate view's two canvases hold a picture,
 which changes when the light moves; a click on a cell highlights the table row it names;
 the split view (one canvas, A left of the divider, B right of it: dragging the divider's
-handle turns a band from A to B, the arrow keys move it, pan and zoom still work), the
+handle turns a band from A to B, the arrow keys move it, pan and zoom still work; the
+heights in colour with a colour bar), the
 difference map (in colour, with a colour bar labelled in micrometres) and the overlay of
 the shadings (follows the light), then side by side again; no JavaScript error in the
 console. Prints the timings (page, query, candidate view, switching the view mode).
@@ -274,6 +275,22 @@ with tempfile.TemporaryDirectory() as tmp:
         v2 = driver.execute_script("return {...window.ibexWorkbench.view.view}")
         check("the wheel zooms the split canvas", v2["s"] > v1["s"] * 1.1, (v1, v2))
         driver.find_element(By.ID, "view-fit").click()
+        # the heights in colour, on one scale with a colour bar
+        bar = driver.find_element(By.ID, "colour-bar")
+        check("no colour bar over the shadings", not bar.is_displayed())
+        r0 = renders()
+        driver.find_element(By.ID, "split-colour").click()
+        wait.until(lambda d: renders() > r0)
+        band = driver.execute_script(BAND_JS, "canvas-q", 0.1, 0.9)
+        labels = [driver.find_element(By.ID, f"colour-bar-{k}").text for k in ["lo", "mid", "hi"]]
+        check("split, heights in colour: coloured, with a colour bar of heights in \u00b5m",
+              band["warm"] > 20 and band["cold"] > 20 and bar.is_displayed() and bar.get_attribute("data-kind") == "heights"
+              and all("\u00b5m" in x for x in labels), (band["warm"], band["cold"], labels))
+        print("height colour bar:", labels)
+        screenshot(driver, shots, "split-heights.png", "view-candidate", 0.6, 1100)
+        r0 = renders()
+        driver.find_element(By.ID, "split-colour").click()
+        wait.until(lambda d: renders() > r0)
 
         # --- the difference map
         timings["switch to difference map, s"] = choose("view-mode", "overlay")
@@ -283,7 +300,6 @@ with tempfile.TemporaryDirectory() as tmp:
         check("the difference map is not blank", p["sd"] > 8 and len(set(p["sig"])) > 20, {x: p[x] for x in ["mean", "sd"]})
         band = driver.execute_script(BAND_JS, "canvas-q", 0.1, 0.9)
         check("the difference map is in colour, both signs", band["warm"] > 20 and band["cold"] > 20, (band["warm"], band["cold"]))
-        bar = driver.find_element(By.ID, "colour-bar")
         lo, mid, hi = (driver.find_element(By.ID, f"colour-bar-{k}").text for k in ["lo", "mid", "hi"])
         rng = float(bar.get_attribute("data-range"))
         print("colour bar:", lo, mid, hi, "range", rng)

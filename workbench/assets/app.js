@@ -339,7 +339,7 @@ async function candidateView(id, row) {
     figure: $('fig-q'), other: $('fig-c'), caption: $('cap-q'), handle: $('split-handle'),
     bar: $('colour-bar'), barRamp: $('colour-bar-ramp'), barLo: $('colour-bar-lo'), barMid: $('colour-bar-mid'),
     barHi: $('colour-bar-hi'), barNote: $('colour-bar-note'), overlayLegend: $('overlay-legend'),
-    overlayOpts: $('overlay-opts'),
+    overlayOpts: $('overlay-opts'), splitOpts: $('split-opts'),
   });
   setViewMode();
   hooks.timings.candidate = performance.now() - t0;
@@ -363,7 +363,7 @@ function wireCandidateControls() {
     hooks.view.draw();
   });
   $('view-fit').addEventListener('click', () => hooks.view && hooks.view.fit());
-  for (const r of document.querySelectorAll('input[name="view-mode"], input[name="overlay-kind"]')) {
+  for (const r of document.querySelectorAll('input[name="view-mode"], input[name="overlay-kind"], #split-colour')) {
     r.addEventListener('change', setViewMode);
   }
 }
@@ -373,7 +373,7 @@ function setViewMode() {
   if (!hooks.compare) return;
   const t0 = performance.now();
   hooks.compare.setMode(document.querySelector('input[name="view-mode"]:checked').value,
-    document.querySelector('input[name="overlay-kind"]:checked').value);
+    document.querySelector('input[name="overlay-kind"]:checked').value, $('split-colour').checked);
   hooks.timings.mode = performance.now() - t0;
 }
 

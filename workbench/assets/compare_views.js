@@ -6,6 +6,7 @@
 //  - overlay: one canvas, either the difference of heights B - A (each about its mean over
 //    the area measured on both) in a diverging colour map with a colour bar in micrometres,
 //    or the two shadings in two colours (A magenta, B green: where they agree, grey).
+// The split view can also show the heights themselves in colour, on one scale for A and B.
 // They paint panel 0 of the PairView (viewer.js) in place of the shaded A, so the cells,
 // the scale bar, pan, zoom and a click on a cell work there as in the side-by-side view.
 // Diverging colour map, blue (B lower than A) through near-white (equal) to red (B higher):
@@ -21,6 +22,19 @@ export function diverging(t) {
   return [a[1] + f * (b[1] - a[1]), a[2] + f * (b[2] - a[2]), a[3] + f * (b[3] - a[3])];
 }
 
+// Sequential colour map of heights, dark violet (low) through blue, teal and green to pale
+// yellow (high): t in [0, 1], clamped.
+const HSTOPS = [[0, 40, 20, 80], [0.25, 40, 90, 170], [0.5, 30, 160, 150], [0.75, 150, 205, 70], [1, 250, 235, 120]];
+
+export function sequential(t) {
+  if (!(t > 0)) t = 0;
+  if (t > 1) t = 1;
+  let i = 0;
+  while (i < HSTOPS.length - 2 && t > HSTOPS[i + 1][0]) i++;
+  const a = HSTOPS[i], b = HSTOPS[i + 1], f = (t - a[0]) / (b[0] - a[0]);
+  return [a[1] + f * (b[1] - a[1]), a[2] + f * (b[2] - a[2]), a[3] + f * (b[3] - a[3])];
+}
+
 // B - A after removing each one's mean over the points measured on both; NaN where either
 // is not measured. range: the 98th percentile of |B - A| (the colour map's +-limit).
 export function heightDifference(hq, hc) {
@@ -30,7 +44,7 @@ export function heightDifference(hq, hc) {
     if (a[i] === a[i] && b[i] === b[i]) { sa += a[i]; sb += b[i]; m++; }
   }
   const d = new Float32Array(n).fill(NaN);
-  if (!m) return { d, range: 0, common: 0, w: hq.w, h: hq.h };
+  if (!m) return { d, range: 0, common: 0, ma: 0, mb: 0, w: hq.w, h: hq.h };
   const ma = sa / m, mb = sb / m, abs = new Float32Array(m);
   let j = 0;
   for (let i = 0; i < n; i++) {
@@ -40,7 +54,30 @@ export function heightDifference(hq, hc) {
     }
   }
   abs.sort();
-  return { d, range: abs[Math.floor(0.98 * (m - 1))], common: m / n, w: hq.w, h: hq.h };
+  return { d, range: abs[Math.floor(0.98 * (m - 1))], common: m / n, ma, mb, w: hq.w, h: hq.h };
+}
+
+// The heights of A and B in colour on one scale: each about its mean over the points measured
+// on both (as for the difference), from the 1st to the 99th percentile of both together.
+function heightImages(hq, hc, diff) {
+  const all = [];
+  for (const [h, mean] of [[hq, diff.ma], [hc, diff.mb]]) {
+    for (const v of h.z) if (v === v) all.push(v - mean);
+  }
+  const sorted = Float32Array.from(all).sort();
+  const lo = sorted.length ? sorted[Math.floor(0.01 * (sorted.length - 1))] : -1;
+  const hi = sorted.length ? sorted[Math.floor(0.99 * (sorted.length - 1))] : 1;
+  const images = [[hq, diff.ma], [hc, diff.mb]].map(([h, mean]) => {
+    const img = new ImageData(h.w, h.h), p = img.data;
+    for (let i = 0; i < h.z.length; i++) {
+      const v = h.z[i], o = 4 * i;
+      if (v !== v) continue; // not measured: transparent
+      const c = sequential((v - mean - lo) / (hi - lo || 1));
+      p[o] = c[0]; p[o + 1] = c[1]; p[o + 2] = c[2]; p[o + 3] = 255;
+    }
+    return img;
+  });
+  return { images, lo, hi };
 }
 
 function differenceImage(diff) {
@@ -71,12 +108,14 @@ const fmtUm = (x) => {
   const d = x >= 10 ? 0 : x >= 1 ? 1 : 2;
   return x.toFixed(d);
 };
+const fmtSigned = (x) => `${x < 0 ? '\u2212' : x > 0 ? '+' : ''}${fmtUm(Math.abs(x))} \u00b5m`;
 
 // The mode control and the pictures of the split and overlay modes for one PairView.
 // els: figure (panel 0's figure, wider in the one-canvas modes), handle (the divider's handle, a
 // focusable slider), other (the figure of panel 1, hidden in the one-canvas modes),
 // caption (panel 0's caption), bar, barRamp, barLo, barMid, barHi, barNote (the colour bar),
-// overlayLegend, overlayOpts (the overlay's choice, shown in overlay mode).
+// overlayLegend, overlayOpts (the overlay's choice, shown in overlay mode), splitOpts (the
+// split view's choice of heights in colour, shown in split mode).
 export class CompareViews {
   constructor(pair, els) {
     this.pair = pair;
@@ -88,13 +127,14 @@ export class CompareViews {
     this.diff = heightDifference(pair.maps[0], pair.maps[1]);
     this.diffCanvas = this.imageCanvas(differenceImage(this.diff));
     this.overlayCanvas = null;
+    this.heightColours = false;
+    this.heights = null; // made the first time the split view shows heights in colour
     this.painter = {
       paint: (ctx, canvas, view) => this.paint(ctx, canvas, view),
       relight: () => { this.overlayCanvas = null; },
     };
     this.abort = new AbortController();
     this.listen();
-    this.paintRamp();
   }
 
   imageCanvas(img) {
@@ -105,21 +145,30 @@ export class CompareViews {
     return c;
   }
 
-  // mode: side | split | overlay; overlay: diff | colour.
-  setMode(mode, overlay) {
+  // mode: side | split | overlay; overlay: diff | colour; heightColours: the split view
+  // shows the heights in colour instead of the shadings.
+  setMode(mode, overlay, heightColours) {
     const e = this.els, one = mode !== 'side';
     this.mode = mode;
     if (overlay) this.overlay = overlay;
+    this.heightColours = !!heightColours;
+    if (mode === 'split' && this.heightColours && !this.heights) {
+      const h = heightImages(this.pair.maps[0], this.pair.maps[1], this.diff);
+      this.heights = { lo: h.lo, hi: h.hi, canvases: h.images.map((img) => this.imageCanvas(img)) };
+    }
     this.pair.painter = one ? this.painter : null;
     e.other.hidden = one;
     e.figure.classList.toggle('single', one);
     e.handle.hidden = mode !== 'split';
     e.overlayOpts.hidden = mode !== 'overlay';
-    e.bar.hidden = !(mode === 'overlay' && this.overlay === 'diff');
+    e.splitOpts.hidden = mode !== 'split';
+    const bar = mode === 'overlay' && this.overlay === 'diff' ? 'diff' : mode === 'split' && this.heightColours ? 'heights' : '';
+    e.bar.hidden = !bar;
+    if (bar) this.paintBar(bar);
     e.overlayLegend.hidden = !(mode === 'overlay' && this.overlay === 'colour');
     e.caption.textContent = mode === 'split'
-      ? 'Split: A, questioned, left of the divider; B, candidate registered onto A, right of it (one pixel, one place). '
-        + 'A\u2019s cells outlined.'
+      ? `Split: A, questioned, left of the divider; B, candidate registered onto A, right of it (one pixel, one place)${
+        this.heightColours ? ', heights in colour' : ''}. A\u2019s cells outlined.`
       : mode === 'overlay' && this.overlay === 'diff'
         ? 'Difference of heights B \u2212 A, each about its mean over the area measured on both; A\u2019s cells outlined.'
         : mode === 'overlay' ? 'Overlay of the two shadings: A magenta, B green; where they agree, grey. A\u2019s cells outlined.'
@@ -150,7 +199,7 @@ export class CompareViews {
         ctx.rect(x0, 0, w, canvas.height);
         ctx.clip();
         ctx.setTransform(s, 0, 0, s, tx, ty);
-        ctx.drawImage(p.offscreen[k], 0, 0);
+        ctx.drawImage(this.heightColours ? this.heights.canvases[k] : p.offscreen[k], 0, 0);
         ctx.restore();
       });
       // the divider, and which side is which just above the bottom edge
@@ -218,17 +267,30 @@ export class CompareViews {
     window.addEventListener('resize', () => this.placeHandle(), { signal });
   }
 
-  // The colour bar of the difference map: the ramp and its labels (symmetric, micrometres).
-  paintRamp() {
+  // The colour bar, of the difference map (kind 'diff': symmetric about 0) or of the heights
+  // ('heights'): the ramp and its labels in micrometres.
+  paintBar(kind) {
     const e = this.els, r = e.barRamp, ctx = r.getContext('2d'), img = ctx.createImageData(r.width, r.height);
+    const map = kind === 'diff' ? (t) => diverging(2 * t - 1) : sequential;
+    e.bar.dataset.kind = kind;
     for (let x = 0; x < r.width; x++) {
-      const col = diverging(2 * x / (r.width - 1) - 1);
+      const col = map(x / (r.width - 1));
       for (let y = 0; y < r.height; y++) {
         const o = 4 * (y * r.width + x);
         img.data[o] = col[0]; img.data[o + 1] = col[1]; img.data[o + 2] = col[2]; img.data[o + 3] = 255;
       }
     }
     ctx.putImageData(img, 0, 0);
+    if (kind === 'heights') {
+      const { lo, hi } = this.heights;
+      e.barLo.textContent = fmtSigned(lo);
+      e.barMid.textContent = fmtSigned((lo + hi) / 2);
+      e.barHi.textContent = fmtSigned(hi);
+      e.barNote.textContent = 'Heights of A and B on one scale, each about its mean over the area measured on both; '
+        + 'the limits are the 1st and 99th percentiles of both (beyond them the colour saturates); not measured: dark grey.';
+      e.bar.dataset.range = String(hi - lo);
+      return;
+    }
     const lim = fmtUm(this.diff.range);
     e.barLo.textContent = `\u2212${lim} \u00b5m`;
     e.barMid.textContent = '0 \u00b5m';
