@@ -327,7 +327,8 @@ with tempfile.TemporaryDirectory() as tmp:
         for k in ["canvas-q", "canvas-c"]:
             p = driver.execute_script(PIXELS_JS, k)
             check(f"{k} is not blank again", p["sd"] > 8 and len(set(p["sig"])) > 20, {x: p[x] for x in ["mean", "sd"]})
-        print("in-page mode switch, ms:", driver.execute_script("return window.ibexWorkbench.timings.mode"))
+        print("in the page, ms:", driver.execute_script("const t = window.ibexWorkbench.timings;"
+                                                        "return {mode_switch: t.mode, difference_map: t.compareViews}"))
 
         # the API answers the candidate view with the counts of the ranked list
         j = json.loads(driver.execute_script(

@@ -335,6 +335,7 @@ async function candidateView(id, row) {
   hooks.view = new PairView([$('canvas-q'), $('canvas-c')], [hq, hc], p.cells, lightFromControls(),
     (n) => selectRow(n, true));
   hooks.view.showCells = $('show-cells').checked;
+  const t1 = performance.now();
   hooks.compare = new CompareViews(hooks.view, {
     figure: $('fig-q'), other: $('fig-c'), caption: $('cap-q'), handle: $('split-handle'),
     bar: $('colour-bar'), barRamp: $('colour-bar-ramp'), barLo: $('colour-bar-lo'), barMid: $('colour-bar-mid'),
@@ -342,6 +343,7 @@ async function candidateView(id, row) {
     overlayOpts: $('overlay-opts'), splitOpts: $('split-opts'),
   });
   setViewMode();
+  hooks.timings.compareViews = performance.now() - t1; // the difference map, made once
   hooks.timings.candidate = performance.now() - t0;
 }
 
