@@ -274,6 +274,10 @@ with tempfile.TemporaryDirectory() as tmp:
                               " bubbles: true, cancelable: true}))", canvas)
         v2 = driver.execute_script("return {...window.ibexWorkbench.view.view}")
         check("the wheel zooms the split canvas", v2["s"] > v1["s"] * 1.1, (v1, v2))
+        driver.execute_script("arguments[0].dispatchEvent(new WheelEvent('wheel', {deltaY: -200, clientX: 300, clientY: 300,"
+                              " bubbles: true, cancelable: true}))", handle)
+        v3 = driver.execute_script("return {...window.ibexWorkbench.view.view}")
+        check("the wheel over the divider's handle zooms too", v3["s"] > v2["s"] * 1.1, (v2, v3))
         driver.find_element(By.ID, "view-fit").click()
         # the heights in colour, on one scale with a colour bar
         bar = driver.find_element(By.ID, "colour-bar")

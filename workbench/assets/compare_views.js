@@ -264,6 +264,12 @@ export class CompareViews {
       ev.preventDefault();
       this.setDivider(to);
     }, { signal });
+    // the wheel over the handle zooms the picture under it, as anywhere else on the canvas
+    h.addEventListener('wheel', (ev) => {
+      ev.preventDefault();
+      c.dispatchEvent(new WheelEvent('wheel', { deltaY: ev.deltaY, deltaMode: ev.deltaMode, clientX: ev.clientX,
+        clientY: ev.clientY, cancelable: true }));
+    }, { passive: false, signal });
     window.addEventListener('resize', () => this.placeHandle(), { signal });
   }
 
