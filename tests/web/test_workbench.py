@@ -5,7 +5,12 @@ Checks: the library list shows every specimen with its picture; a malformed uplo
 the reader's message; Fadul 1-1 uploaded and searched, a casing of the same slide ranked
 first, no conclusion words on the page; the candidate view's two canvases hold a picture,
 which changes when the light moves; a click on a cell highlights the table row it names;
-no JavaScript error in the console. Prints the timings (page, query, candidate view).
+the split view (one canvas, A left of the divider, B right of it: dragging the divider's
+handle turns a band from A to B, the arrow keys move it, pan and zoom still work; the
+heights in colour with a colour bar), the
+difference map (in colour, with a colour bar labelled in micrometres) and the overlay of
+the shadings (follows the light), then side by side again; no JavaScript error in the
+console. Prints the timings (page, query, candidate view, switching the view mode).
 
 Exit 77 (skipped) when the real scans are missing, or when chromium, chromedriver or
 selenium are missing outside CI (CI=true: missing browser packages fail).
@@ -36,6 +41,7 @@ try:
     from selenium import webdriver
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.support.ui import WebDriverWait
 except ImportError:
@@ -54,6 +60,29 @@ for (let i = 0; i < d.length; i += 4) {
 const m = s / n;
 return {mean: m, sd: Math.sqrt(Math.max(0, s2 / n - m * m)), sig: sig, renders: Number(c.dataset.renders || 0)};
 """
+
+# Pixels of a vertical band of a canvas (from x0 to x1, fractions of its width): the luminance
+# on a grid of 24 x 60 points, and how many of the points are coloured (red and blue apart).
+BAND_JS = """
+const c = document.getElementById(arguments[0]), x0 = arguments[1], x1 = arguments[2];
+const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+const sig = []; let warm = 0, cold = 0;
+for (let j = 0; j < 60; j++) {
+  const y = Math.floor((j + 0.5) * c.height / 60);
+  for (let i = 0; i < 24; i++) {
+    const x = Math.floor((x0 + (i + 0.5) * (x1 - x0) / 24) * c.width), o = 4 * (y * c.width + x);
+    sig.push(Math.round(0.299 * d[o] + 0.587 * d[o + 1] + 0.114 * d[o + 2]));
+    if (d[o] - d[o + 2] > 60) warm++;
+    if (d[o + 2] - d[o] > 60) cold++;
+  }
+}
+return {sig: sig, warm: warm, cold: cold, renders: Number(c.dataset.renders || 0)};
+"""
+
+
+def n_changed(a, b, by=10):
+    """How many samples of two signatures differ by more than `by`."""
+    return sum(1 for x, y in zip(a, b) if abs(x - y) > by)
 
 
 def screenshot(driver, out_dir, name, element_id, scale=0.7, max_height=1400):
@@ -187,6 +216,130 @@ with tempfile.TemporaryDirectory() as tmp:
             check(f"a click on cell {n} ({canvas_id}) highlights its row, and only it", sel == [n], sel)
             why = driver.find_element(By.CSS_SELECTOR, f"#cell-table tr[data-cell='{n}'] td.why").text
             check(f"cell {n}'s row says why it is congruent", why.startswith("congruent:") and "CCF" in why, why)
+        # --- the split view: one canvas, A left of the divider, B right of it
+        def renders():
+            return driver.execute_script(PIXELS_JS, "canvas-q")["renders"]
+
+        def choose(name, value):
+            r0 = renders()
+            t = time.monotonic()
+            driver.find_element(By.CSS_SELECTOR, f"input[name='{name}'][value='{value}']").click()
+            wait.until(lambda d: renders() > r0)
+            return round(time.monotonic() - t, 3)
+
+        driver.execute_script("window.scrollTo(0, 0)")
+        timings["switch to split view, s"] = choose("view-mode", "split")
+        check("split: one canvas (B's panel hidden)", not driver.find_element(By.ID, "fig-c").is_displayed()
+              and driver.find_element(By.ID, "split-handle").is_displayed())
+        p = driver.execute_script(PIXELS_JS, "canvas-q")
+        check("the split canvas is not blank", p["sd"] > 8 and len(set(p["sig"])) > 20, {x: p[x] for x in ["mean", "sd"]})
+        left, right = (driver.execute_script(BAND_JS, "canvas-q", a, b) for a, b in [(0.25, 0.45), (0.55, 0.75)])
+        handle = driver.find_element(By.ID, "split-handle")
+        canvas = driver.find_element(By.ID, "canvas-q")
+        width = canvas.size["width"]
+        check("the divider starts in the middle", handle.get_attribute("aria-valuenow") == "50")
+        screenshot(driver, shots, "split.png", "view-candidate", 0.6, 1000)
+        r0 = renders()
+        ActionChains(driver).click_and_hold(handle).move_by_offset(-int(0.2 * width), 0).move_by_offset(
+            -int(0.2 * width), 0).release().perform()
+        wait.until(lambda d: renders() > r0)
+        div = driver.execute_script("return window.ibexWorkbench.compare.divider")
+        check("dragging the handle moves the divider", 0.05 < div < 0.2, div)
+        left2, right2 = (driver.execute_script(BAND_JS, "canvas-q", a, b) for a, b in [(0.25, 0.45), (0.55, 0.75)])
+        # A and B are two casings of one firearm, well registered: their shadings are alike,
+        # and much of a band is the unmeasured centre, so "differ" is a few grey levels on
+        # one point in twenty, "the same" is the same grey level on 99 in 100
+        n_left, n_right = n_changed(left["sig"], left2["sig"], 3), n_changed(right["sig"], right2["sig"], 0)
+        check("the band the divider crossed turns from A to B", n_left > len(left["sig"]) // 20, (n_left, len(left["sig"])))
+        check("the band right of the divider stays B", n_right < len(right["sig"]) // 100, (n_right, len(right["sig"])))
+        # the same band shows B as the right half does: B's pixels, A's left of the divider
+        # differ from them (A and B are two casings, registered but not equal)
+        driver.execute_script("window.ibexWorkbench.compare.setDivider(0.0);")
+        b_left = driver.execute_script(BAND_JS, "canvas-q", 0.25, 0.45)
+        check("after the drag the band shows B", n_changed(b_left["sig"], left2["sig"], 0) < len(left2["sig"]) // 100)
+        driver.execute_script("window.ibexWorkbench.compare.setDivider(1.0);")
+        a_left = driver.execute_script(BAND_JS, "canvas-q", 0.25, 0.45)
+        n_ab = n_changed(a_left["sig"], b_left["sig"], 3)
+        print(f"split: of {len(left['sig'])} points of the band, {n_left} changed when the divider crossed it, "
+              f"{n_right} right of it; A and B differ on {n_ab}")
+        check("A and B differ in the same place", n_ab > len(b_left["sig"]) // 20, (n_ab, len(b_left["sig"])))
+        check("before the drag the band showed A", n_changed(a_left["sig"], left["sig"], 0) < len(left["sig"]) // 100)
+        # the keyboard moves it too
+        driver.execute_script("window.ibexWorkbench.compare.setDivider(0.5);")
+        handle.send_keys(Keys.ARROW_RIGHT, Keys.ARROW_RIGHT, Keys.ARROW_RIGHT)
+        check("arrow keys on the focused handle move the divider", handle.get_attribute("aria-valuenow") == "53",
+              handle.get_attribute("aria-valuenow"))
+        # pan (a drag away from the divider) and wheel zoom still work
+        v0 = driver.execute_script("return {...window.ibexWorkbench.view.view}")
+        ActionChains(driver).move_to_element_with_offset(canvas, int(0.3 * width), 0).click_and_hold().move_by_offset(
+            30, 20).release().perform()
+        v1 = driver.execute_script("return {...window.ibexWorkbench.view.view}")
+        check("a drag on the split canvas pans", abs(v1["tx"] - v0["tx"] - 30) < 3 and abs(v1["ty"] - v0["ty"] - 20) < 3,
+              (v0, v1))
+        driver.execute_script("arguments[0].dispatchEvent(new WheelEvent('wheel', {deltaY: -200, clientX: 300, clientY: 300,"
+                              " bubbles: true, cancelable: true}))", canvas)
+        v2 = driver.execute_script("return {...window.ibexWorkbench.view.view}")
+        check("the wheel zooms the split canvas", v2["s"] > v1["s"] * 1.1, (v1, v2))
+        driver.execute_script("arguments[0].dispatchEvent(new WheelEvent('wheel', {deltaY: -200, clientX: 300, clientY: 300,"
+                              " bubbles: true, cancelable: true}))", handle)
+        v3 = driver.execute_script("return {...window.ibexWorkbench.view.view}")
+        check("the wheel over the divider's handle zooms too", v3["s"] > v2["s"] * 1.1, (v2, v3))
+        driver.find_element(By.ID, "view-fit").click()
+        # the heights in colour, on one scale with a colour bar
+        bar = driver.find_element(By.ID, "colour-bar")
+        check("no colour bar over the shadings", not bar.is_displayed())
+        r0 = renders()
+        driver.find_element(By.ID, "split-colour").click()
+        wait.until(lambda d: renders() > r0)
+        band = driver.execute_script(BAND_JS, "canvas-q", 0.1, 0.9)
+        labels = [driver.find_element(By.ID, f"colour-bar-{k}").text for k in ["lo", "mid", "hi"]]
+        check("split, heights in colour: coloured, with a colour bar of heights in \u00b5m",
+              band["warm"] > 20 and band["cold"] > 20 and bar.is_displayed() and bar.get_attribute("data-kind") == "heights"
+              and all("\u00b5m" in x for x in labels), (band["warm"], band["cold"], labels))
+        print("height colour bar:", labels)
+        screenshot(driver, shots, "split-heights.png", "view-candidate", 0.6, 1100)
+        r0 = renders()
+        driver.find_element(By.ID, "split-colour").click()
+        wait.until(lambda d: renders() > r0)
+
+        # --- the difference map
+        timings["switch to difference map, s"] = choose("view-mode", "overlay")
+        check("overlay: one canvas, no divider", not driver.find_element(By.ID, "fig-c").is_displayed()
+              and not driver.find_element(By.ID, "split-handle").is_displayed())
+        p = driver.execute_script(PIXELS_JS, "canvas-q")
+        check("the difference map is not blank", p["sd"] > 8 and len(set(p["sig"])) > 20, {x: p[x] for x in ["mean", "sd"]})
+        band = driver.execute_script(BAND_JS, "canvas-q", 0.1, 0.9)
+        check("the difference map is in colour, both signs", band["warm"] > 20 and band["cold"] > 20, (band["warm"], band["cold"]))
+        lo, mid, hi = (driver.find_element(By.ID, f"colour-bar-{k}").text for k in ["lo", "mid", "hi"])
+        rng = float(bar.get_attribute("data-range"))
+        print("colour bar:", lo, mid, hi, "range", rng)
+        check("a colour bar labelled in \u00b5m, symmetric", bar.is_displayed() and all("\u00b5m" in x for x in [lo, mid, hi])
+              and lo.lstrip("\u2212") == hi.lstrip("+") and 0 < rng < 100, (lo, mid, hi, rng))
+        ramp = driver.execute_script(BAND_JS, "colour-bar-ramp", 0, 1)
+        check("the colour bar's ramp is painted", ramp["warm"] > 100 and ramp["cold"] > 100, (ramp["warm"], ramp["cold"]))
+        screenshot(driver, shots, "difference.png", "view-candidate", 0.6, 1100)
+        # the light does not change the difference; it changes the overlay of the shadings
+        timings["switch to overlay of the shadings, s"] = choose("overlay-kind", "colour")
+        check("the colour bar gives way to the overlay's legend", not bar.is_displayed()
+              and driver.find_element(By.ID, "overlay-legend").is_displayed())
+        p = driver.execute_script(PIXELS_JS, "canvas-q")
+        check("the overlay of the shadings is not blank", p["sd"] > 8 and len(set(p["sig"])) > 20,
+              {x: p[x] for x in ["mean", "sd"]})
+        ov = driver.execute_script(BAND_JS, "canvas-q", 0.1, 0.9)
+        r0 = renders()
+        driver.execute_script("const e = document.getElementById('light-az'); e.value = 45; e.dispatchEvent(new Event('input'));")
+        wait.until(lambda d: renders() > r0)
+        ov2 = driver.execute_script(BAND_JS, "canvas-q", 0.1, 0.9)
+        check("the overlay follows the light", n_changed(ov["sig"], ov2["sig"]) > len(ov["sig"]) // 10)
+        timings["back to side by side, s"] = choose("view-mode", "side")
+        check("side by side again: both panels", driver.find_element(By.ID, "fig-c").is_displayed()
+              and not bar.is_displayed())
+        for k in ["canvas-q", "canvas-c"]:
+            p = driver.execute_script(PIXELS_JS, k)
+            check(f"{k} is not blank again", p["sd"] > 8 and len(set(p["sig"])) > 20, {x: p[x] for x in ["mean", "sd"]})
+        print("in the page, ms:", driver.execute_script("const t = window.ibexWorkbench.timings;"
+                                                        "return {mode_switch: t.mode, difference_map: t.compareViews}"))
+
         # the API answers the candidate view with the counts of the ranked list
         j = json.loads(driver.execute_script(
             "return fetch(location.pathname.replace(/\\/$/, '') + '/api/jobs').then(r => r.text())"))

@@ -4,12 +4,14 @@
 import { decodeHeights, PairView } from './viewer.js';
 import { hidePairConclusions, initConclusions, showPairConclusions, showUser, trailView, wireSignIn } from './conclusions.js';
 import { showBullet } from './bullet_view.js';
+import { CompareViews } from './compare_views.js';
 
 const $ = (id) => document.getElementById(id);
 let session = null;
 
-// Test and automation hooks: the pair view, timings of the views (milliseconds).
-const hooks = { view: null, bullet: null, timings: {} };
+// Test and automation hooks: the pair view, its split and overlay modes, the bullet view,
+// timings of the views (milliseconds).
+const hooks = { view: null, compare: null, bullet: null, timings: {} };
 window.ibexWorkbench = hooks;
 
 class ApiError extends Error {
@@ -311,8 +313,10 @@ async function candidateView(id, row) {
   let stop = false;
   leave = () => {
     stop = true;
+    if (hooks.compare) hooks.compare.destroy();
     if (hooks.view) hooks.view.destroy();
     hooks.view = null;
+    hooks.compare = null;
   };
   $('cand-back').href = `#/job/${id}`;
   hidePairConclusions();
@@ -369,11 +373,20 @@ async function candidateView(id, row) {
   $('cand-wait').hidden = true;
   $('cand-body').hidden = false;
   showControlValues();
+  if (hooks.compare) hooks.compare.destroy();
   if (hooks.view) hooks.view.destroy();
   hooks.view = new PairView([$('canvas-q'), $('canvas-c')], [hq, hc], p.cells, lightFromControls(),
     (n) => selectRow(n, true));
   hooks.view.showCells = $('show-cells').checked;
-  hooks.view.draw();
+  const t1 = performance.now();
+  hooks.compare = new CompareViews(hooks.view, {
+    figure: $('fig-q'), other: $('fig-c'), caption: $('cap-q'), handle: $('split-handle'),
+    bar: $('colour-bar'), barRamp: $('colour-bar-ramp'), barLo: $('colour-bar-lo'), barMid: $('colour-bar-mid'),
+    barHi: $('colour-bar-hi'), barNote: $('colour-bar-note'), overlayLegend: $('overlay-legend'),
+    overlayOpts: $('overlay-opts'), splitOpts: $('split-opts'),
+  });
+  setViewMode();
+  hooks.timings.compareViews = performance.now() - t1; // the difference map, made once
   hooks.timings.candidate = performance.now() - t0;
   showPairConclusions(id, row);
 }
@@ -396,6 +409,18 @@ function wireCandidateControls() {
     hooks.view.draw();
   });
   $('view-fit').addEventListener('click', () => hooks.view && hooks.view.fit());
+  for (const r of document.querySelectorAll('input[name="view-mode"], input[name="overlay-kind"], #split-colour')) {
+    r.addEventListener('change', setViewMode);
+  }
+}
+
+// Side by side, split or overlay, as the radio buttons say: drawn here, no server request.
+function setViewMode() {
+  if (!hooks.compare) return;
+  const t0 = performance.now();
+  hooks.compare.setMode(document.querySelector('input[name="view-mode"]:checked').value,
+    document.querySelector('input[name="overlay-kind"]:checked').value, $('split-colour').checked);
+  hooks.timings.mode = performance.now() - t0;
 }
 
 // ---- start --------------------------------------------------------------------------------

@@ -76,6 +76,10 @@ export class PairView {
     this.onSelect = onSelect;
     this.selected = -1;
     this.showCells = true;
+    // What paints panel 0 instead of the shaded A when set (compare_views.js: the split
+    // view, the difference map, the overlay): paint(ctx, canvas, view) with the canvas's
+    // identity transform; relight() when the shading changes.
+    this.painter = null;
     this.offscreen = maps.map((m) => {
       const c = document.createElement('canvas');
       c.width = m.w;
@@ -122,7 +126,9 @@ export class PairView {
   }
 
   shadeAll() {
-    this.maps.forEach((m, k) => this.offscreen[k].getContext('2d').putImageData(shade(m, this.light), 0, 0));
+    this.shaded = this.maps.map((m) => shade(m, this.light));
+    this.shaded.forEach((img, k) => this.offscreen[k].getContext('2d').putImageData(img, 0, 0));
+    if (this.painter && this.painter.relight) this.painter.relight();
     this.draw();
   }
 
@@ -157,8 +163,12 @@ export class PairView {
       ctx.fillStyle = '#30343a';
       ctx.fillRect(0, 0, canvas.width, canvas.height);
       ctx.imageSmoothingEnabled = s < 2;
-      ctx.setTransform(s, 0, 0, s, tx, ty);
-      ctx.drawImage(this.offscreen[k], 0, 0);
+      if (k === 0 && this.painter) {
+        this.painter.paint(ctx, canvas, this.view);
+      } else {
+        ctx.setTransform(s, 0, 0, s, tx, ty);
+        ctx.drawImage(this.offscreen[k], 0, 0);
+      }
       ctx.setTransform(1, 0, 0, 1, 0, 0);
       if (this.showCells) {
         for (const c of cells) this.drawCell(ctx, c, k, false);
