@@ -98,9 +98,9 @@ with tempfile.TemporaryDirectory() as tmp:
         driver.execute_script("document.getElementById('q-shortlist').value = 12")
         t0 = time.monotonic()
         driver.find_element(By.CSS_SELECTOR, "#lib-table tr[data-id='hamby44:Bullet 1 Land 1'] button.pick").click()
-        wait.until(lambda d: d.find_element(By.ID, "job-result").is_displayed() or d.find_element(By.ID, "job-error").is_displayed())
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#job-result[data-final='1']") or d.find_element(By.ID, "job-error").is_displayed())
         timings["search (stage 1 and 2 on 12 lands, list shown), s"] = round(time.monotonic() - t0, 2)
-        check("the search finished", driver.find_element(By.ID, "job-result").is_displayed(),
+        check("the search finished", driver.find_elements(By.CSS_SELECTOR, "#job-result[data-final='1']"),
               driver.find_element(By.ID, "job-error").text)
         rows = driver.find_elements(By.CSS_SELECTOR, "#rank-table tbody tr")
         ranked = [(r.get_attribute("data-rank"), r.get_attribute("data-id"), r.get_attribute("data-firearm"),

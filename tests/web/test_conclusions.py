@@ -203,7 +203,7 @@ with tempfile.TemporaryDirectory() as tmp:
         sl.send_keys("2")
         driver.find_element(By.ID, "q-file").send_keys(scan_path("Fadul 1-1"))
         driver.find_element(By.ID, "q-start").click()
-        WebDriverWait(driver, 400).until(lambda d: d.find_element(By.ID, "job-result").is_displayed()
+        WebDriverWait(driver, 400).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#job-result[data-final='1']")
                                          or d.find_element(By.ID, "job-error").is_displayed())
         rows = driver.find_elements(By.CSS_SELECTOR, "#rank-table tbody tr")
         ranked = [(r.get_attribute("data-rank"), r.get_attribute("data-id"), r.get_attribute("data-row")) for r in rows]

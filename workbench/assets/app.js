@@ -237,10 +237,20 @@ function renderJob(j) {
   $('job-stage').textContent = `${j.stage}: ${j.done} of ${j.total}${eta} (${fmt(j.elapsed_s, 1)} s)`;
   if (j.state === 'failed') showError('job-error', j.error);
   if (j.state === 'cancelled') showError('job-error', 'The search was cancelled.');
-  if (j.state !== 'done' || !j.result) return;
-  const r = j.result, info = r.info, ref = info.reference_cmc;
-  $('job-summary').textContent = `${r.candidates.length} candidates of ${info.indexed} indexed ${info.kind} specimens, `
-    + `ranked by the combined score; stage 1 ${fmt(info.t_stage1, 2)} s, stage 2 ${fmt(info.t_stage2, 1)} s.`;
+  // While stage 2 runs the list so far is shown (stage 1 at once, each pair as it is
+  // scored); the final list replaces it.
+  const final = j.state === 'done' && j.result;
+  const r = final ? j.result : (running && j.partial ? j.partial : null);
+  if (!r) return;
+  const info = r.info, ref = info.kind === 'cartridge' ? session.reference_cmc : undefined;
+  $('job-summary').textContent = final
+    ? `${r.candidates.length} candidates of ${info.indexed} indexed ${info.kind} specimens, `
+      + `ranked by the combined score; stage 1 ${fmt(info.t_stage1, 2)} s, stage 2 ${fmt(info.t_stage2, 1)} s.`
+    : `Provisional: the ${r.candidates.length} candidates of stage 1; ${r.scored} scored by stage 2 so far `
+      + '(listed first, by their score), the others by their stage-1 similarity.';
+  $('job-result').dataset.final = final ? '1' : '0';
+  $('job-report').hidden = !final;
+  if (!final && hooks.timings.queryStart && !hooks.timings.stage1) hooks.timings.stage1 = performance.now() - hooks.timings.queryStart;
   const maxCmc = Math.max(ref ? 2 * ref : 1, ...r.candidates.map((c) => c.cmc || 0));
   // The columns name what each kind's stage 2 measures.
   const heads = info.kind === 'cartridge'
@@ -270,7 +280,9 @@ function renderJob(j) {
       el('td', { class: 'num', text: c.stage2 && cartridge ? String(c.cmc_high) : '' }),
       el('td', { class: 'num', text: c.stage2 && cartridge ? `${c.cells_a} / ${c.cells_b}` : '' }),
       el('td', { class: 'num', text: c.stage2 ? fmt(c.score, 3) : dash(c.error) }),
-      el('td', {}, c.stage2 ? el('a', { href: `#/job/${j.id}/cand/${c.row}`, class: 'open', text: 'compare' }) : null));
+      el('td', { class: 'num', title: c.log10_lr !== undefined ? `likelihood ratio ${lrText(c.log10_lr)}` : '',
+        text: c.log10_lr !== undefined ? fmt(c.log10_lr, 1) : '' }),
+      el('td', {}, final && c.stage2 ? el('a', { href: `#/job/${j.id}/cand/${c.row}`, class: 'open', text: 'compare' }) : null));
   });
   $('rank-table').tBodies[0].replaceChildren(...rows);
   $('ref-note').textContent = ref
@@ -284,10 +296,16 @@ function renderJob(j) {
   $('report-html').href = `/api/jobs/${j.id}/report.html${who}`;
   $('report-pdf').href = `/api/jobs/${j.id}/report.pdf${who}`;
   $('job-result').hidden = false;
-  if (hooks.timings.queryStart) {
+  if (final && hooks.timings.queryStart) {
     hooks.timings.query = performance.now() - hooks.timings.queryStart;
     hooks.timings.queryStart = 0;
   }
+}
+
+// A likelihood ratio from its log10, as a number (no verbal scale: the examiner weighs it).
+function lrText(l) {
+  const v = 10 ** l;
+  return v >= 1 ? `${v < 1e6 ? Math.round(v) : v.toExponential(1)} : 1` : `1 : ${1 / v < 1e6 ? Math.round(1 / v) : (1 / v).toExponential(1)}`;
 }
 
 // ---- the candidate view -------------------------------------------------------------------
