@@ -372,3 +372,32 @@ enum MHD_Result ibex__wb_h_thumbnail(ibex_workbench *W, struct MHD_Connection *c
     }
     return ibex__wb_bytes(W, c, method, r, 200, "image/png", png, n, 1, "private, max-age=86400", etag);
 }
+
+/* Draws the pictures of the first WB_THUMBS_WARM specimens in the background at start, so the
+ * first page of the library list is not waiting for them. Stops when W->stopping is set. */
+void *ibex__wb_thumbs_warm(void *arg)
+{
+    ibex_workbench *W = arg;
+    ibex_diag d;
+    size_t n = 0;
+    char (*sha)[65] = NULL;
+    pthread_mutex_lock(&W->cat_lock);
+    if (catalog_refresh(W, &d) == IBEX_OK) {
+        n = W->ncat < WB_THUMBS_WARM ? W->ncat : WB_THUMBS_WARM;
+        sha = malloc((n ? n : 1) * sizeof *sha);
+        for (size_t i = 0; sha && i < n; i++) memcpy(sha[i], W->cat[i].sha256, 65);
+    }
+    pthread_mutex_unlock(&W->cat_lock);
+    for (size_t i = 0; sha && i < n && !atomic_load(&W->stopping); i++) {
+        unsigned char *png = NULL;
+        size_t len = 0;
+        if (thumb_get(W, sha[i], &png, &len)) {
+            free(png);
+            continue;
+        }
+        if (thumb_make(W, i, &png, &len, &d) == IBEX_OK) thumb_put(W, sha[i], png, len);
+        free(png);
+    }
+    free(sha);
+    return NULL;
+}

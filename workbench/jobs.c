@@ -358,10 +358,20 @@ static void *run(void *arg)
     }
     ibex_search_result_free(res);
     ibex_library_close(lib, NULL);
+    const char *kind = result ? json_string_value(json_object_get(json_object_get(result, "info"), "kind")) : NULL;
+    int cartridge = !st && kind && !strcmp(kind, "cartridge");
     finish(j, !st ? J_DONE : st == IBEX_ERR_CANCELLED ? J_CANCELLED : J_FAILED, result, rows, nrows, st, &d);
 
+    /* The search is done (its slot free for the next); its top candidates are compared
+     * meanwhile, so the examiner's first candidate views open without waiting. */
     pthread_mutex_lock(&W->j_lock);
     W->running--;
+    W->background++;
+    pthread_cond_broadcast(&W->j_done);
+    pthread_mutex_unlock(&W->j_lock);
+    if (cartridge) ibex__wb_pair_prefetch(W, j, rows, nrows < WB_PREFETCH ? nrows : WB_PREFETCH, &j->cancel);
+    pthread_mutex_lock(&W->j_lock);
+    W->background--;
     unref_locked(j);
     pthread_cond_broadcast(&W->j_done);
     pthread_mutex_unlock(&W->j_lock);
@@ -605,7 +615,7 @@ void ibex__wb_jobs_stop(ibex_workbench *W)
 {
     pthread_mutex_lock(&W->j_lock);
     for (wb_job *j = W->jobs; j; j = j->next) atomic_store(&j->cancel, 1);
-    while (W->running) pthread_cond_wait(&W->j_done, &W->j_lock);
+    while (W->running || W->background) pthread_cond_wait(&W->j_done, &W->j_lock);
     while (W->jobs) {
         wb_job *j = W->jobs;
         W->jobs = j->next;

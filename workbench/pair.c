@@ -303,6 +303,18 @@ static ibex_status pair_get(ibex_workbench *W, wb_job *j, size_t row, size_t ran
     return IBEX_OK;
 }
 
+void ibex__wb_pair_prefetch(ibex_workbench *W, wb_job *j, const size_t *rows, size_t n, atomic_int *cancel)
+{
+    pthread_mutex_t *lock;
+    ibex__wb_job_pairs(j, &lock);
+    for (size_t i = 0; i < n && i + 1 < WB_PAIRS_KEPT && !atomic_load(cancel); i++) {
+        ibex_diag d;
+        ibex_diag_clear(&d);
+        wb_pair *p;
+        if (pair_get(W, j, rows[i], i + 1, &p, &d) == IBEX_OK) pthread_mutex_unlock(lock);
+    }
+}
+
 enum MHD_Result ibex__wb_h_pair(ibex_workbench *W, struct MHD_Connection *c, const char *method, wb_request *r,
                                 wb_job *j, size_t row, const char *what)
 {

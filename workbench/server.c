@@ -247,6 +247,8 @@ static void remove_tmpdir(const char *dir)
 void ibex_workbench_free(ibex_workbench *W)
 {
     if (!W) return;
+    atomic_store(&W->stopping, 1);
+    if (W->warm_started) pthread_join(W->warm, NULL);
     if (W->d) MHD_stop_daemon(W->d); /* waits for the handlers in progress */
     ibex__wb_jobs_stop(W);
     ibex__wb_catalog_free(W);
@@ -301,6 +303,7 @@ ibex_status ibex_workbench_create(const ibex_workbench_opts *o, ibex_workbench *
     pthread_mutex_init(&W->login_lock, NULL);
     pthread_cond_init(&W->j_done, NULL);
     atomic_init(&W->body_mem, 0);
+    atomic_init(&W->stopping, 0);
     W->log = o->log;
     W->loopback = loopback;
     W->max_upload = o->max_upload;
@@ -340,6 +343,7 @@ ibex_status ibex_workbench_create(const ibex_workbench_opts *o, ibex_workbench *
                         o->listen);
         goto fail;
     }
+    W->warm_started = pthread_create(&W->warm, NULL, ibex__wb_thumbs_warm, W) == 0;
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(W->d, MHD_DAEMON_INFO_BIND_PORT);
     W->port = di ? di->port : 0;
     *out = W;

@@ -99,6 +99,10 @@ struct ibex_workbench {
     pthread_cond_t j_done;
     wb_job *jobs;            /* newest first */
     unsigned running;
+    unsigned background;     /* finished searches still comparing their top candidates */
+    pthread_t warm;          /* drawing the first pictures (ibex__wb_thumbs_warm) */
+    int warm_started;
+    atomic_int stopping;
 };
 
 /* One HTTP request. */
@@ -193,6 +197,9 @@ enum MHD_Result ibex__wb_h_specimens(ibex_workbench *W, struct MHD_Connection *c
 enum MHD_Result ibex__wb_h_thumbnail(ibex_workbench *W, struct MHD_Connection *c, const char *method,
                                      wb_request *r, size_t row);
 void ibex__wb_catalog_free(ibex_workbench *W);
+/* Thread body: the pictures of the first WB_THUMBS_WARM specimens drawn at start. */
+void *ibex__wb_thumbs_warm(void *W);
+#define WB_THUMBS_WARM 100
 /* Opens the library read-only (the workbench never writes it). */
 ibex_status ibex__wb_library_open(const ibex_workbench *W, ibex_library **lib, ibex_diag *d);
 
@@ -251,6 +258,10 @@ typedef struct wb_pair wb_pair;
 enum MHD_Result ibex__wb_h_pair(ibex_workbench *W, struct MHD_Connection *c, const char *method, wb_request *r,
                                 wb_job *j, size_t row, const char *what);
 void ibex__wb_pair_free(wb_pair *p);
+/* Compares the first n rows of a finished search (its top candidates) into the job's cache,
+ * so their candidate views open at once; stops when *cancel is set. */
+void ibex__wb_pair_prefetch(ibex_workbench *W, wb_job *j, const size_t *rows, size_t n, atomic_int *cancel);
+#define WB_PREFETCH 3        /* top candidates compared in the background after a search */
 #define WB_PAIRS_KEPT 4      /* compared pairs remembered per job */
 #define WB_VIEW_MAX_SIDE 512 /* height maps sent to the browser: at most this many pixels a side */
 /* The IBXH height map of s (docs/reference/workbench.md), f x f block means; NULL out of memory. */
