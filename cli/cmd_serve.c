@@ -36,6 +36,8 @@ static void help(const ibex_workbench_opts *o)
            "                      $TMPDIR, else /tmp)\n"
            "  --log FILE          request log (default stderr)   --quiet  no request log\n"
            "  --exit-after SEC    stop after SEC seconds (tests)\n"
+           "  --prefetch N        compare the top N (0-3, default 3) candidates of a finished\n"
+           "                      cartridge search in the background: their views open at once\n"
            "  --accounts FILE     people sign in by name and password (roles examiner,\n"
            "                      verifier, read-only); the token then only reads. Without\n"
            "                      it the token gives examiner sessions and a conclusion\n"
@@ -87,7 +89,8 @@ int cmd_serve(int argc, char **argv)
         {"tmp", required_argument, 0, 'T'},           {"log", required_argument, 0, 'g'},
         {"quiet", no_argument, 0, 'q'},               {"exit-after", required_argument, 0, 'x'},
         {"accounts", required_argument, 0, 'A'},      {"add-account", required_argument, 0, 'N'},
-        {"role", required_argument, 0, 'R'},          {"help", no_argument, 0, 'h'},
+        {"role", required_argument, 0, 'R'},          {"prefetch", required_argument, 0, 'P'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *add_name = NULL, *role = NULL;
     ibex_workbench_opts o;
@@ -130,6 +133,10 @@ int cmd_serve(int argc, char **argv)
             if (!parse_count(optarg, 1, 1L << 30, &exit_after)) return cli_usage_error("--exit-after needs seconds >= 1");
             break;
         case 'A': o.accounts_path = optarg; break;
+        case 'P':
+            if (!parse_count(optarg, 0, 3, &v)) return cli_usage_error("--prefetch needs 0..3");
+            o.prefetch = (unsigned)v;
+            break;
         case 'N': add_name = optarg; break;
         case 'R': role = optarg; break;
         case 'h':

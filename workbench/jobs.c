@@ -369,7 +369,8 @@ static void *run(void *arg)
     W->background++;
     pthread_cond_broadcast(&W->j_done);
     pthread_mutex_unlock(&W->j_lock);
-    if (cartridge) ibex__wb_pair_prefetch(W, j, rows, nrows < WB_PREFETCH ? nrows : WB_PREFETCH, &j->cancel);
+    if (cartridge && W->prefetch)
+        ibex__wb_pair_prefetch(W, j, rows, nrows < W->prefetch ? nrows : W->prefetch, &j->cancel);
     pthread_mutex_lock(&W->j_lock);
     W->background--;
     unref_locked(j);

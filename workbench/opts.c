@@ -13,4 +13,5 @@ void ibex_workbench_opts_init(ibex_workbench_opts *o)
     o->max_jobs = 2;
     o->max_shortlist = 100;
     o->max_sessions = 64;
+    o->prefetch = 3;
 }

@@ -312,6 +312,7 @@ ibex_status ibex_workbench_create(const ibex_workbench_opts *o, ibex_workbench *
     W->max_jobs = o->max_jobs;
     W->max_shortlist = o->max_shortlist;
     W->max_sessions = o->max_sessions;
+    W->prefetch = o->prefetch < WB_PAIRS_KEPT ? o->prefetch : WB_PAIRS_KEPT - 1;
     W->sessions = calloc(o->max_sessions, sizeof *W->sessions);
     W->thumbs = calloc(WB_THUMBS_KEPT, sizeof *W->thumbs);
     if (!W->sessions || !W->thumbs || !(W->lib_path = ibex__strdup(o->lib_path))) {

@@ -71,7 +71,7 @@ struct ibex_workbench {
     int loopback;            /* bound to a loopback address: Host must name it */
     size_t max_upload, max_body_memory;
     atomic_size_t body_mem;  /* request bodies held at once */
-    unsigned search_threads, max_jobs, max_shortlist, max_sessions;
+    unsigned search_threads, max_jobs, max_shortlist, max_sessions, prefetch;
     FILE *log;
     pthread_mutex_t log_lock;
     /* sessions */
@@ -261,7 +261,6 @@ void ibex__wb_pair_free(wb_pair *p);
 /* Compares the first n rows of a finished search (its top candidates) into the job's cache,
  * so their candidate views open at once; stops when *cancel is set. */
 void ibex__wb_pair_prefetch(ibex_workbench *W, wb_job *j, const size_t *rows, size_t n, atomic_int *cancel);
-#define WB_PREFETCH 3        /* top candidates compared in the background after a search */
 #define WB_PAIRS_KEPT 4      /* compared pairs remembered per job */
 #define WB_VIEW_MAX_SIDE 512 /* height maps sent to the browser: at most this many pixels a side */
 /* The IBXH height map of s (docs/reference/workbench.md), f x f block means; NULL out of memory. */

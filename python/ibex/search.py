@@ -17,7 +17,8 @@ class SearchOpts(Structure):
     _fields_ = [("struct_size", c_size_t), ("shortlist", c_size_t), ("threads", c_uint),
                 ("stage1_only", c_int), ("exclude_self", c_int), ("kind", c_char_p),
                 ("prealign", c_int), ("within", c_char_p), ("progress", PROGRESS_FN),
-                ("progress_user", c_void_p), ("shard", c_void_p), ("self_sha256", c_void_p)]
+                ("progress_user", c_void_p), ("shard", c_void_p), ("self_sha256", c_void_p),
+                ("on_candidate", c_void_p), ("candidate_user", c_void_p)]  # not streamed from Python
 
 
 class SearchCandidate(Structure):

@@ -58,7 +58,7 @@ with tempfile.TemporaryDirectory() as tmp:
     lib = os.path.join(tmp, "synth.h5")
     run("synth", "cartridge", "--lib", lib, "--firearms", "2", "--per-firearm", "2", "--size", "96")
     run("index", lib)
-    srv = Server(lib, "--tmp", tmp)
+    srv = Server(lib, "--tmp", tmp, "--prefetch", "0")  # pairs in the report only once opened
 
     st, h, b = srv.request("POST", "/api/jobs?row=0&shortlist=3", body=b"", bearer=True)
     job = js(b)
