@@ -78,6 +78,11 @@ with tempfile.TemporaryDirectory() as tmp:
         check("the bullet score is their mean land score", abs(p["bullet_score"] - sum(
             p["matrix"][i][jj]["score"] for i, jj in best) / 6) < 1e-9, p["bullet_score"])
         check("no verdict in the answer", not has_key(p, "verdict") and not has_key(p, "reason"))
+        # the case report of a bullet search: its ranked list (bullet pairs are not drawn in it yet)
+        for ext, kind in (("html", "text/html"), ("pdf", "application/pdf")):
+            st, hd, body = srv.request("GET", f"/api/jobs/{job}/report.{ext}", bearer=True)
+            check(f"the report of a bullet search ({ext})", st == 200 and hd.get("content-type", "").startswith(kind)
+                  and (b"Bullet 2" in body if ext == "html" else body.startswith(b"%PDF-")), (st, body[:200]))
         check("bullets named by their lands' files", p["questioned"]["bullet"] == "Barrel_1-Bullet_1"
               and p["candidate"]["bullet"] == "Barrel_1-Bullet_2", (p["questioned"], p["candidate"]))
         a, b = best[0]

@@ -124,6 +124,7 @@ with tempfile.TemporaryDirectory() as tmp:
             "return [...document.querySelectorAll('#lib-table img.thumb')].every(i => i.complete && i.naturalWidth > 0)"))
         timings["first page load (library list with pictures), s"] = round(time.monotonic() - t0, 2)
         check("the token left the address bar", "token=" not in driver.current_url, driver.current_url)
+        screenshot(driver, shots, "library.png", "view-library")
         ids = [tr.get_attribute("data-id") for tr in driver.find_elements(By.CSS_SELECTOR, "#lib-table tbody tr")]
         check("the list shows every specimen", sorted(ids) == sorted("fadul:" + s for s in
               ["Fadul 1-1", "Fadul 1-2", "Fadul F", "Fadul 2-1", "Fadul 2-2", "Fadul 10-1", "Fadul 10-2"]), ids)
