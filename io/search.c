@@ -37,7 +37,15 @@ typedef struct cand {
     double ccf;
     ibex_verdict verdict;
     char err[160];
+    long keep;       /* slot in search.kept (keep_comparisons), else -1 */
 } cand;
+
+/* A stage-2 comparison kept for the caller (keep_comparisons). */
+typedef struct kept_pair {
+    ibex_cmc_result *res;
+    ibex_surface *tmp;              /* a side prepared again at the common spacing, or NULL */
+    const ibex_surface *qa, *cb;    /* the two surfaces compared */
+} kept_pair;
 
 struct ibex_search_result {
     ibex_search_info info;
@@ -46,6 +54,10 @@ struct ibex_search_result {
     ibex_search_candidate *cands; /* query i: cands[i * Kq + h], h < nc[i] */
     ibex__row_info *ri;
     ibex_calibration cal;
+    /* keep_comparisons: the comparisons and the prepared surfaces they point into */
+    kept_pair *kept;
+    size_t nkept;
+    ibex_surface **prep, **qprep;
 };
 
 void ibex_search_opts_init(ibex_search_opts *o)
@@ -168,10 +180,22 @@ typedef struct search {
     ibex_surface **qprep, **prep;
     ibex_cmc_plan *plan;
     double t0, t1, t2, t_open, t_load, t_search;
+    kept_pair *kept;       /* keep_comparisons: one slot per local cartridge pair */
+    size_t nkept;
 } search;
+
+static void kept_free(kept_pair *k, size_t n)
+{
+    for (size_t i = 0; k && i < n; i++) {
+        ibex_cmc_result_free(k[i].res);
+        ibex_surface_free(k[i].tmp);
+    }
+    free(k);
+}
 
 static void search_clear(search *S)
 {
+    kept_free(S->kept, S->nkept);
     if (S->prep)
         for (size_t r = 0; r < S->N; r++) ibex_surface_free(S->prep[r]);
     free(S->prep);
@@ -441,6 +465,7 @@ static ibex_status stage1(search *S, ibex_diag *d)
             cand *cd = &S->cands[i * Kq + S->nc[i]++];
             cd->row = r;
             cd->stage1 = hits[i * Kq + h].score;
+            cd->keep = -1;
         }
     }
     S->t1 = ibex__now();
@@ -485,6 +510,11 @@ static void public_candidate(const search *S, const cand *c, const ibex_calibrat
         p->log10_lr = ibex_calibration_log10_lr(cal, c->cmc);
         p->lr_verbal = ibex_lr_verbal(p->log10_lr);
     }
+    if (S->kept && c->keep >= 0 && (size_t)c->keep < S->nkept && S->kept[c->keep].res) {
+        p->comparison = S->kept[c->keep].res;
+        p->prepared_query = S->kept[c->keep].qa;
+        p->prepared_candidate = S->kept[c->keep].cb;
+    }
 }
 
 /* The calibration stage 2's LR comes from, or NULL when none applies. */
@@ -522,7 +552,6 @@ static void score_pair(search *S, size_t i, cand *cd, const ibex_preprocess_opts
         if (s3 == IBEX_OK)
             s3 = S->o->prealign ? ibex_cmc_plan_run_prealigned(S->plan, qa, cb, NULL, &res, NULL, &dd)
                                 : ibex_cmc_plan_run(S->plan, qa, cb, &res, &dd);
-        ibex_surface_free(tmp);
         if (s3 == IBEX_OK) {
             cd->done = 1;
             cd->score = res->score;
@@ -531,10 +560,18 @@ static void score_pair(search *S, size_t i, cand *cd, const ibex_preprocess_opts
             cd->cells_a = res->dir[0].cells_used;
             cd->cells_b = res->dir[1].cells_used;
             cd->verdict = res->verdict;
-            ibex_cmc_result_free(res);
-        } else {
-            snprintf(cd->err, sizeof cd->err, "%.150s", dd.message);
         }
+        if (s3 == IBEX_OK && S->kept && cd->keep >= 0) { /* handed to the result */
+            kept_pair *kp = &S->kept[cd->keep];
+            kp->res = res;
+            kp->tmp = tmp;
+            kp->qa = qa;
+            kp->cb = cb;
+        } else {
+            ibex_surface_free(tmp);
+            ibex_cmc_result_free(res);
+        }
+        if (s3 != IBEX_OK) snprintf(cd->err, sizeof cd->err, "%.150s", dd.message);
     }
 }
 
@@ -596,6 +633,11 @@ static ibex_status stage2(search *S, ibex_diag *d)
     size_t npairs = 0, ndone = 0;
     for (size_t i = 0; i < nq; i++)
         for (size_t h = 0; h < S->nc[i]; h++) npairs += ibex__shard_owns(S->sh, S->cands[i * Kq + h].row);
+    if (S->o->keep_comparisons && !S->bullet && !S->o->prealign && !S->sh->on && npairs) {
+        S->kept = calloc(npairs, sizeof *S->kept);
+        for (size_t k = 0; S->kept && k < nq * Kq; k++)
+            if (k % Kq < S->nc[k / Kq]) S->cands[k].keep = (long)S->nkept++;
+    }
     int cancelled = progress(S, "stage 2", 0, npairs, -1) != 0;
     double t_stage2 = ibex__now();
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
@@ -679,6 +721,16 @@ static ibex_status make_result(search *S, ibex_search_result **out, ibex_diag *d
     r->ri = S->ri;
     S->nc = NULL;
     S->ri = NULL; /* handed over */
+    if (S->kept) { /* the kept comparisons and the surfaces they point into */
+        r->kept = S->kept;
+        r->nkept = S->nkept;
+        r->prep = S->prep;
+        r->qprep = S->qprep;
+        S->kept = NULL;
+        S->nkept = 0;
+        S->prep = NULL;
+        S->qprep = NULL;
+    }
     *out = r;
     return IBEX_OK;
 }
@@ -790,5 +842,10 @@ void ibex_search_result_free(ibex_search_result *r)
     free(r->nc);
     free(r->cands);
     ibex__im_free_rows(r->ri, r->N);
+    kept_free(r->kept, r->nkept);
+    for (size_t i = 0; r->prep && i < r->N; i++) ibex_surface_free(r->prep[i]);
+    free(r->prep);
+    for (size_t i = 0; r->qprep && i < r->nq; i++) ibex_surface_free(r->qprep[i]);
+    free(r->qprep);
     free(r);
 }

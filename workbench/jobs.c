@@ -325,6 +325,7 @@ static void *run(void *arg)
         so.exclude_self = self_sha[0] != 0;
         so.self_sha256 = self_list;
         so.on_candidate = on_candidate;
+        so.keep_comparisons = W->prefetch > 0;
         so.candidate_user = j;
         j->run_lib = lib;
         const ibex_surface *qs[1] = {j->query};
@@ -356,21 +357,26 @@ static void *run(void *arg)
             st = ibex__fail(&d, IBEX_ERR_NOMEM, "", -1, "out of memory");
         }
     }
-    ibex_search_result_free(res);
     ibex_library_close(lib, NULL);
-    const char *kind = result ? json_string_value(json_object_get(json_object_get(result, "info"), "kind")) : NULL;
-    int cartridge = !st && kind && !strcmp(kind, "cartridge");
+    /* The candidate views of the top candidates, from stage 2's own comparisons
+     * (keep_comparisons): rank 1's before the list is shown, the others just after. */
+    const ibex_search_candidate *top[WB_PAIRS_KEPT];
+    size_t ntop = 0;
+    for (size_t h = 0; !st && res && h < ibex_search_result_count(res, 0) && ntop < W->prefetch; h++) {
+        const ibex_search_candidate *c = ibex_search_result_get(res, 0, h);
+        if (has_self && c->row == self) continue;
+        top[ntop++] = c;
+    }
+    if (ntop) ibex__wb_pair_adopt(W, j, top[0], 1);
     finish(j, !st ? J_DONE : st == IBEX_ERR_CANCELLED ? J_CANCELLED : J_FAILED, result, rows, nrows, st, &d);
 
-    /* The search is done (its slot free for the next); its top candidates are compared
-     * meanwhile, so the examiner's first candidate views open without waiting. */
     pthread_mutex_lock(&W->j_lock);
-    W->running--;
+    W->running--; /* the slot is free for the next search */
     W->background++;
     pthread_cond_broadcast(&W->j_done);
     pthread_mutex_unlock(&W->j_lock);
-    if (cartridge && W->prefetch)
-        ibex__wb_pair_prefetch(W, j, rows, nrows < W->prefetch ? nrows : W->prefetch, &j->cancel);
+    for (size_t k = 1; k < ntop && !atomic_load(&j->cancel); k++) ibex__wb_pair_adopt(W, j, top[k], k + 1);
+    ibex_search_result_free(res);
     pthread_mutex_lock(&W->j_lock);
     W->background--;
     unref_locked(j);

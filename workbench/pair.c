@@ -150,6 +150,90 @@ static const char *str_or(const char *s, const char *dflt)
 }
 
 /* Compares the job's scan with library row `row`; fills p (json and both height maps). */
+/* The candidate view of a compared cartridge pair: A and B as compared (prepared, at one
+ * spacing), their comparison; B is registered onto A by A's consensus pose. */
+static ibex_status build_view(ibex_workbench *W, wb_job *j, size_t row, size_t rank, const ibex_specimen *sp,
+                              const ibex_surface *A, const ibex_surface *B, const ibex_cmc_result *cm, double spacing,
+                              double t_pre, double t_cmp, double t0, wb_pair *p, ibex_diag *d)
+{
+    (void)W;
+    ibex_cmc_opts co;
+    ibex_cmc_opts_init(&co);
+    const ibex_cmc_direction *dd = &cm->dir[0];
+    ibex_surface *aligned = NULL;
+    ibex_status st = ibex_cmc_align(A, B, dd->theta, dd->dx, dd->dy, &aligned, d);
+    if (st) return st;
+    size_t side = A->nx > A->ny ? A->nx : A->ny, f = (side + VIEW_MAX_SIDE - 1) / VIEW_MAX_SIDE;
+    if (f < 1) f = 1;
+    p->blob[0] = ibex__wb_heights_blob(A, f, &p->blob_n[0]);
+    p->blob[1] = ibex__wb_heights_blob(aligned, f, &p->blob_n[1]);
+    ibex_surface_free(aligned);
+    if (!p->blob[0] || !p->blob[1]) return ibex__fail(d, IBEX_ERR_NOMEM, "", -1, "out of memory");
+    /* The picture the case report shows (as ibex compare --png draws it); a pair whose
+     * picture cannot be drawn is still shown, and reported without one. */
+    {
+        ibex_picture_opts pic;
+        ibex_picture_opts_init(&pic);
+        pic.name_a = ibex__wb_job_name(j);
+        pic.name_b = str_or(sp->id, "candidate");
+        pic.max_side = PICTURE_MAX_SIDE;
+        pic.verdict = 0; /* the workbench shows no verdict: the conclusions are the examiner's */
+        ibex_image *im = NULL;
+        if (ibex_picture_cartridge(A, B, cm, &pic, &im, NULL, NULL) == IBEX_OK &&
+            ibex__image_png_mem(im, &p->png, &p->png_n, NULL) != IBEX_OK) {
+            p->png = NULL;
+            p->png_n = 0;
+        }
+        ibex_image_free(im);
+    }
+    const double s = spacing;
+    size_t ng = cm->n_cells / 2;
+    json_t *cells = json_array();
+    for (size_t i = 0; i < ng; i++) {
+        const ibex_cmc_cell *cl = &cm->cells[i];
+        char why[400];
+        cell_why(cl, dd, &co, s, why, sizeof why);
+        json_t *o = json_pack("{s:I, s:i, s:i, s:I, s:I, s:I, s:I, s:f, s:b, s:b, s:b, s:s}", "n", (json_int_t)i, "row",
+                              (int)cl->row, "col", (int)cl->col, "x", (json_int_t)cl->x, "y", (json_int_t)cl->y, "w",
+                              (json_int_t)cl->w, "h", (json_int_t)cl->h, "valid_frac", cl->valid_frac, "used", cl->used,
+                              "congruent", cl->cmc, "congruent_high", cl->cmc_high, "why", why);
+        if (cl->used) {
+            json_object_set_new(o, "ccf", json_real(cl->ccf));
+            json_object_set_new(o, "theta_deg", json_real(cl->theta));
+            json_object_set_new(o, "dx_um", json_real(cl->dx * s * 1e6));
+            json_object_set_new(o, "dy_um", json_real(cl->dy * s * 1e6));
+            json_object_set_new(o, "ddx_um", json_real((cl->dx - dd->dx) * s * 1e6));
+            json_object_set_new(o, "ddy_um", json_real((cl->dy - dd->dy) * s * 1e6));
+            /* Where the cell registered in the candidate, in the questioned grid: shown for the
+             * cells found at the consensus rotation and the congruent ones (as ibex compare --png). */
+            if (cl->theta == dd->theta || cl->cmc)
+                json_object_set_new(o, "found", json_pack("{s:f, s:f}", "x", (double)cl->x + cl->dx - dd->dx, "y",
+                                                          (double)cl->y + cl->dy - dd->dy));
+        }
+        json_array_append_new(cells, o);
+    }
+    p->json = json_pack(
+        "{s:s, s:I, s:I, s:{s:s}, s:{s:s?, s:s?, s:s?, s:s?, s:s?, s:s?}, s:f,"
+        " s:{s:i, s:i, s:f, s:f, s:o, s:o},"
+        " s:{s:f, s:f, s:f, s:f, s:f, s:f},"
+        " s:{s:f, s:f, s:f, s:i, s:f, s:i},"
+        " s:{s:I, s:I, s:I, s:I, s:I, s:f},"
+        " s:o, s:{s:f, s:f, s:f}}",
+        "job", ibex__wb_job_id(j), "row", (json_int_t)row, "rank", (json_int_t)rank, "questioned", "name",
+        ibex__wb_job_name(j), "candidate", "id", sp->id, "set", sp->set, "firearm_id", sp->firearm_id, "firearm_make",
+        sp->meta.firearm_make, "firearm_model", sp->meta.firearm_model, "calibre", sp->meta.calibre, "spacing_um", s * 1e6,
+        "cmc", "cmc", (int)cm->cmc, "cmc_high", (int)cm->cmc_high, "score", cm->score, "full_ccf", cm->full_ccf,
+        "a_in_b", direction_json(&cm->dir[0], s), "b_in_a", direction_json(&cm->dir[1], s),
+        "pose", "theta_deg", dd->theta, "dx_um", dd->dx * s * 1e6, "dy_um", dd->dy * s * 1e6, "dx_px", dd->dx, "dy_px",
+        dd->dy, "full_ccf", cm->full_ccf,
+        "thresholds", "ccf", co.t_ccf, "theta_deg", co.t_theta, "xy_um", co.t_xy_m * 1e6, "reference_cmc",
+        (int)co.id_threshold, "min_valid_frac", co.min_valid_frac, "cells_x", (int)co.cells_x,
+        "view", "nx", (json_int_t)A->nx, "ny", (json_int_t)A->ny, "factor", (json_int_t)f, "width",
+        (json_int_t)((A->nx + f - 1) / f), "height", (json_int_t)((A->ny + f - 1) / f), "um_per_px", s * 1e6 * (double)f,
+        "cells", cells, "seconds", "preprocess", t_pre, "compare", t_cmp, "total", ibex__now() - t0);
+    return p->json ? IBEX_OK : ibex__fail(d, IBEX_ERR_NOMEM, "", -1, "out of memory");
+}
+
 static ibex_status compare(ibex_workbench *W, wb_job *j, size_t row, size_t rank, wb_pair *p, ibex_diag *d)
 {
     double t0 = ibex__now();
@@ -185,87 +269,31 @@ static ibex_status compare(ibex_workbench *W, wb_job *j, size_t row, size_t rank
         else if (d && !strcmp(d->file, "B")) snprintf(d->file, sizeof d->file, "%s", str_or(sp.id, "candidate"));
         goto done;
     }
-    const ibex_surface *A = pr->prepared[0], *B = pr->prepared[1];
-    const ibex_cmc_result *cm = pr->cmc;
-    const ibex_cmc_direction *dd = &cm->dir[0];
-    if ((st = ibex_cmc_align(A, B, dd->theta, dd->dx, dd->dy, &aligned, d))) goto done;
-    size_t side = A->nx > A->ny ? A->nx : A->ny, f = (side + VIEW_MAX_SIDE - 1) / VIEW_MAX_SIDE;
-    if (f < 1) f = 1;
-    p->blob[0] = ibex__wb_heights_blob(A, f, &p->blob_n[0]);
-    p->blob[1] = ibex__wb_heights_blob(aligned, f, &p->blob_n[1]);
-    if (!p->blob[0] || !p->blob[1]) {
-        st = ibex__fail(d, IBEX_ERR_NOMEM, "", -1, "out of memory");
-        goto done;
-    }
-    /* The picture the case report shows (as ibex compare --png draws it); a pair whose
-     * picture cannot be drawn is still shown, and reported without one. */
-    {
-        ibex_picture_opts pic;
-        ibex_picture_opts_init(&pic);
-        pic.name_a = ibex__wb_job_name(j);
-        pic.name_b = str_or(sp.id, "candidate");
-        pic.max_side = PICTURE_MAX_SIDE;
-        pic.verdict = 0; /* the workbench shows no verdict: the conclusions are the examiner's */
-        ibex_image *im = NULL;
-        if (ibex_picture_cartridge(A, B, cm, &pic, &im, NULL, NULL) == IBEX_OK &&
-            ibex__image_png_mem(im, &p->png, &p->png_n, NULL) != IBEX_OK) {
-            p->png = NULL;
-            p->png_n = 0;
-        }
-        ibex_image_free(im);
-    }
-    const double s = pr->spacing;
-    size_t ng = cm->n_cells / 2;
-    json_t *cells = json_array();
-    for (size_t i = 0; i < ng; i++) {
-        const ibex_cmc_cell *cl = &cm->cells[i];
-        char why[400];
-        cell_why(cl, dd, &co, s, why, sizeof why);
-        json_t *o = json_pack("{s:I, s:i, s:i, s:I, s:I, s:I, s:I, s:f, s:b, s:b, s:b, s:s}", "n", (json_int_t)i, "row",
-                              (int)cl->row, "col", (int)cl->col, "x", (json_int_t)cl->x, "y", (json_int_t)cl->y, "w",
-                              (json_int_t)cl->w, "h", (json_int_t)cl->h, "valid_frac", cl->valid_frac, "used", cl->used,
-                              "congruent", cl->cmc, "congruent_high", cl->cmc_high, "why", why);
-        if (cl->used) {
-            json_object_set_new(o, "ccf", json_real(cl->ccf));
-            json_object_set_new(o, "theta_deg", json_real(cl->theta));
-            json_object_set_new(o, "dx_um", json_real(cl->dx * s * 1e6));
-            json_object_set_new(o, "dy_um", json_real(cl->dy * s * 1e6));
-            json_object_set_new(o, "ddx_um", json_real((cl->dx - dd->dx) * s * 1e6));
-            json_object_set_new(o, "ddy_um", json_real((cl->dy - dd->dy) * s * 1e6));
-            /* Where the cell registered in the candidate, in the questioned grid: shown for the
-             * cells found at the consensus rotation and the congruent ones (as ibex compare --png). */
-            if (cl->theta == dd->theta || cl->cmc)
-                json_object_set_new(o, "found", json_pack("{s:f, s:f}", "x", (double)cl->x + cl->dx - dd->dx, "y",
-                                                          (double)cl->y + cl->dy - dd->dy));
-        }
-        json_array_append_new(cells, o);
-    }
-    p->json = json_pack(
-        "{s:s, s:I, s:I, s:{s:s}, s:{s:s?, s:s?, s:s?, s:s?, s:s?, s:s?}, s:f,"
-        " s:{s:i, s:i, s:f, s:f, s:o, s:o},"
-        " s:{s:f, s:f, s:f, s:f, s:f, s:f},"
-        " s:{s:f, s:f, s:f, s:i, s:f, s:i},"
-        " s:{s:I, s:I, s:I, s:I, s:I, s:f},"
-        " s:o, s:{s:f, s:f, s:f}}",
-        "job", ibex__wb_job_id(j), "row", (json_int_t)row, "rank", (json_int_t)rank, "questioned", "name",
-        ibex__wb_job_name(j), "candidate", "id", sp.id, "set", sp.set, "firearm_id", sp.firearm_id, "firearm_make",
-        sp.meta.firearm_make, "firearm_model", sp.meta.firearm_model, "calibre", sp.meta.calibre, "spacing_um", s * 1e6,
-        "cmc", "cmc", (int)cm->cmc, "cmc_high", (int)cm->cmc_high, "score", cm->score, "full_ccf", cm->full_ccf,
-        "a_in_b", direction_json(&cm->dir[0], s), "b_in_a", direction_json(&cm->dir[1], s),
-        "pose", "theta_deg", dd->theta, "dx_um", dd->dx * s * 1e6, "dy_um", dd->dy * s * 1e6, "dx_px", dd->dx, "dy_px",
-        dd->dy, "full_ccf", cm->full_ccf,
-        "thresholds", "ccf", co.t_ccf, "theta_deg", co.t_theta, "xy_um", co.t_xy_m * 1e6, "reference_cmc",
-        (int)co.id_threshold, "min_valid_frac", co.min_valid_frac, "cells_x", (int)co.cells_x,
-        "view", "nx", (json_int_t)A->nx, "ny", (json_int_t)A->ny, "factor", (json_int_t)f, "width",
-        (json_int_t)((A->nx + f - 1) / f), "height", (json_int_t)((A->ny + f - 1) / f), "um_per_px", s * 1e6 * (double)f,
-        "cells", cells, "seconds", "preprocess", pr->t_preprocess, "compare", pr->t_compare, "total", ibex__now() - t0);
-    if (!p->json) st = ibex__fail(d, IBEX_ERR_NOMEM, "", -1, "out of memory");
+    st = build_view(W, j, row, rank, &sp, pr->prepared[0], pr->prepared[1], pr->cmc, pr->spacing, pr->t_preprocess,
+                    pr->t_compare, t0, p, d);
 done:
     ibex_specimen_clear(&sp);
     ibex_surface_free(aligned);
     ibex_surface_free(cand);
     ibex_pair_result_free(pr);
     return st;
+}
+
+/* Into the job's cache (lock held), in place of the least recently used pair. */
+static void cache_put(wb_pair **pairs, wb_pair *p, size_t row)
+{
+    p->row = row;
+    p->used = atomic_fetch_add(&pair_clock, 1) + 1;
+    size_t k = 0;
+    for (size_t i = 0; i < WB_PAIRS_KEPT; i++) {
+        if (!pairs[i]) {
+            k = i;
+            break;
+        }
+        if (pairs[i]->used < pairs[k]->used) k = i;
+    }
+    ibex__wb_pair_free(pairs[k]);
+    pairs[k] = p;
 }
 
 /* The job's pair for row, compared on first use (one comparison at a time per job). */
@@ -287,32 +315,39 @@ static ibex_status pair_get(ibex_workbench *W, wb_job *j, size_t row, size_t ran
         pthread_mutex_unlock(lock);
         return st;
     }
-    p->row = row;
-    p->used = atomic_fetch_add(&pair_clock, 1) + 1;
-    size_t k = 0;
-    for (size_t i = 0; i < WB_PAIRS_KEPT; i++) {
-        if (!pairs[i]) {
-            k = i;
-            break;
-        }
-        if (pairs[i]->used < pairs[k]->used) k = i;
-    }
-    ibex__wb_pair_free(pairs[k]);
-    pairs[k] = p;
+    cache_put(pairs, p, row);
     *out = p;
     return IBEX_OK;
 }
 
-void ibex__wb_pair_prefetch(ibex_workbench *W, wb_job *j, const size_t *rows, size_t n, atomic_int *cancel)
+void ibex__wb_pair_adopt(ibex_workbench *W, wb_job *j, const ibex_search_candidate *c, size_t rank)
 {
+    if (!c->comparison || !c->prepared_query || !c->prepared_candidate) return;
+    double t0 = ibex__now();
     pthread_mutex_t *lock;
-    ibex__wb_job_pairs(j, &lock);
-    for (size_t i = 0; i < n && i + 1 < WB_PAIRS_KEPT && !atomic_load(cancel); i++) {
-        ibex_diag d;
-        ibex_diag_clear(&d);
-        wb_pair *p;
-        if (pair_get(W, j, rows[i], i + 1, &p, &d) == IBEX_OK) pthread_mutex_unlock(lock);
-    }
+    wb_pair **pairs = ibex__wb_job_pairs(j, &lock);
+    pthread_mutex_lock(lock);
+    for (size_t i = 0; i < WB_PAIRS_KEPT; i++)
+        if (pairs[i] && pairs[i]->row == c->row) {
+            pthread_mutex_unlock(lock);
+            return;
+        }
+    ibex_library *lib = NULL;
+    ibex_specimen sp;
+    memset(&sp, 0, sizeof sp);
+    ibex_diag d;
+    ibex_diag_clear(&d);
+    wb_pair *p = calloc(1, sizeof *p);
+    ibex_status st = p ? ibex__wb_library_open(W, &lib, &d) : IBEX_ERR_NOMEM;
+    if (!st) st = ibex_library_get_info(lib, c->row, &sp, &d);
+    ibex_library_close(lib, NULL);
+    if (!st)
+        st = build_view(W, j, c->row, rank, &sp, c->prepared_query, c->prepared_candidate, c->comparison,
+                        c->prepared_query->dx, 0, 0, t0, p, &d);
+    ibex_specimen_clear(&sp);
+    if (st) ibex__wb_pair_free(p); /* the view then compares it when asked */
+    else cache_put(pairs, p, c->row);
+    pthread_mutex_unlock(lock);
 }
 
 enum MHD_Result ibex__wb_h_pair(ibex_workbench *W, struct MHD_Connection *c, const char *method, wb_request *r,

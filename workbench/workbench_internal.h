@@ -258,9 +258,10 @@ typedef struct wb_pair wb_pair;
 enum MHD_Result ibex__wb_h_pair(ibex_workbench *W, struct MHD_Connection *c, const char *method, wb_request *r,
                                 wb_job *j, size_t row, const char *what);
 void ibex__wb_pair_free(wb_pair *p);
-/* Compares the first n rows of a finished search (its top candidates) into the job's cache,
- * so their candidate views open at once; stops when *cancel is set. */
-void ibex__wb_pair_prefetch(ibex_workbench *W, wb_job *j, const size_t *rows, size_t n, atomic_int *cancel);
+/* The candidate view of a pair the search's stage 2 compared (ibex_search_opts.keep_comparisons),
+ * built from that comparison into the job's cache, so it opens without comparing again;
+ * nothing when c kept none (the view then compares on demand). */
+void ibex__wb_pair_adopt(ibex_workbench *W, wb_job *j, const ibex_search_candidate *c, size_t rank);
 #define WB_PAIRS_KEPT 4      /* compared pairs remembered per job */
 #define WB_VIEW_MAX_SIDE 512 /* height maps sent to the browser: at most this many pixels a side */
 /* The IBXH height map of s (docs/reference/workbench.md), f x f block means; NULL out of memory. */

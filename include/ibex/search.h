@@ -61,6 +61,11 @@ typedef struct ibex_search_opts {
      * search's threads; c and its strings are valid during the call only. NULL: none. */
     void (*on_candidate)(void *user, size_t query, int stage, const struct ibex_search_candidate *c);
     void *candidate_user;
+    /* Keep each cartridge pair's stage-2 comparison in the result (ibex_search_candidate
+     * .comparison and the two prepared surfaces), for a viewer that shows a candidate's cells without
+     * comparing it again. Costs the prepared surfaces of the shortlist in memory. Ignored by
+     * a sharded search. */
+    int keep_comparisons;
 } ibex_search_opts;
 
 IBEX_API void ibex_search_opts_init(ibex_search_opts *o);
@@ -88,6 +93,11 @@ typedef struct ibex_search_candidate {
     double log10_lr;         /* calibrated log10 likelihood ratio of the CMC count */
     const char *lr_verbal;   /* its verbal scale (ibex_lr_verbal) */
     char error[160];         /* stage-2 failure of this pair, else empty */
+    /* With keep_comparisons, a cartridge pair that stage 2 scored: its comparison (cells and
+     * registration, as ibex_compare_cartridges gives them) and the two surfaces as compared
+     * (prepared, at the pair's common spacing); valid until the result is freed. Else NULL. */
+    const ibex_cmc_result *comparison;
+    const ibex_surface *prepared_query, *prepared_candidate;
 } ibex_search_candidate;
 
 /* What a search did, for the whole batch. */

@@ -3,6 +3,7 @@
  * (stage-1 descriptor, PCA, index; stage-2 preprocessing and CMC), progress reaches its
  * total, a cancel from the progress callback returns IBEX_ERR_CANCELLED and leaves the
  * library as it was, and options structs are checked by their size field. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -306,6 +307,40 @@ int main(void)
         ibex_search_result_free(res);
         so.on_candidate = NULL;
         so.candidate_user = NULL;
+    }
+
+    /* Kept comparisons: each scored pair's cells and prepared surfaces, the same as comparing
+     * the pair again with ibex_compare_cartridges (the candidate view's reference). */
+    {
+        so.keep_comparisons = 1;
+        res = NULL;
+        CHECK(ibex_search_run_path(path, qs, names, 1, &so, &res, &d) == IBEX_OK);
+        ibex_library *kl = NULL;
+        CHECK(ibex_library_open(path, NULL, &kl, &d) == IBEX_OK);
+        size_t n = res ? ibex_search_result_count(res, 0) : 0;
+        for (size_t h = 0; kl && h < n && h < 3; h++) {
+            const ibex_search_candidate *c = ibex_search_result_get(res, 0, h);
+            CHECK_MSG(c->done && c->comparison && c->prepared_query && c->prepared_candidate, "rank %zu", h + 1);
+            if (!c->comparison) continue;
+            CHECK(c->comparison->cmc == c->cmc && c->comparison->score == c->score);
+            ibex_surface *cs = NULL;
+            ibex_pair_result *pr = NULL;
+            CHECK(ibex_library_get_surface(kl, c->row, &cs, &d) == IBEX_OK);
+            CHECK_MSG(cs && ibex_compare_cartridges(qs[0], cs, NULL, &pr, &d) == IBEX_OK, "%s", d.message);
+            if (pr) {
+                CHECK_MSG(pr->cmc->cmc == c->comparison->cmc && pr->cmc->cmc_high == c->comparison->cmc_high &&
+                              fabs(pr->cmc->score - c->comparison->score) < 1e-9 &&
+                              pr->cmc->n_cells == c->comparison->n_cells,
+                          "rank %zu: compare %u/%g, kept %u/%g", h + 1, pr->cmc->cmc, pr->cmc->score,
+                          c->comparison->cmc, c->comparison->score);
+                CHECK(pr->prepared[0]->nx == c->prepared_query->nx && pr->prepared[1]->ny == c->prepared_candidate->ny);
+            }
+            ibex_pair_result_free(pr);
+            ibex_surface_free(cs);
+        }
+        ibex_library_close(kl, NULL);
+        ibex_search_result_free(res);
+        so.keep_comparisons = 0;
     }
 
     /* Cancel after two pairs: IBEX_ERR_CANCELLED, no result, the library as it was. */
