@@ -51,9 +51,9 @@ typedef struct ibex_workbench_opts {
                                  name and password, with a role; the access token then gives
                                  read-only sessions. NULL (default): the token gives examiner
                                  sessions, and a conclusion names its examiner as typed */
-    unsigned prefetch;        /* top candidates of a finished cartridge search compared in the
-                                 background, so their views open at once (default 3; 0 none;
-                                 at most 3, the pairs kept per search less one) */
+    unsigned prefetch;        /* top candidates of a cartridge search whose views are built from
+                                 stage 2's own comparisons, so they open at once (default 3;
+                                 0 none; at most 3, the pairs kept per search less one) */
 } ibex_workbench_opts;
 
 IBEX_API void ibex_workbench_opts_init(ibex_workbench_opts *o);
