@@ -14,11 +14,13 @@
 static void help(const ibex_workbench_opts *o)
 {
     printf("Usage: ibex serve LIB.h5 [--listen HOST:PORT] [OPTIONS]\n\n"
-           "Serve the examiner workbench over the reference library LIB.h5 (read only): browse\n"
-           "the specimens, search the library with a questioned scan (X3P or PNG; uploaded or\n"
-           "a library specimen), follow the search, read the ranked list and compare a\n"
-           "candidate side by side (cartridge cases: shaded relief under a movable light, the\n"
-           "CMC cells and their table). docs/reference/workbench.md.\n\n"
+           "Serve the examiner workbench over the reference library LIB.h5: browse the\n"
+           "specimens, search the library with a questioned scan (X3P or PNG; uploaded or a\n"
+           "library specimen), follow the search, read the ranked list, compare a candidate\n"
+           "(cartridge cases: side by side, split or difference map, shaded under a movable\n"
+           "light, with the CMC cells; bullets: the land-score matrix, aligned signatures),\n"
+           "record examiners' conclusions with blind verification (the only thing written to\n"
+           "LIB.h5) and export the case report (HTML, PDF). docs/reference/workbench.md.\n\n"
            "Prints 'open http://HOST:PORT/?token=TOKEN' once ready: the token (random, new at\n"
            "each start) is needed once per browser, which then holds a session cookie;\n"
            "scripts send 'Authorization: Bearer TOKEN'.\n\n"
