@@ -16,15 +16,14 @@ scans are found at $IBEX_DATA, else ../shared/datasets/real), then measures:
   pan/zoom redraw   50 wheel zooms and drags in the page: mean redraw time, and whether any
                     went to the server (resource entries counted before and after)
 Prints the medians over the runs with the machine's load and CPU count."""
-import argparse, json, os, shutil, statistics, sys, tempfile, time
+import argparse, json, os, statistics, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "web"))
 os.environ.setdefault("IBEX_DATA_DEFAULT", os.path.join(HERE, "..", "..", "shared", "datasets", "real"))
-from wb_common import Server, fadul_library, scan_path  # noqa: E402
+from wb_common import Server, chrome, fadul_library, need_browser, scan_path  # noqa: E402
 
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
+BROWSER = need_browser()
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
@@ -54,13 +53,7 @@ step();
 
 
 def browser(tmp, k):
-    o = webdriver.ChromeOptions()
-    o.binary_location = shutil.which("chromium") or shutil.which("chromium-browser")
-    for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1300,1000",
-              "--no-first-run", "--disable-extensions", "--disable-background-networking",
-              f"--user-data-dir={tmp}/chrome{k}"]:
-        o.add_argument(a)
-    return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=o)
+    return chrome(tmp, BROWSER, f"chrome{k}", log=False)
 
 
 def library_loaded(d):

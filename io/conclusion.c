@@ -45,40 +45,6 @@ static int hex64(const char *h)
 
 /* ---- reading (library lock held) ---- */
 
-static char *attr_str(hid_t obj, const char *name)
-{
-    if (H5Aexists(obj, name) <= 0) return NULL;
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    hid_t t = a >= 0 ? H5Aget_type(a) : -1;
-    char *v = NULL;
-    if (t >= 0 && H5Tget_class(t) == H5T_STRING && !H5Tis_variable_str(t)) {
-        size_t n = H5Tget_size(t);
-        v = n < 4096 ? calloc(1, n + 1) : NULL;
-        if (v && H5Aread(a, t, v) < 0) {
-            free(v);
-            v = NULL;
-        }
-    }
-    if (t >= 0) H5Tclose(t);
-    if (a >= 0) H5Aclose(a);
-    return v;
-}
-
-static int attr_put(hid_t obj, const char *name, const char *v)
-{
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, strlen(v) + 1);
-    H5Tset_strpad(t, H5T_STR_NULLTERM);
-    hid_t sp = H5Screate(H5S_SCALAR);
-    if (H5Aexists(obj, name) > 0) H5Adelete(obj, name);
-    hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    int ok = a >= 0 && H5Awrite(a, t, v) >= 0;
-    if (a >= 0) H5Aclose(a);
-    H5Sclose(sp);
-    H5Tclose(t);
-    return ok;
-}
-
 static char *dup_str(json_t *o, const char *key)
 {
     const char *s = json_string_value(json_object_get(o, key));
@@ -159,8 +125,8 @@ static ibex_status trail_read(hid_t file, const char *path, trail *t, ibex_diag 
     ibex_status st = IBEX_OK;
     char msg[160] = "";
     hid_t g = H5Gopen2(file, AUDIT, H5P_DEFAULT);
-    char *fmt = g >= 0 ? attr_str(g, "format") : NULL;
-    char *head = g >= 0 ? attr_str(g, "head_sha256") : NULL;
+    char *fmt = g >= 0 ? ibex__h5_attr_read_str(g, "format") : NULL;
+    char *head = g >= 0 ? ibex__h5_attr_read_str(g, "head_sha256") : NULL;
     hsize_t rd[2] = {0, 0}, td[1] = {0};
     hid_t rds = g >= 0 ? open_ds(g, "records", 2, rd) : -1;
     hid_t tds = g >= 0 ? open_ds(g, "text", 1, td) : -1;
@@ -335,7 +301,7 @@ static int make_audit(hid_t file, int legacy)
     hid_t p1 = ibex__library_dcpl(1, &ch1, 1), p2 = ibex__library_dcpl(2, ch2, 0);
     hid_t d1 = H5Dcreate2(g, "text", H5T_STD_U8LE, s1, H5P_DEFAULT, p1, H5P_DEFAULT);
     hid_t d2 = H5Dcreate2(g, "records", H5T_STD_U64LE, s2, H5P_DEFAULT, p2, H5P_DEFAULT);
-    int ok = d1 >= 0 && d2 >= 0 && attr_put(g, "format", AUDIT_FORMAT) && attr_put(g, "head_sha256", "");
+    int ok = d1 >= 0 && d2 >= 0 && ibex__h5_attr_write_str(g, "format", AUDIT_FORMAT) && ibex__h5_attr_write_str(g, "head_sha256", "");
     if (d1 >= 0) H5Dclose(d1);
     if (d2 >= 0) H5Dclose(d2);
     H5Pclose(p1);
@@ -408,7 +374,7 @@ static ibex_status append_step(hid_t file, int legacy, void *argp, ibex_diag *di
     hsize_t rn[2] = {seq, 2}, ro[2] = {seq - 1, 0}, rc[2] = {1, 2};
     uint64_t entry[2] = {text_size, len};
     ok = ok && td >= 0 && rd >= 0 && write_at(td, 1, &tn, &to, &tc, H5T_NATIVE_UINT8, text) &&
-         write_at(rd, 2, rn, ro, rc, H5T_NATIVE_UINT64, entry) && attr_put(g, "head_sha256", hex);
+         write_at(rd, 2, rn, ro, rc, H5T_NATIVE_UINT64, entry) && ibex__h5_attr_write_str(g, "head_sha256", hex);
     if (td >= 0) H5Dclose(td);
     if (rd >= 0) H5Dclose(rd);
     if (g >= 0) H5Gclose(g);

@@ -299,6 +299,12 @@ static ibex_status fail_h5(ibex_library *lib, ibex_diag *diag, ibex_status s, co
 
 /* ---- attributes ---- */
 
+static int attr_write_str(hid_t obj, const char *name, const char *v);
+static char *attr_read_str(hid_t obj, const char *name);
+
+int ibex__h5_attr_write_str(hid_t obj, const char *name, const char *v) { return attr_write_str(obj, name, v); }
+char *ibex__h5_attr_read_str(hid_t obj, const char *name) { return attr_read_str(obj, name); }
+
 static int attr_write_str(hid_t obj, const char *name, const char *v)
 {
     hid_t t = H5Tcopy(H5T_C_S1);

@@ -73,6 +73,11 @@ hid_t ibex__library_make_group(hid_t loc, const char *name, int legacy);
 /* A chunked dataset creation list with Fletcher32 (and shuffle + deflate when compress). */
 hid_t ibex__library_dcpl(int rank, const hsize_t *chunk, int compress);
 
+/* A string attribute, written (replacing one of that name; 1 ok) or read (fixed or variable
+ * length; malloc'd, NULL when absent or not a string). */
+int ibex__h5_attr_write_str(hid_t obj, const char *name, const char *v);
+char *ibex__h5_attr_read_str(hid_t obj, const char *name);
+
 /* The innermost message of HDF5's error stack (then cleared); call right after the
  * failing call, before any other HDF5 call resets the stack. */
 const char *ibex__h5_error(char buf[256]);

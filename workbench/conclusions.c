@@ -36,6 +36,15 @@ static void viewer_name(const ibex_workbench *W, const wb_request *r, const char
     out[k] = 0;
 }
 
+ibex_status ibex__wb_read_trail(ibex_workbench *W, ibex_conclusion **v, size_t *n, ibex_diag *d)
+{
+    ibex_library *lib = NULL;
+    ibex_status st = ibex__wb_library_open(W, &lib, d);
+    if (!st) st = ibex_conclusion_read_all(lib, v, n, d);
+    ibex_library_close(lib, NULL);
+    return st;
+}
+
 static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
 
 static json_t *record_json(const ibex_conclusion *v, size_t n, size_t i, const char *viewer, int see_all)
@@ -82,14 +91,11 @@ typedef struct pair_ids {
 static enum MHD_Result pair_answer(ibex_workbench *W, struct MHD_Connection *c, const char *method, wb_request *r,
                                    unsigned status, const pair_ids *p, size_t row, const char *viewer)
 {
-    ibex_library *lib = NULL;
     ibex_diag d;
     ibex_diag_clear(&d);
     ibex_conclusion *v = NULL;
     size_t n = 0;
-    ibex_status st = ibex__wb_library_open(W, &lib, &d);
-    if (!st) st = ibex_conclusion_read_all(lib, &v, &n, &d);
-    ibex_library_close(lib, NULL);
+    ibex_status st = ibex__wb_read_trail(W, &v, &n, &d);
     if (st) return ibex__wb_fail(W, c, method, r, st, &d);
     int see_all = is_read_only(r);
     json_t *recs = json_array(), *open = json_array();
@@ -265,14 +271,11 @@ enum MHD_Result ibex__wb_h_conclusions(ibex_workbench *W, struct MHD_Connection 
     const char *case_id = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "case");
     char viewer[WB_USER_MAX + 1];
     viewer_name(W, r, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "examiner"), viewer);
-    ibex_library *lib = NULL;
     ibex_diag d;
     ibex_diag_clear(&d);
     ibex_conclusion *v = NULL;
     size_t n = 0;
-    ibex_status st = ibex__wb_library_open(W, &lib, &d);
-    if (!st) st = ibex_conclusion_read_all(lib, &v, &n, &d);
-    ibex_library_close(lib, NULL);
+    ibex_status st = ibex__wb_read_trail(W, &v, &n, &d);
     if (st) return ibex__wb_fail(W, c, method, r, st, &d);
     json_t *recs = json_array();
     size_t matched = 0;

@@ -22,12 +22,9 @@ ibex_status ibex__wb_report_conclusions(ibex_workbench *W, wb_job *j, const char
 {
     *v = NULL;
     *n = 0;
-    ibex_library *lib = NULL;
     ibex_conclusion *all = NULL;
     size_t na = 0;
-    ibex_status st = ibex__wb_library_open(W, &lib, d);
-    if (!st) st = ibex_conclusion_read_all(lib, &all, &na, d);
-    ibex_library_close(lib, NULL);
+    ibex_status st = ibex__wb_read_trail(W, &all, &na, d);
     if (st) return st;
     const char *qsha = ibex__wb_job_query_sha256(j);
     size_t k = 0;

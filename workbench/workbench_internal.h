@@ -244,6 +244,8 @@ int ibex__wb_job_record_info(wb_job *j, size_t row, char qsha[65], char *name, s
                              size_t case_size, json_t **candidate, char *kind, size_t kind_size);
 
 /* ---- conclusions.c ---- */
+/* The library's whole trail of conclusions, checked (ibex_conclusion_read_all). */
+ibex_status ibex__wb_read_trail(ibex_workbench *W, ibex_conclusion **v, size_t *n, ibex_diag *d);
 /* GET and POST /api/jobs/ID/candidates/ROW/conclusions: the pair's records as this viewer may
  * see them (blind verification), and recording one. */
 enum MHD_Result ibex__wb_h_pair_conclusions(ibex_workbench *W, struct MHD_Connection *c, const char *method,

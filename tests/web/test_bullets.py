@@ -13,35 +13,17 @@ API itself is checked over plain HTTP by test_bullets_api.py.
 Exit 77 (skipped) when the real scans are missing, or when chromium, chromedriver or
 selenium are missing outside CI (CI=true: missing browser packages fail).
 IBEX_WEB_SCREENSHOTS=DIR: also write bullets.png there."""
-import json, os, shutil, sys, tempfile, time
+import json, os, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from harness import check, finish
-from wb_common import Server, hamby44_library
+from wb_common import Server, hamby44_library, chrome, need_browser
 
 
-def missing(what):
-    if os.environ.get("CI"):
-        print(f"FAIL: {what} (CI: install the Debian packages chromium chromium-driver python3-selenium)")
-        sys.exit(1)
-    print(f"SKIP: {what} (Debian: chromium chromium-driver python3-selenium)")
-    sys.exit(77)
-
-
-chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-driver_bin = shutil.which("chromedriver")
-if not chromium:
-    missing("no chromium")
-if not driver_bin:
-    missing("no chromedriver")
-try:
-    from selenium import webdriver
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.support.ui import WebDriverWait
-except ImportError:
-    missing("no selenium for this python")
+BROWSER = need_browser()
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 PIXELS_JS = """
 const c = document.getElementById(arguments[0]);
@@ -82,13 +64,7 @@ with tempfile.TemporaryDirectory() as tmp:
         sys.exit(77)
     timings["library (ingest and index of 13 lands), s"] = round(time.monotonic() - t0, 2)
     srv = Server(lib, "--tmp", tmp)
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chromium
-    for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1300,1000",
-              "--no-first-run", "--disable-extensions", "--disable-background-networking", f"--user-data-dir={tmp}/chrome"]:
-        opts.add_argument(a)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(driver_bin), options=opts)
+    driver = chrome(tmp, BROWSER)
     shots = os.environ.get("IBEX_WEB_SCREENSHOTS")
     try:
         wait = WebDriverWait(driver, 120)

@@ -12,35 +12,17 @@ sees both and that they agree; after a reload both are there; carol (read-only) 
 and has no form, and the case report (HTML and PDF) lists both. Then 'ibex serve' is killed with SIGKILL, started again on the same library,
 and the trail is whole: both records, same SHA-256s, listed per case and per specimen.
 No JavaScript error in the console. Exit 77 as test_workbench.py."""
-import json, os, shutil, signal, subprocess, sys, tempfile, time
+import json, os, signal, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from harness import check, finish
-from wb_common import IBEX, Server, fadul_library, scan_path
+from wb_common import IBEX, Server, fadul_library, scan_path, chrome, need_browser
 
 
-def missing(what):
-    if os.environ.get("CI"):
-        print(f"FAIL: {what} (CI: install the Debian packages chromium chromium-driver python3-selenium)")
-        sys.exit(1)
-    print(f"SKIP: {what} (Debian: chromium chromium-driver python3-selenium)")
-    sys.exit(77)
-
-
-chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-driver_bin = shutil.which("chromedriver")
-if not chromium:
-    missing("no chromium")
-if not driver_bin:
-    missing("no chromedriver")
-try:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select, WebDriverWait
-except ImportError:
-    missing("no selenium for this python")
+BROWSER = need_browser()
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 PASSWORDS = {"alice": "alice-pass-1", "bob": "bob-pass-22", "carol": "carol-pass-3"}
 ROLES = {"alice": "examiner", "bob": "verifier", "carol": "read-only"}
@@ -178,13 +160,7 @@ with tempfile.TemporaryDirectory() as tmp:
     accounts = os.path.join(tmp, "accounts.txt")
     add_accounts(accounts)
     srv = Server(lib, "--tmp", tmp, "--accounts", accounts)
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chromium
-    for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1300,1000",
-              "--no-first-run", "--disable-extensions", "--disable-background-networking", f"--user-data-dir={tmp}/chrome"]:
-        opts.add_argument(a)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(driver_bin), options=opts)
+    driver = chrome(tmp, BROWSER)
     driver.base = srv.base
     shots = os.environ.get("IBEX_WEB_SCREENSHOTS")
     first_hashes = None
@@ -267,7 +243,7 @@ with tempfile.TemporaryDirectory() as tmp:
                                     "r.arrayBuffer()); return {status: r.status, head: String.fromCharCode(...b.slice(0, 5)),"
                                     " n: b.length};})", f"/api/jobs/{job_id}/report.pdf")
         check("the report (PDF) is a PDF", pdf["status"] == 200 and pdf["head"] == "%PDF-" and pdf["n"] > 10000, pdf)
-        driver.get(srv.base + f"/#/conclusions")
+        driver.get(srv.base + "/#/conclusions")
         wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#tr-list tbody tr")) == 2)
         check("the trail view lists both, with the case", CASE in driver.find_element(By.ID, "tr-list").text)
 

@@ -15,37 +15,19 @@ console. Prints the timings (page, query, candidate view, switching the view mod
 Exit 77 (skipped) when the real scans are missing, or when chromium, chromedriver or
 selenium are missing outside CI (CI=true: missing browser packages fail).
 IBEX_WEB_SCREENSHOTS=DIR: also write the screenshots of the docs there."""
-import base64, io, json, os, re, shutil, sys, tempfile, time, zipfile
+import base64, io, json, os, re, sys, tempfile, time, zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from harness import check, finish
-from wb_common import Server, fadul_library, scan_path
+from wb_common import Server, fadul_library, scan_path, chrome, need_browser
 
 
-def missing(what):
-    if os.environ.get("CI"):
-        print(f"FAIL: {what} (CI: install the Debian packages chromium chromium-driver python3-selenium)")
-        sys.exit(1)
-    print(f"SKIP: {what} (Debian: chromium chromium-driver python3-selenium)")
-    sys.exit(77)
-
-
-chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-driver_bin = shutil.which("chromedriver")
-if not chromium:
-    missing("no chromium")
-if not driver_bin:
-    missing("no chromedriver")
-try:
-    from selenium import webdriver
-    from selenium.webdriver.common.action_chains import ActionChains
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.support.ui import WebDriverWait
-except ImportError:
-    missing("no selenium for this python")
+BROWSER = need_browser()
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
 
 # Pixels of a canvas: mean and spread of the luminance, and a coarse signature to compare.
 PIXELS_JS = """
@@ -106,13 +88,7 @@ with tempfile.TemporaryDirectory() as tmp:
         print("SKIP: no real Fadul scans (set IBEX_DATA)")
         sys.exit(77)
     srv = Server(lib, "--tmp", tmp)
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chromium
-    for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1300,1000",
-              "--no-first-run", "--disable-extensions", "--disable-background-networking", f"--user-data-dir={tmp}/chrome"]:
-        opts.add_argument(a)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(driver_bin), options=opts)
+    driver = chrome(tmp, BROWSER)
     shots = os.environ.get("IBEX_WEB_SCREENSHOTS")
     timings = {}
     try:

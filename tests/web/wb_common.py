@@ -1,7 +1,7 @@
 """What the workbench tests share: starting 'ibex serve' on a free port and reading where it
 listens, HTTP requests with the standard library only, and the real Fadul casings as a small
 library. A script imports it after putting tests/web on sys.path."""
-import http.client, os, queue, re, subprocess, sys, threading, time
+import http.client, os, queue, re, shutil, subprocess, sys, threading, time
 
 IBEX = os.environ["IBEX"]
 
@@ -145,3 +145,41 @@ def hamby44_library(tmp):
     run("ingest", lib, "--manifest", os.path.join(tmp, "MANIFEST.tsv"))
     run("index", lib)
     return lib
+
+
+def need_browser():
+    """(chromium, chromedriver) paths, with selenium importable; else exit 77 (skipped), or 1
+    when CI is set (CI installs the browser packages, so their absence is a failure)."""
+    def missing(what):
+        if os.environ.get("CI"):
+            print(f"FAIL: {what} (CI: install the Debian packages chromium chromium-driver python3-selenium)")
+            sys.exit(1)
+        print(f"SKIP: {what} (Debian: chromium chromium-driver python3-selenium)")
+        sys.exit(77)
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_bin = shutil.which("chromedriver")
+    if not chromium:
+        missing("no chromium")
+    if not driver_bin:
+        missing("no chromedriver")
+    try:
+        import selenium.webdriver  # noqa: F401
+    except ImportError:
+        missing("no selenium for this python")
+    return chromium, driver_bin
+
+
+def chrome(tmp, browser, name="chrome", log=True):
+    """Headless Chromium (browser: need_browser()'s pair) with its own profile in tmp/name,
+    its console log kept when log is set."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = browser[0]
+    for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1300,1000",
+              "--no-first-run", "--disable-extensions", "--disable-background-networking",
+              f"--user-data-dir={tmp}/{name}"]:
+        opts.add_argument(a)
+    if log:
+        opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(browser[1]), options=opts)
