@@ -18,7 +18,7 @@ import json, os, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from harness import check, finish
-from wb_common import Server, hamby44_library, chrome, need_browser
+from wb_common import Server, hamby44_library, chrome, need_browser, screenshot
 
 
 BROWSER = need_browser()
@@ -40,19 +40,6 @@ return {mean: m, sd: Math.sqrt(Math.max(0, s2 / n - m * m)), distinct: sig.size,
 """
 
 
-def screenshot(driver, out_dir, name, element_id, scale=0.7, max_height=1600):
-    if not out_dir:
-        return
-    import base64
-    r = driver.execute_script("const r = document.getElementById(arguments[0]).getBoundingClientRect();"
-                              "return {x: r.left + window.scrollX, y: r.top + window.scrollY, w: r.width, h: r.height};",
-                              element_id)
-    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
-        "format": "png", "captureBeyondViewport": True,
-        "clip": {"x": r["x"], "y": r["y"], "width": r["w"], "height": min(r["h"], max_height), "scale": scale}})
-    os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, name), "wb") as f:
-        f.write(base64.b64decode(shot["data"]))
 
 
 with tempfile.TemporaryDirectory() as tmp:
@@ -137,7 +124,7 @@ with tempfile.TemporaryDirectory() as tmp:
             check(f"{k} is not blank", px[k]["sd"] > 8 and px[k]["distinct"] > 20, px[k])
         info = driver.find_element(By.ID, "bul-pair-info").text
         check("the pair's numbers are given", "CCF" in info and "lag" in info and "\u00b5m" in info, info)
-        screenshot(driver, shots, "bullets.png", "view-bullet", 0.6)
+        screenshot(driver, shots, "bullets.png", "view-bullet", 0.6, 1600)
 
         # --- unknown bullet E, one land of another barrel: the 6 x 1 matrix of land to bullet
         if other:

@@ -15,12 +15,12 @@ console. Prints the timings (page, query, candidate view, switching the view mod
 Exit 77 (skipped) when the real scans are missing, or when chromium, chromedriver or
 selenium are missing outside CI (CI=true: missing browser packages fail).
 IBEX_WEB_SCREENSHOTS=DIR: also write the screenshots of the docs there."""
-import base64, io, json, os, re, sys, tempfile, time, zipfile
+import io, json, os, re, sys, tempfile, time, zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from harness import check, finish
-from wb_common import Server, fadul_library, scan_path, chrome, need_browser
+from wb_common import Server, fadul_library, scan_path, chrome, need_browser, screenshot
 
 
 BROWSER = need_browser()
@@ -67,19 +67,6 @@ def n_changed(a, b, by=10):
     return sum(1 for x, y in zip(a, b) if abs(x - y) > by)
 
 
-def screenshot(driver, out_dir, name, element_id, scale=0.7, max_height=1400):
-    """A PNG of one element, scaled (keeps the docs' pictures small)."""
-    if not out_dir:
-        return
-    r = driver.execute_script("const r = document.getElementById(arguments[0]).getBoundingClientRect();"
-                              "return {x: r.left + window.scrollX, y: r.top + window.scrollY, w: r.width, h: r.height};",
-                              element_id)
-    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
-        "format": "png", "captureBeyondViewport": True,
-        "clip": {"x": r["x"], "y": r["y"], "width": r["w"], "height": min(r["h"], max_height), "scale": scale}})
-    os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, name), "wb") as f:
-        f.write(base64.b64decode(shot["data"]))
 
 
 with tempfile.TemporaryDirectory() as tmp:

@@ -1,7 +1,7 @@
 """What the workbench tests share: starting 'ibex serve' on a free port and reading where it
 listens, HTTP requests with the standard library only, and the real Fadul casings as a small
 library. A script imports it after putting tests/web on sys.path."""
-import http.client, os, queue, re, shutil, subprocess, sys, threading, time
+import base64, http.client, os, queue, re, shutil, subprocess, sys, threading, time
 
 IBEX = os.environ["IBEX"]
 
@@ -183,3 +183,18 @@ def chrome(tmp, browser, name="chrome", log=True):
     if log:
         opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service(browser[1]), options=opts)
+
+
+def screenshot(driver, out_dir, name, element_id, scale=0.7, max_height=1400):
+    """A PNG of one element, scaled (keeps the docs' pictures small); nothing without out_dir."""
+    if not out_dir:
+        return
+    r = driver.execute_script("const r = document.getElementById(arguments[0]).getBoundingClientRect();"
+                              "return {x: r.left + window.scrollX, y: r.top + window.scrollY, w: r.width, h: r.height};",
+                              element_id)
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": r["x"], "y": r["y"], "width": r["w"], "height": min(r["h"], max_height), "scale": scale}})
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, name), "wb") as f:
+        f.write(base64.b64decode(shot["data"]))
