@@ -12,6 +12,7 @@
 #include "workbench_internal.h"
 
 #define THUMB_SIDE 160
+#define PICTURE_SIDE 720 /* the specimen view's picture */
 #define PAGE_DEFAULT 50
 #define PAGE_MAX 500
 
@@ -324,7 +325,11 @@ static void thumb_put(ibex_workbench *W, const char *sha, const unsigned char *p
     pthread_mutex_unlock(&W->th_lock);
 }
 
-static ibex_status thumb_make(ibex_workbench *W, size_t row, unsigned char **png, size_t *n, ibex_diag *d)
+static ibex_status thumb_make(ibex_workbench *W, size_t row, unsigned char **png, size_t *n, ibex_diag *d);
+
+/* The shaded picture of a specimen, at most side pixels a side. */
+static ibex_status picture_make(ibex_workbench *W, size_t row, size_t side, unsigned char **png, size_t *n,
+                                ibex_diag *d)
 {
     ibex_library *lib = NULL;
     ibex_surface *s = NULL;
@@ -336,7 +341,7 @@ static ibex_status thumb_make(ibex_workbench *W, size_t row, unsigned char **png
     ibex_render_opts ro;
     ibex_render_opts_init(&ro);
     ro.style = IBEX_RENDER_SHADED;
-    ro.max_side = THUMB_SIDE;
+    ro.max_side = side;
     /* not measured: the page's neutral grey, not an alarming colour */
     ro.invalid_rgb[0] = 228;
     ro.invalid_rgb[1] = 230;
@@ -346,6 +351,55 @@ static ibex_status thumb_make(ibex_workbench *W, size_t row, unsigned char **png
     ibex_image_free(im);
     ibex_surface_free(s);
     return st;
+}
+
+static ibex_status thumb_make(ibex_workbench *W, size_t row, unsigned char **png, size_t *n, ibex_diag *d)
+{
+    return picture_make(W, row, THUMB_SIDE, png, n, d);
+}
+
+/* The catalog entry of row (a copy of its JSON and SHA-256); 0 when there is none. */
+static int spec_get(ibex_workbench *W, size_t row, json_t **o, char sha[65], ibex_status *st, ibex_diag *d)
+{
+    pthread_mutex_lock(&W->cat_lock);
+    *st = catalog_refresh(W, d);
+    int have = !*st && row < W->ncat;
+    if (have) {
+        if (o) *o = spec_json(&W->cat[row]);
+        memcpy(sha, W->cat[row].sha256, 65);
+    }
+    pthread_mutex_unlock(&W->cat_lock);
+    return have;
+}
+
+enum MHD_Result ibex__wb_h_specimen(ibex_workbench *W, struct MHD_Connection *c, const char *method, wb_request *r,
+                                    size_t row)
+{
+    ibex_diag d;
+    ibex_status st;
+    json_t *o = NULL;
+    char sha[65];
+    if (!spec_get(W, row, &o, sha, &st, &d))
+        return st ? ibex__wb_fail(W, c, method, r, st, &d) : ibex__wb_error(W, c, method, r, 404, "no specimen at row %zu", row);
+    json_object_set_new(o, "sha256", json_string(sha));
+    return ibex__wb_json(W, c, method, r, 200, o);
+}
+
+enum MHD_Result ibex__wb_h_picture(ibex_workbench *W, struct MHD_Connection *c, const char *method, wb_request *r,
+                                   size_t row)
+{
+    ibex_diag d;
+    ibex_status st;
+    char sha[65], etag[40];
+    if (!spec_get(W, row, NULL, sha, &st, &d))
+        return st ? ibex__wb_fail(W, c, method, r, st, &d) : ibex__wb_error(W, c, method, r, 404, "no specimen at row %zu", row);
+    snprintf(etag, sizeof etag, "\"p%.31s\"", sha);
+    const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    if (inm && !strcmp(inm, etag)) return ibex__wb_bytes(W, c, method, r, 304, "image/png", NULL, 0, 0, "private, max-age=86400", etag);
+    unsigned char *png = NULL;
+    size_t n = 0;
+    if ((st = picture_make(W, row, PICTURE_SIDE, &png, &n, &d))) return ibex__wb_fail(W, c, method, r, st, &d);
+    return ibex__wb_bytes(W, c, method, r, 200, "image/png", png, n, 1, "private, max-age=86400", etag);
 }
 
 enum MHD_Result ibex__wb_h_thumbnail(ibex_workbench *W, struct MHD_Connection *c, const char *method,

@@ -128,6 +128,8 @@ static enum MHD_Result route(ibex_workbench *W, struct MHD_Connection *c, const 
         size_t row = 0, k = 0;
         while (p[k] >= '0' && p[k] <= '9' && k < 15) row = row * 10 + (size_t)(p[k++] - '0');
         if (k && !strcmp(p + k, "/thumbnail.png")) return ibex__wb_h_thumbnail(W, c, method, r, row);
+        if (k && !strcmp(p + k, "/picture.png")) return ibex__wb_h_picture(W, c, method, r, row);
+        if (k && !p[k]) return ibex__wb_h_specimen(W, c, method, r, row);
         return ibex__wb_error(W, c, method, r, 404, "no such specimen page");
     }
     if (!strncmp(url, "/api/", 5)) return ibex__wb_error(W, c, method, r, 404, "no such endpoint");

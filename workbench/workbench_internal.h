@@ -196,6 +196,11 @@ enum MHD_Result ibex__wb_h_specimens(ibex_workbench *W, struct MHD_Connection *c
 /* GET /api/specimens/ROW/thumbnail.png */
 enum MHD_Result ibex__wb_h_thumbnail(ibex_workbench *W, struct MHD_Connection *c, const char *method,
                                      wb_request *r, size_t row);
+/* GET /api/specimens/ROW (its list entry and SHA-256) and .../picture.png (720 pixels). */
+enum MHD_Result ibex__wb_h_specimen(ibex_workbench *W, struct MHD_Connection *c, const char *method, wb_request *r,
+                                    size_t row);
+enum MHD_Result ibex__wb_h_picture(ibex_workbench *W, struct MHD_Connection *c, const char *method, wb_request *r,
+                                   size_t row);
 void ibex__wb_catalog_free(ibex_workbench *W);
 /* Thread body: the pictures of the first WB_THUMBS_WARM specimens drawn at start. */
 void *ibex__wb_thumbs_warm(void *W);

@@ -18,7 +18,8 @@ class SearchOpts(Structure):
                 ("stage1_only", c_int), ("exclude_self", c_int), ("kind", c_char_p),
                 ("prealign", c_int), ("within", c_char_p), ("progress", PROGRESS_FN),
                 ("progress_user", c_void_p), ("shard", c_void_p), ("self_sha256", c_void_p),
-                ("on_candidate", c_void_p), ("candidate_user", c_void_p)]  # not streamed from Python
+                ("on_candidate", c_void_p), ("candidate_user", c_void_p),  # not streamed from Python
+                ("keep_comparisons", c_int)]
 
 
 class SearchCandidate(Structure):
@@ -26,7 +27,8 @@ class SearchCandidate(Structure):
                 ("same_source_key", c_char_p), ("stage1", c_float), ("done", c_int),
                 ("score", c_double), ("cmc", c_uint), ("cmc_high", c_uint), ("cells_a", c_uint),
                 ("cells_b", c_uint), ("ccf", c_double), ("verdict", c_int), ("has_lr", c_int),
-                ("log10_lr", c_double), ("lr_verbal", c_char_p), ("error", c_char * 160)]
+                ("log10_lr", c_double), ("lr_verbal", c_char_p), ("error", c_char * 160),
+                ("comparison", c_void_p), ("prepared_query", c_void_p), ("prepared_candidate", c_void_p)]
 
 
 class SearchInfo(Structure):

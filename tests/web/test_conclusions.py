@@ -243,6 +243,13 @@ with tempfile.TemporaryDirectory() as tmp:
                                     "r.arrayBuffer()); return {status: r.status, head: String.fromCharCode(...b.slice(0, 5)),"
                                     " n: b.length};})", f"/api/jobs/{job_id}/report.pdf")
         check("the report (PDF) is a PDF", pdf["status"] == 200 and pdf["head"] == "%PDF-" and pdf["n"] > 10000, pdf)
+        # per specimen: the candidate's own page lists both
+        st, _, b = srv.request("GET", "/api/specimens?q=1-2", bearer=True)
+        row12 = json.loads(b)["specimens"][0]["row"]
+        driver.get(srv.base + f"/#/specimen/{row12}")
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#sp-conclusions tbody tr")) == 2)
+        check("the specimen's page lists both records", "alice" in driver.find_element(By.ID, "sp-conclusions").text
+              and "bob" in driver.find_element(By.ID, "sp-conclusions").text)
         driver.get(srv.base + "/#/conclusions")
         wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#tr-list tbody tr")) == 2)
         check("the trail view lists both, with the case", CASE in driver.find_element(By.ID, "tr-list").text)

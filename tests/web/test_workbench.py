@@ -93,6 +93,16 @@ with tempfile.TemporaryDirectory() as tmp:
               ["Fadul 1-1", "Fadul 1-2", "Fadul F", "Fadul 2-1", "Fadul 2-2", "Fadul 10-1", "Fadul 10-2"]), ids)
         text = driver.find_element(By.ID, "lib-table").text
         check("rows show kind, set and firearm", "cartridge" in text and "fadul" in text and "F10" in text, text[:300])
+        # one specimen opened: its picture and its metadata
+        driver.find_element(By.CSS_SELECTOR, "#lib-table tr[data-id='fadul:Fadul 1-2'] a.spec").click()
+        wait.until(lambda d: d.find_element(By.ID, "view-specimen").is_displayed() and d.execute_script(
+            "const i = document.getElementById('sp-picture'); return i.complete && i.naturalWidth > 0"))
+        meta = driver.find_element(By.ID, "sp-meta").text
+        check("a specimen opens on its picture and metadata", "fadul:Fadul 1-2" in driver.find_element(By.ID, "sp-title").text
+              and "F01" in meta and re.search(r"[0-9a-f]{64}", meta)
+              and driver.execute_script("return document.getElementById('sp-picture').naturalWidth") >= 300, meta)
+        driver.get(srv.base + "/#/library")
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#lib-table tbody tr")) == 7)
         driver.find_element(By.ID, "f-q").send_keys("F10")
         wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#lib-table tbody tr")) == 2)
         check("the text filter narrows the list", "of 7 in the library" in driver.find_element(By.ID, "lib-count").text)

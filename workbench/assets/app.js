@@ -2,7 +2,8 @@
 // and the candidate view. Plain JavaScript, no framework; every text from the server goes in
 // through textContent, never as HTML.
 import { decodeHeights, PairView } from './viewer.js';
-import { hidePairConclusions, initConclusions, showPairConclusions, showUser, trailView, wireSignIn } from './conclusions.js';
+import { hidePairConclusions, initConclusions, showPairConclusions, showUser, specimenConclusions, trailView, wireSignIn }
+  from './conclusions.js';
 import { showBullet } from './bullet_view.js';
 import { CompareViews } from './compare_views.js';
 
@@ -69,13 +70,13 @@ function thumb(row) {
 }
 
 // ---- views and routing --------------------------------------------------------------------
-const views = ['library', 'query', 'job', 'candidate', 'bullet', 'signin', 'conclusions'];
+const views = ['library', 'specimen', 'query', 'job', 'candidate', 'bullet', 'signin', 'conclusions'];
 let wanted = ''; // where a visitor was going before signing in
 let leave = null; // what the current view stops when another is shown
 
 function show(name) {
   for (const v of views) $(`view-${v}`).hidden = v !== name;
-  $('nav-library').classList.toggle('active', name === 'library');
+  $('nav-library').classList.toggle('active', name === 'library' || name === 'specimen');
   $('nav-query').classList.toggle('active', ['query', 'job', 'candidate', 'bullet'].includes(name));
   $('nav-conclusions').classList.toggle('active', name === 'conclusions');
 }
@@ -100,6 +101,7 @@ function route() {
     return jobView(h[1]);
   }
   if (h[0] === 'query') return queryView();
+  if (h[0] === 'specimen' && /^\d+$/.test(h[1] || '')) return specimenView(Number(h[1]));
   return libraryView();
 }
 
@@ -126,7 +128,8 @@ async function loadLibrary() {
   }
   const tb = $('lib-table').tBodies[0];
   tb.replaceChildren(...j.specimens.map((s) => el('tr', { 'data-row': s.row, 'data-id': s.id },
-    el('td', {}, thumb(s.row)), el('td', { text: s.id }), el('td', { text: dash(s.kind) }),
+    el('td', {}, thumb(s.row)), el('td', {}, el('a', { href: `#/specimen/${s.row}`, class: 'spec', text: s.id })),
+    el('td', { text: dash(s.kind) }),
     el('td', { text: dash(s.region) }), el('td', { text: dash(s.set) }), el('td', { text: dash(s.firearm_id) }),
     el('td', { text: dash([s.firearm_make, s.firearm_model].filter(Boolean).join(' ')) }),
     el('td', { text: dash(s.calibre) }), el('td', { text: dash(s.case_number) }),
@@ -139,6 +142,30 @@ async function loadLibrary() {
   $('lib-prev').disabled = j.offset === 0;
   $('lib-next').disabled = last >= j.matched;
   hooks.timings.library = performance.now() - t0;
+}
+
+// ---- one specimen ------------------------------------------------------------------------
+async function specimenView(row) {
+  show('specimen');
+  showError('sp-error', '');
+  let s;
+  try {
+    s = await api(`/api/specimens/${row}`);
+  } catch (e) {
+    showError('sp-error', e.message);
+    return;
+  }
+  $('sp-title').textContent = s.id;
+  $('sp-picture').src = `/api/specimens/${row}/picture.png`;
+  $('sp-caption').textContent = `The stored surface, shaded (light from the upper left); ${s.nx} \u00d7 ${s.ny} points at `
+    + `${fmt(s.spacing_um)} \u00b5m.`;
+  const rows = [['kind', s.kind], ['region', s.region], ['set', s.set], ['firearm', s.firearm_id],
+    ['make / model', [s.firearm_make, s.firearm_model].filter(Boolean).join(' ')], ['calibre', s.calibre],
+    ['case number', s.case_number], ['ingested (UTC)', when(s.ingest_time)], ['library row', String(s.row)],
+    ['source SHA-256', s.sha256]];
+  $('sp-meta').tBodies[0].replaceChildren(...rows.map(([k, v]) => el('tr', {}, el('th', { text: k }), el('td', { text: dash(v) }))));
+  $('sp-search').onclick = () => pick(s);
+  specimenConclusions(s.sha256, $('sp-conclusions'));
 }
 
 async function pick(s) {

@@ -157,6 +157,21 @@ export async function trailView() {
   }
 }
 
+// The records on one specimen (either side of the pair), newest first.
+export async function specimenConclusions(sha, box) {
+  const { api, el } = ctx;
+  const session = ctx.session();
+  const p = new URLSearchParams({ sha256: sha });
+  if (!session.accounts) p.set('examiner', typedName());
+  try {
+    const j = await api(`/api/conclusions?${p}`);
+    box.replaceChildren(j.records.length ? recordTable(j.records, true)
+      : el('p', { class: 'muted', text: 'None yet.' }));
+  } catch (e) {
+    box.replaceChildren(el('p', { class: 'error', text: e.message }));
+  }
+}
+
 // The sign-in form (with accounts) and the user shown in the header.
 export function showUser() {
   const { $ } = ctx;
