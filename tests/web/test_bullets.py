@@ -23,7 +23,7 @@ from wb_common import Server, hamby44_library, chrome, need_browser, screenshot
 
 BROWSER = need_browser()
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 PIXELS_JS = """
 const c = document.getElementById(arguments[0]);
@@ -125,6 +125,34 @@ with tempfile.TemporaryDirectory() as tmp:
         info = driver.find_element(By.ID, "bul-pair-info").text
         check("the pair's numbers are given", "CCF" in info and "lag" in info and "\u00b5m" in info, info)
         screenshot(driver, shots, "bullets.png", "view-bullet", 0.6, 1600)
+        # the light moves: the land surfaces change
+        before = driver.execute_script(PIXELS_JS, "bul-land-q")
+        driver.execute_script("const e = document.getElementById('bl-az'); e.value = 90; e.dispatchEvent(new Event('input'));")
+        wait.until(lambda d: d.execute_script(PIXELS_JS, "bul-land-q")["renders"] > before["renders"])
+        after = driver.execute_script(PIXELS_JS, "bul-land-q")
+        print("light 270 -> 90:", {k: (round(before[k], 1), round(after[k], 1)) for k in ("mean", "sd")})
+        check("the land surface changes with the light", abs(after["mean"] - before["mean"]) > 2
+              or abs(after["sd"] - before["sd"]) > 2, (before, after))
+
+        # --- an examiner's conclusion on the bullet pair (no accounts: the name as typed),
+        # found again after a reload, and in the case report
+        pair_url = driver.current_url
+        wait.until(lambda d: d.find_elements(By.ID, "concl-value"))
+        driver.find_element(By.ID, "concl-examiner").send_keys("dana")
+        Select(driver.find_element(By.ID, "concl-value")).select_by_value("identification")
+        driver.find_element(By.ID, "concl-notes").send_keys("lands 1-6 agree at the best phase")
+        driver.find_element(By.ID, "concl-submit").click()
+        rows = lambda d: d.execute_script("return [...document.querySelectorAll('#concl-panel .concl-table tbody tr')]"
+                                          ".map(tr => tr.innerText)")
+        wait.until(lambda d: len(rows(d)) == 1)
+        driver.get("about:blank")
+        driver.get(pair_url)
+        wait.until(lambda d: len(rows(d)) == 1)
+        check("the bullet conclusion is there after a reload", "dana" in rows(driver)[0]
+              and "Identification" in rows(driver)[0], rows(driver))
+        rep = driver.execute_script("return fetch(arguments[0]).then(r => r.text())",
+                                    f"/api/jobs/{job}/report.html?examiner=dana")
+        check("the case report lists it", "dana" in rep and "lands 1-6 agree" in rep and "bullet" in rep)
 
         # --- unknown bullet E, one land of another barrel: the 6 x 1 matrix of land to bullet
         if other:
