@@ -135,3 +135,16 @@ ibex_status ibex__report_check(const ibex_report *r, ibex_report *out, ibex_diag
     *out = loc;
     return IBEX_OK;
 }
+
+void ibex__report_size_text(const ibex_report *r, char *out, size_t size)
+{
+    out[0] = '\0';
+    size_t nx = r->questioned.nx, ny = r->questioned.ny;
+    double sp = r->questioned.spacing_um;
+    if (!nx || !ny) return;
+    if (sp > 0)
+        snprintf(out, size, "%zu \xC3\x97 %zu points at %.3g \xC2\xB5m (%.2f \xC3\x97 %.2f mm)", nx, ny, sp,
+                 (double)nx * sp / 1000, (double)ny * sp / 1000);
+    else
+        snprintf(out, size, "%zu \xC3\x97 %zu points", nx, ny);
+}

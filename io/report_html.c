@@ -345,15 +345,8 @@ ibex_status ibex_report_html(const ibex_report *rin, char **html, size_t *n, ibe
     kv(&o, "Name", r.questioned.name);
     kv_hash(&o, "SHA-256", r.questioned.sha256);
     kv(&o, "Kind", r.questioned.kind);
-    char size[160] = "";
-    if (r.questioned.nx && r.questioned.ny) {
-        if (r.questioned.spacing_um > 0)
-            snprintf(size, sizeof size, "%zu \xC3\x97 %zu points at %.3g \xC2\xB5m (%.2f \xC3\x97 %.2f mm)", r.questioned.nx,
-                     r.questioned.ny, r.questioned.spacing_um, (double)r.questioned.nx * r.questioned.spacing_um / 1000,
-                     (double)r.questioned.ny * r.questioned.spacing_um / 1000);
-        else
-            snprintf(size, sizeof size, "%zu \xC3\x97 %zu points", r.questioned.nx, r.questioned.ny);
-    }
+    char size[160];
+    ibex__report_size_text(&r, size, sizeof size);
     kv(&o, "Size", size);
     lit(&o, "</table>\n");
     if (r.parameters && *r.parameters) {

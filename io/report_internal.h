@@ -15,6 +15,8 @@ extern const char *const ibex__report_notice[2];
 /* "The decision threshold (CMC N) ..." for the report's reference CMC. */
 void ibex__report_threshold_note(const ibex_report *r, char *out, size_t size);
 
+/* The questioned scan's size: "NX × NY points at S µm (W × H mm)", "" when unknown. */
+void ibex__report_size_text(const ibex_report *r, char *out, size_t size);
 /* Unix seconds as "YYYY-MM-DD HH:MM:SS UTC" ("" for out-of-range values). */
 void ibex__report_time(long long t, char *out, size_t size);
 const char *ibex__report_type_name(int type); /* "conclusion", "verification", "?" */

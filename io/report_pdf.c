@@ -377,15 +377,8 @@ ibex_status ibex_report_pdf(const ibex_report *rin, unsigned char **pdf, size_t 
     kv(&L, "Name", r.questioned.name, PDF_HELV);
     kv(&L, "SHA-256", r.questioned.sha256, PDF_COURIER);
     kv(&L, "Kind", r.questioned.kind, PDF_HELV);
-    char size[160] = "";
-    if (r.questioned.nx && r.questioned.ny) {
-        if (r.questioned.spacing_um > 0)
-            snprintf(size, sizeof size, "%zu \xC3\x97 %zu points at %.3g \xC2\xB5m (%.2f \xC3\x97 %.2f mm)", r.questioned.nx,
-                     r.questioned.ny, r.questioned.spacing_um, (double)r.questioned.nx * r.questioned.spacing_um / 1000,
-                     (double)r.questioned.ny * r.questioned.spacing_um / 1000);
-        else
-            snprintf(size, sizeof size, "%zu \xC3\x97 %zu points", r.questioned.nx, r.questioned.ny);
-    }
+    char size[160];
+    ibex__report_size_text(&r, size, sizeof size);
     kv(&L, "Size", size, PDF_HELV);
     if (r.parameters && *r.parameters) {
         heading(&L, "Method and parameters");

@@ -406,14 +406,10 @@ enum MHD_Result ibex__wb_h_thumbnail(ibex_workbench *W, struct MHD_Connection *c
                                      wb_request *r, size_t row)
 {
     ibex_diag d;
+    ibex_status st;
     char sha[65];
-    pthread_mutex_lock(&W->cat_lock);
-    ibex_status st = catalog_refresh(W, &d);
-    int have = !st && row < W->ncat;
-    if (have) memcpy(sha, W->cat[row].sha256, sizeof sha);
-    pthread_mutex_unlock(&W->cat_lock);
-    if (st) return ibex__wb_fail(W, c, method, r, st, &d);
-    if (!have) return ibex__wb_error(W, c, method, r, 404, "no specimen at row %zu", row);
+    if (!spec_get(W, row, NULL, sha, &st, &d))
+        return st ? ibex__wb_fail(W, c, method, r, st, &d) : ibex__wb_error(W, c, method, r, 404, "no specimen at row %zu", row);
     char etag[40];
     snprintf(etag, sizeof etag, "\"%.32s\"", sha);
     const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);

@@ -36,7 +36,6 @@ struct wb_job {
     /* set before the thread starts, then read-only */
     char name[WB_NAME_MAX + 1];
     long long query_row;       /* a library specimen as the query, else -1 */
-    char sha256[65];           /* of the uploaded bytes ("" for a library specimen) */
     char query_sha256[65];     /* the questioned scan's source SHA-256 (upload or specimen) */
     char case_id[WB_NAME_MAX + 1]; /* the case it belongs to, as the examiner gave it ("" none) */
     int exclude_same;
@@ -301,17 +300,7 @@ static void *run(void *arg)
     /* The scan itself, when the library holds it, is left out of its own list: by its row's
      * SHA-256 for a picked specimen, by the uploaded bytes' for an upload. */
     char self_sha[65] = "";
-    if (!st && j->exclude_same) {
-        if (j->query_row >= 0) {
-            ibex_specimen sp;
-            memset(&sp, 0, sizeof sp);
-            if (ibex_library_get_info(lib, (size_t)j->query_row, &sp, NULL) == IBEX_OK)
-                snprintf(self_sha, sizeof self_sha, "%s", sp.sha256);
-            ibex_specimen_clear(&sp);
-        } else {
-            snprintf(self_sha, sizeof self_sha, "%s", j->sha256);
-        }
-    }
+    if (!st && j->exclude_same) memcpy(self_sha, j->query_sha256, sizeof self_sha);
     size_t self = 0;
     int has_self = self_sha[0] && ibex_library_find_hash(lib, self_sha, &self);
     if (!st) {
@@ -400,7 +389,7 @@ static json_t *job_json(wb_job *j)
                               j->query_row >= 0 ? "library" : "upload", "kind", ibex_scan_kind(q), "nx",
                               (json_int_t)q->nx, "ny", (json_int_t)q->ny, "spacing_um", q->dx * 1e6);
     if (j->query_row >= 0) json_object_set_new(query, "row", json_integer(j->query_row));
-    else json_object_set_new(query, "sha256", json_string(j->sha256));
+    else json_object_set_new(query, "sha256", json_string(j->query_sha256));
     json_object_set_new(query, "source_sha256", json_string(j->query_sha256));
     if (j->case_id[0]) json_object_set_new(query, "case", json_string(j->case_id));
     json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:f, s:f, s:s, s:o, s:I, s:b}", "id", j->id, "state",
@@ -441,7 +430,7 @@ static int parse_flag(const char *v, int def)
 
 /* Starts the job's thread and lists it; answers 202 with its state. Takes q. */
 static enum MHD_Result start(ibex_workbench *W, struct MHD_Connection *c, const char *method, wb_request *r,
-                             ibex_surface *q, const char *name, long long row, const char *sha, const char *qsha,
+                             ibex_surface *q, const char *name, long long row, const char *qsha,
                              size_t shortlist, int exclude)
 {
     wb_job *j = calloc(1, sizeof *j);
@@ -454,15 +443,9 @@ static enum MHD_Result start(ibex_workbench *W, struct MHD_Connection *c, const 
     j->query = q;
     j->query_row = row;
     snprintf(j->name, sizeof j->name, "%s", name);
-    snprintf(j->sha256, sizeof j->sha256, "%s", sha ? sha : "");
     snprintf(j->query_sha256, sizeof j->query_sha256, "%s", qsha ? qsha : "");
     const char *case_arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "case");
-    if (case_arg) { /* shown and recorded: printable text only */
-        size_t k = 0;
-        for (const unsigned char *p = (const unsigned char *)case_arg; *p && k < WB_NAME_MAX; p++)
-            if (*p >= 0x20 && *p != 0x7f) j->case_id[k++] = (char)*p;
-        j->case_id[k] = 0;
-    }
+    ibex__wb_clean_text(case_arg, j->case_id, sizeof j->case_id); /* shown and recorded */
     j->shortlist = shortlist;
     j->exclude_same = exclude;
     j->eta = -1;
@@ -544,7 +527,7 @@ enum MHD_Result ibex__wb_h_job_create(ibex_workbench *W, struct MHD_Connection *
         snprintf(name, sizeof name, "%s", sp.id ? sp.id : "specimen");
         memcpy(qsha, sp.sha256, 65);
         ibex_specimen_clear(&sp);
-        return start(W, c, method, r, q, name, (long long)row, NULL, qsha, shortlist, exclude);
+        return start(W, c, method, r, q, name, (long long)row, qsha, shortlist, exclude);
     }
     char name[WB_NAME_MAX + 1];
     const char *given = r->filename[0] ? r->filename : MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "name");
@@ -556,7 +539,7 @@ enum MHD_Result ibex__wb_h_job_create(ibex_workbench *W, struct MHD_Connection *
     char sha[65];
     ibex__sha256(r->body, r->n, h);
     for (int i = 0; i < 32; i++) snprintf(sha + 2 * i, 3, "%02x", h[i]);
-    return start(W, c, method, r, q, name, -1, sha, sha, shortlist, exclude);
+    return start(W, c, method, r, q, name, -1, sha, shortlist, exclude);
 }
 
 static enum MHD_Result list_jobs(ibex_workbench *W, struct MHD_Connection *c, const char *method, wb_request *r)

@@ -279,6 +279,14 @@ done:
     return st;
 }
 
+/* The job's cached pair of row (lock held), or NULL. */
+static wb_pair *cache_find(wb_pair **pairs, size_t row)
+{
+    for (size_t i = 0; i < WB_PAIRS_KEPT; i++)
+        if (pairs[i] && pairs[i]->row == row) return pairs[i];
+    return NULL;
+}
+
 /* Into the job's cache (lock held), in place of the least recently used pair. */
 static void cache_put(wb_pair **pairs, wb_pair *p, size_t row)
 {
@@ -302,12 +310,12 @@ static ibex_status pair_get(ibex_workbench *W, wb_job *j, size_t row, size_t ran
     pthread_mutex_t *lock;
     wb_pair **pairs = ibex__wb_job_pairs(j, &lock);
     pthread_mutex_lock(lock);
-    for (size_t i = 0; i < WB_PAIRS_KEPT; i++)
-        if (pairs[i] && pairs[i]->row == row) {
-            pairs[i]->used = atomic_fetch_add(&pair_clock, 1) + 1;
-            *out = pairs[i];
-            return IBEX_OK; /* the caller unlocks */
-        }
+    wb_pair *hit = cache_find(pairs, row);
+    if (hit) {
+        hit->used = atomic_fetch_add(&pair_clock, 1) + 1;
+        *out = hit;
+        return IBEX_OK; /* the caller unlocks */
+    }
     wb_pair *p = calloc(1, sizeof *p);
     ibex_status st = p ? compare(W, j, row, rank, p, d) : ibex__fail(d, IBEX_ERR_NOMEM, "", -1, "out of memory");
     if (st) {
@@ -327,11 +335,10 @@ void ibex__wb_pair_adopt(ibex_workbench *W, wb_job *j, const ibex_search_candida
     pthread_mutex_t *lock;
     wb_pair **pairs = ibex__wb_job_pairs(j, &lock);
     pthread_mutex_lock(lock);
-    for (size_t i = 0; i < WB_PAIRS_KEPT; i++)
-        if (pairs[i] && pairs[i]->row == c->row) {
-            pthread_mutex_unlock(lock);
-            return;
-        }
+    if (cache_find(pairs, c->row)) {
+        pthread_mutex_unlock(lock);
+        return;
+    }
     ibex_library *lib = NULL;
     ibex_specimen sp;
     memset(&sp, 0, sizeof sp);

@@ -89,16 +89,11 @@ static void file_name(const char *name, const char *job, int pdf, char *out, siz
     snprintf(out, size, "ibex-report-%s%s%.8s.%s", clean, k ? "-" : "", job, pdf ? "pdf" : "html");
 }
 
-/* The optional ?case= of the request: printable, at most 200 bytes; NULL when absent. */
+/* The optional ?case= of the request, cleaned; NULL when absent or empty. */
 static const char *case_param(struct MHD_Connection *c, char *buf, size_t size)
 {
-    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "case");
-    if (!v || !*v) return NULL;
-    size_t k = 0;
-    for (const unsigned char *p = (const unsigned char *)v; *p && k + 1 < size && k < 200; p++)
-        if (*p >= 0x20 && *p != 0x7F) buf[k++] = (char)*p;
-    buf[k] = '\0';
-    return k ? buf : NULL;
+    ibex__wb_clean_text(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "case"), buf, size);
+    return buf[0] ? buf : NULL;
 }
 
 enum MHD_Result ibex__wb_h_report(ibex_workbench *W, struct MHD_Connection *c, const char *method, wb_request *r,
@@ -140,19 +135,7 @@ enum MHD_Result ibex__wb_h_report(ibex_workbench *W, struct MHD_Connection *c, c
         goto done;
     }
     /* the questioned scan's SHA-256: of the upload, or the library specimen's own */
-    const char *sha = jstr(query, "sha256");
-    if (sha) {
-        snprintf(qsha, sizeof qsha, "%s", sha);
-    } else if (json_is_integer(json_object_get(query, "row"))) {
-        ibex_library *lib = NULL;
-        ibex_specimen sp;
-        memset(&sp, 0, sizeof sp);
-        if (ibex__wb_library_open(W, &lib, NULL) == IBEX_OK &&
-            ibex_library_get_info(lib, (size_t)json_integer_value(json_object_get(query, "row")), &sp, NULL) == IBEX_OK)
-            snprintf(qsha, sizeof qsha, "%s", sp.sha256);
-        ibex_specimen_clear(&sp);
-        ibex_library_close(lib, NULL);
-    }
+    snprintf(qsha, sizeof qsha, "%s", ibex__wb_job_query_sha256(j));
     if ((st = ibex__wb_report_conclusions(W, j, W->naccounts ? r->user : viewer_arg, !strcmp(r->role, "read-only"),
                                           &concl, &nconcl, &d))) goto done;
 

@@ -8,19 +8,24 @@
 
 #include "workbench_internal.h"
 
-void ibex__wb_clean_name(const char *in, char *out, size_t size)
+void ibex__wb_clean_text(const char *in, char *out, size_t size)
 {
-    const char *b = in ? in : "";
-    for (const char *p = b; *p; p++)
-        if (*p == '/' || *p == '\\') b = p + 1;
     size_t k = 0;
-    for (; *b && k + 1 < size && k < WB_NAME_MAX; b++)
+    for (const char *b = in ? in : ""; *b && k + 1 < size && k < WB_NAME_MAX; b++)
         if ((unsigned char)*b >= 0x20 && *b != 0x7f) out[k++] = *b;
     /* never end inside a UTF-8 sequence */
     while (k > 0 && ((unsigned char)out[k - 1] & 0xc0) == 0x80) k--;
     if (k > 0 && ((unsigned char)out[k - 1] & 0xc0) == 0xc0) k--;
     out[k] = '\0';
-    if (!k) snprintf(out, size, "upload");
+}
+
+void ibex__wb_clean_name(const char *in, char *out, size_t size)
+{
+    const char *b = in ? in : "";
+    for (const char *p = b; *p; p++)
+        if (*p == '/' || *p == '\\') b = p + 1;
+    ibex__wb_clean_text(b, out, size);
+    if (!out[0]) snprintf(out, size, "upload");
 }
 
 static ibex_status read_png(ibex_workbench *W, const unsigned char *data, size_t n, const char *name,

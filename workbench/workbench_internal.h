@@ -216,6 +216,9 @@ ibex_status ibex__wb_read_scan(ibex_workbench *W, const unsigned char *data, siz
                                ibex_surface **out, ibex_diag *d);
 /* The base name of a client-given file name, control characters dropped, at most
  * WB_NAME_MAX bytes; "upload" when nothing is left. */
+/* Client-given text fit to show and record: control characters dropped, at most WB_NAME_MAX
+ * bytes, never cut inside a UTF-8 sequence. */
+void ibex__wb_clean_text(const char *in, char *out, size_t size);
 void ibex__wb_clean_name(const char *in, char *out, size_t size);
 
 /* ---- jobs.c ---- */
