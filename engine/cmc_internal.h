@@ -51,6 +51,11 @@ ibex__fft_cache *ibex__fft_cache_create(int measure);
 void ibex__fft_cache_free(ibex__fft_cache *c);
 /* Plans for nx x ny (created on first use, then shared); NULL on failure. */
 const ibex__fft *ibex__fft_get(ibex__fft_cache *c, size_t nx, size_t ny);
+/* The two transforms of a search, FFTW's layout (interleaved complex half-spectra of
+ * ny x (nx/2+1), unnormalised): 3 real arrays -> 3 spectra, 6 spectra -> 6 real arrays
+ * (the inverse may overwrite its input). The one place the engine calls a transform. */
+void ibex__fft_forward3(const ibex__fft *f, float *real, float *spec);
+void ibex__fft_inverse6(const ibex__fft *f, float *spec, float *real);
 /* Smallest even size >= n of the form 2^a 3^b 5^c (sizes FFTW is fast at). */
 size_t ibex__fft_good_size(size_t n);
 /* The planner lock, for other files that make their own (ESTIMATE) plans. */

@@ -119,6 +119,16 @@ const ibex__fft *ibex__fft_get(ibex__fft_cache *c, size_t nx, size_t ny)
     return f;
 }
 
+void ibex__fft_forward3(const ibex__fft *f, float *real, float *spec)
+{
+    fftwf_execute_dft_r2c(f->fwd3, real, (fftwf_complex *)spec);
+}
+
+void ibex__fft_inverse6(const ibex__fft *f, float *spec, float *real)
+{
+    fftwf_execute_dft_c2r(f->inv6, (fftwf_complex *)spec, real);
+}
+
 void ibex__fftw_lock(void)
 {
     pthread_mutex_lock(&planner_lock);

@@ -105,7 +105,7 @@ void ibex__xc_prepare(ibex__xc_work *w, const float *t, const unsigned char *tm,
     tpl->nvalid = fill3(w->real, f->nx, f->ny, t, tm, ts, tw, th);
     tpl->w = tw;
     tpl->h = th;
-    fftwf_execute_dft_r2c(f->fwd3, w->real, (fftwf_complex *)tpl->spec);
+    ibex__fft_forward3(f, w->real, tpl->spec);
 }
 
 ibex__xc_peak ibex__xc_run(ibex__xc_work *w, const ibex__kernels *k, const ibex__xc_template *tpl,
@@ -118,14 +118,14 @@ ibex__xc_peak ibex__xc_run(ibex__xc_work *w, const ibex__kernels *k, const ibex_
     double t0 = ibex__now();
     fill3(w->real, f->nx, f->ny, r, rm, rs, rw, rh);
     double t1 = ibex__now();
-    fftwf_execute_dft_r2c(f->fwd3, w->real, (fftwf_complex *)w->spec);
+    ibex__fft_forward3(f, w->real, w->spec);
     double t2 = ibex__now();
     const float *T = tpl->spec, *R = w->spec;
     float *P = w->prod;
     k->spec6(T, T + 2 * nc, T + 4 * nc, R, R + 2 * nc, R + 4 * nc, nc, 1.0f / (float)nr, P,
              P + 2 * nc, P + 4 * nc, P + 6 * nc, P + 8 * nc, P + 10 * nc);
     double t3 = ibex__now();
-    fftwf_execute_dft_c2r(f->inv6, (fftwf_complex *)P, w->real);
+    ibex__fft_inverse6(f, P, w->real);
     double t4 = ibex__now();
     const float *m = w->real;
     size_t nu = rw - tpl->w + 1, nv = rh - tpl->h + 1;
