@@ -13,91 +13,28 @@
 #define NF IBEX_LAND_NFEAT
 #define LAMBDA 1.0 /* ridge on standardised features: the classes separate, keep it finite */
 
-/* Standardised features are clipped to +-3 in the model (engine/land_model.c) too. */
-static double clip3(double z) { return z > 3 ? 3 : z < -3 ? -3 : z; }
-
 typedef struct pairrow {
     double f[NF];
     int y, set;
 } pairrow;
 
-/* Newton iterations for min sum logloss + LAMBDA/2 |w|^2 (intercept not penalised). */
-static void fit(const pairrow *p, int n, const int *use, const double *mu, const double *sd,
-                double w[NF + 1])
+/* The library's fit (ibex_land_model_fit) on the rows marked in use. */
+static void fit(const pairrow *p, int n, const int *use, ibex_land_model *m)
 {
-    for (int k = 0; k <= NF; k++) w[k] = 0;
-    for (int it = 0; it < 50; it++) {
-        double g[NF + 1] = {0}, H[NF + 1][NF + 1] = {{0}};
-        for (int i = 0; i < n; i++) {
-            if (!use[i]) continue;
-            double x[NF + 1];
-            x[0] = 1;
-            for (int k = 0; k < NF; k++) x[k + 1] = clip3((p[i].f[k] - mu[k]) / sd[k]);
-            double t = 0;
-            for (int k = 0; k <= NF; k++) t += w[k] * x[k];
-            double pr = 1 / (1 + exp(-t)), r = pr - p[i].y, v = pr * (1 - pr);
-            for (int a = 0; a <= NF; a++) {
-                g[a] += r * x[a];
-                for (int b = 0; b <= NF; b++) H[a][b] += v * x[a] * x[b];
-            }
+    double *f = malloc((size_t)(n ? n : 1) * NF * sizeof *f);
+    int *y = malloc((size_t)(n ? n : 1) * sizeof *y), k = 0;
+    for (int i = 0; f && y && i < n; i++)
+        if (use[i]) {
+            memcpy(f + (size_t)k * NF, p[i].f, sizeof p[i].f);
+            y[k++] = p[i].y;
         }
-        for (int k = 1; k <= NF; k++) {
-            g[k] += LAMBDA * w[k];
-            H[k][k] += LAMBDA;
-        }
-        H[0][0] += 1e-9;
-        /* Solve H d = g by Gaussian elimination with partial pivoting. */
-        double A[NF + 1][NF + 2];
-        for (int a = 0; a <= NF; a++) {
-            for (int b = 0; b <= NF; b++) A[a][b] = H[a][b];
-            A[a][NF + 1] = g[a];
-        }
-        for (int c = 0; c <= NF; c++) {
-            int piv = c;
-            for (int r = c + 1; r <= NF; r++)
-                if (fabs(A[r][c]) > fabs(A[piv][c])) piv = r;
-            for (int b = 0; b <= NF + 1; b++) {
-                double t = A[c][b];
-                A[c][b] = A[piv][b];
-                A[piv][b] = t;
-            }
-            for (int r = 0; r <= NF; r++) {
-                if (r == c || A[c][c] == 0) continue;
-                double m = A[r][c] / A[c][c];
-                for (int b = c; b <= NF + 1; b++) A[r][b] -= m * A[c][b];
-            }
-        }
-        double step = 0;
-        for (int k = 0; k <= NF; k++) {
-            double d = A[k][k] != 0 ? A[k][NF + 1] / A[k][k] : 0;
-            w[k] -= d;
-            step += fabs(d);
-        }
-        if (step < 1e-10) break;
+    ibex_diag d;
+    if (!f || !y || ibex_land_model_fit(f, y, (size_t)k, LAMBDA, m, &d)) {
+        fprintf(stderr, "fit_land_model: %s\n", f && y ? d.message : "out of memory");
+        exit(1);
     }
-}
-
-static void standardise(const pairrow *p, int n, const int *use, double *mu, double *sd)
-{
-    for (int k = 0; k < NF; k++) {
-        double s = 0, s2 = 0;
-        int m = 0;
-        for (int i = 0; i < n; i++)
-            if (use[i]) {
-                s += p[i].f[k];
-                s2 += p[i].f[k] * p[i].f[k];
-                m++;
-            }
-        mu[k] = m ? s / m : 0;
-        sd[k] = m ? sqrt(fmax(s2 / m - mu[k] * mu[k], 1e-12)) : 1;
-    }
-}
-
-static double predict(const pairrow *q, const double *mu, const double *sd, const double *w)
-{
-    double t = w[0];
-    for (int k = 0; k < NF; k++) t += w[k + 1] * clip3((q->f[k] - mu[k]) / sd[k]);
-    return 1 / (1 + exp(-t));
+    free(f);
+    free(y);
 }
 
 /* The 2 * NF + 1 numbers between FIT-BEGIN and FIT-END of the model source, in order. */
@@ -180,18 +117,18 @@ int main(int argc, char **argv)
         lab[i] = p[i].y;
         npos += p[i].y;
     }
-    double mu[NF], sd[NF], w[NF + 1];
+    ibex_land_model mdl;
+    const double *mu = mdl.mean, *sd = mdl.sdev, *w = mdl.coef;
     /* Leave one set out. */
     for (int s = 0; s < 2; s++) {
         for (int i = 0; i < n; i++) use[i] = p[i].set != s;
-        standardise(p, n, use, mu, sd);
-        fit(p, n, use, mu, sd, w);
+        fit(p, n, use, &mdl);
         int k = 0;
         double *ts = malloc(n * sizeof *ts);
         int *tl = malloc(n * sizeof *tl);
         for (int i = 0; i < n; i++)
             if (p[i].set == s) {
-                ts[k] = predict(&p[i], mu, sd, w);
+                ts[k] = ibex_land_model_apply(&mdl, p[i].f);
                 tl[k++] = p[i].y;
             }
         printf("{\"cv\":\"leave-one-set-out\",\"test_set\":\"%s\",\"pairs\":%d,\"auc\":%.4f}\n",
@@ -205,18 +142,16 @@ int main(int argc, char **argv)
     for (int i = 0; i < n; i++) fold[i] = p[i].y ? cp++ % 5 : cn++ % 5;
     for (int f = 0; f < 5; f++) {
         for (int i = 0; i < n; i++) use[i] = fold[i] != f;
-        standardise(p, n, use, mu, sd);
-        fit(p, n, use, mu, sd, w);
+        fit(p, n, use, &mdl);
         for (int i = 0; i < n; i++)
-            if (fold[i] == f) sc[i] = predict(&p[i], mu, sd, w);
+            if (fold[i] == f) sc[i] = ibex_land_model_apply(&mdl, p[i].f);
     }
     printf("{\"cv\":\"5-fold\",\"pairs\":%d,\"matches\":%d,\"auc\":%.4f}\n", n, npos,
            bd_auc(sc, lab, n));
     /* Final model on everything. */
     for (int i = 0; i < n; i++) use[i] = 1;
-    standardise(p, n, use, mu, sd);
-    fit(p, n, use, mu, sd, w);
-    for (int i = 0; i < n; i++) sc[i] = predict(&p[i], mu, sd, w);
+    fit(p, n, use, &mdl);
+    for (int i = 0; i < n; i++) sc[i] = ibex_land_model_apply(&mdl, p[i].f);
     printf("{\"fit\":\"all\",\"pairs\":%d,\"matches\":%d,\"train_auc\":%.4f}\n", n, npos,
            bd_auc(sc, lab, n));
     if (check) {

@@ -106,6 +106,13 @@ static void compare_pairing(size_t k, unsigned thread, void *vctx)
 ibex_status ibex_bullet_compare(const ibex_bullet *a, const ibex_bullet *b,
                                 ibex_bullet_result **out, ibex_diag *diag)
 {
+    return ibex_bullet_compare_model(a, b, NULL, out, diag);
+}
+
+ibex_status ibex_bullet_compare_model(const ibex_bullet *a, const ibex_bullet *b,
+                                      const ibex_land_model *model, ibex_bullet_result **out,
+                                      ibex_diag *diag)
+{
     if (!a || !b || !out || !a->n_lands || !b->n_lands || !a->lands || !b->lands)
         return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "a bullet needs at least one land position");
     double sp = NAN;
@@ -136,8 +143,15 @@ ibex_status ibex_bullet_compare(const ibex_bullet *a, const ibex_bullet *b,
     /* Every pairing; each writes its own slot, so results do not depend on the thread count. */
     pairing_ctx pc = {a, b, nb, r};
     ibex__parallel_for(na * nb, 0, compare_pairing, &pc);
-    for (size_t i = 0; i < na * nb; i++)
-        if (!r->compared[i]) r->pairs[i].score = NAN;
+    for (size_t i = 0; i < na * nb; i++) {
+        if (!r->compared[i]) {
+            r->pairs[i].score = NAN;
+        } else if (model) {
+            double f[IBEX_LAND_NFEAT];
+            ibex_land_features(&r->pairs[i], f);
+            r->pairs[i].score = ibex_land_model_apply(model, f);
+        }
+    }
     double best = -INFINITY, second = -INFINITY;
     r->best_phase = 0;
     for (size_t ph = 0; ph < n; ph++) {

@@ -29,15 +29,31 @@ void ibex_land_features(const ibex_land_result *r, double f[IBEX_LAND_NFEAT])
     f[3] = r->distance_rel;
 }
 
-double ibex_land_model_score(const double f[IBEX_LAND_NFEAT])
+void ibex_land_model_shipped(ibex_land_model *m)
 {
-    double t = coef[0];
+    for (int i = 0; i < IBEX_LAND_NFEAT; i++) {
+        m->mean[i] = mean[i];
+        m->sdev[i] = sdev[i];
+    }
+    for (int i = 0; i <= IBEX_LAND_NFEAT; i++) m->coef[i] = coef[i];
+}
+
+double ibex_land_model_apply(const ibex_land_model *m, const double f[IBEX_LAND_NFEAT])
+{
+    double t = m->coef[0];
     for (int i = 0; i < IBEX_LAND_NFEAT; i++) {
         /* Clipped at 3 SD: pairs far outside the training range (e.g. noise with many more
          * extrema per mm) must not be pushed to certainty by one feature. */
-        double z = (f[i] - mean[i]) / sdev[i];
-        t += coef[i + 1] * (z > 3 ? 3 : z < -3 ? -3 : z);
+        double z = (f[i] - m->mean[i]) / m->sdev[i];
+        t += m->coef[i + 1] * (z > 3 ? 3 : z < -3 ? -3 : z);
     }
     if (!isfinite(t)) return 0.5;
     return 1.0 / (1.0 + exp(-t));
+}
+
+double ibex_land_model_score(const double f[IBEX_LAND_NFEAT])
+{
+    ibex_land_model m;
+    ibex_land_model_shipped(&m);
+    return ibex_land_model_apply(&m, f);
 }

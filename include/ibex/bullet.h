@@ -106,6 +106,23 @@ IBEX_API void ibex_land_features(const ibex_land_result *r, double f[IBEX_LAND_N
 IBEX_API const char *ibex_land_feature_name(int i);
 IBEX_API double ibex_land_model_score(const double f[IBEX_LAND_NFEAT]);
 
+/* A land-score model: P(same land) = logistic(coef[0] + sum coef[k+1] z_k), z_k the feature
+ * standardised by mean/sdev and clipped to +-3. The shipped one is ibex_land_model_score's. */
+typedef struct ibex_land_model {
+    double mean[IBEX_LAND_NFEAT];
+    double sdev[IBEX_LAND_NFEAT];
+    double coef[IBEX_LAND_NFEAT + 1];
+} ibex_land_model;
+IBEX_API void ibex_land_model_shipped(ibex_land_model *m);
+IBEX_API double ibex_land_model_apply(const ibex_land_model *m, const double f[IBEX_LAND_NFEAT]);
+/* Fits a model on n land pairs (features row-major n x IBEX_LAND_NFEAT, same[i] 1 for a pair
+ * of the same land): standardisation from these pairs, then L2-regularised logistic
+ * regression by Newton's method (ridge on the standardised coefficients, not the intercept;
+ * ridge 1 is what the shipped model used). IBEX_ERR_ARG without both classes or with a
+ * non-finite feature. */
+IBEX_API ibex_status ibex_land_model_fit(const double *features, const int *same, size_t n,
+                                         double ridge, ibex_land_model *out, ibex_diag *diag);
+
 typedef enum ibex_bullet_verdict {
     IBEX_BULLET_IDENTIFICATION = 0,
     IBEX_BULLET_INCONCLUSIVE = 1,
@@ -152,6 +169,11 @@ typedef struct ibex_bullet_result {
  * IBEX_ERR_ARG when a bullet has no land positions or signatures differ in spacing. */
 IBEX_API ibex_status ibex_bullet_compare(const ibex_bullet *a, const ibex_bullet *b,
                                          ibex_bullet_result **out, ibex_diag *diag);
+/* The same with another land-score model (NULL: the shipped one), e.g. one fitted leaving
+ * out the study being measured (ibex bench accuracy --method bullet). */
+IBEX_API ibex_status ibex_bullet_compare_model(const ibex_bullet *a, const ibex_bullet *b,
+                                               const ibex_land_model *model,
+                                               ibex_bullet_result **out, ibex_diag *diag);
 IBEX_API void ibex_bullet_result_free(ibex_bullet_result *r);
 
 #ifdef __cplusplus
