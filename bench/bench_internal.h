@@ -11,6 +11,7 @@
 #include "ibex/ibex.h"
 #include "ibex/calibration.h"
 #include "ibex/bench.h"
+#include "ibex/bullet.h"
 #include "ibex_internal.h" /* ibex__fail, ibex__now, ibex__opts_merge */
 #include "atomic_file.h"   /* ibex__make_dirs */
 
@@ -28,6 +29,7 @@ typedef struct bench_pair_result {
  *
  * To plug in a comparator, add one entry to the table in bench_methods.c; the first
  * entry of a kind is that kind's default method. */
+struct bench_scan;
 typedef struct bench_method {
     const char *name;          /* "baseline-ncc"; what --method takes */
     const char *kind;          /* "cartridge" or "bullet" */
@@ -47,6 +49,11 @@ typedef struct bench_method {
      * none): figures on them are in-sample, and the report says so. */
     const char *developed_on;
     const char *developed_how;
+    /* Bullet-level methods: the study's scans are bullets (land rows grouped by
+     * bench_bullets_group), prepared by prepare_scan instead of prepare. */
+    int per_bullet;
+    ibex_status (*prepare_scan)(const struct bench_scan *s, void **prep, void *ctx,
+                                ibex_diag *diag);
 } bench_method;
 
 size_t bench_method_count(void);
@@ -60,6 +67,12 @@ typedef struct bench_scan {
     char *path;       /* resolved, openable */
     char *rel;        /* as written in the manifest */
     char *kind, *set, *key, *specimen;
+    char *firearm, *sha256;    /* firearm_id and sha256 columns ("" when absent) */
+    /* A bullet made of land rows (bench_bullets_group): the rows, not owned, and their land
+     * numbers around the bullet (0 when the name gives none). */
+    const struct bench_scan **lands;
+    int *land_no;
+    size_t n_lands;
 } bench_scan;
 
 typedef struct bench_manifest {
@@ -74,6 +87,31 @@ typedef struct bench_manifest {
 ibex_status bench_manifest_read(const char *path, const char *kind, const char *set,
                                 bench_manifest *out, ibex_diag *diag);
 void bench_manifest_free(bench_manifest *m);
+
+/* ---- bullet-level studies (harness_bullet.c) ------------------------------------------ */
+
+/* The land rows of `lands` grouped into bullets (by set and the bullet part of the file name,
+ * ibex_land_name_parse); a bullet's key is its rows' firearm_id (barrel-level truth), so
+ * every row needs one. `lands` must outlive `out`. */
+ibex_status bench_bullets_group(const bench_manifest *lands, bench_manifest *out, ibex_diag *diag);
+
+/* Land-score models fitted for each set of `bullets`, each on the land pairs of the other
+ * bullet sets of the manifest that have land-level truth and share no scan with it. */
+typedef struct bench_bullet_ctx {
+    size_t n;
+    char **set;                 /* n set names */
+    ibex_land_model *model;     /* n models */
+    int *fitted;                /* 0: no training data left; the shipped model is used */
+    char *how;                  /* what was fitted on what, for the report (owned) */
+} bench_bullet_ctx;
+ibex_status bench_bullet_models(const char *manifest, const bench_manifest *bullets,
+                                bench_bullet_ctx *ctx, ibex_diag *diag);
+void bench_bullet_ctx_free(bench_bullet_ctx *ctx);
+/* The "bullet" method's callbacks (ctx: a bench_bullet_ctx). */
+ibex_status bench_bullet_prepare(const bench_scan *s, void **prep, void *ctx, ibex_diag *diag);
+void bench_bullet_free(void *prep);
+ibex_status bench_bullet_compare(const void *a, const void *b, bench_pair_result *out, void *ctx,
+                                 ibex_diag *diag);
 
 /* ---- plots (cairo) -------------------------------------------------------------------- */
 

@@ -8,6 +8,10 @@
 
 struct ibex_bench_accuracy {
     bench_manifest man[2];
+    bench_manifest bullets[2];  /* per-bullet methods: the land rows grouped into bullets */
+    bench_bullet_ctx bctx[2];   /* and their land models */
+    bench_method mcopy[2];      /* the method with that context */
+    char *how[2];               /* its developed_how with the fits named (owned) */
     bench_study st[2];
     size_t n;
     ibex_bench_study_figures fig[2];
@@ -30,8 +34,12 @@ void ibex_bench_accuracy_free(ibex_bench_accuracy *a)
 {
     if (!a) return;
     for (size_t i = 0; i < a->n; i++) bench_study_free(&a->st[i]);
-    bench_manifest_free(&a->man[0]);
-    bench_manifest_free(&a->man[1]);
+    for (int k = 0; k < 2; k++) {
+        bench_manifest_free(&a->bullets[k]);
+        bench_manifest_free(&a->man[k]);
+        bench_bullet_ctx_free(&a->bctx[k]);
+        free(a->how[k]);
+    }
     free(a->json);
     for (size_t i = 0; i < a->n_notes; i++) free(a->notes[i]);
     free(a->notes);
@@ -72,8 +80,22 @@ static ibex_status run_kind(ibex_bench_accuracy *a, const ibex_bench_accuracy_op
     }
     const bench_method *m = forced ? forced : bench_method_default(kinds[k]);
     if (!m) return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1, "no comparison method for %s scans is built", kinds[k]);
+    const bench_manifest *rows = &a->man[k];
+    if (m->per_bullet) {
+        if ((s = bench_bullets_group(&a->man[k], &a->bullets[k], diag)) ||
+            (s = bench_bullet_models(o->manifest, &a->bullets[k], &a->bctx[k], diag)))
+            return s;
+        size_t len = strlen(m->developed_how) + strlen(a->bctx[k].how) + 8;
+        if (!(a->how[k] = malloc(len))) return ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
+        snprintf(a->how[k], len, "%s (%s)", m->developed_how, a->bctx[k].how);
+        a->mcopy[k] = *m;
+        a->mcopy[k].ctx = &a->bctx[k];
+        a->mcopy[k].developed_how = a->how[k];
+        m = &a->mcopy[k];
+        rows = &a->bullets[k];
+    }
     bench_study *st = &a->st[a->n];
-    s = bench_study_run(st, m, &a->man[k], kinds[k], o->quick ? quick_max[k] : 0, pr, diag);
+    s = bench_study_run(st, m, rows, kinds[k], o->quick ? quick_max[k] : 0, pr, diag);
     if (s) {
         bench_study_free(st);
         return s;

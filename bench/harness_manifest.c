@@ -33,6 +33,8 @@ static size_t split_tabs(char *line, char **f, size_t max)
 static void free_scan(bench_scan *s)
 {
     free(s->path), free(s->rel), free(s->kind), free(s->set), free(s->key), free(s->specimen);
+    free(s->firearm), free(s->sha256);
+    free(s->lands), free(s->land_no);
 }
 
 void bench_manifest_free(bench_manifest *m)
@@ -68,10 +70,10 @@ ibex_status bench_manifest_read(const char *path, const char *kind, const char *
     if (slash) *slash = 0;
     else snprintf(dir, sizeof dir, ".");
 
-    enum { C_PATH, C_KIND, C_SET, C_KEY, C_SPEC, N_COLS };
+    enum { C_PATH, C_KIND, C_SET, C_KEY, C_SPEC, C_FIREARM, C_SHA, N_COLS };
     static const char *names[N_COLS] = {"relative_path", "kind", "set", "same_source_key",
-                                        "specimen_id"};
-    long col[N_COLS] = {-1, -1, -1, -1, -1};
+                                        "specimen_id", "firearm_id", "sha256"};
+    long col[N_COLS] = {-1, -1, -1, -1, -1, -1, -1};
     char *line = NULL;
     size_t cap = 0, lineno = 0;
     ssize_t len;
@@ -123,8 +125,14 @@ ibex_status bench_manifest_read(const char *path, const char *kind, const char *
         s->set = dup_str(v[C_SET]);
         s->key = dup_str(v[C_KEY]);
         s->specimen = dup_str(v[C_SPEC][0] ? v[C_SPEC] : v[C_PATH]);
+        s->firearm = dup_str(v[C_FIREARM]);
+        s->sha256 = dup_str(v[C_SHA]);
+        s->lands = NULL;
+        s->land_no = NULL;
+        s->n_lands = 0;
         m.n++;
-        if (!s->path || !s->rel || !s->kind || !s->set || !s->key || !s->specimen) {
+        if (!s->path || !s->rel || !s->kind || !s->set || !s->key || !s->specimen || !s->firearm ||
+            !s->sha256) {
             rc = ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
             goto done;
         }

@@ -215,20 +215,20 @@ static const bench_method methods[] = {
      "CMC count", 6, 1, {"cmc_high", "cmc_score", "theta_deg", "full_ccf"},
      cmc_prepare, cmc_free, cmc_compare, NULL, NULL, "fadul",
      "preprocessing and cell settings were developed and checked on Fadul (thresholds from "
-     "Song 2018)"},
+     "Song 2018)", 0, NULL},
     {"cmc-prealign", "cartridge",
      "the cmc method after a full-circle pre-registration (ibex/prealign.h: whole-surface "
      "masked NCC over a full turn, 6 deg at 50 um then 1 deg at 25 um; the target turned by "
      "it unless within 15 deg), for casings scanned in any orientation",
      "CMC count", 6, 1, {"cmc_high", "cmc_score", "theta_deg", "prealign_deg"},
      cmc_prepare, cmc_free, cmcp_compare, NULL, NULL, "fadul",
-     "preprocessing and cell settings were developed and checked on Fadul"},
+     "preprocessing and cell settings were developed and checked on Fadul", 0, NULL},
     {"baseline-ncc", "cartridge",
      "BASELINE: max masked areal NCC over translations and rotations (full turn in 6 deg "
      "steps at 50 um, refined in 1 deg steps at 25 um) of block-averaged, 0.25 mm Gaussian "
      "high-passed surfaces",
      "baseline max NCC", 0.40, 1, {"angle_deg", "shift_x_um", "shift_y_um", "overlap"},
-     ncc_prepare, ncc_free, ncc_compare, NULL, NULL, NULL, NULL},
+     ncc_prepare, ncc_free, ncc_compare, NULL, NULL, NULL, NULL, 0, NULL},
     {"bullet-land", "bullet",
      "land-to-land score of the bullet engine (ibex/bullet.h): P(same land) from a logistic "
      "model on CCF, consecutive matching striae, share of striae matched and relative "
@@ -237,13 +237,23 @@ static const bench_method methods[] = {
      land_prepare, land_free, land_compare, NULL, NULL, "hamby44,hamby252,hamby44-small",
      "the land-score model was fitted on every land pair of Hamby 44 and Hamby 252 "
      "(bench/fit_land_model; Hamby 44 small holds the same scans) and the signature "
-     "settings chosen on them"},
+     "settings chosen on them", 0, NULL},
+    {"bullet", "bullet",
+     "bullet-to-bullet score of the bullet engine (ibex/bullet.h): lands grouped into bullets "
+     "by file name, every land pairing scored, SAM (mean land score) at the best cyclic phase; "
+     "same source = same barrel (firearm_id)",
+     "bullet score (SAM at the best phase)", 0.5, 1,
+     {"best_phase", "matching_lands", "runner_up_sam", "verdict_code"},
+     NULL, bench_bullet_free, bench_bullet_compare, NULL, NULL, "hamby44,hamby252,hamby44-small",
+     "signature and groove settings were chosen on Hamby 44 and Hamby 252; the land-score "
+     "model is refitted for each study on the land pairs of the other studies with land-level "
+     "truth, never on the study scored", 1, bench_bullet_prepare},
     {"baseline-ccf", "bullet",
      "BASELINE: max Pearson correlation over lags of land profiles averaged along the "
      "striae (2 um grid, 15% trimmed each side, form removed by a quadratic fit and a "
      "100 um Gaussian high-pass)",
      "baseline max CCF", 0.60, 1, {"lag_um", "overlap", NULL, NULL},
-     ccf_prepare, ccf_free, ccf_compare, NULL, NULL, NULL, NULL},
+     ccf_prepare, ccf_free, ccf_compare, NULL, NULL, NULL, NULL, 0, NULL},
 };
 
 size_t bench_method_count(void) { return sizeof methods / sizeof methods[0]; }

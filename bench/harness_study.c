@@ -51,6 +51,7 @@ ibex_status bench_study_run(bench_study *st, const bench_method *m, const bench_
 
     /* Prepare each scan once. */
     size_t n = st->n;
+    int prepared = m->prepare || m->prepare_scan;
     void **prep = calloc(n, sizeof *prep);
     ibex_status *pst = calloc(n, sizeof *pst);
     ibex_diag *pdiag = calloc(n, sizeof *pdiag);
@@ -61,7 +62,7 @@ ibex_status bench_study_run(bench_study *st, const bench_method *m, const bench_
     double t0 = ibex__now();
     size_t done = 0;
     ibex_status rc = IBEX_OK;
-    if (m->prepare) {
+    if (prepared) {
         /* Progress from the first thread only (the callback never runs twice at once); a
          * cancelled run skips the units left. */
         bench_progress_report(pr, "preparing scans", 0, n);
@@ -72,7 +73,8 @@ ibex_status bench_study_run(bench_study *st, const bench_method *m, const bench_
                 pst[i] = IBEX_ERR_CANCELLED;
                 continue;
             }
-            pst[i] = m->prepare(st->scan[i]->path, &prep[i], m->ctx, &pdiag[i]);
+            pst[i] = m->prepare_scan ? m->prepare_scan(st->scan[i], &prep[i], m->ctx, &pdiag[i])
+                                     : m->prepare(st->scan[i]->path, &prep[i], m->ctx, &pdiag[i]);
             size_t now_done;
 #pragma omp atomic capture
             now_done = ++done;
@@ -85,7 +87,7 @@ ibex_status bench_study_run(bench_study *st, const bench_method *m, const bench_
     /* A scan the method cannot read (unsupported format) is skipped and reported; any
      * other failure (unreadable, corrupt) stops the run. */
     for (size_t i = 0; i < n && !rc; i++)
-        if (m->prepare && pst[i] != IBEX_OK && pst[i] != IBEX_ERR_UNSUPPORTED) {
+        if (prepared && pst[i] != IBEX_OK && pst[i] != IBEX_ERR_UNSUPPORTED) {
             rc = pst[i];
             if (diag) *diag = pdiag[i];
         }
@@ -93,7 +95,7 @@ ibex_status bench_study_run(bench_study *st, const bench_method *m, const bench_
     if (!st->skipped && !rc) rc = ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
     size_t kept = 0;
     for (size_t i = 0; i < n && !rc; i++)
-        if (!m->prepare || pst[i] == IBEX_OK) kept++;
+        if (!prepared || pst[i] == IBEX_OK) kept++;
     if (!rc && kept < 2)
         rc = ibex__fail(diag, IBEX_ERR_ARG, "", -1, "fewer than two %s scans left that %s can read", kind, m->name);
     if (rc) {
@@ -104,7 +106,7 @@ ibex_status bench_study_run(bench_study *st, const bench_method *m, const bench_
     }
     kept = 0;
     for (size_t i = 0; i < n; i++) {
-        if (m->prepare && pst[i] != IBEX_OK) {
+        if (prepared && pst[i] != IBEX_OK) {
             char buf[1200];
             ibex_diag_format(&pdiag[i], pst[i], buf, sizeof buf);
             st->skipped[st->n_skipped] = dup_text(buf);
@@ -156,7 +158,7 @@ ibex_status bench_study_run(bench_study *st, const bench_method *m, const bench_
         memset(&r, 0, sizeof r);
         ibex_diag d;
         ibex_diag_clear(&d);
-        ibex_status s = m->prepare
+        ibex_status s = prepared
                             ? m->compare_prepared(prep[i], prep[j], &r, m->ctx, &d)
                             : m->compare(st->scan[i]->path, st->scan[j]->path, &r, m->ctx, &d);
         if (s == IBEX_OK && !isfinite(r.score)) {
