@@ -3,7 +3,7 @@
  *   {"bench":"cmc_pair",...}   one per pair with --pairs
  *   {"bench":"cmc_preprocess",...}, {"bench":"cmc_fftw",...}, {"bench":"cmc_summary",...}
  * Usage: bench_cmc DATA_DIR [--limit N] [--threads T] [--pairs] [--check-threads]
- *        [--scalar] [--measure] [--region F] [--spacing UM] [--only A,B] [--from I] [--to J]
+ *        [--scalar] [--measure|--estimate] [--region F] [--spacing UM] [--only A,B] [--from I] [--to J]
  *        [--exhaustive] [--coarse-to-fine] [--verify] [--factor D] [--keep K]
  *        bench_cmc --raw N   preprocessing time of a raw synthetic N x N casing scan
  * Pairs run in a fixed order: the known matches, then the non-matches shuffled (fixed seed).
@@ -27,6 +27,7 @@
 #include "bench_usage.h"
 #include "ibex/compare.h"
 #include "ibex/experimental.h"
+#include "ibex/fft.h"
 #include "ibex/io.h"
 #include "ibex/synth.h"
 
@@ -198,7 +199,7 @@ static int bench_raw(size_t n, int reps)
 
 static const char usage_text[] =
     "Usage: bench_cmc DATA_DIR [--limit N] [--threads T] [--pairs] [--check-threads]\n"
-    "         [--scalar] [--measure] [--region F] [--spacing UM] [--only A,B] [--from I] [--to J]\n"
+    "         [--scalar] [--measure|--estimate] [--region F] [--spacing UM] [--only A,B] [--from I] [--to J]\n"
     "         [--part K/M] [--exhaustive] [--coarse-to-fine] [--verify] [--factor D] [--keep K]\n"
     "       bench_cmc --raw N\n\n"
     "Cartridge-case CMC on the Fadul casings of DATA_DIR/MANIFEST.tsv: every pair, truth from\n"
@@ -209,7 +210,9 @@ static const char usage_text[] =
     "  --pairs            one cmc_pair line per pair\n"
     "  --check-threads    rerun every pair on 1 thread and report differing counts\n"
     "  --scalar           force the scalar kernels\n"
-    "  --measure          FFTW_MEASURE plans\n"
+    "  --measure          FFTW_MEASURE plans in this process (default: PATIENT plans pinned\n"
+    "                     by the wisdom file, ibex wisdom)\n"
+    "  --estimate         FFTW_ESTIMATE plans (the plans before pinning)\n"
     "  --region F         registration region factor of the CMC options\n"
     "  --spacing UM       preprocessing spacing in micrometres\n"
     "  --only A,B         one pair, by casing index\n"
@@ -227,6 +230,7 @@ int main(int argc, char **argv)
         {"limit", required_argument, 0, 'l'}, {"threads", required_argument, 0, 't'},
         {"pairs", no_argument, 0, 'p'}, {"check-threads", no_argument, 0, 'c'},
         {"scalar", no_argument, 0, 's'}, {"measure", no_argument, 0, 'm'},
+        {"estimate", no_argument, 0, 'e'},
         {"region", required_argument, 0, 'r'}, {"spacing", required_argument, 0, 'S'},
         {"only", required_argument, 0, 'o'}, {"from", required_argument, 0, 'F'},
         {"to", required_argument, 0, 'T'}, {"part", required_argument, 0, 'P'},
@@ -250,7 +254,8 @@ int main(int argc, char **argv)
         case 'p': pairs = 1; break;
         case 'c': check = 1; break;
         case 's': cx.force_scalar = 1; break;
-        case 'm': co.fft_measure = 1; break;
+        case 'm': co.fft_plans = IBEX_FFT_PLANS_MEASURE; break;
+        case 'e': co.fft_plans = IBEX_FFT_PLANS_ESTIMATE; break;
         case 'r': co.region_factor = atof(optarg); break;
         case 'S': po.spacing = atof(optarg) * 1e-6; break;
         case 'o': only = optarg; break;
@@ -272,6 +277,7 @@ int main(int argc, char **argv)
         default: fputs(usage_text, stderr); return 2;
         }
     }
+    ibex_fft_wisdom_open(NULL, NULL); /* pinned plans, as the ibex command uses */
     if (optind >= argc) {
         fputs(usage_text, stderr);
         return 2;

@@ -248,6 +248,13 @@ ibex_status bench_write_text(const char *path, const char *text, ibex_diag *diag
 /* {median, min, max, repeats, unit} of v[n] (sorted in place): how every timing is reported. */
 json_t *bench_spread(double *v, size_t n, const char *unit);
 
+/* ---- exact CMC speed (harness_speed_cmc.c) ------------------------------------------------- */
+
+/* The CMC FFT stage under each way of planning, and one `ibex compare` of the first two
+ * Fadul casings of the manifest run as a child of program (NULL: not run); NULL on failure. */
+json_t *bench_speed_cmc(const char *manifest, const char *program, size_t repeats, ibex_diag *diag);
+void bench_speed_cmc_md(FILE *f, json_t *cmc); /* its section of speed.md */
+
 /* ---- library scale (harness_scale*.c) ---------------------------------------------------- */
 
 #define BENCH_SCALE_GRID 64 /* default casing grid side: 64 x 64 points */

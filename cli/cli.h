@@ -64,6 +64,7 @@ int cmd_import(int argc, char **argv);
 int cmd_index(int argc, char **argv);
 int cmd_query(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_wisdom(int argc, char **argv);
 
 
 

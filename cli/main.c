@@ -23,6 +23,7 @@ static const subcommand commands[] = {
 #if IBEX_HAVE_NODE
     {"node", cmd_node, "network node: keygen, serve, push, pull, query"},
 #endif
+    {"wisdom", cmd_wisdom, "plan the FFT transforms once per machine (pinned plans)"},
     {"index", cmd_index, "build the stage-1 search index of a library (incremental)"},
     {"query", cmd_query, "rank a library's specimens against query scans (stage 1 + CMC)"},
 #if IBEX_HAVE_WORKBENCH
@@ -71,6 +72,9 @@ int main(int argc, char **argv)
                IBEX_HAVE_PLOTS ? " plots" : "");
         return EXIT_OK;
     }
+    /* Pinned FFT plans for every command (cheap: the file is read when a plan is needed);
+     * without a usable path the plans are FFTW_ESTIMATE, as IBEX_FFT_WISDOM=off asks. */
+    ibex_fft_wisdom_open(NULL, NULL);
     for (size_t i = 0; i < N_COMMANDS; i++) {
         if (strcmp(commands[i].name, name) != 0) continue;
         static char prog[64];

@@ -86,6 +86,8 @@ ibex_status ibex_cmc_plan_create(const ibex_cmc_opts *o, ibex_cmc_plan **out, ib
     if (!(o->t_xy_m >= 0) || !(o->t_theta >= 0) || !isfinite(o->t_ccf) || !isfinite(o->t_xy_m) ||
         !isfinite(o->t_theta))
         return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "bad congruence thresholds");
+    if (o->fft_plans < IBEX_FFT_PLANS_WISDOM || o->fft_plans > IBEX_FFT_PLANS_MEASURE)
+        return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "unknown fft_plans");
     ibex_cmc_plan *p = calloc(1, sizeof *p);
     if (!p) return ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
     p->o = *o;
@@ -97,7 +99,7 @@ ibex_status ibex_cmc_plan_create(const ibex_cmc_opts *o, ibex_cmc_plan **out, ib
     p->o.experimental = &p->x;
     p->ntheta = (size_t)floor((o->theta_max - o->theta_min) / o->theta_step + 1e-9) + 1;
     p->theta = malloc(p->ntheta * sizeof *p->theta);
-    p->cache = ibex__fft_cache_create(o->fft_measure);
+    p->cache = ibex__fft_cache_create(o->fft_plans);
     if (!p->theta || !p->cache) {
         ibex_cmc_plan_free(p);
         return ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory");
@@ -456,6 +458,29 @@ static void ws_free(thread_ws *ws, unsigned nt)
     free(ws);
 }
 
+/* Cell and search-region sides for a reference of n points along one axis. */
+static void cell_geometry(size_t n, unsigned cells, double region_factor, size_t *cell,
+                          size_t *half_lag, size_t *region)
+{
+    *cell = n / cells;
+    *half_lag = (size_t)floor((region_factor - 1) * (double)*cell / 2);
+    *region = *cell + 2 * *half_lag;
+}
+
+void ibex_cmc_fft_size(const ibex_cmc_opts *o, size_t nx, size_t ny, size_t *fx, size_t *fy)
+{
+    ibex_cmc_opts d;
+    if (!o) {
+        ibex_cmc_opts_init(&d);
+        o = &d;
+    }
+    size_t c, l, rw = 0, rh = 0;
+    if (o->cells_x) cell_geometry(nx, o->cells_x, o->region_factor, &c, &l, &rw);
+    if (o->cells_y) cell_geometry(ny, o->cells_y, o->region_factor, &c, &l, &rh);
+    *fx = ibex__fft_good_size(rw);
+    *fy = ibex__fft_good_size(rh);
+}
+
 static ibex_status run_direction(const ibex_cmc_plan *p, const ibex_surface *ref,
                                  const ibex_surface *tgt, unsigned dir, ibex_cmc_result *res,
                                  ibex_diag *diag)
@@ -466,14 +491,10 @@ static ibex_status run_direction(const ibex_cmc_plan *p, const ibex_surface *ref
     c.p = p;
     c.ref = ref;
     c.tgt = tgt;
-    c.cw = ref->nx / o->cells_x;
-    c.ch = ref->ny / o->cells_y;
+    cell_geometry(ref->nx, o->cells_x, o->region_factor, &c.cw, &c.lx, &c.rw);
+    cell_geometry(ref->ny, o->cells_y, o->region_factor, &c.ch, &c.ly, &c.rh);
     c.gx0 = (ref->nx - c.cw * o->cells_x) / 2;
     c.gy0 = (ref->ny - c.ch * o->cells_y) / 2;
-    c.lx = (size_t)floor((o->region_factor - 1) * (double)c.cw / 2);
-    c.ly = (size_t)floor((o->region_factor - 1) * (double)c.ch / 2);
-    c.rw = c.cw + 2 * c.lx;
-    c.rh = c.ch + 2 * c.ly;
     c.ox = (long)floor(((double)tgt->nx - (double)ref->nx) / 2);
     c.oy = (long)floor(((double)tgt->ny - (double)ref->ny) / 2);
     size_t ng = (size_t)o->cells_x * o->cells_y;

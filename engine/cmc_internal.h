@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <fftw3.h>
 #include "ibex/compare.h"
+#include "ibex/fft.h"
 
 /* ---- kernels (dispatch.c, kernels/) ---- */
 
@@ -47,7 +48,7 @@ typedef struct ibex__fft {
 } ibex__fft;
 
 typedef struct ibex__fft_cache ibex__fft_cache;
-ibex__fft_cache *ibex__fft_cache_create(int measure);
+ibex__fft_cache *ibex__fft_cache_create(int mode); /* an ibex_fft_plans */
 void ibex__fft_cache_free(ibex__fft_cache *c);
 /* Plans for nx x ny (created on first use, then shared); NULL on failure. */
 const ibex__fft *ibex__fft_get(ibex__fft_cache *c, size_t nx, size_t ny);
@@ -56,6 +57,14 @@ const ibex__fft *ibex__fft_get(ibex__fft_cache *c, size_t nx, size_t ny);
  * (the inverse may overwrite its input). The one place the engine calls a transform. */
 void ibex__fft_forward3(const ibex__fft *f, float *real, float *spec);
 void ibex__fft_inverse6(const ibex__fft *f, float *spec, float *real);
+/* Where wisdom is kept (io/fft_wisdom.c): both hooks run under the planner lock. begin
+ * takes the file's cross-process lock and imports it; end writes it when changed (1 ok,
+ * 0 when it could not) and releases the lock. */
+typedef struct ibex__wisdom_store {
+    void (*begin)(void);
+    int (*end)(int changed);
+} ibex__wisdom_store;
+void ibex__fft_wisdom_store(const ibex__wisdom_store *s); /* NULL: none */
 /* Smallest even size >= n of the form 2^a 3^b 5^c (sizes FFTW is fast at). */
 size_t ibex__fft_good_size(size_t n);
 /* The planner lock, for other files that make their own (ESTIMATE) plans. */

@@ -1,18 +1,24 @@
 /* FFT plans for the cell correlations: made once per size, shared by all threads.
- * FFTW's planner (and plan destruction) is not thread-safe: every call goes under one lock. */
+ * FFTW's planner (and plan destruction) is not thread-safe: every call goes under one lock.
+ * By default the plans are FFTW_PATIENT ones pinned by wisdom (ibex/fft.h): the file itself
+ * is read and written by io/fft_wisdom.c through the store hooks, since the engine never
+ * opens files. */
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 
 #include "cmc_internal.h"
+#include "ibex_internal.h"
 
 static pthread_mutex_t planner_lock = PTHREAD_MUTEX_INITIALIZER;
 
 #define CACHE_MAX 64 /* distinct sizes kept; plans are never evicted while a run may use them */
 
+static const ibex__wisdom_store *store; /* set by io/fft_wisdom.c; NULL: no file */
+
 struct ibex__fft_cache {
     pthread_mutex_t lock;
-    int measure;
+    int mode; /* ibex_fft_plans */
     size_t n;
     ibex__fft *e[CACHE_MAX];
 };
@@ -41,12 +47,12 @@ void ibex__fft_dealloc(void *p)
     fftwf_free(p);
 }
 
-ibex__fft_cache *ibex__fft_cache_create(int measure)
+ibex__fft_cache *ibex__fft_cache_create(int mode)
 {
     ibex__fft_cache *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     pthread_mutex_init(&c->lock, NULL);
-    c->measure = measure;
+    c->mode = mode;
     return c;
 }
 
@@ -68,7 +74,39 @@ void ibex__fft_cache_free(ibex__fft_cache *c)
     free(c);
 }
 
-static ibex__fft *make(size_t nx, size_t ny, int measure)
+/* Both plans of f with these flags; 0 (and none) when either cannot be made. */
+static int plan_both(ibex__fft *f, float *r, float *s, unsigned flags)
+{
+    int dims[2] = {(int)f->ny, (int)f->nx};
+    int nr = (int)(f->nx * f->ny), nc = (int)f->nc;
+    f->fwd3 = fftwf_plan_many_dft_r2c(2, dims, 3, r, NULL, 1, nr, (fftwf_complex *)s, NULL, 1,
+                                      nc, flags);
+    f->inv6 = fftwf_plan_many_dft_c2r(2, dims, 6, (fftwf_complex *)s, NULL, 1, nc, r, NULL, 1,
+                                      nr, flags);
+    if (f->fwd3 && f->inv6) return 1;
+    if (f->fwd3) fftwf_destroy_plan(f->fwd3);
+    if (f->inv6) fftwf_destroy_plan(f->inv6);
+    f->fwd3 = f->inv6 = NULL;
+    return 0;
+}
+
+/* Pinned plans: from wisdom when it has them; else, under the store's cross-process lock,
+ * from the file (another process may just have planned this size), else planned PATIENT
+ * and added to the file. *planned = 1 when it planned; -1 when the file was not written. */
+static int plan_pinned(ibex__fft *f, float *r, float *s, int *planned)
+{
+    const unsigned pinned = FFTW_PATIENT | FFTW_WISDOM_ONLY;
+    if (plan_both(f, r, s, pinned)) return 1;
+    if (!store) return plan_both(f, r, s, FFTW_ESTIMATE);
+    store->begin();
+    int ok = plan_both(f, r, s, pinned), changed = 0;
+    if (!ok) ok = changed = plan_both(f, r, s, FFTW_PATIENT);
+    int written = store->end(changed);
+    if (planned) *planned = changed ? (written ? 1 : -1) : 0;
+    return ok;
+}
+
+static ibex__fft *make(size_t nx, size_t ny, int mode, int *planned)
 {
     ibex__fft *f = calloc(1, sizeof *f);
     if (!f) return NULL;
@@ -76,7 +114,7 @@ static ibex__fft *make(size_t nx, size_t ny, int measure)
     f->ny = ny;
     f->nc = ny * (nx / 2 + 1);
     size_t nr = nx * ny;
-    /* Planning arrays: separate from any data (MEASURE overwrites them). */
+    /* Planning arrays: separate from any data (timed planning overwrites them). */
     float *r = ibex__fft_alloc(6 * nr), *s = ibex__fft_alloc(12 * f->nc);
     if (!r || !s) {
         ibex__fft_dealloc(r);
@@ -84,18 +122,15 @@ static ibex__fft *make(size_t nx, size_t ny, int measure)
         free(f);
         return NULL;
     }
-    int dims[2] = {(int)ny, (int)nx};
-    unsigned flags = measure ? FFTW_MEASURE : FFTW_ESTIMATE;
     pthread_mutex_lock(&planner_lock);
-    f->fwd3 = fftwf_plan_many_dft_r2c(2, dims, 3, r, NULL, 1, (int)nr, (fftwf_complex *)s, NULL,
-                                      1, (int)f->nc, flags);
-    f->inv6 = fftwf_plan_many_dft_c2r(2, dims, 6, (fftwf_complex *)s, NULL, 1, (int)f->nc, r,
-                                      NULL, 1, (int)nr, flags);
+    int ok = mode == IBEX_FFT_PLANS_ESTIMATE ? plan_both(f, r, s, FFTW_ESTIMATE)
+             : mode == IBEX_FFT_PLANS_MEASURE ? plan_both(f, r, s, FFTW_MEASURE)
+                                              : plan_pinned(f, r, s, planned);
     pthread_mutex_unlock(&planner_lock);
     ibex__fft_dealloc(r);
     ibex__fft_dealloc(s);
-    if (!f->fwd3 || !f->inv6) {
-        destroy(f);
+    if (!ok) {
+        free(f);
         return NULL;
     }
     return f;
@@ -112,7 +147,7 @@ const ibex__fft *ibex__fft_get(ibex__fft_cache *c, size_t nx, size_t ny)
             pthread_mutex_unlock(&c->lock);
             return NULL;
         }
-        f = make(nx, ny, c->measure);
+        f = make(nx, ny, c->mode, NULL);
         if (f) c->e[c->n++] = f;
     }
     pthread_mutex_unlock(&c->lock);
@@ -137,4 +172,28 @@ void ibex__fftw_lock(void)
 void ibex__fftw_unlock(void)
 {
     pthread_mutex_unlock(&planner_lock);
+}
+
+void ibex__fft_wisdom_store(const ibex__wisdom_store *s)
+{
+    pthread_mutex_lock(&planner_lock);
+    store = s;
+    pthread_mutex_unlock(&planner_lock);
+}
+
+ibex_status ibex_fft_wisdom_plan(size_t nx, size_t ny, int *planned, ibex_diag *diag)
+{
+    if (nx < 2 || ny < 2 || nx > 1u << 14 || ny > 1u << 14 || (nx & 1))
+        return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "transform size must be even, 2..16384");
+    pthread_mutex_lock(&planner_lock);
+    int open = store != NULL;
+    pthread_mutex_unlock(&planner_lock);
+    if (!open) return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "no wisdom file is open");
+    int did = 0;
+    ibex__fft *f = make(nx, ny, IBEX_FFT_PLANS_WISDOM, &did);
+    if (!f) return ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "cannot make FFT plans");
+    destroy(f);
+    if (did < 0) return ibex__fail(diag, IBEX_ERR_IO, "", -1, "cannot write the wisdom file");
+    if (planned) *planned = did;
+    return IBEX_OK;
 }

@@ -110,8 +110,9 @@ typedef struct ibex_cmc_opts {
     unsigned id_threshold;      /* identification when cmc >= this; default 6 (Song 2013) */
     unsigned elim_threshold;    /* elimination when cmc <= this; default 2 */
     unsigned threads;           /* 0 = OpenMP default; results never depend on it */
-    int fft_measure;            /* 1: FFTW_MEASURE plans (faster, chosen by timing, so
-                                   not bit-reproducible between runs); default 0 = ESTIMATE */
+    int fft_plans;              /* an ibex_fft_plans (ibex/fft.h); default
+                                   IBEX_FFT_PLANS_WISDOM: PATIENT plans pinned by the wisdom
+                                   file when one is open, else FFTW_ESTIMATE */
     size_t template_budget;     /* bytes of cell spectra held at once (cells are processed in
                                    batches within it; results do not change); 0 = 24 MiB */
     /* Switches that are not the method (ibex/experimental.h); NULL: none. */

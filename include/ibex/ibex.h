@@ -19,6 +19,7 @@
 #include "ibex/index.h"
 #include "ibex/search.h"
 #include "ibex/compare.h"
+#include "ibex/fft.h"
 #include "ibex/prealign.h"
 #include "ibex/calibration.h"
 #include "ibex/picture.h"

@@ -104,7 +104,7 @@ class CmcOpts(Structure):
                 ("min_valid_frac", c_double), ("min_overlap_frac", c_double),
                 ("t_xy_m", c_double), ("t_theta", c_double), ("t_ccf", c_double),
                 ("tau", c_uint), ("id_threshold", c_uint), ("elim_threshold", c_uint),
-                ("threads", c_uint), ("fft_measure", c_int), ("template_budget", c_size_t),
+                ("threads", c_uint), ("fft_plans", c_int), ("template_budget", c_size_t),
                 ("experimental", c_void_p)]
 
 
@@ -323,6 +323,7 @@ _protos = {
                                      P(Diag)]),
     "ibex_synth_land": (c_int, [c_uint64, c_uint64, c_int, P(SynthOpts), PP_SURF,
                                 P(SynthTruth), P(Diag)]),
+    "ibex_fft_wisdom_open": (c_int, [c_char_p, P(Diag)]),
     "ibex_index_create": (c_int, [c_size_t, P(c_void_p)]),
     "ibex_index_free": (None, [c_void_p]),
     "ibex_index_add": (c_int, [c_void_p, P(c_float), c_size_t]),
@@ -335,6 +336,10 @@ for _name, (_res, _args) in _protos.items():
     _f = getattr(lib, _name)
     _f.restype = _res
     _f.argtypes = _args
+
+# Pinned FFT plans, as the ibex command uses them (include/ibex/fft.h): the wisdom file is
+# read when a plan is first needed; without a usable path the plans are FFTW_ESTIMATE.
+lib.ibex_fft_wisdom_open(None, None)
 
 # ---- guards --------------------------------------------------------------------------------
 
