@@ -1,6 +1,7 @@
 /* ibex query: rank a library's specimens against query scans (the two-stage search of
  * include/ibex/search.h) and print the ranked lists as text, JSON or CSV. */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,11 @@ static void help(void)
            "  --shortlist K    stage-1 shortlist size (default max(50, 1%% of the indexed\n"
            "                   specimens), capped at their number)\n"
            "  --stage1-only    skip stage 2: rank by the stage-1 similarity alone\n"
+           "  --exact K|all    cartridges: when the shortlist is longer than K, screen it first\n"
+           "                   (whole-surface NCC over CMC's rotation window, a few ms a\n"
+           "                   pair) and run the exhaustive CMC for the best K only; the rest\n"
+           "                   are listed after them by the screen (default %d; all = CMC\n"
+           "                   for the whole shortlist)\n"
            "  --prealign       cartridge stage 2: find the rotation over the full circle first\n"
            "                   (as 'ibex compare --prealign'), for casings in any orientation\n"
            "  --exclude-self   leave out a library specimen with the query file's SHA-256\n"
@@ -43,14 +49,15 @@ static void help(void)
            "them), stage-1 cosine, CMC score (mean over both directions of the summed CCF of\n"
            "congruent cells), CMC count (smaller direction, original rule), log10 LR of the\n"
            "CMC count from the calibration shipped with IBEX (casings, stage 2 without\n"
-           "--prealign; docs/reference/calibration.md) and verdict.\n"
+           "--prealign; docs/reference/calibration.md) and verdict; a screened-out candidate\n"
+           "(--exact) shows its screening NCC instead.\n"
            "Bullets: a query is one land scan, compared with the library's land scans: stage 1\n"
            "uses the profile descriptor of the land signature, stage 2 the bullet engine's land\n"
            "comparison; score = calibrated land score, the cmc column holds the CMS count, and\n"
            "the verdict uses its land thresholds (>= %.1f identification, <= %.1f elimination).\n\n"
            "Exit status: 0 done, 1 a query or the library refused (no index, other parameters,\n"
            "wrong kind, unreadable file), 2 usage error.\n",
-           IBEX_LAND_ID, IBEX_LAND_ELIM);
+           IBEX_SEARCH_EXACT_TOP, IBEX_LAND_ID, IBEX_LAND_ELIM);
 }
 
 static const char *str_or(const char *s, const char *dflt) { return s && *s ? s : dflt; }
@@ -89,6 +96,10 @@ static void cand_json(json_t *a, const ibex_search_candidate *cd, int bullet)
         json_object_set_new(a, "verdict", json_null());
         if (cd->error[0]) json_object_set_new(a, "error", json_string(cd->error));
     }
+    if (!bullet && !isnan(cd->screen)) {
+        json_object_set_new(a, "screen", json_real(cd->screen));
+        json_object_set_new(a, "screened_out", json_boolean(cd->screened_out));
+    }
 }
 
 static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
@@ -108,6 +119,9 @@ static void print_json(const ibex_search_result *res, size_t i, const char *path
     json_object_set_new(o, "prealign", json_boolean(in->prealign));
     json_object_set_new(o, "stage1_seconds", json_real(in->t_stage1));
     json_object_set_new(o, "stage2_seconds", json_real(in->t_stage2));
+    if (in->exact_top == IBEX_SEARCH_EXACT_ALL) json_object_set_new(o, "exact_top", json_string("all"));
+    else json_object_set_new(o, "exact_top", json_integer((json_int_t)in->exact_top));
+    json_object_set_new(o, "screened", json_integer((json_int_t)in->screened));
     /* The parts: reading queries and opening the library (kind column), loading the
      * index into memory, query descriptors, and the search itself (SGEMV/SGEMM + top-K)
      * for the whole batch. */
@@ -117,6 +131,7 @@ static void print_json(const ibex_search_result *res, size_t i, const char *path
     json_object_set_new(tm, "descriptors", json_real(in->t_descriptors));
     json_object_set_new(tm, "search", json_real(in->t_search));
     json_object_set_new(tm, "stage2", json_real(in->t_stage2));
+    json_object_set_new(tm, "screen", json_real(in->t_screen));
     json_object_set_new(tm, "queries", json_integer((json_int_t)in->queries));
     json_object_set_new(o, "timing", tm);
     json_object_set_new(o, "lr_calibration", str_or_null(in->lr_calibration));
@@ -171,6 +186,10 @@ static void print_text(const ibex_search_result *res, size_t i, const char *qpat
     printf("query %s: %zu indexed %s specimens, shortlist %zu, stage 1 %.2f s, stage 2 %.1f s%s\n", qpath,
            in->indexed, in->kind, ibex_search_result_count(res, i), in->t_stage1, in->t_stage2,
            in->stage2 ? "" : " (skipped)");
+    if (in->screened)
+        printf("stage 2 in two steps: %zu pairs screened (whole-surface NCC, %.1f s), CMC for the best "
+               "%zu of each list; the rest ranked by the screen\n",
+               in->screened, in->t_screen, in->exact_top);
     printf("%4s  %-24s %-10s %-16s %7s %8s %4s %s %s\n", "rank", "id", "firearm", "source_key", "stage1", "score",
            in->bullet ? "cms" : "cmc", lr ? "log10LR" : "", "verdict");
     for (size_t h = 0; h < show; h++) {
@@ -181,6 +200,8 @@ static void print_text(const ibex_search_result *res, size_t i, const char *qpat
             printf("%8.2f %4u %7.2f %s\n", cd->score, cd->cmc, cd->log10_lr, ibex_verdict_name(cd->verdict));
         else if (cd->done)
             printf("%8.2f %4u  %s\n", cd->score, cd->cmc, ibex_verdict_name(cd->verdict));
+        else if (cd->screened_out)
+            printf("%8s %4s  screened out (NCC %.3f)\n", "-", "-", cd->screen);
         else
             printf("%8s %4s  %s\n", "-", "-", cd->error[0] ? cd->error : "-");
     }
@@ -246,6 +267,7 @@ int cmd_query(int argc, char **argv)
     static const struct option opts[] = {{"top", required_argument, 0, 'n'},
                                          {"shortlist", required_argument, 0, 'k'},
                                          {"stage1-only", no_argument, 0, '1'},
+                                         {"exact", required_argument, 0, 'E'},
                                          {"prealign", no_argument, 0, 'P'},
                                          {"exclude-self", no_argument, 0, 'x'},
                                          {"kind", required_argument, 0, 'K'},
@@ -284,6 +306,16 @@ int cmd_query(int argc, char **argv)
             so.kind = optarg;
             break;
         case '1': so.stage1_only = 1; break;
+        case 'E':
+            if (!strcmp(optarg, "all")) {
+                so.exact_top = IBEX_SEARCH_EXACT_ALL;
+            } else {
+                char *e;
+                long num = strtol(optarg, &e, 10);
+                if (*e || num < 1 || num > 1000000) return cli_usage_error("--exact wants 1..1000000 or all, not '%s'", optarg);
+                so.exact_top = (size_t)num;
+            }
+            break;
         case 'P': so.prealign = 1; break;
         case 'x': so.exclude_self = 1; break;
         case 'j': json = 1; break;

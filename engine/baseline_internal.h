@@ -39,6 +39,13 @@ ibex_status ibex__ncc_candidates(const ibex__ncc_prep *a, const ibex__ncc_prep *
                                  double min_sep, ibex__ncc_result *res, size_t *n_out,
                                  ibex_diag *diag);
 
+/* The same NCC over a rotation window only (degrees, CMC's convention: theta_min..max, as
+ * ibex_cmc_opts): every 3 degrees at the coarse level, then 1-degree steps within 2 degrees
+ * of the best at the fine level. The screening score of a two-step query (io/search.c):
+ * a few milliseconds where CMC takes a second. */
+ibex_status ibex__ncc_window(const ibex__ncc_prep *a, const ibex__ncc_prep *b, double theta_min,
+                             double theta_max, ibex__ncc_result *res, ibex_diag *diag);
+
 typedef struct ibex__profile ibex__profile;
 typedef struct ibex__ccf_result {
     double ccf;      /* best Pearson correlation, in [-1, 1] */

@@ -448,3 +448,41 @@ ibex_status ibex__ncc_compare(const ibex__ncc_prep *pa, const ibex__ncc_prep *pb
     size_t n = 0;
     return ibex__ncc_candidates(pa, pb, 1, 360, res, &n, diag);
 }
+
+ibex_status ibex__ncc_window(const ibex__ncc_prep *pa, const ibex__ncc_prep *pb, double theta_min,
+                             double theta_max, ibex__ncc_result *res, ibex_diag *diag)
+{
+    if (!pa || !pb || !res || !(theta_min <= theta_max) || theta_max - theta_min > 360)
+        return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "bad rotation window");
+    const level *a = &pa->lv[1], *b = &pb->lv[1];
+    if (fabs(a->spacing - b->spacing) > 0.05 * a->spacing)
+        return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1,
+                          "spacings differ after downsampling (%.3g vs %.3g um)",
+                          a->spacing * 1e6, b->spacing * 1e6);
+    double angles[128], best, best_angle = 0, ov = 0;
+    long sx = 0, sy = 0;
+    size_t n = 0;
+    for (double t = theta_min; t <= theta_max + 1e-9 && n < 128; t += 3) angles[n++] = t;
+    ibex_status st = search(&pa->lv[0], &pb->lv[0], angles, n, &best, &best_angle, &sx, &sy, &ov,
+                            NULL, diag);
+    if (st) return st;
+    if (best < -1)
+        return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1,
+                          "surfaces never overlap by %.0f%% of the smaller valid area",
+                          MIN_OVERLAP * 100);
+    double fine[5];
+    n = 0;
+    for (int k = -2; k <= 2; k++) fine[n++] = best_angle + k;
+    st = search(a, b, fine, n, &best, &best_angle, &sx, &sy, &ov, NULL, diag);
+    if (st) return st;
+    if (best < -1)
+        return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1,
+                          "surfaces never overlap by %.0f%% of the smaller valid area",
+                          MIN_OVERLAP * 100);
+    res->ncc = best;
+    res->angle_deg = best_angle;
+    res->shift_x = (double)sx * a->spacing;
+    res->shift_y = (double)sy * a->spacing;
+    res->overlap = ov;
+    return IBEX_OK;
+}

@@ -18,6 +18,7 @@
 #include "ibex/index.h"
 #include "ibex/prealign.h"
 #include "ibex/search.h"
+#include "baseline_internal.h"
 #include "ibex_internal.h"
 #include "index_model_internal.h"
 #include "search_shard_internal.h"
@@ -38,6 +39,8 @@ typedef struct cand {
     ibex_verdict verdict;
     char err[160];
     long keep;       /* slot in search.kept (keep_comparisons), else -1 */
+    double screen;   /* two-step stage 2: the screening NCC, NaN when none */
+    int screened_out; /* left out of the exhaustive CMC by the screen */
 } cand;
 
 /* A stage-2 comparison kept for the caller (keep_comparisons). */
@@ -79,10 +82,20 @@ const char *ibex_scan_kind(const ibex_surface *s)
     return s->nx >= 2 * s->ny || s->ny >= 2 * s->nx ? "bullet" : "cartridge";
 }
 
+/* The screen as a sort key: NaN (not screened, or failed) last. */
+static double screen_key(const cand *c)
+{
+    return isnan(c->screen) ? -INFINITY : c->screen;
+}
+
+/* Exhaustively scored pairs by their score, then the screened-out ones by the screen, then
+ * the failed ones; ties by CMC count, stage 1, row. */
 static int cand_cmp(const void *a, const void *b)
 {
     const cand *x = a, *y = b;
     if (x->done != y->done) return y->done - x->done;
+    if (x->screened_out != y->screened_out) return x->screened_out ? -1 : 1;
+    if (!x->done && screen_key(x) != screen_key(y)) return screen_key(x) > screen_key(y) ? -1 : 1;
     if (x->score != y->score) return x->score > y->score ? -1 : 1;
     if (x->cmc != y->cmc) return x->cmc > y->cmc ? -1 : 1;
     if (x->stage1 != y->stage1) return x->stage1 > y->stage1 ? -1 : 1;
@@ -179,7 +192,8 @@ typedef struct search {
     ibex_land_signature **qsig, **csig;
     ibex_surface **qprep, **prep;
     ibex_cmc_plan *plan;
-    double t0, t1, t2, t_open, t_load, t_search;
+    size_t exact_top, screened; /* two-step stage 2 */
+    double t0, t1, t2, t_open, t_load, t_search, t_screen;
     kept_pair *kept;       /* keep_comparisons: one slot per local cartridge pair */
     size_t nkept;
 } search;
@@ -466,6 +480,7 @@ static ibex_status stage1(search *S, ibex_diag *d)
             cd->row = r;
             cd->stage1 = hits[i * Kq + h].score;
             cd->keep = -1;
+            cd->screen = NAN;
         }
     }
     S->t1 = ibex__now();
@@ -504,6 +519,8 @@ static void public_candidate(const search *S, const cand *c, const ibex_calibrat
     p->cells_b = c->cells_b;
     p->ccf = c->ccf;
     p->verdict = c->verdict;
+    p->screen = c->screen;
+    p->screened_out = c->screened_out;
     memcpy(p->error, c->err, sizeof p->error);
     if (cal && c->done) {
         p->has_lr = 1;
@@ -575,8 +592,81 @@ static void score_pair(search *S, size_t i, cand *cd, const ibex_preprocess_opts
     }
 }
 
-/* Stage 2: prepare each shortlisted specimen (of this rank) once, then every pair in
- * parallel. A specimen that cannot be prepared fails its pairs, not the search. */
+/* Two-step stage 2 on list i: cartridges whose shortlist is longer than exact_top. */
+static int two_step(const search *S, size_t i)
+{
+    return !S->bullet && S->exact_top != IBEX_SEARCH_EXACT_ALL && S->nc[i] > S->exact_top;
+}
+
+/* The screen: the whole-surface NCC of every pair of the two-step lists (every rank screens
+ * every pair, so all ranks pick the same exact_top without a further exchange), then all
+ * but the best exact_top of each list marked screened_out. */
+static ibex_status screen(search *S, const ibex_cmc_opts *co, int nthreads, ibex_diag *d)
+{
+    const size_t nq = S->nq, Kq = S->Kq, N = S->N;
+    ibex__ncc_prep **cn = calloc(N ? N : 1, sizeof *cn), **qn = calloc(nq, sizeof *qn);
+    size_t *rows = malloc((N + 1) * sizeof *rows), nr = 0, *order = malloc((Kq + 1) * sizeof *order);
+    unsigned char *need = calloc(N ? N : 1, 1);
+    ibex_status st = IBEX_OK;
+    if (!cn || !qn || !rows || !order || !need) {
+        st = ibex__fail(d, IBEX_ERR_NOMEM, NULL, -1, "%s", ibex_strerror(IBEX_ERR_NOMEM));
+        goto done;
+    }
+    size_t npairs = 0;
+    for (size_t i = 0; i < nq; i++)
+        for (size_t h = 0; two_step(S, i) && h < S->nc[i]; h++, npairs++) {
+            size_t r = S->cands[i * Kq + h].row;
+            if (!need[r]++) rows[nr++] = r;
+        }
+    double t0 = ibex__now();
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
+    for (size_t u = 0; u < nr + nq; u++) { /* the screen's own preparation of each side */
+        const ibex_surface *s = u < nq ? (two_step(S, u) ? S->qprep[u] : NULL) : S->prep[rows[u - nq]];
+        if (s) ibex__ncc_prepare(s, u < nq ? &qn[u] : &cn[rows[u - nq]], NULL);
+    }
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
+    for (size_t k = 0; k < nq * Kq; k++) {
+        size_t i = k / Kq, h = k % Kq;
+        if (!two_step(S, i) || h >= S->nc[i]) continue;
+        cand *cd = &S->cands[k];
+        ibex__ncc_result nr_;
+        ibex_diag dd;
+        memset(&dd, 0, sizeof dd);
+        ibex_status s2 = !qn[i] || !cn[cd->row] ? IBEX_ERR_FORMAT
+                         : S->o->prealign ? ibex__ncc_compare(qn[i], cn[cd->row], &nr_, &dd)
+                                          : ibex__ncc_window(qn[i], cn[cd->row], co->theta_min, co->theta_max, &nr_, &dd);
+        cd->screen = s2 == IBEX_OK ? nr_.ncc : NAN;
+    }
+    /* the best exact_top of each list by (screen, stage 1, row) go on to CMC */
+    for (size_t i = 0; i < nq; i++) {
+        if (!two_step(S, i)) continue;
+        cand *L = S->cands + i * Kq;
+        for (size_t h = 0; h < S->nc[i]; h++) order[h] = h;
+        for (size_t a = 1; a < S->nc[i]; a++) /* insertion sort: lists are short */
+            for (size_t b = a; b > 0; b--) {
+                const cand *x = &L[order[b - 1]], *y = &L[order[b]];
+                int swap = screen_key(y) > screen_key(x) ||
+                           (screen_key(y) == screen_key(x) &&
+                            (y->stage1 > x->stage1 || (y->stage1 == x->stage1 && y->row < x->row)));
+                if (!swap) break;
+                size_t t = order[b];
+                order[b] = order[b - 1];
+                order[b - 1] = t;
+            }
+        for (size_t h = S->exact_top; h < S->nc[i]; h++) L[order[h]].screened_out = 1;
+    }
+    S->screened = npairs;
+    S->t_screen = ibex__now() - t0;
+done:
+    for (size_t r = 0; cn && r < N; r++) ibex__ncc_free(cn[r]);
+    for (size_t i = 0; qn && i < nq; i++) ibex__ncc_free(qn[i]);
+    free(cn), free(qn), free(rows), free(order), free(need);
+    return st;
+}
+
+/* Stage 2: prepare each shortlisted specimen (of this rank, and every one a screen needs)
+ * once, screen the two-step lists, then every remaining pair of this rank in parallel. A
+ * specimen that cannot be prepared fails its pairs, not the search. */
 static ibex_status stage2(search *S, ibex_diag *d)
 {
     const size_t nq = S->nq, Kq = S->Kq, N = S->N;
@@ -585,6 +675,7 @@ static ibex_status stage2(search *S, ibex_diag *d)
     ibex_cmc_opts co;
     ibex_cmc_opts_init(&co);
     co.threads = 1; /* parallel over pairs instead */
+    S->exact_top = S->o->exact_top ? S->o->exact_top : IBEX_SEARCH_EXACT_TOP;
     ibex_status st = ibex_cmc_plan_create(&co, &S->plan, d);
     if (st != IBEX_OK) return st;
     S->prep = calloc(N ? N : 1, sizeof *S->prep);
@@ -596,11 +687,14 @@ static ibex_status stage2(search *S, ibex_diag *d)
         st = ibex__fail(d, IBEX_ERR_NOMEM, NULL, -1, "%s", ibex_strerror(IBEX_ERR_NOMEM));
         goto done;
     }
-    for (size_t i = 0; i < nq; i++)
+    int any_screen = 0;
+    for (size_t i = 0; i < nq; i++) {
+        any_screen |= two_step(S, i);
         for (size_t h = 0; h < S->nc[i]; h++) {
             size_t r = S->cands[i * Kq + h].row;
-            if (ibex__shard_owns(S->sh, r) && !need[r]++) ulist[nu++] = r;
+            if ((two_step(S, i) || ibex__shard_owns(S->sh, r)) && !need[r]++) ulist[nu++] = r;
         }
+    }
     int nthreads = S->o->threads ? (int)S->o->threads : omp_get_max_threads();
     int qfail = 0;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
@@ -630,20 +724,30 @@ static ibex_status stage2(search *S, ibex_diag *d)
         st = IBEX_ERR_FORMAT;
         goto done;
     }
+    if (any_screen) {
+        if (progress(S, "screen", 0, 1, -1)) {
+            st = ibex__fail(d, IBEX_ERR_CANCELLED, NULL, -1, "cancelled");
+            goto done;
+        }
+        if ((st = screen(S, &co, nthreads, d)) != IBEX_OK) goto done;
+        progress(S, "screen", 1, 1, 0);
+    }
+    /* the pairs of this rank that get the exhaustive comparison */
+#define EXACT_HERE(k) ((k) % Kq < S->nc[(k) / Kq] && !S->cands[k].screened_out && \
+                       ibex__shard_owns(S->sh, S->cands[k].row))
     size_t npairs = 0, ndone = 0;
-    for (size_t i = 0; i < nq; i++)
-        for (size_t h = 0; h < S->nc[i]; h++) npairs += ibex__shard_owns(S->sh, S->cands[i * Kq + h].row);
+    for (size_t k = 0; k < nq * Kq; k++) npairs += EXACT_HERE(k);
     if (S->o->keep_comparisons && !S->bullet && !S->o->prealign && !S->sh->on && npairs) {
         S->kept = calloc(npairs, sizeof *S->kept);
         for (size_t k = 0; S->kept && k < nq * Kq; k++)
-            if (k % Kq < S->nc[k / Kq]) S->cands[k].keep = (long)S->nkept++;
+            if (EXACT_HERE(k)) S->cands[k].keep = (long)S->nkept++;
     }
     int cancelled = progress(S, "stage 2", 0, npairs, -1) != 0;
     double t_stage2 = ibex__now();
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
     for (size_t k = 0; k < nq * Kq; k++) {
-        size_t i = k / Kq, h = k % Kq;
-        if (h >= S->nc[i] || !ibex__shard_owns(S->sh, S->cands[k].row)) continue; /* another rank's */
+        size_t i = k / Kq;
+        if (!EXACT_HERE(k)) continue; /* another rank's, or screened out */
         int stop;
 #pragma omp atomic read
         stop = cancelled;
@@ -667,6 +771,7 @@ static ibex_status stage2(search *S, ibex_diag *d)
             }
         }
     }
+#undef EXACT_HERE
     if (cancelled) st = ibex__fail(d, IBEX_ERR_CANCELLED, NULL, -1, "cancelled");
 done:
     free(need);
@@ -713,6 +818,9 @@ static ibex_status make_result(search *S, ibex_search_result **out, ibex_diag *d
     in->t_stage1 = S->t1 - S->t0;
     in->t_stage2 = S->t2 - S->t1;
     in->t_total = S->t2 - S->t0;
+    in->exact_top = S->bullet || stage1_only ? IBEX_SEARCH_EXACT_ALL : S->exact_top;
+    in->screened = S->screened;
+    in->t_screen = S->t_screen;
     r->nq = S->nq;
     r->Kq = S->Kq;
     r->N = S->N;

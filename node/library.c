@@ -4,6 +4,7 @@
  * fields of the node's sharing policy. Each refusal comes back as one message, the first
  * failure's, as the HTTP answer. */
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -224,6 +225,10 @@ static void cand_json(json_t *a, const ibex_search_candidate *cd, int bullet)
         json_object_set_new(a, "cmc", json_null());
         json_object_set_new(a, "verdict", json_null());
         if (cd->error[0]) json_object_set_new(a, "error", json_string(cd->error));
+    }
+    if (!bullet && !isnan(cd->screen)) { /* two-step stage 2, as 'ibex query --json' */
+        json_object_set_new(a, "screen", json_real(cd->screen));
+        json_object_set_new(a, "screened_out", json_boolean(cd->screened_out));
     }
 }
 

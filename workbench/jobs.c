@@ -4,6 +4,7 @@
  * progress callback returns "cancel"). The list carries scores and counts only: no verdict,
  * no verbal conclusion (docs/reference/workbench.md). */
 #include <ctype.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -204,6 +205,10 @@ static json_t *candidate_json(ibex_library *lib, const ibex_search_candidate *c,
     /* The calibrated likelihood ratio, as a number only: no verbal scale (docs). */
     if (c->done && c->has_lr) json_object_set_new(o, "log10_lr", json_real(c->log10_lr));
     if (c->error[0]) json_object_set_new(o, "error", json_string(c->error));
+    if (!isnan(c->screen)) { /* two-step stage 2 (ibex_search_opts.exact_top) */
+        json_object_set_new(o, "screen", json_real(c->screen));
+        json_object_set_new(o, "screened_out", json_boolean(c->screened_out));
+    }
     return o;
 }
 

@@ -66,7 +66,18 @@ typedef struct ibex_search_opts {
      * comparing it again. Costs the prepared surfaces of the shortlist in memory. Ignored by
      * a sharded search. */
     int keep_comparisons;
+    /* Cartridges: stage 2 in two steps when a shortlist is longer than this: a screening
+     * score for every shortlisted pair (the masked NCC of the whole surfaces over CMC's
+     * rotation window, a few ms a pair; a full turn with prealign), then the exhaustive CMC
+     * for the best exact_top by that score only; the others are listed after them, ranked
+     * by the screen (screened_out). 0 = IBEX_SEARCH_EXACT_TOP; IBEX_SEARCH_EXACT_ALL = CMC
+     * for every shortlisted pair (one step). Bullets: every pair, always (land scores cost
+     * microseconds). */
+    size_t exact_top;
 } ibex_search_opts;
+
+#define IBEX_SEARCH_EXACT_TOP 10
+#define IBEX_SEARCH_EXACT_ALL ((size_t)-1)
 
 IBEX_API void ibex_search_opts_init(ibex_search_opts *o);
 
@@ -98,6 +109,11 @@ typedef struct ibex_search_candidate {
      * (prepared, at the pair's common spacing); valid until the result is freed. Else NULL. */
     const ibex_cmc_result *comparison;
     const ibex_surface *prepared_query, *prepared_candidate;
+    /* Two-step stage 2 (exact_top): the screening score (whole-surface NCC in [-1, 1]; NaN
+     * when the list was not screened or the pair could not be), and screened_out = 1 for a
+     * candidate the screen left out of the exhaustive CMC (done 0, no score). */
+    double screen;
+    int screened_out;
 } ibex_search_candidate;
 
 /* What a search did, for the whole batch. */
@@ -115,6 +131,9 @@ typedef struct ibex_search_info {
     /* Seconds: opening the library and its checks, loading the index, the query
      * descriptors, the stage-1 search itself; stage 1 in all (from the call), stage 2. */
     double t_open, t_load_index, t_descriptors, t_search, t_stage1, t_stage2, t_total;
+    size_t exact_top;        /* the two-step K (cartridges; IBEX_SEARCH_EXACT_ALL: one step) */
+    size_t screened;         /* pairs screened (0: no list was longer than exact_top) */
+    double t_screen;         /* seconds of the screening step, within t_stage2 */
 } ibex_search_info;
 
 typedef struct ibex_search_result ibex_search_result;

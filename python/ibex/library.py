@@ -133,7 +133,8 @@ class Library:
         """Ranks this library's specimens against each scan (paths or Surfaces): stage 1 on
         the index, then CMC (cartridges) or land comparison (bullets) on the shortlist.
         Returns (one list of candidate dicts per scan, best first, cut to `top` when given;
-        the batch summary). opts: threads, stage1_only, exclude_self, kind, prealign, within."""
+        the batch summary). opts: threads, stage1_only, exclude_self, kind, prealign, within,
+        exact_top (two-step stage 2: 0 = 10, "all" = CMC for the whole shortlist)."""
         from .search import search
         surfaces, names = [], []
         for x in scans:

@@ -2,6 +2,7 @@
 ibex_library_index_update, ibex/search.h ibex_search_run): what `ibex index` and
 `ibex query` do, as Library.index() and Library.query()."""
 import ctypes
+import math
 from ctypes import POINTER as P, Structure, c_char, c_char_p, c_double, c_float, c_int, c_size_t, \
     c_uint, c_void_p
 
@@ -19,7 +20,9 @@ class SearchOpts(Structure):
                 ("prealign", c_int), ("within", c_char_p), ("progress", PROGRESS_FN),
                 ("progress_user", c_void_p), ("shard", c_void_p), ("self_sha256", c_void_p),
                 ("on_candidate", c_void_p), ("candidate_user", c_void_p),  # not streamed from Python
-                ("keep_comparisons", c_int)]
+                ("keep_comparisons", c_int), ("exact_top", c_size_t)]
+
+EXACT_ALL = (1 << (8 * ctypes.sizeof(c_size_t))) - 1  # IBEX_SEARCH_EXACT_ALL
 
 
 class SearchCandidate(Structure):
@@ -28,7 +31,8 @@ class SearchCandidate(Structure):
                 ("score", c_double), ("cmc", c_uint), ("cmc_high", c_uint), ("cells_a", c_uint),
                 ("cells_b", c_uint), ("ccf", c_double), ("verdict", c_int), ("has_lr", c_int),
                 ("log10_lr", c_double), ("lr_verbal", c_char_p), ("error", c_char * 160),
-                ("comparison", c_void_p), ("prepared_query", c_void_p), ("prepared_candidate", c_void_p)]
+                ("comparison", c_void_p), ("prepared_query", c_void_p), ("prepared_candidate", c_void_p),
+                ("screen", c_double), ("screened_out", c_int)]
 
 
 class SearchInfo(Structure):
@@ -37,7 +41,8 @@ class SearchInfo(Structure):
                 ("stage2", c_int), ("prealign", c_int), ("lr_calibration", c_char_p),
                 ("queries", c_size_t), ("t_open", c_double), ("t_load_index", c_double),
                 ("t_descriptors", c_double), ("t_search", c_double), ("t_stage1", c_double),
-                ("t_stage2", c_double), ("t_total", c_double)]
+                ("t_stage2", c_double), ("t_total", c_double), ("exact_top", c_size_t),
+                ("screened", c_size_t), ("t_screen", c_double)]
 
 
 class IndexUpdateOpts(Structure):
@@ -126,16 +131,19 @@ def _candidate(c):
             "cells_b": c.cells_b, "ccf": c.ccf,
             "verdict": lib.ibex_verdict_name(c.verdict).decode() if c.done else None,
             "log10_lr": c.log10_lr if c.has_lr else None, "lr_verbal": _s(c.lr_verbal) if c.has_lr else None,
-            "error": _s(c.error) or None}
+            "error": _s(c.error) or None,
+            "screen": None if math.isnan(c.screen) else c.screen, "screened_out": bool(c.screened_out)}
 
 
 def search(handle, surfaces, names, shortlist=0, threads=0, stage1_only=False, exclude_self=False,
-           kind=None, prealign=False, within=None, progress=None):
+           kind=None, prealign=False, within=None, progress=None, exact_top=0):
     """ibex_search_run: for each query, its ranked candidates as a list of dicts, plus the
-    batch summary (dict)."""
+    batch summary (dict). exact_top: the two-step stage 2's K (0: the default, 10;
+    "all": CMC for the whole shortlist)."""
     o = SearchOpts()
     lib.ibex_search_opts_init(ctypes.byref(o))
     o.shortlist, o.threads = shortlist, threads
+    o.exact_top = EXACT_ALL if exact_top == "all" else int(exact_top)
     o.stage1_only, o.exclude_self, o.prealign = int(stage1_only), int(exclude_self), int(prealign)
     keep = [kind.encode() if kind else None, str(within).encode() if within else None]
     o.kind, o.within = keep

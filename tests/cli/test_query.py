@@ -109,6 +109,33 @@ def main():
                   [x["rank"] for x in c] == [1, 2, 3, 4, 5] and all(c[i]["score"] >= c[i + 1]["score"] for i in range(4)))
             check("query: verdict words", all(x["verdict"] in ("identification", "inconclusive", "elimination",
                                                                "unsuitable") for x in c))
+            # two-step stage 2: screen the shortlist of 14, exhaustive CMC for the best 3
+            rc, out, err = run("query", "--json", "--shortlist", "14", "--exact", "3", "--top", "0", lib, query)
+            rc2, out2, err2 = run("query", "--json", "--shortlist", "14", "--exact", "all", "--top", "0", lib, query)
+            ok2 = rc == 0 and rc2 == 0
+            check("query --exact 3 / all: exit 0", ok2, (rc, err, rc2, err2))
+            if ok2:
+                two, full = json.loads(out), json.loads(out2)
+                t, f = two["candidates"], full["candidates"]
+                check("two-step: 14 screened, exact_top 3", two["screened"] == 14 and two["exact_top"] == 3, two)
+                check("two-step: ranks 1-3 exhaustive, the other 11 screened out",
+                      all(x["score"] is not None and not x["screened_out"] for x in t[:3]) and
+                      all(x["score"] is None and x["screened_out"] for x in t[3:]) and len(t) == 14, t)
+                check("two-step: screened-out candidates by screen, descending",
+                      all(t[i]["screen"] >= t[i + 1]["screen"] for i in range(3, 13)))
+                check("two-step: every pair has a screen in [-1, 1]", all(-1 <= x["screen"] <= 1 for x in t))
+                check("--exact all: one step, nothing screened",
+                      full["screened"] == 0 and full["exact_top"] == "all" and
+                      all(x["score"] is not None and "screened_out" not in x for x in f), full)
+                exact = {x["row"]: x["score"] for x in f}
+                check("two-step: the 3 exhaustive scores are those of the one-step run",
+                      all(abs(exact[x["row"]] - x["score"]) < 1e-9 for x in t[:3]))
+                mates = [x["row"] for x in f[:3] if x["firearm_id"] == "F01"]
+                check("two-step recall: every F01 mate in the exhaustive top 3 is in the two-step top 3",
+                      set(mates) <= {x["row"] for x in t[:3]}, (mates, [x["row"] for x in t[:3]]))
+            for bad in ("0", "x", "-1"):
+                rc, _, err = run("query", "--exact", bad, lib, query)
+                check(f"--exact {bad}: usage error (exit 2)", rc == 2, (rc, err))
             # stage 1 alone agrees on the shortlist: the same 4 rows, by stage-1 cosine
             rc2, out2, _ = run("query", "--json", "--stage1-only", "--shortlist", "5", "--top", "0", lib, query)
             s1 = json.loads(out2)["candidates"] if rc2 == 0 else []

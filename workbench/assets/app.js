@@ -306,7 +306,7 @@ function renderJob(j) {
       el('td', { class: 'num' }, c.stage2 ? String(c.cmc) : '\u2013', c.stage2 && cartridge ? bar : null),
       el('td', { class: 'num', text: c.stage2 && cartridge ? String(c.cmc_high) : '' }),
       el('td', { class: 'num', text: c.stage2 && cartridge ? `${c.cells_a} / ${c.cells_b}` : '' }),
-      el('td', { class: 'num', text: c.stage2 ? fmt(c.score, 3) : dash(c.error) }),
+      el('td', { class: 'num', text: c.stage2 ? fmt(c.score, 3) : c.screened_out ? `screened out (NCC ${fmt(c.screen, 2)})` : dash(c.error) }),
       el('td', { class: 'num', title: c.log10_lr !== undefined ? `likelihood ratio ${lrText(c.log10_lr)}` : '',
         text: c.log10_lr !== undefined ? fmt(c.log10_lr, 1) : '' }),
       el('td', {}, final && c.stage2 ? el('a', { href: `#/job/${j.id}/cand/${c.row}`, class: 'open', text: 'compare' }) : null));
