@@ -1,0 +1,370 @@
+/* The own FFT's passes, written once over a vector type of V independent lanes and compiled
+ * per instruction set (fft_scalar.c with V = 1 is the reference). Each lane is a separate
+ * 1D transform, so butterflies are plain vector arithmetic with no shuffles and twiddles
+ * are broadcasts; the only shuffles are the V x V transposes between the two passes.
+ *
+ * The includer defines: vf, V, LD, ST (unaligned), BC (broadcast), FMA(a,b,c) = a*b+c,
+ * FMS = a*b-c, FNMA = c-a*b, TPOSE(vf r[V]) in place, ILV(a,b,lo,hi) (interleave two
+ * vectors into complex pairs), DILV (its inverse), KERN_NAME, KERN_FN.
+ *
+ * Data: a "vector element" is V complex values, re vector at e, im vector at e + io. Work
+ * buffers hold elements at stride 2V with io = V. */
+#include <stddef.h>
+
+#include "fft_own_internal.h"
+
+typedef struct cv {
+    vf r, i;
+} cv;
+
+static inline cv cld(const float *p, ptrdiff_t io)
+{
+    cv c;
+    c.r = LD(p);
+    c.i = LD(p + io);
+    return c;
+}
+
+static inline void cst(float *p, ptrdiff_t io, cv c)
+{
+    ST(p, c.r);
+    ST(p + io, c.i);
+}
+
+static inline cv cadd(cv a, cv b)
+{
+    cv c;
+    c.r = a.r + b.r;
+    c.i = a.i + b.i;
+    return c;
+}
+
+static inline cv csub(cv a, cv b)
+{
+    cv c;
+    c.r = a.r - b.r;
+    c.i = a.i - b.i;
+    return c;
+}
+
+/* a * (w[0] + i w[1]) */
+static inline cv ctw(cv a, const float *w)
+{
+    vf wr = BC(w[0]), wi = BC(w[1]);
+    cv c;
+    c.r = FMS(a.r, wr, a.i * wi);
+    c.i = FMA(a.r, wi, a.i * wr);
+    return c;
+}
+
+/* Forward DFTs of 2..5 points, in place (sign e^(-2 pi i jk/r)). */
+static inline void bf2(cv *a)
+{
+    cv t = a[0];
+    a[0] = cadd(t, a[1]);
+    a[1] = csub(t, a[1]);
+}
+
+static inline void bf3(cv *a)
+{
+    const vf h = BC(-0.5f), s = BC(0.866025403784438646763723f);
+    cv t1 = cadd(a[1], a[2]), t2 = csub(a[1], a[2]), m;
+    m.r = FMA(t1.r, h, a[0].r);
+    m.i = FMA(t1.i, h, a[0].i);
+    a[0] = cadd(a[0], t1);
+    a[1].r = FMA(t2.i, s, m.r);
+    a[1].i = FNMA(t2.r, s, m.i);
+    a[2].r = FNMA(t2.i, s, m.r);
+    a[2].i = FMA(t2.r, s, m.i);
+}
+
+static inline void bf4(cv *a)
+{
+    cv t0 = cadd(a[0], a[2]), t1 = csub(a[0], a[2]), t2 = cadd(a[1], a[3]), t3 = csub(a[1], a[3]);
+    a[0] = cadd(t0, t2);
+    a[2] = csub(t0, t2);
+    a[1].r = t1.r + t3.i; /* t1 - i t3 */
+    a[1].i = t1.i - t3.r;
+    a[3].r = t1.r - t3.i; /* t1 + i t3 */
+    a[3].i = t1.i + t3.r;
+}
+
+static inline void bf5(cv *a)
+{
+    const vf c1 = BC(0.309016994374947424102293f), c2 = BC(-0.809016994374947424102293f);
+    const vf s1 = BC(0.951056516295153572116439f), s2 = BC(0.587785252292473129168706f);
+    cv t1 = cadd(a[1], a[4]), t2 = cadd(a[2], a[3]), t3 = csub(a[1], a[4]), t4 = csub(a[2], a[3]);
+    cv m1, m2, n1, n2;
+    m1.r = FMA(c2, t2.r, FMA(c1, t1.r, a[0].r));
+    m1.i = FMA(c2, t2.i, FMA(c1, t1.i, a[0].i));
+    m2.r = FMA(c1, t2.r, FMA(c2, t1.r, a[0].r));
+    m2.i = FMA(c1, t2.i, FMA(c2, t1.i, a[0].i));
+    n1.r = FMA(s2, t4.r, s1 * t3.r);
+    n1.i = FMA(s2, t4.i, s1 * t3.i);
+    n2.r = FNMA(s1, t4.r, s2 * t3.r);
+    n2.i = FNMA(s1, t4.i, s2 * t3.i);
+    a[0] = cadd(a[0], cadd(t1, t2));
+    a[1].r = m1.r + n1.i; /* m1 - i n1 */
+    a[1].i = m1.i - n1.r;
+    a[4].r = m1.r - n1.i; /* m1 + i n1 */
+    a[4].i = m1.i + n1.r;
+    a[2].r = m2.r + n2.i;
+    a[2].i = m2.i - n2.r;
+    a[3].r = m2.r - n2.i;
+    a[3].i = m2.i + n2.r;
+}
+
+/* One Stockham autosort stage (no bit reversal, out of place): with L = r m the length
+ * still to split and s the product of the radices done,
+ *   y[q + s(r p + k)] = w_L^(p k) sum_j x[q + s(p + j m)] e^(-2 pi i jk/r).
+ * p = 0 needs no twiddle, which covers the whole last stage (m = 1). */
+static inline __attribute__((always_inline)) void stage(const int r, const float *x,
+                                                        ptrdiff_t xes, ptrdiff_t xio, float *y,
+                                                        ptrdiff_t yes, ptrdiff_t yio,
+                                                        ptrdiff_t m, ptrdiff_t s,
+                                                        const float *tw)
+{
+    const ptrdiff_t xj = s * m * xes, yk = s * yes;
+    for (ptrdiff_t p = 0; p < m; p++) {
+        const float *w = tw + 2 * (r - 1) * p;
+        for (ptrdiff_t q = 0; q < s; q++) {
+            const float *xp = x + (q + s * p) * xes;
+            float *yp = y + (q + s * r * p) * yes;
+            cv a[5];
+            for (int j = 0; j < r; j++) a[j] = cld(xp + j * xj, xio);
+            switch (r) {
+            case 2: bf2(a); break;
+            case 3: bf3(a); break;
+            case 4: bf4(a); break;
+            default: bf5(a); break;
+            }
+            cst(yp, yio, a[0]);
+            if (p == 0)
+                for (int k = 1; k < r; k++) cst(yp + k * yk, yio, a[k]);
+            else
+                for (int k = 1; k < r; k++) cst(yp + k * yk, yio, ctw(a[k], w + 2 * (k - 1)));
+        }
+    }
+}
+
+#define STAGE_FN(R)                                                                          \
+    static void stage##R(const float *x, ptrdiff_t xes, ptrdiff_t xio, float *y, ptrdiff_t yes, \
+                         ptrdiff_t yio, ptrdiff_t m, ptrdiff_t s, const float *tw)           \
+    {                                                                                        \
+        stage(R, x, xes, xio, y, yes, yio, m, s, tw);                                        \
+    }
+STAGE_FN(2)
+STAGE_FN(3)
+STAGE_FN(4)
+STAGE_FN(5)
+
+/* Complex FFT of V lanes from src to dst (element strides and im offsets of each), through
+ * the work buffers b0, b1. The inverse swaps re and im on both ends, since
+ * IDFT(x) = swap(DFT(swap(x))): one set of forward stages serves both directions. */
+static void fft1(const ibex__offt *pl, const ibex__offt_1d *f, int inv, const float *src,
+                 ptrdiff_t ses, ptrdiff_t sio, float *dst, ptrdiff_t des, ptrdiff_t dio,
+                 float *b0, float *b1)
+{
+    if (inv) {
+        src += sio;
+        sio = -sio;
+        dst += dio;
+        dio = -dio;
+    }
+    const float *x = src;
+    ptrdiff_t xes = ses, xio = sio, s = 1, len = (ptrdiff_t)f->n;
+    for (size_t i = 0; i < f->nst; i++) {
+        const int r = f->radix[i];
+        const ptrdiff_t m = len / r;
+        float *y = (i & 1) ? b1 : b0;
+        ptrdiff_t yes = 2 * V, yio = V;
+        if (i + 1 == f->nst) {
+            y = dst;
+            yes = des;
+            yio = dio;
+        }
+        const float *tw = pl->tw + f->tw[i];
+        switch (r) {
+        case 2: stage2(x, xes, xio, y, yes, yio, m, s, tw); break;
+        case 3: stage3(x, xes, xio, y, yes, yio, m, s, tw); break;
+        case 4: stage4(x, xes, xio, y, yes, yio, m, s, tw); break;
+        default: stage5(x, xes, xio, y, yes, yio, m, s, tw); break;
+        }
+        x = y;
+        xes = yes;
+        xio = yio;
+        len = m;
+        s *= r;
+    }
+}
+
+/* V x V floats: dst[j ds + i] = src[i ss + j]. */
+static inline void tile_t(const float *src, ptrdiff_t ss, float *dst, ptrdiff_t ds)
+{
+    vf r[V];
+    for (int i = 0; i < V; i++) r[i] = LD(src + i * ss);
+    TPOSE(r);
+    for (int j = 0; j < V; j++) ST(dst + j * ds, r[j]);
+}
+
+/* V elements (at src + i ses) to V rows of interleaved complex from column c0:
+ * rows[l][c0 + i] = element i, lane l, its imaginary part times sg. NULL rows are skipped. */
+static inline void tile_out(const float *src, ptrdiff_t ses, float *const *rows, ptrdiff_t c0,
+                            float sg)
+{
+    vf re[V], im[V];
+    const vf g = BC(sg);
+    for (int i = 0; i < V; i++) {
+        re[i] = LD(src + i * ses);
+        im[i] = LD(src + i * ses + V) * g;
+    }
+    TPOSE(re);
+    TPOSE(im);
+    for (int l = 0; l < V; l++)
+        if (rows[l]) {
+            vf lo, hi;
+            ILV(re[l], im[l], lo, hi);
+            ST(rows[l] + 2 * c0, lo);
+            ST(rows[l] + 2 * c0 + V, hi);
+        }
+}
+
+/* The inverse of tile_out: V rows of complex from column c0 to V elements at dst + i des. */
+static inline void tile_in(const float *const *rows, ptrdiff_t c0, float *dst, ptrdiff_t des,
+                           float sg)
+{
+    vf re[V], im[V];
+    const vf g = BC(sg);
+    for (int l = 0; l < V; l++) DILV(LD(rows[l] + 2 * c0), LD(rows[l] + 2 * c0 + V), re[l], im[l]);
+    TPOSE(re);
+    TPOSE(im);
+    for (int i = 0; i < V; i++) {
+        ST(dst + i * des, re[i]);
+        ST(dst + i * des + V, im[i] * g);
+    }
+}
+
+/* Start of the tile of V covering [b, b + V) clipped into [lo, hi): the last tile overlaps
+ * the one before it. Lanes are independent, so an overlap recomputes identical values. */
+static inline ptrdiff_t tile0(ptrdiff_t b, ptrdiff_t hi)
+{
+    return b + V <= hi ? b : hi - V;
+}
+
+/* r2c split step: Z (hy + 1 elements, Z[hy] = Z[0]) of the packed complex sequence
+ * z_m = x_2m + i x_2m+1 to Y_k = (Z_k + conj Z_(hy-k))/2 + t_k (Z_k - conj Z_(hy-k)). */
+static void post(const float *z, float *y, ptrdiff_t hy, const float *t)
+{
+    const vf half = BC(0.5f);
+    for (ptrdiff_t k = 0; k <= hy; k++) {
+        cv a = cld(z + k * 2 * V, V), b = cld(z + (hy - k) * 2 * V, V), o;
+        vf er = a.r + b.r, ei = a.i - b.i, fr = a.r - b.r, fi = a.i + b.i;
+        vf tr = BC(t[2 * k]), ti = BC(t[2 * k + 1]);
+        o.r = FMA(er, half, FMS(tr, fr, ti * fi));
+        o.i = FMA(ei, half, FMA(tr, fi, ti * fr));
+        cst(y + k * 2 * V, V, o);
+    }
+}
+
+/* c2r's packing: Z'_k = (Y_k + conj Y_(hy-k)) + u_k (Y_k - conj Y_(hy-k)), k < hy; the
+ * unnormalised inverse of Z' is then x_2m + i x_2m+1 with FFTW's scale. */
+static void pre(const float *yv, float *z, ptrdiff_t hy, const float *u)
+{
+    for (ptrdiff_t k = 0; k < hy; k++) {
+        cv a = cld(yv + k * 2 * V, V), b = cld(yv + (hy - k) * 2 * V, V), o;
+        vf er = a.r + b.r, ei = a.i - b.i, fr = a.r - b.r, fi = a.i + b.i;
+        vf ur = BC(u[2 * k]), ui = BC(u[2 * k + 1]);
+        o.r = er + FMS(ur, fr, ui * fi);
+        o.i = ei + FMA(ur, fi, ui * fr);
+        cst(z + k * 2 * V, V, o);
+    }
+}
+
+/* Scratch: the transposed buffer T[x] = (re[w2], im[w2]) over ky, then three work blocks. */
+static void r2c1(const ibex__offt *p, const float *in, float *spec, float *scr)
+{
+    const ptrdiff_t nx = (ptrdiff_t)p->nx, ny = (ptrdiff_t)p->ny, hy = (ptrdiff_t)p->hy;
+    const ptrdiff_t nc = (ptrdiff_t)p->nc, w2 = (ptrdiff_t)p->w2;
+    const ptrdiff_t blk = 2 * V * ((nx > hy ? nx : hy) + 1);
+    float *T = scr, *A = T + 2 * nx * w2, *B = A + blk, *C = B + blk;
+
+    /* Pass 1: real FFT along y of V columns: rows 2m and 2m+1 are the re and im parts of
+     * element m, so the packing costs nothing. Then to T, transposed. */
+    for (ptrdiff_t xb = 0; xb < nx; xb += V) {
+        const ptrdiff_t x0 = tile0(xb, nx);
+        fft1(p, &p->fy, 0, in + x0, 2 * nx, nx, C, 2 * V, V, A, B);
+        for (int h = 0; h < 2 * V; h++) C[hy * 2 * V + h] = C[h];
+        post(C, A, hy, p->post);
+        for (ptrdiff_t kb = 0; kb < hy + 1; kb += V) {
+            const ptrdiff_t k0 = tile0(kb, hy + 1);
+            tile_t(A + k0 * 2 * V, 2 * V, T + x0 * 2 * w2 + k0, 2 * w2);
+            tile_t(A + k0 * 2 * V + V, 2 * V, T + x0 * 2 * w2 + w2 + k0, 2 * w2);
+        }
+    }
+    /* Pass 2: complex FFT along x of V rows ky <= hy; rows ny - ky are their mirror
+     * X[ny-ky][kx] = conj X[ky][nx-kx] (real input). */
+    for (ptrdiff_t kb = 0; kb < hy + 1; kb += V) {
+        const ptrdiff_t k0 = tile0(kb, hy + 1);
+        float *rows[V], *mr[V];
+        fft1(p, &p->fx, 0, T + k0, 2 * w2, w2, C, 2 * V, V, A, B);
+        for (int h = 0; h < 2 * V; h++) C[nx * 2 * V + h] = C[h];
+        for (int l = 0; l < V; l++) {
+            const ptrdiff_t ky = k0 + l;
+            rows[l] = spec + ky * 2 * nc;
+            mr[l] = ky >= 1 && ky < hy ? spec + (ny - ky) * 2 * nc : NULL;
+        }
+        for (ptrdiff_t cb = 0; cb < nc; cb += V) {
+            const ptrdiff_t c0 = tile0(cb, nc);
+            tile_out(C + c0 * 2 * V, 2 * V, rows, c0, 1.0f);
+            tile_out(C + (nx - c0) * 2 * V, -2 * V, mr, c0, -1.0f);
+        }
+    }
+}
+
+static void c2r1(const ibex__offt *p, const float *spec, float *out, float *scr)
+{
+    const ptrdiff_t nx = (ptrdiff_t)p->nx, ny = (ptrdiff_t)p->ny, hy = (ptrdiff_t)p->hy;
+    const ptrdiff_t nc = (ptrdiff_t)p->nc, w2 = (ptrdiff_t)p->w2, hx = nx / 2;
+    const ptrdiff_t blk = 2 * V * ((nx > hy ? nx : hy) + 1);
+    float *T = scr, *A = T + 2 * nx * w2, *B = A + blk, *C = B + blk;
+
+    /* Pass 2 inverse: rows ky <= hy over all kx (kx > nx/2 from the mirror rows), inverse
+     * complex FFT along x into T. */
+    for (ptrdiff_t kb = 0; kb < hy + 1; kb += V) {
+        const ptrdiff_t k0 = tile0(kb, hy + 1);
+        const float *rows[V], *mr[V];
+        for (int l = 0; l < V; l++) {
+            const ptrdiff_t ky = k0 + l;
+            rows[l] = spec + ky * 2 * nc;
+            mr[l] = spec + ((ny - ky) % ny) * 2 * nc;
+        }
+        for (ptrdiff_t cb = 0; cb < nc; cb += V) {
+            const ptrdiff_t c0 = tile0(cb, nc);
+            tile_in(rows, c0, C + c0 * 2 * V, 2 * V, 1.0f);
+        }
+        for (ptrdiff_t cb = 1; cb < hx; cb += V) { /* columns 1 .. nx/2-1 -> kx = nx - c */
+            const ptrdiff_t c0 = cb + V <= hx ? cb : hx - V;
+            tile_in(mr, c0, C + (nx - c0) * 2 * V, -2 * V, -1.0f);
+        }
+        fft1(p, &p->fx, 1, C, 2 * V, V, T + k0, 2 * w2, w2, A, B);
+    }
+    /* Pass 1 inverse: per V columns, T transposed back, packed, inverse FFT along y whose
+     * element m is rows 2m (re) and 2m+1 (im) of the output. */
+    for (ptrdiff_t xb = 0; xb < nx; xb += V) {
+        const ptrdiff_t x0 = tile0(xb, nx);
+        for (ptrdiff_t kb = 0; kb < hy + 1; kb += V) {
+            const ptrdiff_t k0 = tile0(kb, hy + 1);
+            tile_t(T + x0 * 2 * w2 + k0, 2 * w2, C + k0 * 2 * V, 2 * V);
+            tile_t(T + x0 * 2 * w2 + w2 + k0, 2 * w2, C + k0 * 2 * V + V, 2 * V);
+        }
+        pre(C, A, hy, p->pre);
+        fft1(p, &p->fy, 1, A, 2 * V, V, out + x0, 2 * nx, nx, B, C);
+    }
+}
+
+static const ibex__offt_kern kern = {KERN_NAME, V, r2c1, c2r1};
+
+const ibex__offt_kern *KERN_FN(void)
+{
+    return &kern;
+}
