@@ -35,12 +35,13 @@ static const ibex__offt_kern *choose(size_t nx, size_t hy)
     return ibex__offt_kern_scalar();
 }
 
-/* Radix 4 while it divides, then 2, 3, 5: fewer passes over the data than radix 2. */
+/* Largest radices first (8, 9, 6, 5, 4, 3, 2): each stage is one pass over the data, which
+ * costs more than the arithmetic. */
 static int factor(size_t n, ibex__offt_1d *f)
 {
     f->n = n;
     f->nst = 0;
-    static const unsigned char rs[] = {4, 2, 3, 5};
+    static const unsigned char rs[] = {8, 9, 6, 5, 4, 3, 2};
     for (size_t i = 0; i < sizeof rs; i++)
         while (n % rs[i] == 0) {
             if (f->nst == IBEX__OFFT_MAXST) return -1;

@@ -57,7 +57,7 @@ static inline cv ctw(cv a, const float *w)
     return c;
 }
 
-/* Forward DFTs of 2..5 points, in place (sign e^(-2 pi i jk/r)). */
+/* Forward DFTs of 2..9 points, in place (sign e^(-2 pi i jk/r)). */
 static inline void bf2(cv *a)
 {
     cv t = a[0];
@@ -114,6 +114,71 @@ static inline void bf5(cv *a)
     a[3].i = m2.i + n2.r;
 }
 
+/* a * (cr + i ci), a constant */
+static inline cv cmulk(cv a, float cr, float ci)
+{
+    return ctw(a, (const float[2]){cr, ci});
+}
+
+/* 6 = 2 x 3 points: DFT3 of the even and the odd samples, joined by w6^k. */
+static inline void bf6(cv *a)
+{
+    cv e[3] = {a[0], a[2], a[4]}, o[3] = {a[1], a[3], a[5]};
+    bf3(e);
+    bf3(o);
+    o[1] = cmulk(o[1], 0.5f, -0.866025403784438646763723f);
+    o[2] = cmulk(o[2], -0.5f, -0.866025403784438646763723f);
+    for (int k = 0; k < 3; k++) {
+        a[k] = cadd(e[k], o[k]);
+        a[k + 3] = csub(e[k], o[k]);
+    }
+}
+
+/* 8 = 2 x 4 points: DFT4 of the even and the odd samples, joined by w8^k. */
+static inline void bf8(cv *a)
+{
+    const vf h = BC(0.707106781186547524400844f);
+    cv e[4] = {a[0], a[2], a[4], a[6]}, o[4] = {a[1], a[3], a[5], a[7]}, t;
+    bf4(e);
+    bf4(o);
+    t.r = (o[1].r + o[1].i) * h; /* (1 - i)/sqrt 2 */
+    t.i = (o[1].i - o[1].r) * h;
+    o[1] = t;
+    t.r = o[2].i; /* -i */
+    t.i = -o[2].r;
+    o[2] = t;
+    t.r = (o[3].i - o[3].r) * h; /* -(1 + i)/sqrt 2 */
+    t.i = -(o[3].r + o[3].i) * h;
+    o[3] = t;
+    for (int k = 0; k < 4; k++) {
+        a[k] = cadd(e[k], o[k]);
+        a[k + 4] = csub(e[k], o[k]);
+    }
+}
+
+/* 9 = 3 x 3 points: DFT3 of each residue class mod 3, twiddles w9^(j k), DFT3 across. */
+static inline void bf9(cv *a)
+{
+    cv d[3][3];
+    for (int j = 0; j < 3; j++) {
+        d[j][0] = a[j];
+        d[j][1] = a[j + 3];
+        d[j][2] = a[j + 6];
+        bf3(d[j]);
+    }
+    d[1][1] = cmulk(d[1][1], 0.766044443118978035202393f, -0.642787609686539326322643f);
+    d[1][2] = cmulk(d[1][2], 0.173648177666930348851717f, -0.984807753012208059366743f);
+    d[2][1] = cmulk(d[2][1], 0.173648177666930348851717f, -0.984807753012208059366743f);
+    d[2][2] = cmulk(d[2][2], -0.939692620785908384054109f, -0.342020143325668733044099f);
+    for (int k = 0; k < 3; k++) {
+        cv c[3] = {d[0][k], d[1][k], d[2][k]};
+        bf3(c);
+        a[k] = c[0];
+        a[k + 3] = c[1];
+        a[k + 6] = c[2];
+    }
+}
+
 /* One Stockham autosort stage (no bit reversal, out of place): with L = r m the length
  * still to split and s the product of the radices done,
  *   y[q + s(r p + k)] = w_L^(p k) sum_j x[q + s(p + j m)] e^(-2 pi i jk/r).
@@ -130,13 +195,16 @@ static inline __attribute__((always_inline)) void stage(const int r, const float
         for (ptrdiff_t q = 0; q < s; q++) {
             const float *xp = x + (q + s * p) * xes;
             float *yp = y + (q + s * r * p) * yes;
-            cv a[5];
+            cv a[9];
             for (int j = 0; j < r; j++) a[j] = cld(xp + j * xj, xio);
             switch (r) {
             case 2: bf2(a); break;
             case 3: bf3(a); break;
             case 4: bf4(a); break;
-            default: bf5(a); break;
+            case 5: bf5(a); break;
+            case 6: bf6(a); break;
+            case 8: bf8(a); break;
+            default: bf9(a); break;
             }
             cst(yp, yio, a[0]);
             if (p == 0)
@@ -157,6 +225,9 @@ STAGE_FN(2)
 STAGE_FN(3)
 STAGE_FN(4)
 STAGE_FN(5)
+STAGE_FN(6)
+STAGE_FN(8)
+STAGE_FN(9)
 
 /* Complex FFT of V lanes from src to dst (element strides and im offsets of each), through
  * the work buffers b0, b1. The inverse swaps re and im on both ends, since
@@ -188,7 +259,10 @@ static void fft1(const ibex__offt *pl, const ibex__offt_1d *f, int inv, const fl
         case 2: stage2(x, xes, xio, y, yes, yio, m, s, tw); break;
         case 3: stage3(x, xes, xio, y, yes, yio, m, s, tw); break;
         case 4: stage4(x, xes, xio, y, yes, yio, m, s, tw); break;
-        default: stage5(x, xes, xio, y, yes, yio, m, s, tw); break;
+        case 5: stage5(x, xes, xio, y, yes, yio, m, s, tw); break;
+        case 6: stage6(x, xes, xio, y, yes, yio, m, s, tw); break;
+        case 8: stage8(x, xes, xio, y, yes, yio, m, s, tw); break;
+        default: stage9(x, xes, xio, y, yes, yio, m, s, tw); break;
         }
         x = y;
         xes = yes;
