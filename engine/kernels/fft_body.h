@@ -183,6 +183,31 @@ static inline void bf9(cv *a)
  * still to split and s the product of the radices done,
  *   y[q + s(r p + k)] = w_L^(p k) sum_j x[q + s(p + j m)] e^(-2 pi i jk/r).
  * p = 0 needs no twiddle, which covers the whole last stage (m = 1). */
+static inline __attribute__((always_inline)) void bfly(const int r, const float *xp,
+                                                       ptrdiff_t xj, ptrdiff_t xio, float *yp,
+                                                       ptrdiff_t yk, ptrdiff_t yio,
+                                                       const float *w)
+{
+    cv a[9];
+    for (int j = 0; j < r; j++) a[j] = cld(xp + j * xj, xio);
+    switch (r) {
+    case 2: bf2(a); break;
+    case 3: bf3(a); break;
+    case 4: bf4(a); break;
+    case 5: bf5(a); break;
+    case 6: bf6(a); break;
+    case 8: bf8(a); break;
+    default: bf9(a); break;
+    }
+    cst(yp, yio, a[0]);
+    if (!w)
+        for (int k = 1; k < r; k++) cst(yp + k * yk, yio, a[k]);
+    else
+        for (int k = 1; k < r; k++) cst(yp + k * yk, yio, ctw(a[k], w + 2 * (k - 1)));
+}
+
+/* The first stage (s = 1) runs along p, the others along q, so that the inner loop is the
+ * long one and its pointers just step. */
 static inline __attribute__((always_inline)) void stage(const int r, const float *x,
                                                         ptrdiff_t xes, ptrdiff_t xio, float *y,
                                                         ptrdiff_t yes, ptrdiff_t yio,
@@ -190,36 +215,31 @@ static inline __attribute__((always_inline)) void stage(const int r, const float
                                                         const float *tw)
 {
     const ptrdiff_t xj = s * m * xes, yk = s * yes;
-    for (ptrdiff_t p = 0; p < m; p++) {
+    if (s == 1) {
+        bfly(r, x, xj, xio, y, yk, yio, NULL);
+        for (ptrdiff_t p = 1; p < m; p++)
+            bfly(r, x + p * xes, xj, xio, y + r * p * yes, yk, yio, tw + 2 * (r - 1) * p);
+        return;
+    }
+    for (ptrdiff_t q = 0; q < s; q++) bfly(r, x + q * xes, xj, xio, y + q * yes, yk, yio, NULL);
+    for (ptrdiff_t p = 1; p < m; p++) {
         const float *w = tw + 2 * (r - 1) * p;
-        for (ptrdiff_t q = 0; q < s; q++) {
-            const float *xp = x + (q + s * p) * xes;
-            float *yp = y + (q + s * r * p) * yes;
-            cv a[9];
-            for (int j = 0; j < r; j++) a[j] = cld(xp + j * xj, xio);
-            switch (r) {
-            case 2: bf2(a); break;
-            case 3: bf3(a); break;
-            case 4: bf4(a); break;
-            case 5: bf5(a); break;
-            case 6: bf6(a); break;
-            case 8: bf8(a); break;
-            default: bf9(a); break;
-            }
-            cst(yp, yio, a[0]);
-            if (p == 0)
-                for (int k = 1; k < r; k++) cst(yp + k * yk, yio, a[k]);
-            else
-                for (int k = 1; k < r; k++) cst(yp + k * yk, yio, ctw(a[k], w + 2 * (k - 1)));
-        }
+        const float *xp = x + s * p * xes;
+        float *yp = y + s * r * p * yes;
+        for (ptrdiff_t q = 0; q < s; q++) bfly(r, xp + q * xes, xj, xio, yp + q * yes, yk, yio, w);
     }
 }
 
+/* Stages between work buffers (element stride 2V, im at +V) get the offsets as constants,
+ * which frees the registers the addresses need. */
 #define STAGE_FN(R)                                                                          \
     static void stage##R(const float *x, ptrdiff_t xes, ptrdiff_t xio, float *y, ptrdiff_t yes, \
                          ptrdiff_t yio, ptrdiff_t m, ptrdiff_t s, const float *tw)           \
     {                                                                                        \
-        stage(R, x, xes, xio, y, yes, yio, m, s, tw);                                        \
+        if (xes == 2 * V && xio == V && yes == 2 * V && yio == V)                            \
+            stage(R, x, 2 * V, V, y, 2 * V, V, m, s, tw);                                    \
+        else                                                                                 \
+            stage(R, x, xes, xio, y, yes, yio, m, s, tw);                                    \
     }
 STAGE_FN(2)
 STAGE_FN(3)
