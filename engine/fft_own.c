@@ -79,6 +79,20 @@ static void fill_tw(ibex__offt_1d *f, float *tw, size_t at)
     }
 }
 
+/* Digit reversal of in-place DIF: position k m + P of a length n = r m holds frequency
+ * k + r f_m(P), f_m that of the remaining radices. */
+static unsigned freq_at(const unsigned char *radix, size_t nst, size_t n, size_t pos)
+{
+    if (!nst) return 0;
+    const size_t m = n / radix[0];
+    return (unsigned)(pos / m + radix[0] * freq_at(radix + 1, nst - 1, m, pos % m));
+}
+
+static void fill_perm(ibex__offt_1d *f)
+{
+    for (size_t i = 0; i < f->n; i++) f->perm[i] = freq_at(f->radix, f->nst, f->n, i);
+}
+
 ibex__offt *ibex__offt_create(size_t nx, size_t ny)
 {
     if (nx < 4 || ny < 4 || nx % 2 || ny % 2) return NULL;
@@ -99,6 +113,16 @@ ibex__offt *ibex__offt_create(size_t nx, size_t ny)
         free(p);
         return NULL;
     }
+    p->perms = malloc((nx + p->hy) * sizeof(unsigned));
+    if (!p->perms) {
+        free(p->tw);
+        free(p);
+        return NULL;
+    }
+    p->fx.perm = p->perms;
+    p->fy.perm = p->perms + nx;
+    fill_perm(&p->fx);
+    fill_perm(&p->fy);
     fill_tw(&p->fx, p->tw, 0);
     fill_tw(&p->fy, p->tw, tx);
     p->post = p->tw + tx + ty;
@@ -118,6 +142,7 @@ void ibex__offt_free(ibex__offt *p)
 {
     if (!p) return;
     free(p->tw);
+    free(p->perms);
     free(p);
 }
 

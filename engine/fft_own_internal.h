@@ -9,11 +9,12 @@
 
 #define IBEX__OFFT_MAXST 24
 
-/* One complex FFT length as Stockham radix stages, first stage first. */
+/* One complex FFT length as in-place decimation-in-frequency stages, first stage first. */
 typedef struct ibex__offt_1d {
     size_t n, nst;
     unsigned char radix[IBEX__OFFT_MAXST];
     size_t tw[IBEX__OFFT_MAXST]; /* float offset of each stage's twiddles in plan->tw */
+    unsigned *perm;              /* n: frequency held at each position before the last stage's write */
 } ibex__offt_1d;
 
 typedef struct ibex__offt_kern {
@@ -29,6 +30,7 @@ struct ibex__offt {
     size_t nx, ny, hy, nc, w2; /* nc = nx/2+1; w2: row of the transposed buffer (>= hy+1) */
     ibex__offt_1d fx, fy;      /* complex lengths nx (along x) and hy (along y) */
     float *tw;                 /* stage twiddles: per stage, per p, (r-1) pairs w^(p k) */
+    unsigned *perms;           /* fx.perm then fy.perm */
     float *post;               /* hy+1 pairs: -i/2 e^(-2 pi i k/ny), the r2c split step */
     float *pre;                /* hy pairs: i e^(+2 pi i k/ny), its inverse */
     const ibex__offt_kern *k;

@@ -179,10 +179,11 @@ static inline void bf9(cv *a)
     }
 }
 
-/* One Stockham autosort stage (no bit reversal, out of place): with L = r m the length
- * still to split and s the product of the radices done,
- *   y[q + s(r p + k)] = w_L^(p k) sum_j x[q + s(p + j m)] e^(-2 pi i jk/r).
- * p = 0 needs no twiddle, which covers the whole last stage (m = 1). */
+/* Decimation in frequency, in place (Gentleman-Sande), so one work buffer of n elements
+ * stays in L1 across the stages; the last stage writes each output straight to its
+ * frequency in dst (perm: the mixed-radix digit reversal), so dst is in natural order.
+ * A stage of radix r on blocks of L = r m elements: for each block and p < m,
+ *   x[p + k m] <- w_L^(p k) sum_j x[p + j m] e^(-2 pi i jk/r). */
 static inline __attribute__((always_inline)) void bfly(const int r, const float *xp,
                                                        ptrdiff_t xj, ptrdiff_t xio, float *yp,
                                                        ptrdiff_t yk, ptrdiff_t yio,
@@ -206,40 +207,64 @@ static inline __attribute__((always_inline)) void bfly(const int r, const float 
         for (int k = 1; k < r; k++) cst(yp + k * yk, yio, ctw(a[k], w + 2 * (k - 1)));
 }
 
-/* The first stage (s = 1) runs along p, the others along q, so that the inner loop is the
- * long one and its pointers just step. */
+/* One stage over nb blocks of L = r m; x and y may be the same buffer (in place). */
 static inline __attribute__((always_inline)) void stage(const int r, const float *x,
                                                         ptrdiff_t xes, ptrdiff_t xio, float *y,
                                                         ptrdiff_t yes, ptrdiff_t yio,
-                                                        ptrdiff_t m, ptrdiff_t s,
+                                                        ptrdiff_t m, ptrdiff_t nb,
                                                         const float *tw)
 {
-    const ptrdiff_t xj = s * m * xes, yk = s * yes;
-    if (s == 1) {
-        bfly(r, x, xj, xio, y, yk, yio, NULL);
+    const ptrdiff_t L = r * m;
+    for (ptrdiff_t b = 0; b < nb; b++) {
+        const float *xb = x + b * L * xes;
+        float *yb = y + b * L * yes;
+        bfly(r, xb, m * xes, xio, yb, m * yes, yio, NULL);
         for (ptrdiff_t p = 1; p < m; p++)
-            bfly(r, x + p * xes, xj, xio, y + r * p * yes, yk, yio, tw + 2 * (r - 1) * p);
-        return;
-    }
-    for (ptrdiff_t q = 0; q < s; q++) bfly(r, x + q * xes, xj, xio, y + q * yes, yk, yio, NULL);
-    for (ptrdiff_t p = 1; p < m; p++) {
-        const float *w = tw + 2 * (r - 1) * p;
-        const float *xp = x + s * p * xes;
-        float *yp = y + s * r * p * yes;
-        for (ptrdiff_t q = 0; q < s; q++) bfly(r, xp + q * xes, xj, xio, yp + q * yes, yk, yio, w);
+            bfly(r, xb + p * xes, m * xes, xio, yb + p * yes, m * yes, yio, tw + 2 * (r - 1) * p);
     }
 }
 
-/* Stages between work buffers (element stride 2V, im at +V) get the offsets as constants,
- * which frees the registers the addresses need. */
+/* The last stage (m = 1): nb butterflies on r adjacent elements, outputs to dst[perm]. */
+static inline __attribute__((always_inline)) void stage_last(const int r, const float *x,
+                                                             ptrdiff_t xes, ptrdiff_t xio,
+                                                             float *y, ptrdiff_t yes,
+                                                             ptrdiff_t yio, ptrdiff_t nb,
+                                                             const unsigned *perm)
+{
+    for (ptrdiff_t b = 0; b < nb; b++) {
+        cv a[9];
+        for (int j = 0; j < r; j++) a[j] = cld(x + (b * r + j) * xes, xio);
+        switch (r) {
+        case 2: bf2(a); break;
+        case 3: bf3(a); break;
+        case 4: bf4(a); break;
+        case 5: bf5(a); break;
+        case 6: bf6(a); break;
+        case 8: bf8(a); break;
+        default: bf9(a); break;
+        }
+        for (int k = 0; k < r; k++) cst(y + (ptrdiff_t)perm[b * r + k] * yes, yio, a[k]);
+    }
+}
+
+/* Stages within the work buffer (element stride 2V, im at +V) get the offsets as
+ * constants, which frees the registers the addresses need. */
 #define STAGE_FN(R)                                                                          \
     static void stage##R(const float *x, ptrdiff_t xes, ptrdiff_t xio, float *y, ptrdiff_t yes, \
-                         ptrdiff_t yio, ptrdiff_t m, ptrdiff_t s, const float *tw)           \
+                         ptrdiff_t yio, ptrdiff_t m, ptrdiff_t nb, const float *tw)          \
     {                                                                                        \
         if (xes == 2 * V && xio == V && yes == 2 * V && yio == V)                            \
-            stage(R, x, 2 * V, V, y, 2 * V, V, m, s, tw);                                    \
+            stage(R, x, 2 * V, V, y, 2 * V, V, m, nb, tw);                                   \
         else                                                                                 \
-            stage(R, x, xes, xio, y, yes, yio, m, s, tw);                                    \
+            stage(R, x, xes, xio, y, yes, yio, m, nb, tw);                                   \
+    }                                                                                        \
+    static void last##R(const float *x, ptrdiff_t xes, ptrdiff_t xio, float *y, ptrdiff_t yes, \
+                        ptrdiff_t yio, ptrdiff_t nb, const unsigned *perm)                   \
+    {                                                                                        \
+        if (xes == 2 * V && xio == V && yes == 2 * V && yio == V)                            \
+            stage_last(R, x, 2 * V, V, y, 2 * V, V, nb, perm);                               \
+        else                                                                                 \
+            stage_last(R, x, xes, xio, y, yes, yio, nb, perm);                               \
     }
 STAGE_FN(2)
 STAGE_FN(3)
@@ -249,12 +274,12 @@ STAGE_FN(6)
 STAGE_FN(8)
 STAGE_FN(9)
 
-/* Complex FFT of V lanes from src to dst (element strides and im offsets of each), through
- * the work buffers b0, b1. The inverse swaps re and im on both ends, since
+/* Complex FFT of V lanes from src to dst (element strides and im offsets of each), in the
+ * work buffer b0. The inverse swaps re and im on both ends, since
  * IDFT(x) = swap(DFT(swap(x))): one set of forward stages serves both directions. */
 static void fft1(const ibex__offt *pl, const ibex__offt_1d *f, int inv, const float *src,
                  ptrdiff_t ses, ptrdiff_t sio, float *dst, ptrdiff_t des, ptrdiff_t dio,
-                 float *b0, float *b1)
+                 float *b0)
 {
     if (inv) {
         src += sio;
@@ -263,32 +288,34 @@ static void fft1(const ibex__offt *pl, const ibex__offt_1d *f, int inv, const fl
         dio = -dio;
     }
     const float *x = src;
-    ptrdiff_t xes = ses, xio = sio, s = 1, len = (ptrdiff_t)f->n;
-    for (size_t i = 0; i < f->nst; i++) {
+    ptrdiff_t xes = ses, xio = sio, len = (ptrdiff_t)f->n;
+    for (size_t i = 0; i + 1 < f->nst; i++) {
         const int r = f->radix[i];
-        const ptrdiff_t m = len / r;
-        float *y = (i & 1) ? b1 : b0;
-        ptrdiff_t yes = 2 * V, yio = V;
-        if (i + 1 == f->nst) {
-            y = dst;
-            yes = des;
-            yio = dio;
-        }
+        const ptrdiff_t m = len / r, nb = (ptrdiff_t)f->n / len;
         const float *tw = pl->tw + f->tw[i];
         switch (r) {
-        case 2: stage2(x, xes, xio, y, yes, yio, m, s, tw); break;
-        case 3: stage3(x, xes, xio, y, yes, yio, m, s, tw); break;
-        case 4: stage4(x, xes, xio, y, yes, yio, m, s, tw); break;
-        case 5: stage5(x, xes, xio, y, yes, yio, m, s, tw); break;
-        case 6: stage6(x, xes, xio, y, yes, yio, m, s, tw); break;
-        case 8: stage8(x, xes, xio, y, yes, yio, m, s, tw); break;
-        default: stage9(x, xes, xio, y, yes, yio, m, s, tw); break;
+        case 2: stage2(x, xes, xio, b0, 2 * V, V, m, nb, tw); break;
+        case 3: stage3(x, xes, xio, b0, 2 * V, V, m, nb, tw); break;
+        case 4: stage4(x, xes, xio, b0, 2 * V, V, m, nb, tw); break;
+        case 5: stage5(x, xes, xio, b0, 2 * V, V, m, nb, tw); break;
+        case 6: stage6(x, xes, xio, b0, 2 * V, V, m, nb, tw); break;
+        case 8: stage8(x, xes, xio, b0, 2 * V, V, m, nb, tw); break;
+        default: stage9(x, xes, xio, b0, 2 * V, V, m, nb, tw); break;
         }
-        x = y;
-        xes = yes;
-        xio = yio;
+        x = b0;
+        xes = 2 * V;
+        xio = V;
         len = m;
-        s *= r;
+    }
+    const ptrdiff_t nb = (ptrdiff_t)f->n / len;
+    switch (f->radix[f->nst - 1]) {
+    case 2: last2(x, xes, xio, dst, des, dio, nb, f->perm); break;
+    case 3: last3(x, xes, xio, dst, des, dio, nb, f->perm); break;
+    case 4: last4(x, xes, xio, dst, des, dio, nb, f->perm); break;
+    case 5: last5(x, xes, xio, dst, des, dio, nb, f->perm); break;
+    case 6: last6(x, xes, xio, dst, des, dio, nb, f->perm); break;
+    case 8: last8(x, xes, xio, dst, des, dio, nb, f->perm); break;
+    default: last9(x, xes, xio, dst, des, dio, nb, f->perm); break;
     }
 }
 
@@ -386,7 +413,7 @@ static void r2c1(const ibex__offt *p, const float *in, float *spec, float *scr)
      * element m, so the packing costs nothing. Then to T, transposed. */
     for (ptrdiff_t xb = 0; xb < nx; xb += V) {
         const ptrdiff_t x0 = tile0(xb, nx);
-        fft1(p, &p->fy, 0, in + x0, 2 * nx, nx, C, 2 * V, V, A, B);
+        fft1(p, &p->fy, 0, in + x0, 2 * nx, nx, C, 2 * V, V, A);
         for (int h = 0; h < 2 * V; h++) C[hy * 2 * V + h] = C[h];
         post(C, A, hy, p->post);
         for (ptrdiff_t kb = 0; kb < hy + 1; kb += V) {
@@ -400,7 +427,7 @@ static void r2c1(const ibex__offt *p, const float *in, float *spec, float *scr)
     for (ptrdiff_t kb = 0; kb < hy + 1; kb += V) {
         const ptrdiff_t k0 = tile0(kb, hy + 1);
         float *rows[V], *mr[V];
-        fft1(p, &p->fx, 0, T + k0, 2 * w2, w2, C, 2 * V, V, A, B);
+        fft1(p, &p->fx, 0, T + k0, 2 * w2, w2, C, 2 * V, V, A);
         for (int h = 0; h < 2 * V; h++) C[nx * 2 * V + h] = C[h];
         for (int l = 0; l < V; l++) {
             const ptrdiff_t ky = k0 + l;
@@ -440,7 +467,7 @@ static void c2r1(const ibex__offt *p, const float *spec, float *out, float *scr)
             const ptrdiff_t c0 = cb + V <= hx ? cb : hx - V;
             tile_in(mr, c0, C + (nx - c0) * 2 * V, -2 * V, -1.0f);
         }
-        fft1(p, &p->fx, 1, C, 2 * V, V, T + k0, 2 * w2, w2, A, B);
+        fft1(p, &p->fx, 1, C, 2 * V, V, T + k0, 2 * w2, w2, A);
     }
     /* Pass 1 inverse: per V columns, T transposed back, packed, inverse FFT along y whose
      * element m is rows 2m (re) and 2m+1 (im) of the output. */
@@ -452,7 +479,7 @@ static void c2r1(const ibex__offt *p, const float *spec, float *out, float *scr)
             tile_t(T + x0 * 2 * w2 + w2 + k0, 2 * w2, C + k0 * 2 * V + V, 2 * V);
         }
         pre(C, A, hy, p->pre);
-        fft1(p, &p->fy, 1, A, 2 * V, V, out + x0, 2 * nx, nx, B, C);
+        fft1(p, &p->fy, 1, A, 2 * V, V, out + x0, 2 * nx, nx, B);
     }
 }
 
