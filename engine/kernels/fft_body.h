@@ -372,18 +372,28 @@ static inline ptrdiff_t tile0(ptrdiff_t b, ptrdiff_t hi)
     return b + V <= hi ? b : hi - V;
 }
 
-/* r2c split step: Z (hy + 1 elements, Z[hy] = Z[0]) of the packed complex sequence
- * z_m = x_2m + i x_2m+1 to Y_k = (Z_k + conj Z_(hy-k))/2 + t_k (Z_k - conj Z_(hy-k)). */
-static void post(const float *z, float *y, ptrdiff_t hy, const float *t)
+/* r2c split step on V frequencies from k0, into T transposed: Z (hy + 1 elements,
+ * Z[hy] = Z[0]) of the packed sequence z_m = x_2m + i x_2m+1 gives
+ * Y_k = (Z_k + conj Z_(hy-k))/2 + t_k (Z_k - conj Z_(hy-k)). Fused with the transpose so Y
+ * never goes through memory. */
+static inline void post_tile(const float *z, ptrdiff_t hy, ptrdiff_t k0, const float *t,
+                             float *dre, float *dim, ptrdiff_t ds)
 {
     const vf half = BC(0.5f);
-    for (ptrdiff_t k = 0; k <= hy; k++) {
-        cv a = cld(z + k * 2 * V, V), b = cld(z + (hy - k) * 2 * V, V), o;
+    vf re[V], im[V];
+    for (int i = 0; i < V; i++) {
+        const ptrdiff_t k = k0 + i;
+        cv a = cld(z + k * 2 * V, V), b = cld(z + (hy - k) * 2 * V, V);
         vf er = a.r + b.r, ei = a.i - b.i, fr = a.r - b.r, fi = a.i + b.i;
         vf tr = BC(t[2 * k]), ti = BC(t[2 * k + 1]);
-        o.r = FMA(er, half, FMS(tr, fr, ti * fi));
-        o.i = FMA(ei, half, FMA(tr, fi, ti * fr));
-        cst(y + k * 2 * V, V, o);
+        re[i] = FMA(er, half, FMS(tr, fr, ti * fi));
+        im[i] = FMA(ei, half, FMA(tr, fi, ti * fr));
+    }
+    TPOSE(re);
+    TPOSE(im);
+    for (int j = 0; j < V; j++) {
+        ST(dre + j * ds, re[j]);
+        ST(dim + j * ds, im[j]);
     }
 }
 
@@ -415,11 +425,9 @@ static void r2c1(const ibex__offt *p, const float *in, float *spec, float *scr)
         const ptrdiff_t x0 = tile0(xb, nx);
         fft1(p, &p->fy, 0, in + x0, 2 * nx, nx, C, 2 * V, V, A);
         for (int h = 0; h < 2 * V; h++) C[hy * 2 * V + h] = C[h];
-        post(C, A, hy, p->post);
         for (ptrdiff_t kb = 0; kb < hy + 1; kb += V) {
             const ptrdiff_t k0 = tile0(kb, hy + 1);
-            tile_t(A + k0 * 2 * V, 2 * V, T + x0 * 2 * w2 + k0, 2 * w2);
-            tile_t(A + k0 * 2 * V + V, 2 * V, T + x0 * 2 * w2 + w2 + k0, 2 * w2);
+            post_tile(C, hy, k0, p->post, T + x0 * 2 * w2 + k0, T + x0 * 2 * w2 + w2 + k0, 2 * w2);
         }
     }
     /* Pass 2: complex FFT along x of V rows ky <= hy; rows ny - ky are their mirror
