@@ -4,7 +4,8 @@
  *   {"bench":"fft","nx":216,"ny":216,"method":"own","isa":"avx512","r2c3_us":..,
  *    "c2r6_us":..,"r2c_gflops":..,"c2r_gflops":..,"plan_s":..}
  * Times are thread CPU time (another process may share the cores), the median (and the
- * minimum, less disturbed by a neighbour on the core) over repeats of one call each; GFLOP/s counts 2.5 N log2 N per real transform of N points.
+ * minimum, less disturbed by a neighbour on the core) over repeats of one call each;
+ * GFLOP/s counts 2.5 N log2 N per real transform of N points.
  * Usage: bench_fft [--repeats R] [--no-patient] [NX[xNY] ...]   (default 216x216) */
 #include <fftw3.h>
 #include <math.h>

@@ -1,8 +1,10 @@
 /* The own FFT (engine/fft_own.h) against a naive O(N^2) double-precision 2D DFT on small
  * sizes, against FFTW's r2c/c2r (ESTIMATE plans) on the CMC sizes with batches of 3 and 6,
  * and r2c then c2r giving nx*ny times the input. Tolerance: max abs error <= 1e-5 times the
- * reference's max magnitude (54 and 162 bring in radix 9). Sizes odd, below 4 or with a factor 7 give no plan. Run with
- * IBEX_SIMD unset, =avx2 and =scalar (tests/unit/meson.build) to cover every kernel set.
+ * reference's max magnitude. The sizes cover every radix (54 and 162 bring in 9) and both
+ * tile paths (small sides fall back to narrower kernels). Sizes odd, below 4 or with a
+ * factor 7 give no plan. Run with IBEX_SIMD unset, =avx2 and =scalar
+ * (tests/unit/meson.build) to cover every kernel set.
  * Seed from argv[1] or fixed; printed on failure. */
 #include <fftw3.h>
 #include <math.h>
