@@ -36,6 +36,20 @@ static inline void tpose8(vf *r)
     }
 }
 #define TPOSE(r) tpose8(r)
+
+/* 4 x 4 complex pairs (64-bit) from r[2k] to o[2k]: pairs, then the 128-bit lanes. */
+static inline void tpc4(vf *o, const vf *r)
+{
+    __m256d t0 = _mm256_unpacklo_pd(_mm256_castps_pd(r[0]), _mm256_castps_pd(r[2]));
+    __m256d t1 = _mm256_unpackhi_pd(_mm256_castps_pd(r[0]), _mm256_castps_pd(r[2]));
+    __m256d t2 = _mm256_unpacklo_pd(_mm256_castps_pd(r[4]), _mm256_castps_pd(r[6]));
+    __m256d t3 = _mm256_unpackhi_pd(_mm256_castps_pd(r[4]), _mm256_castps_pd(r[6]));
+    o[0] = _mm256_castpd_ps(_mm256_permute2f128_pd(t0, t2, 0x20));
+    o[4] = _mm256_castpd_ps(_mm256_permute2f128_pd(t0, t2, 0x31));
+    o[2] = _mm256_castpd_ps(_mm256_permute2f128_pd(t1, t3, 0x20));
+    o[6] = _mm256_castpd_ps(_mm256_permute2f128_pd(t1, t3, 0x31));
+}
+#define TPC(o, r) tpc4(o, r)
 #define ILV(a, b, lo, hi)                                                          \
     do {                                                                           \
         vf u_ = _mm256_unpacklo_ps(a, b), v_ = _mm256_unpackhi_ps(a, b);           \

@@ -42,6 +42,27 @@ static inline void tpose16(vf *r)
     }
 }
 #define TPOSE(r) tpose16(r)
+
+/* 8 x 8 complex pairs (64-bit) from r[2k] to o[2k]: pairs, then 128-bit lanes twice. */
+static inline void tpc8(vf *o, const vf *r)
+{
+    __m512d t[8], u[8];
+    for (int k = 0; k < 4; k++) {
+        t[2 * k] = _mm512_unpacklo_pd(_mm512_castps_pd(r[4 * k]), _mm512_castps_pd(r[4 * k + 2]));
+        t[2 * k + 1] = _mm512_unpackhi_pd(_mm512_castps_pd(r[4 * k]), _mm512_castps_pd(r[4 * k + 2]));
+    }
+    for (int q = 0; q < 2; q++) {
+        u[4 * q + 0] = _mm512_shuffle_f64x2(t[4 * q], t[4 * q + 2], 0x88);
+        u[4 * q + 1] = _mm512_shuffle_f64x2(t[4 * q + 1], t[4 * q + 3], 0x88);
+        u[4 * q + 2] = _mm512_shuffle_f64x2(t[4 * q], t[4 * q + 2], 0xDD);
+        u[4 * q + 3] = _mm512_shuffle_f64x2(t[4 * q + 1], t[4 * q + 3], 0xDD);
+    }
+    for (int j = 0; j < 4; j++) {
+        o[2 * j] = _mm512_castpd_ps(_mm512_shuffle_f64x2(u[j], u[4 + j], 0x88));
+        o[2 * (j + 4)] = _mm512_castpd_ps(_mm512_shuffle_f64x2(u[j], u[4 + j], 0xDD));
+    }
+}
+#define TPC(o, r) tpc8(o, r)
 #define ILV(a, b, lo, hi)                                                                     \
     do {                                                                                      \
         (lo) = _mm512_permutex2var_ps(a, _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, \

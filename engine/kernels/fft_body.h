@@ -5,7 +5,8 @@
  *
  * The includer defines: vf, V, LD, ST (unaligned), BC (broadcast), FMA(a,b,c) = a*b+c,
  * FMS = a*b-c, FNMA = c-a*b, TPOSE(vf r[V]) in place, ILV(a,b,lo,hi) (interleave two
- * vectors into complex pairs), DILV (its inverse), KERN_NAME, KERN_FN.
+ * vectors into complex pairs), DILV (its inverse), KERN_NAME, KERN_FN; optionally
+ * TPC(o, r): transpose of V/2 x V/2 complex pairs from r[2k] to o[2k].
  *
  * Data: a "vector element" is V complex values, re vector at e, im vector at e + io. Work
  * buffers hold elements at stride 2V with io = V. */
@@ -328,6 +329,54 @@ static inline void tile_t(const float *src, ptrdiff_t ss, float *dst, ptrdiff_t 
     for (int j = 0; j < V; j++) ST(dst + j * ds, r[j]);
 }
 
+#ifdef TPC
+/* Complex pairs, V x V: q[2i + h] holds V/2 pairs (lanes h V/2 ..), and becomes q[2l + g]
+ * holding pairs g V/2 .. of lane l; four (V/2)^2 transposes of 64-bit pairs (TPC). */
+static inline void tpose_pairs(vf *q)
+{
+    vf o[2 * V];
+    for (int g = 0; g < 2; g++)
+        for (int h = 0; h < 2; h++) TPC(o + 2 * (h * V / 2) + g, q + 2 * (g * V / 2) + h);
+    for (int i = 0; i < 2 * V; i++) q[i] = o[i];
+}
+
+/* V elements (at src + i ses) to V rows of interleaved complex from column c0:
+ * rows[l][c0 + i] = element i, lane l, its imaginary part times sg. NULL rows are skipped.
+ * Interleaving first and then moving whole pairs takes fewer shuffles than transposing
+ * re and im apart. */
+static inline void tile_out(const float *src, ptrdiff_t ses, float *const *rows, ptrdiff_t c0,
+                            float sg)
+{
+    vf q[2 * V];
+    const vf g = BC(sg);
+    for (int i = 0; i < V; i++) ILV(LD(src + i * ses), LD(src + i * ses + V) * g, q[2 * i], q[2 * i + 1]);
+    tpose_pairs(q);
+    for (int l = 0; l < V; l++)
+        if (rows[l]) {
+            ST(rows[l] + 2 * c0, q[2 * l]);
+            ST(rows[l] + 2 * c0 + V, q[2 * l + 1]);
+        }
+}
+
+/* The inverse of tile_out: V rows of complex from column c0 to V elements at dst + i des. */
+static inline void tile_in(const float *const *rows, ptrdiff_t c0, float *dst, ptrdiff_t des,
+                           float sg)
+{
+    vf q[2 * V];
+    const vf g = BC(sg);
+    for (int l = 0; l < V; l++) {
+        q[2 * l] = LD(rows[l] + 2 * c0);
+        q[2 * l + 1] = LD(rows[l] + 2 * c0 + V);
+    }
+    tpose_pairs(q);
+    for (int i = 0; i < V; i++) {
+        vf re, im;
+        DILV(q[2 * i], q[2 * i + 1], re, im);
+        ST(dst + i * des, re);
+        ST(dst + i * des + V, im * g);
+    }
+}
+#else
 /* V elements (at src + i ses) to V rows of interleaved complex from column c0:
  * rows[l][c0 + i] = element i, lane l, its imaginary part times sg. NULL rows are skipped. */
 static inline void tile_out(const float *src, ptrdiff_t ses, float *const *rows, ptrdiff_t c0,
@@ -364,6 +413,8 @@ static inline void tile_in(const float *const *rows, ptrdiff_t c0, float *dst, p
         ST(dst + i * des + V, im[i] * g);
     }
 }
+
+#endif
 
 /* Start of the tile of V covering [b, b + V) clipped into [lo, hi): the last tile overlaps
  * the one before it. Lanes are independent, so an overlap recomputes identical values. */
