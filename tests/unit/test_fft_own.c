@@ -3,11 +3,12 @@
  * and r2c then c2r giving nx*ny times the input. Tolerance: max abs error <= 1e-5 times the
  * reference's max magnitude. The sizes cover every radix (54 and 162 bring in 9) and both
  * tile paths (small sides fall back to narrower kernels). Sizes odd, below 4 or with a
- * factor 7 give no plan. Run with IBEX_SIMD unset, =avx2 and =scalar
- * (tests/unit/meson.build) to cover every kernel set.
+ * factor 7 give no plan. Threads sharing a plan agree with one. Run with IBEX_SIMD unset,
+ * =avx2 and =scalar (tests/unit/meson.build) to cover every kernel set.
  * Seed from argv[1] or fixed; printed on failure. */
 #include <fftw3.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,6 +169,54 @@ static void test_fftw(size_t nx, size_t ny)
     ibex__offt_free(p);
 }
 
+/* Re-entrancy: threads sharing one plan, each with its own scratch, give the results of
+ * one thread. */
+typedef struct job {
+    const ibex__offt *p;
+    const float *in;
+    float *spec, *out, *scr;
+    int rounds;
+} job;
+
+static void *run_job(void *arg)
+{
+    job *j = arg;
+    for (int r = 0; r < j->rounds; r++) {
+        ibex__offt_r2c(j->p, 3, j->in, j->spec, j->scr);
+        ibex__offt_c2r(j->p, 3, j->spec, j->out, j->scr);
+    }
+    return NULL;
+}
+
+static void test_threads(size_t nx, size_t ny)
+{
+    enum { NT = 4 };
+    const size_t nr = nx * ny, ns = 2 * ny * (nx / 2 + 1);
+    ibex__offt *p = ibex__offt_create(nx, ny);
+    if (!p) return;
+    float *in = malloc(3 * nr * sizeof(float)), *ref_s = malloc(3 * ns * sizeof(float));
+    float *ref_o = malloc(3 * nr * sizeof(float)), *base[NT + 1];
+    fill(in, 3 * nr, 0.1);
+    job one = {p, in, ref_s, ref_o, scratch_for(p, 3, &base[NT]), 1};
+    run_job(&one);
+    job js[NT];
+    pthread_t th[NT];
+    for (int t = 0; t < NT; t++) {
+        js[t] = (job){p, in, malloc(3 * ns * sizeof(float)), malloc(3 * nr * sizeof(float)),
+                      scratch_for(p, 3, &base[t]), 20};
+        CHECK(pthread_create(&th[t], NULL, run_job, &js[t]) == 0);
+    }
+    for (int t = 0; t < NT; t++) {
+        pthread_join(th[t], NULL);
+        CHECK_MSG(!memcmp(js[t].spec, ref_s, 3 * ns * sizeof(float)) &&
+                      !memcmp(js[t].out, ref_o, 3 * nr * sizeof(float)),
+                  "thread %d of %d differs (%zux%zu)", t, NT, nx, ny);
+        free(js[t].spec), free(js[t].out), free(base[t]);
+    }
+    free(in), free(ref_s), free(ref_o), free(base[NT]);
+    ibex__offt_free(p);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) seed = strtoull(argv[1], NULL, 0);
@@ -191,5 +240,6 @@ int main(int argc, char **argv)
     static const size_t big[][2] = {{200, 200}, {216, 216}, {240, 216}, {216, 240}, {120, 120},
                                     {36, 48}, {64, 30}, {162, 108}};
     for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) test_fftw(big[i][0], big[i][1]);
+    test_threads(216, 216);
     return check_exit();
 }
