@@ -176,7 +176,7 @@ size_t ibex__offt_scratch_floats(const ibex__offt *p, size_t batch)
 {
     (void)batch; /* transforms of a batch reuse the same scratch */
     const size_t n = p->nx > p->hy ? p->nx : p->hy;
-    return 2 * p->nx * p->w2 + 3 * 2 * p->k->v * (n + 1);
+    return 2 * p->nx * p->w2 + 3 * 2 * p->k->v * (n + 1) + 16; /* + 16: the kernels align it */
 }
 
 void ibex__offt_r2c(const ibex__offt *p, size_t batch, const float *real, float *spec,

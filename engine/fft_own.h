@@ -18,7 +18,8 @@ void ibex__offt_r2c(const ibex__offt *p, size_t batch, const float *real, float 
                     float *scratch);
 /* batch half-spectra (Hermitian) into batch real arrays; spec is left intact. */
 void ibex__offt_c2r(const ibex__offt *p, size_t batch, float *spec, float *real, float *scratch);
-/* floats of scratch one call needs (any alignment; transforms of a batch run in turn). */
+/* floats of scratch one call needs (any alignment; transforms of a batch run in turn).
+ * Arrays on 64-byte boundaries (ibex__fft_alloc) run fastest. */
 size_t ibex__offt_scratch_floats(const ibex__offt *p, size_t batch);
 
 /* Best kernel set of this CPU: "avx512", "avx2" or "scalar". IBEX_SIMD=scalar forces the

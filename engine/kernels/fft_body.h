@@ -11,6 +11,7 @@
  * Data: a "vector element" is V complex values, re vector at e, im vector at e + io. Work
  * buffers hold elements at stride 2V with io = V. */
 #include <stddef.h>
+#include <stdint.h>
 
 #include "fft_own_internal.h"
 
@@ -462,13 +463,20 @@ static void pre(const float *yv, float *z, ptrdiff_t hy, const float *u)
     }
 }
 
+/* Work buffers on cache lines whatever the caller's scratch (ibex__offt_scratch_floats
+ * leaves 16 floats for this): split vector loads cost a third more. */
+static inline float *align64(float *p)
+{
+    return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
+}
+
 /* Scratch: the transposed buffer T[x] = (re[w2], im[w2]) over ky, then three work blocks. */
 static void r2c1(const ibex__offt *p, const float *in, float *spec, float *scr)
 {
     const ptrdiff_t nx = (ptrdiff_t)p->nx, ny = (ptrdiff_t)p->ny, hy = (ptrdiff_t)p->hy;
     const ptrdiff_t nc = (ptrdiff_t)p->nc, w2 = (ptrdiff_t)p->w2;
     const ptrdiff_t blk = 2 * V * ((nx > hy ? nx : hy) + 1);
-    float *T = scr, *A = T + 2 * nx * w2, *B = A + blk, *C = B + blk;
+    float *T = align64(scr), *A = T + 2 * nx * w2, *B = A + blk, *C = B + blk;
 
     /* Pass 1: real FFT along y of V columns: rows 2m and 2m+1 are the re and im parts of
      * element m, so the packing costs nothing. Then to T, transposed. */
@@ -506,7 +514,7 @@ static void c2r1(const ibex__offt *p, const float *spec, float *out, float *scr)
     const ptrdiff_t nx = (ptrdiff_t)p->nx, ny = (ptrdiff_t)p->ny, hy = (ptrdiff_t)p->hy;
     const ptrdiff_t nc = (ptrdiff_t)p->nc, w2 = (ptrdiff_t)p->w2, hx = nx / 2;
     const ptrdiff_t blk = 2 * V * ((nx > hy ? nx : hy) + 1);
-    float *T = scr, *A = T + 2 * nx * w2, *B = A + blk, *C = B + blk;
+    float *T = align64(scr), *A = T + 2 * nx * w2, *B = A + blk, *C = B + blk;
 
     /* Pass 2 inverse: rows ky <= hy over all kx (kx > nx/2 from the mirror rows), inverse
      * complex FFT along x into T. */
