@@ -216,14 +216,14 @@ static inline __attribute__((always_inline)) void stage(const int r, const float
                                                         ptrdiff_t m, ptrdiff_t nb,
                                                         const float *tw)
 {
+    /* p outer: a p's twiddles serve all blocks */
     const ptrdiff_t L = r * m;
-    for (ptrdiff_t b = 0; b < nb; b++) {
-        const float *xb = x + b * L * xes;
-        float *yb = y + b * L * yes;
-        bfly(r, xb, m * xes, xio, yb, m * yes, yio, NULL);
-        for (ptrdiff_t p = 1; p < m; p++)
-            bfly(r, xb + p * xes, m * xes, xio, yb + p * yes, m * yes, yio, tw + 2 * (r - 1) * p);
-    }
+    for (ptrdiff_t b = 0; b < nb; b++)
+        bfly(r, x + b * L * xes, m * xes, xio, y + b * L * yes, m * yes, yio, NULL);
+    for (ptrdiff_t p = 1; p < m; p++)
+        for (ptrdiff_t b = 0; b < nb; b++)
+            bfly(r, x + (b * L + p) * xes, m * xes, xio, y + (b * L + p) * yes, m * yes, yio,
+                 tw + 2 * (r - 1) * p);
 }
 
 /* The last stage (m = 1): nb butterflies on r adjacent elements, outputs to dst[perm]. */
