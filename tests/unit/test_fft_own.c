@@ -17,6 +17,7 @@
 #include "fft_own.h"
 
 #define TOL 1e-5
+static const double two_pi = 6.283185307179586476925287;
 
 static uint64_t seed = 0x9e3779b97f4a7c15ULL, rng_state;
 static double rnd(void) /* xorshift64*, uniform in [0, 1) */
@@ -52,7 +53,7 @@ static void naive_r2c(const float *in, size_t nx, size_t ny, float *spec)
             double re = 0, im = 0;
             for (size_t y = 0; y < ny; y++)
                 for (size_t x = 0; x < nx; x++) {
-                    double a = -2 * M_PI * ((double)((kx * x) % nx) / nx + (double)((ky * y) % ny) / ny);
+                    double a = -two_pi * ((double)((kx * x) % nx) / nx + (double)((ky * y) % ny) / ny);
                     re += in[y * nx + x] * cos(a);
                     im += in[y * nx + x] * sin(a);
                 }
@@ -79,7 +80,7 @@ static void naive_c2r(const float *spec, size_t nx, size_t ny, float *out)
                         re = spec[2 * (my * nc + mx)];
                         im = -spec[2 * (my * nc + mx) + 1];
                     }
-                    double a = 2 * M_PI * ((double)((kx * x) % nx) / nx + (double)((ky * y) % ny) / ny);
+                    double a = two_pi * ((double)((kx * x) % nx) / nx + (double)((ky * y) % ny) / ny);
                     s += re * cos(a) - im * sin(a);
                 }
             out[y * nx + x] = (float)s;
