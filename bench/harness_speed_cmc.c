@@ -1,6 +1,6 @@
 /* The exact CMC search in ibex bench speed: its FFT stage (the batched transforms of one
  * cell search, 3 forward and 6 inverse, at the transform size of the first casing of the
- * manifest) with each way of planning, and one exact comparison as `ibex compare` runs it
+ * manifest) with FFTW under each way of planning and with IBEX's own FFT, and one exact comparison as `ibex compare` runs it
  * (child process: CPU time, wall time, peak memory), against cmcR's CPU time for the same
  * pair. Medians over repeats; never asserted. */
 #include <fcntl.h>
@@ -16,8 +16,9 @@
 #include "bench_internal.h"
 #include "cmc_internal.h"
 
-/* cmcR 0.1.11 (R 4.2), Fadul 1-1 vs 1-2 with its defaults, both directions, measured on this
- * machine (AMD EPYC Zen 5, 2 vCPUs) for issue 17: CPU seconds. */
+/* cmcR with its defaults on Fadul 1-1 vs 1-2, both directions, as measured on this machine
+ * (AMD EPYC, Zen 4, 2 vCPUs) and reported in issue 17: CPU seconds. Not re-run here (R and
+ * cmcR are not dependencies). */
 #define CMCR_CPU_SECONDS 61.0
 
 extern char **environ;
@@ -29,37 +30,45 @@ static double thread_cpu(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* One plan mode: planning time, then microseconds of thread CPU per search (fwd3 + inv6). */
-static json_t *fft_stage(size_t n, int mode, size_t repeats, double *med_us)
+static const char *stage_names[4] = {"fftw_estimate", "fftw_measure", "fftw_patient_pinned", "ibex"};
+static const char *stage_labels[4] = {"FFTW_ESTIMATE", "FFTW_MEASURE (each run)",
+                                      "FFTW_PATIENT, pinned by wisdom", "IBEX's own FFT (default)"};
+static const int stage_modes[3] = {IBEX_FFT_PLANS_ESTIMATE, IBEX_FFT_PLANS_MEASURE, IBEX_FFT_PLANS_WISDOM};
+
+/* One implementation (own = 1: IBEX's FFT; else FFTW with plan mode): planning time, then
+ * microseconds of thread CPU per search (fwd3 + inv6). */
+static json_t *fft_stage(size_t n, int mode, int own, size_t repeats, double *med_us)
 {
-    ibex__fft_cache *c = ibex__fft_cache_create(mode);
+    ibex__fft_cache *c = ibex__fft_cache_create_with(mode, own);
     double t0 = ibex__now();
     const ibex__fft *f = c ? ibex__fft_get(c, n, n) : NULL;
     double plan_s = ibex__now() - t0;
     float *real = f ? ibex__fft_alloc(6 * n * n) : NULL, *spec = f ? ibex__fft_alloc(12 * f->nc) : NULL;
+    float *scr = f && f->scratch ? malloc(f->scratch * sizeof *scr) : NULL;
     double *us = malloc(repeats * sizeof *us);
     json_t *o = NULL;
-    if (real && spec && us) {
+    if (real && spec && us && (!f->scratch || scr)) {
         for (size_t i = 0; i < 6 * n * n; i++) real[i] = (float)((i * 2654435761u) % 1000) * 1e-3f;
         t0 = thread_cpu();
-        ibex__fft_forward3(f, real, spec);
-        ibex__fft_inverse6(f, spec, real);
+        ibex__fft_forward3(f, real, spec, scr);
+        ibex__fft_inverse6(f, spec, real, scr);
         size_t iters = (size_t)fmax(1, fmin(2000, 0.05 / fmax(thread_cpu() - t0, 1e-6)));
         for (size_t k = 0; k < repeats; k++) {
             t0 = thread_cpu();
             for (size_t i = 0; i < iters; i++) {
-                ibex__fft_forward3(f, real, spec);
-                ibex__fft_inverse6(f, spec, real);
+                ibex__fft_forward3(f, real, spec, scr);
+                ibex__fft_inverse6(f, spec, real, scr);
             }
             us[k] = (thread_cpu() - t0) / (double)iters * 1e6;
         }
         json_t *sp = bench_spread(us, repeats, "us of thread CPU per search (3 r2c + 6 c2r)");
         *med_us = json_real_value(json_object_get(sp, "median"));
         double flops = 9 * 2.5 * (double)(n * n) * log2((double)(n * n));
-        o = json_pack("{s:f, s:o, s:f}", "planning_seconds", plan_s, "per_search", sp, "gflops",
-                      flops / (*med_us * 1e-6) * 1e-9);
+        o = json_pack("{s:s, s:f, s:o, s:f}", "implementation", ibex__fft_impl(f), "planning_seconds",
+                      plan_s, "per_search", sp, "gflops", flops / (*med_us * 1e-6) * 1e-9);
     }
     free(us);
+    free(scr);
     ibex__fft_dealloc(real);
     ibex__fft_dealloc(spec);
     ibex__fft_cache_free(c);
@@ -139,22 +148,22 @@ json_t *bench_speed_cmc(const char *manifest, const char *program, size_t repeat
         ibex_surface_free(s);
         ibex_surface_free(p);
     }
-    static const char *names[3] = {"fftw_estimate", "fftw_measure", "fftw_patient_pinned"};
-    static const int modes[3] = {IBEX_FFT_PLANS_ESTIMATE, IBEX_FFT_PLANS_MEASURE, IBEX_FFT_PLANS_WISDOM};
     json_t *fft = json_pack("{s:I, s:s}", "size", (json_int_t)n, "wisdom_file",
                             ibex_fft_wisdom_file() ? ibex_fft_wisdom_file() : "(none: pinned = ESTIMATE)");
-    double med[3] = {0};
-    for (int m = 0; m < 3; m++) {
-        json_t *a = fft_stage(n, modes[m], repeats, &med[m]);
+    double med[4] = {0};
+    for (int m = 0; m < 4; m++) {
+        json_t *a = fft_stage(n, m < 3 ? stage_modes[m] : IBEX_FFT_PLANS_WISDOM, m == 3, repeats, &med[m]);
         if (!a) {
             json_decref(fft);
             if (have) bench_manifest_free(&man);
             ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory for the FFT stage");
             return NULL;
         }
-        json_object_set_new(fft, names[m], a);
+        json_object_set_new(fft, stage_names[m], a);
     }
+    double best = fmin(med[1], med[2]); /* FFTW's best plan: MEASURE or PATIENT */
     json_object_set_new(fft, "estimate_over_pinned", json_real(med[0] / med[2]));
+    json_object_set_new(fft, "fftw_best_over_ibex", json_real(best / med[3]));
     json_t *cmp = have ? exact_comparison(&man, program, repeats)
                        : json_pack("{s:s}", "skipped", "no Fadul casings in the manifest");
     if (have) bench_manifest_free(&man);
@@ -172,17 +181,17 @@ void bench_speed_cmc_md(FILE *f, json_t *cmc)
     json_t *fft = json_object_get(cmc, "fft_stage"), *cmp = json_object_get(cmc, "comparison");
     size_t n = (size_t)json_integer_value(json_object_get(fft, "size"));
     fprintf(f, "## Exact CMC\n\nFFT stage of one cell search: 3 r2c + 6 c2r of %zu², thread CPU "
-               "per search, median [min, max]; wisdom file %s.\n\n| plans | us per search | GFLOP/s | planning (s) |\n"
+               "per search, median [min, max]; wisdom file %s.\n\n| transforms | us per search | GFLOP/s | planning (s) |\n"
                "|---|---|---|---|\n", n, json_string_value(json_object_get(fft, "wisdom_file")));
-    static const char *names[3] = {"fftw_estimate", "fftw_measure", "fftw_patient_pinned"};
-    static const char *labels[3] = {"FFTW_ESTIMATE", "FFTW_MEASURE (each run)", "FFTW_PATIENT, pinned by wisdom (default)"};
-    for (int m = 0; m < 3; m++) {
-        json_t *a = json_object_get(fft, names[m]);
-        fprintf(f, "| %s | ", labels[m]);
+    for (int m = 0; m < 4; m++) {
+        json_t *a = json_object_get(fft, stage_names[m]);
+        fprintf(f, "| %s (%s) | ", stage_labels[m], json_string_value(json_object_get(a, "implementation")));
         spread(f, json_object_get(a, "per_search"), 1);
         fprintf(f, " | %.1f | %.2f |\n", json_real_value(json_object_get(a, "gflops")),
                 json_real_value(json_object_get(a, "planning_seconds")));
     }
+    fprintf(f, "\nFFTW's best plan over IBEX's FFT: %.2fx.\n",
+            json_real_value(json_object_get(fft, "fftw_best_over_ibex")));
     if (json_object_get(cmp, "skipped")) {
         fprintf(f, "\nExact comparison: skipped (%s).\n\n", json_string_value(json_object_get(cmp, "skipped")));
         return;

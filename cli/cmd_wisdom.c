@@ -13,11 +13,12 @@
 static void help(void)
 {
     printf("Usage: ibex wisdom [--refresh] [--path] [--json] [GRID...]\n\n"
-           "Plan, once per machine, the FFT transforms the CMC search uses (FFTW_PATIENT,\n"
-           "seconds per size) and keep them in the wisdom file, so that every later run\n"
-           "uses the same plans: the same numbers and no planning. A comparison plans a\n"
-           "size it does not find on first use, so running this is optional; it moves the\n"
-           "planning out of the first comparison.\n\n"
+           "The CMC search runs IBEX's own FFT, which needs no planning. Where it runs FFTW\n"
+           "instead (IBEX_FFT=fftw, or a transform size the own FFT does not serve), this\n"
+           "plans, once per machine, FFTW's transforms (FFTW_PATIENT, seconds per size) and\n"
+           "keeps them in the wisdom file, so that every later run uses the same plans: the\n"
+           "same numbers and no planning. A comparison plans a size it does not find on\n"
+           "first use, so running this is optional.\n\n"
            "GRID: side N or NxM (points) of the surfaces compared; the transform sizes of\n"
            "the default CMC options for that grid are planned (default %d, a casing at\n"
            "6.25 um). A grid already in the file costs nothing.\n\n"

@@ -41,22 +41,33 @@ const ibex__kernels *ibex__kernels_best(void);
 
 /* ---- FFT plans (plan.c): FFTW's planner is not thread-safe, so it runs under one lock ---- */
 
+struct ibex__offt;
+
 typedef struct ibex__fft {
     size_t nx, ny, nc;       /* real size and complex half-spectrum length ny*(nx/2+1) */
-    fftwf_plan fwd3;         /* r2c of 3 contiguous nx*ny arrays into 3 nc spectra */
-    fftwf_plan inv6;         /* c2r of 6 contiguous spectra into 6 nx*ny arrays */
+    struct ibex__offt *own;  /* IBEX's own FFT (fft_own.h) for this size, else NULL: */
+    fftwf_plan fwd3;         /* FFTW r2c of 3 contiguous nx*ny arrays into 3 nc spectra */
+    fftwf_plan inv6;         /* FFTW c2r of 6 contiguous spectra into 6 nx*ny arrays */
+    size_t scratch;          /* floats of scratch a transform call needs (0 for FFTW) */
 } ibex__fft;
 
 typedef struct ibex__fft_cache ibex__fft_cache;
-ibex__fft_cache *ibex__fft_cache_create(int mode); /* an ibex_fft_plans */
+/* mode: an ibex_fft_plans (for FFTW). The own FFT serves every size it can (even sides of
+ * 2^a 3^b 5^c) unless IBEX_FFT=fftw; _with takes that choice: own 0 = FFTW always, 1 = own
+ * where it can, -1 = from IBEX_FFT. */
+ibex__fft_cache *ibex__fft_cache_create(int mode);
+ibex__fft_cache *ibex__fft_cache_create_with(int mode, int own);
+/* "ibex-avx512", "ibex-avx2", "ibex-scalar" or "fftw": what a size's transforms run. */
+const char *ibex__fft_impl(const ibex__fft *f);
 void ibex__fft_cache_free(ibex__fft_cache *c);
 /* Plans for nx x ny (created on first use, then shared); NULL on failure. */
 const ibex__fft *ibex__fft_get(ibex__fft_cache *c, size_t nx, size_t ny);
 /* The two transforms of a search, FFTW's layout (interleaved complex half-spectra of
  * ny x (nx/2+1), unnormalised): 3 real arrays -> 3 spectra, 6 spectra -> 6 real arrays
- * (the inverse may overwrite its input). The one place the engine calls a transform. */
-void ibex__fft_forward3(const ibex__fft *f, float *real, float *spec);
-void ibex__fft_inverse6(const ibex__fft *f, float *spec, float *real);
+ * (the inverse may overwrite its input). scratch: f->scratch floats of the caller's (NULL
+ * when 0). The one place the engine calls a transform. */
+void ibex__fft_forward3(const ibex__fft *f, float *real, float *spec, float *scratch);
+void ibex__fft_inverse6(const ibex__fft *f, float *spec, float *real, float *scratch);
 /* Where wisdom is kept (io/fft_wisdom.c): both hooks run under the planner lock. begin
  * takes the file's cross-process lock and imports it; end writes it when changed (1 ok,
  * 0 when it could not) and releases the lock. */
@@ -83,6 +94,7 @@ typedef struct ibex__xc_work {
     float *spec;   /* 3 * 2*nc: region spectra */
     float *prod;   /* 6 * 2*nc: spectral products (own allocation keeps FFTW's alignment) */
     float *ncc;    /* one row of lags */
+    float *scratch; /* fft->scratch floats for the transforms */
 } ibex__xc_work;
 
 ibex_status ibex__xc_work_init(ibex__xc_work *w, const ibex__fft *fft);

@@ -37,7 +37,7 @@ static const ibex__offt_kern *choose(size_t nx, size_t hy)
 
 /* Radices 2..9 (larger butterflies spill registers), fewest stages (each is a pass of
  * loads and stores over the data, the main cost), then the smallest largest radix, then
- * ascending: measured on 216 = 6 6 6, 200 = 5 5 8, 100 = 4 5 5 (bench_fft, Zen 5). */
+ * ascending: measured on 216 = 6 6 6, 200 = 5 5 8, 100 = 4 5 5 (bench_fft, on the AMD EPYC of docs/measurements/cmc-speed.md). */
 static const unsigned char radices[] = {2, 3, 4, 5, 6, 8, 9};
 
 /* Best multiset of radices dividing n, each at most rmax: best[] gets nst entries, ascending. */

@@ -6,8 +6,10 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cmc_internal.h"
+#include "fft_own.h"
 #include "ibex_internal.h"
 
 static pthread_mutex_t planner_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -19,6 +21,7 @@ static const ibex__wisdom_store *store; /* set by io/fft_wisdom.c; NULL: no file
 struct ibex__fft_cache {
     pthread_mutex_t lock;
     int mode; /* ibex_fft_plans */
+    int own;  /* the own FFT where it can */
     size_t n;
     ibex__fft *e[CACHE_MAX];
 };
@@ -47,13 +50,30 @@ void ibex__fft_dealloc(void *p)
     fftwf_free(p);
 }
 
-ibex__fft_cache *ibex__fft_cache_create(int mode)
+ibex__fft_cache *ibex__fft_cache_create_with(int mode, int own)
 {
     ibex__fft_cache *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     pthread_mutex_init(&c->lock, NULL);
     c->mode = mode;
+    if (own < 0) {
+        const char *e = getenv("IBEX_FFT");
+        own = !(e && !strcmp(e, "fftw"));
+    }
+    c->own = own;
     return c;
+}
+
+ibex__fft_cache *ibex__fft_cache_create(int mode)
+{
+    return ibex__fft_cache_create_with(mode, -1);
+}
+
+const char *ibex__fft_impl(const ibex__fft *f)
+{
+    if (!f->own) return "fftw";
+    const char *isa = ibex__offt_plan_isa(f->own);
+    return !strcmp(isa, "avx512") ? "ibex-avx512" : !strcmp(isa, "avx2") ? "ibex-avx2" : "ibex-scalar";
 }
 
 static void destroy(ibex__fft *f)
@@ -63,6 +83,7 @@ static void destroy(ibex__fft *f)
     if (f->fwd3) fftwf_destroy_plan(f->fwd3);
     if (f->inv6) fftwf_destroy_plan(f->inv6);
     pthread_mutex_unlock(&planner_lock);
+    ibex__offt_free(f->own);
     free(f);
 }
 
@@ -106,13 +127,19 @@ static int plan_pinned(ibex__fft *f, float *r, float *s, int *planned)
     return ok;
 }
 
-static ibex__fft *make(size_t nx, size_t ny, int mode, int *planned)
+static ibex__fft *make(size_t nx, size_t ny, int mode, int own, int *planned)
 {
     ibex__fft *f = calloc(1, sizeof *f);
     if (!f) return NULL;
     f->nx = nx;
     f->ny = ny;
     f->nc = ny * (nx / 2 + 1);
+    /* The own FFT needs no planning: a size it serves gets no FFTW plans at all. */
+    if (own && (f->own = ibex__offt_create(nx, ny))) {
+        size_t a = ibex__offt_scratch_floats(f->own, 3), b = ibex__offt_scratch_floats(f->own, 6);
+        f->scratch = a > b ? a : b;
+        return f;
+    }
     size_t nr = nx * ny;
     /* Planning arrays: separate from any data (timed planning overwrites them). */
     float *r = ibex__fft_alloc(6 * nr), *s = ibex__fft_alloc(12 * f->nc);
@@ -147,21 +174,23 @@ const ibex__fft *ibex__fft_get(ibex__fft_cache *c, size_t nx, size_t ny)
             pthread_mutex_unlock(&c->lock);
             return NULL;
         }
-        f = make(nx, ny, c->mode, NULL);
+        f = make(nx, ny, c->mode, c->own, NULL);
         if (f) c->e[c->n++] = f;
     }
     pthread_mutex_unlock(&c->lock);
     return f;
 }
 
-void ibex__fft_forward3(const ibex__fft *f, float *real, float *spec)
+void ibex__fft_forward3(const ibex__fft *f, float *real, float *spec, float *scratch)
 {
-    fftwf_execute_dft_r2c(f->fwd3, real, (fftwf_complex *)spec);
+    if (f->own) ibex__offt_r2c(f->own, 3, real, spec, scratch);
+    else fftwf_execute_dft_r2c(f->fwd3, real, (fftwf_complex *)spec);
 }
 
-void ibex__fft_inverse6(const ibex__fft *f, float *spec, float *real)
+void ibex__fft_inverse6(const ibex__fft *f, float *spec, float *real, float *scratch)
 {
-    fftwf_execute_dft_c2r(f->inv6, (fftwf_complex *)spec, real);
+    if (f->own) ibex__offt_c2r(f->own, 6, spec, real, scratch);
+    else fftwf_execute_dft_c2r(f->inv6, (fftwf_complex *)spec, real);
 }
 
 void ibex__fftw_lock(void)
@@ -190,7 +219,7 @@ ibex_status ibex_fft_wisdom_plan(size_t nx, size_t ny, int *planned, ibex_diag *
     pthread_mutex_unlock(&planner_lock);
     if (!open) return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "no wisdom file is open");
     int did = 0;
-    ibex__fft *f = make(nx, ny, IBEX_FFT_PLANS_WISDOM, &did);
+    ibex__fft *f = make(nx, ny, IBEX_FFT_PLANS_WISDOM, 0, &did);
     if (!f) return ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "cannot make FFT plans");
     destroy(f);
     if (did < 0) return ibex__fail(diag, IBEX_ERR_IO, "", -1, "cannot write the wisdom file");

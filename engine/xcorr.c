@@ -17,7 +17,8 @@ ibex_status ibex__xc_work_init(ibex__xc_work *w, const ibex__fft *fft)
     w->spec = ibex__fft_alloc(6 * fft->nc);
     w->prod = ibex__fft_alloc(12 * fft->nc);
     w->ncc = malloc(fft->nx * sizeof *w->ncc);
-    if (!w->real || !w->spec || !w->prod || !w->ncc) {
+    w->scratch = fft->scratch ? malloc(fft->scratch * sizeof *w->scratch) : NULL;
+    if (!w->real || !w->spec || !w->prod || !w->ncc || (fft->scratch && !w->scratch)) {
         ibex__xc_work_free(w);
         return IBEX_ERR_NOMEM;
     }
@@ -31,6 +32,7 @@ void ibex__xc_work_free(ibex__xc_work *w)
     ibex__fft_dealloc(w->spec);
     ibex__fft_dealloc(w->prod);
     free(w->ncc);
+    free(w->scratch);
     memset(w, 0, sizeof *w);
 }
 
@@ -105,7 +107,7 @@ void ibex__xc_prepare(ibex__xc_work *w, const float *t, const unsigned char *tm,
     tpl->nvalid = fill3(w->real, f->nx, f->ny, t, tm, ts, tw, th);
     tpl->w = tw;
     tpl->h = th;
-    ibex__fft_forward3(f, w->real, tpl->spec);
+    ibex__fft_forward3(f, w->real, tpl->spec, w->scratch);
 }
 
 ibex__xc_peak ibex__xc_run(ibex__xc_work *w, const ibex__kernels *k, const ibex__xc_template *tpl,
@@ -118,14 +120,14 @@ ibex__xc_peak ibex__xc_run(ibex__xc_work *w, const ibex__kernels *k, const ibex_
     double t0 = ibex__now();
     fill3(w->real, f->nx, f->ny, r, rm, rs, rw, rh);
     double t1 = ibex__now();
-    ibex__fft_forward3(f, w->real, w->spec);
+    ibex__fft_forward3(f, w->real, w->spec, w->scratch);
     double t2 = ibex__now();
     const float *T = tpl->spec, *R = w->spec;
     float *P = w->prod;
     k->spec6(T, T + 2 * nc, T + 4 * nc, R, R + 2 * nc, R + 4 * nc, nc, 1.0f / (float)nr, P,
              P + 2 * nc, P + 4 * nc, P + 6 * nc, P + 8 * nc, P + 10 * nc);
     double t3 = ibex__now();
-    ibex__fft_inverse6(f, P, w->real);
+    ibex__fft_inverse6(f, P, w->real, w->scratch);
     double t4 = ibex__now();
     const float *m = w->real;
     size_t nu = rw - tpl->w + 1, nv = rh - tpl->h + 1;

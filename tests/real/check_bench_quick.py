@@ -44,6 +44,18 @@ with tempfile.TemporaryDirectory() as tmp:
             c = s.get("comparisons", {}).get(kind, {})
             expect(c.get("comparisons_per_second_1_thread", {}).get("median", 0) > 0,
                    f"{kind} comparisons/s measured")
-        expect(os.path.isfile(os.path.join(sp, "speed.md")), "speed.md written")
+        x = s.get("exact_cmc", {})
+        fs = x.get("fft_stage", {})
+        expect(fs.get("size") == 216, f"exact CMC: the FFT stage at Fadul's transform size 216 ({fs.get('size')})")
+        for k in ("fftw_estimate", "fftw_measure", "fftw_patient_pinned"):
+            ps = fs.get(k, {}).get("per_search", {})
+            expect(fs.get(k, {}).get("gflops", 0) > 0 and 0 < ps.get("min", 0) <= ps.get("median", 0) <= ps.get("max", 0),
+                   f"exact CMC FFT stage {k}: GFLOP/s and a spread")
+        cm = x.get("comparison", {})
+        expect(cm.get("cpu_seconds", {}).get("median", 0) > 0 and cm.get("peak_memory_mib", {}).get("median", 0) > 0
+               and cm.get("cmcR_cpu_seconds") == 61.0 and cm.get("cpu_ratio_cmcR_over_ibex", 0) > 0,
+               f"exact CMC comparison: CPU, memory and the ratio to cmcR ({cm})")
+        md = open(os.path.join(sp, "speed.md")).read() if os.path.isfile(os.path.join(sp, "speed.md")) else ""
+        expect("## Exact CMC" in md, "speed.md written, with the exact CMC section")
 
 finish("bench quick")
