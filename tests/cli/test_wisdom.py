@@ -3,8 +3,8 @@
 planned once and then found by every later process; two processes planning at once plan it
 once between them (the lock); a file that is not wisdom is set aside and planned anew; an
 unwritable place is a clear error for `ibex wisdom` and no failure for a comparison; and a
-comparison with pinned plans gives the counts of FFTW_ESTIMATE plans and the same cell
-correlations within 1e-5, and identical output from run to run."""
+comparison on FFTW with pinned plans gives the counts of FFTW_ESTIMATE plans and of IBEX's
+own FFT and the same cell correlations within 1e-5, and identical output run to run."""
 import json, os, subprocess, sys, tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -76,18 +76,21 @@ with tempfile.TemporaryDirectory() as d:
     expect(r.returncode == 0, "synth two casings", r)
     x3p = sorted(os.path.join(r_, f) for r_, _, fs in os.walk(cas) for f in fs if f.endswith(".x3p"))
     cmp = ["compare", "--json", "--kind", "cartridge", *x3p[:2]]
-    pinned = [run(*cmp, env=env) for _ in range(2)]
-    est = run(*cmp, env=dict(os.environ, IBEX_FFT_WISDOM="off"))
-    fails = [r for r in pinned + [est] if r.returncode != 0]
+    fftw = dict(env, IBEX_FFT="fftw")  # the pinned plans serve FFTW's transforms
+    pinned = [run(*cmp, env=fftw) for _ in range(2)]
+    est = run(*cmp, env=dict(fftw, IBEX_FFT_WISDOM="off"))
+    own = run(*cmp, env=env)  # IBEX's own FFT, the default
+    fails = [r for r in pinned + [est, own] if r.returncode != 0]
     expect(not fails, "compare: exit 0", fails[0] if fails else None)
     if not fails:
         a, b = json.loads(pinned[0].stdout), json.loads(est.stdout)
         expect(untimed(a) == untimed(json.loads(pinned[1].stdout)),
                "pinned plans: identical output run to run (timings aside), planning or not")
-        expect((a["cmc"], a["cmc_high"], a["verdict"]) == (b["cmc"], b["cmc_high"], b["verdict"]),
-               f"counts and verdict as with ESTIMATE plans ({a['cmc']}/{a['cmc_high']} vs {b['cmc']}/{b['cmc_high']})")
-        diff = max(abs(p["ccf"] - q["ccf"]) for p, q in zip(a["cells"], b["cells"]) if p["used"])
-        expect(diff <= 1e-5, f"cell correlations within 1e-5 of ESTIMATE plans (max {diff:.2e})")
-        expect(all(p["used"] == q["used"] for p, q in zip(a["cells"], b["cells"])),
-               "the same cells used")
+        for other, label in ((b, "FFTW_ESTIMATE plans"), (json.loads(own.stdout), "IBEX's own FFT")):
+            expect((a["cmc"], a["cmc_high"], a["verdict"]) == (other["cmc"], other["cmc_high"], other["verdict"]),
+                   f"counts and verdict as with {label} ({a['cmc']}/{a['cmc_high']} vs {other['cmc']}/{other['cmc_high']})")
+            diff = max(abs(p["ccf"] - q["ccf"]) for p, q in zip(a["cells"], other["cells"]) if p["used"])
+            expect(diff <= 1e-5, f"cell correlations within 1e-5 of {label} (max {diff:.2e})")
+            expect(all(p["used"] == q["used"] for p, q in zip(a["cells"], other["cells"])),
+                   f"the same cells used as with {label}")
 finish("cli_wisdom")
