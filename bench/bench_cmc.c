@@ -397,7 +397,7 @@ int main(int argc, char **argv)
             truth[k] = strcmp(sc[i].key, sc[j].key) == 0;
             if (pairs)
                 printf("{\"bench\":\"cmc_pair\",\"a\":\"%s\",\"b\":\"%s\",\"match\":%d,\"cmc\":[%u,%u],"
-                       "\"cmc_high\":[%u,%u],\"score\":%.3f,\"theta\":%.1f,\"dx\":%.1f,\"dy\":%.1f,"
+                       "\"cmc_high\":[%u,%u],\"score\":%.7f,\"theta\":%.1f,\"dx\":%.1f,\"dy\":%.1f,"
                        "\"full_ccf\":%.3f,\"verdict\":\"%s\",\"ms\":%.1f,\"cpu_ms\":%.1f}\n",
                        sc[i].name, sc[j].name, truth[k], r->dir[0].cmc, r->dir[1].cmc,
                        r->dir[0].cmc_high, r->dir[1].cmc_high, r->score, r->theta, r->dx, r->dy,

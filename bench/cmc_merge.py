@@ -4,7 +4,8 @@ and print one JSON summary: CMC distributions for known matches and non-matches,
 errors at the identification threshold, time per comparison.
 Usage: cmc_merge.py RUN.jsonl [RUN.jsonl ...] [--threshold 6] [--ref REF.jsonl]
 --ref: compare the CMC counts (both rules, both directions) pair by pair with another run
-(e.g. the exhaustive search) and report how many pairs are identical and which differ."""
+(e.g. the exhaustive search) and report how many pairs are identical and which differ, and
+the largest score difference (bench_cmc prints scores to 7 decimals; older runs to 3)."""
 import json
 import sys
 from collections import Counter
@@ -91,6 +92,10 @@ def main(argv):
              "ref_cmc": rp[k]["cmc"], "cmc_high": pairs[k]["cmc_high"],
              "ref_cmc_high": rp[k]["cmc_high"]} for k in diff]
         out["ref_verdicts_differing"] = sum(verdict(pairs[k]) != verdict(rp[k]) for k in both)
+        # scores: both runs must print them finely enough (bench_cmc: 7 decimals)
+        sd = [abs(pairs[k]["score"] - rp[k]["score"]) for k in both]
+        out["ref_score_max_abs_diff"] = max(sd) if sd else None
+        out["ref_scores_within_1e-5"] = sum(d <= 1e-5 for d in sd)
     print(json.dumps(out))
 
 
