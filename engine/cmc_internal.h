@@ -76,6 +76,9 @@ typedef struct ibex__wisdom_store {
     int (*end)(int changed);
 } ibex__wisdom_store;
 void ibex__fft_wisdom_store(const ibex__wisdom_store *s); /* NULL: none */
+/* Drop the wisdom held in memory (the file keeps it): lets a benchmark time FFTW_MEASURE
+ * planning itself rather than a plan taken from stronger wisdom. */
+void ibex__fft_forget_wisdom(void);
 /* Smallest even size >= n of the form 2^a 3^b 5^c (sizes FFTW is fast at). */
 size_t ibex__fft_good_size(size_t n);
 /* The planner lock, for other files that make their own (ESTIMATE) plans. */

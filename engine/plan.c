@@ -226,3 +226,10 @@ ibex_status ibex_fft_wisdom_plan(size_t nx, size_t ny, int *planned, ibex_diag *
     if (planned) *planned = did;
     return IBEX_OK;
 }
+
+void ibex__fft_forget_wisdom(void)
+{
+    pthread_mutex_lock(&planner_lock);
+    fftwf_forget_wisdom();
+    pthread_mutex_unlock(&planner_lock);
+}
