@@ -151,12 +151,14 @@ json_t *bench_speed_cmc(const char *manifest, const char *program, size_t repeat
     json_t *fft = json_pack("{s:I, s:s}", "size", (json_int_t)n, "wisdom_file",
                             ibex_fft_wisdom_file() ? ibex_fft_wisdom_file() : "(none: pinned = ESTIMATE)");
     double med[4] = {0};
-    /* pinned before MEASURE, and MEASURE on forgotten wisdom: FFTW serves a MEASURE request
-     * from PATIENT wisdom in memory, and the pinned row must find the file's plans */
-    static const int order[4] = {0, 2, 1, 3};
+    /* pinned first, on an empty memory (its plans then come from the file alone), and the
+     * ESTIMATE and MEASURE rows each on forgotten wisdom: FFTW serves a weaker request
+     * from stronger wisdom in memory */
+    static const int order[4] = {2, 0, 1, 3};
+    ibex__fft_forget_wisdom();
     for (int o = 0; o < 4; o++) {
         int m = order[o];
-        if (m == 1) ibex__fft_forget_wisdom();
+        if (m < 2) ibex__fft_forget_wisdom();
         json_t *a = fft_stage(n, m < 3 ? stage_modes[m] : IBEX_FFT_PLANS_WISDOM, m == 3, repeats, &med[m]);
         if (!a) {
             json_decref(fft);
