@@ -136,6 +136,10 @@ json_t *bench_speed_cmc(const char *manifest, const char *program, size_t repeat
         bench_manifest_free(&man);
         have = 0;
     }
+    /* The child first: on Linux a spawned child's peak memory (ru_maxrss) starts from its
+     * parent's peak at exec, so it is measured while this process is still small. */
+    json_t *cmp = have ? exact_comparison(&man, program, repeats)
+                       : json_pack("{s:s}", "skipped", "no Fadul casings in the manifest");
     if (have) {
         ibex_surface *s = NULL, *p = NULL;
         ibex_preprocess_opts po;
@@ -163,6 +167,7 @@ json_t *bench_speed_cmc(const char *manifest, const char *program, size_t repeat
         if (!a) {
             json_decref(fft);
             if (have) bench_manifest_free(&man);
+            json_decref(cmp);
             ibex__fail(diag, IBEX_ERR_NOMEM, "", -1, "out of memory for the FFT stage");
             return NULL;
         }
@@ -171,8 +176,6 @@ json_t *bench_speed_cmc(const char *manifest, const char *program, size_t repeat
     double best = fmin(med[1], med[2]); /* FFTW's best plan: MEASURE or PATIENT */
     json_object_set_new(fft, "estimate_over_pinned", json_real(med[0] / med[2]));
     json_object_set_new(fft, "fftw_best_over_ibex", json_real(best / med[3]));
-    json_t *cmp = have ? exact_comparison(&man, program, repeats)
-                       : json_pack("{s:s}", "skipped", "no Fadul casings in the manifest");
     if (have) bench_manifest_free(&man);
     return json_pack("{s:o, s:o}", "fft_stage", fft, "comparison", cmp);
 }
