@@ -41,7 +41,7 @@ ibex_status ibex__ncc_candidates(const ibex__ncc_prep *a, const ibex__ncc_prep *
 
 /* The same NCC over a rotation window only (degrees, CMC's convention: theta_min..max, as
  * ibex_cmc_opts): every 3 degrees at the coarse level, then 1-degree steps within 2 degrees
- * of the best at the fine level. The screening score of a two-step query (io/search.c):
+ * of the best at the fine level (angle_deg then in [0, 360)). The screening score of a two-step query (io/search.c):
  * a few milliseconds where CMC takes a second. */
 ibex_status ibex__ncc_window(const ibex__ncc_prep *a, const ibex__ncc_prep *b, double theta_min,
                              double theta_max, ibex__ncc_result *res, ibex_diag *diag);

@@ -370,6 +370,19 @@ static ibex_status search(const level *a, const level *b, const double *angles, 
     return IBEX_OK;
 }
 
+static ibex_status same_spacing(const level *a, const level *b, ibex_diag *diag)
+{
+    if (fabs(a->spacing - b->spacing) <= 0.05 * a->spacing) return IBEX_OK;
+    return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1, "spacings differ after downsampling (%.3g vs %.3g um)",
+                      a->spacing * 1e6, b->spacing * 1e6);
+}
+
+static ibex_status never_overlap(ibex_diag *diag)
+{
+    return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1, "surfaces never overlap by %.0f%% of the smaller valid area",
+                      MIN_OVERLAP * 100);
+}
+
 /* Refine a coarse angle at the fine level, in FINE_STEP steps over +-COARSE_STEP/2. */
 static ibex_status refine(const level *a, const level *b, double centre, ibex__ncc_result *res,
                           ibex_diag *diag)
@@ -382,10 +395,7 @@ static ibex_status refine(const level *a, const level *b, double centre, ibex__n
         angles[n++] = t;
     ibex_status st = search(a, b, angles, n, &best, &best_angle, &sx, &sy, &ov, NULL, diag);
     if (st) return st;
-    if (best < -1)
-        return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1,
-                          "surfaces never overlap by %.0f%% of the smaller valid area",
-                          MIN_OVERLAP * 100);
+    if (best < -1) return never_overlap(diag);
     res->ncc = best;
     res->angle_deg = fmod(best_angle + 360, 360);
     /* Shift of the rotated-b canvas origin onto a's grid, in metres. */
@@ -402,10 +412,8 @@ ibex_status ibex__ncc_candidates(const ibex__ncc_prep *pa, const ibex__ncc_prep 
     if (!pa || !pb || !res || !n_out || k == 0)
         return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "missing argument");
     const level *a = &pa->lv[1], *b = &pb->lv[1];
-    if (fabs(a->spacing - b->spacing) > 0.05 * a->spacing)
-        return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1,
-                          "spacings differ after downsampling (%.3g vs %.3g um)",
-                          a->spacing * 1e6, b->spacing * 1e6);
+    ibex_status st0 = same_spacing(a, b, diag);
+    if (st0) return st0;
     /* Full turn on the coarse level, then the fine level around the chosen angles. */
     double angles[64], per[64], best, best_angle = 0, ov = 0;
     long sx = 0, sy = 0;
@@ -414,10 +422,7 @@ ibex_status ibex__ncc_candidates(const ibex__ncc_prep *pa, const ibex__ncc_prep 
     ibex_status st = search(&pa->lv[0], &pb->lv[0], angles, n, &best, &best_angle, &sx, &sy, &ov,
                             per, diag);
     if (st) return st;
-    if (best < -1) /* no rotation gave enough overlap */
-        return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1,
-                          "surfaces never overlap by %.0f%% of the smaller valid area",
-                          MIN_OVERLAP * 100);
+    if (best < -1) return never_overlap(diag); /* no rotation gave enough overlap */
     /* Greedy: the best coarse angle, then the best one at least min_sep (circularly) from
      * every angle taken, and so on; ties go to the smaller angle, as in search. */
     size_t taken[64], nt = 0;
@@ -454,35 +459,14 @@ ibex_status ibex__ncc_window(const ibex__ncc_prep *pa, const ibex__ncc_prep *pb,
 {
     if (!pa || !pb || !res || !(theta_min <= theta_max) || theta_max - theta_min > 360)
         return ibex__fail(diag, IBEX_ERR_ARG, "", -1, "bad rotation window");
-    const level *a = &pa->lv[1], *b = &pb->lv[1];
-    if (fabs(a->spacing - b->spacing) > 0.05 * a->spacing)
-        return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1,
-                          "spacings differ after downsampling (%.3g vs %.3g um)",
-                          a->spacing * 1e6, b->spacing * 1e6);
+    ibex_status st = same_spacing(&pa->lv[1], &pb->lv[1], diag);
+    if (st) return st;
     double angles[128], best, best_angle = 0, ov = 0;
     long sx = 0, sy = 0;
     size_t n = 0;
     for (double t = theta_min; t <= theta_max + 1e-9 && n < 128; t += 3) angles[n++] = t;
-    ibex_status st = search(&pa->lv[0], &pb->lv[0], angles, n, &best, &best_angle, &sx, &sy, &ov,
-                            NULL, diag);
+    st = search(&pa->lv[0], &pb->lv[0], angles, n, &best, &best_angle, &sx, &sy, &ov, NULL, diag);
     if (st) return st;
-    if (best < -1)
-        return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1,
-                          "surfaces never overlap by %.0f%% of the smaller valid area",
-                          MIN_OVERLAP * 100);
-    double fine[5];
-    n = 0;
-    for (int k = -2; k <= 2; k++) fine[n++] = best_angle + k;
-    st = search(a, b, fine, n, &best, &best_angle, &sx, &sy, &ov, NULL, diag);
-    if (st) return st;
-    if (best < -1)
-        return ibex__fail(diag, IBEX_ERR_UNSUPPORTED, "", -1,
-                          "surfaces never overlap by %.0f%% of the smaller valid area",
-                          MIN_OVERLAP * 100);
-    res->ncc = best;
-    res->angle_deg = best_angle;
-    res->shift_x = (double)sx * a->spacing;
-    res->shift_y = (double)sy * a->spacing;
-    res->overlap = ov;
-    return IBEX_OK;
+    if (best < -1) return never_overlap(diag);
+    return refine(&pa->lv[1], &pb->lv[1], best_angle, res, diag); /* within 2 degrees, 1-degree steps */
 }
