@@ -87,6 +87,25 @@ static void test_ncc(void)
     double rab = r.ncc;
     CHECK(ibex__ncc_compare(pa, pc, &r, NULL) == IBEX_OK);
     CHECK_MSG(r.ncc < 0.5 && r.ncc < rab - 0.3, "independent %g vs mate %g", r.ncc, rab);
+    /* The window search (the two-step query's screen): a surface against itself scores 1;
+     * the windows 0..60 and -60..0 together hold the mate's angle (either sign convention),
+     * so the better of them scores at least the full turn's NCC (its coarse steps are 3
+     * degrees, not 6), at the same angle to 1 degree; a
+     * window never beats the full turn on the independent texture. */
+    double rc = r.ncc;
+    CHECK(ibex__ncc_window(pa, pa, -30, 30, &r, NULL) == IBEX_OK);
+    CHECK_NEAR(r.ncc, 1, 1e-3);
+    double best = -2, at = 0;
+    for (int k = 0; k < 2; k++) {
+        CHECK(ibex__ncc_window(pa, pb, k ? -60 : 0, k ? 0 : 60, &r, NULL) == IBEX_OK);
+        if (r.ncc > best) best = r.ncc, at = r.angle_deg;
+    }
+    CHECK_MSG(best >= rab - 0.02 && best <= 1 + 1e-6, "window 0..60 / -60..0: best %g, full turn %g", best, rab);
+    double d1 = fmod(at - 33 + 540, 360) - 180, d2 = fmod(at + 33 + 540, 360) - 180;
+    CHECK_MSG(fabs(d1) <= 1.0 || fabs(d2) <= 1.0, "window angle %g", at);
+    CHECK(ibex__ncc_window(pa, pc, -30, 30, &r, NULL) == IBEX_OK);
+    CHECK_MSG(r.ncc <= rc + 1e-9, "independent, window %g <= full turn %g", r.ncc, rc);
+    CHECK(ibex__ncc_window(pa, pb, 10, 5, &r, NULL) == IBEX_ERR_ARG);
     ibex__ncc_free(pa), ibex__ncc_free(pb), ibex__ncc_free(pc);
     ibex_surface_free(a), ibex_surface_free(b), ibex_surface_free(c);
 }
