@@ -121,6 +121,8 @@ def query(ibex, lib, files, kind, shortlist, stage1_only, exclude_self, threads)
     cmd = [ibex, "query", "--json", "--kind", kind, "--top", "0", "--shortlist", str(shortlist), lib] + files
     if stage1_only:
         cmd.append("--stage1-only")
+    else:  # stage 2 of every shortlisted pair: the exhaustive ranking this script measures against
+        cmd += ["--exact", "all"]
     if exclude_self:
         cmd.append("--exclude-self")
     if threads:

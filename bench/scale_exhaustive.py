@@ -27,7 +27,9 @@ re-scored; with none of R above, a 95% upper bound on that share is 3/R).
 Files go to --dir (lib.h5, q/, s1*.json|csv, exh*.json) and are reused when present.
 
 usage: scale_exhaustive.py [--ibex PATH] [--dir DIR] [--firearms F] [--grid G] [--queries Q]
-                           [--top T] [--sample R [--keep S] [--seed X]] [--json]
+                           [--top T] [--sample R [--keep S] [--seed X] [--exact K]] [--json]
+--exact K (with --sample): the two-step stage 2 (ibex query --exact K) re-runs each sample;
+the mates the exhaustive re-scoring ranks in its top K must be in the two-step top K.
 """
 import argparse, csv, json, os, random, subprocess, sys
 
@@ -53,7 +55,7 @@ def stage1_csv(path):
 
 def sampled(a, lib, queries, n, k, width):
     """--sample mode: re-score top S + mates + R random per query; recall of the mates."""
-    rows, hit_k, hit_50, total = [], 0, 0, 0
+    rows, hit_k, hit_50, total, two_total, two_kept = [], 0, 0, 0, 0, 0
     for qi, qpath in enumerate(queries):
         # The stage-1 ranking down to the default shortlist (filling the table details of
         # every row would cost minutes at 10^6); rows below it have rank > len(r1).
@@ -82,7 +84,7 @@ def sampled(a, lib, queries, n, k, width):
             with open(wl, "w") as f:
                 f.write("\n".join(ids) + "\n")
             run(a.ibex, ["query", "--prealign", "--json", "--within", wl, "--shortlist", str(len(ids)), "--top", "0",
-                         lib, qpath], ex)
+                         "--exact", "all", lib, qpath], ex)
         with open(ex) as f:
             cands = json.loads(f.readline())["candidates"]
         score = {c["id"]: c["score"] for c in cands}
@@ -101,6 +103,16 @@ def sampled(a, lib, queries, n, k, width):
                 total += 1
                 hit_k += r is not None and r <= k
                 hit_50 += r is not None and r <= 50
+        if a.exact:  # the two-step stage 2 over the same sample: does its top K keep the mates?
+            ts = ex[:-5] + "-exact%d.json" % a.exact
+            if not os.path.exists(ts):
+                run(a.ibex, ["query", "--prealign", "--json", "--within", ex + ".ids", "--shortlist", str(len(ids)),
+                             "--top", "0", "--exact", str(a.exact), lib, qpath], ts)
+            with open(ts) as f:
+                two = [c["id"] for c in json.loads(f.readline())["candidates"]][:a.exact]
+            in_top = [sid for sid in mates if rank2[sid] <= a.exact]
+            two_total += len(in_top)
+            two_kept += sum(sid in two for sid in in_top)
         best_non = max((score[sid] for sid in ids if sid not in mates), default=None)
         rows.append({"query": qpath, "rescored": len(ids), "drawn": len(drawn), "mates": per_mate,
                      "best_non_mate_score": best_non,
@@ -108,7 +120,10 @@ def sampled(a, lib, queries, n, k, width):
     return {"library": n, "grid": a.grid, "queries": a.queries, "top": a.top, "shortlist": k, "mode": "sample",
             "keep": a.keep, "sample": a.sample, "mates_in_top": total, "in_shortlist": hit_k, "in_top_50": hit_50,
             "recall_at_shortlist": hit_k / total if total else None,
-            "recall_at_50": hit_50 / total if total else None, "per_query": rows}
+            "recall_at_50": hit_50 / total if total else None,
+            "two_step": {"exact_top": a.exact, "mates_in_exhaustive_top": two_total, "kept": two_kept,
+                         "recall": two_kept / two_total if two_total else None} if a.exact else None,
+            "per_query": rows}
 
 
 def main():
@@ -122,6 +137,9 @@ def main():
     ap.add_argument("--sample", type=int, default=0, help="re-score a sample: R random specimens (see above)")
     ap.add_argument("--keep", type=int, default=50, help="--sample: stage-1 top S re-scored too")
     ap.add_argument("--seed", type=int, default=1, help="--sample: seed of the random draw")
+    ap.add_argument("--exact", type=int, default=0,
+                    help="--sample: also run the two-step stage 2 (ibex query --exact K) on each sample and "
+                         "count the mates of the exhaustive top K it keeps in its top K")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     os.makedirs(a.dir, exist_ok=True)
@@ -151,13 +169,17 @@ def main():
                   f"best non-mate {r['best_non_mate_score']:.1f}")
         print(f"recall of the true mates re-scored into the top {a.top}: {res['in_shortlist']}/{res['mates_in_top']} "
               f"in the default shortlist ({k}), {res['in_top_50']}/{res['mates_in_top']} in the stage-1 top 50")
+        if res["two_step"]:
+            t = res["two_step"]
+            print(f"two-step stage 2 (--exact {t['exact_top']}): {t['kept']}/{t['mates_in_exhaustive_top']} of the mates "
+                  f"in the exhaustive top {t['exact_top']} kept in its top {t['exact_top']}")
         return
     s1, ex = os.path.join(a.dir, "s1.json"), os.path.join(a.dir, "exh.json")
     common = ["--json", "--shortlist", str(n), "--top", "0", lib, *queries]
     if not os.path.exists(s1):
         run(a.ibex, ["query", "--stage1-only", *common], s1)
     if not os.path.exists(ex):
-        run(a.ibex, ["query", "--prealign", *common], ex)
+        run(a.ibex, ["query", "--prealign", "--exact", "all", *common], ex)
     rows, hit_k, hit_50, total = [], 0, 0, 0
     for qi, (r1, r2) in enumerate(zip(ranking(s1), ranking(ex))):
         rank1 = {sid: i + 1 for i, (sid, _) in enumerate(r1)}
