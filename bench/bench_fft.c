@@ -15,20 +15,7 @@
 #include <time.h>
 
 #include "fft_own.h"
-
-static double thread_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static double wall_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+#include "ibex_internal.h"
 
 static int cmp_d(const void *a, const void *b)
 {
@@ -100,26 +87,26 @@ static void teardown(method *m)
  * destroys its input) and time one call. */
 static void bench(method *m, bufs *b, int repeats)
 {
-    double t0 = wall_now();
+    double t0 = ibex__now();
     if (setup(m, b)) {
         printf("{\"bench\":\"fft\",\"nx\":%zu,\"ny\":%zu,\"method\":\"%s\",\"error\":\"no plan\"}\n",
                b->nx, b->ny, m->name);
         teardown(m);
         return;
     }
-    double plan_s = wall_now() - t0;
+    double plan_s = ibex__now() - t0;
     double *tr = malloc((size_t)repeats * sizeof *tr), *ti = malloc((size_t)repeats * sizeof *ti);
     for (int i = 0; i < 3; i++) run_r2c(m, b); /* warm-up: caches, page faults */
     for (int i = 0; i < repeats; i++) {
-        double a = thread_now();
+        double a = ibex__thread_cpu();
         run_r2c(m, b);
-        tr[i] = thread_now() - a;
+        tr[i] = ibex__thread_cpu() - a;
     }
     for (int i = -3; i < repeats; i++) {
         memcpy(b->spec, b->spec0, 6 * b->ns * sizeof(float));
-        double a = thread_now();
+        double a = ibex__thread_cpu();
         run_c2r(m, b);
-        if (i >= 0) ti[i] = thread_now() - a;
+        if (i >= 0) ti[i] = ibex__thread_cpu() - a;
     }
     double r = median(tr, repeats), c = median(ti, repeats), rmin = tr[0], cmin = ti[0];
     double n = (double)b->nr, fl = 2.5 * n * log2(n);

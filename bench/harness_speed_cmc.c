@@ -10,25 +10,17 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bench_internal.h"
 #include "cmc_internal.h"
 
 /* cmcR with its defaults on Fadul 1-1 vs 1-2, both directions, as measured on this machine
- * (AMD EPYC, Zen 4, 2 vCPUs) and reported in issue 17: CPU seconds. Not re-run here (R and
- * cmcR are not dependencies). */
+ * (AMD EPYC, Zen 4, 2 vCPUs): CPU seconds. Not re-run here (R and cmcR are not
+ * dependencies). */
 #define CMCR_CPU_SECONDS 61.0
 
 extern char **environ;
-
-static double thread_cpu(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static const char *stage_names[4] = {"fftw_estimate", "fftw_measure", "fftw_patient_pinned", "ibex"};
 static const char *stage_labels[4] = {"FFTW_ESTIMATE", "FFTW_MEASURE (each run)",
@@ -49,17 +41,17 @@ static json_t *fft_stage(size_t n, int mode, int own, size_t repeats, double *me
     json_t *o = NULL;
     if (real && spec && us && (!f->scratch || scr)) {
         for (size_t i = 0; i < 6 * n * n; i++) real[i] = (float)((i * 2654435761u) % 1000) * 1e-3f;
-        t0 = thread_cpu();
+        t0 = ibex__thread_cpu();
         ibex__fft_forward3(f, real, spec, scr);
         ibex__fft_inverse6(f, spec, real, scr);
-        size_t iters = (size_t)fmax(1, fmin(2000, 0.05 / fmax(thread_cpu() - t0, 1e-6)));
+        size_t iters = (size_t)fmax(1, fmin(2000, 0.05 / fmax(ibex__thread_cpu() - t0, 1e-6)));
         for (size_t k = 0; k < repeats; k++) {
-            t0 = thread_cpu();
+            t0 = ibex__thread_cpu();
             for (size_t i = 0; i < iters; i++) {
                 ibex__fft_forward3(f, real, spec, scr);
                 ibex__fft_inverse6(f, spec, real, scr);
             }
-            us[k] = (thread_cpu() - t0) / (double)iters * 1e6;
+            us[k] = (ibex__thread_cpu() - t0) / (double)iters * 1e6;
         }
         json_t *sp = bench_spread(us, repeats, "us of thread CPU per search (3 r2c + 6 c2r)");
         *med_us = json_real_value(json_object_get(sp, "median"));

@@ -50,6 +50,7 @@ struct ibex_surface;
  * invalid (engine/surface.c). The X3P writer writes z64 only then. */
 int ibex__surface_z64_current(const struct ibex_surface *s);
 double ibex__now(void);            /* monotonic seconds (engine/parallel.c) */
+double ibex__thread_cpu(void);     /* CPU seconds of the calling thread (engine/parallel.c) */
 
 /* k-th smallest of v[0..n) (n > 0, k < n) by quickselect (Hoare partition, middle pivot);
  * reorders v. O(n) on average: medians and quantiles without a full sort. */

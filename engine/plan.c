@@ -1,8 +1,8 @@
 /* FFT plans for the cell correlations: made once per size, shared by all threads.
  * FFTW's planner (and plan destruction) is not thread-safe: every call goes under one lock.
- * By default the plans are FFTW_PATIENT ones pinned by wisdom (ibex/fft.h): the file itself
- * is read and written by io/fft_wisdom.c through the store hooks, since the engine never
- * opens files. */
+ * A size IBEX's own FFT serves (fft_own.h) runs on it and needs no plan; FFTW's plans are
+ * by default FFTW_PATIENT ones pinned by wisdom (ibex/fft.h), whose file io/fft_wisdom.c
+ * reads and writes through the store hooks, since the engine never opens files. */
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>

@@ -598,6 +598,21 @@ static int two_step(const search *S, size_t i)
     return !S->bullet && S->exact_top != IBEX_SEARCH_EXACT_ALL && S->nc[i] > S->exact_top;
 }
 
+/* A candidate's place in the screen's order: screen, then stage 1, descending; then row. */
+typedef struct screen_rank {
+    double screen;
+    float stage1;
+    size_t row, h;
+} screen_rank;
+
+static int screen_rank_cmp(const void *a, const void *b)
+{
+    const screen_rank *x = a, *y = b;
+    if (x->screen != y->screen) return x->screen > y->screen ? -1 : 1;
+    if (x->stage1 != y->stage1) return x->stage1 > y->stage1 ? -1 : 1;
+    return x->row < y->row ? -1 : x->row > y->row;
+}
+
 /* The screen: the whole-surface NCC of every pair of the two-step lists (every rank screens
  * every pair, so all ranks pick the same exact_top without a further exchange), then all
  * but the best exact_top of each list marked screened_out. */
@@ -605,7 +620,8 @@ static ibex_status screen(search *S, const ibex_cmc_opts *co, int nthreads, ibex
 {
     const size_t nq = S->nq, Kq = S->Kq, N = S->N;
     ibex__ncc_prep **cn = calloc(N ? N : 1, sizeof *cn), **qn = calloc(nq, sizeof *qn);
-    size_t *rows = malloc((N + 1) * sizeof *rows), nr = 0, *order = malloc((Kq + 1) * sizeof *order);
+    size_t *rows = malloc((N + 1) * sizeof *rows), nr = 0;
+    screen_rank *order = malloc((Kq + 1) * sizeof *order);
     unsigned char *need = calloc(N ? N : 1, 1);
     ibex_status st = IBEX_OK;
     if (!cn || !qn || !rows || !order || !need) {
@@ -616,7 +632,10 @@ static ibex_status screen(search *S, const ibex_cmc_opts *co, int nthreads, ibex
     for (size_t i = 0; i < nq; i++)
         for (size_t h = 0; two_step(S, i) && h < S->nc[i]; h++, npairs++) {
             size_t r = S->cands[i * Kq + h].row;
-            if (!need[r]++) rows[nr++] = r;
+            if (!need[r]) {
+                need[r] = 1;
+                rows[nr++] = r;
+            }
         }
     double t0 = ibex__now();
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
@@ -641,19 +660,9 @@ static ibex_status screen(search *S, const ibex_cmc_opts *co, int nthreads, ibex
     for (size_t i = 0; i < nq; i++) {
         if (!two_step(S, i)) continue;
         cand *L = S->cands + i * Kq;
-        for (size_t h = 0; h < S->nc[i]; h++) order[h] = h;
-        for (size_t a = 1; a < S->nc[i]; a++) /* insertion sort: lists are short */
-            for (size_t b = a; b > 0; b--) {
-                const cand *x = &L[order[b - 1]], *y = &L[order[b]];
-                int swap = screen_key(y) > screen_key(x) ||
-                           (screen_key(y) == screen_key(x) &&
-                            (y->stage1 > x->stage1 || (y->stage1 == x->stage1 && y->row < x->row)));
-                if (!swap) break;
-                size_t t = order[b];
-                order[b] = order[b - 1];
-                order[b - 1] = t;
-            }
-        for (size_t h = S->exact_top; h < S->nc[i]; h++) L[order[h]].screened_out = 1;
+        for (size_t h = 0; h < S->nc[i]; h++) order[h] = (screen_rank){screen_key(&L[h]), L[h].stage1, L[h].row, h};
+        qsort(order, S->nc[i], sizeof *order, screen_rank_cmp);
+        for (size_t h = S->exact_top; h < S->nc[i]; h++) L[order[h].h].screened_out = 1;
     }
     S->screened = npairs;
     S->t_screen = ibex__now() - t0;
@@ -662,6 +671,12 @@ done:
     for (size_t i = 0; qn && i < nq; i++) ibex__ncc_free(qn[i]);
     free(cn), free(qn), free(rows), free(order), free(need);
     return st;
+}
+
+/* Candidate slot k (query k / Kq) gets the exhaustive comparison on this rank. */
+static int exact_here(const search *S, size_t k)
+{
+    return k % S->Kq < S->nc[k / S->Kq] && !S->cands[k].screened_out && ibex__shard_owns(S->sh, S->cands[k].row);
 }
 
 /* Stage 2: prepare each shortlisted specimen (of this rank, and every one a screen needs)
@@ -692,7 +707,10 @@ static ibex_status stage2(search *S, ibex_diag *d)
         any_screen |= two_step(S, i);
         for (size_t h = 0; h < S->nc[i]; h++) {
             size_t r = S->cands[i * Kq + h].row;
-            if ((two_step(S, i) || ibex__shard_owns(S->sh, r)) && !need[r]++) ulist[nu++] = r;
+            if ((two_step(S, i) || ibex__shard_owns(S->sh, r)) && !need[r]) {
+                need[r] = 1; /* a flag, not a count: a count of unsigned char wraps at 256 queries */
+                ulist[nu++] = r;
+            }
         }
     }
     int nthreads = S->o->threads ? (int)S->o->threads : omp_get_max_threads();
@@ -732,22 +750,19 @@ static ibex_status stage2(search *S, ibex_diag *d)
         if ((st = screen(S, &co, nthreads, d)) != IBEX_OK) goto done;
         progress(S, "screen", 1, 1, 0);
     }
-    /* the pairs of this rank that get the exhaustive comparison */
-#define EXACT_HERE(k) ((k) % Kq < S->nc[(k) / Kq] && !S->cands[k].screened_out && \
-                       ibex__shard_owns(S->sh, S->cands[k].row))
     size_t npairs = 0, ndone = 0;
-    for (size_t k = 0; k < nq * Kq; k++) npairs += EXACT_HERE(k);
+    for (size_t k = 0; k < nq * Kq; k++) npairs += exact_here(S, k);
     if (S->o->keep_comparisons && !S->bullet && !S->o->prealign && !S->sh->on && npairs) {
         S->kept = calloc(npairs, sizeof *S->kept);
         for (size_t k = 0; S->kept && k < nq * Kq; k++)
-            if (EXACT_HERE(k)) S->cands[k].keep = (long)S->nkept++;
+            if (exact_here(S, k)) S->cands[k].keep = (long)S->nkept++;
     }
     int cancelled = progress(S, "stage 2", 0, npairs, -1) != 0;
     double t_stage2 = ibex__now();
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
     for (size_t k = 0; k < nq * Kq; k++) {
         size_t i = k / Kq;
-        if (!EXACT_HERE(k)) continue; /* another rank's, or screened out */
+        if (!exact_here(S, k)) continue; /* another rank's, or screened out */
         int stop;
 #pragma omp atomic read
         stop = cancelled;
@@ -771,7 +786,6 @@ static ibex_status stage2(search *S, ibex_diag *d)
             }
         }
     }
-#undef EXACT_HERE
     if (cancelled) st = ibex__fail(d, IBEX_ERR_CANCELLED, NULL, -1, "cancelled");
 done:
     free(need);

@@ -1,8 +1,9 @@
 /* FFT plans pinned by wisdom.
  *
- * The CMC search spends most of its time in FFTW. FFTW's fastest plans are chosen by timing
- * (FFTW_PATIENT), which takes seconds per transform size and can pick a different plan on
- * each run, so results could differ in the last bits between runs. Wisdom is FFTW's record
+ * The CMC search runs IBEX's own FFT on the sizes it serves (even sides of 2^a 3^b 5^c) and
+ * FFTW on the others, or on all with IBEX_FFT=fftw (docs/reference/fft.md). FFTW's fastest
+ * plans are chosen by timing (FFTW_PATIENT), which takes seconds per transform size and can
+ * pick a different plan on each run, so results could differ in the last bits between runs. Wisdom is FFTW's record
  * of the plans it chose: IBEX keeps it in one file per machine, plans a size PATIENT the first
  * time it is needed, adds it to the file, and from then on every run on that machine uses the
  * same plans (the same numbers, no planning).
@@ -23,7 +24,7 @@
 extern "C" {
 #endif
 
-/* How the CMC search gets its FFT plans (ibex_cmc_opts.fft_plans). */
+/* How the CMC search gets FFTW's plans where FFTW runs (ibex_cmc_opts.fft_plans). */
 typedef enum ibex_fft_plans {
     IBEX_FFT_PLANS_WISDOM = 0,   /* default: PATIENT plans from the wisdom file (a missing
                                     size is planned once and added); with no file open,
